@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from coalwatch.storage.models import Alarm, Mine, Org, Point
+
+OPEN_STATES = ("active", "acknowledged", "handled")
+
+
+def open_alarm(
+    session: Session, mine_id: int, type_: str, point_id: int | None, station_id: int | None
+) -> Alarm | None:
+    return session.scalars(
+        select(Alarm).where(
+            Alarm.mine_id == mine_id,
+            Alarm.type == type_,
+            Alarm.point_id.is_(None) if point_id is None else Alarm.point_id == point_id,
+            Alarm.station_id.is_(None) if station_id is None else Alarm.station_id == station_id,
+            Alarm.end.is_(None),
+            Alarm.state.in_(OPEN_STATES),
+        )
+    ).first()
+
+
+def add(session: Session, alarm: Alarm) -> None:
+    session.add(alarm)
+    session.flush()
+
+
+def query(
+    scope_path: str | None,
+    mine: str | None,
+    type_: str | None,
+    state: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> Select[Alarm, str, str]:
+    statement: Select[Alarm, str, str] = (
+        select(Alarm, Mine.code, Point.code)
+        .join(Mine, Mine.id == Alarm.mine_id)
+        .join(Org, Org.id == Mine.org_id)
+        .outerjoin(Point, Point.id == Alarm.point_id)
+        .order_by(Alarm.start.desc(), Alarm.id.desc())
+    )
+    if scope_path is not None:
+        statement = statement.where(Org.path.startswith(scope_path, autoescape=True))
+    if mine is not None:
+        statement = statement.where(Mine.code == mine)
+    if type_ is not None:
+        statement = statement.where(Alarm.type == type_)
+    if state is not None:
+        statement = statement.where(Alarm.state == state)
+    if start is not None:
+        statement = statement.where(Alarm.start >= start)
+    if end is not None:
+        statement = statement.where(Alarm.start < end)
+    return statement
+
+
+def listed(
+    session: Session, statement: Select[Alarm, str, str], limit: int
+) -> list[tuple[Alarm, str, str | None]]:
+    return [(alarm, mine, point) for alarm, mine, point in session.execute(statement.limit(limit))]
+
+
+def by_id(session: Session, alarm_id: int) -> tuple[Alarm, str, str] | None:
+    row = session.execute(
+        select(Alarm, Mine.code, Org.path)
+        .join(Mine, Mine.id == Alarm.mine_id)
+        .join(Org, Org.id == Mine.org_id)
+        .where(Alarm.id == alarm_id)
+    ).first()
+    return (row[0], row[1], row[2]) if row else None

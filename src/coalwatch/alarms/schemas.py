@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AlarmState = Literal["active", "acknowledged", "handled", "closed"]
+
+
+class AlarmOut(BaseModel):
+    id: int
+    type: str
+    severity: str
+    mine: str
+    point: str | None
+    start: datetime
+    end: datetime | None
+    value: str | None
+    threshold: str | None
+    detail: str | None
+    state: AlarmState
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    handled_by: str | None
+    handled_at: datetime | None
+    result: str | None
+
+
+class AlarmList(BaseModel):
+    items: list[AlarmOut]
+
+
+class HandleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    result: Annotated[str, Field(min_length=1, max_length=4000)]

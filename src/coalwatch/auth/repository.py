@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from coalwatch.storage.models import ApiToken, Org, User
+
+
+def add_token(session: Session, token: ApiToken) -> None:
+    session.add(token)
+    session.flush()
+
+
+def token_by_hash(session: Session, digest: str) -> tuple[ApiToken, str | None] | None:
+    row = session.execute(
+        select(ApiToken, Org.path)
+        .outerjoin(Org, Org.id == ApiToken.scope_org_id)
+        .where(ApiToken.token_sha256 == digest, ApiToken.revoked_at.is_(None))
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def user_by_username(session: Session, username: str) -> User | None:
+    return session.scalars(select(User).where(User.username == username)).first()
+
+
+def add_user(session: Session, user: User) -> None:
+    session.add(user)
+    session.flush()
+
+
+def revoke(token: ApiToken, now: datetime) -> None:
+    token.revoked_at = now

@@ -1,0 +1,1 @@
+"""The embedded demo: a region of mines with stand-in stations."""

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from starlette.concurrency import run_in_threadpool
+
+from coalwatch.ingest import service
+from coalwatch.storage.session import transaction
+from coalwatch.web.context import app_state
+from coalwatch.wire.batches import Batch, BatchAnswer, StationRecord
+
+router = APIRouter(tags=["stations"])
+
+
+class BatchDocument(Batch):
+    """The upload as documented; records are validated one by one on arrival."""
+
+    records: list[StationRecord]  # type: ignore[assignment]
+
+
+@router.post(
+    "/stations/{station}/batches",
+    summary="Upload a signed batch of station records",
+    description=(
+        "The body is signed with the station's Ed25519 key: `X-Signature` is the base64 "
+        "signature of the exact body bytes. Duplicates are ignored, invalid records are "
+        "quarantined and listed in `rejected`, the rest are kept."
+    ),
+    responses={
+        400: {"description": "the body is not JSON"},
+        401: {"description": "unknown station or bad signature; nothing is stored"},
+        422: {"description": "the envelope is invalid; nothing is stored"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/BatchDocument"}}
+            },
+        }
+    },
+)
+async def upload_batch(
+    station: str,
+    request: Request,
+    x_signature: Annotated[str | None, Header(alias="X-Signature")] = None,
+) -> BatchAnswer:
+    body = await request.body()
+    state = app_state(request)
+    limits = service.IngestLimits(
+        clock_skew=timedelta(seconds=state.settings.clock_skew_s),
+        max_records=state.settings.max_batch_records,
+    )
+
+    def ingest() -> BatchAnswer:
+        with transaction(state.sessions) as session:
+            return service.ingest_batch(session, station, body, x_signature, state.clock(), limits)
+
+    return await run_in_threadpool(ingest)
+
+
+def document_schemas() -> dict[str, Any]:
+    """JSON schemas the OpenAPI document references for the upload body."""
+    schema = BatchDocument.model_json_schema(ref_template="#/components/schemas/{model}")
+    definitions: dict[str, Any] = schema.pop("$defs", {})
+    definitions["BatchDocument"] = schema
+    return definitions

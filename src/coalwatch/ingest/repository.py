@@ -1,0 +1,100 @@
+"""All SQL of ingest: station state, records, quarantine, totalizer neighbours."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from coalwatch.storage.models import Point, QuarantinedRecord, Record, Station, StationGap
+
+
+def station_for_update(session: Session, code: str) -> Station | None:
+    """The station row, locked for this transaction: one batch of a station at a time."""
+    return session.scalars(select(Station).where(Station.code == code).with_for_update()).first()
+
+
+def points_of_mine(session: Session, mine_id: int) -> dict[str, Point]:
+    return {p.code: p for p in session.scalars(select(Point).where(Point.mine_id == mine_id))}
+
+
+def lock_points(session: Session, point_ids: Sequence[int]) -> None:
+    """Lock the points whose totalizer state this batch changes (in id order: no deadlock)."""
+    if point_ids:
+        session.execute(
+            select(Point.id)
+            .where(Point.id.in_(sorted(point_ids)))
+            .order_by(Point.id)
+            .with_for_update()
+        ).all()
+
+
+def gaps_of(session: Session, station_id: int) -> list[tuple[int, int]]:
+    rows = session.execute(
+        select(StationGap.seq_from, StationGap.seq_to)
+        .where(StationGap.station_id == station_id)
+        .order_by(StationGap.seq_from)
+    )
+    return [(int(a), int(b)) for a, b in rows]
+
+
+def replace_gaps(
+    session: Session, mine_id: int, station_id: int, gaps: Sequence[tuple[int, int]]
+) -> None:
+    session.execute(delete(StationGap).where(StationGap.station_id == station_id))
+    if gaps:
+        session.execute(
+            insert(StationGap),
+            [
+                {"mine_id": mine_id, "station_id": station_id, "seq_from": a, "seq_to": b}
+                for a, b in gaps
+            ],
+        )
+
+
+def insert_records(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(Record), rows)
+
+
+def insert_quarantined(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(QuarantinedRecord), rows)
+
+
+def stored_totalizer_window(
+    session: Session, point_id: int, first: tuple[datetime, int], last: tuple[datetime, int]
+) -> list[tuple[int, datetime, int, int, int]]:
+    """Stored totalizer samples of a point from the one before ``first`` to the one
+    after ``last`` (keys are (ts, seq)): (id, ts, seq, value_kg, increment_kg)."""
+    columns = (Record.id, Record.ts, Record.seq, Record.value_kg, Record.increment_kg)
+    base = select(*columns).where(Record.point_id == point_id, Record.type == "totalizer")
+    before = (
+        base.where(or_(Record.ts < first[0], and_(Record.ts == first[0], Record.seq < first[1])))
+        .order_by(Record.ts.desc(), Record.seq.desc())
+        .limit(1)
+    )
+    after = (
+        base.where(or_(Record.ts > last[0], and_(Record.ts == last[0], Record.seq > last[1])))
+        .order_by(Record.ts, Record.seq)
+        .limit(1)
+    )
+    inside = base.where(Record.ts >= first[0], Record.ts <= last[0])
+    rows: dict[int, tuple[int, datetime, int, int, int]] = {}
+    for statement in (before, inside, after):
+        for row in session.execute(statement):
+            rows[row[0]] = (int(row[0]), row[1], int(row[2]), int(row[3] or 0), int(row[4] or 0))
+    return sorted(rows.values(), key=lambda r: (r[1], r[2]))
+
+
+def update_increments(session: Session, changes: list[dict[str, Any]]) -> None:
+    """Set increment_kg / increment_kind of stored records by id."""
+    for change in changes:
+        session.execute(
+            update(Record)
+            .where(Record.id == change["id"])
+            .values(increment_kg=change["increment_kg"], increment_kind=change["increment_kind"])
+        )

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from coalwatch.schemas import Code, Name, NumberOut, TonnesIn
+
+PointKind = Literal["belt", "skip", "mine_car", "tyred_vehicle", "truck"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MineIn(_In):
+    code: Code
+    name: Name
+    org: Code
+    annual_capacity_t: TonnesIn
+    timezone: str | None = None
+    #: when the initial capacity is in force from (default: from the start)
+    capacity_effective_from: date | None = None
+
+
+class CapacityIn(_In):
+    annual_capacity_t: TonnesIn
+    effective_from: date
+
+
+class PlanIn(_In):
+    month_t: TonnesIn
+    day_t: TonnesIn | None = None
+    hour_t: TonnesIn | None = None
+
+
+class CoefficientIn(_In):
+    percent: Annotated[Decimal, Field(ge=0, lt=100, allow_inf_nan=False)]
+    effective_from: date
+    effective_to: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CoefficientIn:
+        if self.effective_to < self.effective_from:
+            raise ValueError("effective_to is before effective_from")
+        return self
+
+
+class PointIn(_In):
+    code: Code
+    name: Name
+    kind: PointKind
+    rollover_t: TonnesIn | None = None
+    min_trip_t: TonnesIn | None = None
+    window_min: Annotated[int, Field(ge=1, le=1440)] | None = None
+    window_min_t: TonnesIn | None = None
+
+
+class StationIn(_In):
+    code: Code
+    public_key: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class ManualProductionIn(_In):
+    point: Code
+    start: AwareDatetime
+    end: AwareDatetime
+    gross_t: TonnesIn
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ManualProductionIn:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class PointOut(BaseModel):
+    code: str
+    name: str
+    kind: str
+    rollover_t: NumberOut | None
+    min_trip_t: NumberOut | None
+    window_min: int | None
+    window_min_t: NumberOut | None
+
+
+class StationOut(BaseModel):
+    code: str
+    public_key: str
+    acked_seq: int
+    last_seen_at: datetime | None
+
+
+class MineOut(BaseModel):
+    code: str
+    name: str
+    org: str
+    timezone: str
+    annual_capacity_t: NumberOut | None
+    points: list[PointOut]
+    stations: list[StationOut]
+
+
+class MineList(BaseModel):
+    items: list[MineOut]
+
+
+class CapacityOut(BaseModel):
+    mine: str
+    annual_capacity_t: NumberOut
+    effective_from: date
+
+
+class PlanOut(BaseModel):
+    mine: str
+    month: str
+    month_t: NumberOut
+    day_t: NumberOut | None
+    hour_t: NumberOut | None
+
+
+class CoefficientOut(BaseModel):
+    mine: str
+    percent: NumberOut
+    effective_from: date
+    effective_to: date
+
+
+class ManualProductionOut(BaseModel):
+    id: int
+    mine: str
+    point: str
+    start: datetime
+    end: datetime
+    gross_t: NumberOut
+    reason: str
+    entered_by: str
+    approved_by: str | None
+    overlaps_measured: bool

@@ -1,0 +1,63 @@
+"""The organisation tree 单位: province → city → county → company, mines below."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from coalwatch.auth.principal import Principal
+from coalwatch.errors import Conflict, Forbidden, Invalid, NotFound
+from coalwatch.orgs import repository
+from coalwatch.orgs.schemas import OrgIn, OrgOut
+from coalwatch.storage.models import Org
+
+#: a child must sit strictly below its parent in this order
+LEVELS = {"province": 0, "city": 1, "county": 2, "company": 3}
+
+
+def create_org(session: Session, principal: Principal, data: OrgIn, now: datetime) -> OrgOut:
+    principal.require_write()
+    if repository.org_by_code(session, data.code) is not None:
+        raise Conflict(f"org {data.code!r} exists already")
+    parent = None
+    if data.parent is not None:
+        parent = repository.org_by_code(session, data.parent)
+        if parent is None or not principal.sees(parent.path):
+            raise Invalid(f"parent org {data.parent!r} not found")
+        if LEVELS[data.kind] <= LEVELS[parent.kind]:
+            raise Invalid(f"a {data.kind} cannot be placed under a {parent.kind}")
+    elif principal.scope_path is not None:
+        raise Forbidden("a token scoped to a subtree cannot create a root org")
+    org = Org(
+        code=data.code,
+        name=data.name,
+        kind=data.kind,
+        parent_id=parent.id if parent else None,
+        path="",
+        created_at=now,
+    )
+    repository.add_org(session, org)
+    org.path = f"{parent.path if parent else '/'}{org.id}/"
+    return OrgOut(code=org.code, name=org.name, kind=org.kind, parent=data.parent)
+
+
+def list_orgs(session: Session, principal: Principal) -> list[OrgOut]:
+    orgs = repository.orgs_under(session, principal.scope_path)
+    by_id = {org.id: org for org in repository.orgs_under(session, None)}
+    return [
+        OrgOut(
+            code=org.code,
+            name=org.name,
+            kind=org.kind,
+            parent=by_id[org.parent_id].code if org.parent_id is not None else None,
+        )
+        for org in orgs
+    ]
+
+
+def visible_org(session: Session, principal: Principal, code: str) -> Org:
+    org = repository.org_by_code(session, code)
+    if org is None or not principal.sees(org.path):
+        raise NotFound(f"org {code!r} not found")
+    return org

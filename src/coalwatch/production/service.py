@@ -1,0 +1,310 @@
+"""Production figures 产量: current hour / day / month / year, and per period.
+
+Everything is summed as integers (gross kg, raw units of 1/10,000 kg) and
+rounded only when shown: a total is the rounding of the exact sum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from coalwatch.auth.principal import Principal
+from coalwatch.domain import capacity as rules
+from coalwatch.domain.coefficients import raw_units
+from coalwatch.domain.periods import (
+    Period,
+    next_period_start,
+    period_days,
+    period_start,
+    period_starts,
+)
+from coalwatch.domain.units import (
+    RAW_UNITS_PER_T,
+    fraction_to_decimal,
+    kg_to_tonnes,
+    round_tonnes,
+)
+from coalwatch.errors import Invalid
+from coalwatch.mines.service import visible_mine
+from coalwatch.orgs import repository as org_repository
+from coalwatch.orgs.service import visible_org
+from coalwatch.production import repository
+from coalwatch.production.repository import Sums
+from coalwatch.production.schemas import (
+    Figure,
+    MineProduction,
+    OrgProduction,
+    PeriodFigure,
+    Production,
+    Summary,
+)
+from coalwatch.storage.models import Mine
+
+#: periods one request may ask for (about 6 weeks of hours)
+MAX_PERIODS = 1000
+RATIO_PLACES = 4
+ZERO: Sums = (0, 0, 0)
+
+
+def _add(a: Sums, b: Sums) -> Sums:
+    return (a[0] + b[0], a[1] + b[1], a[2] + b[2])
+
+
+@dataclass(frozen=True)
+class Yardstick:
+    """What a mine's production is compared with: capacity, reductions, plans."""
+
+    changes: tuple[rules.CapacityChange, ...]
+    reductions: tuple[rules.Reduction, ...]
+    plans: dict[date, rules.Plan]
+
+    def annual(self, day: date) -> Fraction | None:
+        return rules.reduced_annual(self.changes, self.reductions, day)
+
+    def approved(self, day: date) -> Fraction | None:
+        return rules.approved_annual(self.changes, day)
+
+    def plan(self, period: Period, day: date) -> Decimal | None:
+        plan = self.plans.get(day.replace(day=1))
+        return plan.for_period(period) if plan else None
+
+
+def yardsticks(
+    session: Session, mine_ids: Sequence[int], first: date, last: date
+) -> dict[int, Yardstick]:
+    changes: dict[int, list[rules.CapacityChange]] = {m: [] for m in mine_ids}
+    for c in repository.capacities(session, mine_ids):
+        changes[c.mine_id].append(rules.CapacityChange(kg_to_tonnes(c.annual_kg), c.effective_from))
+    cuts: dict[int, list[rules.Reduction]] = {m: [] for m in mine_ids}
+    for r in repository.reductions(session, mine_ids):
+        amount = Fraction(r.amount_kg_num, r.amount_kg_den * 1000)
+        cuts[r.mine_id].append(rules.Reduction(amount, r.effective_from))
+    plans: dict[int, dict[date, rules.Plan]] = {m: {} for m in mine_ids}
+    for p in repository.plans(session, mine_ids, first.replace(day=1), last):
+        plans[p.mine_id][p.month] = rules.Plan(
+            kg_to_tonnes(p.month_kg),
+            None if p.day_kg is None else kg_to_tonnes(p.day_kg),
+            None if p.hour_kg is None else kg_to_tonnes(p.hour_kg),
+        )
+    return {m: Yardstick(tuple(changes[m]), tuple(cuts[m]), plans[m]) for m in mine_ids}
+
+
+@dataclass(frozen=True)
+class _Measure:
+    sums: Sums
+    capacity: Fraction | None
+    approved: Fraction | None
+    plan: Decimal | None
+
+    def __add__(self, other: _Measure) -> _Measure:
+        def plus(a: Fraction | None, b: Fraction | None) -> Fraction | None:
+            return None if a is None and b is None else (a or Fraction(0)) + (b or Fraction(0))
+
+        plan = None
+        if self.plan is not None or other.plan is not None:
+            # a mine without a plan counts with its capacity in the denominator
+            plan_a = self.plan if self.plan is not None else self.capacity
+            plan_b = other.plan if other.plan is not None else other.capacity
+            plan = Decimal(0) + Decimal(0)
+            total = (Fraction(plan_a) if plan_a is not None else 0) + (
+                Fraction(plan_b) if plan_b is not None else 0
+            )
+            plan = fraction_to_decimal(Fraction(total), 7)
+        return _Measure(
+            _add(self.sums, other.sums),
+            plus(self.capacity, other.capacity),
+            plus(self.approved, other.approved),
+            plan,
+        )
+
+    def figure(self) -> Figure:
+        measured, manual, raw = self.sums
+        raw_t = Fraction(raw, RAW_UNITS_PER_T)
+        ratio = rules.capacity_ratio(raw_t, self.plan, self.capacity)
+        excess = rules.overproduction(raw_t, self.capacity)
+        return Figure(
+            gross_t=kg_to_tonnes(measured + manual),
+            raw_t=round_tonnes(raw_t),
+            manual_t=kg_to_tonnes(manual),
+            capacity_t=None if self.capacity is None else round_tonnes(self.capacity),
+            approved_capacity_t=None if self.approved is None else round_tonnes(self.approved),
+            plan_t=None if self.plan is None else round_tonnes(self.plan),
+            ratio=None if ratio is None else fraction_to_decimal(ratio, RATIO_PLACES),
+            over=excess is not None,
+            excess_t=None if excess is None else round_tonnes(excess),
+        )
+
+
+def _measure(sums: Sums, yardstick: Yardstick, period: Period, day: date) -> _Measure:
+    annual = yardstick.annual(day)
+    approved = yardstick.approved(day)
+    return _Measure(
+        sums,
+        None if annual is None else rules.period_capacity(annual, period),
+        None if approved is None else rules.period_capacity(approved, period),
+        yardstick.plan(period, day),
+    )
+
+
+def summary(
+    session: Session, principal: Principal, code: str, at: datetime | None, now: datetime
+) -> Summary:
+    """当时/当天/当月/当年产量: from the start of the hour, day, month, year up to ``at``."""
+    mine, _ = visible_mine(session, principal, code)
+    tz = ZoneInfo(mine.timezone)
+    at = (at or now).astimezone(tz)
+    hour = period_start(at, Period.HOUR, tz)
+    today = at.date()
+    month_first = today.replace(day=1)
+    year_first = date(today.year, 1, 1)
+
+    measured = repository.partial_hour_sums(session, mine.id, hour.astimezone(UTC), at)
+    manual = repository.manual_in_hour(session, mine.id, hour.astimezone(UTC))
+    hundredths = repository.coefficient_on(session, mine.id, today)
+    hour_sums: Sums = (measured, manual, raw_units(measured + manual, hundredths))
+    earlier_hours = repository.hourly_sums(
+        session, [mine.id], period_start(at, Period.DAY, tz).astimezone(UTC), hour.astimezone(UTC)
+    )
+    day_sums = hour_sums
+    for sums in earlier_hours.values():
+        day_sums = _add(day_sums, sums)
+    yesterday = today - timedelta(days=1)
+    month_sums = _add(
+        day_sums,
+        repository.range_sums(session, [mine.id], month_first, yesterday).get(mine.id, ZERO),
+    )
+    year_sums = _add(
+        month_sums,
+        repository.range_sums(session, [mine.id], year_first, month_first - timedelta(days=1)).get(
+            mine.id, ZERO
+        ),
+    )
+    yardstick = yardsticks(session, [mine.id], today, today)[mine.id]
+    return Summary(
+        mine=mine.code,
+        at=at,
+        hour=_measure(hour_sums, yardstick, Period.HOUR, today).figure(),
+        day=_measure(day_sums, yardstick, Period.DAY, today).figure(),
+        month=_measure(month_sums, yardstick, Period.MONTH, today).figure(),
+        year=_measure(year_sums, yardstick, Period.YEAR, today).figure(),
+    )
+
+
+def _buckets(start: datetime, end: datetime, period: Period, tz: ZoneInfo) -> list[datetime]:
+    if end <= start:
+        raise Invalid("'to' must be after 'from'")
+    buckets = []
+    for bucket in period_starts(start, end, period, tz):
+        buckets.append(bucket)
+        if len(buckets) > MAX_PERIODS:
+            raise Invalid(
+                f"more than {MAX_PERIODS} {period.value} periods asked for; narrow the range"
+            )
+    return buckets
+
+
+def _table(
+    session: Session,
+    mines: Sequence[Mine],
+    period: Period,
+    buckets: Sequence[datetime],
+    tz: ZoneInfo,
+    today: date,
+) -> dict[int, list[_Measure]]:
+    """Per mine, the measure of every bucket."""
+    ids = [m.id for m in mines]
+    last = next_period_start(buckets[-1], period, tz)
+    first_day, last_day = buckets[0].date(), (last - timedelta(days=1)).date()
+    sticks = yardsticks(session, ids, first_day, last_day)
+    table: dict[int, list[_Measure]] = {m: [] for m in ids}
+    if period is Period.HOUR:
+        sums = repository.hourly_sums(
+            session, ids, buckets[0].astimezone(UTC), last.astimezone(UTC)
+        )
+        for bucket in buckets:
+            key = bucket.astimezone(UTC)
+            for m in ids:
+                table[m].append(
+                    _measure(sums.get((m, key), ZERO), sticks[m], period, bucket.date())
+                )
+        return table
+    if period is Period.DAY:
+        days = repository.daily_sums(session, ids, first_day, last_day)
+        for bucket in buckets:
+            for m in ids:
+                table[m].append(
+                    _measure(days.get((m, bucket.date()), ZERO), sticks[m], period, bucket.date())
+                )
+        return table
+    for bucket in buckets:
+        first, last_of = period_days(bucket, period, tz)
+        sums_by_mine = repository.range_sums(session, ids, first, last_of)
+        capacity_day = min(last_of, max(today, first))
+        for m in ids:
+            table[m].append(_measure(sums_by_mine.get(m, ZERO), sticks[m], period, capacity_day))
+    return table
+
+
+def _items(buckets: Sequence[datetime], measures: Sequence[_Measure]) -> list[PeriodFigure]:
+    return [
+        PeriodFigure(start=bucket, **measure.figure().model_dump())
+        for bucket, measure in zip(buckets, measures, strict=True)
+    ]
+
+
+def mine_production(
+    session: Session,
+    principal: Principal,
+    code: str,
+    period: Period,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> Production:
+    mine, _ = visible_mine(session, principal, code)
+    tz = ZoneInfo(mine.timezone)
+    buckets = _buckets(start, end, period, tz)
+    table = _table(session, [mine], period, buckets, tz, now.astimezone(tz).date())
+    return Production(period=period, items=_items(buckets, table[mine.id]))
+
+
+def org_production(
+    session: Session,
+    principal: Principal,
+    code: str,
+    period: Period,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    tz: ZoneInfo,
+) -> OrgProduction:
+    """The subtree's production per period, and one row per mine.
+
+    Periods are those of the deployment's time zone; each mine's days are its own.
+    """
+    org = visible_org(session, principal, code)
+    mines = [mine for mine, _ in org_repository.mines_under(session, org.path)]
+    buckets = _buckets(start, end, period, tz)
+    table = _table(session, mines, period, buckets, tz, now.astimezone(tz).date()) if mines else {}
+    totals = []
+    for index in range(len(buckets)):
+        total = _Measure(ZERO, None, None, None)
+        for mine in mines:
+            total = total + table[mine.id][index]
+        totals.append(total)
+    return OrgProduction(
+        org=org.code,
+        period=period,
+        items=_items(buckets, totals),
+        mines=[
+            MineProduction(mine=m.code, name=m.name, items=_items(buckets, table[m.id]))
+            for m in mines
+        ],
+    )

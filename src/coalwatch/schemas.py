@@ -1,0 +1,33 @@
+"""Field types shared by the API schemas: exact tonnes in, decimal numbers out."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, PlainSerializer
+
+from coalwatch.domain.units import tonnes_to_kg
+
+
+def _exact_tonnes(value: Decimal) -> Decimal:
+    if value < 0:
+        raise ValueError("must not be negative")
+    tonnes_to_kg(value)
+    return value
+
+
+def _as_number(value: Decimal) -> float | int:
+    # JSON has one number type; a value of at most 15 significant digits
+    # (every shown tonne figure) is written with exactly its decimal digits.
+    if value == value.to_integral_value() and abs(value) < 10**15:
+        return int(value)
+    return float(value)
+
+
+#: tonnes given by a client: non-negative, to the kilogram at most
+TonnesIn = Annotated[Decimal, Field(allow_inf_nan=False), AfterValidator(_exact_tonnes)]
+#: a decimal figure in a response, written as a JSON number
+NumberOut = Annotated[Decimal, PlainSerializer(_as_number, return_type=float, when_used="json")]
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=200)]

@@ -1,0 +1,1 @@
+"""Storage: the schema (SQLAlchemy 2 models), sessions and migrations (Alembic)."""

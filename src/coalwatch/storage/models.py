@@ -1,0 +1,297 @@
+"""The schema. Every time-series table carries the mine in its key."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from coalwatch.storage.base import Base, BigId, UTCDateTime
+
+
+class Org(Base):
+    """A node of the organisation tree 单位: province, city, county, company."""
+
+    __tablename__ = "orgs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id"))
+    #: ids from the root down to this node, "/1/4/9/": a subtree is a prefix
+    path: Mapped[str] = mapped_column(String(512), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Mine(Base):
+    """A mine 矿井."""
+
+    __tablename__ = "mines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Capacity(Base):
+    """Approved annual capacity A 核定年生产能力, effective-dated."""
+
+    __tablename__ = "capacities"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"), index=True)
+    annual_kg: Mapped[int] = mapped_column(BigInteger)
+    effective_from: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CapacityReduction(Base):
+    """A capacity reduction 核减, as an exact fraction of a kilogram."""
+
+    __tablename__ = "capacity_reductions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"), index=True)
+    amount_kg_num: Mapped[int] = mapped_column(BigInteger)
+    amount_kg_den: Mapped[int] = mapped_column(BigInteger)
+    effective_from: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Plan(Base):
+    """A production plan 产量计划 for one month (and each of its days and hours)."""
+
+    __tablename__ = "plans"
+    __table_args__ = (UniqueConstraint("mine_id", "month"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
+    month: Mapped[date] = mapped_column(Date)
+    month_kg: Mapped[int] = mapped_column(BigInteger)
+    day_kg: Mapped[int | None] = mapped_column(BigInteger)
+    hour_kg: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Coefficient(Base):
+    """An approved deduction coefficient 折算系数, kept as history."""
+
+    __tablename__ = "coefficients"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"), index=True)
+    hundredths: Mapped[int] = mapped_column(Integer)
+    effective_from: Mapped[date] = mapped_column(Date)
+    effective_to: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CoefficientSpan(Base):
+    """Non-overlapping spans of the coefficient in force, derived from the approvals.
+
+    Rebuilt for a mine whenever an approval is added, so that figures can join
+    daily production to its coefficient in SQL.
+    """
+
+    __tablename__ = "coefficient_spans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
+    coefficient_id: Mapped[int] = mapped_column(ForeignKey("coefficients.id"))
+    hundredths: Mapped[int] = mapped_column(Integer)
+    day_from: Mapped[date] = mapped_column(Date)
+    day_to: Mapped[date] = mapped_column(Date)
+
+    __table_args__ = (Index("ix_coefficient_spans_mine_days", "mine_id", "day_from", "day_to"),)
+
+
+class Point(Base):
+    """A metering point 计量点, with the state of its last totalizer reading."""
+
+    __tablename__ = "points"
+    __table_args__ = (UniqueConstraint("mine_id", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    rollover_kg: Mapped[int | None] = mapped_column(BigInteger)
+    min_trip_kg: Mapped[int | None] = mapped_column(BigInteger)
+    window_min: Mapped[int | None] = mapped_column(Integer)
+    window_min_kg: Mapped[int | None] = mapped_column(BigInteger)
+    last_total_ts: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_total_seq: Mapped[int | None] = mapped_column(BigInteger)
+    last_total_kg: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Station(Base):
+    """A mine-side station 主站 and the state of its sequence numbers."""
+
+    __tablename__ = "stations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    public_key: Mapped[str] = mapped_column(String(64))
+    #: the highest seq received; every seq below is held or listed in station_gaps
+    max_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StationGap(Base):
+    """A run of sequence numbers a station skipped (inclusive)."""
+
+    __tablename__ = "station_gaps"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    seq_from: Mapped[int] = mapped_column(BigInteger)
+    seq_to: Mapped[int] = mapped_column(BigInteger)
+
+
+class Record(Base):
+    """Every accepted station record, as received, with the production it contributed."""
+
+    __tablename__ = "records"
+    __table_args__ = (
+        UniqueConstraint("mine_id", "station_id", "seq"),
+        Index("ix_records_point_ts", "point_id", "ts"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    type: Mapped[str] = mapped_column(String(16))
+    point_id: Mapped[int | None] = mapped_column(ForeignKey("points.id"))
+    #: totalizer reading or trip net weight
+    value_kg: Mapped[int | None] = mapped_column(BigInteger)
+    #: production this record contributed to its hour (totalizer delta, trip weight)
+    increment_kg: Mapped[int | None] = mapped_column(BigInteger)
+    #: baseline / normal / rollover / reset for totalizer samples
+    increment_kind: Mapped[str | None] = mapped_column(String(16))
+    flow_kgph: Mapped[int | None] = mapped_column(BigInteger)
+    running: Mapped[bool | None] = mapped_column(Boolean)
+    event: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class QuarantinedRecord(Base):
+    """A record that failed validation, kept with its reason."""
+
+    __tablename__ = "quarantined_records"
+    __table_args__ = (UniqueConstraint("mine_id", "station_id", "seq"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HourlyProduction(Base):
+    """Production per point and hour, maintained by ingest in the records' transaction."""
+
+    __tablename__ = "hourly_production"
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"), primary_key=True)
+    point_id: Mapped[int] = mapped_column(ForeignKey("points.id"), primary_key=True)
+    hour_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    #: the mine-local calendar date of the hour (the date its coefficient is taken on)
+    local_day: Mapped[date] = mapped_column(Date)
+    measured_kg: Mapped[int] = mapped_column(BigInteger, default=0)
+    manual_kg: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class DailyProduction(Base):
+    """Production per point and mine-local day, maintained with the hourly rollup."""
+
+    __tablename__ = "daily_production"
+    __table_args__ = (Index("ix_daily_production_day_mine", "local_day", "mine_id"),)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"), primary_key=True)
+    point_id: Mapped[int] = mapped_column(ForeignKey("points.id"), primary_key=True)
+    local_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    measured_kg: Mapped[int] = mapped_column(BigInteger, default=0)
+    manual_kg: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ManualProduction(Base):
+    """Production recorded by hand 人工录入 during a metering fault."""
+
+    __tablename__ = "manual_production"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"), index=True)
+    point_id: Mapped[int] = mapped_column(ForeignKey("points.id"))
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    gross_kg: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    entered_by: Mapped[str] = mapped_column(String(200))
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    #: the window overlaps measured production: flagged for review
+    overlaps_measured: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Alarm(Base):
+    """An alarm 报警 with its lifecycle: active → acknowledged → handled → closed."""
+
+    __tablename__ = "alarms"
+    __table_args__ = (Index("ix_alarms_mine_state", "mine_id", "state"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
+    point_id: Mapped[int | None] = mapped_column(ForeignKey("points.id"))
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    type: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(16))
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    value: Mapped[str | None] = mapped_column(String(64))
+    threshold: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    handled_by: Mapped[str | None] = mapped_column(String(200))
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    result: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiToken(Base):
+    """A Bearer token for scripts and third parties; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    scope_org_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id"))
+    write: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class User(Base):
+    """A person who signs in to the web UI."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    number: Mapped[str | None] = mapped_column(String(64))
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id"))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    is_admin: Mapped[bool] = mapped_column(Boolean)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,61 @@
+"""The center's web application: API v1 (and, later, the pages)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+
+from coalwatch import __version__
+from coalwatch.alarms.api import router as alarms_router
+from coalwatch.config import Settings
+from coalwatch.ingest.api import document_schemas
+from coalwatch.ingest.api import router as ingest_router
+from coalwatch.mines.api import router as mines_router
+from coalwatch.orgs.api import router as orgs_router
+from coalwatch.production.api import router as production_router
+from coalwatch.storage.session import make_engine, make_sessionmaker
+from coalwatch.web import errors
+from coalwatch.web.context import AppState, Clock, system_clock
+
+API = "/api/v1"
+
+_INDEX = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">
+<title>煤炭产量监控中心 coalwatch</title>
+<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
+<h1>煤炭产量监控中心</h1><p>coalwatch {version}</p>
+<ul><li><a href="/api/v1/docs">API 文档 (OpenAPI)</a></li>
+<li><a href="/api/v1/openapi.json">openapi.json</a></li></ul></body></html>"""
+
+
+def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
+    engine = make_engine(settings.resolved_database_url)
+    app = FastAPI(
+        title="coalwatch monitoring center",
+        version=__version__,
+        openapi_url=f"{API}/openapi.json",
+        docs_url=f"{API}/docs",
+        redoc_url=None,
+    )
+    app.state.coalwatch = AppState(
+        settings=settings, sessions=make_sessionmaker(engine), clock=clock
+    )
+    errors.install(app)
+    for router in (orgs_router, mines_router, ingest_router, production_router, alarms_router):
+        app.include_router(router, prefix=API)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> HTMLResponse:
+        return HTMLResponse(_INDEX.format(version=__version__))
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(document_schemas())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,76 @@
+"""What a route needs: a transaction, the caller, the clock, the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from coalwatch.auth.principal import Principal
+from coalwatch.auth.service import authenticate
+from coalwatch.config import Settings
+from coalwatch.storage.session import transaction
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    clock: Clock
+
+
+_bearer = HTTPBearer(auto_error=False, description="an API token from `coalwatch token create`")
+
+
+@dataclass
+class Context:
+    state: AppState
+    credentials: HTTPAuthorizationCredentials | None
+
+    @property
+    def settings(self) -> Settings:
+        return self.state.settings
+
+    def now(self) -> datetime:
+        return self.state.clock()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction for the request, committed when the block ends."""
+        with transaction(self.state.sessions) as session:
+            yield session
+
+    def principal(self, session: Session) -> Principal:
+        header = (
+            f"{self.credentials.scheme} {self.credentials.credentials}"
+            if self.credentials
+            else None
+        )
+        return authenticate(session, header)
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.coalwatch
+    return state
+
+
+def context(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Context:
+    return Context(app_state(request), credentials)
+
+
+Ctx = Annotated[Context, Depends(context)]

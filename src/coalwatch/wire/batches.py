@@ -1,0 +1,191 @@
+"""The station upload protocol (contract.md, "Station upload").
+
+Records are validated one by one so that a bad record is quarantined with its
+reason while the rest of the batch is kept. Numbers are parsed as Decimal so
+that a tonne figure is never a binary float on its way in.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    TypeAdapter,
+    ValidationError,
+)
+
+from coalwatch.domain.units import tonnes_to_kg
+
+EVENTS = (
+    "enclosure_open",
+    "enclosure_closed",
+    "parameter_change",
+    "power_off",
+    "power_on",
+    "device_fault",
+    "device_ok",
+    "camera_fault",
+    "camera_ok",
+)
+EventName = Literal[
+    "enclosure_open",
+    "enclosure_closed",
+    "parameter_change",
+    "power_off",
+    "power_on",
+    "device_fault",
+    "device_ok",
+    "camera_fault",
+    "camera_ok",
+]
+
+
+def _exact_tonnes(value: Decimal) -> Decimal:
+    if value < 0:
+        raise ValueError("must not be negative")
+    tonnes_to_kg(value)  # raises when finer than 1 kg or not finite
+    return value
+
+
+Tonnes = Annotated[Decimal, AfterValidator(_exact_tonnes)]
+Code = Annotated[str, Field(min_length=1, max_length=64)]
+Seq = Annotated[int, Field(ge=1, strict=True)]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    seq: Seq
+    ts: AwareDatetime
+
+
+class TotalizerRecord(_Record):
+    """A belt scale's cumulative totalizer reading (t) and optional flow (t/h)."""
+
+    type: Literal["totalizer"]
+    point: Code
+    total_t: Tonnes
+    flow_tph: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
+
+
+class TripRecord(_Record):
+    """One trip of a skip, mine car, tyred vehicle or truck, with its net weight (t)."""
+
+    type: Literal["trip"]
+    point: Code
+    net_t: Tonnes
+    #: trips the counter advanced by that could not be read one by one
+    missed: Annotated[int, Field(ge=0)] = 0
+
+
+class ConveyorRecord(_Record):
+    type: Literal["conveyor"]
+    point: Code
+    running: StrictBool
+
+
+class EventRecord(_Record):
+    type: Literal["event"]
+    point: Code | None = None
+    event: EventName
+    detail: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class HeartbeatRecord(_Record):
+    type: Literal["heartbeat"]
+
+
+StationRecord = Annotated[
+    TotalizerRecord | TripRecord | ConveyorRecord | EventRecord | HeartbeatRecord,
+    Field(discriminator="type"),
+]
+_record_adapter: TypeAdapter[StationRecord] = TypeAdapter(StationRecord)
+
+
+class Batch(BaseModel):
+    """The envelope of an upload: station, when it was sent, and its records."""
+
+    model_config = ConfigDict(extra="ignore")
+    station: Code
+    sent_at: AwareDatetime
+    records: list[dict[str, Any]]
+
+
+class BatchAnswer(BaseModel):
+    acked_seq: int
+    duplicates: int
+    rejected: list[dict[str, Any]]
+    gaps: list[tuple[int, int]]
+    commands: list[dict[str, Any]]
+
+
+class MalformedBody(ValueError):
+    """The body is not JSON, or not a JSON object."""
+
+
+def _no_constants(name: str) -> Any:
+    raise MalformedBody(f"{name} is not a number JSON allows")
+
+
+def parse_body(body: bytes) -> Any:
+    """JSON with every non-integer number as an exact Decimal."""
+    try:
+        return json.loads(body, parse_float=Decimal, parse_constant=_no_constants)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedBody(f"body is not valid JSON: {exc}") from exc
+
+
+def parse_record(data: Any) -> StationRecord:
+    """One record, or ValidationError saying what is wrong with it."""
+    return _record_adapter.validate_python(data)
+
+
+def record_seq(data: Any) -> int | None:
+    """The seq of a record that may be invalid otherwise, if it has a usable one."""
+    if isinstance(data, dict):
+        seq = data.get("seq")
+        if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 1:
+            return seq
+    return None
+
+
+def describe_error(error: ValidationError) -> str:
+    """A one-line, human reason for a record's rejection."""
+    parts = []
+    for item in error.errors(include_url=False):
+        location = ".".join(str(p) for p in item["loc"] if not isinstance(p, int))
+        # the discriminator adds the record type as the first location part
+        parts.append(f"{location}: {item['msg']}" if location else item["msg"])
+    return "; ".join(parts)
+
+
+def encode_batch(station: str, sent_at: datetime, records: list[dict[str, Any]]) -> bytes:
+    """The body bytes a station signs and sends (Decimals as JSON numbers)."""
+    return json.dumps(
+        {"station": station, "sent_at": sent_at.isoformat(), "records": records},
+        default=_encode_default,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+
+
+def _encode_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        # JSON numbers are written through float; a value with up to 15
+        # significant digits (every tonne figure to 1 kg below 10^12 t) comes
+        # back as the same shortest decimal text, so nothing is lost.
+        number = float(value)
+        if Decimal(repr(number)) != value:
+            raise ValueError(f"{value} cannot be written exactly as a JSON number")
+        return number
+    raise TypeError(f"cannot encode {type(value).__name__}")
