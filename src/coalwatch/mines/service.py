@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from fractions import Fraction
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
@@ -38,6 +39,7 @@ from coalwatch.orgs.service import visible_org
 from coalwatch.production import repository as production_repository
 from coalwatch.storage.models import (
     Capacity,
+    CapacityReduction,
     Coefficient,
     ManualProduction,
     Mine,
@@ -328,3 +330,27 @@ def _manual_out(entry: ManualProduction, mine: str, point: str) -> ManualProduct
         approved_by=entry.approved_by,
         overlaps_measured=entry.overlaps_measured,
     )
+
+
+def apply_reduction(
+    session: Session,
+    mine: Mine,
+    amount_t: Fraction,
+    effective_from: date,
+    reason: str,
+    now: datetime,
+) -> CapacityReduction:
+    """Lower a mine's capacity 核减 from a date to the end of that year (exactly)."""
+    if amount_t <= 0:
+        raise Invalid("a reduction must be positive")
+    amount_kg = amount_t * 1000
+    reduction = CapacityReduction(
+        mine_id=mine.id,
+        amount_kg_num=amount_kg.numerator,
+        amount_kg_den=amount_kg.denominator,
+        effective_from=effective_from,
+        reason=reason,
+        created_at=now,
+    )
+    repository.add(session, reduction)
+    return reduction

@@ -1,0 +1,257 @@
+"""Figures read through the API: capacity, plans, coefficients, reductions, manual
+production and scope, on SQLite and PostgreSQL.
+
+The clock stands at 2026-03-15 12:00 in Asia/Shanghai. Mine M1 has A = 330,000 t:
+D = 330,000 / 330 = 1,000 t, M = 1,000 × 30 = 30,000 t, H = 1,000 / 16 = 62.5 t.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from tests.support.world import World, totalizer, world
+
+from coalwatch.mines import repository as mine_repository
+from coalwatch.mines.service import apply_reduction
+from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=SH)
+
+
+def D(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+@pytest.fixture
+def w(database_url: str) -> Any:
+    with world(database_url) as w:
+        w.mine("M1")
+        yield w
+
+
+def produce(w: World, readings: list[tuple[datetime, str]]) -> None:
+    """Belt readings for B1, continuing the station's sequence."""
+    seqs = w.stations["S1"].seqs(len(readings))
+    w.ok(
+        w.upload(
+            "S1", [totalizer(s, ts, "B1", t) for s, (ts, t) in zip(seqs, readings, strict=True)]
+        )
+    )
+
+
+def summary(w: World, **params: Any) -> dict[str, Any]:
+    return w.ok(w.get("/mines/M1/summary", **params))
+
+
+def test_capacities_follow_from_the_annual_capacity(w: World) -> None:
+    s = summary(w)
+    assert [D(s[p]["capacity_t"]) for p in ("hour", "day", "month", "year")] == [
+        D("62.5"),
+        D(1000),
+        D(30000),
+        D(330000),
+    ]
+    assert s["hour"]["plan_t"] is None and s["hour"]["ratio"] == 0
+
+
+def test_hour_above_its_capacity_is_over_with_its_excess(w: World) -> None:
+    # 66.5 t raw in the 11:00 hour (k = 0): over H = 62.5 t by 4.0 t
+    produce(w, [(local(2026, 3, 15, 11, 0), "100"), (local(2026, 3, 15, 11, 40), "166.5")])
+    hour = summary(w, at=local(2026, 3, 15, 11, 59).isoformat())["hour"]
+    assert D(hour["raw_t"]) == D("66.5")
+    assert hour["over"] is True and D(hour["excess_t"]) == D("4")
+    # ratio = 66.5 / 62.5 = 1.064
+    assert D(hour["ratio"]) == D("1.064")
+
+
+def test_summary_counts_from_the_period_start_up_to_at(w: World) -> None:
+    produce(
+        w,
+        [
+            (local(2026, 3, 1, 0, 0), "0"),
+            (local(2026, 3, 1, 8, 0), "10"),  # +10 t on 1 March
+            (local(2026, 3, 15, 9, 0), "40"),  # +30 t on 15 March, hour 9
+            (local(2026, 3, 15, 11, 10), "41"),  # +1 t, hour 11
+            (local(2026, 3, 15, 11, 50), "43.5"),  # +2.5 t, hour 11, after `at`
+        ],
+    )
+    s = summary(w, at=local(2026, 3, 15, 11, 30).isoformat())
+    assert D(s["hour"]["gross_t"]) == D(1)  # only 11:10 is before 11:30
+    assert D(s["day"]["gross_t"]) == D(31)
+    assert D(s["month"]["gross_t"]) == D(41)
+    assert D(s["year"]["gross_t"]) == D(41)
+    assert s["at"] == "2026-03-15T11:30:00+08:00"
+
+
+def test_coefficient_applies_on_its_dates_and_changes_past_figures(w: World) -> None:
+    produce(
+        w,
+        [
+            (local(2026, 3, 10, 8, 0), "0"),
+            (local(2026, 3, 10, 9, 0), "100"),  # 100 t on 10 March
+            (local(2026, 3, 14, 9, 0), "300"),  # 200 t on 14 March
+        ],
+    )
+    month = {"from": "2026-03-01T00:00:00+08:00", "to": "2026-04-01T00:00:00+08:00"}
+
+    def march() -> dict[str, Any]:
+        return w.ok(w.get("/mines/M1/production", period="month", **month))["items"][0]
+
+    assert D(march()["raw_t"]) == D(300)  # no coefficient approved: raw = gross
+    w.ok(
+        w.post(
+            "/mines/M1/coefficients",
+            {"percent": "4.5", "effective_from": "2026-01-01", "effective_to": "2026-06-30"},
+        )
+    )
+    # 300 × (1 − 0.045) = 286.5
+    assert D(march()["raw_t"]) == D("286.5")
+    w.ok(
+        w.post(
+            "/mines/M1/coefficients",
+            {"percent": "6", "effective_from": "2026-03-12", "effective_to": "2026-06-30"},
+        )
+    )
+    # 100 × 0.955 + 200 × 0.94 = 95.5 + 188 = 283.5; gross unchanged
+    assert D(march()["raw_t"]) == D("283.5")
+    assert D(march()["gross_t"]) == D(300)
+
+
+def test_capacity_change_holds_from_its_date(w: World) -> None:
+    w.ok(w.put("/mines/M1/capacity", {"annual_capacity_t": 660000, "effective_from": "2026-03-10"}))
+    days = w.ok(
+        w.get(
+            "/mines/M1/production",
+            period="day",
+            **{"from": "2026-03-09T00:00:00+08:00", "to": "2026-03-11T00:00:00+08:00"},
+        )
+    )["items"]
+    # 9 March: 330,000 / 330 = 1,000 t; 10 March: 660,000 / 330 = 2,000 t
+    assert [D(d["capacity_t"]) for d in days] == [D(1000), D(2000)]
+
+
+def test_plan_overrides_capacity_in_the_ratio(w: World) -> None:
+    produce(w, [(local(2026, 3, 15, 8, 0), "0"), (local(2026, 3, 15, 10, 0), "400")])
+    w.ok(w.put("/mines/M1/plans/2026-03", {"month_t": 20000, "day_t": 800, "hour_t": 50}))
+    day = summary(w)["day"]
+    # ratio = 400 / 800 (plan) = 0.5, not 400 / 1,000 (capacity); over compares with D
+    assert D(day["plan_t"]) == D(800) and D(day["ratio"]) == D("0.5")
+    assert D(day["capacity_t"]) == D(1000) and day["over"] is False
+    month = summary(w)["month"]
+    assert D(month["ratio"]) == D("0.02")  # 400 / 20,000
+
+
+def test_capacity_reduction_lowers_the_year_from_its_date(w: World) -> None:
+    # fault 30 Jan – 2 Feb unreported: 1,000 × 3 × 4 = 12,000 t, applied from 10 March
+    engine = make_engine(w.url)
+    with transaction(make_sessionmaker(engine)) as session:
+        mine, _ = mine_repository.mine_by_code(session, "M1") or (None, None)
+        assert mine is not None
+        apply_reduction(session, mine, Fraction(12000), date(2026, 3, 10), "fault", w.clock())
+    engine.dispose()
+    s = summary(w)
+    # A = 330,000 − 12,000 = 318,000; D = 318,000 / 330 = 963.6363… → 963.636
+    assert D(s["year"]["capacity_t"]) == D(318000)
+    assert D(s["year"]["approved_capacity_t"]) == D(330000)
+    assert D(s["day"]["capacity_t"]) == D("963.636")
+    # before the reduction's date the full capacity holds
+    before = summary(w, at=local(2026, 3, 9, 12, 0).isoformat())
+    assert D(before["day"]["capacity_t"]) == D(1000)
+
+
+def test_manual_production_is_spread_over_its_hours_and_marked(w: World) -> None:
+    # 10 t from 09:30 to 11:30: 30 min → 2.5 t, 60 min → 5 t, 30 min → 2.5 t
+    entry = w.ok(
+        w.post(
+            "/mines/M1/manual-production",
+            {
+                "point": "B1",
+                "start": local(2026, 3, 15, 9, 30).isoformat(),
+                "end": local(2026, 3, 15, 11, 30).isoformat(),
+                "gross_t": 10,
+                "reason": "皮带秤故障，人工计量",
+            },
+        )
+    )
+    assert entry["overlaps_measured"] is False
+    items = w.ok(
+        w.get(
+            "/mines/M1/production",
+            period="hour",
+            **{"from": "2026-03-15T09:00:00+08:00", "to": "2026-03-15T12:00:00+08:00"},
+        )
+    )["items"]
+    assert [(D(i["gross_t"]), D(i["manual_t"])) for i in items] == [
+        (D("2.5"), D("2.5")),
+        (D(5), D(5)),
+        (D("2.5"), D("2.5")),
+    ]
+    assert D(summary(w)["day"]["manual_t"]) == D(10)
+
+
+def test_manual_production_overlapping_measured_is_flagged(w: World) -> None:
+    produce(w, [(local(2026, 3, 15, 9, 0), "0"), (local(2026, 3, 15, 9, 40), "5")])
+    entry = w.ok(
+        w.post(
+            "/mines/M1/manual-production",
+            {
+                "point": "B1",
+                "start": local(2026, 3, 15, 9, 0).isoformat(),
+                "end": local(2026, 3, 15, 10, 0).isoformat(),
+                "gross_t": 3,
+                "reason": "x",
+            },
+        )
+    )
+    assert entry["overlaps_measured"] is True
+
+
+def test_org_production_sums_the_subtree_with_a_row_per_mine(database_url: str) -> None:
+    with world(database_url) as w:
+        w.ok(w.post("/orgs", {"code": "P", "name": "山西省", "kind": "province"}))
+        w.ok(w.post("/orgs", {"code": "C1", "name": "阳城县", "kind": "county", "parent": "P"}))
+        w.ok(w.post("/orgs", {"code": "C2", "name": "沁水县", "kind": "county", "parent": "P"}))
+        w.mine("M1", org="C1", capacity_t=330000, station="S1")
+        w.mine("M2", org="C2", capacity_t=660000, station="S2")
+        w.ok(
+            w.upload(
+                "S1",
+                [
+                    totalizer(1, local(2026, 3, 15, 8), "B1", "0"),
+                    totalizer(2, local(2026, 3, 15, 9), "B1", "120.125"),
+                ],
+            )
+        )
+        w.ok(
+            w.upload(
+                "S2",
+                [
+                    totalizer(1, local(2026, 3, 15, 8), "B1", "7"),
+                    totalizer(2, local(2026, 3, 15, 9), "B1", "87"),
+                ],
+            )
+        )
+        day = {"from": "2026-03-15T00:00:00+08:00", "to": "2026-03-16T00:00:00+08:00"}
+        org = w.ok(w.get("/orgs/P/production", period="day", **day))
+        # 120.125 + 80 = 200.125 t against D = 1,000 + 2,000 = 3,000 t
+        assert D(org["items"][0]["gross_t"]) == D("200.125")
+        assert D(org["items"][0]["capacity_t"]) == D(3000)
+        assert [(m["mine"], D(m["items"][0]["gross_t"])) for m in org["mines"]] == [
+            ("M1", D("120.125")),
+            ("M2", D(80)),
+        ]
+        # a token scoped to county C1 sees M1 only, and M2 not even by URL
+        c1 = w.token_for("C1")
+        assert [m["code"] for m in w.ok(w.get("/mines", token=c1))["items"]] == ["M1"]
+        assert w.get("/mines/M2/summary", token=c1).status_code == 404
+        assert w.get("/orgs/P/production", token=c1, period="day", **day).status_code == 404
+        assert w.get("/orgs/C1/production", token=c1, period="day", **day).status_code == 200
