@@ -1,0 +1,181 @@
+"""The station's configuration file (TOML), validated with clear errors.
+
+```toml
+[station]
+code = "S1"
+key_file = "station.key"              # Ed25519 private key (PEM), from `station keygen`
+centers = ["http://127.0.0.1:8000"]   # tried in order; the next when one is down
+poll_interval_s = 5                   # ≤ 10
+outbox = "var/station-S1.db"
+
+[buses.scale]                         # tcp | rtu | rtu_over_tcp
+kind = "tcp"
+host = "127.0.0.1"
+port = 5020
+
+[[points]]
+code = "B1"
+kind = "belt"
+[[points.devices]]
+bus = "scale"
+unit = 1
+map = "bw500"                         # a shipped map, a path to a TOML map, or inline:
+# [points.devices.registers] ... (the fields of a map)
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from coalwatch.station.registers import RegisterMap
+
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+SHIPPED_MAPS = ("bw500", "intecont", "trip_indicator", "station_io")
+
+
+class ConfigError(ValueError):
+    """The configuration is unusable; the message says where and why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StationSection(_Section):
+    code: Code
+    key_file: Path
+    centers: Annotated[list[Annotated[str, Field(pattern=r"^https?://")]], Field(min_length=1)]
+    poll_interval_s: Annotated[float, Field(gt=0, le=10)] = 5.0
+    heartbeat_s: Annotated[float, Field(gt=0, le=60)] = 30.0
+    outbox: Path = Path("var/station-outbox.db")
+    batch_size: Annotated[int, Field(ge=1, le=500)] = 500
+    #: consecutive failed polls of a device before device_fault
+    fault_after: Annotated[int, Field(ge=1)] = 3
+    request_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+
+
+class TcpBus(_Section):
+    kind: Literal["tcp"]
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 502
+    timeout_s: Annotated[float, Field(gt=0)] = 1.0
+
+
+class RtuOverTcpBus(_Section):
+    """Modbus RTU frames through a serial server (RS-485 to Ethernet)."""
+
+    kind: Literal["rtu_over_tcp"]
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)]
+    timeout_s: Annotated[float, Field(gt=0)] = 1.0
+
+
+class RtuBus(_Section):
+    kind: Literal["rtu"]
+    device: str
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8
+    timeout_s: Annotated[float, Field(gt=0)] = 1.0
+
+
+Bus = Annotated[TcpBus | RtuOverTcpBus | RtuBus, Field(discriminator="kind")]
+
+
+class Device(_Section):
+    bus: Code
+    unit: Annotated[int, Field(ge=0, le=247)] = 1
+    map: str | None = None
+    registers: RegisterMap | None = None
+
+    @model_validator(mode="after")
+    def _one_map(self) -> Device:
+        if (self.map is None) == (self.registers is None):
+            raise ValueError("give either 'map' (a shipped map or a file) or inline 'registers'")
+        return self
+
+
+class PointSection(_Section):
+    code: Code
+    kind: Literal["belt", "skip", "mine_car", "tyred_vehicle", "truck"]
+    devices: Annotated[list[Device], Field(min_length=1)]
+
+
+class StationConfig(_Section):
+    station: StationSection
+    buses: dict[str, Bus]
+    points: Annotated[list[PointSection], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _references(self) -> StationConfig:
+        codes = [p.code for p in self.points]
+        if len(set(codes)) != len(codes):
+            raise ValueError("point codes must be unique")
+        for point in self.points:
+            for device in point.devices:
+                if device.bus not in self.buses:
+                    raise ValueError(f"point {point.code}: no bus named {device.bus!r}")
+        return self
+
+
+def load_map(name: str, relative_to: Path) -> RegisterMap:
+    """A shipped map by name, or a TOML map file (relative to the config file)."""
+    if name in SHIPPED_MAPS:
+        text = resources.files("coalwatch.station.maps").joinpath(f"{name}.toml").read_text()
+        return RegisterMap.model_validate(tomllib.loads(text))
+    path = (relative_to / name).resolve()
+    try:
+        return RegisterMap.model_validate(tomllib.loads(path.read_text()))
+    except OSError as exc:
+        raise ConfigError(
+            f"map {name!r} is neither a shipped map ({', '.join(SHIPPED_MAPS)}) nor a readable file"
+        ) from exc
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error["loc"])
+        lines.append(f"  {where}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path) -> tuple[StationConfig, dict[tuple[str, int], RegisterMap]]:
+    """The config and the resolved register map of every (point, device index)."""
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    try:
+        config = StationConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path} is invalid:\n{_describe(exc)}") from exc
+    maps: dict[tuple[str, int], RegisterMap] = {}
+    for point in config.points:
+        for index, device in enumerate(point.devices):
+            try:
+                maps[(point.code, index)] = device.registers or load_map(
+                    device.map or "", path.parent
+                )
+            except ValidationError as exc:
+                raise ConfigError(
+                    f"{path}: point {point.code}, map {device.map!r} is invalid:\n{_describe(exc)}"
+                ) from exc
+    for point in config.points:
+        merged = [maps[(point.code, i)] for i in range(len(point.devices))]
+        if point.kind == "belt" and not any(m.totalizer for m in merged):
+            raise ConfigError(f"{path}: belt point {point.code} has no totalizer in its maps")
+        if point.kind != "belt" and not any(m.trip_counter and m.trip_net for m in merged):
+            raise ConfigError(
+                f"{path}: {point.kind} point {point.code} needs a trip_counter and trip_net"
+            )
+    return config, maps
