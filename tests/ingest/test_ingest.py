@@ -24,6 +24,10 @@ from coalwatch.wire.signing import generate_private_key, sign
 SH = ZoneInfo("Asia/Shanghai")
 
 
+def D(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
 def local(*args: int) -> datetime:
     return datetime(*args, tzinfo=SH)
 
@@ -306,3 +310,42 @@ def test_day_boundary_in_shanghai(w: World) -> None:
         ("2026-03-14T00:00:00+08:00", 3),
         ("2026-03-15T00:00:00+08:00", 0.5),
     ]
+
+
+def test_records_and_quarantine_can_be_read_back(w: World) -> None:
+    records = stream_records()
+    records.append(
+        {"seq": 5, "ts": STREAM[0][0], "type": "event", "point": "B1", "event": "enclosure_open"}
+    )
+    records.append({"seq": 6, "ts": STREAM[0][0], "type": "event", "point": "B1", "event": "boom"})
+    w.ok(w.upload("S1", records))
+    kept = w.ok(w.get("/mines/M1/records", point="B1", type="totalizer"))["items"]
+    # increments: baseline 0, then 12.5, 12.5, 5.25 t
+    assert [(r["seq"], r["increment_t"], r["increment_kind"]) for r in kept] == [
+        (1, 0, "baseline"),
+        (2, 12.5, "normal"),
+        (3, 12.5, "normal"),
+        (4, 5.25, "normal"),
+    ]
+    events = w.ok(w.get("/mines/M1/records", type="event"))["items"]
+    assert [(e["station"], e["event"]) for e in events] == [("S1", "enclosure_open")]
+    quarantined = w.ok(w.get("/mines/M1/quarantine"))["items"]
+    assert quarantined[0]["seq"] == 6 and "boom" in quarantined[0]["reason"]
+    hours = w.ok(
+        w.get(
+            "/mines/M1/production",
+            period="day",
+            point="B1",
+            **{"from": "2026-03-15T00:00:00+08:00", "to": "2026-03-16T00:00:00+08:00"},
+        )
+    )["items"]
+    assert D(hours[0]["gross_t"]) == D("30.25")
+    assert (
+        w.get(
+            "/mines/M1/production",
+            period="day",
+            point="ZZ",
+            **{"from": "2026-03-15T00:00:00+08:00", "to": "2026-03-16T00:00:00+08:00"},
+        ).status_code
+        == 404
+    )

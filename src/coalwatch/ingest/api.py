@@ -3,12 +3,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
+from pydantic import AwareDatetime
 from starlette.concurrency import run_in_threadpool
 
-from coalwatch.ingest import service
+from coalwatch.ingest import queries, service
+from coalwatch.ingest.schemas import QuarantineList, RecordList
 from coalwatch.storage.session import transaction
-from coalwatch.web.context import app_state
+from coalwatch.web.context import Ctx, app_state
 from coalwatch.wire.batches import Batch, BatchAnswer, StationRecord
 
 router = APIRouter(tags=["stations"])
@@ -67,3 +69,39 @@ def document_schemas() -> dict[str, Any]:
     definitions: dict[str, Any] = schema.pop("$defs", {})
     definitions["BatchDocument"] = schema
     return definitions
+
+
+@router.get("/mines/{mine}/records", summary="What the mine's stations sent, oldest first")
+def list_records(
+    mine: str,
+    ctx: Ctx,
+    type: str | None = None,
+    point: str | None = None,
+    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_RECORDS)] = 1000,
+) -> RecordList:
+    with ctx.session() as session:
+        items = queries.list_records(
+            session,
+            ctx.principal(session),
+            mine,
+            type_=type,
+            point=point,
+            start=start,
+            end=end,
+            limit=limit,
+        )
+        return RecordList(items=items)
+
+
+@router.get("/mines/{mine}/quarantine", summary="Records refused by validation, newest first")
+def list_quarantined(
+    mine: str,
+    ctx: Ctx,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_RECORDS)] = 1000,
+) -> QuarantineList:
+    with ctx.session() as session:
+        return QuarantineList(
+            items=queries.list_quarantined(session, ctx.principal(session), mine, limit)
+        )

@@ -98,3 +98,46 @@ def update_increments(session: Session, changes: list[dict[str, Any]]) -> None:
             .where(Record.id == change["id"])
             .values(increment_kg=change["increment_kg"], increment_kind=change["increment_kind"])
         )
+
+
+def records_of(
+    session: Session,
+    mine_id: int,
+    *,
+    type_: str | None,
+    point_id: int | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+) -> list[tuple[Record, str, str | None]]:
+    """A mine's records, oldest first, with the station and point codes."""
+    query = (
+        select(Record, Station.code, Point.code)
+        .join(Station, Station.id == Record.station_id)
+        .outerjoin(Point, Point.id == Record.point_id)
+        .where(Record.mine_id == mine_id)
+        .order_by(Record.ts, Record.station_id, Record.seq)
+        .limit(limit)
+    )
+    if type_ is not None:
+        query = query.where(Record.type == type_)
+    if point_id is not None:
+        query = query.where(Record.point_id == point_id)
+    if start is not None:
+        query = query.where(Record.ts >= start)
+    if end is not None:
+        query = query.where(Record.ts < end)
+    return [(record, station, point) for record, station, point in session.execute(query)]
+
+
+def quarantined_of(
+    session: Session, mine_id: int, limit: int
+) -> list[tuple[QuarantinedRecord, str]]:
+    query = (
+        select(QuarantinedRecord, Station.code)
+        .join(Station, Station.id == QuarantinedRecord.station_id)
+        .where(QuarantinedRecord.mine_id == mine_id)
+        .order_by(QuarantinedRecord.id.desc())
+        .limit(limit)
+    )
+    return [(record, station) for record, station in session.execute(query)]

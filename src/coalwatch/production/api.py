@@ -27,10 +27,11 @@ def mine_production(
     ctx: Ctx,
     start: Annotated[AwareDatetime, Query(alias="from")],
     end: Annotated[AwareDatetime, Query(alias="to")],
+    point: Annotated[str | None, Query(description="one metering point only")] = None,
 ) -> Production:
     with ctx.session() as session:
         return service.mine_production(
-            session, ctx.principal(session), mine, period, start, end, ctx.now()
+            session, ctx.principal(session), mine, period, start, end, ctx.now(), point
         )
 
 

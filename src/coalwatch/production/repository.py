@@ -114,7 +114,11 @@ def _rows(session: Session, query: Select[Any]) -> Iterable[tuple[Any, ...]]:
 
 
 def hourly_sums(
-    session: Session, mine_ids: Sequence[int], start: datetime, end: datetime
+    session: Session,
+    mine_ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+    point_id: int | None = None,
 ) -> dict[tuple[int, datetime], Sums]:
     """Per mine and hour start (UTC) in [start, end)."""
     query = _sums(HourlyProduction, HourlyProduction.mine_id, HourlyProduction.hour_start).where(
@@ -122,6 +126,8 @@ def hourly_sums(
         HourlyProduction.hour_start >= start,
         HourlyProduction.hour_start < end,
     )
+    if point_id is not None:
+        query = query.where(HourlyProduction.point_id == point_id)
     return {
         (mine_id, hour): (int(measured), int(manual), int(raw))
         for mine_id, hour, measured, manual, raw in _rows(session, query)
@@ -129,7 +135,11 @@ def hourly_sums(
 
 
 def range_sums(
-    session: Session, mine_ids: Sequence[int], first_day: date, last_day: date
+    session: Session,
+    mine_ids: Sequence[int],
+    first_day: date,
+    last_day: date,
+    point_id: int | None = None,
 ) -> dict[int, Sums]:
     """Per mine over the local days [first_day, last_day]."""
     query = _sums(DailyProduction, DailyProduction.mine_id).where(
@@ -137,6 +147,8 @@ def range_sums(
         DailyProduction.local_day >= first_day,
         DailyProduction.local_day <= last_day,
     )
+    if point_id is not None:
+        query = query.where(DailyProduction.point_id == point_id)
     return {
         mine_id: (int(measured), int(manual), int(raw))
         for mine_id, measured, manual, raw in _rows(session, query)
@@ -199,7 +211,11 @@ def plans(session: Session, mine_ids: Sequence[int], first: date, last: date) ->
 
 
 def daily_sums(
-    session: Session, mine_ids: Sequence[int], first_day: date, last_day: date
+    session: Session,
+    mine_ids: Sequence[int],
+    first_day: date,
+    last_day: date,
+    point_id: int | None = None,
 ) -> dict[tuple[int, date], Sums]:
     """Per mine and local day in [first_day, last_day]."""
     query = _sums(DailyProduction, DailyProduction.mine_id, DailyProduction.local_day).where(
@@ -207,6 +223,8 @@ def daily_sums(
         DailyProduction.local_day >= first_day,
         DailyProduction.local_day <= last_day,
     )
+    if point_id is not None:
+        query = query.where(DailyProduction.point_id == point_id)
     return {
         (mine_id, day): (int(measured), int(manual), int(raw))
         for mine_id, day, measured, manual, raw in _rows(session, query)

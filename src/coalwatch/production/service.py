@@ -31,7 +31,8 @@ from coalwatch.domain.units import (
     kg_to_tonnes,
     round_tonnes,
 )
-from coalwatch.errors import Invalid
+from coalwatch.errors import Invalid, NotFound
+from coalwatch.mines import repository as mine_repository
 from coalwatch.mines.service import visible_mine
 from coalwatch.orgs import repository as org_repository
 from coalwatch.orgs.service import visible_org
@@ -217,6 +218,7 @@ def _table(
     buckets: Sequence[datetime],
     tz: ZoneInfo,
     today: date,
+    point_id: int | None = None,
 ) -> dict[int, list[_Measure]]:
     """Per mine, the measure of every bucket."""
     ids = [m.id for m in mines]
@@ -236,7 +238,7 @@ def _table(
                 )
         return table
     if period is Period.DAY:
-        days = repository.daily_sums(session, ids, first_day, last_day)
+        days = repository.daily_sums(session, ids, first_day, last_day, point_id)
         for bucket in buckets:
             for m in ids:
                 table[m].append(
@@ -245,7 +247,7 @@ def _table(
         return table
     for bucket in buckets:
         first, last_of = period_days(bucket, period, tz)
-        sums_by_mine = repository.range_sums(session, ids, first, last_of)
+        sums_by_mine = repository.range_sums(session, ids, first, last_of, point_id)
         capacity_day = min(last_of, max(today, first))
         for m in ids:
             table[m].append(_measure(sums_by_mine.get(m, ZERO), sticks[m], period, capacity_day))
@@ -267,11 +269,19 @@ def mine_production(
     start: datetime,
     end: datetime,
     now: datetime,
+    point: str | None = None,
 ) -> Production:
+    """A mine's production per period; with ``point``, that metering point's alone."""
     mine, _ = visible_mine(session, principal, code)
+    point_id = None
+    if point is not None:
+        found = mine_repository.point_by_code(session, mine.id, point)
+        if found is None:
+            raise NotFound(f"no point {point!r} in mine {code!r}")
+        point_id = found.id
     tz = ZoneInfo(mine.timezone)
     buckets = _buckets(start, end, period, tz)
-    table = _table(session, [mine], period, buckets, tz, now.astimezone(tz).date())
+    table = _table(session, [mine], period, buckets, tz, now.astimezone(tz).date(), point_id)
     return Production(period=period, items=_items(buckets, table[mine.id]))
 
 

@@ -163,7 +163,11 @@ def describe_error(error: ValidationError) -> str:
     for item in error.errors(include_url=False):
         location = ".".join(str(p) for p in item["loc"] if not isinstance(p, int))
         # the discriminator adds the record type as the first location part
-        parts.append(f"{location}: {item['msg']}" if location else item["msg"])
+        message = item["msg"]
+        given = item.get("input")
+        if isinstance(given, str | int | float | Decimal) and not isinstance(given, bool):
+            message += f" (got {given!r})"
+        parts.append(f"{location}: {message}" if location else message)
     return "; ".join(parts)
 
 

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from coalwatch.schemas import NumberOut
+
+
+class RecordOut(BaseModel):
+    """A record as the station sent it, with the production it contributed."""
+
+    station: str
+    seq: int
+    ts: datetime
+    type: str
+    point: str | None
+    #: totalizer reading or trip net weight (t)
+    value_t: NumberOut | None
+    #: production counted for this record (t)
+    increment_t: NumberOut | None
+    increment_kind: str | None
+    flow_tph: NumberOut | None
+    running: bool | None
+    event: str | None
+    detail: str | None
+    received_at: datetime
+
+
+class RecordList(BaseModel):
+    items: list[RecordOut]
+
+
+class QuarantinedOut(BaseModel):
+    station: str
+    seq: int | None
+    payload: str
+    reason: str
+    received_at: datetime
+
+
+class QuarantineList(BaseModel):
+    items: list[QuarantinedOut]
