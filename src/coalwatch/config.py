@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     clock_skew_s: int = Field(default=60, ge=1, description="tolerated station clock skew")
     max_batch_records: int = Field(default=5000, ge=1, description="records per upload at most")
     log_level: str = "INFO"
+    #: run the timed rules and notification delivery in the server process
+    jobs: bool = True
+    jobs_interval_s: float = Field(default=10.0, gt=0, le=60)
 
     @field_validator("timezone")
     @classmethod

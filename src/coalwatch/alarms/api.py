@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from coalwatch.alarms import service
+from coalwatch.alarms import channels, service, thresholds
 from coalwatch.alarms.schemas import AlarmList, AlarmOut, AlarmState, HandleIn
 from coalwatch.web.context import Ctx
 
@@ -44,3 +44,36 @@ def acknowledge(alarm_id: int, ctx: Ctx) -> AlarmOut:
 def handle(alarm_id: int, data: HandleIn, ctx: Ctx) -> AlarmOut:
     with ctx.session() as session:
         return service.handle(session, ctx.principal(session), alarm_id, data, ctx.now())
+
+
+@router.get("/mines/{mine}/thresholds", summary="The rule thresholds in force for a mine or point")
+def show_thresholds(mine: str, ctx: Ctx, point: str | None = None) -> thresholds.ThresholdsOut:
+    with ctx.session() as session:
+        return thresholds.show(session, ctx.principal(session), mine, point)
+
+
+@router.put("/mines/{mine}/thresholds", summary="Change a rule threshold (audited)")
+def set_threshold(mine: str, data: thresholds.ThresholdIn, ctx: Ctx) -> thresholds.ThresholdsOut:
+    with ctx.session() as session:
+        return thresholds.set_threshold(session, ctx.principal(session), mine, data, ctx.now())
+
+
+@router.get("/notification-channels", summary="Notification channels and their subscriptions")
+def list_channels(ctx: Ctx) -> list[channels.ChannelOut]:
+    with ctx.session() as session:
+        return channels.list_channels(session, ctx.principal(session))
+
+
+@router.post("/notification-channels", status_code=201, summary="Add a notification channel")
+def create_channel(data: channels.ChannelIn, ctx: Ctx) -> channels.ChannelOut:
+    with ctx.session() as session:
+        return channels.create_channel(session, ctx.principal(session), data, ctx.now())
+
+
+@router.post(
+    "/notification-channels/{name}/subscriptions",
+    summary="Send a channel the alarms of a role, mine and severity",
+)
+def subscribe(name: str, data: channels.SubscriptionIn, ctx: Ctx) -> channels.ChannelOut:
+    with ctx.session() as session:
+        return channels.subscribe(session, ctx.principal(session), name, data, ctx.now())

@@ -10,19 +10,46 @@ from coalwatch.storage.models import Alarm, Mine, Org, Point
 OPEN_STATES = ("active", "acknowledged", "handled")
 
 
-def open_alarm(
-    session: Session, mine_id: int, type_: str, point_id: int | None, station_id: int | None
+def current(
+    session: Session,
+    mine_id: int,
+    type_: str,
+    point_id: int | None,
+    station_id: int | None,
+    subject: str | None,
 ) -> Alarm | None:
+    """The alarm of this kind whose condition has not ended yet, if any."""
     return session.scalars(
         select(Alarm).where(
             Alarm.mine_id == mine_id,
             Alarm.type == type_,
             Alarm.point_id.is_(None) if point_id is None else Alarm.point_id == point_id,
             Alarm.station_id.is_(None) if station_id is None else Alarm.station_id == station_id,
+            Alarm.subject.is_(None) if subject is None else Alarm.subject == subject,
             Alarm.end.is_(None),
-            Alarm.state.in_(OPEN_STATES),
         )
     ).first()
+
+
+def ongoing(
+    session: Session, mine_id: int, types: tuple[str, ...], point_id: int | None = None
+) -> list[Alarm]:
+    query = select(Alarm).where(
+        Alarm.mine_id == mine_id, Alarm.type.in_(types), Alarm.end.is_(None)
+    )
+    if point_id is not None:
+        query = query.where(Alarm.point_id == point_id)
+    return list(session.scalars(query))
+
+
+def expired(session: Session, now: datetime) -> list[Alarm]:
+    return list(
+        session.scalars(
+            select(Alarm).where(
+                Alarm.end.is_(None), Alarm.expires_at.is_not(None), Alarm.expires_at <= now
+            )
+        )
+    )
 
 
 def add(session: Session, alarm: Alarm) -> None:
@@ -38,7 +65,7 @@ def query(
     start: datetime | None,
     end: datetime | None,
 ) -> Select[Alarm, str, str]:
-    statement: Select[Alarm, str, str] = (
+    statement = (
         select(Alarm, Mine.code, Point.code)
         .join(Mine, Mine.id == Alarm.mine_id)
         .join(Org, Org.id == Mine.org_id)
@@ -66,11 +93,12 @@ def listed(
     return [(alarm, mine, point) for alarm, mine, point in session.execute(statement.limit(limit))]
 
 
-def by_id(session: Session, alarm_id: int) -> tuple[Alarm, str, str] | None:
+def with_codes(session: Session, alarm_id: int) -> tuple[Alarm, Mine, Org, str | None] | None:
     row = session.execute(
-        select(Alarm, Mine.code, Org.path)
+        select(Alarm, Mine, Org, Point.code)
         .join(Mine, Mine.id == Alarm.mine_id)
         .join(Org, Org.id == Mine.org_id)
+        .outerjoin(Point, Point.id == Alarm.point_id)
         .where(Alarm.id == alarm_id)
     ).first()
-    return (row[0], row[1], row[2]) if row else None
+    return (row[0], row[1], row[2], row[3]) if row else None

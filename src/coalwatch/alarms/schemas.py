@@ -33,4 +33,4 @@ class AlarmList(BaseModel):
 
 class HandleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    result: Annotated[str, Field(min_length=1, max_length=4000)]
+    result: Annotated[str, Field(min_length=1, max_length=4000, pattern=r"\S")]

@@ -1,56 +1,139 @@
-"""Alarms 报警: raising (once while the condition holds), listing, acknowledging, handling."""
+"""Alarms 报警 and their lifecycle: active → acknowledged → handled → closed.
+
+An alarm is raised once while its condition holds; its ``end`` is set when the
+condition ends; it is closed when it has been handled (with a result) and its
+condition has ended, whichever comes last. Every transition says who and when,
+is published on the event stream and queued for the subscribed channels.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from coalwatch.alarms import repository
 from coalwatch.alarms.schemas import AlarmOut, AlarmState, HandleIn
 from coalwatch.auth.principal import Principal
+from coalwatch.domain.alarms import LABELS, SEVERITY, AlarmType, Severity
 from coalwatch.errors import Conflict, NotFound
-from coalwatch.storage.models import Alarm
+from coalwatch.events.broker import emit
+from coalwatch.storage.models import Alarm, Mine, Org
 
-SEVERITY = {
-    "invalid_data": "warning",
-    "sequence_gap": "warning",
-    "clock_skew": "warning",
-    "parameter_change": "major",
-}
 MAX_LISTED = 1000
+
+
+def _payload(alarm: Alarm, mine: Mine, point: str | None, transition: str) -> dict[str, Any]:
+    return {
+        "transition": transition,
+        "id": alarm.id,
+        "type": alarm.type,
+        "label": LABELS.get(AlarmType(alarm.type), alarm.type),
+        "severity": alarm.severity,
+        "mine": mine.code,
+        "mine_name": mine.name,
+        "point": point,
+        "state": alarm.state,
+        "start": alarm.start.isoformat(),
+        "end": alarm.end.isoformat() if alarm.end else None,
+        "value": alarm.value,
+        "threshold": alarm.threshold,
+        "detail": alarm.detail,
+    }
+
+
+def _announce(session: Session, alarm: Alarm, transition: str) -> None:
+    """Publish a transition on the event stream and queue it for notification."""
+    from coalwatch.alarms import notify  # the notifier needs the alarm's row first
+
+    mine = session.get_one(Mine, alarm.mine_id)
+    org = session.get_one(Org, mine.org_id)
+    point = None
+    if alarm.point_id is not None:
+        from coalwatch.storage.models import Point
+
+        point = session.get_one(Point, alarm.point_id).code
+    emit(session, "alarm", org.path, _payload(alarm, mine, point, transition))
+    notify.enqueue(session, alarm, mine, transition)
 
 
 def raise_alarm(
     session: Session,
     *,
     mine_id: int,
-    type_: str,
+    type_: AlarmType | str,
     at: datetime,
     point_id: int | None = None,
     station_id: int | None = None,
+    subject: str | None = None,
     value: str | None = None,
     threshold: str | None = None,
     detail: str | None = None,
-) -> Alarm:
-    """Raise an alarm, unless the same one is still open: an alarm is not raised twice."""
-    existing = repository.open_alarm(session, mine_id, type_, point_id, station_id)
+    expires_at: datetime | None = None,
+    severity: Severity | None = None,
+) -> tuple[Alarm, bool]:
+    """Raise an alarm unless the same condition is already alarmed; (alarm, raised now)."""
+    kind = AlarmType(type_)
+    existing = repository.current(session, mine_id, kind, point_id, station_id, subject)
     if existing is not None:
-        return existing
+        if severity is not None and existing.severity != severity:
+            existing.severity = severity  # e.g. a late fault report going from warning to violation
+            existing.value, existing.threshold = value, threshold
+            _announce(session, existing, "escalated")
+        return existing, False
     alarm = Alarm(
         mine_id=mine_id,
         point_id=point_id,
         station_id=station_id,
-        type=type_,
-        severity=SEVERITY.get(type_, "major"),
+        type=kind.value,
+        severity=(severity or SEVERITY[kind]).value,
         start=at,
         value=value,
         threshold=threshold,
         detail=detail,
+        subject=subject,
+        expires_at=expires_at,
         state="active",
     )
     repository.add(session, alarm)
+    _announce(session, alarm, "raised")
+    return alarm, True
+
+
+def end_alarm(session: Session, alarm: Alarm, at: datetime) -> None:
+    """The condition has ended; a handled alarm closes now."""
+    if alarm.end is not None:
+        return
+    alarm.end = max(at, alarm.start)
+    if alarm.state == "handled":
+        alarm.state = "closed"
+    _announce(session, alarm, "ended" if alarm.state != "closed" else "closed")
+
+
+def end_condition(
+    session: Session,
+    *,
+    mine_id: int,
+    type_: AlarmType,
+    at: datetime,
+    point_id: int | None = None,
+    station_id: int | None = None,
+    subject: str | None = None,
+) -> Alarm | None:
+    alarm = repository.current(session, mine_id, type_, point_id, station_id, subject)
+    if alarm is not None:
+        end_alarm(session, alarm, at)
     return alarm
+
+
+def end_expired(session: Session, now: datetime) -> int:
+    """Conditions bound to a period (overproduction of an hour ...) end with it."""
+    alarms = repository.expired(session, now)
+    for alarm in alarms:
+        assert alarm.expires_at is not None
+        end_alarm(session, alarm, alarm.expires_at)
+    return len(alarms)
 
 
 def _out(alarm: Alarm, mine: str, point: str | None) -> AlarmOut:
@@ -88,35 +171,41 @@ def list_alarms(
     return [_out(*row) for row in repository.listed(session, statement, MAX_LISTED)]
 
 
-def _visible(session: Session, principal: Principal, alarm_id: int) -> tuple[Alarm, str]:
-    found = repository.by_id(session, alarm_id)
-    if found is None or not principal.sees(found[2]):
+def _visible(
+    session: Session, principal: Principal, alarm_id: int
+) -> tuple[Alarm, str, str | None]:
+    found = repository.with_codes(session, alarm_id)
+    if found is None or not principal.sees(found[2].path):
         raise NotFound(f"alarm {alarm_id} not found")
-    return found[0], found[1]
+    return found[0], found[1].code, found[3]
 
 
 def acknowledge(session: Session, principal: Principal, alarm_id: int, now: datetime) -> AlarmOut:
+    """确认: someone has seen the alarm."""
     principal.require_write()
-    alarm, mine = _visible(session, principal, alarm_id)
+    alarm, mine, point = _visible(session, principal, alarm_id)
     if alarm.state != "active":
         raise Conflict(f"alarm {alarm_id} is {alarm.state}, not active")
     alarm.state = "acknowledged"
     alarm.acknowledged_by = principal.name
     alarm.acknowledged_at = now
-    return _out(alarm, mine, None)
+    _announce(session, alarm, "acknowledged")
+    return _out(alarm, mine, point)
 
 
 def handle(
     session: Session, principal: Principal, alarm_id: int, data: HandleIn, now: datetime
 ) -> AlarmOut:
+    """处理: the result is recorded; the alarm closes once its condition has ended."""
     principal.require_write()
-    alarm, mine = _visible(session, principal, alarm_id)
+    alarm, mine, point = _visible(session, principal, alarm_id)
     if alarm.state == "active":
         raise Conflict(f"alarm {alarm_id} must be acknowledged before it is handled")
     if alarm.state in ("handled", "closed"):
         raise Conflict(f"alarm {alarm_id} is {alarm.state} already")
-    alarm.state = "handled"
     alarm.handled_by = principal.name
     alarm.handled_at = now
-    alarm.result = data.result
-    return _out(alarm, mine, None)
+    alarm.result = data.result.strip()
+    alarm.state = "closed" if alarm.end is not None else "handled"
+    _announce(session, alarm, alarm.state)
+    return _out(alarm, mine, point)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import AwareDatetime
 from starlette.concurrency import run_in_threadpool
 
+from coalwatch.events.broker import attach
 from coalwatch.ingest import queries, service
 from coalwatch.ingest.schemas import QuarantineList, RecordList
 from coalwatch.storage.session import transaction
@@ -58,6 +59,7 @@ async def upload_batch(
 
     def ingest() -> BatchAnswer:
         with transaction(state.sessions) as session:
+            attach(session, state.broker)
             return service.ingest_batch(session, station, body, x_signature, state.clock(), limits)
 
     return await run_in_threadpool(ingest)

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from coalwatch.alarms.service import raise_alarm
+from coalwatch.alarms import engine
 from coalwatch.domain.accounting import IncrementKind, totalizer_increment, trip_production
 from coalwatch.domain.periods import Period, period_start
 from coalwatch.domain.sequences import advance, is_held
-from coalwatch.domain.units import kg_to_tonnes, tonnes_to_kg
+from coalwatch.domain.units import tonnes_to_kg
 from coalwatch.errors import BadRequest, Invalid, Unauthorized
 from coalwatch.ingest import repository
 from coalwatch.production import repository as production_repository
@@ -144,8 +144,22 @@ def ingest_batch(
     station.last_seen_at = now
     station.last_sent_at = batch.sent_at
 
-    commands = _alarms(
-        session, mine, station, batch, now, limits, rejected, state.opened, accounting
+    commands = engine.after_batch(
+        session,
+        engine.BatchFacts(
+            mine=mine,
+            station=station,
+            rows=rows,
+            points={p.id: p for p in points.values()},
+            deltas=accounting.deltas,
+            resets=accounting.resets,
+            rejected=rejected,
+            opened_gaps=state.opened,
+            gaps_left=bool(state.gaps),
+            skew=batch.sent_at - now,
+            skew_limit=limits.clock_skew,
+            now=now,
+        ),
     )
     return BatchAnswer(
         acked_seq=state.max_seq,
@@ -326,60 +340,3 @@ def _account_totalizer(
         point.last_total_ts = newest.ts
         point.last_total_seq = newest.seq
         point.last_total_kg = newest.value_kg
-
-
-def _alarms(
-    session: Session,
-    mine: Mine,
-    station: Station,
-    batch: Batch,
-    now: datetime,
-    limits: IngestLimits,
-    rejected: list[dict[str, Any]],
-    opened: tuple[tuple[int, int], ...],
-    accounting: _Accounting,
-) -> list[dict[str, Any]]:
-    """Raise what the batch reveals; return the commands for the station."""
-    commands: list[dict[str, Any]] = []
-    if rejected:
-        raise_alarm(
-            session,
-            mine_id=mine.id,
-            station_id=station.id,
-            type_="invalid_data",
-            at=now,
-            value=str(len(rejected)),
-            detail="; ".join(f"seq {r['seq']}: {r['reason']}" for r in rejected[:5]),
-        )
-    if opened:
-        raise_alarm(
-            session,
-            mine_id=mine.id,
-            station_id=station.id,
-            type_="sequence_gap",
-            at=now,
-            value=str(sum(b - a + 1 for a, b in opened)),
-            detail="missing seq " + ", ".join(f"{a}–{b}" if a != b else str(a) for a, b in opened),
-        )
-    skew = batch.sent_at - now
-    if abs(skew) > limits.clock_skew:
-        raise_alarm(
-            session,
-            mine_id=mine.id,
-            station_id=station.id,
-            type_="clock_skew",
-            at=now,
-            value=f"{skew.total_seconds():+.0f} s",
-            threshold=f"{limits.clock_skew.total_seconds():.0f} s",
-        )
-        commands.append({"type": "time_check", "center_time": now.isoformat()})
-    for point, ts, old_kg, new_kg in accounting.resets:
-        raise_alarm(
-            session,
-            mine_id=mine.id,
-            point_id=point.id,
-            type_="parameter_change",
-            at=ts,
-            detail=f"totalizer reset from {kg_to_tonnes(old_kg)} t to {kg_to_tonnes(new_kg)} t",
-        )
-    return commands

@@ -262,6 +262,10 @@ class Alarm(Base):
     threshold: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16))
+    #: what the alarm is about beyond mine/point/station (e.g. the hour of an overproduction)
+    subject: Mapped[str | None] = mapped_column(String(64))
+    #: when a condition bound to a period ends by itself (the period's end)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     handled_by: Mapped[str | None] = mapped_column(String(200))
@@ -294,4 +298,143 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     is_admin: Mapped[bool] = mapped_column(Boolean)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Threshold(Base):
+    """A rule setting changed by an administrator, for a mine or one of its points."""
+
+    __tablename__ = "thresholds"
+    __table_args__ = (UniqueConstraint("mine_id", "point_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
+    point_id: Mapped[int | None] = mapped_column(ForeignKey("points.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Permit(Base):
+    """An approved maintenance permit 开盖/调参审批: door and parameter events inside are only
+    logged."""
+
+    __tablename__ = "permits"
+    __table_args__ = (Index("ix_permits_mine_window", "mine_id", "start", "end"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
+    point_id: Mapped[int | None] = mapped_column(ForeignKey("points.id"))
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text)
+    approved_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Shutdown(Base):
+    """A declared shutdown 停产报备 (renovation, maintenance) of a mine."""
+
+    __tablename__ = "shutdowns"
+    __table_args__ = (Index("ix_shutdowns_mine_window", "mine_id", "start", "end"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text)
+    declared_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Calibration(Base):
+    """A calibration 调校 of a belt scale (the ledger's detail comes with the records)."""
+
+    __tablename__ = "calibrations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
+    point_id: Mapped[int] = mapped_column(ForeignKey("points.id"), index=True)
+    calibrated_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Fault(Base):
+    """A system fault record 故障记录, with its report upward and its recovery."""
+
+    __tablename__ = "faults"
+    __table_args__ = (Index("ix_faults_mine_open", "mine_id", "closed_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
+    point_id: Mapped[int | None] = mapped_column(ForeignKey("points.id"))
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    alarm_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    #: 现象: what was observed
+    phenomenon: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reported_by: Mapped[str | None] = mapped_column(String(200))
+    #: 处理结果
+    result: Mapped[str | None] = mapped_column(Text)
+    recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(200))
+    reduction_id: Mapped[int | None] = mapped_column(ForeignKey("capacity_reductions.id"))
+    opened_by: Mapped[str] = mapped_column(String(200))
+
+
+class AuditEntry(Base):
+    """The audit log: append-only, each entry hashing the one before it."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_key: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class NotificationChannel(Base):
+    """Where alarms are sent: webhook (json / WeCom / DingTalk), SMTP e-mail, SMS gateway."""
+
+    __tablename__ = "notification_channels"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    #: JSON: url / smtp host, port, sender, recipients / sms url and template ...
+    settings: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Subscription(Base):
+    """Which alarms a channel receives: by role, mine (None: all in scope) and severity."""
+
+    __tablename__ = "subscriptions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("notification_channels.id"))
+    role: Mapped[str] = mapped_column(String(32))
+    mine_id: Mapped[int | None] = mapped_column(ForeignKey("mines.id"))
+    min_severity: Mapped[str] = mapped_column(String(16))
+
+
+class Delivery(Base):
+    """One message to one channel, retried with backoff until sent or given up."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("notification_channels.id"))
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"))
+    transition: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -11,10 +13,15 @@ from fastapi.responses import HTMLResponse
 from coalwatch import __version__
 from coalwatch.alarms.api import router as alarms_router
 from coalwatch.config import Settings
+from coalwatch.events.api import router as events_router
+from coalwatch.events.broker import Broker
+from coalwatch.faults.api import router as faults_router
 from coalwatch.ingest.api import document_schemas
 from coalwatch.ingest.api import router as ingest_router
+from coalwatch.jobs.scheduler import Scheduler
 from coalwatch.mines.api import router as mines_router
 from coalwatch.orgs.api import router as orgs_router
+from coalwatch.permits.api import router as permits_router
 from coalwatch.production.api import router as production_router
 from coalwatch.storage.session import make_engine, make_sessionmaker
 from coalwatch.web import errors
@@ -32,18 +39,42 @@ _INDEX = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">
 
 def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     engine = make_engine(settings.resolved_database_url)
+    sessions = make_sessionmaker(engine)
+    broker = Broker()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        scheduler = None
+        if settings.jobs:
+            scheduler = Scheduler(sessions, broker, clock, settings.jobs_interval_s)
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.stop()
+            engine.dispose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="coalwatch monitoring center",
         version=__version__,
         openapi_url=f"{API}/openapi.json",
         docs_url=f"{API}/docs",
         redoc_url=None,
     )
-    app.state.coalwatch = AppState(
-        settings=settings, sessions=make_sessionmaker(engine), clock=clock
-    )
+    app.state.coalwatch = AppState(settings=settings, sessions=sessions, clock=clock, broker=broker)
     errors.install(app)
-    for router in (orgs_router, mines_router, ingest_router, production_router, alarms_router):
+    for router in (
+        orgs_router,
+        mines_router,
+        ingest_router,
+        production_router,
+        alarms_router,
+        faults_router,
+        permits_router,
+        events_router,
+    ):
         app.include_router(router, prefix=API)
 
     @app.get("/", include_in_schema=False)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from coalwatch.auth.principal import Principal
 from coalwatch.auth.service import authenticate
 from coalwatch.config import Settings
+from coalwatch.events.broker import Broker, attach
 from coalwatch.storage.session import transaction
 
 Clock = Callable[[], datetime]
@@ -29,6 +30,7 @@ class AppState:
     settings: Settings
     sessions: sessionmaker[Session]
     clock: Clock
+    broker: Broker
 
 
 _bearer = HTTPBearer(auto_error=False, description="an API token from `coalwatch token create`")
@@ -50,6 +52,7 @@ class Context:
     def session(self) -> Iterator[Session]:
         """One transaction for the request, committed when the block ends."""
         with transaction(self.state.sessions) as session:
+            attach(session, self.state.broker)
             yield session
 
     def principal(self, session: Session) -> Principal:

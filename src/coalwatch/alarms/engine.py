@@ -1,0 +1,604 @@
+"""Evaluating the alarm rules: after every ingested batch, and by timers.
+
+The rules themselves are pure (``coalwatch.domain.alarms``); this module
+gathers their facts from storage, in the caller's transaction, and raises or
+ends alarms. Abnormalities of the system open fault records as they are raised.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from coalwatch.alarms import repository as alarm_repository
+from coalwatch.alarms import rules_repository as facts
+from coalwatch.alarms import service as alarms
+from coalwatch.alarms.thresholds import for_point
+from coalwatch.domain import alarms as rules
+from coalwatch.domain.alarms import (
+    EVENT_ALARMS,
+    FAULT_OPENING,
+    LABELS,
+    OVERPRODUCTION,
+    PERMITTED,
+    AlarmType,
+    ReportLateness,
+    Severity,
+    Thresholds,
+)
+from coalwatch.domain.capacity import daily_capacity, monthly_capacity, period_capacity
+from coalwatch.domain.periods import Period, day_start, next_period_start
+from coalwatch.domain.units import RAW_UNITS_PER_T, kg_to_tonnes, round_tonnes
+from coalwatch.events.broker import emit
+from coalwatch.faults import service as faults
+from coalwatch.production import repository as production
+from coalwatch.production.service import Yardstick, yardsticks
+from coalwatch.storage.models import Alarm, Mine, Org, Point, Station
+
+
+def _raise(session: Session, mine: Mine, type_: AlarmType, at: datetime, **kwargs: Any) -> Alarm:
+    alarm, new = alarms.raise_alarm(session, mine_id=mine.id, type_=type_, at=at, **kwargs)
+    if new and type_ in FAULT_OPENING:
+        faults.open_for_alarm(session, alarm, " ".join(filter(None, [LABELS[type_], alarm.detail])))
+    return alarm
+
+
+def _end(session: Session, mine: Mine, type_: AlarmType, at: datetime, **kwargs: Any) -> None:
+    alarm = alarms.end_condition(session, mine_id=mine.id, type_=type_, at=at, **kwargs)
+    if alarm is not None and type_ in FAULT_OPENING:
+        faults.recovered(session, alarm)
+
+
+def _instant(session: Session, mine: Mine, type_: AlarmType, at: datetime, **kwargs: Any) -> None:
+    """An alarm for something that happened at one instant (ends as it is raised)."""
+    alarm = _raise(session, mine, type_, at, **kwargs)
+    alarms.end_alarm(session, alarm, at)
+
+
+def _t(value: Fraction) -> str:
+    return str(round_tonnes(value))
+
+
+@dataclass
+class BatchFacts:
+    """What one ingested batch revealed, for the rules."""
+
+    mine: Mine
+    station: Station
+    rows: list[dict[str, Any]]
+    points: dict[int, Point]
+    #: (point_id, hour_start UTC) → (local day, measured kg, manual kg)
+    deltas: dict[tuple[int, datetime], tuple[date, int, int]]
+    resets: list[tuple[Point, datetime, int, int]]
+    rejected: list[dict[str, Any]]
+    opened_gaps: tuple[tuple[int, int], ...]
+    gaps_left: bool
+    skew: timedelta
+    skew_limit: timedelta
+    now: datetime
+    commands: list[dict[str, Any]] = field(default_factory=list)
+
+
+def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
+    """Raise and end what the batch shows; return commands for the station."""
+    mine, station, now = batch.mine, batch.station, batch.now
+    thresholds: dict[int | None, Thresholds] = {}
+
+    def limits(point_id: int | None) -> Thresholds:
+        if point_id not in thresholds:
+            thresholds[point_id] = for_point(
+                session, mine.id, batch.points.get(point_id) if point_id else None
+            )
+        return thresholds[point_id]
+
+    _end(session, mine, AlarmType.COMM_INTERRUPTION, now, station_id=station.id)
+    _station_checks(session, batch)
+    _events(session, batch)
+    for point, ts, old_kg, new_kg in batch.resets:
+        if not _permitted(session, mine, point.id, ts):
+            _instant(
+                session,
+                mine,
+                AlarmType.PARAMETER_CHANGE,
+                ts,
+                point_id=point.id,
+                detail=f"totalizer reset from {kg_to_tonnes(old_kg)} t to {kg_to_tonnes(new_kg)} t",
+            )
+    by_point: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in batch.rows:
+        if row["point_id"] is not None:
+            by_point[row["point_id"]].append(row)
+    for point_id, rows in by_point.items():
+        point = batch.points[point_id]
+        _point_checks(
+            session, mine, point, sorted(rows, key=lambda r: (r["ts"], r["seq"])), limits(point_id)
+        )
+    produced = [r for r in batch.rows if (r["increment_kg"] or 0) > 0]
+    if produced:
+        _end(session, mine, AlarmType.UNDECLARED_SHUTDOWN, min(r["ts"] for r in produced))
+        _shutdown_production(session, mine, produced)
+    if batch.deltas:
+        _overproduction(session, mine, batch.deltas)
+        org = session.get_one(Org, mine.org_id)
+        emit(session, "figures", org.path, {"mine": mine.code, "at": now.isoformat()})
+    return batch.commands
+
+
+def _station_checks(session: Session, batch: BatchFacts) -> None:
+    mine, station, now = batch.mine, batch.station, batch.now
+    if batch.rejected:
+        _raise(
+            session,
+            mine,
+            AlarmType.INVALID_DATA,
+            now,
+            station_id=station.id,
+            value=str(len(batch.rejected)),
+            detail="; ".join(f"seq {r['seq']}: {r['reason']}" for r in batch.rejected[:5]),
+        )
+    else:
+        _end(session, mine, AlarmType.INVALID_DATA, now, station_id=station.id)
+    if batch.opened_gaps:
+        _raise(
+            session,
+            mine,
+            AlarmType.SEQUENCE_GAP,
+            now,
+            station_id=station.id,
+            value=str(sum(b - a + 1 for a, b in batch.opened_gaps)),
+            detail="missing seq "
+            + ", ".join(f"{a}–{b}" if a != b else str(a) for a, b in batch.opened_gaps),
+        )
+    elif not batch.gaps_left:
+        _end(session, mine, AlarmType.SEQUENCE_GAP, now, station_id=station.id)
+    if abs(batch.skew) > batch.skew_limit:
+        _raise(
+            session,
+            mine,
+            AlarmType.CLOCK_SKEW,
+            now,
+            station_id=station.id,
+            value=f"{batch.skew.total_seconds():+.0f} s",
+            threshold=f"{batch.skew_limit.total_seconds():.0f} s",
+        )
+        batch.commands.append({"type": "time_check", "center_time": now.isoformat()})
+    else:
+        _end(session, mine, AlarmType.CLOCK_SKEW, now, station_id=station.id)
+
+
+def _permitted(session: Session, mine: Mine, point_id: int | None, ts: datetime) -> bool:
+    return rules.covered(
+        facts.permits(session, mine.id, ts, ts), ts, str(point_id) if point_id else None
+    )
+
+
+def _events(session: Session, batch: BatchFacts) -> None:
+    mine = batch.mine
+    for row in batch.rows:
+        if row["type"] != "event":
+            continue
+        name, ts, point_id = row["event"], row["ts"], row["point_id"]
+        if name in EVENT_ALARMS:
+            type_, ending = EVENT_ALARMS[name]
+            if type_ in PERMITTED and _permitted(session, mine, point_id, ts):
+                continue  # inside an approved permit: logged (the record), not alarmed
+            kwargs: dict[str, Any] = {"point_id": point_id, "detail": row["detail"]}
+            if point_id is None:
+                kwargs["station_id"] = batch.station.id
+            if ending is None:
+                _instant(session, mine, type_, ts, **kwargs)
+            else:
+                _raise(session, mine, type_, ts, **kwargs)
+        elif name in rules.ENDING_EVENTS:
+            kwargs = {"point_id": point_id}
+            if point_id is None:
+                kwargs["station_id"] = batch.station.id
+            _end(session, mine, rules.ENDING_EVENTS[name], ts, **kwargs)
+
+
+def _point_checks(
+    session: Session, mine: Mine, point: Point, rows: list[dict[str, Any]], limits: Thresholds
+) -> None:
+    conveyor = [r for r in rows if r["type"] == "conveyor"]
+    samples = [r for r in rows if r["type"] == "totalizer"]
+    for row in conveyor:
+        if row["running"]:
+            _end(session, mine, AlarmType.METERING_ANOMALY, row["ts"], point_id=point.id)
+        else:
+            _end(session, mine, AlarmType.NO_DATA_WHILE_RUNNING, row["ts"], point_id=point.id)
+            _end(
+                session,
+                mine,
+                AlarmType.TRANSPORT_ANOMALY,
+                row["ts"],
+                point_id=point.id,
+                subject="belt",
+            )
+    if samples:
+        _end(session, mine, AlarmType.NO_DATA_WHILE_RUNNING, samples[0]["ts"], point_id=point.id)
+    counting = [r for r in samples if (r["increment_kg"] or 0) > 0]
+    if counting:
+        states = facts.conveyor_states(session, point.id, counting[0]["ts"], counting[-1]["ts"])
+        for row in counting:
+            running = facts.state_at(states, row["ts"])
+            if rules.metering_anomaly(row["increment_kg"], running):
+                _raise(
+                    session,
+                    mine,
+                    AlarmType.METERING_ANOMALY,
+                    row["ts"],
+                    point_id=point.id,
+                    value=str(kg_to_tonnes(row["increment_kg"])),
+                    detail="计量仪有产量输出但输煤设备停止 (counts while conveyor stopped)",
+                )
+    for row in rows:
+        if row["type"] == "trip" and rules.light_trip(row["value_kg"], limits.min_trip_kg):
+            assert limits.min_trip_kg is not None
+            _instant(
+                session,
+                mine,
+                AlarmType.TRANSPORT_ANOMALY,
+                row["ts"],
+                point_id=point.id,
+                subject=f"trip:{row['seq']}",
+                value=str(kg_to_tonnes(row["value_kg"])),
+                threshold=str(kg_to_tonnes(limits.min_trip_kg)),
+                detail="trip below the minimum 输煤量小于规定的最小输煤量",
+            )
+    if samples and limits.window_min and limits.window_min_kg is not None:
+        end = samples[-1]["ts"]
+        start = end - timedelta(minutes=limits.window_min)
+        ran = facts.ran_throughout(session, point.id, start, end)
+        carried = facts.carried(session, point.id, start, end)
+        if rules.light_belt_window(ran, carried, limits.window_min_kg):
+            _raise(
+                session,
+                mine,
+                AlarmType.TRANSPORT_ANOMALY,
+                end,
+                point_id=point.id,
+                subject="belt",
+                value=str(kg_to_tonnes(carried)),
+                threshold=str(kg_to_tonnes(limits.window_min_kg)),
+                detail=f"belt ran {limits.window_min} min and carried less than the minimum",
+            )
+        elif carried >= limits.window_min_kg:
+            _end(session, mine, AlarmType.TRANSPORT_ANOMALY, end, point_id=point.id, subject="belt")
+
+
+def _shutdown_production(session: Session, mine: Mine, produced: Sequence[dict[str, Any]]) -> None:
+    first, last = min(r["ts"] for r in produced), max(r["ts"] for r in produced)
+    for shutdown in facts.shutdowns(session, mine.id, first, last):
+        inside = [r for r in produced if shutdown.start <= r["ts"] < shutdown.end]
+        if inside:
+            kg = sum(r["increment_kg"] for r in inside)
+            _raise(
+                session,
+                mine,
+                AlarmType.PRODUCTION_DURING_SHUTDOWN,
+                inside[0]["ts"],
+                subject=f"shutdown:{shutdown.id}",
+                value=str(kg_to_tonnes(kg)),
+                detail=(
+                    f"declared shutdown {shutdown.start.isoformat()} – "
+                    f"{shutdown.end.isoformat()}: {shutdown.reason}"
+                ),
+                expires_at=shutdown.end,
+            )
+
+
+def _raw(sums: tuple[int, int, int] | None) -> Fraction:
+    return Fraction(sums[2] if sums else 0, RAW_UNITS_PER_T)
+
+
+def _overproduction(
+    session: Session, mine: Mine, deltas: dict[tuple[int, datetime], tuple[date, int, int]]
+) -> None:
+    """Check every period the batch added production to against its capacity."""
+    tz = ZoneInfo(mine.timezone)
+    hours = sorted({hour for _, hour in deltas})
+    days = sorted({day for day, _, _ in deltas.values()})
+    months = sorted({d.replace(day=1) for d in days})
+    years = sorted({d.year for d in days})
+    stick = yardsticks(session, [mine.id], date(years[0] - 1, 12, 1), date(years[-1], 12, 31))[
+        mine.id
+    ]
+    for hour in hours:
+        local = hour.astimezone(tz)
+        raw = _raw(
+            production.hourly_sums(session, [mine.id], hour, hour + timedelta(hours=1)).get(
+                (mine.id, hour)
+            )
+        )
+        _check(session, mine, Period.HOUR, local, raw, stick, tz)
+    for day in days:
+        raw = _raw(production.range_sums(session, [mine.id], day, day).get(mine.id))
+        _check(session, mine, Period.DAY, day_start(day, tz), raw, stick, tz)
+        _sustained_days(session, mine, day, stick, tz)
+    for month in months:
+        last = next_period_start(day_start(month, tz), Period.MONTH, tz).date() - timedelta(days=1)
+        raw = _raw(production.range_sums(session, [mine.id], month, last).get(mine.id))
+        _check(session, mine, Period.MONTH, day_start(month, tz), raw, stick, tz)
+        annual = stick.annual(last)
+        if annual is not None:
+            plan = stick.plan(Period.MONTH, month)
+            if rules.serious_by_month(raw, annual, Fraction(plan) if plan else None):
+                base = Fraction(plan) if plan else monthly_capacity(annual)
+                _raise(
+                    session,
+                    mine,
+                    AlarmType.SERIOUS_OVERPRODUCTION,
+                    _started(day_start(month, tz)),
+                    subject=f"month:{month.isoformat()[:7]}",
+                    value=_t(raw),
+                    threshold=_t(base * Fraction(11, 10)),
+                    detail="month above 110 % of its plan 月产量大于产量计划的110%",
+                    expires_at=next_period_start(day_start(month, tz), Period.MONTH, tz).astimezone(
+                        UTC
+                    ),
+                )
+        _sustained_months(session, mine, month, stick, tz)
+    for year in years:
+        raw = _raw(
+            production.range_sums(session, [mine.id], date(year, 1, 1), date(year, 12, 31)).get(
+                mine.id
+            )
+        )
+        start = day_start(date(year, 1, 1), tz)
+        _check(session, mine, Period.YEAR, start, raw, stick, tz)
+        annual = stick.annual(date(year, 12, 31))
+        if annual is not None and rules.serious_by_year(raw, annual):
+            _raise(
+                session,
+                mine,
+                AlarmType.SERIOUS_OVERPRODUCTION,
+                _started(start),
+                subject=f"year:{year}",
+                value=_t(raw),
+                threshold=_t(annual),
+                detail="year above the approved capacity 年产量大于年生产能力",
+                expires_at=next_period_start(start, Period.YEAR, tz).astimezone(UTC),
+            )
+
+
+def _started(start: datetime) -> datetime:
+    return start.astimezone(UTC)
+
+
+def _check(
+    session: Session,
+    mine: Mine,
+    period: Period,
+    start: datetime,
+    raw: Fraction,
+    stick: Yardstick,
+    tz: ZoneInfo,
+) -> None:
+    end = next_period_start(start, period, tz)
+    capacity_day = (end - timedelta(days=1)).date() if period is not Period.HOUR else start.date()
+    annual = stick.annual(capacity_day)
+    if annual is None:
+        return
+    capacity = period_capacity(annual, period)
+    excess = rules.overproduction(period, raw, capacity)
+    if excess is None:
+        return
+    _raise(
+        session,
+        mine,
+        OVERPRODUCTION[period],
+        _started(start),
+        subject=f"{period.value}:{start.isoformat()}",
+        value=_t(raw),
+        threshold=_t(capacity),
+        detail=f"超产产量 excess {_t(excess)} t",
+        expires_at=end.astimezone(UTC),
+    )
+
+
+def _sustained_days(
+    session: Session, mine: Mine, day: date, stick: Yardstick, tz: ZoneInfo
+) -> None:
+    one = timedelta(days=1)
+    raws = production.daily_sums(session, [mine.id], day - one, day + one)
+    for first in (day - one, day):
+        second = first + one
+        annual = stick.annual(second)
+        if annual is None:
+            continue
+        a, b = _raw(raws.get((mine.id, first))), _raw(raws.get((mine.id, second)))
+        if rules.sustained(a, b, daily_capacity(annual)):
+            _raise(
+                session,
+                mine,
+                AlarmType.SUSTAINED_OVERPRODUCTION_DAY,
+                _started(day_start(second, tz)),
+                subject=f"day:{second.isoformat()}",
+                value=f"{_t(a)}, {_t(b)}",
+                threshold=_t(daily_capacity(annual) * Fraction(11, 10)),
+                detail=f"{first.isoformat()} and {second.isoformat()} above 1.1 × D",
+                expires_at=day_start(second + one, tz).astimezone(UTC),
+            )
+
+
+def _sustained_months(
+    session: Session, mine: Mine, month: date, stick: Yardstick, tz: ZoneInfo
+) -> None:
+    previous = (month - timedelta(days=1)).replace(day=1)
+    following = next_period_start(day_start(month, tz), Period.MONTH, tz).date()
+    for first, second in ((previous, month), (month, following)):
+        second_end = next_period_start(day_start(second, tz), Period.MONTH, tz).date() - timedelta(
+            days=1
+        )
+        annual = stick.annual(second_end)
+        if annual is None:
+            continue
+        sums = [
+            _raw(
+                production.range_sums(
+                    session,
+                    [mine.id],
+                    m,
+                    next_period_start(day_start(m, tz), Period.MONTH, tz).date()
+                    - timedelta(days=1),
+                ).get(mine.id)
+            )
+            for m in (first, second)
+        ]
+        if rules.sustained(sums[0], sums[1], monthly_capacity(annual)):
+            _raise(
+                session,
+                mine,
+                AlarmType.SUSTAINED_OVERPRODUCTION_MONTH,
+                _started(day_start(second, tz)),
+                subject=f"month:{second.isoformat()[:7]}",
+                value=f"{_t(sums[0])}, {_t(sums[1])}",
+                threshold=_t(monthly_capacity(annual) * Fraction(11, 10)),
+                detail=f"{first.isoformat()[:7]} and {second.isoformat()[:7]} above 1.1 × M",
+                expires_at=next_period_start(day_start(second, tz), Period.MONTH, tz).astimezone(
+                    UTC
+                ),
+            )
+
+
+# ---- timers: what silence means ---------------------------------------------------------
+
+
+def tick(session: Session, now: datetime) -> None:
+    """One round of the timed rules (run every few seconds by the scheduler)."""
+    for alarm in alarm_repository.expired(session, now):
+        assert alarm.expires_at is not None
+        alarms.end_alarm(session, alarm, alarm.expires_at)
+    for mine in facts.mines(session):
+        mine_limits = for_point(session, mine.id, None)
+        _comm_loss(session, mine, mine_limits, now)
+        for point in facts.points_of(session, mine.id):
+            limits = for_point(session, mine.id, point)
+            if point.kind == "belt":
+                _no_data(session, mine, point, limits, now)
+                _calibration(session, mine, point, limits, now)
+        _undeclared_shutdown(session, mine, mine_limits, now)
+    _fault_deadlines(session, now)
+
+
+def _comm_loss(session: Session, mine: Mine, limits: Thresholds, now: datetime) -> None:
+    for station in facts.stations_of(session, mine.id):
+        if rules.silent_for(
+            station.last_seen_at, station.created_at, now, limits.comm_loss_minutes
+        ):
+            since = station.last_seen_at or station.created_at
+            _raise(
+                session,
+                mine,
+                AlarmType.COMM_INTERRUPTION,
+                since + timedelta(minutes=limits.comm_loss_minutes),
+                station_id=station.id,
+                value=f"{int((now - since).total_seconds() // 60)} min",
+                threshold=f"{limits.comm_loss_minutes} min",
+                detail=f"station {station.code}: nothing since {since.isoformat()}",
+            )
+
+
+def _no_data(session: Session, mine: Mine, point: Point, limits: Thresholds, now: datetime) -> None:
+    state = facts.last_conveyor(session, point.id)
+    if state is None or not state[1]:
+        return
+    last_sample = point.last_total_ts
+    reference = max(filter(None, [last_sample, state[0]]))
+    if rules.silent_for(reference, reference, now, limits.no_data_minutes):
+        _raise(
+            session,
+            mine,
+            AlarmType.NO_DATA_WHILE_RUNNING,
+            reference + timedelta(minutes=limits.no_data_minutes),
+            point_id=point.id,
+            threshold=f"{limits.no_data_minutes} min",
+            value=f"{int((now - reference).total_seconds() // 60)} min",
+            detail="conveyor running, no weighing sample",
+        )
+
+
+def _calibration(
+    session: Session, mine: Mine, point: Point, limits: Thresholds, now: datetime
+) -> None:
+    tz = ZoneInfo(mine.timezone)
+    last = facts.last_calibration(session, point.id) or point.created_at.astimezone(tz).date()
+    today = now.astimezone(tz).date()
+    if rules.calibration_overdue(last, today, limits.calibration_days):
+        _raise(
+            session,
+            mine,
+            AlarmType.CALIBRATION_OVERDUE,
+            day_start(last + timedelta(days=limits.calibration_days + 1), tz).astimezone(UTC),
+            point_id=point.id,
+            value=f"{(today - last).days} d",
+            threshold=f"{limits.calibration_days} d",
+            detail=f"last calibrated {last.isoformat()}",
+        )
+    else:
+        _end(session, mine, AlarmType.CALIBRATION_OVERDUE, now, point_id=point.id)
+
+
+def _undeclared_shutdown(session: Session, mine: Mine, limits: Thresholds, now: datetime) -> None:
+    last = facts.last_production(session, mine.id)
+    since = last or mine.created_at
+    if now - since < timedelta(days=limits.undeclared_shutdown_days):
+        return
+    declared = bool(facts.shutdowns(session, mine.id, since, now))
+    if rules.undeclared_shutdown(
+        last, mine.created_at, now, limits.undeclared_shutdown_days, declared
+    ):
+        _raise(
+            session,
+            mine,
+            AlarmType.UNDECLARED_SHUTDOWN,
+            since + timedelta(days=limits.undeclared_shutdown_days),
+            value=f"{(now - since).days} d",
+            threshold=f"{limits.undeclared_shutdown_days} d",
+            detail=f"no production since {since.isoformat()} 停产未报备",
+        )
+
+
+def _fault_deadlines(session: Session, now: datetime) -> None:
+    for fault in facts.open_faults(session):
+        mine = session.get_one(Mine, fault.mine_id)
+        limits = for_point(session, mine.id, None)
+        if fault.reported_at is None:
+            lateness = rules.fault_report_lateness(fault.occurred_at, None, now, limits)
+            if lateness is not None:
+                minutes = (
+                    limits.fault_report_violation_minutes
+                    if lateness is ReportLateness.VIOLATION
+                    else limits.fault_report_warning_minutes
+                )
+                _raise(
+                    session,
+                    mine,
+                    AlarmType.FAULT_REPORT_OVERDUE,
+                    fault.occurred_at + timedelta(minutes=limits.fault_report_warning_minutes),
+                    subject=f"fault:{fault.id}",
+                    severity=Severity.WARNING
+                    if lateness is ReportLateness.WARNING
+                    else Severity.MAJOR,
+                    value=f"{int((now - fault.occurred_at).total_seconds() // 60)} min",
+                    threshold=f"{minutes} min",
+                    detail=f"fault {fault.id} not reported upward ({lateness.value})",
+                )
+        if fault.escalated_at is None and rules.needs_escalation(
+            fault.occurred_at, fault.recovered_at, now, limits.fault_escalation_hours
+        ):
+            fault.escalated_at = now
+            org = session.get_one(Org, mine.org_id)
+            emit(
+                session,
+                "fault",
+                org.path,
+                {"id": fault.id, "mine": mine.code, "transition": "escalated"},
+            )

@@ -1,0 +1,42 @@
+"""Queueing alarm transitions for the notification channels that subscribe to them."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from coalwatch.domain.alarms import Severity
+from coalwatch.storage.models import Alarm, Delivery, Mine, NotificationChannel, Subscription
+
+RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.MAJOR: 2, Severity.CRITICAL: 3}
+#: transitions worth a message: people act on raised alarms and want to know they ended
+NOTIFIED = frozenset({"raised", "escalated", "ended", "closed"})
+
+
+def enqueue(session: Session, alarm: Alarm, mine: Mine, transition: str) -> int:
+    """One delivery per subscribed, enabled channel; sent later by the delivery job."""
+    if transition not in NOTIFIED:
+        return 0
+    severity = RANK[Severity(alarm.severity)]
+    rows = session.execute(
+        select(Subscription.channel_id, Subscription.min_severity)
+        .join(NotificationChannel, NotificationChannel.id == Subscription.channel_id)
+        .where(
+            NotificationChannel.enabled.is_(True),
+            or_(Subscription.mine_id.is_(None), Subscription.mine_id == mine.id),
+        )
+    ).all()
+    channels = sorted({cid for cid, minimum in rows if severity >= RANK[Severity(minimum)]})
+    for channel_id in channels:
+        session.add(
+            Delivery(
+                channel_id=channel_id,
+                alarm_id=alarm.id,
+                transition=transition,
+                status="pending",
+                attempts=0,
+                next_attempt_at=alarm.end or alarm.start,
+                created_at=alarm.end or alarm.start,
+            )
+        )
+    return len(channels)

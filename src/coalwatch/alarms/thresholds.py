@@ -1,0 +1,123 @@
+"""Rule thresholds per mine or point: defaults of the rulebook, changed at run time by
+an administrator, every change audited."""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from coalwatch.audit import service as audit
+from coalwatch.auth.principal import Principal
+from coalwatch.domain.alarms import THRESHOLD_NAMES, Thresholds
+from coalwatch.errors import Invalid
+from coalwatch.mines import repository as mine_repository
+from coalwatch.mines.service import visible_mine
+from coalwatch.storage.models import Point, Threshold
+
+
+class ThresholdIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: None: the whole mine
+    point: str | None = None
+    name: str
+    #: minutes, days, seconds or kilograms as the name says; null returns to the default
+    value: Annotated[int, Field(ge=0)] | None
+
+
+class ThresholdsOut(BaseModel):
+    mine: str
+    point: str | None
+    values: dict[str, int | None]
+
+
+def for_point(session: Session, mine_id: int, point: Point | None) -> Thresholds:
+    """Defaults ← the point's own settings ← the mine's overrides ← the point's overrides."""
+    base = Thresholds()
+    if point is not None:
+        base = replace(
+            base,
+            min_trip_kg=point.min_trip_kg,
+            window_min=point.window_min,
+            window_min_kg=point.window_min_kg,
+        )
+    rows = session.scalars(select(Threshold).where(Threshold.mine_id == mine_id)).all()
+    mine_level = {r.name: r.value for r in rows if r.point_id is None}
+    point_level = {r.name: r.value for r in rows if point is not None and r.point_id == point.id}
+    return replace(base, **{**mine_level, **point_level})
+
+
+def set_threshold(
+    session: Session, principal: Principal, mine_code: str, data: ThresholdIn, now: datetime
+) -> ThresholdsOut:
+    principal.require_write()
+    if data.name not in THRESHOLD_NAMES:
+        raise Invalid(f"unknown threshold {data.name!r}; known: {', '.join(THRESHOLD_NAMES)}")
+    mine, _ = visible_mine(session, principal, mine_code)
+    point = None
+    if data.point is not None:
+        point = mine_repository.point_by_code(session, mine.id, data.point)
+        if point is None:
+            raise Invalid(f"no point {data.point!r} in mine {mine_code!r}")
+    point_id = point.id if point else None
+    row = session.scalars(
+        select(Threshold).where(
+            Threshold.mine_id == mine.id,
+            Threshold.point_id.is_(None) if point_id is None else Threshold.point_id == point_id,
+            Threshold.name == data.name,
+        )
+    ).first()
+    before = row.value if row else None
+    if data.value is None:
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        session.add(
+            Threshold(
+                mine_id=mine.id,
+                point_id=point_id,
+                name=data.name,
+                value=data.value,
+                updated_by=principal.name,
+                updated_at=now,
+            )
+        )
+    else:
+        row.value, row.updated_by, row.updated_at = data.value, principal.name, now
+    session.flush()
+    audit.record(
+        session,
+        actor=principal.name,
+        action="threshold.set",
+        entity="threshold",
+        key=f"{mine.code}/{data.point or '*'}/{data.name}",
+        detail={"before": before, "after": data.value},
+        at=now,
+    )
+    current = for_point(session, mine.id, point)
+    return ThresholdsOut(
+        mine=mine.code,
+        point=data.point,
+        values={f.name: getattr(current, f.name) for f in fields(current)},
+    )
+
+
+def show(
+    session: Session, principal: Principal, mine_code: str, point_code: str | None
+) -> ThresholdsOut:
+    mine, _ = visible_mine(session, principal, mine_code)
+    point = None
+    if point_code is not None:
+        point = mine_repository.point_by_code(session, mine.id, point_code)
+        if point is None:
+            raise Invalid(f"no point {point_code!r} in mine {mine_code!r}")
+    current = for_point(session, mine.id, point)
+    return ThresholdsOut(
+        mine=mine.code,
+        point=point_code,
+        values={f.name: getattr(current, f.name) for f in fields(current)},
+    )

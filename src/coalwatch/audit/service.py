@@ -1,0 +1,95 @@
+"""The audit log 审计日志: every change, append-only and hash-chained.
+
+Each entry's hash covers its own content and the previous entry's hash, so an
+edit or a deletion anywhere breaks the chain from that entry on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from coalwatch.storage.models import AuditEntry
+
+GENESIS = "0" * 64
+#: any constant: serialises writers of the chain on PostgreSQL
+_LOCK_KEY = 0x636F616C
+
+
+def _digest(
+    prev_hash: str, at: datetime, actor: str, action: str, entity: str, key: str, detail: str
+) -> str:
+    payload = json.dumps(
+        [prev_hash, at.isoformat(), actor, action, entity, key, detail],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    key: str,
+    detail: dict[str, Any],
+    at: datetime,
+) -> AuditEntry:
+    """Append an entry (in the caller's transaction, so it lands with the change)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    last = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).first()
+    prev_hash = last.hash if last else GENESIS
+    body = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
+    at = at.replace(microsecond=at.microsecond)  # stored and hashed alike
+    entry = AuditEntry(
+        at=at,
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_key=key,
+        detail=body,
+        prev_hash=prev_hash,
+        hash=_digest(prev_hash, at, actor, action, entity, key, body),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class Broken:
+    entry_id: int
+    reason: str
+
+
+def verify(session: Session) -> Broken | None:
+    """The first entry whose content or link does not match, or None when intact."""
+    prev_hash = GENESIS
+    for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)).yield_per(1000):
+        if entry.prev_hash != prev_hash:
+            return Broken(
+                entry.id,
+                "its link to the previous entry is broken (an entry was removed or altered)",
+            )
+        expected = _digest(
+            entry.prev_hash,
+            entry.at,
+            entry.actor,
+            entry.action,
+            entry.entity,
+            entry.entity_key,
+            entry.detail,
+        )
+        if entry.hash != expected:
+            return Broken(entry.id, "its content does not match its hash (the entry was edited)")
+        prev_hash = entry.hash
+    return None

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from coalwatch.schemas import Code, NumberOut
+
+Text = Annotated[str, Field(min_length=1, max_length=4000, pattern=r"\S")]
+
+
+class FaultIn(BaseModel):
+    """A fault recorded by hand."""
+
+    model_config = ConfigDict(extra="forbid")
+    point: Code | None = None
+    phenomenon: Text
+    occurred_at: AwareDatetime
+
+
+class ReportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: when it was reported upward (default: now)
+    reported_at: AwareDatetime | None = None
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    result: Text
+    #: when the system ran again (default: when its alarm ended, else now)
+    recovered_at: AwareDatetime | None = None
+
+
+class FaultOut(BaseModel):
+    id: int
+    mine: str
+    point: str | None
+    kind: str
+    phenomenon: str
+    occurred_at: datetime
+    reported_at: datetime | None
+    reported_by: str | None
+    result: str | None
+    recovered_at: datetime | None
+    escalated_at: datetime | None
+    closed_at: datetime | None
+    #: 核减: capacity taken off because the fault was not reported within 2 h
+    reduction_t: NumberOut | None
+    #: "warning" past 1 h unreported, "violation" past 2 h
+    report_lateness: str | None
+
+
+class FaultList(BaseModel):
+    items: list[FaultOut]

@@ -1,0 +1,65 @@
+"""Background work of the center: the timed alarm rules and notification delivery.
+
+Runs in the center's process by default (a daemon thread); every round is its
+own transaction, and a failing round is logged and retried, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from coalwatch.alarms import channels, engine
+from coalwatch.events.broker import Broker, attach
+from coalwatch.storage.session import transaction
+
+log = logging.getLogger("coalwatch.jobs")
+
+
+def run_once(sessions: sessionmaker[Session], broker: Broker | None, now: datetime) -> None:
+    """One round: timers first (they may queue messages), then delivery."""
+    with transaction(sessions) as session:
+        if broker is not None:
+            attach(session, broker)
+        engine.tick(session, now)
+    channels.deliver_due(sessions, now)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        broker: Broker,
+        clock: Callable[[], datetime],
+        interval_s: float = 10.0,
+    ) -> None:
+        self._sessions, self._broker, self._clock = sessions, broker, clock
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing = False
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="coalwatch-jobs", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                run_once(self._sessions, self._broker, self._clock())
+                if self._failing:
+                    log.info("background jobs recovered")
+                    self._failing = False
+            except Exception:
+                if not self._failing:  # once on failure, once on recovery
+                    log.exception("background jobs failed; retrying every %.0f s", self._interval)
+                    self._failing = True

@@ -1,0 +1,178 @@
+"""Maintenance permits 开盖/调参审批, shutdown declarations 停产报备 and calibrations 调校:
+the declarations that change what counts as an alarm."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from coalwatch.audit import service as audit
+from coalwatch.auth.principal import Principal
+from coalwatch.errors import Invalid
+from coalwatch.mines import repository as mine_repository
+from coalwatch.mines.service import visible_mine
+from coalwatch.permits.schemas import (
+    CalibrationIn,
+    CalibrationOut,
+    PermitIn,
+    PermitOut,
+    ShutdownIn,
+    ShutdownOut,
+)
+from coalwatch.storage.models import Calibration, Mine, Permit, Point, Shutdown
+
+
+def _point(session: Session, mine: Mine, code: str) -> Point:
+    point = mine_repository.point_by_code(session, mine.id, code)
+    if point is None:
+        raise Invalid(f"no point {code!r} in mine {mine.code!r}")
+    return point
+
+
+def approve_permit(
+    session: Session, principal: Principal, mine_code: str, data: PermitIn, now: datetime
+) -> PermitOut:
+    principal.require_write()
+    mine, _ = visible_mine(session, principal, mine_code)
+    point = _point(session, mine, data.point) if data.point else None
+    permit = Permit(
+        mine_id=mine.id,
+        point_id=point.id if point else None,
+        start=data.start,
+        end=data.end,
+        reason=data.reason,
+        approved_by=principal.name,
+        created_at=now,
+    )
+    mine_repository.add(session, permit)
+    audit.record(
+        session,
+        actor=principal.name,
+        action="permit.approve",
+        entity="permit",
+        key=str(permit.id),
+        detail=data.model_dump(mode="json"),
+        at=now,
+    )
+    return PermitOut(
+        id=permit.id,
+        mine=mine.code,
+        point=data.point,
+        start=permit.start,
+        end=permit.end,
+        reason=permit.reason,
+        approved_by=permit.approved_by,
+    )
+
+
+def declare_shutdown(
+    session: Session, principal: Principal, mine_code: str, data: ShutdownIn, now: datetime
+) -> ShutdownOut:
+    principal.require_write()
+    mine, _ = visible_mine(session, principal, mine_code)
+    shutdown = Shutdown(
+        mine_id=mine.id,
+        start=data.start,
+        end=data.end,
+        reason=data.reason,
+        declared_by=principal.name,
+        created_at=now,
+    )
+    mine_repository.add(session, shutdown)
+    audit.record(
+        session,
+        actor=principal.name,
+        action="shutdown.declare",
+        entity="shutdown",
+        key=str(shutdown.id),
+        detail=data.model_dump(mode="json"),
+        at=now,
+    )
+    return ShutdownOut(
+        id=shutdown.id,
+        mine=mine.code,
+        start=shutdown.start,
+        end=shutdown.end,
+        reason=shutdown.reason,
+        declared_by=shutdown.declared_by,
+    )
+
+
+def list_permits(session: Session, principal: Principal, mine_code: str) -> list[PermitOut]:
+    mine, _ = visible_mine(session, principal, mine_code)
+    rows = session.execute(
+        select(Permit, Point.code)
+        .outerjoin(Point, Point.id == Permit.point_id)
+        .where(Permit.mine_id == mine.id)
+        .order_by(Permit.start.desc())
+    ).all()
+    return [
+        PermitOut(
+            id=p.id,
+            mine=mine.code,
+            point=code,
+            start=p.start,
+            end=p.end,
+            reason=p.reason,
+            approved_by=p.approved_by,
+        )
+        for p, code in rows
+    ]
+
+
+def list_shutdowns(session: Session, principal: Principal, mine_code: str) -> list[ShutdownOut]:
+    mine, _ = visible_mine(session, principal, mine_code)
+    rows = session.scalars(
+        select(Shutdown).where(Shutdown.mine_id == mine.id).order_by(Shutdown.start.desc())
+    )
+    return [
+        ShutdownOut(
+            id=s.id,
+            mine=mine.code,
+            start=s.start,
+            end=s.end,
+            reason=s.reason,
+            declared_by=s.declared_by,
+        )
+        for s in rows
+    ]
+
+
+def record_calibration(
+    session: Session, principal: Principal, mine_code: str, data: CalibrationIn, now: datetime
+) -> CalibrationOut:
+    principal.require_write()
+    mine, _ = visible_mine(session, principal, mine_code)
+    point = _point(session, mine, data.point)
+    if point.kind != "belt":
+        raise Invalid(
+            f"point {point.code!r} is a {point.kind}; calibrations here are for belt scales"
+        )
+    calibration = Calibration(
+        mine_id=mine.id,
+        point_id=point.id,
+        calibrated_on=data.calibrated_on,
+        note=data.note,
+        recorded_by=principal.name,
+        created_at=now,
+    )
+    mine_repository.add(session, calibration)
+    audit.record(
+        session,
+        actor=principal.name,
+        action="calibration.record",
+        entity="calibration",
+        key=str(calibration.id),
+        detail=data.model_dump(mode="json"),
+        at=now,
+    )
+    return CalibrationOut(
+        id=calibration.id,
+        mine=mine.code,
+        point=point.code,
+        calibrated_on=data.calibrated_on,
+        note=data.note,
+        recorded_by=principal.name,
+    )
