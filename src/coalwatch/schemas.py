@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -31,3 +32,11 @@ TonnesIn = Annotated[Decimal, Field(allow_inf_nan=False), AfterValidator(_exact_
 NumberOut = Annotated[Decimal, PlainSerializer(_as_number, return_type=float, when_used="json")]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+#: an instant in a response, always written in UTC ("…Z")
+Instant = Annotated[datetime, AfterValidator(_utc)]

@@ -68,6 +68,17 @@ class World:
         assert response.status_code < 300, response.text
         return response.json()
 
+    def tick(self) -> None:
+        """One round of the timed rules and deliveries, at the world's clock."""
+        from coalwatch.jobs.scheduler import run_once
+
+        state = self.client.app.state.coalwatch  # type: ignore[attr-defined]
+        run_once(state.sessions, state.broker, self.clock())
+
+    def alarms(self, **params: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.ok(self.get("/alarms", **params))["items"]
+        return items
+
     def token_for(self, scope: str | None, write: bool = False) -> str:
         engine = make_engine(self.url)
         with transaction(make_sessionmaker(engine)) as session:

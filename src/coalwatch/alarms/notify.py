@@ -19,14 +19,22 @@ def enqueue(session: Session, alarm: Alarm, mine: Mine, transition: str) -> int:
         return 0
     severity = RANK[Severity(alarm.severity)]
     rows = session.execute(
-        select(Subscription.channel_id, Subscription.min_severity)
+        select(Subscription.channel_id, Subscription.min_severity, NotificationChannel.name)
         .join(NotificationChannel, NotificationChannel.id == Subscription.channel_id)
         .where(
             NotificationChannel.enabled.is_(True),
             or_(Subscription.mine_id.is_(None), Subscription.mine_id == mine.id),
         )
     ).all()
-    channels = sorted({cid for cid, minimum in rows if severity >= RANK[Severity(minimum)]})
+    # a channel that fails is not told about its own failure: the others are
+    own = alarm.subject if alarm.type == "notification_failed" else None
+    channels = sorted(
+        {
+            cid
+            for cid, minimum, name in rows
+            if severity >= RANK[Severity(minimum)] and own != f"channel:{name}"
+        }
+    )
     for channel_id in channels:
         session.add(
             Delivery(

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from coalwatch.schemas import Instant
 
 AlarmState = Literal["active", "acknowledged", "handled", "closed"]
 
@@ -14,16 +15,16 @@ class AlarmOut(BaseModel):
     severity: str
     mine: str
     point: str | None
-    start: datetime
-    end: datetime | None
+    start: Instant
+    end: Instant | None
     value: str | None
     threshold: str | None
     detail: str | None
     state: AlarmState
     acknowledged_by: str | None
-    acknowledged_at: datetime | None
+    acknowledged_at: Instant | None
     handled_by: str | None
-    handled_at: datetime | None
+    handled_at: Instant | None
     result: str | None
 
 

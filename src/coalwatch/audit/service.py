@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, text
@@ -49,7 +49,7 @@ def record(
     last = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).first()
     prev_hash = last.hash if last else GENESIS
     body = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
-    at = at.replace(microsecond=at.microsecond)  # stored and hashed alike
+    at = at.astimezone(UTC)  # hashed as it is stored and read back
     entry = AuditEntry(
         at=at,
         actor=actor,

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from coalwatch.schemas import Code, NumberOut
+from coalwatch.schemas import Code, Instant, NumberOut
 
 Text = Annotated[str, Field(min_length=1, max_length=4000, pattern=r"\S")]
 
@@ -38,13 +37,13 @@ class FaultOut(BaseModel):
     point: str | None
     kind: str
     phenomenon: str
-    occurred_at: datetime
-    reported_at: datetime | None
+    occurred_at: Instant
+    reported_at: Instant | None
     reported_by: str | None
     result: str | None
-    recovered_at: datetime | None
-    escalated_at: datetime | None
-    closed_at: datetime | None
+    recovered_at: Instant | None
+    escalated_at: Instant | None
+    closed_at: Instant | None
     #: 核减: capacity taken off because the fault was not reported within 2 h
     reduction_t: NumberOut | None
     #: "warning" past 1 h unreported, "violation" past 2 h

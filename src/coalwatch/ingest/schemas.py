@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel
 
-from coalwatch.schemas import NumberOut
+from coalwatch.schemas import Instant, NumberOut
 
 
 class RecordOut(BaseModel):
@@ -12,7 +10,7 @@ class RecordOut(BaseModel):
 
     station: str
     seq: int
-    ts: datetime
+    ts: Instant
     type: str
     point: str | None
     #: totalizer reading or trip net weight (t)
@@ -24,7 +22,7 @@ class RecordOut(BaseModel):
     running: bool | None
     event: str | None
     detail: str | None
-    received_at: datetime
+    received_at: Instant
 
 
 class RecordList(BaseModel):
@@ -36,7 +34,7 @@ class QuarantinedOut(BaseModel):
     seq: int | None
     payload: str
     reason: str
-    received_at: datetime
+    received_at: Instant
 
 
 class QuarantineList(BaseModel):

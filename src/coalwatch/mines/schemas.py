@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from coalwatch.schemas import Code, Name, NumberOut, TonnesIn
+from coalwatch.schemas import Code, Instant, Name, NumberOut, TonnesIn
 
 PointKind = Literal["belt", "skip", "mine_car", "tyred_vehicle", "truck"]
 
@@ -91,7 +91,7 @@ class StationOut(BaseModel):
     code: str
     public_key: str
     acked_seq: int
-    last_seen_at: datetime | None
+    last_seen_at: Instant | None
 
 
 class MineOut(BaseModel):
@@ -133,8 +133,8 @@ class ManualProductionOut(BaseModel):
     id: int
     mine: str
     point: str
-    start: datetime
-    end: datetime
+    start: Instant
+    end: Instant
     gross_t: NumberOut
     reason: str
     entered_by: str

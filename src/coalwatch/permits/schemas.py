@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from coalwatch.schemas import Code
+from coalwatch.schemas import Code, Instant
 
 Reason = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]
 
@@ -37,8 +37,8 @@ class PermitOut(BaseModel):
     id: int
     mine: str
     point: str | None
-    start: datetime
-    end: datetime
+    start: Instant
+    end: Instant
     reason: str
     approved_by: str
 
@@ -46,8 +46,8 @@ class PermitOut(BaseModel):
 class ShutdownOut(BaseModel):
     id: int
     mine: str
-    start: datetime
-    end: datetime
+    start: Instant
+    end: Instant
     reason: str
     declared_by: str
 
