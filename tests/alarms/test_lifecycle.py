@@ -209,3 +209,27 @@ def test_event_stream_carries_alarm_transitions_within_the_tokens_scope(database
             ("M2", "power_off", "raised")
         ]
         assert "event: alarm" in received
+
+
+def manual(w: World) -> dict[str, Any]:
+    [fault] = [f for f in w.ok(w.get("/faults"))["items"] if f["kind"] == "manual"]
+    return fault
+
+
+def test_fault_open_for_48_hours_is_escalated_once(w: World) -> None:
+    fault = w.ok(
+        w.post(
+            "/mines/M1/faults",
+            {"phenomenon": "称重传感器损坏", "occurred_at": local(2026, 3, 15, 10, 0).isoformat()},
+        )
+    )
+    w.clock.now = local(2026, 3, 17, 10, 0)  # exactly 48 h: not yet
+    w.tick()
+    assert manual(w)["escalated_at"] is None
+    w.clock.now = local(2026, 3, 17, 10, 1)
+    w.tick()
+    listed = manual(w)
+    assert listed["id"] == fault["id"] and listed["escalated_at"] == "2026-03-17T02:01:00Z"
+    w.clock.now = local(2026, 3, 17, 11, 0)
+    w.tick()
+    assert manual(w)["escalated_at"] == "2026-03-17T02:01:00Z"
