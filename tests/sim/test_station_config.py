@@ -1,0 +1,83 @@
+"""The station config that polls the simulators, and ``coalwatch sim run``."""
+
+from __future__ import annotations
+
+import argparse
+import io
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from coalwatch.sim import BeltSpec, SimSet, TripSpec
+from coalwatch.sim.cli import add_parser, handle_line, run_sim
+from coalwatch.station.config import load_config
+
+Serve = Callable[..., SimSet]
+
+
+def test_station_config_polls_every_instrument_with_the_shipped_maps(
+    serve: Serve, tmp_path: Path
+) -> None:
+    sims = serve(
+        belts=[BeltSpec(code="B1"), BeltSpec(code="B2", map="intecont")],
+        trips=[TripSpec(code="K1", kind="truck")],
+    )
+    path = tmp_path / "station.toml"
+    path.write_text(
+        sims.station_config("S1", "station.key", ["http://127.0.0.1:8000"], "var/o.db", 2)
+    )
+    config, maps = load_config(path)
+    assert config.station.code == "S1"
+    assert config.station.poll_interval_s == 2
+    ports = {name: bus.port for name, bus in config.buses.items()}  # type: ignore[union-attr]
+    assert ports == {key: port for key, (_, port) in sims.endpoints.items()}
+    points = {p.code: p for p in config.points}
+    assert [(d.bus, d.map) for d in points["B1"].devices] == [
+        ("B1", "bw500"),
+        ("B1-IO", "station_io"),
+    ]
+    assert (points["B2"].devices[0].bus, points["B2"].devices[0].map) == ("B2", "intecont")
+    assert (points["K1"].kind, [(d.bus, d.map) for d in points["K1"].devices]) == (
+        "truck",
+        [("K1", "trip_indicator")],
+    )
+    assert maps[("B1", 1)].door_open is not None
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    return parser.parse_args(argv)
+
+
+def test_sim_run_serves_writes_the_config_and_takes_faults(
+    no_threads_left: None, tmp_path: Path
+) -> None:
+    args = parse(["sim", "run", "--belts", "2", "--trips", "1", "--map", "intecont",
+                  "--time-factor", "60", "--start-hour", "2",
+                  "--config-out", str(tmp_path / "var" / "sim-station.toml")])  # fmt: skip
+    stdin = io.StringIO("B1 door_open\nB2 error 7\nstate B1\nK1 nonsense\nquit\nstate B1\n")
+    out = io.StringIO()
+    run_sim(args, stdin, out)
+    text = out.getvalue()
+    assert "B1 modbus tcp 127.0.0.1:" in text and "K1 modbus tcp" in text
+    assert "door_open=True" in text
+    assert "error: no fault 'nonsense'" in text
+    assert text.rstrip().endswith("stopping")  # nothing after quit
+    config, _ = load_config(tmp_path / "var" / "sim-station.toml")
+    assert [p.code for p in config.points] == ["B1", "B2", "K1"]
+    assert config.station.key_file.is_absolute()
+
+
+def test_fault_arguments_by_position_or_name(serve: Serve) -> None:
+    sims = serve(belts=[BeltSpec(code="B1")])
+    handle_line(sims, "B1 parameter_change 1 77")
+    handle_line(sims, "B1 error code=9")
+    state = sims.state("B1")
+    assert (state["parameters"][1], state["error_code"]) == (Decimal(77), 9)
+    with pytest.raises(ValueError, match="at most"):
+        handle_line(sims, "B1 door_open now")
+    assert handle_line(sims, "") == (True, "")
+    assert handle_line(sims, "quit")[0] is False
