@@ -42,15 +42,40 @@ from coalwatch.production import repository as production
 from coalwatch.production.service import Yardstick, yardsticks
 from coalwatch.storage.models import Alarm, Mine, Org, Point, Station
 
+OPEN = "coalwatch.open_alarms"
+AlarmKey = tuple[str, int | None, int | None, str | None]
+
+
+def _open_keys(session: Session, mine: Mine) -> set[AlarmKey]:
+    """The conditions of a mine alarmed and not ended, read once per transaction:
+    most records end nothing, and this spares a query for each of them."""
+    cache: dict[int, set[AlarmKey]] = session.info.setdefault(OPEN, {})
+    if mine.id not in cache:
+        cache[mine.id] = {
+            (a.type, a.point_id, a.station_id, a.subject)
+            for a in alarm_repository.ongoing_of_mine(session, mine.id)
+        }
+    return cache[mine.id]
+
+
+def _key(type_: AlarmType, kwargs: dict[str, Any]) -> AlarmKey:
+    return (type_.value, kwargs.get("point_id"), kwargs.get("station_id"), kwargs.get("subject"))
+
 
 def _raise(session: Session, mine: Mine, type_: AlarmType, at: datetime, **kwargs: Any) -> Alarm:
     alarm, new = alarms.raise_alarm(session, mine_id=mine.id, type_=type_, at=at, **kwargs)
+    _open_keys(session, mine).add(_key(type_, kwargs))
     if new and type_ in FAULT_OPENING:
         faults.open_for_alarm(session, alarm, " ".join(filter(None, [LABELS[type_], alarm.detail])))
     return alarm
 
 
 def _end(session: Session, mine: Mine, type_: AlarmType, at: datetime, **kwargs: Any) -> None:
+    keys = _open_keys(session, mine)
+    key = _key(type_, kwargs)
+    if key not in keys:
+        return
+    keys.discard(key)
     alarm = alarms.end_condition(session, mine_id=mine.id, type_=type_, at=at, **kwargs)
     if alarm is not None and type_ in FAULT_OPENING:
         faults.recovered(session, alarm)
@@ -60,6 +85,7 @@ def _instant(session: Session, mine: Mine, type_: AlarmType, at: datetime, **kwa
     """An alarm for something that happened at one instant (ends as it is raised)."""
     alarm = _raise(session, mine, type_, at, **kwargs)
     alarms.end_alarm(session, alarm, at)
+    _open_keys(session, mine).discard(_key(type_, kwargs))
 
 
 def _t(value: Fraction) -> str:
@@ -298,6 +324,50 @@ def _raw(sums: tuple[int, int, int] | None) -> Fraction:
     return Fraction(sums[2] if sums else 0, RAW_UNITS_PER_T)
 
 
+class _Totals:
+    """Raw production of a mine's periods, each read once per batch (few queries)."""
+
+    def __init__(self, session: Session, mine: Mine, tz: ZoneInfo) -> None:
+        self.session, self.mine, self.tz = session, mine, tz
+        self._days: dict[date, Fraction] = {}
+        self._months: dict[date, Fraction] = {}
+
+    def hours(self, hours: Sequence[datetime]) -> dict[datetime, Fraction]:
+        sums = production.hourly_sums(
+            self.session, [self.mine.id], hours[0], hours[-1] + timedelta(hours=1)
+        )
+        return {hour: _raw(sums.get((self.mine.id, hour))) for hour in hours}
+
+    def load_days(self, first: date, last: date) -> None:
+        sums = production.daily_sums(self.session, [self.mine.id], first, last)
+        day = first
+        while day <= last:
+            self._days[day] = _raw(sums.get((self.mine.id, day)))
+            day += timedelta(days=1)
+
+    def day(self, day: date) -> Fraction:
+        if day not in self._days:
+            self.load_days(day, day)
+        return self._days[day]
+
+    def month_end(self, first: date) -> date:
+        return next_period_start(
+            day_start(first, self.tz), Period.MONTH, self.tz
+        ).date() - timedelta(days=1)
+
+    def month(self, first: date) -> Fraction:
+        if first not in self._months:
+            sums = production.range_sums(self.session, [self.mine.id], first, self.month_end(first))
+            self._months[first] = _raw(sums.get(self.mine.id))
+        return self._months[first]
+
+    def year(self, year: int) -> Fraction:
+        sums = production.range_sums(
+            self.session, [self.mine.id], date(year, 1, 1), date(year, 12, 31)
+        )
+        return _raw(sums.get(self.mine.id))
+
+
 def _overproduction(
     session: Session, mine: Mine, deltas: dict[tuple[int, datetime], tuple[date, int, int]]
 ) -> None:
@@ -307,26 +377,20 @@ def _overproduction(
     days = sorted({day for day, _, _ in deltas.values()})
     months = sorted({d.replace(day=1) for d in days})
     years = sorted({d.year for d in days})
-    stick = yardsticks(session, [mine.id], date(years[0] - 1, 12, 1), date(years[-1], 12, 31))[
+    stick = yardsticks(session, [mine.id], date(years[0] - 1, 12, 1), date(years[-1] + 1, 1, 31))[
         mine.id
     ]
-    for hour in hours:
-        local = hour.astimezone(tz)
-        raw = _raw(
-            production.hourly_sums(session, [mine.id], hour, hour + timedelta(hours=1)).get(
-                (mine.id, hour)
-            )
-        )
-        _check(session, mine, Period.HOUR, local, raw, stick, tz)
+    totals = _Totals(session, mine, tz)
+    for hour, raw in totals.hours(hours).items():
+        _check(session, mine, Period.HOUR, hour.astimezone(tz), raw, stick, tz)
+    totals.load_days(days[0] - timedelta(days=1), days[-1] + timedelta(days=1))
     for day in days:
-        raw = _raw(production.range_sums(session, [mine.id], day, day).get(mine.id))
-        _check(session, mine, Period.DAY, day_start(day, tz), raw, stick, tz)
-        _sustained_days(session, mine, day, stick, tz)
+        _check(session, mine, Period.DAY, day_start(day, tz), totals.day(day), stick, tz)
+        _sustained_days(session, mine, day, totals, stick, tz)
     for month in months:
-        last = next_period_start(day_start(month, tz), Period.MONTH, tz).date() - timedelta(days=1)
-        raw = _raw(production.range_sums(session, [mine.id], month, last).get(mine.id))
+        raw = totals.month(month)
         _check(session, mine, Period.MONTH, day_start(month, tz), raw, stick, tz)
-        annual = stick.annual(last)
+        annual = stick.annual(totals.month_end(month))
         if annual is not None:
             plan = stick.plan(Period.MONTH, month)
             if rules.serious_by_month(raw, annual, Fraction(plan) if plan else None):
@@ -340,17 +404,11 @@ def _overproduction(
                     value=_t(raw),
                     threshold=_t(base * Fraction(11, 10)),
                     detail="month above 110 % of its plan 月产量大于产量计划的110%",
-                    expires_at=next_period_start(day_start(month, tz), Period.MONTH, tz).astimezone(
-                        UTC
-                    ),
+                    expires_at=_started(day_start(totals.month_end(month) + timedelta(days=1), tz)),
                 )
-        _sustained_months(session, mine, month, stick, tz)
+        _sustained_months(session, mine, month, totals, stick, tz)
     for year in years:
-        raw = _raw(
-            production.range_sums(session, [mine.id], date(year, 1, 1), date(year, 12, 31)).get(
-                mine.id
-            )
-        )
+        raw = totals.year(year)
         start = day_start(date(year, 1, 1), tz)
         _check(session, mine, Period.YEAR, start, raw, stick, tz)
         annual = stick.annual(date(year, 12, 31))
@@ -404,16 +462,15 @@ def _check(
 
 
 def _sustained_days(
-    session: Session, mine: Mine, day: date, stick: Yardstick, tz: ZoneInfo
+    session: Session, mine: Mine, day: date, totals: _Totals, stick: Yardstick, tz: ZoneInfo
 ) -> None:
     one = timedelta(days=1)
-    raws = production.daily_sums(session, [mine.id], day - one, day + one)
     for first in (day - one, day):
         second = first + one
         annual = stick.annual(second)
         if annual is None:
             continue
-        a, b = _raw(raws.get((mine.id, first))), _raw(raws.get((mine.id, second)))
+        a, b = totals.day(first), totals.day(second)
         if rules.sustained(a, b, daily_capacity(annual)):
             _raise(
                 session,
@@ -424,47 +481,36 @@ def _sustained_days(
                 value=f"{_t(a)}, {_t(b)}",
                 threshold=_t(daily_capacity(annual) * Fraction(11, 10)),
                 detail=f"{first.isoformat()} and {second.isoformat()} above 1.1 × D",
-                expires_at=day_start(second + one, tz).astimezone(UTC),
+                expires_at=_started(day_start(second + one, tz)),
             )
 
 
 def _sustained_months(
-    session: Session, mine: Mine, month: date, stick: Yardstick, tz: ZoneInfo
+    session: Session, mine: Mine, month: date, totals: _Totals, stick: Yardstick, tz: ZoneInfo
 ) -> None:
+    annual_now = stick.annual(totals.month_end(month))
+    if annual_now is None or not rules.sustained(
+        totals.month(month), totals.month(month), monthly_capacity(annual_now)
+    ):
+        return  # this month is not above 1.1 × M: no pair with it can be
     previous = (month - timedelta(days=1)).replace(day=1)
-    following = next_period_start(day_start(month, tz), Period.MONTH, tz).date()
+    following = totals.month_end(month) + timedelta(days=1)
     for first, second in ((previous, month), (month, following)):
-        second_end = next_period_start(day_start(second, tz), Period.MONTH, tz).date() - timedelta(
-            days=1
-        )
-        annual = stick.annual(second_end)
+        annual = stick.annual(totals.month_end(second))
         if annual is None:
             continue
-        sums = [
-            _raw(
-                production.range_sums(
-                    session,
-                    [mine.id],
-                    m,
-                    next_period_start(day_start(m, tz), Period.MONTH, tz).date()
-                    - timedelta(days=1),
-                ).get(mine.id)
-            )
-            for m in (first, second)
-        ]
-        if rules.sustained(sums[0], sums[1], monthly_capacity(annual)):
+        a, b = totals.month(first), totals.month(second)
+        if rules.sustained(a, b, monthly_capacity(annual)):
             _raise(
                 session,
                 mine,
                 AlarmType.SUSTAINED_OVERPRODUCTION_MONTH,
                 _started(day_start(second, tz)),
                 subject=f"month:{second.isoformat()[:7]}",
-                value=f"{_t(sums[0])}, {_t(sums[1])}",
+                value=f"{_t(a)}, {_t(b)}",
                 threshold=_t(monthly_capacity(annual) * Fraction(11, 10)),
                 detail=f"{first.isoformat()[:7]} and {second.isoformat()[:7]} above 1.1 × M",
-                expires_at=next_period_start(day_start(second, tz), Period.MONTH, tz).astimezone(
-                    UTC
-                ),
+                expires_at=_started(day_start(totals.month_end(second) + timedelta(days=1), tz)),
             )
 
 

@@ -42,6 +42,10 @@ def ongoing(
     return list(session.scalars(query))
 
 
+def ongoing_of_mine(session: Session, mine_id: int) -> list[Alarm]:
+    return list(session.scalars(select(Alarm).where(Alarm.mine_id == mine_id, Alarm.end.is_(None))))
+
+
 def expired(session: Session, now: datetime) -> list[Alarm]:
     return list(
         session.scalars(

@@ -1,0 +1,324 @@
+"""``coalwatch demo``: the center on SQLite with a demo region and stand-in stations.
+
+Start-up: a fresh ``var/demo.db``, the migrations, the region, an administrator
+and a write token, then history from the start of the month through the real
+ingest path. Then the center serves HTTP while one stand-in station per mine
+uploads new readings every 5 s.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
+from pathlib import Path
+from types import FrameType
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import uvicorn
+from sqlalchemy.orm import Session, sessionmaker
+
+from coalwatch.auth.service import create_admin, create_token
+from coalwatch.config import Settings
+from coalwatch.demo.feeder import BATCH_RECORDS, Feeder, StandInStation
+from coalwatch.demo.region import (
+    COMPANY,
+    COUNTY,
+    MineSpec,
+    plan_mines,
+    seed_region,
+    stand_in_station,
+)
+from coalwatch.errors import CoalwatchError, Invalid
+from coalwatch.ingest.service import IngestLimits, ingest_batch
+from coalwatch.storage import migrate
+from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+from coalwatch.web.app import create_app
+
+log = logging.getLogger("coalwatch.demo")
+
+DEMO_DB = "demo.db"
+CREDENTIALS = "demo-credentials.txt"
+ADMIN = "admin"
+BACKFILL_STEP = timedelta(minutes=1)
+LIVE_STEP = timedelta(seconds=5)
+HEARTBEAT = timedelta(seconds=30)
+#: instants of history at most (mines × minutes), so that start-up stays within ~15 s on
+#: 2 cores: ingest with its alarm rules takes ~0.1 ms a record (3 mines: 25 days)
+BACKFILL_SAMPLES = 110_000
+#: history reaches back at least this many days, even early in a month
+MIN_HISTORY_DAYS = 7
+
+Clock = Callable[[], datetime]
+
+
+def _system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Demo:
+    """A prepared demo: its database, its mines and stations, and the credentials."""
+
+    settings: Settings
+    mines: list[MineSpec]
+    stations: list[StandInStation]
+    admin_password: str
+    token: str
+    backfill_from: datetime
+    records: int
+
+
+def demo_database(settings: Settings) -> Path:
+    return settings.var_dir / DEMO_DB
+
+
+def _refuse_configured_database(settings: Settings) -> None:
+    # The demo deletes and recreates its database: never one that was configured.
+    if settings.database_url:
+        raise Invalid(
+            "the demo recreates its own SQLite database (var/demo.db) at each start and will "
+            "not use COALWATCH_DATABASE_URL; unset it to run the demo"
+        )
+
+
+def backfill_start(now: datetime, tz: ZoneInfo, mines: int) -> datetime:
+    """Local midnight where history starts: the month's first day (at least a week back),
+    later if that many samples would make the start-up slow."""
+    today = now.astimezone(tz).date()
+    first = min(today.replace(day=1), today - timedelta(days=MIN_HISTORY_DAYS - 1))
+    earliest = (now - timedelta(minutes=BACKFILL_SAMPLES // mines)).astimezone(tz).date()
+    if earliest >= first:
+        first = min(earliest + timedelta(days=1), today)
+    return datetime.combine(first, clock_time(), tz)
+
+
+def prepare_demo(
+    settings: Settings,
+    mines: int,
+    *,
+    clock: Clock = _system_clock,
+    backfill_from: datetime | None = None,
+    stop: threading.Event | None = None,
+) -> Demo:
+    """Recreate the demo database, seed the region and ingest the history."""
+    specs = plan_mines(mines)
+    _refuse_configured_database(settings)
+    path = demo_database(settings)
+    for leftover in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+        leftover.unlink(missing_ok=True)
+    url = f"sqlite:///{path.as_posix()}"
+    demo_settings = settings.model_copy(update={"database_url": url})
+    tz = demo_settings.tz
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+        sessions = make_sessionmaker(engine)
+        now = clock()
+        password = secrets.token_urlsafe(12)
+        with transaction(sessions) as session:
+            keys = seed_region(session, specs, now, tz)
+            create_admin(session, ADMIN, password, now)
+            token = create_token(session, "demo", None, True, now)
+        start = backfill_from or backfill_start(now, tz, mines)
+        log.info(
+            "demo region seeded; ingesting %d mines' history since %s", mines, start.isoformat()
+        )
+        stations = [
+            stand_in_station(spec, keys[spec.code], tz, start, BACKFILL_STEP) for spec in specs
+        ]
+        limits = IngestLimits(
+            clock_skew=timedelta(seconds=settings.clock_skew_s),
+            max_records=settings.max_batch_records,
+        )
+        records = backfill(sessions, stations, clock, limits, stop or threading.Event())
+    finally:
+        engine.dispose()
+    for station in stations:
+        station.heartbeat_every = HEARTBEAT
+    return Demo(demo_settings, specs, stations, password, token, start, records)
+
+
+def backfill(
+    sessions: sessionmaker[Session],
+    stations: list[StandInStation],
+    clock: Clock,
+    limits: IngestLimits,
+    stop: threading.Event,
+) -> int:
+    """Each station's readings every minute up to now, ingested in signed batches."""
+    records = 0
+    batch = min(BATCH_RECORDS, limits.max_records)
+    for station in stations:
+        while not stop.is_set():
+            station.sample_until(clock(), BACKFILL_STEP, limit=batch)
+            upload = station.next_upload(clock())
+            if upload is None:
+                break
+            waiting = len(station.pending)
+            with transaction(sessions) as session:
+                answer = ingest_batch(session, station.code, *upload, clock(), limits)
+            station.on_answer(answer.model_dump())
+            if len(station.pending) >= waiting:
+                raise CoalwatchError(f"the center took none of station {station.code}'s records")
+            records += waiting - len(station.pending)
+    return records
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn that stops the stand-in stations first, and stops when they are told to."""
+
+    def __init__(self, config: uvicorn.Config, stop: threading.Event) -> None:
+        super().__init__(config)
+        self.stop = stop
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.stop.set()
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.stop.is_set():
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the slow start-up so a busy port fails at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=128)
+    except OSError as exc:
+        raise CoalwatchError(
+            f"cannot listen on {host}:{port} ({os.strerror(exc.errno) if exc.errno else exc}); "
+            "choose another port with --port",
+            code="port_unavailable",
+        ) from exc
+
+
+def _local_host(host: str) -> str:
+    """Where this machine reaches the center (a wildcard address is not one)."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def run_demo(settings: Settings, port: int, mines: int, host: str = "127.0.0.1") -> None:
+    """Prepare the demo, then serve it until Ctrl-C or SIGTERM."""
+    begun = time.monotonic()
+    plan_mines(mines)  # refuse a bad --mines before any work
+    _refuse_configured_database(settings)
+    stop = threading.Event()
+
+    def request_stop(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    # Until uvicorn runs (and again after: it re-raises the signal that stopped
+    # it), a signal only asks the demo to stop, so no KeyboardInterrupt escapes.
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with _listen(host, port) as listener:
+            port = listener.getsockname()[1]
+            log.info("preparing the demo in %s", demo_database(settings))
+            demo = prepare_demo(settings, mines, stop=stop)
+            if not stop.is_set():
+                log.info(
+                    "history from %s: %d records ingested; start-up took %.1f s",
+                    demo.backfill_from.isoformat(),
+                    demo.records,
+                    time.monotonic() - begun,
+                )
+                _serve(demo, listener, host, port, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+    print("演示已停止 / demo stopped", flush=True)
+
+
+def _serve(
+    demo: Demo, listener: socket.socket, host: str, port: int, stop: threading.Event
+) -> None:
+    app = create_app(demo.settings)
+    server = _Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False), stop
+    )
+    base = f"http://{_local_host(host)}:{port}"
+    feeders = [Feeder(station, base, stop, interval=LIVE_STEP) for station in demo.stations]
+    for feeder in feeders:
+        feeder.start()
+    text = credentials_text(demo, base)
+    path = demo.settings.var_dir / CREDENTIALS
+    path.write_text(text, encoding="utf-8")
+    os.chmod(path, 0o600)
+    print(banner(text, path), flush=True)
+    try:
+        server.run(sockets=[listener])
+    finally:
+        stop.set()
+        for feeder in feeders:
+            feeder.join(timeout=15)
+        app.state.coalwatch.sessions.kw["bind"].dispose()
+
+
+def credentials_text(demo: Demo, base: str) -> str:
+    """What a new user needs: where, who, a token and two requests to paste."""
+    tz = demo.settings.tz
+    today = datetime.now(tz).date()
+    month = datetime.combine(today.replace(day=1), clock_time(), tz)
+    following = datetime.combine(
+        (month + timedelta(days=32)).date().replace(day=1), clock_time(), tz
+    )
+    query = "period=month&from={}&to={}".format(
+        quote(month.isoformat(), safe=":"), quote(following.isoformat(), safe=":")
+    )
+    mine = demo.mines[0]
+    mine_list = "\n".join(_describe(m) for m in demo.mines[:10])
+    if len(demo.mines) > 10:
+        mine_list += f"\n  ... ({len(demo.mines)} 座 / mines)"
+    return f"""\
+地址 URL:            {base}/
+API 文档 API docs:   {base}/api/v1/docs
+管理员 admin login:  {ADMIN} / {demo.admin_password}   (网页界面稍后提供 / web UI comes later)
+写令牌 write token:  {demo.token}   (全部单位 / whole tree)
+
+演示区域 demo region: 山西省 › 长治市 › {COUNTY.name} {COUNTY.code} › {COMPANY.name}
+{mine_list}
+
+试一试 / try:
+  export TOKEN={demo.token}
+  curl -H "Authorization: Bearer $TOKEN" {base}/api/v1/mines/{mine.code}/summary
+  curl -H "Authorization: Bearer $TOKEN" "{base}/api/v1/orgs/{COUNTY.code}/production?{query}"
+"""
+
+
+def _describe(mine: MineSpec) -> str:
+    text = (
+        f"  {mine.code}  {mine.name}  核定能力 {mine.annual_capacity_t:,} t/a"
+        f"  折算系数 {mine.coefficient_percent} %  皮带秤"
+    )
+    if mine.has_skip:
+        text += " + 箕斗"
+    if mine.plan_month_t is not None:
+        text += f"  本月计划 {mine.plan_month_t:,} t"
+    return text
+
+
+def banner(text: str, saved: Path) -> str:
+    rule = "=" * 78
+    return f"""{rule}
+煤炭产量监控中心 演示已启动 / coalwatch demo center is running
+{rule}
+{text}
+已保存到 / saved to: {saved}
+按 Ctrl-C 停止 / press Ctrl-C to stop
+{rule}"""
