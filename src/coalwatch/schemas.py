@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
+from fastapi import Path
 from pydantic import AfterValidator, Field, PlainSerializer
 
 from coalwatch.domain.units import tonnes_to_kg
+from coalwatch.wire.types import TonnesBound
 
 
 def _exact_tonnes(value: Decimal) -> Decimal:
@@ -27,7 +29,7 @@ def _as_number(value: Decimal) -> float | int:
 
 
 #: tonnes given by a client: non-negative, to the kilogram at most
-TonnesIn = Annotated[Decimal, Field(allow_inf_nan=False), AfterValidator(_exact_tonnes)]
+TonnesIn = Annotated[Decimal, TonnesBound, AfterValidator(_exact_tonnes)]
 #: a decimal figure in a response, written as a JSON number
 NumberOut = Annotated[Decimal, PlainSerializer(_as_number, return_type=float, when_used="json")]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -40,3 +42,7 @@ def _utc(value: datetime) -> datetime:
 
 #: an instant in a response, always written in UTC ("…Z")
 Instant = Annotated[datetime, AfterValidator(_utc)]
+
+
+#: a database id in a path
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]

@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from coalwatch.alarms import channels, service, thresholds
 from coalwatch.alarms.schemas import AlarmList, AlarmOut, AlarmState, HandleIn
+from coalwatch.schemas import Id
 from coalwatch.web.context import Ctx
+from coalwatch.wire.types import Moment
 
 router = APIRouter(tags=["alarms"])
 
@@ -18,8 +19,8 @@ def list_alarms(
     mine: str | None = None,
     type: str | None = None,
     state: AlarmState | None = None,
-    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    start: Annotated[Moment | None, Query(alias="from")] = None,
+    end: Annotated[Moment | None, Query(alias="to")] = None,
 ) -> AlarmList:
     with ctx.session() as session:
         items = service.list_alarms(
@@ -35,13 +36,13 @@ def list_alarms(
 
 
 @router.post("/alarms/{alarm_id}/ack", summary="Acknowledge an alarm")
-def acknowledge(alarm_id: int, ctx: Ctx) -> AlarmOut:
+def acknowledge(alarm_id: Id, ctx: Ctx) -> AlarmOut:
     with ctx.session() as session:
         return service.acknowledge(session, ctx.principal(session), alarm_id, ctx.now())
 
 
 @router.post("/alarms/{alarm_id}/handle", summary="Record how an alarm was handled")
-def handle(alarm_id: int, data: HandleIn, ctx: Ctx) -> AlarmOut:
+def handle(alarm_id: Id, data: HandleIn, ctx: Ctx) -> AlarmOut:
     with ctx.session() as session:
         return service.handle(session, ctx.principal(session), alarm_id, data, ctx.now())
 

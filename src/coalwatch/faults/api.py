@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from coalwatch.faults import service
 from coalwatch.faults.schemas import CloseIn, FaultIn, FaultList, FaultOut, ReportIn
+from coalwatch.schemas import Id
 from coalwatch.web.context import Ctx
 
 router = APIRouter(tags=["faults"])
@@ -23,12 +24,12 @@ def record_fault(mine: str, data: FaultIn, ctx: Ctx) -> FaultOut:
 
 
 @router.post("/faults/{fault_id}/report", summary="The fault was reported upward (上报)")
-def report(fault_id: int, data: ReportIn, ctx: Ctx) -> FaultOut:
+def report(fault_id: Id, data: ReportIn, ctx: Ctx) -> FaultOut:
     with ctx.session() as session:
         return service.report(session, ctx.principal(session), fault_id, data, ctx.now())
 
 
 @router.post("/faults/{fault_id}/close", summary="Close a fault with its result (and reduction)")
-def close(fault_id: int, data: CloseIn, ctx: Ctx) -> FaultOut:
+def close(fault_id: Id, data: CloseIn, ctx: Ctx) -> FaultOut:
     with ctx.session() as session:
         return service.close(session, ctx.principal(session), fault_id, data, ctx.now())

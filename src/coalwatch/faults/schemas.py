@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from coalwatch.schemas import Code, Instant, NumberOut
+from coalwatch.wire.types import Moment
 
 Text = Annotated[str, Field(min_length=1, max_length=4000, pattern=r"\S")]
 
@@ -15,20 +16,20 @@ class FaultIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     point: Code | None = None
     phenomenon: Text
-    occurred_at: AwareDatetime
+    occurred_at: Moment
 
 
 class ReportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     #: when it was reported upward (default: now)
-    reported_at: AwareDatetime | None = None
+    reported_at: Moment | None = None
 
 
 class CloseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     result: Text
     #: when the system ran again (default: when its alarm ended, else now)
-    recovered_at: AwareDatetime | None = None
+    recovered_at: Moment | None = None
 
 
 class FaultOut(BaseModel):

@@ -4,7 +4,6 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from pydantic import AwareDatetime
 from starlette.concurrency import run_in_threadpool
 
 from coalwatch.events.broker import attach
@@ -13,6 +12,7 @@ from coalwatch.ingest.schemas import QuarantineList, RecordList
 from coalwatch.storage.session import transaction
 from coalwatch.web.context import Ctx, app_state
 from coalwatch.wire.batches import Batch, BatchAnswer, StationRecord
+from coalwatch.wire.types import Moment
 
 router = APIRouter(tags=["stations"])
 
@@ -79,8 +79,8 @@ def list_records(
     ctx: Ctx,
     type: str | None = None,
     point: str | None = None,
-    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    start: Annotated[Moment | None, Query(alias="from")] = None,
+    end: Annotated[Moment | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_RECORDS)] = 1000,
 ) -> RecordList:
     with ctx.session() as session:

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from coalwatch.schemas import Code, Instant, Name, NumberOut, TonnesIn
+from coalwatch.wire.types import Day, Moment
 
 PointKind = Literal["belt", "skip", "mine_car", "tyred_vehicle", "truck"]
 
@@ -22,12 +22,12 @@ class MineIn(_In):
     annual_capacity_t: TonnesIn
     timezone: str | None = None
     #: when the initial capacity is in force from (default: from the start)
-    capacity_effective_from: date | None = None
+    capacity_effective_from: Day | None = None
 
 
 class CapacityIn(_In):
     annual_capacity_t: TonnesIn
-    effective_from: date
+    effective_from: Day
 
 
 class PlanIn(_In):
@@ -38,8 +38,8 @@ class PlanIn(_In):
 
 class CoefficientIn(_In):
     percent: Annotated[Decimal, Field(ge=0, lt=100, allow_inf_nan=False)]
-    effective_from: date
-    effective_to: date
+    effective_from: Day
+    effective_to: Day
 
     @model_validator(mode="after")
     def _ordered(self) -> CoefficientIn:
@@ -65,8 +65,8 @@ class StationIn(_In):
 
 class ManualProductionIn(_In):
     point: Code
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Moment
+    end: Moment
     gross_t: TonnesIn
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
@@ -111,7 +111,7 @@ class MineList(BaseModel):
 class CapacityOut(BaseModel):
     mine: str
     annual_capacity_t: NumberOut
-    effective_from: date
+    effective_from: Day
 
 
 class PlanOut(BaseModel):
@@ -125,8 +125,8 @@ class PlanOut(BaseModel):
 class CoefficientOut(BaseModel):
     mine: str
     percent: NumberOut
-    effective_from: date
-    effective_to: date
+    effective_from: Day
+    effective_to: Day
 
 
 class ManualProductionOut(BaseModel):

@@ -1,19 +1,19 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from coalwatch.schemas import Code, Instant
+from coalwatch.wire.types import Day, Moment
 
 Reason = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]
 
 
 class _Window(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Moment
+    end: Moment
     reason: Reason
 
     @model_validator(mode="after")
@@ -65,7 +65,7 @@ class CalibrationIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     point: Code
-    calibrated_on: date
+    calibrated_on: Day
     note: Annotated[str, Field(max_length=2000)] | None = None
 
 
@@ -73,6 +73,6 @@ class CalibrationOut(BaseModel):
     id: int
     mine: str
     point: str
-    calibrated_on: date
+    calibrated_on: Day
     note: str | None
     recorded_by: str

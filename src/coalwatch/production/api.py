@@ -3,15 +3,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from coalwatch.domain.periods import Period
 from coalwatch.production import service
 from coalwatch.production.schemas import OrgProduction, Production, Summary
 from coalwatch.web.context import Ctx
+from coalwatch.wire.types import Moment
 
 router = APIRouter(tags=["production"])
-When = Annotated[AwareDatetime, Query(description="ISO 8601 with offset")]
+When = Annotated[Moment, Query(description="ISO 8601 with offset")]
 
 
 @router.get("/mines/{mine}/summary", summary="This hour, day, month and year up to `at`")
@@ -25,8 +25,8 @@ def mine_production(
     mine: str,
     period: Period,
     ctx: Ctx,
-    start: Annotated[AwareDatetime, Query(alias="from")],
-    end: Annotated[AwareDatetime, Query(alias="to")],
+    start: Annotated[Moment, Query(alias="from")],
+    end: Annotated[Moment, Query(alias="to")],
     point: Annotated[str | None, Query(description="one metering point only")] = None,
 ) -> Production:
     with ctx.session() as session:
@@ -40,8 +40,8 @@ def org_production(
     org: str,
     period: Period,
     ctx: Ctx,
-    start: Annotated[AwareDatetime, Query(alias="from")],
-    end: Annotated[AwareDatetime, Query(alias="to")],
+    start: Annotated[Moment, Query(alias="from")],
+    end: Annotated[Moment, Query(alias="to")],
 ) -> OrgProduction:
     with ctx.session() as session:
         return service.org_production(

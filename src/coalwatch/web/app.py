@@ -84,9 +84,56 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(document_schemas())
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(document_schemas())
+            components.update(_error_schemas())
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    _document_errors(operation)
+            components.pop("HTTPValidationError", None)
+            components.pop("ValidationError", None)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+ERRORS = {
+    "400": "malformed request",
+    "401": "missing, unknown or revoked token; bad station signature",
+    "403": "the token may not do this",
+    "404": "no such resource in the token's scope",
+    "409": "conflicts with the current state",
+    "422": "invalid input; the message says which field and why",
+}
+
+
+def _error_schemas() -> dict[str, Any]:
+    return {
+        "ErrorBody": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {"type": "string", "examples": ["invalid"]},
+                        "message": {"type": "string"},
+                        "details": {},
+                    },
+                }
+            },
+        }
+    }
+
+
+def _document_errors(operation: dict[str, Any]) -> None:
+    """Every operation answers errors in one documented shape (contract.md)."""
+    responses = operation.setdefault("responses", {})
+    for status, description in ERRORS.items():
+        responses[status] = {
+            "description": responses.get(status, {}).get("description", description),
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        }

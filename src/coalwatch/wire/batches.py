@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,6 +23,7 @@ from pydantic import (
 )
 
 from coalwatch.domain.units import tonnes_to_kg
+from coalwatch.wire.types import Moment, TonnesBound
 
 EVENTS = (
     "enclosure_open",
@@ -56,7 +56,7 @@ def _exact_tonnes(value: Decimal) -> Decimal:
     return value
 
 
-Tonnes = Annotated[Decimal, AfterValidator(_exact_tonnes)]
+Tonnes = Annotated[Decimal, TonnesBound, AfterValidator(_exact_tonnes)]
 Code = Annotated[str, Field(min_length=1, max_length=64)]
 Seq = Annotated[int, Field(ge=1, strict=True)]
 
@@ -64,7 +64,7 @@ Seq = Annotated[int, Field(ge=1, strict=True)]
 class _Record(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     seq: Seq
-    ts: AwareDatetime
+    ts: Moment
 
 
 class TotalizerRecord(_Record):
@@ -73,7 +73,7 @@ class TotalizerRecord(_Record):
     type: Literal["totalizer"]
     point: Code
     total_t: Tonnes
-    flow_tph: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
+    flow_tph: Annotated[Decimal, Field(ge=0, le=10**6, allow_inf_nan=False)] | None = None
 
 
 class TripRecord(_Record):
@@ -115,7 +115,7 @@ class Batch(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     station: Code
-    sent_at: AwareDatetime
+    sent_at: Moment
     records: list[dict[str, Any]]
 
 
