@@ -27,9 +27,10 @@ from typing import Any
 
 import httpx
 
-from _common import backends, fresh_database, machine, median, percentile
 from coalwatch.wire.batches import encode_batch
 from coalwatch.wire.signing import generate_private_key, public_key_b64, sign
+
+from _common import backends, fresh_database, machine, median, percentile
 from ingest_throughput import Server, Stream, build_stream, configure
 
 LOAD_MINES = 4

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
-from tests.support.world import World, world
 
 from coalwatch.audit.service import verify
 from coalwatch.storage.models import AuditEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+from tests.support.world import World, world
 
 SH = ZoneInfo("Asia/Shanghai")
 

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
-from tests.support.world import World, world
 
 from coalwatch.alarms.channels import MAX_ATTEMPTS, backoff
+from tests.support.world import World, world
 
 SH = ZoneInfo("Asia/Shanghai")
 

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from tests.support.world import World, totalizer, trip, world
 
 SH = ZoneInfo("Asia/Shanghai")

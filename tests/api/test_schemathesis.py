@@ -19,10 +19,10 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from tests.support.world import World, totalizer, world
 
 from coalwatch.config import Settings
 from coalwatch.web.app import create_app
+from tests.support.world import World, totalizer, world
 
 NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
 CHECKS = (

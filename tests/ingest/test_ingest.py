@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
-from tests.support.world import World, totalizer, trip, world
 
 from coalwatch.storage.models import QuarantinedRecord, Record
 from coalwatch.storage.session import make_engine
 from coalwatch.wire.batches import encode_batch
 from coalwatch.wire.signing import generate_private_key, sign
+from tests.support.world import World, totalizer, trip, world
 
 SH = ZoneInfo("Asia/Shanghai")
 

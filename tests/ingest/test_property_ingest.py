@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from tests.support.world import totalizer, world
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -14,11 +14,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from tests.support.world import World, totalizer, world
 
 from coalwatch.mines import repository as mine_repository
 from coalwatch.mines.service import apply_reduction
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+from tests.support.world import World, totalizer, world
 
 SH = ZoneInfo("Asia/Shanghai")
 

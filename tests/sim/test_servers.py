@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 from pymodbus.exceptions import ModbusException
-from tests.sim.conftest import Reader
 
 from coalwatch.sim import BeltSpec, SimSet, TripSpec, UnknownFault
+from tests.sim.conftest import Reader
 
 Serve = Callable[..., SimSet]
 Open = Callable[[SimSet, str, str], Reader]
