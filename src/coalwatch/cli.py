@@ -12,6 +12,8 @@ from pydantic import ValidationError
 
 from coalwatch.config import Settings, load_settings
 from coalwatch.errors import CoalwatchError
+from coalwatch.sim.cli import add_parser as add_sim
+from coalwatch.station.cli import add_parser as add_station
 
 log = logging.getLogger("coalwatch")
 
@@ -124,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     create_token.add_argument("--scope", metavar="ORG_CODE", help="limit to an org subtree")
     create_token.add_argument("--write", action="store_true", help="allow changes")
     create_token.set_defaults(handler=cmd_token_create)
+
+    add_station(commands)
+    add_sim(commands)
     return parser
 
 

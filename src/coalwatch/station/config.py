@@ -22,6 +22,9 @@ unit = 1
 map = "bw500"                         # a shipped map, a path to a TOML map, or inline:
 # [points.devices.registers] ... (the fields of a map)
 ```
+
+Relative paths (``key_file``, ``outbox``, map files) are relative to the
+configuration file's directory.
 """
 
 from __future__ import annotations
@@ -58,6 +61,9 @@ class StationSection(_Section):
     #: consecutive failed polls of a device before device_fault
     fault_after: Annotated[int, Field(ge=1)] = 3
     request_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    #: upload retries: the first wait, doubling (with jitter) up to the longest
+    retry_first_s: Annotated[float, Field(gt=0)] = 1.0
+    retry_max_s: Annotated[float, Field(gt=0)] = 60.0
 
 
 class TcpBus(_Section):

@@ -1,0 +1,296 @@
+"""The station agent 主站: poll, store, forward, obey the center, report status.
+
+Four loops on one asyncio event loop: the poll loop (every device of every
+point each interval, records and state into the outbox in one transaction per
+cycle), the heartbeat, the uploader, and a status line every minute. SIGINT
+and SIGTERM stop it cleanly; a SIGKILL loses nothing either (see ``outbox``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from coalwatch.station.bus import Bus
+from coalwatch.station.config import StationConfig, load_config
+from coalwatch.station.outbox import Outbox
+from coalwatch.station.poller import DevicePoller, DeviceState, Outcome, Record
+from coalwatch.station.registers import RegisterMap
+from coalwatch.station.uploader import Backoff, HttpTransport, Transport, Uploader
+from coalwatch.wire.signing import load_private_key_pem
+
+log = logging.getLogger("coalwatch.station")
+
+POLL_INTERVAL_KEY = "poll_interval_s"
+STATUS_EVERY_S = 60.0
+#: a time check is answered with a heartbeat at most this often (the center may repeat it)
+TIME_CHECK_EVERY_S = 60.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def resolve(base: Path, path: Path) -> Path:
+    """A path from the config file: relative paths are relative to the file's directory."""
+    return path if path.is_absolute() else base / path
+
+
+def load_key(path: Path) -> Ed25519PrivateKey:
+    try:
+        return load_private_key_pem(path.read_bytes())
+    except OSError as exc:
+        raise ValueError(f"cannot read the station key {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise ValueError(f"{path} is not an Ed25519 private key (PEM): {exc}") from exc
+
+
+@dataclass
+class CycleStats:
+    cycles: int = 0
+    device_polls: int = 0
+    records: int = 0
+    slow_logged: bool = False
+
+
+class Agent:
+    """One station: its buses, device pollers, outbox and uploader."""
+
+    def __init__(
+        self,
+        config: StationConfig,
+        maps: dict[tuple[str, int], RegisterMap],
+        key: Ed25519PrivateKey,
+        outbox: Outbox,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        transport: Transport | None = None,
+    ) -> None:
+        section = config.station
+        self.config = config
+        self.outbox = outbox
+        self.clock = clock
+        self.buses = {name: Bus(name, spec) for name, spec in config.buses.items()}
+        self.pollers: list[DevicePoller] = []
+        saved = outbox.states("device:")
+        for point in config.points:
+            for index, device in enumerate(point.devices):
+                poller = DevicePoller(
+                    point.code,
+                    index,
+                    device.unit,
+                    maps[(point.code, index)],
+                    self.buses[device.bus],
+                    section.fault_after,
+                )
+                poller.adopt(DeviceState.from_json(saved.get(poller.key)))
+                self.pollers.append(poller)
+        stored_interval = outbox.state(POLL_INTERVAL_KEY)
+        self.poll_interval_s = float(stored_interval or section.poll_interval_s)
+        self.heartbeat_s = section.heartbeat_s
+        self.wake = asyncio.Event()
+        self.stop = asyncio.Event()
+        self.stats = CycleStats()
+        self._last_time_check = -TIME_CHECK_EVERY_S
+        self._unknown_commands: set[str] = set()
+        self.uploader = Uploader(
+            outbox,
+            section.code,
+            key,
+            section.centers,
+            batch_size=section.batch_size,
+            transport=transport or HttpTransport(section.request_timeout_s),
+            backoff=Backoff(section.retry_first_s, section.retry_max_s),
+            on_commands=self.handle_commands,
+            clock=clock,
+        )
+
+    # -- records ---------------------------------------------------------------------------
+
+    def emit(self, records: list[Record], state: dict[str, Any] | None = None) -> list[int]:
+        """Into the outbox (on disk when this returns), then wake the uploader."""
+        seqs = self.outbox.append(records, state)
+        self.stats.records += len(seqs)
+        if seqs:
+            self.wake.set()
+        return seqs
+
+    def heartbeat(self, **extra: Any) -> None:
+        self.emit([{"ts": self.clock().isoformat(), "type": "heartbeat", **extra}])
+
+    async def poll_cycle(self) -> int:
+        """Poll every device once; store what they said in one transaction."""
+        outcomes: list[Outcome | BaseException] = await asyncio.gather(
+            *(poller.poll(self.clock) for poller in self.pollers), return_exceptions=True
+        )
+        records: list[Record] = []
+        state: dict[str, Any] = {}
+        adopted: list[tuple[DevicePoller, DeviceState]] = []
+        for poller, outcome in zip(self.pollers, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                if isinstance(outcome, asyncio.CancelledError):
+                    raise outcome
+                # a bug in decoding one device must not stop the others
+                log.error("%s: poll raised %r", poller.describe(), outcome, exc_info=outcome)
+                continue
+            records.extend(outcome.records)
+            if outcome.state is not None:
+                state[poller.key] = outcome.state.to_json()
+                adopted.append((poller, outcome.state))
+        if records or state:
+            self.emit(records, state)
+        # only now, with records and state on disk, does the poller move on
+        for poller, new_state in adopted:
+            poller.adopt(new_state)
+        self.stats.cycles += 1
+        self.stats.device_polls += len(self.pollers)
+        return len(records)
+
+    # -- commands from the center -----------------------------------------------------------
+
+    def handle_commands(self, commands: list[dict[str, Any]]) -> None:
+        for command in commands:
+            kind = command.get("type")
+            try:
+                if kind == "set_poll_interval":
+                    self._set_poll_interval(command)
+                elif kind == "time_check":
+                    self._time_check(command)
+                elif str(kind) not in self._unknown_commands:
+                    self._unknown_commands.add(str(kind))
+                    log.warning("unknown command from the center ignored: %s", command)
+            except (TypeError, ValueError) as exc:
+                log.warning("bad command from the center %s: %s", command, exc)
+
+    def _set_poll_interval(self, command: dict[str, Any]) -> None:
+        seconds = float(command["seconds"])
+        if not 1 <= seconds <= 10:
+            raise ValueError("the poll interval must be 1–10 s")
+        if seconds != self.poll_interval_s:
+            log.info("poll interval %g s → %g s (center's command)", self.poll_interval_s, seconds)
+            self.poll_interval_s = seconds
+            self.outbox.set_state({POLL_INTERVAL_KEY: seconds})
+
+    def _time_check(self, command: dict[str, Any]) -> None:
+        center_time = datetime.fromisoformat(str(command["center_time"]))
+        if center_time.tzinfo is None:
+            raise ValueError("center_time has no UTC offset")
+        if time.monotonic() - self._last_time_check < TIME_CHECK_EVERY_S:
+            return
+        self._last_time_check = time.monotonic()
+        station_time = self.clock()
+        offset = (station_time - center_time).total_seconds()
+        log.warning("time check: the station's clock is %+.1f s off the center's", offset)
+        self.heartbeat(station_time=station_time.isoformat(), center_time=center_time.isoformat())
+
+    # -- loops -------------------------------------------------------------------------------
+
+    async def _poll_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self.stop.is_set():
+            started = loop.time()
+            try:
+                await self.poll_cycle()
+            except Exception:
+                # the outbox itself failed (disk full?): say so, keep trying
+                log.exception("poll cycle failed")
+            took = loop.time() - started
+            if took > self.poll_interval_s and not self.stats.slow_logged:
+                self.stats.slow_logged = True
+                log.warning(
+                    "a poll cycle took %.1f s, longer than the %g s interval",
+                    took,
+                    self.poll_interval_s,
+                )
+            await _sleep(self.stop, max(0.0, self.poll_interval_s - took))
+
+    async def _heartbeat_loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.heartbeat()
+            except Exception:
+                log.exception("heartbeat failed")
+            await _sleep(self.stop, self.heartbeat_s)
+
+    def status_line(self) -> str:
+        stats = self.outbox.stats()
+        age = stats.oldest_age_s(self.clock())
+        return (
+            f"outbox {stats.records} records ({stats.file_bytes / 1e6:.1f} MB), oldest "
+            f"{'-' if age is None else f'{age:.0f} s'}, last seq {stats.last_seq}, acked "
+            f"{stats.acked_seq}, center {self.uploader.center}, "
+            f"{self.stats.device_polls} device polls, poll interval {self.poll_interval_s:g} s"
+        )
+
+    async def _status_loop(self) -> None:
+        while not self.stop.is_set():
+            await _sleep(self.stop, STATUS_EVERY_S)
+            if not self.stop.is_set():
+                log.info("status: %s", self.status_line())
+
+    async def run(self) -> None:
+        """Until ``stop`` is set; then close buses, uploader and outbox."""
+        log.info(
+            "station %s: %d devices on %d buses, %s; outbox %s (%s)",
+            self.config.station.code,
+            len(self.pollers),
+            len(self.buses),
+            ", ".join(self.config.station.centers),
+            self.outbox.path,
+            self.status_line(),
+        )
+        tasks = [
+            asyncio.create_task(self._poll_loop(), name="poll"),
+            asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+            asyncio.create_task(self.uploader.run(self.stop, self.wake), name="upload"),
+            asyncio.create_task(self._status_loop(), name="status"),
+        ]
+        try:
+            await self.stop.wait()
+        finally:
+            self.stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for bus in self.buses.values():
+                bus.close()
+            self.uploader.close()
+            log.info("station stopped: %s", self.status_line())
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep, but wake at once when stopping."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def run_station(config_path: Path) -> None:
+    """``coalwatch station run``: the agent until SIGINT or SIGTERM."""
+    config, maps = load_config(config_path)
+    base = config_path.parent
+    key = load_key(resolve(base, config.station.key_file))
+    # the agent logs a failure once and the recovery once; pymodbus would log every retry
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    outbox = Outbox(resolve(base, config.station.outbox))
+    try:
+        agent = Agent(config, maps, key, outbox)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, agent.stop.set)
+        try:
+            await agent.run()
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+    finally:
+        outbox.close()
