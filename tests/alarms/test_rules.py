@@ -372,3 +372,13 @@ def test_reset_raises_parameter_change_unless_permitted(w: World) -> None:
     send(w, belt(local(2026, 3, 15, 9, 0), "500"), belt(local(2026, 3, 15, 9, 5), "2"))
     [alarm] = of_type(w, "parameter_change")
     assert "reset" in alarm["detail"]
+
+
+def test_a_reset_the_station_reports_is_alarmed_once(w: World) -> None:
+    send(
+        w,
+        belt(local(2026, 3, 15, 9, 0), "500"),
+        belt(local(2026, 3, 15, 9, 5), "2"),
+        event(local(2026, 3, 15, 9, 5), "parameter_change"),
+    )
+    assert len(of_type(w, "parameter_change")) == 1

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -24,8 +23,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from coalwatch.config import Settings
-from coalwatch.demo import feeder
-from coalwatch.demo.feeder import BW500_MODULUS_KG, Feeder
+from coalwatch.demo import history
+from coalwatch.demo.history import BW500_MODULUS_KG
 from coalwatch.demo.region import BELT, plan_mines, stand_in_station
 from coalwatch.demo.run import Demo, prepare_demo
 from coalwatch.domain.units import tonnes_to_kg
@@ -94,46 +93,6 @@ def test_backfilled_figures_equal_what_the_stations_measured(tmp_path: Path) -> 
         # rollover taken for a reset may not
         troubles = {"invalid_data", "sequence_gap", "clock_skew", "parameter_change"}
         assert [a for a in alarms if a["type"] in troubles] == []
-    app.state.coalwatch.sessions.kw["bind"].dispose()
-
-
-def test_stand_in_station_resends_what_the_center_did_not_acknowledge(tmp_path: Path) -> None:
-    demo = _prepare(tmp_path, mines=1, hours=1)
-    station = demo.stations[0]
-    app = create_app(demo.settings)
-    answers: list[dict[str, Any]] = []
-    with TestClient(app) as client:
-
-        def post(url: str, body: bytes, signature: str) -> dict[str, Any]:
-            response = client.post(
-                urlsplit(url).path,
-                content=body,
-                headers={"X-Signature": signature, "Content-Type": "application/json"},
-            )
-            assert response.status_code == 200, response.text
-            answers.append(response.json())
-            if len(answers) == 1:
-                raise ConnectionResetError("the answer was lost on the way back")
-            return answers[-1]
-
-        before = station.next_seq
-        # Half a minute ahead (within the tolerated skew), so the station has new readings
-        # however close the history came to now.
-        feeder = Feeder(
-            station,
-            "http://center",
-            threading.Event(),
-            post=post,
-            clock=lambda: datetime.now(UTC) + timedelta(seconds=30),
-        )
-        feeder.tick()  # stored by the center, but the station does not know it
-        assert station.pending and feeder.failing
-        feeder.tick()  # sent again: the center already holds every record
-        assert station.pending == [] and not feeder.failing
-        # every record of the first batch came again and changed nothing
-        assert answers[1]["duplicates"] == answers[0]["acked_seq"] - (before - 1) > 0
-        assert answers[1]["acked_seq"] == station.next_seq - 1
-        assert _measured_kg(client, demo, demo.mines[0].code) == station.produced_kg
     app.state.coalwatch.sessions.kw["bind"].dispose()
 
 
@@ -251,7 +210,7 @@ def test_coalwatch_demo_serves_growing_figures_and_stops_cleanly(tmp_path: Path)
 
 def test_stand_in_station_uses_no_center_code() -> None:
     # Like the real station, it may share the wire schemas and nothing else.
-    source = Path(feeder.__file__).read_text(encoding="utf-8")
+    source = Path(history.__file__).read_text(encoding="utf-8")
     modules = {
         node.module or ""
         for node in ast.walk(ast.parse(source))

@@ -127,8 +127,14 @@ def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
     _end(session, mine, AlarmType.COMM_INTERRUPTION, now, station_id=station.id)
     _station_checks(session, batch)
     _events(session, batch)
+    # a station that reports the reset itself (parameter_change) has been alarmed already
+    reported = {
+        r["point_id"]
+        for r in batch.rows
+        if r["type"] == "event" and r["event"] == "parameter_change"
+    }
     for point, ts, old_kg, new_kg in batch.resets:
-        if not _permitted(session, mine, point.id, ts):
+        if point.id not in reported and not _permitted(session, mine, point.id, ts):
             _instant(
                 session,
                 mine,
@@ -152,6 +158,8 @@ def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
         _shutdown_production(session, mine, produced)
     if batch.deltas:
         _overproduction(session, mine, batch.deltas)
+    if batch.deltas or any(r["type"] == "conveyor" for r in batch.rows):
+        # the dashboards redraw: production or a conveyor's state changed
         org = session.get_one(Org, mine.org_id)
         emit(session, "figures", org.path, {"mine": mine.code, "at": now.isoformat()})
     return batch.commands

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
 from coalwatch.auth.principal import OPERATOR
-from coalwatch.demo.feeder import BW500_MODULUS_KG, Profile, SimPoint, StandInStation
+from coalwatch.demo.history import BW500_MODULUS_KG, Profile, SimPoint, StandInStation
 from coalwatch.domain.capacity import DAYS_PER_YEAR, HOURS_PER_DAY
 from coalwatch.errors import Invalid
 from coalwatch.mines.schemas import CoefficientIn, MineIn, PlanIn, PointIn, StationIn

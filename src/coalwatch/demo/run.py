@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coalwatch.auth.service import create_admin, create_token
 from coalwatch.config import Settings
-from coalwatch.demo.feeder import BATCH_RECORDS, Feeder, StandInStation
+from coalwatch.demo.history import BATCH_RECORDS, StandInStation
+from coalwatch.demo.live import LiveMine, start_live
 from coalwatch.demo.region import (
     COMPANY,
     COUNTY,
@@ -50,7 +51,6 @@ DEMO_DB = "demo.db"
 CREDENTIALS = "demo-credentials.txt"
 ADMIN = "admin"
 BACKFILL_STEP = timedelta(minutes=1)
-LIVE_STEP = timedelta(seconds=5)
 HEARTBEAT = timedelta(seconds=30)
 #: instants of history at most (mines × minutes), so that start-up stays within ~15 s on
 #: 2 cores: ingest with its alarm rules takes ~0.1 ms a record (3 mines: 25 days)
@@ -216,6 +216,7 @@ def _local_host(host: str) -> str:
 def run_demo(settings: Settings, port: int, mines: int, host: str = "127.0.0.1") -> None:
     """Prepare the demo, then serve it until Ctrl-C or SIGTERM."""
     begun = time.monotonic()
+    logging.getLogger("pymodbus").setLevel(logging.WARNING)  # the simulators' chatter
     plan_mines(mines)  # refuse a bad --mines before any work
     _refuse_configured_database(settings)
     stop = threading.Event()
@@ -253,9 +254,14 @@ def _serve(
         uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False), stop
     )
     base = f"http://{_local_host(host)}:{port}"
-    feeders = [Feeder(station, base, stop, interval=LIVE_STEP) for station in demo.stations]
-    for feeder in feeders:
-        feeder.start()
+    live: list[LiveMine] = []
+    try:
+        for index, (spec, history) in enumerate(zip(demo.mines, demo.stations, strict=True)):
+            live.append(start_live(spec, history, base, demo.settings.var_dir / "stations", index))
+    except BaseException:
+        for mine in live:
+            mine.stop()
+        raise
     text = credentials_text(demo, base)
     path = demo.settings.var_dir / CREDENTIALS
     path.write_text(text, encoding="utf-8")
@@ -265,9 +271,8 @@ def _serve(
         server.run(sockets=[listener])
     finally:
         stop.set()
-        for feeder in feeders:
-            feeder.join(timeout=15)
-        app.state.coalwatch.sessions.kw["bind"].dispose()
+        for mine in live:
+            mine.stop()
 
 
 def credentials_text(demo: Demo, base: str) -> str:
@@ -288,7 +293,7 @@ def credentials_text(demo: Demo, base: str) -> str:
     return f"""\
 地址 URL:            {base}/
 API 文档 API docs:   {base}/api/v1/docs
-管理员 admin login:  {ADMIN} / {demo.admin_password}   (网页界面稍后提供 / web UI comes later)
+管理员 admin login:  {ADMIN} / {demo.admin_password}   
 写令牌 write token:  {demo.token}   (全部单位 / whole tree)
 
 演示区域 demo region: 山西省 › 长治市 › {COUNTY.name} {COUNTY.code} › {COMPANY.name}

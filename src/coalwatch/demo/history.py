@@ -1,23 +1,20 @@
-"""A stand-in station 模拟主站 for the demo: simulated readings, signed and uploaded.
+"""The demo's history: what a mine's station would have sent since the start of the month.
 
-Until the real station agent and the Modbus simulators arrive, these feed the
-center through the real upload protocol: same wire format, Ed25519
-signatures, sequence numbers and store-and-forward rules. Like the real
-station, this module uses only ``coalwatch.wire`` and the standard library.
+Readings of a realistic load profile (three 8-hour shifts with stops, noise, a
+mine that pushes above its hourly capacity now and then) are turned into
+records with sequence numbers and signed batches in the real upload format.
+Like the real station, this module uses only ``coalwatch.wire`` and the
+standard library.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import random
-import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -25,9 +22,9 @@ from zoneinfo import ZoneInfo
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from coalwatch.wire.batches import encode_batch
-from coalwatch.wire.signing import SIGNATURE_HEADER, sign
+from coalwatch.wire.signing import sign
 
-log = logging.getLogger("coalwatch.demo.feeder")
+log = logging.getLogger("coalwatch.demo.history")
 
 #: a BW500-style total is a UINT32 of kilograms: it wraps at 2^32 kg
 BW500_MODULUS_KG = 2**32
@@ -225,85 +222,3 @@ class StandInStation:
 
 
 Post = Callable[[str, bytes, str], Mapping[str, Any]]
-
-
-def post_http(url: str, body: bytes, signature: str) -> Mapping[str, Any]:
-    """POST one batch; the decoded answer, or an exception."""
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature},
-    )
-    # No proxy: the center is on this machine, whatever http_proxy says.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(request, timeout=10) as response:
-        answer: Mapping[str, Any] = json.loads(response.read())
-    return answer
-
-
-class Feeder(threading.Thread):
-    """Samples a stand-in station every ``interval`` and uploads what the center lacks.
-
-    A failed upload is logged once, when it starts failing, and once when it
-    works again; the records stay in the outbox and are sent again.
-    """
-
-    def __init__(
-        self,
-        station: StandInStation,
-        base_url: str,
-        stop: threading.Event,
-        interval: timedelta = timedelta(seconds=5),
-        post: Post = post_http,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        super().__init__(name=f"feeder-{station.code}", daemon=True)
-        self.station = station
-        self.url = f"{base_url.rstrip('/')}/api/v1/stations/{station.code}/batches"
-        self.stop = stop
-        self.interval = interval
-        self.post = post
-        self.clock = clock
-        self.failing = False
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            self.tick()
-            self.stop.wait(self.interval.total_seconds())
-
-    def tick(self) -> None:
-        self.station.sample_until(self.clock(), self.interval)
-        while not self.stop.is_set():
-            upload = self.station.next_upload(self.clock())
-            if upload is None:
-                return
-            waiting = len(self.station.pending)
-            try:
-                self.station.on_answer(self.post(self.url, *upload))
-            except Exception as exc:  # whatever went wrong, the records stay in the outbox
-                if not self.failing and not self.stop.is_set():
-                    log.warning(
-                        "station %s: upload failed (%s); keeping %d records to send again",
-                        self.station.code,
-                        _reason(exc),
-                        len(self.station.pending),
-                    )
-                self.failing = True
-                return
-            if self.failing:
-                log.info("station %s: uploads work again", self.station.code)
-                self.failing = False
-            if len(self.station.pending) >= waiting:
-                return  # the center took nothing new: try again at the next tick
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, urllib.error.HTTPError):
-        try:
-            return f"HTTP {exc.code}: {exc.read().decode(errors='replace')[:200]}"
-        except OSError:
-            return f"HTTP {exc.code}"
-    if isinstance(exc, urllib.error.URLError):
-        return str(exc.reason)
-    return str(exc) or type(exc).__name__
