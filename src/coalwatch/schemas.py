@@ -31,7 +31,9 @@ def _as_number(value: Decimal) -> float | int:
 #: tonnes given by a client: non-negative, to the kilogram at most
 TonnesIn = Annotated[Decimal, TonnesBound, AfterValidator(_exact_tonnes)]
 #: a decimal figure in a response, written as a JSON number
-NumberOut = Annotated[Decimal, PlainSerializer(_as_number, return_type=float, when_used="json")]
+NumberOut = Annotated[
+    Decimal, PlainSerializer(_as_number, return_type=int | float, when_used="json")
+]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
