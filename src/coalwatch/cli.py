@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
+from coalwatch.audit.cli import add_parser as add_audit
 from coalwatch.config import Settings, load_settings
 from coalwatch.errors import CoalwatchError
 from coalwatch.sim.cli import add_parser as add_sim
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_station(commands)
     add_sim(commands)
+    add_audit(commands)
     return parser
 
 

@@ -1,0 +1,43 @@
+"""``coalwatch audit verify``: check the audit log's hash chain."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from coalwatch.audit.service import verify
+from coalwatch.config import Settings
+from coalwatch.errors import CoalwatchError
+
+
+class AuditBroken(CoalwatchError):
+    code = "audit_broken"
+
+
+def add_parser(commands: Any) -> None:
+    audit = commands.add_parser("audit", help="the audit log")
+    actions = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    check = actions.add_parser(
+        "verify", help="check that no entry was edited or removed; name the first broken one"
+    )
+    check.set_defaults(handler=cmd_verify)
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> None:
+    from sqlalchemy import func, select
+
+    from coalwatch.storage import migrate
+    from coalwatch.storage.models import AuditEntry
+    from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+
+    engine = make_engine(settings.resolved_database_url)
+    if not migrate.is_up_to_date(engine):
+        raise CoalwatchError(
+            "the database is not at the current schema: run `coalwatch db upgrade`"
+        )
+    with transaction(make_sessionmaker(engine)) as session:
+        broken = verify(session)
+        entries = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+    if broken is not None:
+        raise AuditBroken(f"audit log broken at entry {broken.entry_id}: {broken.reason}")
+    print(f"audit log intact: {entries} entries, every link verified")
