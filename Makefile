@@ -1,12 +1,18 @@
 # coalwatch: two commands do all the set-up on a fresh machine.
-#   make demo   installs into .venv and starts the embedded demo
-#   make test   installs, then runs every check and test
+#   make demo   installs into .venv, builds the web assets and starts the embedded demo
+#   make test   installs, builds, then runs every check and test (browser tests included)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# front-end libraries (npm, pinned by package-lock.json), copied into the package
+VENDOR := src/coalwatch/web/static/vendor
+VENDOR_STAMP := $(VENDOR)/.built
+LOCALE := src/coalwatch/locale
+CATALOGS := $(wildcard $(LOCALE)/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
 
-.PHONY: install demo test lint typecheck pytest bench clean
+.PHONY: install assets i18n i18n-extract browser demo test lint typecheck pytest bench clean
 
 install: $(STAMP)
 
@@ -16,7 +22,42 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: install
+assets: $(VENDOR_STAMP) $(COMPILED)
+
+$(VENDOR_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/echarts/dist/echarts.min.js \
+	   node_modules/bulma/css/bulma.min.css $(VENDOR)/
+	for lib in htmx.org echarts bulma; do cp node_modules/$$lib/LICENSE $(VENDOR)/LICENSE.$$lib; done
+	touch $@
+
+# the translation catalogs: .po in git, .mo compiled here
+i18n: $(COMPILED)
+
+$(LOCALE)/%/LC_MESSAGES/messages.mo: $(LOCALE)/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -D messages -d $(LOCALE) -l $*
+
+# after changing texts: refresh the catalogs from the code and templates, then translate
+i18n-extract: install
+	$(BIN)/python -m coalwatch.web.catalog
+	$(BIN)/pybabel update --no-fuzzy-matching -D messages \
+	  -i $(LOCALE)/messages.pot -d $(LOCALE)
+
+# Debian packages the tests need (as root, only when missing): Chromium and CJK fonts
+# for the browser tests, Pango for PDF documents, poppler-utils to read PDFs back
+SYSTEM_PACKAGES := chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
+browser:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "the tests need: apt-get install$$missing (as root)"; \
+	  fi; \
+	fi
+
+demo: install assets
 	$(BIN)/coalwatch demo
 
 lint: install
@@ -26,7 +67,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install assets browser
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -34,6 +75,8 @@ test: lint typecheck pytest
 bench: install
 	$(BIN)/python bench/ingest_throughput.py
 	$(BIN)/python bench/month_table.py
+	$(BIN)/python bench/alarm_latency.py
+	$(BIN)/python bench/station_throughput.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis node_modules $(VENDOR) $(COMPILED)

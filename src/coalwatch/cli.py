@@ -72,14 +72,26 @@ def cmd_admin_create(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> None:
+    from coalwatch.auth.limits import DEFAULT_THIRD_PARTY_PER_MIN
     from coalwatch.auth.service import create_token
     from coalwatch.storage.session import make_sessionmaker, transaction
 
     engine = _engine(settings)
     with transaction(make_sessionmaker(engine)) as session:  # type: ignore[arg-type]
-        token = create_token(session, args.name, args.scope, args.write, _now())
+        token = create_token(
+            session,
+            args.name,
+            args.scope,
+            args.write,
+            _now(),
+            third_party=args.third_party,
+            rate_limit_per_min=args.rate_limit,
+        )
     scope = f"org {args.scope}" if args.scope else "the whole tree"
-    print(f"{'write' if args.write else 'read'} token {args.name!r} for {scope}:")
+    kind = "third-party read-only" if args.third_party else "write" if args.write else "read"
+    limit = f", at most {args.rate_limit or DEFAULT_THIRD_PARTY_PER_MIN} requests per minute"
+    limited = args.third_party or args.rate_limit is not None
+    print(f"{kind} token {args.name!r} for {scope}{limit if limited else ''}:")
     print(token)
 
 
@@ -126,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     create_token.add_argument("--name", required=True)
     create_token.add_argument("--scope", metavar="ORG_CODE", help="limit to an org subtree")
     create_token.add_argument("--write", action="store_true", help="allow changes")
+    create_token.add_argument(
+        "--third-party",
+        action="store_true",
+        help="for a finance, tax or safety department: read-only, rate-limited (60/min default)",
+    )
+    create_token.add_argument(
+        "--rate-limit", type=int, metavar="PER_MINUTE", help="requests per minute at most"
+    )
     create_token.set_defaults(handler=cmd_token_create)
 
     add_station(commands)

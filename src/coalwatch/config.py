@@ -33,6 +33,19 @@ class Settings(BaseSettings):
     #: run the timed rules and notification delivery in the server process
     jobs: bool = True
     jobs_interval_s: float = Field(default=10.0, gt=0, le=60)
+    #: signs the session cookies; when empty one is generated and kept in var/secret_key
+    secret_key: str = Field(default="", repr=False)
+    #: send the session cookie over HTTPS only (set it when the center is behind TLS)
+    https_only: bool = False
+    #: a session ends this long after sign-in
+    session_hours: int = Field(default=12, ge=1, le=168)
+    #: failed sign-ins in a row that lock an account, and for how long
+    login_max_failures: int = Field(default=5, ge=1)
+    lockout_minutes: int = Field(default=15, ge=1)
+    #: a password older than this must be changed at sign-in (0: never)
+    password_max_age_days: int = Field(default=90, ge=0)
+    #: the UI language for users who have not chosen one
+    default_locale: str = Field(default="zh_CN", pattern=r"^(zh_CN|en)$")
 
     @field_validator("timezone")
     @classmethod

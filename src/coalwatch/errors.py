@@ -22,6 +22,11 @@ class CoalwatchError(Exception):
     def body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the body (none by default)."""
+        return {}
+
 
 class BadRequest(CoalwatchError):
     status = 400
@@ -51,6 +56,21 @@ class Conflict(CoalwatchError):
 class Invalid(CoalwatchError):
     status = 422
     code = "invalid"
+
+
+class TooManyRequests(CoalwatchError):
+    """A token made more requests than its rate limit allows; retry after some seconds."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message, {"retry_after_s": retry_after_s})
+        self.retry_after_s = retry_after_s
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class DatabaseNotReady(CoalwatchError):

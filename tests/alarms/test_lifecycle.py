@@ -233,3 +233,27 @@ def test_fault_open_for_48_hours_is_escalated_once(w: World) -> None:
     w.clock.now = local(2026, 3, 17, 11, 0)
     w.tick()
     assert manual(w)["escalated_at"] == "2026-03-17T02:01:00Z"
+
+
+def test_a_fault_closed_in_the_next_year_reduces_its_own_year(database_url: str) -> None:
+    # fault 30–31 Dec 2026 (2 days), closed on 3 Jan 2027 without a report:
+    # 1,000 × 3 × 2 = 6,000 t off 2026's A (from 31 Dec), 2027 untouched
+    with world(database_url, now=local(2027, 1, 3, 9, 0)) as w:
+        w.mine("M1", capacity_t=330000)
+        fault = w.ok(
+            w.post(
+                "/mines/M1/faults",
+                {"phenomenon": "主站断电", "occurred_at": local(2026, 12, 30, 8, 0).isoformat()},
+            )
+        )
+        closed = w.ok(
+            w.post(
+                f"/faults/{fault['id']}/close",
+                {"result": "恢复供电", "recovered_at": local(2026, 12, 31, 20, 0).isoformat()},
+            )
+        )
+        assert Decimal(str(closed["reduction_t"])) == Decimal(6000)
+        old_year = w.ok(w.get("/mines/M1/summary", at=local(2026, 12, 31, 23, 0).isoformat()))
+        assert Decimal(str(old_year["year"]["capacity_t"])) == Decimal(324000)
+        new_year = w.ok(w.get("/mines/M1/summary"))
+        assert Decimal(str(new_year["year"]["capacity_t"])) == Decimal(330000)

@@ -382,3 +382,49 @@ def test_a_reset_the_station_reports_is_alarmed_once(w: World) -> None:
         event(local(2026, 3, 15, 9, 5), "parameter_change"),
     )
     assert len(of_type(w, "parameter_change")) == 1
+
+
+def test_a_mines_skew_threshold_overrides_the_deployments(w: World) -> None:
+    w.ok(w.put("/mines/M1/thresholds", {"name": "clock_skew_seconds", "value": 300}))
+    send(w, {"seq": 0, "ts": w.clock(), "type": "heartbeat"})
+    w.ok(w.upload("S1", [], sent_at=w.clock() + timedelta(seconds=200)))
+    assert of_type(w, "clock_skew") == []  # 200 s is within this mine's 300 s
+    w.ok(w.upload("S1", [], sent_at=w.clock() + timedelta(seconds=301)))
+    assert of_type(w, "clock_skew")[0]["threshold"] == "300 s"
+
+
+def test_a_declaration_made_later_ends_the_undeclared_shutdown(w: World) -> None:
+    send(w, belt(local(2026, 3, 15, 9, 0), "1"), belt(local(2026, 3, 15, 9, 30), "5"))
+    w.clock.now = local(2026, 3, 17, 12, 0)
+    w.tick()
+    assert of_type(w, "undeclared_shutdown")[0]["end"] is None
+    w.ok(
+        w.post(
+            "/mines/M1/shutdowns",
+            {
+                "start": local(2026, 3, 15, 10, 0).isoformat(),
+                "end": local(2026, 3, 25, 0, 0).isoformat(),
+                "reason": "补报停产",
+            },
+        )
+    )
+    w.tick()
+    assert of_type(w, "undeclared_shutdown")[0]["end"] is not None
+
+
+def test_comm_loss_fault_occurs_at_the_last_contact(w: World) -> None:
+    send(w, {"seq": 0, "ts": w.clock(), "type": "heartbeat"})
+    w.clock.advance(minutes=4)
+    w.tick()
+    [fault] = [f for f in w.ok(w.get("/faults"))["items"] if f["kind"] == "comm_interruption"]
+    assert fault["occurred_at"] == "2026-03-15T04:00:00Z"  # the last batch, 12:00 local
+
+
+def test_one_points_hours(w: World) -> None:
+    # B1 carries 5 t in hour 10; the skip K1 a 9 t trip: the point filter keeps them apart
+    send(w, belt(local(2026, 3, 15, 10, 0), "0"), belt(local(2026, 3, 15, 10, 30), "5"))
+    send(w, trip(0, local(2026, 3, 15, 10, 40), "K1", "9"))
+    span = {"from": local(2026, 3, 15, 10).isoformat(), "to": local(2026, 3, 15, 11).isoformat()}
+    both = w.ok(w.get("/mines/M1/production", period="hour", **span))["items"][0]
+    belt_only = w.ok(w.get("/mines/M1/production", period="hour", point="B1", **span))["items"][0]
+    assert (both["gross_t"], belt_only["gross_t"]) == (14, 5)

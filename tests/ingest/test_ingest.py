@@ -349,3 +349,16 @@ def test_records_and_quarantine_can_be_read_back(w: World) -> None:
         ).status_code
         == 404
     )
+
+
+def test_gaps_the_station_cannot_fill_are_written_off(w: World) -> None:
+    rec = stream_records()
+    assert w.ok(w.upload("S1", [rec[0], rec[3]]))["gaps"] == [[2, 3]]
+    reader = w.token_for(None)
+    assert w.post("/stations/S1/gaps/write-off", {"reason": "x"}, token=reader).status_code == 403
+    done = w.ok(w.post("/stations/S1/gaps/write-off", {"reason": "主站硬盘损坏，记录无法恢复"}))
+    assert done["written_off"] == [[2, 3]]
+    assert w.ok(w.upload("S1", []))["gaps"] == []
+    assert w.alarms(type="sequence_gap")[0]["end"] is not None
+    again = w.post("/stations/S1/gaps/write-off", {"reason": "again"})
+    assert again.status_code == 409

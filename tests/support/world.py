@@ -166,7 +166,9 @@ def trip(seq: int, ts: datetime, point: str, net_t: Any) -> dict[str, Any]:
 @contextmanager
 def world(url: str, now: datetime | None = None) -> Iterator[World]:
     clock = Clock(now or datetime(2026, 3, 15, 4, 0, tzinfo=UTC))
-    settings = Settings(database_url=url, timezone="Asia/Shanghai", jobs=False)
+    settings = Settings(
+        database_url=url, timezone="Asia/Shanghai", jobs=False, secret_key="test-session-key"
+    )
     app = create_app(settings, clock=clock)
     with TestClient(app) as client:
         w = World(client=client, clock=clock, token="", url=url)

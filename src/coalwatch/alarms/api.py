@@ -3,17 +3,34 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from coalwatch.alarms import channels, service, thresholds
 from coalwatch.alarms.schemas import AlarmList, AlarmOut, AlarmState, HandleIn
 from coalwatch.schemas import Id
 from coalwatch.web.context import Ctx
+from coalwatch.web.exports import csv_response
+from coalwatch.web.formats import TableFormatQuery, table_content
 from coalwatch.wire.types import Moment
 
 router = APIRouter(tags=["alarms"])
 
 
-@router.get("/alarms", summary="Alarms in scope, newest first")
+CSV_COLUMNS = tuple(AlarmOut.model_fields)
+CSV_EXAMPLE = (
+    ",".join(CSV_COLUMNS) + "\r\n"
+    "7,overproduction_day,violation,M1,,2026-03-15T02:10:00+00:00,,1012.500,1000.000,"
+    ",acknowledged,token:ops,2026-03-15T02:12:00+00:00,,,\r\n"
+)
+
+
+@router.get(
+    "/alarms",
+    summary="Alarms in scope, newest first",
+    description="With `format=csv`: one row per alarm, the columns of the JSON items.",
+    response_model=AlarmList,
+    responses={200: table_content(None, CSV_EXAMPLE)},
+)
 def list_alarms(
     ctx: Ctx,
     mine: str | None = None,
@@ -21,7 +38,8 @@ def list_alarms(
     state: AlarmState | None = None,
     start: Annotated[Moment | None, Query(alias="from")] = None,
     end: Annotated[Moment | None, Query(alias="to")] = None,
-) -> AlarmList:
+    format: TableFormatQuery = "json",
+) -> AlarmList | Response:
     with ctx.session() as session:
         items = service.list_alarms(
             session,
@@ -32,7 +50,10 @@ def list_alarms(
             start=start,
             end=end,
         )
-        return AlarmList(items=items)
+    if format == "csv":
+        rows = [[getattr(item, column) for column in CSV_COLUMNS] for item in items]
+        return csv_response("alarms", CSV_COLUMNS, rows)
+    return AlarmList(items=items)
 
 
 @router.post("/alarms/{alarm_id}/ack", summary="Acknowledge an alarm")

@@ -65,7 +65,7 @@ class ChannelOut(BaseModel):
 
 
 def _admin(principal: Principal) -> None:
-    principal.require_write()
+    principal.require("system:write")
     if principal.scope_path is not None:
         raise Forbidden("notification channels are configured with an unscoped write token")
 

@@ -62,11 +62,21 @@ def _key(type_: AlarmType, kwargs: dict[str, Any]) -> AlarmKey:
     return (type_.value, kwargs.get("point_id"), kwargs.get("station_id"), kwargs.get("subject"))
 
 
-def _raise(session: Session, mine: Mine, type_: AlarmType, at: datetime, **kwargs: Any) -> Alarm:
+def _raise(
+    session: Session,
+    mine: Mine,
+    type_: AlarmType,
+    at: datetime,
+    fault_since: datetime | None = None,
+    **kwargs: Any,
+) -> Alarm:
+    """Raise an alarm; an abnormality opens its fault, dated ``fault_since`` when the
+    trouble began before the alarm could say so (the last contact, the last sample)."""
     alarm, new = alarms.raise_alarm(session, mine_id=mine.id, type_=type_, at=at, **kwargs)
     _open_keys(session, mine).add(_key(type_, kwargs))
     if new and type_ in FAULT_OPENING:
-        faults.open_for_alarm(session, alarm, " ".join(filter(None, [LABELS[type_], alarm.detail])))
+        phenomenon = " ".join(filter(None, [LABELS[type_], alarm.detail]))
+        faults.open_for_alarm(session, alarm, phenomenon, since=fault_since)
     return alarm
 
 
@@ -116,16 +126,18 @@ def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
     """Raise and end what the batch shows; return commands for the station."""
     mine, station, now = batch.mine, batch.station, batch.now
     thresholds: dict[int | None, Thresholds] = {}
+    # the deployment's skew setting is the default a mine's threshold may override
+    base = Thresholds(clock_skew_seconds=int(batch.skew_limit.total_seconds()))
 
     def limits(point_id: int | None) -> Thresholds:
         if point_id not in thresholds:
             thresholds[point_id] = for_point(
-                session, mine.id, batch.points.get(point_id) if point_id else None
+                session, mine.id, batch.points.get(point_id) if point_id else None, base
             )
         return thresholds[point_id]
 
     _end(session, mine, AlarmType.COMM_INTERRUPTION, now, station_id=station.id)
-    _station_checks(session, batch)
+    _station_checks(session, batch, timedelta(seconds=limits(None).clock_skew_seconds))
     _events(session, batch)
     # a station that reports the reset itself (parameter_change) has been alarmed already
     reported = {
@@ -165,7 +177,7 @@ def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
     return batch.commands
 
 
-def _station_checks(session: Session, batch: BatchFacts) -> None:
+def _station_checks(session: Session, batch: BatchFacts, skew_limit: timedelta) -> None:
     mine, station, now = batch.mine, batch.station, batch.now
     if batch.rejected:
         _raise(
@@ -192,7 +204,7 @@ def _station_checks(session: Session, batch: BatchFacts) -> None:
         )
     elif not batch.gaps_left:
         _end(session, mine, AlarmType.SEQUENCE_GAP, now, station_id=station.id)
-    if abs(batch.skew) > batch.skew_limit:
+    if abs(batch.skew) > skew_limit:
         _raise(
             session,
             mine,
@@ -200,7 +212,7 @@ def _station_checks(session: Session, batch: BatchFacts) -> None:
             now,
             station_id=station.id,
             value=f"{batch.skew.total_seconds():+.0f} s",
-            threshold=f"{batch.skew_limit.total_seconds():.0f} s",
+            threshold=f"{skew_limit.total_seconds():.0f} s",
         )
         batch.commands.append({"type": "time_check", "center_time": now.isoformat()})
     else:
@@ -553,6 +565,7 @@ def _comm_loss(session: Session, mine: Mine, limits: Thresholds, now: datetime) 
                 mine,
                 AlarmType.COMM_INTERRUPTION,
                 since + timedelta(minutes=limits.comm_loss_minutes),
+                fault_since=since,
                 station_id=station.id,
                 value=f"{int((now - since).total_seconds() // 60)} min",
                 threshold=f"{limits.comm_loss_minutes} min",
@@ -572,6 +585,7 @@ def _no_data(session: Session, mine: Mine, point: Point, limits: Thresholds, now
             mine,
             AlarmType.NO_DATA_WHILE_RUNNING,
             reference + timedelta(minutes=limits.no_data_minutes),
+            fault_since=reference,
             point_id=point.id,
             threshold=f"{limits.no_data_minutes} min",
             value=f"{int((now - reference).total_seconds() // 60)} min",
@@ -606,6 +620,9 @@ def _undeclared_shutdown(session: Session, mine: Mine, limits: Thresholds, now: 
     if now - since < timedelta(days=limits.undeclared_shutdown_days):
         return
     declared = bool(facts.shutdowns(session, mine.id, since, now))
+    if declared:
+        _end(session, mine, AlarmType.UNDECLARED_SHUTDOWN, now)
+        return
     if rules.undeclared_shutdown(
         last, mine.created_at, now, limits.undeclared_shutdown_days, declared
     ):

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from coalwatch.storage.models import Alarm, Mine, Org, Point
@@ -106,3 +107,94 @@ def with_codes(session: Session, alarm_id: int) -> tuple[Alarm, Mine, Org, str |
         .where(Alarm.id == alarm_id)
     ).first()
     return (row[0], row[1], row[2], row[3]) if row else None
+
+
+def open_counts(session: Session, mine_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """Per mine: (open alarms, of which not yet acknowledged)."""
+    if not mine_ids:
+        return {}
+    rows = session.execute(
+        select(Alarm.mine_id, Alarm.state, func.count())
+        .where(Alarm.mine_id.in_(mine_ids), Alarm.state != "closed")
+        .group_by(Alarm.mine_id, Alarm.state)
+    ).all()
+    out: dict[int, tuple[int, int]] = {}
+    for mine_id, state, count in rows:
+        total, unacked = out.get(mine_id, (0, 0))
+        out[mine_id] = (total + int(count), unacked + (int(count) if state == "active" else 0))
+    return out
+
+
+def open_alarms(
+    session: Session, mine_ids: Sequence[int], limit: int
+) -> list[tuple[Alarm, str, str, str | None]]:
+    """The newest alarms not closed yet: (alarm, mine code, mine name, point code)."""
+    if not mine_ids:
+        return []
+    rows = session.execute(
+        select(Alarm, Mine.code, Mine.name, Point.code)
+        .join(Mine, Mine.id == Alarm.mine_id)
+        .outerjoin(Point, Point.id == Alarm.point_id)
+        .where(Alarm.mine_id.in_(mine_ids), Alarm.state != "closed")
+        .order_by(Alarm.start.desc(), Alarm.id.desc())
+        .limit(limit)
+    )
+    return [(a, code, name, point) for a, code, name, point in rows]
+
+
+def unacknowledged(session: Session, scope_path: str | None) -> tuple[int, int | None]:
+    """Alarms in scope waiting for acknowledgement: (how many, the newest id)."""
+    statement = (
+        select(func.count(), func.max(Alarm.id))
+        .select_from(Alarm)
+        .join(Mine, Mine.id == Alarm.mine_id)
+        .join(Org, Org.id == Mine.org_id)
+        .where(Alarm.state == "active")
+    )
+    if scope_path is not None:
+        statement = statement.where(Org.path.startswith(scope_path, autoescape=True))
+    count, newest = session.execute(statement).one()
+    return int(count or 0), None if newest is None else int(newest)
+
+
+def browse_query(
+    scope_path: str | None,
+    *,
+    mine: str | None,
+    type_: str | None,
+    states: Sequence[str] | None,
+    severity: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> Select[Alarm, str, str, str]:
+    """The alarm console's and query page's rows: (alarm, mine code, mine name, point code)."""
+    statement = (
+        select(Alarm, Mine.code, Mine.name, Point.code)
+        .join(Mine, Mine.id == Alarm.mine_id)
+        .join(Org, Org.id == Mine.org_id)
+        .outerjoin(Point, Point.id == Alarm.point_id)
+        .order_by(Alarm.start.desc(), Alarm.id.desc())
+    )
+    if scope_path is not None:
+        statement = statement.where(Org.path.startswith(scope_path, autoescape=True))
+    if mine:
+        statement = statement.where(Mine.code == mine)
+    if type_:
+        statement = statement.where(Alarm.type == type_)
+    if states:
+        statement = statement.where(Alarm.state.in_(states))
+    if severity:
+        statement = statement.where(Alarm.severity == severity)
+    if start is not None:
+        statement = statement.where(Alarm.start >= start)
+    if end is not None:
+        statement = statement.where(Alarm.start < end)
+    return statement
+
+
+def browse(
+    session: Session, statement: Select[Alarm, str, str, str], offset: int, limit: int
+) -> tuple[list[tuple[Alarm, str, str, str | None]], int]:
+    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    rows = session.execute(statement.offset(offset).limit(limit))
+    return [(a, code, name, point) for a, code, name, point in rows], int(total or 0)

@@ -35,3 +35,10 @@ class AlarmList(BaseModel):
 class HandleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     result: Annotated[str, Field(min_length=1, max_length=4000, pattern=r"\S")]
+
+
+class AlarmView(AlarmOut):
+    """An alarm as the console shows it: with the mine's name and the type's label."""
+
+    mine_name: str
+    label: str

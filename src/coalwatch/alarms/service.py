@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from coalwatch.alarms import repository
-from coalwatch.alarms.schemas import AlarmOut, AlarmState, HandleIn
+from coalwatch.alarms.schemas import AlarmOut, AlarmState, AlarmView, HandleIn
 from coalwatch.auth.principal import Principal
 from coalwatch.domain.alarms import LABELS, SEVERITY, AlarmType, Severity
 from coalwatch.errors import Conflict, NotFound
@@ -182,7 +182,7 @@ def _visible(
 
 def acknowledge(session: Session, principal: Principal, alarm_id: int, now: datetime) -> AlarmOut:
     """确认: someone has seen the alarm."""
-    principal.require_write()
+    principal.require("alarm:write")
     alarm, mine, point = _visible(session, principal, alarm_id)
     if alarm.state != "active":
         raise Conflict(f"alarm {alarm_id} is {alarm.state}, not active")
@@ -197,7 +197,7 @@ def handle(
     session: Session, principal: Principal, alarm_id: int, data: HandleIn, now: datetime
 ) -> AlarmOut:
     """处理: the result is recorded; the alarm closes once its condition has ended."""
-    principal.require_write()
+    principal.require("alarm:handle")
     alarm, mine, point = _visible(session, principal, alarm_id)
     if alarm.state == "active":
         raise Conflict(f"alarm {alarm_id} must be acknowledged before it is handled")
@@ -209,3 +209,76 @@ def handle(
     alarm.state = "closed" if alarm.end is not None else "handled"
     _announce(session, alarm, alarm.state)
     return _out(alarm, mine, point)
+
+
+#: what the console's state filter may ask for beyond one state
+STATE_GROUPS: dict[str, tuple[str, ...]] = {
+    "open": ("active", "acknowledged", "handled"),
+    "todo": ("active", "acknowledged"),
+}
+MAX_PAGE = 10_000
+
+
+def bell(session: Session, principal: Principal) -> tuple[int, int | None]:
+    """报警铃: how many alarms in scope wait for acknowledgement, and the newest's id."""
+    return repository.unacknowledged(session, principal.scope_path)
+
+
+def browse(
+    session: Session,
+    principal: Principal,
+    *,
+    mine: str | None = None,
+    type_: str | None = None,
+    state: str | None = None,
+    severity: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    page: int = 1,
+    size: int = 50,
+) -> tuple[list[AlarmView], int]:
+    """One page of the alarms in scope, newest first, and how many there are in all."""
+    states = STATE_GROUPS.get(state or "", (state,) if state else None)
+    statement = repository.browse_query(
+        principal.scope_path,
+        mine=mine,
+        type_=type_,
+        states=states,
+        severity=severity,
+        start=start,
+        end=end,
+    )
+    size = max(1, min(size, MAX_PAGE))
+    rows, total = repository.browse(session, statement, (max(page, 1) - 1) * size, size)
+    return [_view(alarm, code, name, point) for alarm, code, name, point in rows], total
+
+
+def _view(alarm: Alarm, mine: str, mine_name: str, point: str | None) -> AlarmView:
+    return AlarmView(
+        **_out(alarm, mine, point).model_dump(),
+        mine_name=mine_name,
+        label=label(alarm.type),
+    )
+
+
+def label(type_: str) -> str:
+    try:
+        return LABELS.get(AlarmType(type_), type_)
+    except ValueError:
+        return type_
+
+
+def open_alarms(session: Session, mine_ids: list[int], limit: int) -> list[AlarmView]:
+    """The newest alarms not closed yet of these mines (already in the caller's scope)."""
+    return [_view(*row) for row in repository.open_alarms(session, mine_ids, limit)]
+
+
+def open_counts(session: Session, mine_ids: list[int]) -> dict[int, tuple[int, int]]:
+    return repository.open_counts(session, mine_ids)
+
+
+def get_alarm(session: Session, principal: Principal, alarm_id: int) -> AlarmView:
+    alarm, mine, point = _visible(session, principal, alarm_id)
+    found = repository.with_codes(session, alarm_id)
+    assert found is not None
+    return _view(alarm, mine, found[1].name, point)

@@ -35,9 +35,11 @@ class ThresholdsOut(BaseModel):
     values: dict[str, int | None]
 
 
-def for_point(session: Session, mine_id: int, point: Point | None) -> Thresholds:
+def for_point(
+    session: Session, mine_id: int, point: Point | None, defaults: Thresholds | None = None
+) -> Thresholds:
     """Defaults ← the point's own settings ← the mine's overrides ← the point's overrides."""
-    base = Thresholds()
+    base = defaults or Thresholds()
     if point is not None:
         base = replace(
             base,
@@ -54,7 +56,7 @@ def for_point(session: Session, mine_id: int, point: Point | None) -> Thresholds
 def set_threshold(
     session: Session, principal: Principal, mine_code: str, data: ThresholdIn, now: datetime
 ) -> ThresholdsOut:
-    principal.require_write()
+    principal.require("system:write")
     if data.name not in THRESHOLD_NAMES:
         raise Invalid(f"unknown threshold {data.name!r}; known: {', '.join(THRESHOLD_NAMES)}")
     mine, _ = visible_mine(session, principal, mine_code)

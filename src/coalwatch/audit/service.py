@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from coalwatch.auth.principal import Principal
+from coalwatch.errors import Forbidden
 from coalwatch.storage.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -93,3 +95,28 @@ def verify(session: Session) -> Broken | None:
             return Broken(entry.id, "its content does not match its hash (the entry was edited)")
         prev_hash = entry.hash
     return None
+
+
+def browse(
+    session: Session,
+    principal: Principal,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    page: int = 1,
+    size: int = 50,
+) -> tuple[list[AuditEntry], int]:
+    """审计日志, newest first. The log is not scoped to an org: the whole tree's only."""
+    principal.require("system:view")
+    if principal.scope_path is not None:
+        raise Forbidden("审计日志仅供中心管理员查看 (the audit log is for the whole tree's users)")
+    query = select(AuditEntry)
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if action:
+        query = query.where(AuditEntry.action.startswith(action, autoescape=True))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(AuditEntry.id.desc()).offset((max(page, 1) - 1) * size).limit(size)
+    )
+    return list(rows), int(total)

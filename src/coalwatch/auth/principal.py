@@ -1,23 +1,61 @@
-"""Who is calling, and which part of the organisation tree they may see."""
+"""Who is calling, what they may do, and which part of the organisation tree they may see."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
+from coalwatch.auth.permissions import ALL, VIEW_ALL
 from coalwatch.errors import Forbidden, NotFound
+
+PrincipalKind = Literal["token", "user", "operator"]
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """A token holder (or a command-line operator).
+    """A token holder, a signed-in user, or the command-line operator.
 
     ``scope_path`` is the materialised path of the org subtree the principal
-    may see ("/1/4/"); None is the whole tree.
+    may see ("/1/4/"); None is the whole tree. ``permissions`` are the strings
+    of :mod:`coalwatch.auth.permissions`; ``*`` is everything.
     """
 
     name: str
     scope_path: str | None
-    write: bool
+    permissions: frozenset[str] = field(default_factory=frozenset)
+    kind: PrincipalKind = "token"
+    #: the signed-in user's id (kind "user")
+    user_id: int | None = None
+
+    @classmethod
+    def for_token(cls, name: str, scope_path: str | None, write: bool) -> Principal:
+        """A read token may view every menu; a write token may do everything."""
+        return cls(
+            name=name,
+            scope_path=scope_path,
+            permissions=frozenset({ALL}) if write else VIEW_ALL,
+            kind="token",
+        )
+
+    @property
+    def write(self) -> bool:
+        return ALL in self.permissions
+
+    def has(self, permission: str) -> bool:
+        return ALL in self.permissions or permission in self.permissions
+
+    def require(self, permission: str) -> None:
+        """403 unless the principal holds ``permission`` (or ``*``)."""
+        if self.has(permission):
+            return
+        if self.kind == "token":
+            raise Forbidden(
+                f"this token is read-only; a write token is required ({permission})",
+                {"permission": permission},
+            )
+        raise Forbidden(
+            f"权限不足 permission denied: {permission} is required", {"permission": permission}
+        )
 
     def sees(self, org_path: str) -> bool:
         return self.scope_path is None or org_path.startswith(self.scope_path)
@@ -27,10 +65,8 @@ class Principal:
         if not self.sees(org_path):
             raise NotFound(f"{what} not found")
 
-    def require_write(self) -> None:
-        if not self.write:
-            raise Forbidden("this token is read-only; a write token is required")
-
 
 #: the command line acts with full rights: whoever runs it owns the database
-OPERATOR = Principal(name="operator", scope_path=None, write=True)
+OPERATOR = Principal(
+    name="operator", scope_path=None, permissions=frozenset({ALL}), kind="operator"
+)

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coalwatch.storage.models import ApiToken, Org, User
+from coalwatch.storage.models import ApiToken, Org, Role, User
 
 
 def add_token(session: Session, token: ApiToken) -> None:
@@ -33,3 +33,7 @@ def add_user(session: Session, user: User) -> None:
 
 def revoke(token: ApiToken, now: datetime) -> None:
     token.revoked_at = now
+
+
+def role_by_code(session: Session, code: str) -> Role | None:
+    return session.scalars(select(Role).where(Role.code == code)).first()

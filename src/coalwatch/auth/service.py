@@ -1,4 +1,4 @@
-"""API tokens and administrator accounts."""
+"""API tokens and the first administrator account."""
 
 from __future__ import annotations
 
@@ -6,18 +6,25 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
 from coalwatch.auth import repository
+from coalwatch.auth.limits import DEFAULT_THIRD_PARTY_PER_MIN, MAX_PER_MIN, RateLimiter
+from coalwatch.auth.passwords import hash_password
+from coalwatch.auth.permissions import BUILTIN_ROLES
 from coalwatch.auth.principal import Principal
-from coalwatch.errors import Conflict, Invalid, Unauthorized
+from coalwatch.errors import Conflict, Invalid, TooManyRequests, Unauthorized
 from coalwatch.orgs import repository as org_repository
-from coalwatch.storage.models import ApiToken, User
+from coalwatch.storage.models import ApiToken, User, UserRole
 
 TOKEN_PREFIX = "cw_"
+#: the role ``coalwatch admin create`` gives (系统管理员: every permission)
+ADMIN_ROLE = "admin"
 MIN_PASSWORD_LENGTH = 10
-_hasher = PasswordHasher()
+#: token kinds: a script's (read or write) and a third party's (财政/税务/安监, read-only)
+SCRIPT, THIRD_PARTY = "script", "third_party"
+#: a third-party token reads what the third-party role reads, and settlement statements
+THIRD_PARTY_PERMISSIONS = BUILTIN_ROLES["third_party"][1] | {"settlement:view"}
 
 
 def _digest(token: str) -> str:
@@ -25,11 +32,28 @@ def _digest(token: str) -> str:
 
 
 def create_token(
-    session: Session, name: str, scope_code: str | None, write: bool, now: datetime
+    session: Session,
+    name: str,
+    scope_code: str | None,
+    write: bool,
+    now: datetime,
+    *,
+    third_party: bool = False,
+    rate_limit_per_min: int | None = None,
 ) -> str:
-    """A new token; only its digest is stored, so it is shown this once."""
+    """A new token; only its digest is stored, so it is shown this once.
+
+    A third-party token 第三方令牌 (finance, tax, safety departments) is always
+    read-only and always rate-limited (60 requests per minute unless given).
+    """
     if not name.strip():
         raise Invalid("a token needs a name")
+    if third_party and write:
+        raise Invalid("a third-party token is always read-only: leave out --write")
+    if third_party and rate_limit_per_min is None:
+        rate_limit_per_min = DEFAULT_THIRD_PARTY_PER_MIN
+    if rate_limit_per_min is not None and not 1 <= rate_limit_per_min <= MAX_PER_MIN:
+        raise Invalid(f"a rate limit is 1 to {MAX_PER_MIN} requests per minute")
     scope_id = None
     if scope_code is not None:
         org = org_repository.org_by_code(session, scope_code)
@@ -45,13 +69,25 @@ def create_token(
             scope_org_id=scope_id,
             write=write,
             created_at=now,
+            kind=THIRD_PARTY if third_party else SCRIPT,
+            rate_limit_per_min=rate_limit_per_min,
         ),
     )
     return token
 
 
-def authenticate(session: Session, authorization: str | None) -> Principal:
-    """The principal behind an ``Authorization: Bearer`` header, or 401."""
+def authenticate(
+    session: Session,
+    authorization: str | None,
+    *,
+    limiter: RateLimiter | None = None,
+    now: datetime | None = None,
+) -> Principal:
+    """The principal behind an ``Authorization: Bearer`` header, or 401.
+
+    With a limiter, a rate-limited token spends one request of its budget here
+    (429 with ``Retry-After`` when it has none left).
+    """
     if not authorization:
         raise Unauthorized("missing Authorization: Bearer token")
     scheme, _, token = authorization.partition(" ")
@@ -61,10 +97,26 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
     if found is None:
         raise Unauthorized("unknown or revoked token")
     api_token, scope_path = found
-    return Principal(name=f"token:{api_token.name}", scope_path=scope_path, write=api_token.write)
+    if limiter is not None and now is not None and api_token.rate_limit_per_min is not None:
+        wait = limiter.take(api_token.id, api_token.rate_limit_per_min, now)
+        if wait is not None:
+            raise TooManyRequests(
+                f"this token may make {api_token.rate_limit_per_min} requests per minute; "
+                f"retry after {wait} s",
+                wait,
+            )
+    if api_token.kind == THIRD_PARTY:
+        return Principal(
+            name=f"token:{api_token.name}",
+            scope_path=scope_path,
+            permissions=THIRD_PARTY_PERMISSIONS,
+            kind="token",
+        )
+    return Principal.for_token(f"token:{api_token.name}", scope_path, api_token.write)
 
 
 def create_admin(session: Session, username: str, password: str, now: datetime) -> User:
+    """The first administrator (系统管理员), from the command line."""
     username = username.strip()
     if not username:
         raise Invalid("a username is required")
@@ -77,10 +129,21 @@ def create_admin(session: Session, username: str, password: str, now: datetime) 
         name=username,
         number=None,
         org_id=None,
-        password_hash=_hasher.hash(password),
+        password_hash=hash_password(password),
         is_admin=True,
         password_changed_at=now,
         created_at=now,
+        active=True,
+        must_change_password=False,
+        failed_logins=0,
     )
     repository.add_user(session, user)
+    from coalwatch.users.service import ensure_builtin_roles
+
+    ensure_builtin_roles(session, now)
+    admin_role = repository.role_by_code(session, ADMIN_ROLE)
+    if admin_role is None:
+        raise Invalid(f"the built-in role {ADMIN_ROLE!r} is missing: run `coalwatch db upgrade`")
+    session.add(UserRole(user_id=user.id, role_id=admin_role.id))
+    session.flush()
     return user

@@ -293,7 +293,7 @@ def credentials_text(demo: Demo, base: str) -> str:
     return f"""\
 地址 URL:            {base}/
 API 文档 API docs:   {base}/api/v1/docs
-管理员 admin login:  {ADMIN} / {demo.admin_password}   
+管理员 admin login:  {ADMIN} / {demo.admin_password}
 写令牌 write token:  {demo.token}   (全部单位 / whole tree)
 
 演示区域 demo region: 山西省 › 长治市 › {COUNTY.name} {COUNTY.code} › {COMPANY.name}

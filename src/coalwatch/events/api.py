@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from coalwatch.auth.service import authenticate
 from coalwatch.errors import Unauthorized
@@ -24,7 +25,7 @@ KEEPALIVE_S = 15.0
     description=(
         "Each event is `event: alarm|figures|fault` with a JSON `data` line. Authenticate "
         "with `Authorization: Bearer` or, for browsers' EventSource, `?token=`. Only events "
-        "of mines in the token's scope are sent."
+        "of mines in the token's scope are sent. A signed-in browser uses its session cookie."
     ),
     response_class=StreamingResponse,
 )
@@ -35,10 +36,17 @@ async def events(
 ) -> StreamingResponse:
     state = app_state(request)
     header = request.headers.get("authorization") or (f"Bearer {token}" if token else None)
-    with transaction(state.sessions) as session:
-        principal = authenticate(session, header)
-    if principal is None:  # pragma: no cover - authenticate raises
-        raise Unauthorized("no principal")
+    if header is None:
+        # a signed-in browser: the session cookie (no CSRF needed: nothing changes)
+        from coalwatch.web.pages import session_principal
+
+        found = await run_in_threadpool(session_principal, request)
+        if found is None:
+            raise Unauthorized("sign in, or authenticate with an API token")
+        principal = found[0]
+    else:
+        with transaction(state.sessions) as session:
+            principal = authenticate(session, header, limiter=state.limiter, now=state.clock())
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=1000)
 

@@ -1,20 +1,42 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 
 from coalwatch.faults import service
 from coalwatch.faults.schemas import CloseIn, FaultIn, FaultList, FaultOut, ReportIn
 from coalwatch.schemas import Id
 from coalwatch.web.context import Ctx
+from coalwatch.web.exports import csv_response
+from coalwatch.web.formats import TableFormatQuery, table_content
 
 router = APIRouter(tags=["faults"])
 
 
-@router.get("/faults", summary="Fault records in scope, newest first")
-def list_faults(ctx: Ctx, mine: str | None = None, open: bool = False) -> FaultList:
+CSV_COLUMNS = tuple(FaultOut.model_fields)
+CSV_EXAMPLE = (
+    ",".join(CSV_COLUMNS) + "\r\n"
+    "3,M1,,comm_interruption,主站 S1 通信中断,2026-03-15T01:00:00+00:00,"
+    "2026-03-15T01:40:00+00:00,token:ops,,,,,,\r\n"
+)
+
+
+@router.get(
+    "/faults",
+    summary="Fault records in scope, newest first",
+    description="With `format=csv`: one row per fault record, the columns of the JSON items.",
+    response_model=FaultList,
+    responses={200: table_content(None, CSV_EXAMPLE)},
+)
+def list_faults(
+    ctx: Ctx, mine: str | None = None, open: bool = False, format: TableFormatQuery = "json"
+) -> FaultList | Response:
     with ctx.session() as session:
         items = service.list_faults(session, ctx.principal(session), mine, open, ctx.now())
-        return FaultList(items=items)
+    if format == "csv":
+        rows = [[getattr(item, column) for column in CSV_COLUMNS] for item in items]
+        return csv_response("faults", CSV_COLUMNS, rows)
+    return FaultList(items=items)
 
 
 @router.post("/mines/{mine}/faults", status_code=201, summary="Record a fault by hand")

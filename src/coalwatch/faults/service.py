@@ -4,7 +4,7 @@ reported within 2 h reduces the year's capacity 核减 when it is closed."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from coalwatch.alarms import service as alarms
+from coalwatch.alarms import thresholds
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.domain import capacity as rules
@@ -28,8 +29,15 @@ from coalwatch.storage.models import Alarm, CapacityReduction, Fault, Mine, Org,
 MAX_LISTED = 1000
 
 
-def open_for_alarm(session: Session, alarm: Alarm, phenomenon: str, by: str = "system") -> Fault:
-    """The fault that a system abnormality opens (one per alarm)."""
+def open_for_alarm(
+    session: Session,
+    alarm: Alarm,
+    phenomenon: str,
+    by: str = "system",
+    since: datetime | None = None,
+) -> Fault:
+    """The fault that a system abnormality opens (one per alarm), occurred at ``since``
+    (when the trouble began) or else when the alarm was raised."""
     existing = repository.for_alarm(session, alarm.id)
     if existing is not None:
         return existing
@@ -40,10 +48,13 @@ def open_for_alarm(session: Session, alarm: Alarm, phenomenon: str, by: str = "s
         alarm_id=alarm.id,
         kind=alarm.type,
         phenomenon=phenomenon,
-        occurred_at=alarm.start,
+        occurred_at=since or alarm.start,
         opened_by=by,
     )
     repository.add(session, fault)
+    mine = session.get_one(Mine, alarm.mine_id)
+    org = session.get_one(Org, mine.org_id)
+    emit(session, "fault", org.path, {"id": fault.id, "mine": mine.code, "transition": "opened"})
     return fault
 
 
@@ -57,7 +68,7 @@ def recovered(session: Session, alarm: Alarm) -> None:
 def record_fault(
     session: Session, principal: Principal, mine_code: str, data: FaultIn, now: datetime
 ) -> FaultOut:
-    principal.require_write()
+    principal.require("alarm:write")
     mine, _ = visible_mine(session, principal, mine_code)
     point_id = None
     if data.point is not None:
@@ -99,7 +110,7 @@ def report(
     session: Session, principal: Principal, fault_id: int, data: ReportIn, now: datetime
 ) -> FaultOut:
     """上报: the fault was reported to the level above."""
-    principal.require_write()
+    principal.require("alarm:write")
     fault, mine, org = _visible(session, principal, fault_id)
     if fault.reported_at is not None:
         raise Conflict(f"fault {fault_id} was reported already at {fault.reported_at.isoformat()}")
@@ -132,7 +143,7 @@ def close(
     session: Session, principal: Principal, fault_id: int, data: CloseIn, now: datetime
 ) -> FaultOut:
     """Closing records the result; a fault unreported at 2 h reduces the capacity."""
-    principal.require_write()
+    principal.require("alarm:write")
     fault, mine, org = _visible(session, principal, fault_id)
     if fault.closed_at is not None:
         raise Conflict(f"fault {fault_id} is closed already")
@@ -144,7 +155,8 @@ def close(
     fault.closed_at = now
     fault.closed_by = principal.name
     tz = ZoneInfo(mine.timezone)
-    lateness = fault_report_lateness(fault.occurred_at, fault.reported_at, now)
+    limits = thresholds.for_point(session, mine.id, None)
+    lateness = fault_report_lateness(fault.occurred_at, fault.reported_at, now, limits)
     reduction = None
     if lateness is ReportLateness.VIOLATION:
         occurred = fault.occurred_at.astimezone(tz).date()
@@ -155,11 +167,17 @@ def close(
         annual = rules.approved_annual(changes, occurred)
         if annual is not None:
             amount = rules.fault_reduction(annual, occurred, recovered_at.astimezone(tz).date())
+            # 核减其当年的审定生产能力: the fault's year, from the closing day (or, for a
+            # fault closed in a later year, from that year's last day, so its A is reduced)
+            closing_day = now.astimezone(tz).date()
+            applied = (
+                closing_day if closing_day.year == occurred.year else date(occurred.year, 12, 31)
+            )
             reduction = apply_reduction(
                 session,
                 mine,
                 amount,
-                now.astimezone(tz).date(),
+                applied,
                 f"故障 {fault.id} 未在2小时内上报 (fault {fault.id} not reported within 2 h)",
                 now,
             )
@@ -202,7 +220,10 @@ def _out(
     reduction_t = (
         None if reduction is None else _tonnes(reduction.amount_kg_num, reduction.amount_kg_den)
     )
-    lateness = fault_report_lateness(fault.occurred_at, fault.reported_at, fault.closed_at or now)
+    limits = thresholds.for_point(session, mine.id, None)
+    lateness = fault_report_lateness(
+        fault.occurred_at, fault.reported_at, fault.closed_at or now, limits
+    )
     return FaultOut(
         id=fault.id,
         mine=mine.code,

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from coalwatch.events.broker import attach
 from coalwatch.ingest import queries, service
-from coalwatch.ingest.schemas import QuarantineList, RecordList
+from coalwatch.ingest.schemas import QuarantineList, RecordList, WriteOffIn, WriteOffOut
 from coalwatch.storage.session import transaction
 from coalwatch.web.context import Ctx, app_state
 from coalwatch.wire.batches import Batch, BatchAnswer, StationRecord
@@ -107,3 +107,15 @@ def list_quarantined(
         return QuarantineList(
             items=queries.list_quarantined(session, ctx.principal(session), mine, limit)
         )
+
+
+@router.post(
+    "/stations/{station}/gaps/write-off",
+    summary="Declare a station's missing records lost (audited); its sequence_gap alarm ends",
+)
+def write_off_gaps(station: str, data: WriteOffIn, ctx: Ctx) -> WriteOffOut:
+    with ctx.session() as session:
+        gaps = service.write_off_gaps(
+            session, ctx.principal(session), station, data.reason, ctx.now()
+        )
+        return WriteOffOut(station=station, written_off=gaps)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from coalwatch.storage.models import Point, QuarantinedRecord, Record, Station, StationGap
@@ -55,9 +55,24 @@ def replace_gaps(
         )
 
 
+_RECORD_COLUMNS = [c.name for c in Record.__table__.columns if c.name != "id"]
+_COPY_RECORDS = f"COPY records ({', '.join(_RECORD_COLUMNS)}) FROM STDIN"
+
+
 def insert_records(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(Record), rows)
+        # Core, not the ORM bulk path: the ORM leaves out None values and starts a
+        # new executemany whenever the set of non-None columns changes from one row
+        # to the next (~70 statements, ~70 round trips for a batch of 500 mixed records)
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            # COPY, in the session's transaction: ~1.5-2x the rows/s of executemany
+            driver: Any = connection.connection.driver_connection
+            with driver.cursor() as cursor, cursor.copy(_COPY_RECORDS) as copy:
+                for row in rows:
+                    copy.write_row([row[name] for name in _RECORD_COLUMNS])
+        else:
+            session.execute(insert(cast(Table, Record.__table__)), rows)
 
 
 def insert_quarantined(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from coalwatch.schemas import Instant, NumberOut
 
@@ -39,3 +41,13 @@ class QuarantinedOut(BaseModel):
 
 class QuarantineList(BaseModel):
     items: list[QuarantinedOut]
+
+
+class WriteOffIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]
+
+
+class WriteOffOut(BaseModel):
+    station: str
+    written_off: list[tuple[int, int]]

@@ -18,14 +18,18 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from coalwatch.alarms import engine
+from coalwatch.alarms.service import end_condition
+from coalwatch.audit import service as audit
+from coalwatch.auth.principal import Principal
 from coalwatch.domain.accounting import IncrementKind, totalizer_increment, trip_production
+from coalwatch.domain.alarms import AlarmType
 from coalwatch.domain.periods import Period, period_start
 from coalwatch.domain.sequences import advance, is_held
 from coalwatch.domain.units import tonnes_to_kg
-from coalwatch.errors import BadRequest, Invalid, Unauthorized
+from coalwatch.errors import BadRequest, Conflict, Invalid, NotFound, Unauthorized
 from coalwatch.ingest import repository
 from coalwatch.production import repository as production_repository
-from coalwatch.storage.models import Mine, Point, Station
+from coalwatch.storage.models import Mine, Org, Point, Station
 from coalwatch.wire.batches import (
     Batch,
     BatchAnswer,
@@ -340,3 +344,37 @@ def _account_totalizer(
         point.last_total_ts = newest.ts
         point.last_total_seq = newest.seq
         point.last_total_kg = newest.value_kg
+
+
+def write_off_gaps(
+    session: Session, principal: Principal, station_code: str, reason: str, now: datetime
+) -> list[tuple[int, int]]:
+    """Declare a station's missing records lost 数据缺失核销 (the station no longer holds them).
+
+    The gaps are recorded in the audit log with the reason, removed from what
+    the station is asked to resend, and its ``sequence_gap`` alarm ends.
+    """
+    principal.require("system:write")
+    station = repository.station_for_update(session, station_code)
+    if station is None:
+        raise NotFound(f"station {station_code!r} not found")
+    mine = session.get_one(Mine, station.mine_id)
+    org = session.get_one(Org, mine.org_id)
+    principal.require_visible(org.path, f"station {station_code!r}")
+    gaps = repository.gaps_of(session, station.id)
+    if not gaps:
+        raise Conflict(f"station {station_code!r} has no missing records")
+    repository.replace_gaps(session, mine.id, station.id, [])
+    audit.record(
+        session,
+        actor=principal.name,
+        action="station.write_off_gaps",
+        entity="station",
+        key=station.code,
+        detail={"gaps": [list(g) for g in gaps], "reason": reason},
+        at=now,
+    )
+    end_condition(
+        session, mine_id=mine.id, type_=AlarmType.SEQUENCE_GAP, at=now, station_id=station.id
+    )
+    return gaps

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from coalwatch.domain.coefficients import Span
 from coalwatch.storage.models import (
     Capacity,
+    CapacityReduction,
     Coefficient,
     CoefficientSpan,
     ManualProduction,
@@ -105,5 +106,21 @@ def manual_entries(session: Session, mine_id: int) -> list[ManualProduction]:
             select(ManualProduction)
             .where(ManualProduction.mine_id == mine_id)
             .order_by(ManualProduction.start)
+        )
+    )
+
+
+def plans_of(session: Session, mine_id: int) -> list[Plan]:
+    return list(
+        session.scalars(select(Plan).where(Plan.mine_id == mine_id).order_by(Plan.month.desc()))
+    )
+
+
+def reductions_of(session: Session, mine_id: int) -> list[CapacityReduction]:
+    return list(
+        session.scalars(
+            select(CapacityReduction)
+            .where(CapacityReduction.mine_id == mine_id)
+            .order_by(CapacityReduction.id)
         )
     )

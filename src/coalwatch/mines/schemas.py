@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date as datetime_date
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -140,3 +141,26 @@ class ManualProductionOut(BaseModel):
     entered_by: str
     approved_by: str | None
     overlaps_measured: bool
+
+
+class ReductionOut(BaseModel):
+    effective_from: Day
+    amount_t: NumberOut
+    reason: str
+
+
+class CapacityRow(BaseModel):
+    annual_capacity_t: NumberOut
+    #: None: in force from the start
+    effective_from: datetime_date | None
+
+
+class MineConfig(BaseModel):
+    """Everything configured for one mine (the configuration pages)."""
+
+    mine: MineOut
+    capacities: list[CapacityRow]
+    reductions: list[ReductionOut]
+    plans: list[PlanOut]
+    coefficients: list[CoefficientOut]
+    manual: list[ManualProductionOut]

@@ -21,16 +21,19 @@ from coalwatch.mines import repository
 from coalwatch.mines.schemas import (
     CapacityIn,
     CapacityOut,
+    CapacityRow,
     CoefficientIn,
     CoefficientOut,
     ManualProductionIn,
     ManualProductionOut,
+    MineConfig,
     MineIn,
     MineOut,
     PlanIn,
     PlanOut,
     PointIn,
     PointOut,
+    ReductionOut,
     StationIn,
     StationOut,
 )
@@ -72,7 +75,7 @@ def _t(kg: int | None) -> Decimal | None:
 def create_mine(
     session: Session, principal: Principal, data: MineIn, default_tz: str, now: datetime
 ) -> MineOut:
-    principal.require_write()
+    principal.require("system:write")
     org = visible_org(session, principal, data.org)
     if repository.mine_by_code(session, data.code) is not None:
         raise Conflict(f"mine {data.code!r} exists already")
@@ -154,7 +157,7 @@ def _point_out(point: Point) -> PointOut:
 def set_capacity(
     session: Session, principal: Principal, code: str, data: CapacityIn, now: datetime
 ) -> CapacityOut:
-    principal.require_write()
+    principal.require("production:write")
     mine, _ = visible_mine(session, principal, code)
     repository.add(
         session,
@@ -173,7 +176,7 @@ def set_capacity(
 def set_plan(
     session: Session, principal: Principal, code: str, month: str, data: PlanIn, now: datetime
 ) -> PlanOut:
-    principal.require_write()
+    principal.require("production:write")
     mine, _ = visible_mine(session, principal, code)
     try:
         year, number = (int(part) for part in month.split("-"))
@@ -197,7 +200,7 @@ def approve_coefficient(
     session: Session, principal: Principal, code: str, data: CoefficientIn, now: datetime
 ) -> CoefficientOut:
     """Record an approved coefficient; later approvals win for the dates they share."""
-    principal.require_write()
+    principal.require("production:approve")
     mine, _ = visible_mine(session, principal, code)
     try:
         hundredths = coefficient_rules.percent_to_hundredths(data.percent)
@@ -232,7 +235,7 @@ def approve_coefficient(
 def create_point(
     session: Session, principal: Principal, code: str, data: PointIn, now: datetime
 ) -> PointOut:
-    principal.require_write()
+    principal.require("system:write")
     mine, _ = visible_mine(session, principal, code)
     if repository.point_by_code(session, mine.id, data.code) is not None:
         raise Conflict(f"point {data.code!r} exists already in mine {mine.code!r}")
@@ -258,7 +261,7 @@ def create_point(
 def register_station(
     session: Session, principal: Principal, code: str, data: StationIn, now: datetime
 ) -> StationOut:
-    principal.require_write()
+    principal.require("system:write")
     mine, _ = visible_mine(session, principal, code)
     try:
         parse_public_key(data.public_key)
@@ -283,7 +286,7 @@ def record_manual_production(
     It counts in the figures, marked as manual, spread over the hours of its
     window; a window that overlaps measured production is flagged for review.
     """
-    principal.require_write()
+    principal.require("production:write")
     mine, _ = visible_mine(session, principal, code)
     point = repository.point_by_code(session, mine.id, data.point)
     if point is None:
@@ -354,3 +357,50 @@ def apply_reduction(
     )
     repository.add(session, reduction)
     return reduction
+
+
+def mine_config(session: Session, principal: Principal, code: str, now: datetime) -> MineConfig:
+    """A mine with its capacities, reductions, plans, coefficients and manual entries."""
+    mine, org = visible_mine(session, principal, code)
+    points = {p.id: p.code for p in repository.points_of(session, [mine.id])}
+    return MineConfig(
+        mine=describe_mines(session, [(mine, org)], now)[0],
+        capacities=[
+            CapacityRow(
+                annual_capacity_t=kg_to_tonnes(c.annual_kg),
+                effective_from=None if c.effective_from == FROM_THE_START else c.effective_from,
+            )
+            for c in repository.capacities_of(session, mine.id)
+        ],
+        reductions=[
+            ReductionOut(
+                effective_from=r.effective_from,
+                amount_t=fraction_to_decimal(Fraction(r.amount_kg_num, r.amount_kg_den * 1000), 3),
+                reason=r.reason,
+            )
+            for r in repository.reductions_of(session, mine.id)
+        ],
+        plans=[
+            PlanOut(
+                mine=mine.code,
+                month=p.month.strftime("%Y-%m"),
+                month_t=kg_to_tonnes(p.month_kg),
+                day_t=_t(p.day_kg),
+                hour_t=_t(p.hour_kg),
+            )
+            for p in repository.plans_of(session, mine.id)
+        ],
+        coefficients=[
+            CoefficientOut(
+                mine=mine.code,
+                percent=Decimal(c.hundredths) / 100,
+                effective_from=c.effective_from,
+                effective_to=c.effective_to,
+            )
+            for c in repository.coefficients_of(session, mine.id)
+        ],
+        manual=[
+            _manual_out(entry, mine.code, points.get(entry.point_id, "?"))
+            for entry in repository.manual_entries(session, mine.id)
+        ],
+    )

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from coalwatch.storage.models import Mine, Org
@@ -27,3 +29,11 @@ def mines_under(session: Session, path: str | None) -> list[tuple[Mine, Org]]:
     if path is not None:
         query = query.where(Org.path.startswith(path, autoescape=True))
     return [(mine, org) for mine, org in session.execute(query)]
+
+
+def mine_rows_under(session: Session, path: str | None) -> list[Row[Any]]:
+    """(id, code, name) of the mines of a subtree, by code: rows, not entities."""
+    query = select(Mine.id, Mine.code, Mine.name).join(Org, Org.id == Mine.org_id)
+    if path is not None:
+        query = query.where(Org.path.startswith(path, autoescape=True))
+    return list(session.execute(query.order_by(Mine.code)))

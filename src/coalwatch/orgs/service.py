@@ -17,7 +17,7 @@ LEVELS = {"province": 0, "city": 1, "county": 2, "company": 3}
 
 
 def create_org(session: Session, principal: Principal, data: OrgIn, now: datetime) -> OrgOut:
-    principal.require_write()
+    principal.require("system:write")
     if repository.org_by_code(session, data.code) is not None:
         raise Conflict(f"org {data.code!r} exists already")
     parent = None

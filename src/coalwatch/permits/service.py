@@ -34,7 +34,7 @@ def _point(session: Session, mine: Mine, code: str) -> Point:
 def approve_permit(
     session: Session, principal: Principal, mine_code: str, data: PermitIn, now: datetime
 ) -> PermitOut:
-    principal.require_write()
+    principal.require("production:approve")
     mine, _ = visible_mine(session, principal, mine_code)
     point = _point(session, mine, data.point) if data.point else None
     permit = Permit(
@@ -70,7 +70,7 @@ def approve_permit(
 def declare_shutdown(
     session: Session, principal: Principal, mine_code: str, data: ShutdownIn, now: datetime
 ) -> ShutdownOut:
-    principal.require_write()
+    principal.require("production:write")
     mine, _ = visible_mine(session, principal, mine_code)
     shutdown = Shutdown(
         mine_id=mine.id,
@@ -143,7 +143,7 @@ def list_shutdowns(session: Session, principal: Principal, mine_code: str) -> li
 def record_calibration(
     session: Session, principal: Principal, mine_code: str, data: CalibrationIn, now: datetime
 ) -> CalibrationOut:
-    principal.require_write()
+    principal.require("production:write")
     mine, _ = visible_mine(session, principal, mine_code)
     point = _point(session, mine, data.point)
     if point.kind != "belt":

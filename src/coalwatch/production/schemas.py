@@ -44,11 +44,14 @@ class MineProduction(BaseModel):
     mine: str
     name: str
     items: list[PeriodFigure]
+    total: Figure | None = None
 
 
 class Production(BaseModel):
     period: Period
     items: list[PeriodFigure]
+    #: the whole range: exact sums rounded once; capacity and plan summed over the periods
+    total: Figure | None = None
 
 
 class OrgProduction(Production):

@@ -6,11 +6,13 @@ rounded only when shown: a total is the rounding of the exact sum.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -126,11 +128,18 @@ class _Measure:
         )
 
     def figure(self) -> Figure:
+        return Figure(**self.figure_fields())
+
+    def figure_fields(self) -> dict[str, Any]:
+        return self._fields
+
+    @functools.cached_property
+    def _fields(self) -> dict[str, Any]:
         measured, manual, raw = self.sums
         raw_t = Fraction(raw, RAW_UNITS_PER_T)
         ratio = rules.capacity_ratio(raw_t, self.plan, self.capacity)
         excess = rules.overproduction(raw_t, self.capacity)
-        return Figure(
+        return dict(
             gross_t=kg_to_tonnes(measured + manual),
             raw_t=round_tonnes(raw_t),
             manual_t=kg_to_tonnes(manual),
@@ -211,9 +220,16 @@ def _buckets(start: datetime, end: datetime, period: Period, tz: ZoneInfo) -> li
     return buckets
 
 
+class _HasId(Protocol):
+    """A mine entity, or a row with its id."""
+
+    @property
+    def id(self) -> int: ...
+
+
 def _table(
     session: Session,
-    mines: Sequence[Mine],
+    mines: Sequence[_HasId],
     period: Period,
     buckets: Sequence[datetime],
     tz: ZoneInfo,
@@ -228,7 +244,7 @@ def _table(
     table: dict[int, list[_Measure]] = {m: [] for m in ids}
     if period is Period.HOUR:
         sums = repository.hourly_sums(
-            session, ids, buckets[0].astimezone(UTC), last.astimezone(UTC)
+            session, ids, buckets[0].astimezone(UTC), last.astimezone(UTC), point_id
         )
         for bucket in buckets:
             key = bucket.astimezone(UTC)
@@ -254,9 +270,35 @@ def _table(
     return table
 
 
+def _sum_measures(measures: Sequence[_Measure]) -> _Measure:
+    """The sum of many measures: exact sums, the plan rounded once at the end
+    (folding ``+`` over 1,000 mines rounds the plan 1,000 times)."""
+    if len(measures) == 1:
+        return measures[0]  # and its figure, computed once
+    measured = manual = raw = 0
+    capacity: Fraction | None = None
+    approved: Fraction | None = None
+    planned = Fraction(0)
+    any_plan = any(m.plan is not None for m in measures)
+    for m in measures:
+        measured += m.sums[0]
+        manual += m.sums[1]
+        raw += m.sums[2]
+        if m.capacity is not None:
+            capacity = m.capacity if capacity is None else capacity + m.capacity
+        if m.approved is not None:
+            approved = m.approved if approved is None else approved + m.approved
+        if any_plan:
+            part = m.plan if m.plan is not None else m.capacity
+            if part is not None:
+                planned += Fraction(part)
+    plan = fraction_to_decimal(planned, 7) if any_plan else None
+    return _Measure((measured, manual, raw), capacity, approved, plan)
+
+
 def _items(buckets: Sequence[datetime], measures: Sequence[_Measure]) -> list[PeriodFigure]:
     return [
-        PeriodFigure(start=bucket, **measure.figure().model_dump())
+        PeriodFigure(start=bucket, **measure.figure_fields())
         for bucket, measure in zip(buckets, measures, strict=True)
     ]
 
@@ -282,7 +324,13 @@ def mine_production(
     tz = ZoneInfo(mine.timezone)
     buckets = _buckets(start, end, period, tz)
     table = _table(session, [mine], period, buckets, tz, now.astimezone(tz).date(), point_id)
-    return Production(period=period, items=_items(buckets, table[mine.id]))
+    return Production(
+        period=period, items=_items(buckets, table[mine.id]), total=_total(table[mine.id])
+    )
+
+
+def _total(measures: Sequence[_Measure]) -> Figure:
+    return _sum_measures(measures).figure()
 
 
 def org_production(
@@ -300,21 +348,101 @@ def org_production(
     Periods are those of the deployment's time zone; each mine's days are its own.
     """
     org = visible_org(session, principal, code)
-    mines = [mine for mine, _ in org_repository.mines_under(session, org.path)]
+    mines = org_repository.mine_rows_under(session, org.path)
     buckets = _buckets(start, end, period, tz)
     table = _table(session, mines, period, buckets, tz, now.astimezone(tz).date()) if mines else {}
+    totals = [_sum_measures([table[m.id][index] for m in mines]) for index in range(len(buckets))]
+    return OrgProduction(
+        org=org.code,
+        period=period,
+        items=_items(buckets, totals),
+        total=_total(totals),
+        mines=[
+            MineProduction(
+                mine=m.code,
+                name=m.name,
+                items=_items(buckets, table[m.id]),
+                total=_total(table[m.id]),
+            )
+            for m in mines
+        ],
+    )
+
+
+PERIODS = (Period.HOUR, Period.DAY, Period.MONTH, Period.YEAR)
+
+
+@dataclass(frozen=True)
+class Current:
+    """当时/当天/当月/当年产量 of many mines at once, and their sum."""
+
+    mines: dict[int, Summary]
+    total: dict[Period, Figure]
+
+
+def current_figures(session: Session, mines: Sequence[Mine], now: datetime) -> Current:
+    """The current hour, day, month and year of every mine, from the rollups only.
+
+    A few queries for any number of mines (the dashboards of a whole region): the
+    current hour's rollup holds everything received so far, so at ``now`` this
+    equals :func:`summary`.
+    """
+    by_zone: dict[str, list[Mine]] = {}
+    for mine in mines:
+        by_zone.setdefault(mine.timezone, []).append(mine)
+    out: dict[int, Summary] = {}
+    totals = {period: _Measure(ZERO, None, None, None) for period in PERIODS}
+    for zone, group in by_zone.items():
+        tz = ZoneInfo(zone)
+        at = now.astimezone(tz)
+        ids = [m.id for m in group]
+        today = at.date()
+        hour = period_start(at, Period.HOUR, tz).astimezone(UTC)
+        hours = repository.hourly_sums(session, ids, hour, hour + timedelta(hours=1))
+        days = repository.range_sums(session, ids, today, today)
+        months = repository.range_sums(session, ids, today.replace(day=1), today)
+        years = repository.range_sums(session, ids, date(today.year, 1, 1), today)
+        sticks = yardsticks(session, ids, today, today)
+        for mine in group:
+            measures = {
+                Period.HOUR: _measure(
+                    hours.get((mine.id, hour), ZERO), sticks[mine.id], Period.HOUR, today
+                ),
+                Period.DAY: _measure(days.get(mine.id, ZERO), sticks[mine.id], Period.DAY, today),
+                Period.MONTH: _measure(
+                    months.get(mine.id, ZERO), sticks[mine.id], Period.MONTH, today
+                ),
+                Period.YEAR: _measure(
+                    years.get(mine.id, ZERO), sticks[mine.id], Period.YEAR, today
+                ),
+            }
+            for period, measure in measures.items():
+                totals[period] = totals[period] + measure
+            out[mine.id] = Summary(
+                mine=mine.code,
+                at=at,
+                hour=measures[Period.HOUR].figure(),
+                day=measures[Period.DAY].figure(),
+                month=measures[Period.MONTH].figure(),
+                year=measures[Period.YEAR].figure(),
+            )
+    return Current(out, {period: measure.figure() for period, measure in totals.items()})
+
+
+def today_by_hour(
+    session: Session, mines: Sequence[Mine], now: datetime, tz: ZoneInfo
+) -> list[PeriodFigure]:
+    """Today's hours (deployment time zone) summed over the mines, for the wall's chart."""
+    start = period_start(now.astimezone(tz), Period.DAY, tz)
+    end = next_period_start(start, Period.DAY, tz)
+    if not mines:
+        return []
+    buckets = _buckets(start, end, Period.HOUR, tz)
+    table = _table(session, mines, Period.HOUR, buckets, tz, now.astimezone(tz).date())
     totals = []
     for index in range(len(buckets)):
         total = _Measure(ZERO, None, None, None)
         for mine in mines:
             total = total + table[mine.id][index]
         totals.append(total)
-    return OrgProduction(
-        org=org.code,
-        period=period,
-        items=_items(buckets, totals),
-        mines=[
-            MineProduction(mine=m.code, name=m.name, items=_items(buckets, table[m.id]))
-            for m in mines
-        ],
-    )
+    return _items(buckets, totals)

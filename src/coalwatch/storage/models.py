@@ -14,6 +14,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -284,6 +286,10 @@ class ApiToken(Base):
     write: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: "script" (read or write) or "third_party" (财政/税务/安监: always read-only)
+    kind: Mapped[str] = mapped_column(String(16), server_default="script")
+    #: requests per minute this token may make (a token bucket in the center); None: no limit
+    rate_limit_per_min: Mapped[int | None] = mapped_column(Integer)
 
 
 class User(Base):
@@ -296,9 +302,43 @@ class User(Base):
     number: Mapped[str | None] = mapped_column(String(64))
     org_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id"))
     password_hash: Mapped[str] = mapped_column(String(256))
+    #: created as an administrator (``coalwatch admin create``); rights come from roles
     is_admin: Mapped[bool] = mapped_column(Boolean)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: a disabled user cannot sign in (kept for the audit trail)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    #: the password was set by someone else: it must be changed at the next sign-in
+    must_change_password: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    #: failed sign-ins since the last success or lock-out
+    failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the UI language the user chose ("zh_CN", "en")
+    locale: Mapped[str | None] = mapped_column(String(16))
+
+
+class Role(Base):
+    """A role 角色: a named set of permission strings (``monitor:view``, ``*`` ...)."""
+
+    __tablename__ = "roles"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: the permission strings, space-separated and sorted
+    permissions: Mapped[str] = mapped_column(Text)
+    #: created with the system; it can be edited but not deleted
+    builtin: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class UserRole(Base):
+    """Which roles a user has."""
+
+    __tablename__ = "user_roles"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    role_id: Mapped[int] = mapped_column(ForeignKey("roles.id"), primary_key=True, index=True)
 
 
 class Threshold(Base):
@@ -437,4 +477,32 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FeeItem(Base):
+    """A fee or tax charged per tonne of raw coal 收费项目 (资源税, 煤炭价格调节基金 ...)."""
+
+    __tablename__ = "fee_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FeeRate(Base):
+    """A fee item's rate from a date on, in 1/10,000 yuan per tonne of raw coal (exact).
+
+    Never changed or deleted: a correction is a new row for the same date, and of
+    two rows for one date the later added is in force.
+    """
+
+    __tablename__ = "fee_rates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fee_item_id: Mapped[int] = mapped_column(ForeignKey("fee_items.id"), index=True)
+    #: yuan per tonne × 10,000 (a rate has at most 4 decimals)
+    rate_ten_thousandths: Mapped[int] = mapped_column(BigInteger)
+    effective_from: Mapped[date] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,17 +1,25 @@
-"""The center's web application: API v1 (and, later, the pages)."""
+"""The center's web application: API v1 and the pages (Jinja2 + htmx + SSE)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coalwatch import __version__
 from coalwatch.alarms.api import router as alarms_router
+from coalwatch.alarms.views import router as alarms_pages
+from coalwatch.audit.views import router as audit_pages
 from coalwatch.config import Settings
 from coalwatch.events.api import router as events_router
 from coalwatch.events.broker import Broker
@@ -20,21 +28,70 @@ from coalwatch.ingest.api import document_schemas
 from coalwatch.ingest.api import router as ingest_router
 from coalwatch.jobs.scheduler import Scheduler
 from coalwatch.mines.api import router as mines_router
+from coalwatch.mines.views import router as mines_pages
+from coalwatch.monitor.views import router as monitor_pages
 from coalwatch.orgs.api import router as orgs_router
+from coalwatch.orgs.views import router as orgs_pages
 from coalwatch.permits.api import router as permits_router
+from coalwatch.permits.views import router as permits_pages
 from coalwatch.production.api import router as production_router
-from coalwatch.storage.session import make_engine, make_sessionmaker
+from coalwatch.production.views import router as production_pages
+from coalwatch.settlement.api import router as settlement_router
+from coalwatch.status.api import router as status_router
+from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+from coalwatch.users.service import ensure_builtin_roles
+from coalwatch.users.views import router as users_pages
 from coalwatch.web import errors
 from coalwatch.web.context import AppState, Clock, system_clock
+from coalwatch.web.secret import session_secret
 
 API = "/api/v1"
+log = logging.getLogger("coalwatch.web")
 
-_INDEX = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">
-<title>煤炭产量监控中心 coalwatch</title>
-<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
-<h1>煤炭产量监控中心</h1><p>coalwatch {version}</p>
-<ul><li><a href="/api/v1/docs">API 文档 (OpenAPI)</a></li>
-<li><a href="/api/v1/openapi.json">openapi.json</a></li></ul></body></html>"""
+STATIC = Path(__file__).resolve().parent / "static"
+SESSION_COOKIE = "coalwatch_session"
+#: the pages load nothing from outside the center (no CDN: the network is closed)
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+PAGE_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    """Headers every response carries; pages also get a strict Content-Security-Policy."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in PAGE_HEADERS if h[0] not in present)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _ensure_roles(sessions: sessionmaker[Session], clock: Clock) -> None:
+    try:
+        with transaction(sessions) as session:
+            ensure_builtin_roles(session, clock())
+    except DBAPIError:  # not migrated yet: `coalwatch db upgrade` creates them
+        log.warning("the built-in roles could not be checked (is the database migrated?)")
 
 
 def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
@@ -44,6 +101,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        _ensure_roles(sessions, clock)
         scheduler = None
         if settings.jobs:
             scheduler = Scheduler(sessions, broker, clock, settings.jobs_interval_s)
@@ -65,6 +123,15 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     )
     app.state.coalwatch = AppState(settings=settings, sessions=sessions, clock=clock, broker=broker)
     errors.install(app)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(settings),
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_hours * 3600,
+        same_site="lax",
+        https_only=settings.https_only,
+    )
+    app.add_middleware(SecurityHeaders)
     for router in (
         orgs_router,
         mines_router,
@@ -73,13 +140,24 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         alarms_router,
         faults_router,
         permits_router,
+        status_router,
+        settlement_router,
         events_router,
     ):
         app.include_router(router, prefix=API)
 
-    @app.get("/", include_in_schema=False)
-    def index() -> HTMLResponse:
-        return HTMLResponse(_INDEX.format(version=__version__))
+    for pages in (
+        users_pages,
+        monitor_pages,
+        alarms_pages,
+        production_pages,
+        mines_pages,
+        permits_pages,
+        orgs_pages,
+        audit_pages,
+    ):
+        app.include_router(pages)
+    app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -106,6 +184,16 @@ ERRORS = {
     "404": "no such resource in the token's scope",
     "409": "conflicts with the current state",
     "422": "invalid input; the message says which field and why",
+    "429": "the token's rate limit is spent: retry after `Retry-After` seconds",
+}
+#: headers documented with an error status
+ERROR_HEADERS: dict[str, dict[str, Any]] = {
+    "429": {
+        "Retry-After": {
+            "description": "seconds until the token may make its next request",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    }
 }
 
 
@@ -137,3 +225,5 @@ def _document_errors(operation: dict[str, Any]) -> None:
             "description": responses.get(status, {}).get("description", description),
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
         }
+        if status in ERROR_HEADERS:
+            responses[status]["headers"] = ERROR_HEADERS[status]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from coalwatch.auth.limits import RateLimiter
 from coalwatch.auth.principal import Principal
 from coalwatch.auth.service import authenticate
 from coalwatch.config import Settings
@@ -31,6 +32,8 @@ class AppState:
     sessions: sessionmaker[Session]
     clock: Clock
     broker: Broker
+    #: the rate-limited tokens' buckets (in this process)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
 
 
 _bearer = HTTPBearer(auto_error=False, description="an API token from `coalwatch token create`")
@@ -61,7 +64,7 @@ class Context:
             if self.credentials
             else None
         )
-        return authenticate(session, header)
+        return authenticate(session, header, limiter=self.state.limiter, now=self.now())
 
 
 def app_state(request: Request) -> AppState:

@@ -1,0 +1,161 @@
+"""Printable documents: PDF from HTML (WeasyPrint) and XLSX workbooks (openpyxl).
+
+A document is a Jinja2 template that extends ``documents/base.html`` (A4, a CJK
+font list, so that the Chinese text is embedded in the PDF as a font subset),
+found in ``adapters/templates`` or in any feature's ``templates/`` folder.
+Figures are formatted from ``Decimal`` by the filters below, never via float.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from coalwatch.errors import CoalwatchError
+
+PACKAGE = Path(__file__).resolve().parent.parent
+#: the fonts a document asks for, first found wins (Debian: fonts-noto-cjk, fonts-wqy-zenhei)
+CJK_FONTS = '"Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Zen Hei", sans-serif'
+PDF = "application/pdf"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class PdfUnavailable(CoalwatchError):
+    """The machine cannot render PDF (a system library is missing): not the client's fault."""
+
+    status = 503
+    code = "pdf_unavailable"
+
+
+def grouped(value: Decimal | int | None, places: int | None = None) -> str:
+    """A figure with thousands separators: ``places`` decimals (rounded half-up), or all
+    its own decimals when None (an exact figure shown as it is)."""
+    if value is None:
+        return "—"
+    number = Decimal(value)
+    if places is not None:
+        number = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return format(number, ",f")
+
+
+@cache
+def environment() -> Environment:
+    dirs = [PACKAGE / "adapters" / "templates", *sorted(PACKAGE.glob("*/templates"))]
+    env = Environment(
+        loader=FileSystemLoader([str(d) for d in dict.fromkeys(dirs)]),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["grouped"] = grouped
+    env.globals["CJK_FONTS"] = CJK_FONTS
+    return env
+
+
+def render_html(template: str, **context: Any) -> str:
+    """A document template rendered to HTML (the same HTML prints from a browser)."""
+    return environment().get_template(template).render(**context)
+
+
+def render_pdf(html: str) -> bytes:
+    """PDF bytes of an HTML document; fonts are embedded as subsets, nothing is fetched
+    from outside (the monitoring network is closed)."""
+    try:
+        from weasyprint import HTML  # type: ignore[import-untyped]
+        from weasyprint.urls import URLFetcher  # type: ignore[import-untyped]
+    except OSError as exc:  # WeasyPrint loads Pango from the system
+        raise PdfUnavailable(
+            "PDF output needs the Pango library on the center's machine "
+            "(Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0)"
+        ) from exc
+
+    # data: URLs only (inline images); any other URL is refused with a warning
+    fetcher = URLFetcher(allowed_protocols={"data"})
+    pdf: bytes = HTML(string=html, url_fetcher=fetcher).write_pdf()
+    return pdf
+
+
+Cell = str | int | Decimal | date | datetime | None
+
+
+@dataclass
+class Table:
+    """A block of a sheet: a bold header row, rows, and number formats per column index."""
+
+    header: Sequence[str]
+    rows: Sequence[Sequence[Cell]]
+    formats: dict[int, str] = field(default_factory=dict)
+    #: rows at the end shown in bold (totals)
+    bold_last: int = 0
+
+
+@dataclass
+class Sheet:
+    title: str
+    #: lines above the tables (the document's title first, in bold)
+    heading: Sequence[str]
+    tables: Sequence[Table]
+    #: lines below the tables (notes, rules)
+    notes: Sequence[str] = ()
+    widths: Sequence[int] = ()
+
+
+YUAN_FORMAT = "#,##0.00"
+TONNES_FORMAT = "#,##0.000"
+EXACT_TONNES_FORMAT = "#,##0.0000000"
+RATE_FORMAT = "#,##0.0000"
+
+
+def _cell(value: Cell) -> Any:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)  # Excel has no time zones: local time
+    return value
+
+
+def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
+    """A workbook; decimals are written as numbers with the given formats."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    book.remove(book.active)  # type: ignore[arg-type]
+    bold = Font(bold=True)
+    for spec in sheets:
+        sheet = book.create_sheet(spec.title[:31])
+        for index, line in enumerate(spec.heading):
+            sheet.append([line])
+            if index == 0:
+                sheet.cell(row=sheet.max_row, column=1).font = Font(bold=True, size=14)
+        for table in spec.tables:
+            sheet.append([])
+            sheet.append(list(table.header))
+            for cell in sheet[sheet.max_row]:
+                cell.font = bold
+            first = sheet.max_row + 1
+            for row in table.rows:
+                sheet.append([_cell(v) for v in row])
+            last = sheet.max_row
+            for column, number_format in table.formats.items():
+                for r in range(first, last + 1):
+                    sheet.cell(row=r, column=column + 1).number_format = number_format
+            for r in range(last - table.bold_last + 1, last + 1):
+                for cell in sheet[r]:
+                    cell.font = bold
+        if spec.notes:
+            sheet.append([])
+            for line in spec.notes:
+                sheet.append([line])
+        for index, width in enumerate(spec.widths, start=1):
+            sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = width
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

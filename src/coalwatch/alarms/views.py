@@ -1,0 +1,327 @@
+"""Pages of 报警处理 (the console: acknowledge and handle) and 报警查询 (the query)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from coalwatch.alarms import service, thresholds
+from coalwatch.alarms.schemas import AlarmView, HandleIn
+from coalwatch.domain.alarms import LABELS, Severity
+from coalwatch.errors import Invalid
+from coalwatch.mines import repository as mine_repository
+from coalwatch.orgs import repository as org_repository
+from coalwatch.web.exports import csv_response, xlsx_response
+from coalwatch.web.pages import Page, need
+
+router = APIRouter(include_in_schema=False)
+AlarmPage = Annotated[Page, Depends(need("alarm:view"))]
+QueryPage = Annotated[Page, Depends(need("query:view"))]
+Text = Annotated[str | None, Query(max_length=64)]
+PAGE_SIZE = 30
+STATES = ("todo", "open", "active", "acknowledged", "handled", "closed")
+
+
+def _bounds(page: Page, first: date | None, last: date | None) -> tuple[datetime | None, ...]:
+    tz = page.state.settings.tz
+    start = None if first is None else datetime.combine(first, time(), tz)
+    end = None if last is None else datetime.combine(last + timedelta(days=1), time(), tz)
+    if start is not None and end is not None and end <= start:
+        raise Invalid(page._("结束日期不能早于开始日期"))
+    return start, end
+
+
+def _mines(page: Page) -> list[tuple[str, str]]:
+    with page.session() as session:
+        return [
+            (mine.code, mine.name)
+            for mine, _ in org_repository.mines_under(session, page.principal.scope_path)
+        ]
+
+
+def _filters(**values: Any) -> dict[str, str]:
+    return {k: str(v) for k, v in values.items() if v not in (None, "")}
+
+
+@router.get("/alarms/bell")
+def bell(page: AlarmPage) -> Response:
+    with page.session() as session:
+        count, newest = service.bell(session, page.principal)
+    return page.render("alarms/_bell.html", count=count, newest=newest or 0)
+
+
+@router.get("/alarms")
+def console(
+    page: AlarmPage,
+    mine: Text = None,
+    severity: Text = None,
+    type: Text = None,
+    todo: bool = False,
+    state: Text = None,
+    page_no: Annotated[int, Query(alias="page", ge=1)] = 1,
+) -> Response:
+    """当前报警 / 报警确认与处理: open alarms with their acknowledge and handle actions."""
+    chosen = state if state in STATES else ("todo" if todo else "open")
+    with page.session() as session:
+        items, total = service.browse(
+            session,
+            page.principal,
+            mine=mine or None,
+            severity=severity or None,
+            type_=type or None,
+            state=chosen,
+            page=page_no,
+            size=PAGE_SIZE,
+        )
+    filters = _filters(mine=mine, severity=severity, type=type, state=chosen)
+    return page.render(
+        "alarms/console.html",
+        items=items,
+        total=total,
+        page_no=page_no,
+        size=PAGE_SIZE,
+        filters=filters,
+        base_url="/alarms?" + urlencode(filters) + "&",
+        mines=_mines(page),
+        types=[(t.value, label) for t, label in LABELS.items()],
+        severities=[s.value for s in Severity],
+        state=chosen,
+    )
+
+
+@router.get("/alarms/rows")
+def console_rows(
+    page: AlarmPage,
+    mine: Text = None,
+    severity: Text = None,
+    type: Text = None,
+    state: Text = "open",
+    page_no: Annotated[int, Query(alias="page", ge=1)] = 1,
+) -> Response:
+    """The console's table body, refreshed when an alarm changes."""
+    with page.session() as session:
+        items, total = service.browse(
+            session,
+            page.principal,
+            mine=mine or None,
+            severity=severity or None,
+            type_=type or None,
+            state=state if state in STATES else "open",
+            page=page_no,
+            size=PAGE_SIZE,
+        )
+    return page.render("alarms/_rows.html", items=items, total=total)
+
+
+def _row(page: Page, alarm: AlarmView, message: str) -> Response:
+    if page.request.headers.get("hx-request"):
+        page.flash(message)
+        return page.render("alarms/_row_swap.html", a=alarm)
+    return page.redirect(page.request.headers.get("referer") or "/alarms", message)
+
+
+@router.post("/alarms/{alarm_id}/ack")
+def acknowledge(page: AlarmPage, alarm_id: int) -> Response:
+    """确认: the server refuses without ``alarm:write`` (403)."""
+    with page.session() as session:
+        service.acknowledge(session, page.principal, alarm_id, page.now())
+        alarm = service.get_alarm(session, page.principal, alarm_id)
+    return _row(page, alarm, page._("报警已确认") + f" #{alarm_id}")
+
+
+@router.post("/alarms/{alarm_id}/handle")
+def handle(
+    page: AlarmPage, alarm_id: int, result: Annotated[str, Form(max_length=4000)] = ""
+) -> Response:
+    """处理: the result text is required and recorded (``alarm:handle``)."""
+    try:
+        data = HandleIn(result=result.strip())
+    except ValidationError as exc:
+        raise Invalid(page._("请填写处理结果")) from exc
+    with page.session() as session:
+        service.handle(session, page.principal, alarm_id, data, page.now())
+        alarm = service.get_alarm(session, page.principal, alarm_id)
+    return _row(page, alarm, page._("处理结果已记录") + f" #{alarm_id}")
+
+
+# ---- 报警查询 ------------------------------------------------------------------------------
+
+EXPORT_LIMIT = 10_000
+
+
+@router.get("/query/alarms")
+def query(
+    page: QueryPage,
+    mine: Text = None,
+    severity: Text = None,
+    type: Text = None,
+    state: Text = None,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+    page_no: Annotated[int, Query(alias="page", ge=1)] = 1,
+    format: Annotated[str | None, Query(pattern="^(csv|xlsx)$")] = None,
+) -> Response:
+    begin, finish = _bounds(page, start, end)
+    chosen = state if state in STATES else None
+    size = EXPORT_LIMIT if format else PAGE_SIZE
+    with page.session() as session:
+        items, total = service.browse(
+            session,
+            page.principal,
+            mine=mine or None,
+            severity=severity or None,
+            type_=type or None,
+            state=chosen,
+            start=begin,
+            end=finish,
+            page=1 if format else page_no,
+            size=size,
+        )
+    if format:
+        return _export(page, items, format)
+    filters = _filters(
+        mine=mine,
+        severity=severity,
+        type=type,
+        state=chosen,
+        **{"from": start.isoformat() if start else None, "to": end.isoformat() if end else None},
+    )
+    return page.render(
+        "alarms/query.html",
+        items=items,
+        total=total,
+        page_no=page_no,
+        size=PAGE_SIZE,
+        filters=filters,
+        base_url="/query/alarms?" + urlencode(filters) + "&",
+        export_url="/query/alarms?" + urlencode(filters) + "&format=",
+        mines=_mines(page),
+        types=[(t.value, label) for t, label in LABELS.items()],
+        severities=[s.value for s in Severity],
+    )
+
+
+def _export(page: Page, items: list[AlarmView], format: str) -> Response:
+    _ = page._
+    header = [
+        _("编号"), _("级别"), _("类型"), _("矿井"), _("计量点"), _("开始时间"), _("结束时间"),
+        _("数值"), _("阈值"), _("状态"), _("确认人"), _("确认时间"), _("处理人"),
+        _("处理时间"), _("处理结果"), _("说明"),
+    ]  # fmt: skip
+    tz = page.state.settings.tz
+
+    def local(value: datetime | None) -> datetime | None:
+        return None if value is None else value.astimezone(tz)
+
+    rows = [
+        [
+            a.id,
+            a.severity,
+            _(a.label),
+            a.mine_name,
+            a.point,
+            local(a.start),
+            local(a.end),
+            a.value,
+            a.threshold,
+            a.state,
+            a.acknowledged_by,
+            local(a.acknowledged_at),
+            a.handled_by,
+            local(a.handled_at),
+            a.result,
+            a.detail,
+        ]
+        for a in items
+    ]
+    name = _("报警查询") + "-" + page.now().astimezone(tz).strftime("%Y%m%d%H%M")
+    if format == "csv":
+        return csv_response(name, header, rows)
+    return xlsx_response(name, _("报警"), header, rows)
+
+
+# ---- 系统参数: settings and rule thresholds --------------------------------------------------
+
+SystemPage = Annotated[Page, Depends(need("system:view"))]
+THRESHOLD_LABELS = {
+    "min_trip_kg": "最小输煤量 (kg)",
+    "window_min": "皮带监测窗口 (分钟)",
+    "window_min_kg": "窗口最小输煤量 (kg)",
+    "no_data_minutes": "运行无数据 (分钟)",
+    "comm_loss_minutes": "通信中断 (分钟)",
+    "clock_skew_seconds": "时钟偏差 (秒)",
+    "undeclared_shutdown_days": "停产未报备 (天)",
+    "calibration_days": "调校周期 (天)",
+    "fault_report_warning_minutes": "故障上报预警 (分钟)",
+    "fault_report_violation_minutes": "故障上报违规 (分钟)",
+    "fault_escalation_hours": "故障升级 (小时)",
+}
+
+
+@router.get("/system/params")
+def params(page: SystemPage, mine: Text = None, point: Text = None) -> Response:
+    """系统参数: the deployment's settings and the alarm thresholds of a mine or point."""
+    mines = _mines(page)
+    code = mine or (mines[0][0] if mines else None)
+    values = None
+    points: list[tuple[str, str]] = []
+    if code:
+        with page.session() as session:
+            values = thresholds.show(session, page.principal, code, point or None)
+            points = [
+                (p.code, p.name)
+                for p in mine_repository.points_of(session, [_mine_id(session, page, code)])
+            ]
+    settings = page.state.settings
+    shown = [
+        ("部署时区", settings.timezone),
+        ("主站时钟允许偏差 (秒)", settings.clock_skew_s),
+        ("定时规则周期 (秒)", settings.jobs_interval_s),
+        ("会话有效期 (小时)", settings.session_hours),
+        ("登录失败锁定次数", settings.login_max_failures),
+        ("锁定时长 (分钟)", settings.lockout_minutes),
+        ("密码有效期 (天)", settings.password_max_age_days or "—"),
+        ("默认语言", settings.default_locale),
+    ]
+    return page.render(
+        "alarms/params.html",
+        settings=shown,
+        mines=mines,
+        mine=code or "",
+        point=point or "",
+        points=points,
+        values=values,
+        labels=THRESHOLD_LABELS,
+    )
+
+
+def _mine_id(session: Any, page: Page, code: str) -> int:
+    from coalwatch.mines.service import visible_mine
+
+    return visible_mine(session, page.principal, code)[0].id
+
+
+@router.post("/system/params/{mine}")
+def set_threshold(
+    page: SystemPage,
+    mine: str,
+    name: Annotated[str, Form(max_length=64)],
+    value: Annotated[str, Form(max_length=20)] = "",
+    point: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    back = f"/system/params?mine={mine}" + (f"&point={point}" if point else "")
+    value = value.strip()
+    if value and not value.isdigit():
+        page.flash(page._("阈值须为非负整数"), "error")
+        return page.redirect(back)
+    data = thresholds.ThresholdIn(
+        point=point or None, name=name, value=int(value) if value else None
+    )
+    with page.session() as session:
+        thresholds.set_threshold(session, page.principal, mine, data, page.now())
+    return page.redirect(back, page._("阈值已保存"))

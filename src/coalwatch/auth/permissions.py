@@ -1,0 +1,101 @@
+"""Permission strings 权限 and the menus they belong to (ui.md).
+
+Each menu has ``PREFIX:view`` (see and query) and ``PREFIX:write`` (add, modify,
+delete), and extras where the regulation names an act of its own. A role is a
+set of these strings; ``*`` is everything. The labels are the Chinese ones the
+UI shows (English comes from the translation catalog).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALL = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class Menu:
+    prefix: str
+    #: the menu's label (a gettext message id, in Chinese)
+    label: str
+    #: (permission, label) of the acts beyond view and write
+    extras: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def view(self) -> str:
+        return f"{self.prefix}:view"
+
+    @property
+    def write(self) -> str:
+        return f"{self.prefix}:write"
+
+    @property
+    def permissions(self) -> tuple[str, ...]:
+        return (self.view, self.write, *(p for p, _ in self.extras))
+
+
+MENUS: tuple[Menu, ...] = (
+    Menu("monitor", "实时监测"),
+    Menu("video", "视频监视"),
+    Menu("query", "数据查询"),
+    Menu("alarm", "报警处理", (("alarm:handle", "处理"),)),
+    Menu("report", "报表管理", (("report:sign", "审签"),)),
+    Menu("ledger", "台账管理", (("ledger:export", "导出"),)),
+    Menu("production", "生产管理", (("production:approve", "审批"),)),
+    Menu("region", "区域监管"),
+    Menu("settlement", "结算管理"),
+    Menu("system", "系统设置"),
+)
+
+PERMISSIONS: frozenset[str] = frozenset(p for menu in MENUS for p in menu.permissions)
+VIEW_ALL: frozenset[str] = frozenset(menu.view for menu in MENUS)
+
+
+def known(permission: str) -> bool:
+    return permission == ALL or permission in PERMISSIONS
+
+
+def _views(*prefixes: str) -> set[str]:
+    return {f"{p}:view" for p in prefixes}
+
+
+_WATCH = _views("monitor", "video", "query", "alarm", "report", "ledger", "production")
+
+#: the built-in roles (code → name, permissions), for the people of domain.md; the
+#: migration that creates them (0003) holds the same data
+BUILTIN_ROLES: dict[str, tuple[str, frozenset[str]]] = {
+    "duty_operator": (
+        "产量监控值机员",
+        frozenset(
+            _WATCH
+            | {"alarm:write", "alarm:handle", "ledger:write", "production:write", "ledger:export"}
+        ),
+    ),
+    "dispatcher": ("调度员", frozenset(_WATCH | {"alarm:write", "alarm:handle"})),
+    "duty_mine_manager": (
+        "值班矿长",
+        frozenset(_WATCH | {"alarm:write", "alarm:handle", "report:sign"}),
+    ),
+    "chief_engineer": (
+        "总工程师",
+        frozenset(
+            _WATCH
+            | {"alarm:write", "alarm:handle", "report:sign", "production:approve", "ledger:export"}
+        ),
+    ),
+    "mine_manager": (
+        "矿长",
+        frozenset(
+            _WATCH
+            | _views("settlement")
+            | {"report:sign", "production:write", "production:approve", "ledger:export"}
+        ),
+    ),
+    "maintainer": ("维护人员", frozenset(_WATCH | {"ledger:write", "alarm:write"})),
+    "regulator": (
+        "监管人员",
+        frozenset(VIEW_ALL | {"production:approve", "ledger:export", "region:write"}),
+    ),
+    "third_party": ("第三方", frozenset(_views("monitor", "query", "report", "region"))),
+    "admin": ("系统管理员", frozenset({ALL})),
+}

@@ -1,0 +1,201 @@
+"""Configuration pages: 矿井与计量点, 主站管理 (系统设置) and 产能与计划, 折算系数, 人工录入
+(生产管理). Every change goes through the mines service, which checks the permission."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from pydantic import Field
+from sqlalchemy.orm import Session
+
+from coalwatch.mines import service
+from coalwatch.mines.schemas import (
+    CapacityIn,
+    CoefficientIn,
+    ManualProductionIn,
+    MineConfig,
+    MineIn,
+    MineOut,
+    PlanIn,
+    PointIn,
+    StationIn,
+)
+from coalwatch.orgs import service as orgs
+from coalwatch.schemas import Code
+from coalwatch.web.forms import submit
+from coalwatch.web.pages import Page, need
+
+router = APIRouter(include_in_schema=False)
+SystemPage = Annotated[Page, Depends(need("system:view"))]
+ProductionPage = Annotated[Page, Depends(need("production:view"))]
+MineParam = Annotated[str | None, Query(max_length=64)]
+
+
+def _mines(page: Page) -> list[MineOut]:
+    with page.session() as session:
+        return service.list_mines(session, page.principal, page.now())
+
+
+def _chosen(mines: list[MineOut], code: str | None) -> str | None:
+    if code:
+        return code
+    return mines[0].code if mines else None
+
+
+def _config(page: Page, code: str | None) -> MineConfig | None:
+    if code is None:
+        return None
+    with page.session() as session:
+        return service.mine_config(session, page.principal, code, page.now())
+
+
+def _units(page: Page) -> list[tuple[str, str, int]]:
+    with page.session() as session:
+        items = orgs.list_orgs(session, page.principal)
+    depth: dict[str, int] = {}
+    out = []
+    for org in items:
+        depth[org.code] = depth.get(org.parent, -1) + 1 if org.parent else 0
+        out.append((org.code, org.name, depth[org.code]))
+    return out
+
+
+# ---- 矿井与计量点 ---------------------------------------------------------------------------
+
+
+@router.get("/system/mines")
+def mines_page(page: SystemPage, mine: MineParam = None) -> Response:
+    mines = _mines(page)
+    code = _chosen(mines, mine)
+    return page.render(
+        "mines/mines.html", mines=mines, mine=code, config=_config(page, code), units=_units(page)
+    )
+
+
+@router.post("/system/mines")
+async def create_mine(page: SystemPage) -> Response:
+    def action(session: Session, data: MineIn) -> None:
+        service.create_mine(session, page.principal, data, page.state.settings.timezone, page.now())
+
+    return await submit(page, MineIn, action, back="/system/mines", done=page._("矿井已增加"))
+
+
+@router.post("/system/mines/{mine}/points")
+async def create_point(page: SystemPage, mine: str) -> Response:
+    def action(session: Session, data: PointIn) -> None:
+        service.create_point(session, page.principal, mine, data, page.now())
+
+    return await submit(
+        page, PointIn, action, back=f"/system/mines?mine={mine}", done=page._("计量点已增加")
+    )
+
+
+# ---- 主站管理 ------------------------------------------------------------------------------
+
+
+@router.get("/system/stations")
+def stations_page(page: SystemPage) -> Response:
+    return page.render("mines/stations.html", mines=_mines(page))
+
+
+class StationForm(StationIn):
+    mine: Code
+
+
+@router.post("/system/stations")
+async def register_station(page: SystemPage) -> Response:
+    def action(session: Session, data: StationForm) -> None:
+        station = StationIn(code=data.code, public_key=data.public_key)
+        service.register_station(session, page.principal, data.mine, station, page.now())
+
+    return await submit(
+        page, StationForm, action, back="/system/stations", done=page._("主站已登记，公钥已保存")
+    )
+
+
+# ---- 产能与计划, 折算系数, 人工录入 -----------------------------------------------------
+
+
+def _production_page(page: Page, template: str, mine: str | None) -> Response:
+    mines = _mines(page)
+    code = _chosen(mines, mine)
+    return page.render(template, mines=mines, mine=code, config=_config(page, code))
+
+
+@router.get("/production/capacity")
+def capacity_page(page: ProductionPage, mine: MineParam = None) -> Response:
+    return _production_page(page, "mines/capacity.html", mine)
+
+
+@router.post("/production/{mine}/capacity")
+async def set_capacity(page: ProductionPage, mine: str) -> Response:
+    def action(session: Session, data: CapacityIn) -> None:
+        service.set_capacity(session, page.principal, mine, data, page.now())
+
+    return await submit(
+        page,
+        CapacityIn,
+        action,
+        back=f"/production/capacity?mine={mine}",
+        done=page._("核定生产能力已保存"),
+    )
+
+
+class PlanForm(PlanIn):
+    month: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")]
+
+
+@router.post("/production/{mine}/plans")
+async def set_plan(page: ProductionPage, mine: str) -> Response:
+    def action(session: Session, data: PlanForm) -> None:
+        plan = PlanIn(month_t=data.month_t, day_t=data.day_t, hour_t=data.hour_t)
+        service.set_plan(session, page.principal, mine, data.month, plan, page.now())
+
+    return await submit(
+        page,
+        PlanForm,
+        action,
+        back=f"/production/capacity?mine={mine}",
+        done=page._("产量计划已保存"),
+    )
+
+
+@router.get("/production/coefficients")
+def coefficients_page(page: ProductionPage, mine: MineParam = None) -> Response:
+    return _production_page(page, "mines/coefficients.html", mine)
+
+
+@router.post("/production/{mine}/coefficients")
+async def approve_coefficient(page: ProductionPage, mine: str) -> Response:
+    def action(session: Session, data: CoefficientIn) -> None:
+        service.approve_coefficient(session, page.principal, mine, data, page.now())
+
+    return await submit(
+        page,
+        CoefficientIn,
+        action,
+        back=f"/production/coefficients?mine={mine}",
+        done=page._("折算系数已审批生效"),
+    )
+
+
+@router.get("/production/manual")
+def manual_page(page: ProductionPage, mine: MineParam = None) -> Response:
+    return _production_page(page, "mines/manual.html", mine)
+
+
+@router.post("/production/{mine}/manual")
+async def record_manual(page: ProductionPage, mine: str) -> Response:
+    def action(session: Session, data: ManualProductionIn) -> None:
+        service.record_manual_production(session, page.principal, mine, data, page.now())
+
+    return await submit(
+        page,
+        ManualProductionIn,
+        action,
+        back=f"/production/manual?mine={mine}",
+        done=page._("人工录入产量已保存"),
+        local_times=("start", "end"),
+    )

@@ -1,0 +1,87 @@
+"""The message catalog's template: every text the pages show, extracted from the templates
+and the code (``_()``), plus the labels that live in data (menus, roles, alarm types...).
+
+``python -m coalwatch.web.catalog`` writes ``locale/messages.pot``; ``make i18n-extract``
+then merges it into each language's ``messages.po``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import write_po
+
+from coalwatch.web.i18n import LOCALE_DIR
+
+PACKAGE = Path(__file__).resolve().parent.parent
+METHODS = [
+    ("**/templates/**.html", "jinja2"),
+    ("**.py", "python"),
+]
+OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+
+
+def data_labels() -> Iterator[str]:
+    """Texts shown through ``_(variable)``: they are not literals at the call."""
+    from coalwatch.alarms.views import THRESHOLD_LABELS
+    from coalwatch.auth.permissions import BUILTIN_ROLES, MENUS
+    from coalwatch.domain.alarms import LABELS
+    from coalwatch.production.views import PERIOD_LABELS
+    from coalwatch.users.service import LOGIN_MESSAGES
+    from coalwatch.web.errors import TITLES
+    from coalwatch.web.navigation import PAGES
+
+    for menu in MENUS:
+        yield menu.label
+        yield from (label for _, label in menu.extras)
+    for items in PAGES.values():
+        yield from (item.label for item in items)
+    yield from (name for name, _ in BUILTIN_ROLES.values())
+    yield from LABELS.values()
+    yield from TITLES.values()
+    yield from THRESHOLD_LABELS.values()
+    yield from PERIOD_LABELS.values()
+    yield from LOGIN_MESSAGES
+    yield from SETTINGS_LABELS
+
+
+#: the labels of the 系统参数 page (alarms/views.py)
+SETTINGS_LABELS = (
+    "部署时区",
+    "主站时钟允许偏差 (秒)",
+    "定时规则周期 (秒)",
+    "会话有效期 (小时)",
+    "登录失败锁定次数",
+    "锁定时长 (分钟)",
+    "密码有效期 (天)",
+    "默认语言",
+)
+
+
+def template() -> Catalog:
+    catalog = Catalog(project="coalwatch", charset="utf-8", fuzzy=False)
+    for _, _, message, _, _ in extract_from_dir(
+        PACKAGE, METHODS, options_map=OPTIONS, keywords={"_": None, "gettext": None}
+    ):
+        if isinstance(message, str) and message:
+            catalog.add(message)
+    for message in data_labels():
+        catalog.add(message)
+    return catalog
+
+
+def main() -> int:
+    target = LOCALE_DIR / "messages.pot"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as handle:
+        write_po(handle, template(), omit_header=False, sort_output=True, no_location=True)
+    print(f"{len(template())} messages written to {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

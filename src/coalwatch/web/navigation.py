@@ -1,0 +1,96 @@
+"""The left menu tree (ui.md): a menu shows when the user holds its ``:view``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from coalwatch.auth.permissions import MENUS
+from coalwatch.auth.principal import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    label: str
+    href: str
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    prefix: str
+    label: str
+    items: tuple[Item, ...]
+    open: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Navigation:
+    groups: tuple[Group, ...]
+    current: str | None
+
+
+_LABELS = {menu.prefix: menu.label for menu in MENUS}
+
+#: the pages that exist, per menu (menus without pages yet are not shown)
+PAGES: dict[str, tuple[Item, ...]] = {
+    "monitor": (
+        Item("矿井总览", "/monitor"),
+        Item("区域总览", "/monitor/region"),
+        Item("大屏", "/monitor/wall"),
+    ),
+    "query": (
+        Item("实时数据", "/query/realtime"),
+        Item("日产量查询", "/query/production?period=day"),
+        Item("月产量查询", "/query/production?period=month"),
+        Item("年产量查询", "/query/production?period=year"),
+        Item("报警查询", "/query/alarms"),
+        Item("故障查询", "/query/faults"),
+    ),
+    "alarm": (
+        Item("当前报警", "/alarms"),
+        Item("报警确认与处理", "/alarms?todo=1"),
+    ),
+    "production": (
+        Item("产能与计划", "/production/capacity"),
+        Item("折算系数", "/production/coefficients"),
+        Item("人工录入", "/production/manual"),
+        Item("停产报备", "/production/shutdowns"),
+        Item("开盖/调参审批", "/production/permits"),
+    ),
+    "system": (
+        Item("系统参数", "/system/params"),
+        Item("单位管理", "/system/orgs"),
+        Item("矿井与计量点", "/system/mines"),
+        Item("主站管理", "/system/stations"),
+        Item("权限设置", "/system/roles"),
+        Item("用户管理", "/system/users"),
+        Item("审计日志", "/system/audit"),
+    ),
+}
+
+
+def _matches(item: Item, path: str, query: str) -> bool:
+    href_path, _, href_query = item.href.partition("?")
+    if href_path != path:
+        return False
+    return not href_query or href_query in query
+
+
+def navigation(principal: Principal, path: str, query: str = "") -> Navigation:
+    groups = []
+    current = None
+    for menu in MENUS:
+        items = PAGES.get(menu.prefix)
+        if not items or not principal.has(menu.view):
+            continue
+        here = [item for item in items if _matches(item, path, query)]
+        if here and current is None:
+            current = here[-1].href
+        groups.append(
+            Group(
+                menu.prefix,
+                _LABELS[menu.prefix],
+                items,
+                open=bool(here) or path.startswith(f"/{menu.prefix}"),
+            )
+        )
+    return Navigation(tuple(groups), current)

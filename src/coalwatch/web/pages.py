@@ -1,0 +1,236 @@
+"""What a page route needs: the signed-in user, the CSRF check, the language, templates.
+
+A page route declares the menu permission it shows (``need("monitor:view")``);
+changes are checked again, by permission and scope, in the services.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from coalwatch import __version__
+from coalwatch.auth.principal import Principal
+from coalwatch.errors import CoalwatchError, Forbidden
+from coalwatch.events.broker import attach
+from coalwatch.storage.session import transaction
+from coalwatch.users import service as users
+from coalwatch.users.schemas import Account
+from coalwatch.web import i18n
+from coalwatch.web.context import AppState, app_state
+from coalwatch.web.navigation import Navigation, navigation
+
+PACKAGE = Path(__file__).resolve().parent.parent
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class LoginRequired(CoalwatchError):
+    status = 401
+    code = "login_required"
+
+
+class PasswordChangeRequired(CoalwatchError):
+    status = 403
+    code = "password_change_required"
+
+
+def template_dirs() -> list[Path]:
+    """web/templates first, then every feature's templates/ (each holds a folder of its own)."""
+    return [PACKAGE / "web" / "templates", *sorted(PACKAGE.glob("*/templates"))]
+
+
+@cache
+def environment(language: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader([str(d) for d in dict.fromkeys(template_dirs())]),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["LANGUAGES"] = i18n.LANGUAGES
+    env.globals["version"] = __version__
+    return env
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+async def check_csrf(request: Request) -> None:
+    """Every form and htmx request that changes something carries the session's token."""
+    if request.method in SAFE_METHODS:
+        return
+    expected = request.session.get("csrf")
+    given = request.headers.get(CSRF_HEADER)
+    if given is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            value = (await request.form()).get(CSRF_FIELD)
+            given = value if isinstance(value, str) else None
+    if not isinstance(expected, str) or not given or not hmac.compare_digest(expected, given):
+        raise Forbidden("表单已过期，请刷新页面后重试 (CSRF token missing or wrong)", code="csrf")
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
+def language_of(request: Request, state: AppState) -> str:
+    return i18n.choose(request.session.get("lang") or state.settings.default_locale)
+
+
+@dataclass
+class Page:
+    """A page request: who, in which language, and how to answer."""
+
+    request: Request
+    state: AppState
+    principal: Principal
+    account: Account
+    language: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fmt(self) -> i18n.Formats:
+        return i18n.Formats(self.language, self.state.settings.tz)
+
+    def _(self, message: str) -> str:
+        return self.fmt.gettext(message)
+
+    def now(self) -> datetime:
+        return self.state.clock()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction, committed when the block ends (events publish on commit)."""
+        with transaction(self.state.sessions) as session:
+            attach(session, self.state.broker)
+            yield session
+
+    def flash(self, message: str, level: str = "success") -> None:
+        self.request.session.setdefault("flash", []).append([level, message])
+
+    def redirect(self, url: str, message: str | None = None) -> Response:
+        if message:
+            self.flash(message)
+        if self.request.headers.get("hx-request"):
+            return Response(status_code=204, headers={"HX-Redirect": url})
+        return RedirectResponse(url, status_code=303)
+
+    def can(self, permission: str) -> bool:
+        return self.principal.has(permission)
+
+    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return render(
+            self.request,
+            self.state,
+            template,
+            status=status,
+            page=self,
+            principal=self.principal,
+            account=self.account,
+            nav=navigation(self.principal, self.request.url.path, self.request.url.query),
+            **context,
+        )
+
+
+def render(
+    request: Request,
+    app: AppState,
+    template: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    language = language_of(request, app)
+    fmt = i18n.Formats(language, app.settings.tz)
+    flashes = request.session.pop("flash", []) if "session" in request.scope else []
+    html = (
+        environment(language)
+        .get_template(template)
+        .render(
+            request=request,
+            fmt=fmt,
+            language=language,
+            csrf=csrf_token(request) if "session" in request.scope else "",
+            flashes=flashes,
+            htmx=bool(request.headers.get("hx-request")),
+            nav=context.pop("nav", Navigation((), None)),
+            **context,
+        )
+    )
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def _load(state: AppState, user_id: int, user_stamp: str) -> tuple[Principal, Account] | None:
+    policy = users.Policy.from_settings(state.settings)
+    with transaction(state.sessions) as session:
+        return users.signed_in(session, user_id, user_stamp, state.clock(), policy)
+
+
+def session_principal(request: Request) -> tuple[Principal, Account] | None:
+    """The signed-in user of the request's session cookie (a blocking call)."""
+    state = app_state(request)
+    user_id = request.session.get("uid")
+    user_stamp = request.session.get("stamp")
+    since = request.session.get("since")
+    if not isinstance(user_id, int) or not isinstance(user_stamp, str):
+        return None
+    if not isinstance(since, str):
+        return None
+    age = state.clock() - datetime.fromisoformat(since)
+    if age > timedelta(hours=state.settings.session_hours) or age < -timedelta(minutes=5):
+        return None
+    return _load(state, user_id, user_stamp)
+
+
+def need(
+    permission: str | None = None, *, allow_password_change: bool = False
+) -> Callable[[Request], Coroutine[Any, Any, Page]]:
+    """A dependency: a signed-in user holding ``permission`` (the menu's view)."""
+
+    async def dependency(request: Request) -> Page:
+        await check_csrf(request)
+        state = app_state(request)
+        found = await run_in_threadpool(session_principal, request)
+        if found is None:
+            for key in ("uid", "stamp", "since"):
+                request.session.pop(key, None)
+            raise LoginRequired("请先登录 (please sign in)")
+        principal, account = found
+        if account.must_change_password and not allow_password_change:
+            raise PasswordChangeRequired("密码须修改 (the password must be changed)")
+        if permission is not None:
+            principal.require(permission)
+        return Page(request, state, principal, account, language_of(request, state))
+
+    return dependency
+
+
+def login_url(request: Request) -> str:
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    return "/login?next=" + quote(target, safe="/")

@@ -1,0 +1,337 @@
+"""Browser tests: a real center (uvicorn on a loopback port, SQLite) with a seeded region,
+driven by Playwright through Debian's headless Chromium.
+
+Any console error or uncaught exception in a page fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import uvicorn
+
+from coalwatch.auth.principal import OPERATOR
+from coalwatch.auth.service import create_admin
+from coalwatch.config import Settings
+from coalwatch.mines import service as mines
+from coalwatch.mines.schemas import CoefficientIn, MineIn, PointIn, StationIn
+from coalwatch.orgs import service as orgs
+from coalwatch.orgs.schemas import OrgIn
+from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+from coalwatch.users import service as users
+from coalwatch.users.schemas import UserIn
+from coalwatch.web.app import create_app
+from coalwatch.wire.batches import encode_batch
+from coalwatch.wire.signing import generate_private_key, public_key_b64, sign
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).parent / "screenshots"
+SH = ZoneInfo("Asia/Shanghai")
+PASSWORD = "Coalwatch2026"
+ADMIN_PASSWORD = "Admin-2026-pass"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@dataclass
+class StationKey:
+    code: str
+    key: Any
+    seq: int = 0
+
+
+@dataclass
+class Center:
+    """A running center with the demo-like region of the browser tests."""
+
+    base: str
+    url: str
+    stations: dict[str, StationKey] = field(default_factory=dict)
+    totals: dict[str, Decimal] = field(default_factory=dict)
+
+    def upload(self, station: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+        st = self.stations[station]
+        numbered = []
+        for record in records:
+            st.seq += 1
+            numbered.append({"seq": st.seq, **record})
+        body = encode_batch(station, datetime.now(UTC), numbered)
+        answer = httpx.post(
+            f"{self.base}/api/v1/stations/{station}/batches",
+            content=body,
+            headers={"X-Signature": sign(st.key, body), "Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()
+        assert not result["rejected"], result
+        return result
+
+    def produce(self, station: str, point: str, tonnes: Decimal, at: datetime) -> None:
+        """A belt totalizer reading ``tonnes`` more than the last one, at ``at``."""
+        key = f"{station}/{point}"
+        self.totals[key] = self.totals.get(key, Decimal("10000")) + tonnes
+        self.upload(
+            station,
+            [
+                {"ts": at, "type": "totalizer", "point": point, "total_t": self.totals[key]},
+                {"ts": at, "type": "conveyor", "point": point, "running": True},
+            ],
+        )
+
+
+#: (org code, name, kind, parent)
+ORGS = [
+    ("SX", "山西省", "province", None),
+    ("JC", "晋城市", "city", "SX"),
+    ("YC", "阳城县", "county", "JC"),
+    ("SZ", "朔州市", "city", "SX"),
+    ("YY", "右玉县", "county", "SZ"),
+]
+#: (mine, name, county, capacity t/a, coefficient %, station, points)
+MINES = [
+    ("FHS", "凤凰山煤矿", "YC", 1_200_000, "4.50", "S-FHS", ("B1",)),
+    ("DP", "东坡煤矿", "YC", 600_000, "3.00", "S-DP", ("B1",)),
+    ("YL", "玉龙煤矿", "YY", 900_000, "5.00", "S-YL", ("B1",)),
+]
+#: (username, name, number, unit, roles)
+USERS = [
+    ("zhangsan", "张三", "0101", "YC", ["duty_operator"]),
+    ("lisi", "李四", "0102", "YC", ["third_party"]),
+    ("wangwu", "王五", "0201", "YY", ["duty_operator"]),
+    ("zhaoliu", "赵六", "0001", "SX", ["regulator"]),
+]
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def seed(url: str, now: datetime) -> dict[str, StationKey]:
+    engine = make_engine(url)
+    keys: dict[str, StationKey] = {}
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            for code, name, kind, parent in ORGS:
+                orgs.create_org(
+                    session, OPERATOR, OrgIn(code=code, name=name, kind=kind, parent=parent), now
+                )
+            for code, name, county, capacity, percent, station, points in MINES:
+                mines.create_mine(
+                    session,
+                    OPERATOR,
+                    MineIn(code=code, name=name, org=county, annual_capacity_t=Decimal(capacity)),
+                    "Asia/Shanghai",
+                    now,
+                )
+                year = now.astimezone(SH).year
+                mines.approve_coefficient(
+                    session,
+                    OPERATOR,
+                    code,
+                    CoefficientIn(
+                        percent=Decimal(percent),
+                        effective_from=date(year, 1, 1),
+                        effective_to=date(year, 12, 31),
+                    ),
+                    now,
+                )
+                for point in points:
+                    mines.create_point(
+                        session,
+                        OPERATOR,
+                        code,
+                        PointIn(code=point, name=f"主井皮带秤 {point}", kind="belt"),
+                        now,
+                    )
+                key = generate_private_key()
+                mines.register_station(
+                    session,
+                    OPERATOR,
+                    code,
+                    StationIn(code=station, public_key=public_key_b64(key)),
+                    now,
+                )
+                keys[station] = StationKey(station, key)
+            create_admin(session, "admin", ADMIN_PASSWORD, now)
+            for username, name, number, unit, roles in USERS:
+                users.create_user(
+                    session,
+                    OPERATOR,
+                    UserIn(
+                        username=username,
+                        name=name,
+                        number=number,
+                        org=unit,
+                        roles=roles,
+                        password=PASSWORD,
+                    ),
+                    now,
+                )
+                # the tests sign in as users whose first password was already changed
+                from coalwatch.users import repository
+
+                user = repository.user_by_username(session, username)
+                assert user is not None
+                user.must_change_password = False
+    finally:
+        engine.dispose()
+    return keys
+
+
+def history(center: Center, now: datetime) -> None:
+    """Production since local midnight: 凤凰山 near its daily capacity, 玉龙 over it."""
+    local_now = now.astimezone(SH)
+    midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
+    hours = max(1, int((local_now - midnight).total_seconds() // 3600))
+    # daily capacity D = A / 330: 3636.364 t, 1818.182 t, 2727.273 t
+    per_day = {"S-FHS": Decimal("3400"), "S-DP": Decimal("1100"), "S-YL": Decimal("2900")}
+    for station in ("S-FHS", "S-DP", "S-YL"):
+        center.produce(station, "B1", Decimal(0), midnight + timedelta(seconds=1))
+        step = (per_day[station] / hours).quantize(Decimal("0.001"))
+        for hour in range(1, hours + 1):
+            at = min(midnight + timedelta(hours=hour), now - timedelta(seconds=5))
+            tonnes = step if hour < hours else per_day[station] - step * (hours - 1)
+            center.produce(station, "B1", tonnes, at)
+
+
+@pytest.fixture
+def center(sqlite_url: str, tmp_path: Path) -> Iterator[Center]:
+    now = datetime.now(UTC)
+    keys = seed(sqlite_url, now)
+    settings = Settings(
+        database_url=sqlite_url,
+        timezone="Asia/Shanghai",
+        jobs=False,
+        secret_key="browser-test-session-key",
+        var_dir=tmp_path,
+    )
+    app = create_app(settings)
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the center did not start"
+        assert thread.is_alive(), "the center stopped at start-up"
+        time.sleep(0.05)
+    live = Center(base=f"http://127.0.0.1:{port}", url=sqlite_url, stations=keys)
+    history(live, now)
+    try:
+        yield live
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: `make browser` installs it")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium fonts-noto-cjk)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Console:
+    errors: list[str] = field(default_factory=list)
+    #: error texts a test provokes on purpose (a refused request logs one)
+    allowed: list[str] = field(default_factory=list)
+
+    def allow(self, *texts: str) -> None:
+        self.allowed.extend(texts)
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self.errors if not any(a in e for a in self.allowed)]
+
+
+@pytest.fixture
+def console() -> Console:
+    return Console()
+
+
+@pytest.fixture
+def new_page(browser: Any, center: Center, console: Console) -> Iterator[Any]:
+    """Open pages in fresh browser contexts; every console error fails the test."""
+    contexts: list[Any] = []
+
+    def open_page(width: int = 1600, height: int = 1000) -> Any:
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, locale="zh-CN", base_url=center.base
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.on(
+            "console",
+            lambda message: (
+                console.errors.append(f"{page.url}: {message.text}")
+                if message.type == "error"
+                else None
+            ),
+        )
+        page.on("pageerror", lambda error: console.errors.append(f"{page.url}: {error}"))
+        page.on("dialog", lambda dialog: dialog.accept())
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    assert console.unexpected() == [], "console errors:\n" + "\n".join(console.unexpected())
+
+
+def sign_in(page: Any, username: str, password: str = PASSWORD) -> None:
+    page.goto("/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login")
+    page.wait_for_load_state("networkidle")
+
+
+def screenshot(page: Any, name: str, full_page: bool = False) -> Path:
+    SHOTS.mkdir(exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_screenshots() -> None:
+    if SHOTS.exists():
+        shutil.rmtree(SHOTS)

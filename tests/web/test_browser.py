@@ -1,0 +1,257 @@
+"""The web UI in a real browser (Done-when of the web UI issue): sign-in, permissions,
+data scope, the live dashboard, and the alarm console."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from coalwatch.storage.models import Alarm, AuditEntry
+from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+from tests.web.conftest import ADMIN_PASSWORD, Center, Console, screenshot, sign_in
+
+
+def _db(center: Center) -> Any:
+    engine = make_engine(center.url)
+    return engine, make_sessionmaker(engine)
+
+
+def _csrf(page: Any) -> str:
+    token: str = json.loads(page.get_attribute("body", "hx-headers"))["X-CSRF-Token"]
+    return token
+
+
+def _power_off(center: Center, station: str = "S-FHS") -> int:
+    """A mains power loss at a station: an active alarm; returns its id."""
+    center.upload(
+        station,
+        [
+            {
+                "ts": datetime.now(UTC),
+                "type": "event",
+                "point": "B1",
+                "event": "power_off",
+                "detail": "市电中断",
+            }
+        ],
+    )
+    engine, sessions = _db(center)
+    with transaction(sessions) as session:
+        alarm_id = session.scalars(
+            select(Alarm.id).where(Alarm.type == "power_off").order_by(Alarm.id.desc())
+        ).first()
+    engine.dispose()
+    assert alarm_id is not None
+    return int(alarm_id)
+
+
+def test_sign_in_lands_on_the_dashboard_and_is_audited(
+    new_page: Any, center: Center, console: Console
+) -> None:
+    console.allow("/login: Failed to load resource: the server responded with a status of 401")
+    page = new_page()
+    page.goto("/monitor")
+    assert "/login" in page.url  # not signed in: the login page, then back
+    page.fill("#username", "admin")
+    page.fill("#password", "wrong-password-1")
+    page.click("#login")
+    assert "用户名或密码错误" in page.inner_text("#login-error")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login")
+    page.wait_for_selector(".mine-card")
+    assert page.url.endswith("/monitor")
+    assert page.inner_text("h1") == "矿井总览"
+    cards = page.locator(".mine-card").evaluate_all("cards => cards.map(c => c.dataset.mine)")
+    assert sorted(cards) == ["DP", "FHS", "YL"]
+    cookie = next(c for c in page.context.cookies() if c["name"] == "coalwatch_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    page.wait_for_selector("body[data-stream=open]")
+    screenshot(page, "dashboard")
+    engine, sessions = _db(center)
+    with transaction(sessions) as session:
+        actions = [
+            (e.actor, e.action) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+        ]
+    engine.dispose()
+    assert ("admin", "login.failed") in actions
+    assert ("admin", "login") in actions
+
+
+def test_user_without_write_sees_no_write_buttons_and_gets_403(
+    new_page: Any, center: Center, console: Console
+) -> None:
+    console.allow("status of 403")
+    alarm_id = _power_off(center)
+    # 监管人员: views everything, acknowledges nothing, changes no users
+    page = new_page()
+    sign_in(page, "zhaoliu")
+    page.goto("/alarms")
+    page.wait_for_selector(f"#alarm-{alarm_id}")
+    assert page.locator(".ack-button, .handle-button").count() == 0
+    page.goto("/system/users")
+    page.wait_for_selector("table")
+    assert page.locator("#add-user, #delete-users").count() == 0
+    token = _csrf(page)
+    refused = page.request.post(f"/alarms/{alarm_id}/ack", headers={"X-CSRF-Token": token})
+    assert refused.status == 403
+    assert "alarm:write" in refused.text()
+    refused = page.request.post(
+        "/system/users/new",
+        form={"csrf_token": token, "username": "x1", "name": "x", "password": "Abcdefgh123"},
+    )
+    assert refused.status == 403
+    # 第三方 (read-only): menus without view are not shown, and their pages refuse
+    reader = new_page()
+    sign_in(reader, "lisi")
+    menus = reader.locator(".sidebar summary").all_inner_texts()
+    assert [m.strip() for m in menus] == ["实时监测", "数据查询"]
+    assert reader.goto("/alarms").status == 403
+    assert reader.goto("/system/users").status == 403
+
+
+def test_county_user_cannot_see_another_countys_mine(
+    new_page: Any, center: Center, console: Console
+) -> None:
+    console.allow("status of 404")
+    page = new_page()
+    sign_in(page, "zhangsan")  # 阳城县: 凤凰山, 东坡
+    page.wait_for_selector(".mine-card")
+    cards = page.locator(".mine-card").evaluate_all("cards => cards.map(c => c.dataset.mine)")
+    assert sorted(cards) == ["DP", "FHS"]
+    assert page.goto("/monitor?mine=YL").status == 404
+    assert "未找到" in page.inner_text("h1")
+    assert page.goto("/monitor?mine=FHS").status == 200
+    assert page.goto("/query/production?mine=YL&period=day").status == 404
+    page.goto("/monitor/region")
+    rows = page.locator("tr[data-mine]").evaluate_all("rows => rows.map(r => r.dataset.mine)")
+    assert sorted(rows) == ["DP", "FHS"]
+
+
+def test_dashboard_changes_within_two_seconds_of_an_ingested_batch(
+    new_page: Any, center: Center
+) -> None:
+    page = new_page()
+    sign_in(page, "zhangsan")
+    page.wait_for_selector("body[data-stream=open]")
+    cell = "[data-mine=FHS] tr[data-period=hour] td[data-field=gross]"
+    before = Decimal(page.get_attribute(cell, "data-value"))
+    started = time.monotonic()
+    center.produce("S-FHS", "B1", Decimal("123.456"), datetime.now(UTC))
+    page.wait_for_function(
+        "([selector, before]) => document.querySelector(selector)?.dataset.value !== before",
+        arg=[cell, str(before)],
+        timeout=2000,
+    )
+    elapsed = time.monotonic() - started
+    after = Decimal(page.get_attribute(cell, "data-value"))
+    assert after - before == Decimal("123.456")
+    assert elapsed < 2.0
+
+
+def test_alarm_is_acknowledged_and_handled_from_the_console(new_page: Any, center: Center) -> None:
+    page = new_page()
+    sign_in(page, "zhangsan")
+    page.goto("/alarms?todo=1")
+    page.wait_for_selector("body[data-stream=open]")
+    alarm_id = _power_off(center)
+    row = page.locator(f"#alarm-{alarm_id}")
+    row.wait_for()  # arrives by itself over the event stream
+    assert row.get_attribute("data-state") == "active"
+    page.wait_for_selector("#bell.is-ringing")
+    assert page.evaluate("window.coalwatch.ringing()")
+    page.click("#mute")
+    assert not page.evaluate("window.coalwatch.ringing()")
+
+    row.locator(".ack-button").click()
+    page.wait_for_selector(f"#alarm-{alarm_id}[data-state=acknowledged]")
+    result = "已通知调度员，切换备用电源，供电恢复后复查计量数据"
+    page.locator(f"#alarm-{alarm_id} input[name=result]").fill(result)
+    page.locator(f"#alarm-{alarm_id} .handle-button").click()
+    page.wait_for_selector(f"#alarm-{alarm_id}[data-state=handled]")
+    assert result in page.inner_text(f"#alarm-{alarm_id}")
+    assert "处理结果已记录" in page.inner_text("#flash")
+    screenshot(page, "alarm-console")
+
+    engine, sessions = _db(center)
+    with transaction(sessions) as session:
+        alarm = session.get_one(Alarm, alarm_id)
+        assert (alarm.state, alarm.acknowledged_by, alarm.handled_by, alarm.result) == (
+            "handled",
+            "zhangsan",
+            "zhangsan",
+            result,
+        )
+    engine.dispose()
+
+
+def test_production_query_draws_a_chart_and_a_table_and_exports(
+    new_page: Any, center: Center
+) -> None:
+    page = new_page()
+    sign_in(page, "zhangsan")
+    page.goto("/query/production?mine=FHS&period=hour")
+    page.wait_for_selector("#production-chart canvas")
+    assert page.inner_text("h1").startswith("时产量查询")
+    rows = page.locator("#production-table tbody tr")
+    assert rows.count() == 25  # the total and 24 hours of today
+    total_gross = page.inner_text("[data-total=gross]")
+    assert total_gross == "3,400.000"  # 3,400 t since midnight (history)
+    screenshot(page, "production-query")
+
+    page.select_option("#f-period", "day")
+    page.click("#query")
+    page.wait_for_selector("#production-chart canvas")
+    assert page.inner_text("h1").startswith("日产量查询")
+
+    csv = page.request.get(page.get_attribute("#export-csv", "href"))
+    assert csv.status == 200 and csv.headers["content-type"].startswith("text/csv")
+    text = csv.body().decode("utf-8")
+    assert text.startswith("\ufeff时间,毛煤 (t),原煤 (t)")
+    assert "合计,3400.000," in text
+    xlsx = page.request.get(page.get_attribute("#export-xlsx", "href"))
+    assert xlsx.status == 200
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(BytesIO(xlsx.body())).active
+    assert sheet is not None
+    assert sheet.cell(row=1, column=1).value == "时间"
+    last = sheet.max_row
+    assert sheet.cell(row=last, column=1).value == "合计"
+    assert Decimal(str(sheet.cell(row=last, column=2).value)) == Decimal("3400")
+
+
+def test_region_view_lists_the_subtree_sorted_by_ratio_and_by_alarms(
+    new_page: Any, center: Center
+) -> None:
+    _power_off(center, "S-DP")
+    page = new_page()
+    sign_in(page, "zhaoliu")  # 山西省: every mine
+    page.goto("/monitor/region?sort=ratio&period=day")
+    order = page.locator("tr[data-mine]").evaluate_all("rows => rows.map(r => r.dataset.mine)")
+    assert order == ["YL", "FHS", "DP"]  # day ratios 101 %, 89 %, 59 %
+    assert "is-over" in (page.get_attribute("tr[data-mine=YL]", "class") or "")
+    screenshot(page, "region")
+    page.select_option("#sort", "alarms")
+    page.click("form.filter-bar button[type=submit]")
+    page.wait_for_url("**sort=alarms**")
+    first = page.locator("tr[data-mine]").first.get_attribute("data-mine")
+    assert first in ("YL", "FHS")  # the most unacknowledged alarms first
+
+
+def test_wall_fits_1920_by_1080_without_scrolling(new_page: Any, center: Center) -> None:
+    page = new_page(1920, 1080)
+    sign_in(page, "zhaoliu")
+    page.goto("/monitor/wall")
+    page.wait_for_selector(".wall-panel .chart canvas")
+    size = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+    )
+    assert size == [1920, 1080]
+    screenshot(page, "wall")
