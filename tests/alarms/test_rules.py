@@ -428,3 +428,15 @@ def test_one_points_hours(w: World) -> None:
     both = w.ok(w.get("/mines/M1/production", period="hour", **span))["items"][0]
     belt_only = w.ok(w.get("/mines/M1/production", period="hour", point="B1", **span))["items"][0]
     assert (both["gross_t"], belt_only["gross_t"]) == (14, 5)
+
+
+def test_metering_anomaly_found_behind_many_conveyor_records(w: World) -> None:
+    # stopped at 09:00; then 70 conveyor records from 10:00 (more than one read returns):
+    # the scale counting at 09:30 is still seen against the 09:00 stop
+    send(w, conveyor(local(2026, 3, 15, 9, 0), False), belt(local(2026, 3, 15, 9, 0), "50"))
+    toggles = [conveyor(local(2026, 3, 15, 10, i // 60, i % 60), True) for i in range(70)]
+    send(
+        w, belt(local(2026, 3, 15, 9, 30), "50.5"), *toggles, belt(local(2026, 3, 15, 10, 5), "51")
+    )
+    [alarm] = of_type(w, "metering_anomaly")
+    assert alarm["start"] == "2026-03-15T01:30:00Z"

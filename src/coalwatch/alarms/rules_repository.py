@@ -41,20 +41,39 @@ def shutdowns(session: Session, mine_id: int, start: datetime, end: datetime) ->
     )
 
 
+#: conveyor records read back at once; a conveyor changes state far less often
+RECENT_CONVEYOR = 64
+
+
 def conveyor_states(
     session: Session, point_id: int, first: datetime, last: datetime
 ) -> ConveyorStates:
-    """Conveyor records from the last one before ``first`` up to ``last``, in time order."""
+    """Conveyor records from the last one before ``first`` up to ``last``, in time order.
+
+    One query reads the latest records up to ``last``; only when all of them lie
+    after ``first`` (a conveyor switching very often) are the two parts read apart.
+    """
     base = select(Record.ts, Record.running).where(
         Record.point_id == point_id, Record.type == "conveyor"
     )
-    before = session.execute(
-        base.where(Record.ts <= first).order_by(Record.ts.desc(), Record.seq.desc()).limit(1)
+    latest = session.execute(
+        base.where(Record.ts <= last)
+        .order_by(Record.ts.desc(), Record.seq.desc())
+        .limit(RECENT_CONVEYOR)
     ).all()
-    within = session.execute(
-        base.where(Record.ts > first, Record.ts <= last).order_by(Record.ts, Record.seq)
-    ).all()
-    return [(ts, bool(running)) for ts, running in [*before, *within]]
+    states = [(ts, bool(running)) for ts, running in reversed(latest)]
+    before = [s for s in states if s[0] <= first][-1:]
+    within = [s for s in states if s[0] > first]
+    if not before and len(latest) == RECENT_CONVEYOR:
+        earlier = session.execute(
+            base.where(Record.ts <= first).order_by(Record.ts.desc(), Record.seq.desc()).limit(1)
+        ).all()
+        before = [(ts, bool(running)) for ts, running in earlier]
+        rows = session.execute(
+            base.where(Record.ts > first, Record.ts <= last).order_by(Record.ts, Record.seq)
+        ).all()
+        within = [(ts, bool(running)) for ts, running in rows]
+    return [*before, *within]
 
 
 def state_at(states: ConveyorStates, ts: datetime) -> bool | None:

@@ -47,10 +47,26 @@ def for_point(
             window_min=point.window_min,
             window_min_kg=point.window_min_kg,
         )
-    rows = session.scalars(select(Threshold).where(Threshold.mine_id == mine_id)).all()
-    mine_level = {r.name: r.value for r in rows if r.point_id is None}
-    point_level = {r.name: r.value for r in rows if point is not None and r.point_id == point.id}
+    rows = _rows(session, mine_id)
+    mine_level = {name: value for point_id, name, value in rows if point_id is None}
+    point_level = {
+        name: value for point_id, name, value in rows if point is not None and point_id == point.id
+    }
     return replace(base, **{**mine_level, **point_level})
+
+
+_CACHE = "coalwatch.thresholds"
+
+
+def _rows(session: Session, mine_id: int) -> list[tuple[int | None, str, int]]:
+    """A mine's overrides, read once per transaction (ingest asks for every point)."""
+    cache: dict[int, list[tuple[int | None, str, int]]] = session.info.setdefault(_CACHE, {})
+    if mine_id not in cache:
+        cache[mine_id] = [
+            (r.point_id, r.name, r.value)
+            for r in session.scalars(select(Threshold).where(Threshold.mine_id == mine_id))
+        ]
+    return cache[mine_id]
 
 
 def set_threshold(
@@ -91,6 +107,7 @@ def set_threshold(
     else:
         row.value, row.updated_by, row.updated_at = data.value, principal.name, now
     session.flush()
+    session.info.get(_CACHE, {}).pop(mine.id, None)
     audit.record(
         session,
         actor=principal.name,
