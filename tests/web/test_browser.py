@@ -109,7 +109,8 @@ def test_user_without_write_sees_no_write_buttons_and_gets_403(
     reader = new_page()
     sign_in(reader, "lisi")
     menus = reader.locator(".sidebar summary").all_inner_texts()
-    assert [m.strip() for m in menus] == ["实时监测", "数据查询"]
+    # (第三方 holds report:view: the reports menu shows, without sign buttons)
+    assert [m.strip() for m in menus] == ["实时监测", "数据查询", "报表管理"]
     assert reader.goto("/alarms").status == 403
     assert reader.goto("/system/users").status == 403
 
@@ -255,3 +256,34 @@ def test_wall_fits_1920_by_1080_without_scrolling(new_page: Any, center: Center)
     )
     assert size == [1920, 1080]
     screenshot(page, "wall")
+
+
+def test_duty_operator_signs_the_daily_report(
+    new_page: Any, center: Center, console: Console
+) -> None:
+    """监测日报表: the duty operator opens yesterday's report and signs first; the next
+    signature (值班矿长) is not offered to the operator."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    yesterday = (datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")) - timedelta(days=1)).date()
+    page = new_page(1400, 1100)
+    sign_in(page, "zhangsan")
+    page.click("text=报表管理")
+    page.click("text=监测日报表")
+    page.wait_for_selector("#daily-hours")
+    page.goto(f"/reports/daily?mine=FHS&day={yesterday.isoformat()}")
+    assert page.inner_text("h1.page-title").startswith("监测日报表")
+    assert page.locator("#daily-hours tbody tr").count() == 24
+    assert page.locator("#sign-duty_mine_manager").count() == 0
+    page.click("#sign-duty_operator")
+    page.wait_for_selector("td.signature[data-role=duty_operator] strong")
+    assert page.inner_text("td.signature[data-role=duty_operator] strong") == "zhangsan"
+    assert page.locator("#sign-duty_operator").count() == 0
+    assert "已签字冻结" in page.inner_text("#report-meta")
+    screenshot(page, "daily-report", full_page=True)
+    engine, sessions = _db(center)
+    with transaction(sessions) as session:
+        actions = list(session.scalars(select(AuditEntry.action)))
+    engine.dispose()
+    assert "report.sign" in actions

@@ -68,7 +68,15 @@ BUILTIN_ROLES: dict[str, tuple[str, frozenset[str]]] = {
         "产量监控值机员",
         frozenset(
             _WATCH
-            | {"alarm:write", "alarm:handle", "ledger:write", "production:write", "ledger:export"}
+            | {
+                "alarm:write",
+                "alarm:handle",
+                "ledger:write",
+                "production:write",
+                "ledger:export",
+                # the first signature of the daily report 值机员签字 (migration 0005)
+                "report:sign",
+            }
         ),
     ),
     "dispatcher": ("调度员", frozenset(_WATCH | {"alarm:write", "alarm:handle"})),

@@ -1,4 +1,5 @@
-"""Background work of the center: the timed alarm rules and notification delivery.
+"""Background work of the center: the timed alarm rules, notification delivery and the
+nightly daily reports.
 
 Runs in the center's process by default (a daemon thread); every round is its
 own transaction, and a failing round is logged and retried, never fatal.
@@ -15,18 +16,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coalwatch.alarms import channels, engine
 from coalwatch.events.broker import Broker, attach
+from coalwatch.reports import service as reports
 from coalwatch.storage.session import transaction
 
 log = logging.getLogger("coalwatch.jobs")
 
 
 def run_once(sessions: sessionmaker[Session], broker: Broker | None, now: datetime) -> None:
-    """One round: timers first (they may queue messages), then delivery."""
+    """One round: timers first (they may queue messages), then delivery, then yesterday's
+    daily reports of the mines past 00:10 local time that have none yet."""
     with transaction(sessions) as session:
         if broker is not None:
             attach(session, broker)
         engine.tick(session, now)
     channels.deliver_due(sessions, now)
+    with transaction(sessions) as session:
+        reports.generate_due(session, now)
 
 
 class Scheduler:

@@ -36,6 +36,8 @@ from coalwatch.permits.api import router as permits_router
 from coalwatch.permits.views import router as permits_pages
 from coalwatch.production.api import router as production_router
 from coalwatch.production.views import router as production_pages
+from coalwatch.reports.api import router as reports_router
+from coalwatch.reports.views import router as reports_pages
 from coalwatch.settlement.api import router as settlement_router
 from coalwatch.status.api import router as status_router
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
@@ -142,6 +144,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         permits_router,
         status_router,
         settlement_router,
+        reports_router,
         events_router,
     ):
         app.include_router(router, prefix=API)
@@ -155,6 +158,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         permits_pages,
         orgs_pages,
         audit_pages,
+        reports_pages,
     ):
         app.include_router(pages)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")

@@ -49,6 +49,12 @@ PAGES: dict[str, tuple[Item, ...]] = {
         Item("当前报警", "/alarms"),
         Item("报警确认与处理", "/alarms?todo=1"),
     ),
+    "report": (
+        Item("监测日报表", "/reports/daily"),
+        Item("班报表", "/reports/period?kind=shift"),
+        Item("旬/月/季/年报表", "/reports/period?kind=month"),
+        Item("报表审签", "/reports/pending"),
+    ),
     "production": (
         Item("产能与计划", "/production/capacity"),
         Item("折算系数", "/production/coefficients"),

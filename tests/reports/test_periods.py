@@ -1,0 +1,131 @@
+"""Period reports 班/旬/月/季/年报表 per mine and per org: rows and totals, where a total is
+the exact sum of the parts rounded once.
+
+March 2026 (Asia/Shanghai), clock at 2 April. Mine M1 (k = 4.5 %, raw = gross × 0.955),
+mine M2 (k = 0), both in county C1, capacities 330,000 t (D = 1,000 t).
+
+    M1 belt B1 totalizer: 1 Mar 00:30 100.000 (baseline), then
+        11 Mar 09:00  100.333  +0.333 t   raw 0.318015
+        15 Mar 10:00  100.666  +0.333 t   raw 0.318015
+        20 Mar 23:00  100.999  +0.333 t   raw 0.318015
+        25 Mar 08:00  110.000  +9.001 t   raw 8.595955   (third 旬)
+    M2 belt B1: 1 Mar 00:30 0 (baseline), 12 Mar 07:00 1.001 → +1.001 t (raw 1.001, k = 0)
+
+    second 旬 of March (11–20) for M1: gross 0.999, raw 0.954045 → 0.954
+        (each day shows 0.318, and 3 × 0.318 = 0.954 too; the month shows the rule:)
+    March for M1: gross 10.000, raw 9.55 (exact 0.318015 × 3 + 8.595955 = 9.55)
+    org C1, second 旬: M1 0.954045 + M2 1.001 = 1.955045 → 1.955 raw; gross 0.999 + 1.001 = 2.000
+    org C1, March: raw 9.55 + 1.001 = 10.551, gross 11.001
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.support.world import totalizer, world
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=SH)
+
+
+def D(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+@pytest.fixture
+def w(database_url: str) -> Any:
+    with world(database_url, now=local(2026, 4, 2, 9)) as w:
+        w.mine("M1")
+        w.mine("M2", station="S2")
+        w.ok(
+            w.post(
+                "/mines/M1/coefficients",
+                {"percent": "4.5", "effective_from": "2026-01-01", "effective_to": "2026-06-30"},
+            )
+        )
+        m1 = [
+            (local(2026, 3, 1, 0, 30), "100"),
+            (local(2026, 3, 11, 9), "100.333"),
+            (local(2026, 3, 15, 10), "100.666"),
+            (local(2026, 3, 20, 23), "100.999"),
+            (local(2026, 3, 25, 8), "110"),
+        ]
+        w.ok(w.upload("S1", [totalizer(i + 1, t, "B1", v) for i, (t, v) in enumerate(m1)]))
+        m2 = [(local(2026, 3, 1, 0, 30), "0"), (local(2026, 3, 12, 7), "1.001")]
+        w.ok(w.upload("S2", [totalizer(i + 1, t, "B1", v) for i, (t, v) in enumerate(m2)]))
+        yield w
+
+
+def test_mine_dekad_has_a_row_per_day_and_the_total(w: Any) -> None:
+    r = w.ok(w.get("/mines/M1/reports/dekad/2026-03-2"))
+    assert (r["first_day"], r["last_day"], r["title"]) == ("2026-03-11", "2026-03-20", "旬报表")
+    assert [row["key"] for row in r["rows"]][:2] == ["2026-03-11", "2026-03-12"]
+    assert len(r["rows"]) == 10
+    raw = {row["key"]: D(row["raw_t"]) for row in r["rows"] if row["raw_t"]}
+    assert raw == {"2026-03-11": D("0.318"), "2026-03-15": D("0.318"), "2026-03-20": D("0.318")}
+    assert (D(r["total"]["gross_t"]), D(r["total"]["raw_t"])) == (D("0.999"), D("0.954"))
+    # capacity of ten days: 10 × 1,000 t
+    assert D(r["total"]["capacity_t"]) == D(10000)
+
+
+def test_mine_month_total_is_the_exact_sum_rounded_once(w: Any) -> None:
+    r = w.ok(w.get("/mines/M1/reports/month/2026-03"))
+    assert len(r["rows"]) == 31
+    shown = sum(D(row["raw_t"]) for row in r["rows"])
+    assert shown == D("9.550")  # 0.318 × 3 + 8.596 = 9.550: here both agree
+    assert (D(r["total"]["gross_t"]), D(r["total"]["raw_t"])) == (D(10), D("9.55"))
+
+
+def test_org_reports_have_a_row_per_mine_and_totals(w: Any) -> None:
+    r = w.ok(w.get("/orgs/C1/reports/dekad/2026-03-2"))
+    assert r["scope"] == "org"
+    rows = {row["key"]: row for row in r["rows"]}
+    assert set(rows) == {"M1", "M2"}
+    assert D(rows["M1"]["raw_t"]) == D("0.954") and D(rows["M2"]["raw_t"]) == D("1.001")
+    # 0.954045 + 1.001 = 1.955045 → 1.955 (rounded once)
+    assert (D(r["total"]["gross_t"]), D(r["total"]["raw_t"])) == (D(2), D("1.955"))
+    month = w.ok(w.get("/orgs/C1/reports/month/2026-03"))
+    assert (D(month["total"]["gross_t"]), D(month["total"]["raw_t"])) == (D("11.001"), D("10.551"))
+    table = w.get("/orgs/C1/reports/month/2026-03", format="csv").content.decode("utf-8-sig")
+    got = {row["key"]: row for row in csv.DictReader(io.StringIO(table))}
+    assert set(got) == {"M1", "M2", "*"} and D(got["*"]["raw_t"]) == D("10.551")
+    sheet = load_workbook(
+        io.BytesIO(w.get("/orgs/C1/reports/month/2026-03", format="xlsx").content)
+    ).active
+    assert sheet is not None
+    total = next(row for row in sheet.iter_rows(values_only=True) if row[0] == "合计 Total")
+    assert (D(total[2]), D(total[3])) == (D("11.001"), D("10.551"))
+    assert w.get("/orgs/C1/reports/month/2026-03", format="pdf").content.startswith(b"%PDF-")
+
+
+def test_quarter_year_and_shift_reports(w: Any) -> None:
+    q = w.ok(w.get("/mines/M1/reports/quarter/2026-Q1"))
+    assert [row["key"] for row in q["rows"]] == ["2026-01", "2026-02", "2026-03"]
+    assert D(q["total"]["raw_t"]) == D("9.55")
+    y = w.ok(w.get("/mines/M1/reports/year/2026"))
+    assert len(y["rows"]) == 12 and D(y["total"]["raw_t"]) == D("9.55")
+    # 早班 (08–16) of 25 Mar: the 9.001 t of 08:00
+    s = w.ok(w.get("/mines/M1/reports/shift/2026-03-25", shift="早班"))
+    assert s["title"] == "班报表 早班" and len(s["rows"]) == 8
+    assert D(s["total"]["gross_t"]) == D("9.001")
+    assert D(w.ok(w.get("/mines/M1/reports/shift/2026-03-25", shift="1"))["total"]["gross_t"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "key"),
+    [("month", "2026-13"), ("dekad", "2026-03-4"), ("quarter", "2026-Q5"), ("year", "1969"),
+     ("shift", "2026-02-30"), ("month", "2026-3")],
+)  # fmt: skip
+def test_period_keys_are_checked(w: Any, kind: str, key: str) -> None:
+    assert w.get(f"/mines/M1/reports/{kind}/{key}").status_code == 422
