@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,16 +47,7 @@ def approve_permit(
         approved_by=principal.name,
         created_at=now,
     )
-    mine_repository.add(session, permit)
-    audit.record(
-        session,
-        actor=principal.name,
-        action="permit.approve",
-        entity="permit",
-        key=str(permit.id),
-        detail=data.model_dump(mode="json"),
-        at=now,
-    )
+    _keep(session, principal, permit, "permit.approve", data, now)
     return PermitOut(
         id=permit.id,
         mine=mine.code,
@@ -80,16 +72,7 @@ def declare_shutdown(
         declared_by=principal.name,
         created_at=now,
     )
-    mine_repository.add(session, shutdown)
-    audit.record(
-        session,
-        actor=principal.name,
-        action="shutdown.declare",
-        entity="shutdown",
-        key=str(shutdown.id),
-        detail=data.model_dump(mode="json"),
-        at=now,
-    )
+    _keep(session, principal, shutdown, "shutdown.declare", data, now)
     return ShutdownOut(
         id=shutdown.id,
         mine=mine.code,
@@ -158,16 +141,7 @@ def record_calibration(
         recorded_by=principal.name,
         created_at=now,
     )
-    mine_repository.add(session, calibration)
-    audit.record(
-        session,
-        actor=principal.name,
-        action="calibration.record",
-        entity="calibration",
-        key=str(calibration.id),
-        detail=data.model_dump(mode="json"),
-        at=now,
-    )
+    _keep(session, principal, calibration, "calibration.record", data, now)
     return CalibrationOut(
         id=calibration.id,
         mine=mine.code,
@@ -175,4 +149,25 @@ def record_calibration(
         calibrated_on=data.calibrated_on,
         note=data.note,
         recorded_by=principal.name,
+    )
+
+
+def _keep(
+    session: Session,
+    principal: Principal,
+    row: Permit | Shutdown | Calibration,
+    action: str,
+    data: BaseModel,
+    now: datetime,
+) -> None:
+    """Store a declaration and write it, as it was given, to the audit log."""
+    mine_repository.add(session, row)
+    audit.record(
+        session,
+        actor=principal.name,
+        action=action,
+        entity=action.split(".")[0],
+        key=str(row.id),
+        detail=data.model_dump(mode="json"),
+        at=now,
     )
