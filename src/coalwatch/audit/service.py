@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -65,6 +66,22 @@ def record(
     session.add(entry)
     session.flush()
     return entry
+
+
+def record_change(
+    session: Session, *, actor: str, action: str, key: str, data: BaseModel, at: datetime
+) -> AuditEntry:
+    """A change made through a form or the API, as it was given; the entity is the
+    action's first word ("mine.capacity" → "mine")."""
+    return record(
+        session,
+        actor=actor,
+        action=action,
+        entity=action.split(".")[0],
+        key=key,
+        detail=data.model_dump(mode="json"),
+        at=at,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
+from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.domain import coefficients as coefficient_rules
 from coalwatch.domain.accounting import spread_over_hours
@@ -95,6 +96,9 @@ def create_mine(
             created_at=now,
         ),
     )
+    audit.record_change(
+        session, actor=principal.name, action="mine.create", key=mine.code, data=data, at=now
+    )
     return describe_mines(session, [(mine, org)], now)[0]
 
 
@@ -168,6 +172,9 @@ def set_capacity(
             created_at=now,
         ),
     )
+    audit.record_change(
+        session, actor=principal.name, action="mine.capacity", key=mine.code, data=data, at=now
+    )
     return CapacityOut(
         mine=mine.code, annual_capacity_t=data.annual_capacity_t, effective_from=data.effective_from
     )
@@ -191,6 +198,14 @@ def set_plan(
     plan.day_kg = None if data.day_t is None else _kg(data.day_t)
     plan.hour_kg = None if data.hour_t is None else _kg(data.hour_t)
     plan.updated_at = now
+    audit.record_change(
+        session,
+        actor=principal.name,
+        action="mine.plan",
+        key=f"{mine.code}/{month}",
+        data=data,
+        at=now,
+    )
     return PlanOut(
         mine=mine.code, month=month, month_t=data.month_t, day_t=data.day_t, hour_t=data.hour_t
     )
@@ -224,6 +239,9 @@ def approve_coefficient(
         ]
     )
     repository.replace_spans(session, mine.id, approvals, spans)
+    audit.record_change(
+        session, actor=principal.name, action="mine.coefficient", key=mine.code, data=data, at=now
+    )
     return CoefficientOut(
         mine=mine.code,
         percent=data.percent,
@@ -255,6 +273,14 @@ def create_point(
     if point.rollover_kg == 0:
         raise Invalid("rollover_t must be positive")
     repository.add(session, point)
+    audit.record_change(
+        session,
+        actor=principal.name,
+        action="point.create",
+        key=f"{mine.code}/{point.code}",
+        data=data,
+        at=now,
+    )
     return _point_out(point)
 
 
@@ -273,6 +299,14 @@ def register_station(
         mine_id=mine.id, code=data.code, public_key=data.public_key, max_seq=0, created_at=now
     )
     repository.add(session, station)
+    audit.record_change(
+        session,
+        actor=principal.name,
+        action="station.register",
+        key=station.code,
+        data=data,
+        at=now,
+    )
     return StationOut(
         code=station.code, public_key=station.public_key, acked_seq=0, last_seen_at=None
     )
@@ -316,6 +350,14 @@ def record_manual_production(
             (point.id, hour.astimezone(UTC)): (local_day(hour, tz), 0, kg)
             for hour, kg in spread_over_hours(start, end, gross_kg, tz)
         },
+    )
+    audit.record_change(
+        session,
+        actor=principal.name,
+        action="production.manual",
+        key=str(entry.id),
+        data=data,
+        at=now,
     )
     return _manual_out(entry, mine.code, point.code)
 

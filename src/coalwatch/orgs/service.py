@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.errors import Conflict, Forbidden, Invalid, NotFound
 from coalwatch.orgs import repository
@@ -39,6 +40,9 @@ def create_org(session: Session, principal: Principal, data: OrgIn, now: datetim
     )
     repository.add_org(session, org)
     org.path = f"{parent.path if parent else '/'}{org.id}/"
+    audit.record_change(
+        session, actor=principal.name, action="org.create", key=org.code, data=data, at=now
+    )
     return OrgOut(code=org.code, name=org.name, kind=org.kind, parent=data.parent)
 
 

@@ -162,12 +162,6 @@ def _keep(
 ) -> None:
     """Store a declaration and write it, as it was given, to the audit log."""
     mine_repository.add(session, row)
-    audit.record(
-        session,
-        actor=principal.name,
-        action=action,
-        entity=action.split(".")[0],
-        key=str(row.id),
-        detail=data.model_dump(mode="json"),
-        at=now,
+    audit.record_change(
+        session, actor=principal.name, action=action, key=str(row.id), data=data, at=now
     )
