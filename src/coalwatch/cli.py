@@ -48,6 +48,28 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> None:
     print(f"database is at revision {migrate.current_revision(engine)}")  # type: ignore[arg-type]
 
 
+def cmd_center_keygen(args: argparse.Namespace, settings: Settings) -> None:
+    """This center's Ed25519 key for forwarding to its upstream (never overwritten)."""
+    import os
+
+    from coalwatch.wire.signing import generate_private_key, private_key_pem, public_key_b64
+
+    key = generate_private_key()
+    try:
+        fd = os.open(args.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise CommandError(f"{args.key_file} exists; not overwritten") from None
+    except OSError as exc:
+        raise CommandError(f"cannot create {args.key_file}: {exc.strerror}") from exc
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(private_key_pem(key))
+        handle.flush()
+        os.fsync(handle.fileno())
+    print(f"private key written to {args.key_file} (mode 0600)")
+    print("register this public key at the upstream center (POST /api/v1/centers):")
+    print(public_key_b64(key))
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
@@ -147,6 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate-limit", type=int, metavar="PER_MINUTE", help="requests per minute at most"
     )
     create_token.set_defaults(handler=cmd_token_create)
+
+    center = commands.add_parser("center", help="this center toward its upstream center")
+    center_commands = center.add_subparsers(dest="center_command", required=True, metavar="ACTION")
+    center_keygen = center_commands.add_parser(
+        "keygen", help="write a new Ed25519 key; print its public key alone on the last line"
+    )
+    center_keygen.add_argument("--key-file", required=True, metavar="PATH")
+    center_keygen.set_defaults(handler=cmd_center_keygen)
 
     add_station(commands)
     add_sim(commands)

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     password_max_age_days: int = Field(default=90, ge=0)
     #: the UI language for users who have not chosen one
     default_locale: str = Field(default="zh_CN", pattern=r"^(zh_CN|en)$")
+    #: the upstream center this one forwards to 上级中心 (empty: none)
+    upstream_url: str = ""
+    #: this center's code at its upstream, and its Ed25519 private key (PEM)
+    center_code: str = ""
+    center_key_file: Path | None = None
 
     @field_validator("timezone")
     @classmethod

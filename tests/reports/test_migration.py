@@ -1,4 +1,4 @@
-"""Migration 0005 builds exactly the tables of the models (no drift), on both backends."""
+"""The migrations build exactly the tables of the models (no drift), on both backends."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection)
-            assert context.get_current_revision() == "0005"
+            assert context.get_current_revision() == "0006"
             assert compare_metadata(context, Base.metadata) == []
     finally:
         engine.dispose()

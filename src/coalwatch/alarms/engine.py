@@ -125,6 +125,12 @@ class BatchFacts:
 def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
     """Raise and end what the batch shows; return commands for the station."""
     mine, station, now = batch.mine, batch.station, batch.now
+    if mine.managed_by_center_id is not None:
+        # its downstream center evaluates the rules; its alarms arrive mirrored
+        if batch.deltas or any(r["type"] == "conveyor" for r in batch.rows):
+            org = session.get_one(Org, mine.org_id)
+            emit(session, "figures", org.path, {"mine": mine.code, "at": now.isoformat()})
+        return batch.commands
     thresholds: dict[int | None, Thresholds] = {}
     # the deployment's skew setting is the default a mine's threshold may override
     base = Thresholds(clock_skew_seconds=int(batch.skew_limit.total_seconds()))
@@ -541,8 +547,11 @@ def tick(session: Session, now: datetime) -> None:
     """One round of the timed rules (run every few seconds by the scheduler)."""
     for alarm in alarm_repository.expired(session, now):
         assert alarm.expires_at is not None
-        alarms.end_alarm(session, alarm, alarm.expires_at)
+        if alarm.origin is None:  # a mirrored alarm ends when its origin says so
+            alarms.end_alarm(session, alarm, alarm.expires_at)
     for mine in facts.mines(session):
+        if mine.managed_by_center_id is not None:
+            continue  # its downstream center evaluates the rules; its alarms arrive mirrored
         mine_limits = for_point(session, mine.id, None)
         _comm_loss(session, mine, mine_limits, now)
         for point in facts.points_of(session, mine.id):
@@ -640,6 +649,8 @@ def _undeclared_shutdown(session: Session, mine: Mine, limits: Thresholds, now: 
 def _fault_deadlines(session: Session, now: datetime) -> None:
     for fault in facts.open_faults(session):
         mine = session.get_one(Mine, fault.mine_id)
+        if mine.managed_by_center_id is not None:
+            continue
         limits = for_point(session, mine.id, None)
         if fault.reported_at is None:
             lateness = rules.fault_report_lateness(fault.occurred_at, None, now, limits)

@@ -19,7 +19,8 @@ from coalwatch.auth.principal import Principal
 from coalwatch.domain.alarms import LABELS, SEVERITY, AlarmType, Severity
 from coalwatch.errors import Conflict, NotFound
 from coalwatch.events.broker import emit
-from coalwatch.storage.models import Alarm, Mine, Org
+from coalwatch.federation import queue as forward_queue
+from coalwatch.storage.models import Alarm, Mine, Org, Station
 
 MAX_LISTED = 1000
 
@@ -56,6 +57,67 @@ def _announce(session: Session, alarm: Alarm, transition: str) -> None:
         point = session.get_one(Point, alarm.point_id).code
     emit(session, "alarm", org.path, _payload(alarm, mine, point, transition))
     notify.enqueue(session, alarm, mine, transition)
+    if forward_queue.forwarding(session):
+        _forward(session, alarm, mine, point, transition)
+
+
+def _forward(
+    session: Session, alarm: Alarm, mine: Mine, point: str | None, transition: str
+) -> None:
+    """The alarm as it is now, for the upstream to mirror (keyed by where it was raised)."""
+    station = None
+    if alarm.station_id is not None:
+        station = session.get_one(Station, alarm.station_id).code
+    times = [alarm.start, alarm.end, alarm.acknowledged_at, alarm.handled_at]
+    forward_queue.enqueue(
+        session,
+        forward_queue.ALARM,
+        {
+            "origin": alarm.origin or f"{forward_queue.center_code(session)}:{alarm.id}",
+            "transition": transition,
+            "mine": mine.code,
+            "point": point,
+            "station": station,
+            **{name: _json(getattr(alarm, name)) for name in MIRRORED},
+        },
+        max(t for t in times if t is not None),
+    )
+
+
+#: the columns an upstream mirrors
+MIRRORED = (
+    "type",
+    "severity",
+    "start",
+    "end",
+    "value",
+    "threshold",
+    "detail",
+    "state",
+    "subject",
+    "expires_at",
+    "acknowledged_by",
+    "acknowledged_at",
+    "handled_by",
+    "handled_at",
+    "result",
+)
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _not_mirrored(alarm: Alarm) -> None:
+    """A mirrored alarm changes at the center that raised it (one lifecycle, one place)."""
+    if alarm.origin is not None:
+        center = alarm.origin.rpartition(":")[0]
+        raise Conflict(f"alarm {alarm.id} is mirrored from center {center!r}: it is handled there")
+
+
+def announce(session: Session, alarm: Alarm, transition: str) -> None:
+    """Publish, notify and forward a transition (of a mirrored alarm, say)."""
+    _announce(session, alarm, transition)
 
 
 def raise_alarm(
@@ -129,7 +191,7 @@ def end_condition(
 
 def end_expired(session: Session, now: datetime) -> int:
     """Conditions bound to a period (overproduction of an hour ...) end with it."""
-    alarms = repository.expired(session, now)
+    alarms = [a for a in repository.expired(session, now) if a.origin is None]
     for alarm in alarms:
         assert alarm.expires_at is not None
         end_alarm(session, alarm, alarm.expires_at)
@@ -184,6 +246,7 @@ def acknowledge(session: Session, principal: Principal, alarm_id: int, now: date
     """确认: someone has seen the alarm."""
     principal.require("alarm:write")
     alarm, mine, point = _visible(session, principal, alarm_id)
+    _not_mirrored(alarm)
     if alarm.state != "active":
         raise Conflict(f"alarm {alarm_id} is {alarm.state}, not active")
     alarm.state = "acknowledged"
@@ -199,6 +262,7 @@ def handle(
     """处理: the result is recorded; the alarm closes once its condition has ended."""
     principal.require("alarm:handle")
     alarm, mine, point = _visible(session, principal, alarm_id)
+    _not_mirrored(alarm)
     if alarm.state == "active":
         raise Conflict(f"alarm {alarm_id} must be acknowledged before it is handled")
     if alarm.state in ("handled", "closed"):

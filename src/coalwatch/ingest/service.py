@@ -7,6 +7,7 @@ are committed together or not at all.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from coalwatch.domain.periods import Period, period_start
 from coalwatch.domain.sequences import advance, is_held
 from coalwatch.domain.units import tonnes_to_kg
 from coalwatch.errors import BadRequest, Conflict, Invalid, NotFound, Unauthorized
+from coalwatch.federation import queue as forward_queue
 from coalwatch.ingest import repository
 from coalwatch.production import repository as production_repository
 from coalwatch.storage.models import Mine, Org, Point, Station
@@ -147,6 +149,19 @@ def ingest_batch(
     station.max_seq = state.max_seq
     station.last_seen_at = now
     station.last_sent_at = batch.sent_at
+    if received:
+        # the upstream re-ingests the exact bytes and verifies the station's signature itself
+        forward_queue.enqueue(
+            session,
+            forward_queue.STATION_BATCH,
+            {
+                "station": station.code,
+                "body_b64": base64.b64encode(body).decode(),
+                "signature": signature,
+                "received_at": now.isoformat(),
+            },
+            now,
+        )
 
     commands = engine.after_batch(
         session,

@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,12 +20,21 @@ from coalwatch.events.broker import Broker, attach
 from coalwatch.reports import service as reports
 from coalwatch.storage.session import transaction
 
+if TYPE_CHECKING:
+    from coalwatch.federation.service import Forwarder
+
 log = logging.getLogger("coalwatch.jobs")
 
 
-def run_once(sessions: sessionmaker[Session], broker: Broker | None, now: datetime) -> None:
+def run_once(
+    sessions: sessionmaker[Session],
+    broker: Broker | None,
+    now: datetime,
+    forwarder: Forwarder | None = None,
+) -> None:
     """One round: timers first (they may queue messages), then delivery, then yesterday's
-    daily reports of the mines past 00:10 local time that have none yet."""
+    daily reports of the mines past 00:10 local time that have none yet, then forwarding
+    to the upstream center (when there is one)."""
     with transaction(sessions) as session:
         if broker is not None:
             attach(session, broker)
@@ -32,6 +42,8 @@ def run_once(sessions: sessionmaker[Session], broker: Broker | None, now: dateti
     channels.deliver_due(sessions, now)
     with transaction(sessions) as session:
         reports.generate_due(session, now)
+    if forwarder is not None:
+        forwarder.forward_due(sessions, now)
 
 
 class Scheduler:
@@ -41,8 +53,10 @@ class Scheduler:
         broker: Broker,
         clock: Callable[[], datetime],
         interval_s: float = 10.0,
+        forwarder: Forwarder | None = None,
     ) -> None:
         self._sessions, self._broker, self._clock = sessions, broker, clock
+        self._forwarder = forwarder
         self._interval = interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -60,7 +74,7 @@ class Scheduler:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                run_once(self._sessions, self._broker, self._clock())
+                run_once(self._sessions, self._broker, self._clock(), self._forwarder)
                 if self._failing:
                     log.info("background jobs recovered")
                     self._failing = False

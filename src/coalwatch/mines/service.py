@@ -18,6 +18,7 @@ from coalwatch.domain.capacity import CapacityChange, approved_annual
 from coalwatch.domain.periods import local_day, month_key
 from coalwatch.domain.units import fraction_to_decimal, kg_to_tonnes, tonnes_to_kg
 from coalwatch.errors import Conflict, Invalid, NotFound
+from coalwatch.federation.queue import enqueue_config
 from coalwatch.mines import repository
 from coalwatch.mines.schemas import (
     CapacityIn,
@@ -99,6 +100,14 @@ def create_mine(
     audit.record_change(
         session, actor=principal.name, action="mine.create", key=mine.code, data=data, at=now
     )
+    # the time zone as resolved here: the upstream's default may differ
+    enqueue_config(
+        session,
+        "mine.create",
+        mine.code,
+        data.model_copy(update={"timezone": timezone}).model_dump(mode="json"),
+        now,
+    )
     return describe_mines(session, [(mine, org)], now)[0]
 
 
@@ -175,6 +184,7 @@ def set_capacity(
     audit.record_change(
         session, actor=principal.name, action="mine.capacity", key=mine.code, data=data, at=now
     )
+    enqueue_config(session, "mine.capacity", mine.code, data.model_dump(mode="json"), now)
     return CapacityOut(
         mine=mine.code, annual_capacity_t=data.annual_capacity_t, effective_from=data.effective_from
     )
@@ -206,6 +216,7 @@ def set_plan(
         data=data,
         at=now,
     )
+    enqueue_config(session, "mine.plan", f"{mine.code}/{month}", data.model_dump(mode="json"), now)
     return PlanOut(
         mine=mine.code, month=month, month_t=data.month_t, day_t=data.day_t, hour_t=data.hour_t
     )
@@ -242,6 +253,7 @@ def approve_coefficient(
     audit.record_change(
         session, actor=principal.name, action="mine.coefficient", key=mine.code, data=data, at=now
     )
+    enqueue_config(session, "mine.coefficient", mine.code, data.model_dump(mode="json"), now)
     return CoefficientOut(
         mine=mine.code,
         percent=data.percent,
@@ -281,6 +293,7 @@ def create_point(
         data=data,
         at=now,
     )
+    enqueue_config(session, "point.create", mine.code, data.model_dump(mode="json"), now)
     return _point_out(point)
 
 
@@ -307,6 +320,7 @@ def register_station(
         data=data,
         at=now,
     )
+    enqueue_config(session, "station.register", mine.code, data.model_dump(mode="json"), now)
     return StationOut(
         code=station.code, public_key=station.public_key, acked_seq=0, last_seen_at=None
     )
@@ -359,6 +373,7 @@ def record_manual_production(
         data=data,
         at=now,
     )
+    enqueue_config(session, "production.manual", mine.code, data.model_dump(mode="json"), now)
     return _manual_out(entry, mine.code, point.code)
 
 

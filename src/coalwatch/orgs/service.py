@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.errors import Conflict, Forbidden, Invalid, NotFound
+from coalwatch.federation.queue import enqueue_config
 from coalwatch.orgs import repository
 from coalwatch.orgs.schemas import OrgIn, OrgOut
 from coalwatch.storage.models import Org
@@ -43,6 +44,7 @@ def create_org(session: Session, principal: Principal, data: OrgIn, now: datetim
     audit.record_change(
         session, actor=principal.name, action="org.create", key=org.code, data=data, at=now
     )
+    enqueue_config(session, "org.create", org.code, data.model_dump(mode="json"), now)
     return OrgOut(code=org.code, name=org.name, kind=org.kind, parent=data.parent)
 
 

@@ -46,6 +46,9 @@ class Mine(Base):
     org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
     timezone: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: the downstream center that evaluates this mine's alarm rules (this center mirrors
+    #: its alarms rather than raising its own); None: this center evaluates them
+    managed_by_center_id: Mapped[int | None] = mapped_column(ForeignKey("downstream_centers.id"))
 
 
 class Capacity(Base):
@@ -273,6 +276,8 @@ class Alarm(Base):
     handled_by: Mapped[str | None] = mapped_column(String(200))
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     result: Mapped[str | None] = mapped_column(Text)
+    #: a mirrored alarm: "<center>:<id>" of the alarm at the center that raised it
+    origin: Mapped[str | None] = mapped_column(String(80), index=True)
 
 
 class ApiToken(Base):
@@ -556,3 +561,49 @@ class ReportSignature(Base):
     #: the SHA-256 of the content that was signed
     sha256: Mapped[str] = mapped_column(String(64))
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ForwardItem(Base):
+    """An item waiting to go to the upstream center 上级中心 (federation), in order: the
+    id is its sequence number at the upstream. Written in the transaction of the change
+    it carries; deleted once the upstream holds it."""
+
+    __tablename__ = "forward_queue"
+    #: ids are never reused, even once the queue is empty: they are seqs at the upstream
+    __table_args__ = ({"sqlite_autoincrement": True},)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    #: station_batch | config
+    kind: Mapped[str] = mapped_column(String(32))
+    #: the item as JSON text
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DownstreamCenter(Base):
+    """A downstream center 下级中心 that forwards the data of the subtree of ``org_id``,
+    with the state of its sequence numbers (as a station's)."""
+
+    __tablename__ = "downstream_centers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    public_key: Mapped[str] = mapped_column(String(64))
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
+    #: the highest seq received; every seq below is held or listed in ``gaps``
+    max_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: the runs of seqs not received, JSON ``[[from, to], ...]``
+    gaps: Mapped[str] = mapped_column(Text, default="[]")
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FederationReject(Base):
+    """An item a downstream center sent that could not be applied, and why."""
+
+    __tablename__ = "federation_rejects"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    center_id: Mapped[int] = mapped_column(ForeignKey("downstream_centers.id"), index=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -24,6 +24,9 @@ from coalwatch.config import Settings
 from coalwatch.events.api import router as events_router
 from coalwatch.events.broker import Broker
 from coalwatch.faults.api import router as faults_router
+from coalwatch.federation.api import router as federation_router
+from coalwatch.federation.queue import enable_forwarding
+from coalwatch.federation.service import Forwarder, forwarder_from_settings
 from coalwatch.ingest.api import document_schemas
 from coalwatch.ingest.api import router as ingest_router
 from coalwatch.jobs.scheduler import Scheduler
@@ -100,13 +103,22 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     engine = make_engine(settings.resolved_database_url)
     sessions = make_sessionmaker(engine)
     broker = Broker()
+    forwarder: Forwarder | None = None
+    if settings.upstream_url:
+        enable_forwarding(sessions, settings.center_code)
+        key_file = settings.center_key_file
+        forwarder = forwarder_from_settings(
+            settings.upstream_url, settings.center_code, None if key_file is None else str(key_file)
+        )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _ensure_roles(sessions, clock)
         scheduler = None
         if settings.jobs:
-            scheduler = Scheduler(sessions, broker, clock, settings.jobs_interval_s)
+            scheduler = Scheduler(
+                sessions, broker, clock, settings.jobs_interval_s, forwarder=forwarder
+            )
             scheduler.start()
         try:
             yield
@@ -146,6 +158,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         settlement_router,
         reports_router,
         events_router,
+        federation_router,
     ):
         app.include_router(router, prefix=API)
 

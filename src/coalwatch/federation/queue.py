@@ -1,0 +1,59 @@
+"""The forward queue: what this center must send to its upstream.
+
+The use cases that change what an upstream must know (ingest, configuration)
+call :func:`enqueue` in their own transaction: the change and its item are
+committed together or not at all. A center without an upstream queues nothing;
+its sessions say whether it has one (:func:`enable_forwarding`).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from coalwatch.storage.models import ForwardItem
+
+FORWARD = "coalwatch.forward"
+
+STATION_BATCH = "station_batch"
+CONFIG = "config"
+ALARM = "alarm"
+
+
+def enable_forwarding(sessions: sessionmaker[Session], center_code: str) -> None:
+    """Sessions of this factory queue their changes for the upstream, as ``center_code``."""
+    info = dict(sessions.kw.get("info") or {})
+    info[FORWARD] = center_code
+    sessions.kw["info"] = info
+
+
+def forwarding(session: Session) -> bool:
+    return bool(session.info.get(FORWARD))
+
+
+def center_code(session: Session) -> str:
+    """This center's code at its upstream ("" without one)."""
+    return str(session.info.get(FORWARD) or "")
+
+
+def enqueue(session: Session, kind: str, payload: dict[str, Any], now: datetime) -> None:
+    if not forwarding(session):
+        return
+    session.add(
+        ForwardItem(
+            kind=kind,
+            payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+            created_at=now,
+        )
+    )
+    session.flush()
+
+
+def enqueue_config(
+    session: Session, op: str, key: str, data: dict[str, Any], now: datetime
+) -> None:
+    """A configuration change, as given to its use case (applied upstream by the same one)."""
+    enqueue(session, CONFIG, {"op": op, "key": key, "data": data}, now)

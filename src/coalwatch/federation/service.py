@@ -1,0 +1,591 @@
+"""Federation use cases: register a downstream center, receive what it forwards, and
+forward what this center holds to its own upstream (store-and-forward).
+
+A downstream center's items are applied in order through the same use cases
+as local changes (a station batch through ingest, with the station's own
+signature checked here; configuration through the mines and orgs services,
+as a principal scoped to the center's org), so the upstream computes the same
+figures from the same records. Each item is applied in a savepoint: one that
+cannot be applied is kept with its reason and does not stop the rest. What is
+applied here is queued for this center's own upstream in the same transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from coalwatch.alarms import service as alarms
+from coalwatch.alarms.service import raise_alarm
+from coalwatch.audit import service as audit
+from coalwatch.auth.permissions import ALL
+from coalwatch.auth.principal import Principal
+from coalwatch.domain.alarms import AlarmType
+from coalwatch.domain.sequences import advance, is_held
+from coalwatch.errors import (
+    BadRequest,
+    CoalwatchError,
+    Conflict,
+    Invalid,
+    NotFound,
+    Unauthorized,
+)
+from coalwatch.federation import repository
+from coalwatch.federation.queue import ALARM, CONFIG, STATION_BATCH
+from coalwatch.federation.schemas import (
+    CenterIn,
+    CenterOut,
+    ForwardAnswer,
+    ForwardBatch,
+    Rejected,
+    RejectOut,
+)
+from coalwatch.ingest import service as ingest
+from coalwatch.mines import repository as mines_repository
+from coalwatch.mines import service as mines
+from coalwatch.mines.schemas import (
+    CapacityIn,
+    CoefficientIn,
+    ManualProductionIn,
+    MineIn,
+    PlanIn,
+    PointIn,
+    StationIn,
+)
+from coalwatch.orgs import repository as orgs_repository
+from coalwatch.orgs import service as orgs
+from coalwatch.orgs.schemas import OrgIn
+from coalwatch.storage.models import Alarm, DownstreamCenter, Mine, Org
+from coalwatch.storage.session import transaction
+from coalwatch.wire.batches import MalformedBody, describe_error, parse_body
+from coalwatch.wire.signing import (
+    SIGNATURE_HEADER,
+    load_private_key_pem,
+    parse_public_key,
+    sign,
+    verify,
+)
+
+log = logging.getLogger("coalwatch.federation")
+_M = TypeVar("_M", bound=BaseModel)
+
+#: items per forwarded batch at most
+MAX_ITEMS = 500
+#: the detail of the invalid_data alarm of a relayed batch that fails its station's signature
+TAMPERED = "relayed batch signature invalid"
+
+
+# -- at the upstream --------------------------------------------------------------------------
+
+
+def register_center(
+    session: Session, principal: Principal, data: CenterIn, now: datetime
+) -> CenterOut:
+    """Allow a downstream center to send the data of the subtree of ``data.org``."""
+    principal.require("system:write")
+    org = orgs.visible_org(session, principal, data.org)
+    try:
+        parse_public_key(data.public_key)
+    except ValueError as exc:
+        raise Invalid(f"public_key: {exc}") from exc
+    if repository.center_for_update(session, data.code) is not None:
+        raise Conflict(f"center {data.code!r} exists already")
+    center = DownstreamCenter(
+        code=data.code,
+        public_key=data.public_key,
+        org_id=org.id,
+        max_seq=0,
+        gaps="[]",
+        created_at=now,
+    )
+    repository.add(session, center)
+    audit.record_change(
+        session, actor=principal.name, action="center.register", key=center.code, data=data, at=now
+    )
+    return _center_out(center, org)
+
+
+def list_centers(session: Session, principal: Principal) -> list[CenterOut]:
+    return [
+        _center_out(center, org)
+        for center, org in repository.centers_under(session, principal.scope_path)
+    ]
+
+
+def list_rejects(session: Session, principal: Principal, code: str, limit: int) -> list[RejectOut]:
+    for center, _ in repository.centers_under(session, principal.scope_path):
+        if center.code == code:
+            return [
+                RejectOut(seq=r.seq, kind=r.kind, reason=r.reason, received_at=r.received_at)
+                for r in repository.rejects_of(session, center.id, limit)
+            ]
+    raise NotFound(f"center {code!r} not found")
+
+
+def _center_out(center: DownstreamCenter, org: Org) -> CenterOut:
+    return CenterOut(
+        code=center.code,
+        public_key=center.public_key,
+        org=org.code,
+        acked_seq=center.max_seq,
+        last_seen_at=center.last_seen_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveContext:
+    limits: ingest.IngestLimits
+    default_tz: str
+
+
+def receive_batch(
+    session: Session,
+    center_code: str,
+    body: bytes,
+    signature: str | None,
+    now: datetime,
+    context: ReceiveContext,
+) -> ForwardAnswer:
+    """Apply a downstream center's batch: per-center seqs, duplicates ignored."""
+    center = repository.center_for_update(session, center_code)
+    if center is None:
+        raise Unauthorized(f"unknown center {center_code!r}")
+    if not signature:
+        raise Unauthorized(f"missing {SIGNATURE_HEADER} header")
+    if not verify(parse_public_key(center.public_key), body, signature):
+        raise Unauthorized("the signature does not match the body and the center's key")
+    try:
+        batch = ForwardBatch.model_validate(parse_body(body))
+    except MalformedBody as exc:
+        raise BadRequest(str(exc), code="malformed_body") from exc
+    except ValidationError as exc:
+        raise Invalid(
+            f"the batch envelope is invalid: {describe_error(exc)}", code="invalid_envelope"
+        ) from exc
+    if batch.center != center.code:
+        raise Invalid(
+            f"the body is for center {batch.center!r}, the URL for {center.code!r}",
+            code="invalid_envelope",
+        )
+    org = session.get_one(Org, center.org_id)
+    principal = Principal(
+        name=f"center:{center.code}",
+        scope_path=org.path,
+        permissions=frozenset({ALL}),
+        kind="token",
+    )
+    gaps = [(int(a), int(b)) for a, b in json.loads(center.gaps)]
+    received: set[int] = set()
+    duplicates = 0
+    rejected: list[Rejected] = []
+    for item in sorted(batch.items, key=lambda i: i.seq):
+        if item.seq in received or is_held(item.seq, center.max_seq, gaps):
+            duplicates += 1
+            continue
+        received.add(item.seq)
+        try:
+            with session.begin_nested():
+                _apply(session, principal, center, item.kind, item.payload, now, context)
+        except (CoalwatchError, IntegrityError) as exc:
+            # kept with its reason: an item that cannot be applied must not block the rest
+            reason = exc.message if isinstance(exc, CoalwatchError) else str(exc.orig)
+            rejected.append(Rejected(seq=item.seq, reason=reason))
+            repository.insert_rejects(
+                session,
+                [
+                    {
+                        "center_id": center.id,
+                        "seq": item.seq,
+                        "kind": item.kind,
+                        "payload": json.dumps(item.payload, ensure_ascii=False),
+                        "reason": reason,
+                        "received_at": now,
+                    }
+                ],
+            )
+            if item.kind == STATION_BATCH and isinstance(exc, Unauthorized):
+                _alarm_tampered(session, org, item.payload, now)
+    state = advance(center.max_seq, gaps, received)
+    center.max_seq = state.max_seq
+    center.gaps = json.dumps([list(g) for g in state.gaps])
+    center.last_seen_at = now
+    return ForwardAnswer(
+        acked_seq=state.max_seq,
+        duplicates=duplicates,
+        rejected=rejected,
+        gaps=list(state.gaps),
+    )
+
+
+def _alarm_tampered(session: Session, org: Org, payload: dict[str, Any], now: datetime) -> None:
+    station = mines_repository.station_by_code(session, str(payload.get("station", "")))
+    if station is None:
+        return
+    mine = session.get_one(Mine, station.mine_id)
+    if not session.get_one(Org, mine.org_id).path.startswith(org.path):
+        return
+    raise_alarm(
+        session,
+        mine_id=mine.id,
+        type_=AlarmType.INVALID_DATA,
+        at=now,
+        station_id=station.id,
+        detail=TAMPERED,
+    )
+
+
+def _apply(
+    session: Session,
+    principal: Principal,
+    center: DownstreamCenter,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    context: ReceiveContext,
+) -> None:
+    if kind == STATION_BATCH:
+        _apply_station_batch(session, principal, payload, context)
+    elif kind == ALARM:
+        _apply_alarm(session, principal, center, payload)
+    elif kind == CONFIG:
+        _apply_config(session, principal, center, payload, now, context)
+    else:
+        raise Invalid(f"unknown item kind {kind!r}")
+
+
+def _apply_station_batch(
+    session: Session, principal: Principal, payload: dict[str, Any], context: ReceiveContext
+) -> None:
+    try:
+        code = str(payload["station"])
+        body = base64.b64decode(str(payload["body_b64"]), validate=True)
+        signature = str(payload["signature"])
+        received_at = datetime.fromisoformat(str(payload["received_at"]))
+    except (KeyError, ValueError) as exc:
+        raise Invalid(f"malformed station_batch item: {exc}") from exc
+    station = mines_repository.station_by_code(session, code)
+    if station is None:
+        raise NotFound(f"station {code!r} not found")
+    mine = session.get_one(Mine, station.mine_id)
+    principal.require_visible(session.get_one(Org, mine.org_id).path, f"station {code!r}")
+    # the downstream's time of receipt: validation and alarms as they were there
+    ingest.ingest_batch(session, code, body, signature, received_at, context.limits)
+
+
+def _apply_alarm(
+    session: Session, principal: Principal, center: DownstreamCenter, payload: dict[str, Any]
+) -> None:
+    """Mirror an alarm of a mine the center manages, as it is at the center now."""
+    try:
+        origin = str(payload["origin"])
+        fields = {name: payload[name] for name in alarms.MIRRORED}
+        for name in ("start", "end", "expires_at", "acknowledged_at", "handled_at"):
+            if fields[name] is not None:
+                fields[name] = datetime.fromisoformat(str(fields[name]))
+        mine_code, transition = str(payload["mine"]), str(payload["transition"])
+        AlarmType(str(fields["type"]))
+    except (KeyError, ValueError) as exc:
+        raise Invalid(f"malformed alarm item: {exc}") from exc
+    mine, _ = mines.visible_mine(session, principal, mine_code)
+    if mine.managed_by_center_id != center.id:
+        raise Conflict(f"mine {mine_code!r} is not managed by center {center.code!r}")
+    point_id = station_id = None
+    if payload.get("point") is not None:
+        point = mines_repository.point_by_code(session, mine.id, str(payload["point"]))
+        if point is None:
+            raise NotFound(f"point {payload['point']!r} not found")
+        point_id = point.id
+    if payload.get("station") is not None:
+        station = mines_repository.station_by_code(session, str(payload["station"]))
+        if station is None or station.mine_id != mine.id:
+            raise NotFound(f"station {payload['station']!r} not found")
+        station_id = station.id
+    alarm = repository.mirrored_alarm(session, origin)
+    if alarm is None:
+        alarm = Alarm(mine_id=mine.id, origin=origin, **fields)
+    elif alarm.mine_id != mine.id:
+        raise Conflict(f"alarm {origin!r} belongs to another mine")
+    else:
+        for name, value in fields.items():
+            setattr(alarm, name, value)
+    alarm.point_id, alarm.station_id = point_id, station_id
+    repository.add(session, alarm)
+    alarms.announce(session, alarm, transition)
+
+
+def _model(model: type[_M], data: Any) -> _M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid(f"{model.__name__}: {describe_error(exc)}") from exc
+
+
+def _apply_config(
+    session: Session,
+    principal: Principal,
+    center: DownstreamCenter,
+    payload: dict[str, Any],
+    now: datetime,
+    context: ReceiveContext,
+) -> None:
+    op, key, data = str(payload.get("op")), str(payload.get("key")), payload.get("data")
+    handler = _CONFIG.get(op)
+    if handler is None:
+        raise Invalid(f"unknown configuration operation {op!r}")
+    handler(session, principal, center, key, data, now, context)
+
+
+def _org_create(
+    session: Session,
+    principal: Principal,
+    center: DownstreamCenter,
+    key: str,
+    data: Any,
+    now: datetime,
+    context: ReceiveContext,
+) -> None:
+    org_in = _model(OrgIn, data)
+    existing = orgs_repository.org_by_code(session, org_in.code)
+    if existing is not None:
+        if principal.sees(existing.path) and existing.kind == org_in.kind:
+            return  # the same org: created here already (and forwarded then)
+        raise Conflict(f"org {org_in.code!r} exists already and differs")
+    if org_in.parent is None:
+        # a root downstream sits below the org the center is registered for
+        org_in = org_in.model_copy(update={"parent": session.get_one(Org, center.org_id).code})
+    orgs.create_org(session, principal, org_in, now)
+
+
+def _mine_create(
+    session: Session,
+    principal: Principal,
+    center: DownstreamCenter,
+    key: str,
+    data: Any,
+    now: datetime,
+    context: ReceiveContext,
+) -> None:
+    mine_in = _model(MineIn, data)
+    existing = mines_repository.mine_by_code(session, mine_in.code)
+    if existing is not None:
+        if existing[1].code == mine_in.org and principal.sees(existing[1].path):
+            return
+        raise Conflict(f"mine {mine_in.code!r} exists already and differs")
+    mines.create_mine(session, principal, mine_in, context.default_tz, now)
+    created = mines_repository.mine_by_code(session, mine_in.code)
+    assert created is not None
+    created[0].managed_by_center_id = center.id
+
+
+def _point_create(
+    session: Session,
+    principal: Principal,
+    center: DownstreamCenter,
+    key: str,
+    data: Any,
+    now: datetime,
+    context: ReceiveContext,
+) -> None:
+    point_in = _model(PointIn, data)
+    mine, _ = mines.visible_mine(session, principal, key)
+    existing = mines_repository.point_by_code(session, mine.id, point_in.code)
+    if existing is not None:
+        if existing.kind == point_in.kind:
+            return
+        raise Conflict(f"point {point_in.code!r} exists already and differs")
+    mines.create_point(session, principal, key, point_in, now)
+
+
+def _station_register(
+    session: Session,
+    principal: Principal,
+    center: DownstreamCenter,
+    key: str,
+    data: Any,
+    now: datetime,
+    context: ReceiveContext,
+) -> None:
+    station_in = _model(StationIn, data)
+    mine, _ = mines.visible_mine(session, principal, key)
+    existing = mines_repository.station_by_code(session, station_in.code)
+    if existing is not None:
+        if existing.mine_id == mine.id and existing.public_key == station_in.public_key:
+            return
+        raise Conflict(f"station {station_in.code!r} exists already and differs")
+    mines.register_station(session, principal, key, station_in, now)
+
+
+def _capacity(
+    session: Session,
+    principal: Principal,
+    center: DownstreamCenter,
+    key: str,
+    data: Any,
+    now: datetime,
+    context: ReceiveContext,
+) -> None:
+    mines.set_capacity(session, principal, key, _model(CapacityIn, data), now)
+
+
+def _plan(
+    session: Session,
+    principal: Principal,
+    center: DownstreamCenter,
+    key: str,
+    data: Any,
+    now: datetime,
+    context: ReceiveContext,
+) -> None:
+    mine, _, month = key.rpartition("/")
+    mines.set_plan(session, principal, mine, month, _model(PlanIn, data), now)
+
+
+def _coefficient(
+    session: Session,
+    principal: Principal,
+    center: DownstreamCenter,
+    key: str,
+    data: Any,
+    now: datetime,
+    context: ReceiveContext,
+) -> None:
+    mines.approve_coefficient(session, principal, key, _model(CoefficientIn, data), now)
+
+
+def _manual(
+    session: Session,
+    principal: Principal,
+    center: DownstreamCenter,
+    key: str,
+    data: Any,
+    now: datetime,
+    context: ReceiveContext,
+) -> None:
+    mines.record_manual_production(session, principal, key, _model(ManualProductionIn, data), now)
+
+
+_Handler = Callable[
+    [Session, Principal, DownstreamCenter, str, Any, datetime, ReceiveContext], None
+]
+_CONFIG: dict[str, _Handler] = {
+    "org.create": _org_create,
+    "mine.create": _mine_create,
+    "point.create": _point_create,
+    "station.register": _station_register,
+    "mine.capacity": _capacity,
+    "mine.plan": _plan,
+    "mine.coefficient": _coefficient,
+    "production.manual": _manual,
+}
+
+
+# -- toward the upstream ----------------------------------------------------------------------
+
+
+class Forwarder:
+    """Sends the forward queue to the upstream in order, ≤ MAX_ITEMS a batch, and deletes
+    what it holds; on failure waits 1, 2, 4 ... up to ``max_backoff_s`` seconds before
+    trying again. Nothing leaves the queue before the upstream answered for it."""
+
+    def __init__(
+        self,
+        url: str,
+        center_code: str,
+        key: Ed25519PrivateKey,
+        *,
+        timeout_s: float = 30.0,
+        max_backoff_s: float = 60.0,
+        max_items: int = MAX_ITEMS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.center_code = center_code
+        self._key = key
+        self._timeout = timeout_s
+        self._max_backoff = max_backoff_s
+        self._max_items = max_items
+        self._monotonic = monotonic
+        self._delay = 0.0
+        self._next_try = 0.0
+
+    def forward_due(self, sessions: sessionmaker[Session], now: datetime) -> int:
+        """Items the upstream now holds (0 while backing off or with nothing queued)."""
+        if self._monotonic() < self._next_try:
+            return 0
+        sent = 0
+        while True:
+            with transaction(sessions) as session:
+                items = [
+                    (item.id, item.kind, json.loads(item.payload))
+                    for item in repository.queued(session, self._max_items)
+                ]
+            if not items:
+                return sent
+            try:
+                self._send(items, now)
+            except (OSError, ValueError) as exc:
+                self._fail(exc)
+                return sent
+            with transaction(sessions) as session:
+                repository.remove_queued(session, [seq for seq, _, _ in items])
+            sent += len(items)
+            if self._delay:
+                log.info("forwarding to %s recovered", self.url)
+                self._delay = 0.0
+            if len(items) < self._max_items:
+                return sent
+
+    def _send(self, items: list[tuple[int, str, Any]], now: datetime) -> ForwardAnswer:
+        body = json.dumps(
+            {
+                "center": self.center_code,
+                "sent_at": now.isoformat(),
+                "items": [
+                    {"seq": seq, "kind": kind, "payload": payload} for seq, kind, payload in items
+                ],
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+        request = urllib.request.Request(
+            f"{self.url}/api/v1/centers/{self.center_code}/batches",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(self._key, body)},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+                return ForwardAnswer.model_validate_json(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read()[:500].decode(errors="replace")
+            raise ValueError(f"the upstream answered {exc.code}: {detail}") from exc
+        except ValidationError as exc:
+            raise ValueError(f"the upstream's answer is not understood: {exc}") from exc
+
+    def _fail(self, exc: Exception) -> None:
+        if not self._delay:  # once on failure, once on recovery
+            log.warning("forwarding to %s failed (%s); retrying with backoff", self.url, exc)
+        self._delay = min(max(self._delay * 2, 1.0), self._max_backoff)
+        self._next_try = self._monotonic() + self._delay
+
+
+def forwarder_from_settings(url: str, center_code: str, key_file: str | None) -> Forwarder:
+    """The forwarder of a center configured with an upstream; ValueError when incomplete."""
+    if not center_code or not key_file:
+        raise ValueError("an upstream_url needs center_code and center_key_file")
+    with open(key_file, "rb") as handle:
+        key = load_private_key_pem(handle.read())
+    return Forwarder(url, center_code, key)
