@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ValidationError
@@ -333,6 +333,16 @@ def _model(model: type[_M], data: Any) -> _M:
         raise Invalid(f"{model.__name__}: {describe_error(exc)}") from exc
 
 
+class _Target(NamedTuple):
+    """What every configuration operation is applied with, at the upstream."""
+
+    session: Session
+    principal: Principal
+    center: DownstreamCenter
+    now: datetime
+    context: ReceiveContext
+
+
 def _apply_config(
     session: Session,
     principal: Principal,
@@ -345,141 +355,83 @@ def _apply_config(
     handler = _CONFIG.get(op)
     if handler is None:
         raise Invalid(f"unknown configuration operation {op!r}")
-    handler(session, principal, center, key, data, now, context)
+    handler(_Target(session, principal, center, now, context), key, data)
 
 
-def _org_create(
-    session: Session,
-    principal: Principal,
-    center: DownstreamCenter,
-    key: str,
-    data: Any,
-    now: datetime,
-    context: ReceiveContext,
-) -> None:
+def _org_create(target: _Target, key: str, data: Any) -> None:
     org_in = _model(OrgIn, data)
-    existing = orgs_repository.org_by_code(session, org_in.code)
+    existing = orgs_repository.org_by_code(target.session, org_in.code)
     if existing is not None:
-        if principal.sees(existing.path) and existing.kind == org_in.kind:
+        if target.principal.sees(existing.path) and existing.kind == org_in.kind:
             return  # the same org: created here already (and forwarded then)
         raise Conflict(f"org {org_in.code!r} exists already and differs")
     if org_in.parent is None:
         # a root downstream sits below the org the center is registered for
-        org_in = org_in.model_copy(update={"parent": session.get_one(Org, center.org_id).code})
-    orgs.create_org(session, principal, org_in, now)
+        org_in = org_in.model_copy(
+            update={"parent": target.session.get_one(Org, target.center.org_id).code}
+        )
+    orgs.create_org(target.session, target.principal, org_in, target.now)
 
 
-def _mine_create(
-    session: Session,
-    principal: Principal,
-    center: DownstreamCenter,
-    key: str,
-    data: Any,
-    now: datetime,
-    context: ReceiveContext,
-) -> None:
+def _mine_create(target: _Target, key: str, data: Any) -> None:
     mine_in = _model(MineIn, data)
-    existing = mines_repository.mine_by_code(session, mine_in.code)
+    existing = mines_repository.mine_by_code(target.session, mine_in.code)
     if existing is not None:
-        if existing[1].code == mine_in.org and principal.sees(existing[1].path):
+        if existing[1].code == mine_in.org and target.principal.sees(existing[1].path):
             return
         raise Conflict(f"mine {mine_in.code!r} exists already and differs")
-    mines.create_mine(session, principal, mine_in, context.default_tz, now)
-    created = mines_repository.mine_by_code(session, mine_in.code)
+    mines.create_mine(
+        target.session, target.principal, mine_in, target.context.default_tz, target.now
+    )
+    created = mines_repository.mine_by_code(target.session, mine_in.code)
     assert created is not None
-    created[0].managed_by_center_id = center.id
+    created[0].managed_by_center_id = target.center.id
 
 
-def _point_create(
-    session: Session,
-    principal: Principal,
-    center: DownstreamCenter,
-    key: str,
-    data: Any,
-    now: datetime,
-    context: ReceiveContext,
-) -> None:
+def _point_create(target: _Target, key: str, data: Any) -> None:
     point_in = _model(PointIn, data)
-    mine, _ = mines.visible_mine(session, principal, key)
-    existing = mines_repository.point_by_code(session, mine.id, point_in.code)
+    mine, _ = mines.visible_mine(target.session, target.principal, key)
+    existing = mines_repository.point_by_code(target.session, mine.id, point_in.code)
     if existing is not None:
         if existing.kind == point_in.kind:
             return
         raise Conflict(f"point {point_in.code!r} exists already and differs")
-    mines.create_point(session, principal, key, point_in, now)
+    mines.create_point(target.session, target.principal, key, point_in, target.now)
 
 
-def _station_register(
-    session: Session,
-    principal: Principal,
-    center: DownstreamCenter,
-    key: str,
-    data: Any,
-    now: datetime,
-    context: ReceiveContext,
-) -> None:
+def _station_register(target: _Target, key: str, data: Any) -> None:
     station_in = _model(StationIn, data)
-    mine, _ = mines.visible_mine(session, principal, key)
-    existing = mines_repository.station_by_code(session, station_in.code)
+    mine, _ = mines.visible_mine(target.session, target.principal, key)
+    existing = mines_repository.station_by_code(target.session, station_in.code)
     if existing is not None:
         if existing.mine_id == mine.id and existing.public_key == station_in.public_key:
             return
         raise Conflict(f"station {station_in.code!r} exists already and differs")
-    mines.register_station(session, principal, key, station_in, now)
+    mines.register_station(target.session, target.principal, key, station_in, target.now)
 
 
-def _capacity(
-    session: Session,
-    principal: Principal,
-    center: DownstreamCenter,
-    key: str,
-    data: Any,
-    now: datetime,
-    context: ReceiveContext,
-) -> None:
-    mines.set_capacity(session, principal, key, _model(CapacityIn, data), now)
+def _capacity(target: _Target, key: str, data: Any) -> None:
+    mines.set_capacity(target.session, target.principal, key, _model(CapacityIn, data), target.now)
 
 
-def _plan(
-    session: Session,
-    principal: Principal,
-    center: DownstreamCenter,
-    key: str,
-    data: Any,
-    now: datetime,
-    context: ReceiveContext,
-) -> None:
+def _plan(target: _Target, key: str, data: Any) -> None:
     mine, _, month = key.rpartition("/")
-    mines.set_plan(session, principal, mine, month, _model(PlanIn, data), now)
+    mines.set_plan(target.session, target.principal, mine, month, _model(PlanIn, data), target.now)
 
 
-def _coefficient(
-    session: Session,
-    principal: Principal,
-    center: DownstreamCenter,
-    key: str,
-    data: Any,
-    now: datetime,
-    context: ReceiveContext,
-) -> None:
-    mines.approve_coefficient(session, principal, key, _model(CoefficientIn, data), now)
+def _coefficient(target: _Target, key: str, data: Any) -> None:
+    mines.approve_coefficient(
+        target.session, target.principal, key, _model(CoefficientIn, data), target.now
+    )
 
 
-def _manual(
-    session: Session,
-    principal: Principal,
-    center: DownstreamCenter,
-    key: str,
-    data: Any,
-    now: datetime,
-    context: ReceiveContext,
-) -> None:
-    mines.record_manual_production(session, principal, key, _model(ManualProductionIn, data), now)
+def _manual(target: _Target, key: str, data: Any) -> None:
+    mines.record_manual_production(
+        target.session, target.principal, key, _model(ManualProductionIn, data), target.now
+    )
 
 
-_Handler = Callable[
-    [Session, Principal, DownstreamCenter, str, Any, datetime, ReceiveContext], None
-]
+_Handler = Callable[[_Target, str, Any], None]
 _CONFIG: dict[str, _Handler] = {
     "org.create": _org_create,
     "mine.create": _mine_create,
