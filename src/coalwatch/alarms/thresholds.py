@@ -15,8 +15,7 @@ from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.domain.alarms import THRESHOLD_NAMES, Thresholds
 from coalwatch.errors import Invalid
-from coalwatch.mines import repository as mine_repository
-from coalwatch.mines.service import visible_mine
+from coalwatch.mines.service import mine_point, visible_mine
 from coalwatch.storage.models import Point, Threshold
 
 
@@ -78,9 +77,7 @@ def set_threshold(
     mine, _ = visible_mine(session, principal, mine_code)
     point = None
     if data.point is not None:
-        point = mine_repository.point_by_code(session, mine.id, data.point)
-        if point is None:
-            raise Invalid(f"no point {data.point!r} in mine {mine_code!r}")
+        point = mine_point(session, mine, data.point)
     point_id = point.id if point else None
     row = session.scalars(
         select(Threshold).where(
@@ -131,9 +128,7 @@ def show(
     mine, _ = visible_mine(session, principal, mine_code)
     point = None
     if point_code is not None:
-        point = mine_repository.point_by_code(session, mine.id, point_code)
-        if point is None:
-            raise Invalid(f"no point {point_code!r} in mine {mine_code!r}")
+        point = mine_point(session, mine, point_code)
     current = for_point(session, mine.id, point)
     return ThresholdsOut(
         mine=mine.code,

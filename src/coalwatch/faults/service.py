@@ -23,7 +23,7 @@ from coalwatch.events.broker import emit
 from coalwatch.faults import repository
 from coalwatch.faults.schemas import CloseIn, FaultIn, FaultOut, ReportIn
 from coalwatch.mines import repository as mine_repository
-from coalwatch.mines.service import apply_reduction, visible_mine
+from coalwatch.mines.service import apply_reduction, mine_point, visible_mine
 from coalwatch.storage.models import Alarm, CapacityReduction, Fault, Mine, Org, Point
 
 MAX_LISTED = 1000
@@ -72,9 +72,7 @@ def record_fault(
     mine, _ = visible_mine(session, principal, mine_code)
     point_id = None
     if data.point is not None:
-        point = mine_repository.point_by_code(session, mine.id, data.point)
-        if point is None:
-            raise Invalid(f"no point {data.point!r} in mine {mine_code!r}")
+        point = mine_point(session, mine, data.point)
         point_id = point.id
     if data.occurred_at > now:
         raise Invalid("a fault cannot occur in the future")

@@ -12,8 +12,7 @@ from coalwatch.domain.units import kg_to_tonnes
 from coalwatch.errors import NotFound
 from coalwatch.ingest import repository
 from coalwatch.ingest.schemas import QuarantinedOut, RecordOut
-from coalwatch.mines import repository as mine_repository
-from coalwatch.mines.service import visible_mine
+from coalwatch.mines.service import mine_point, visible_mine
 
 MAX_RECORDS = 10_000
 
@@ -36,9 +35,7 @@ def list_records(
     mine, _ = visible_mine(session, principal, mine_code)
     point_id = None
     if point is not None:
-        found = mine_repository.point_by_code(session, mine.id, point)
-        if found is None:
-            raise NotFound(f"no point {point!r} in mine {mine_code!r}")
+        found = mine_point(session, mine, point, missing=NotFound)
         point_id = found.id
     rows = repository.records_of(
         session,

@@ -17,7 +17,7 @@ from coalwatch.domain.accounting import spread_over_hours
 from coalwatch.domain.capacity import CapacityChange, approved_annual
 from coalwatch.domain.periods import local_day, month_key
 from coalwatch.domain.units import fraction_to_decimal, kg_to_tonnes, tonnes_to_kg
-from coalwatch.errors import Conflict, Invalid, NotFound
+from coalwatch.errors import CoalwatchError, Conflict, Invalid, NotFound
 from coalwatch.federation.queue import enqueue_config
 from coalwatch.mines import repository
 from coalwatch.mines.schemas import (
@@ -64,6 +64,17 @@ def visible_mine(session: Session, principal: Principal, code: str) -> tuple[Min
     if found is None or not principal.sees(found[1].path):
         raise NotFound(f"mine {code!r} not found")
     return found
+
+
+def mine_point(
+    session: Session, mine: Mine, code: str, *, missing: type[CoalwatchError] = Invalid
+) -> Point:
+    """A point of a mine by its code; ``missing`` (422 by default, 404 where the point is
+    part of the address) when the mine has none."""
+    point = repository.point_by_code(session, mine.id, code)
+    if point is None:
+        raise missing(f"no point {code!r} in mine {mine.code!r}")
+    return point
 
 
 def _kg(tonnes: Decimal) -> int:
@@ -336,9 +347,7 @@ def record_manual_production(
     """
     principal.require("production:write")
     mine, _ = visible_mine(session, principal, code)
-    point = repository.point_by_code(session, mine.id, data.point)
-    if point is None:
-        raise Invalid(f"no point {data.point!r} in mine {mine.code!r}")
+    point = mine_point(session, mine, data.point)
     start, end = data.start.astimezone(UTC), data.end.astimezone(UTC)
     if end > now:
         raise Invalid("manual production cannot end in the future")

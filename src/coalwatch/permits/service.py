@@ -13,7 +13,7 @@ from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.errors import Invalid
 from coalwatch.mines import repository as mine_repository
-from coalwatch.mines.service import visible_mine
+from coalwatch.mines.service import mine_point, visible_mine
 from coalwatch.permits.schemas import (
     CalibrationIn,
     CalibrationOut,
@@ -22,14 +22,7 @@ from coalwatch.permits.schemas import (
     ShutdownIn,
     ShutdownOut,
 )
-from coalwatch.storage.models import Calibration, Mine, Permit, Point, Shutdown
-
-
-def _point(session: Session, mine: Mine, code: str) -> Point:
-    point = mine_repository.point_by_code(session, mine.id, code)
-    if point is None:
-        raise Invalid(f"no point {code!r} in mine {mine.code!r}")
-    return point
+from coalwatch.storage.models import Calibration, Permit, Point, Shutdown
 
 
 def approve_permit(
@@ -37,7 +30,7 @@ def approve_permit(
 ) -> PermitOut:
     principal.require("production:approve")
     mine, _ = visible_mine(session, principal, mine_code)
-    point = _point(session, mine, data.point) if data.point else None
+    point = mine_point(session, mine, data.point) if data.point else None
     permit = Permit(
         mine_id=mine.id,
         point_id=point.id if point else None,
@@ -128,7 +121,7 @@ def record_calibration(
 ) -> CalibrationOut:
     principal.require("production:write")
     mine, _ = visible_mine(session, principal, mine_code)
-    point = _point(session, mine, data.point)
+    point = mine_point(session, mine, data.point)
     if point.kind != "belt":
         raise Invalid(
             f"point {point.code!r} is a {point.kind}; calibrations here are for belt scales"

@@ -34,8 +34,7 @@ from coalwatch.domain.units import (
     round_tonnes,
 )
 from coalwatch.errors import Invalid, NotFound
-from coalwatch.mines import repository as mine_repository
-from coalwatch.mines.service import visible_mine
+from coalwatch.mines.service import mine_point, visible_mine
 from coalwatch.orgs import repository as org_repository
 from coalwatch.orgs.service import visible_org
 from coalwatch.production import repository
@@ -317,9 +316,7 @@ def mine_production(
     mine, _ = visible_mine(session, principal, code)
     point_id = None
     if point is not None:
-        found = mine_repository.point_by_code(session, mine.id, point)
-        if found is None:
-            raise NotFound(f"no point {point!r} in mine {code!r}")
+        found = mine_point(session, mine, point, missing=NotFound)
         point_id = found.id
     tz = ZoneInfo(mine.timezone)
     buckets = _buckets(start, end, period, tz)
