@@ -105,27 +105,6 @@ class _Measure:
     approved: Fraction | None
     plan: Decimal | None
 
-    def __add__(self, other: _Measure) -> _Measure:
-        def plus(a: Fraction | None, b: Fraction | None) -> Fraction | None:
-            return None if a is None and b is None else (a or Fraction(0)) + (b or Fraction(0))
-
-        plan = None
-        if self.plan is not None or other.plan is not None:
-            # a mine without a plan counts with its capacity in the denominator
-            plan_a = self.plan if self.plan is not None else self.capacity
-            plan_b = other.plan if other.plan is not None else other.capacity
-            plan = Decimal(0) + Decimal(0)
-            total = (Fraction(plan_a) if plan_a is not None else 0) + (
-                Fraction(plan_b) if plan_b is not None else 0
-            )
-            plan = fraction_to_decimal(Fraction(total), 7)
-        return _Measure(
-            _add(self.sums, other.sums),
-            plus(self.capacity, other.capacity),
-            plus(self.approved, other.approved),
-            plan,
-        )
-
     def figure(self) -> Figure:
         return Figure(**self.figure_fields())
 
@@ -274,6 +253,7 @@ def _sum_measures(measures: Sequence[_Measure]) -> _Measure:
     (folding ``+`` over 1,000 mines rounds the plan 1,000 times)."""
     if len(measures) == 1:
         return measures[0]  # and its figure, computed once
+    # none: zero production, and neither capacity nor plan to compare it with
     measured = manual = raw = 0
     capacity: Fraction | None = None
     approved: Fraction | None = None
@@ -388,7 +368,7 @@ def current_figures(session: Session, mines: Sequence[Mine], now: datetime) -> C
     for mine in mines:
         by_zone.setdefault(mine.timezone, []).append(mine)
     out: dict[int, Summary] = {}
-    totals = {period: _Measure(ZERO, None, None, None) for period in PERIODS}
+    parts: dict[Period, list[_Measure]] = {period: [] for period in PERIODS}
     for zone, group in by_zone.items():
         tz = ZoneInfo(zone)
         at = now.astimezone(tz)
@@ -414,7 +394,7 @@ def current_figures(session: Session, mines: Sequence[Mine], now: datetime) -> C
                 ),
             }
             for period, measure in measures.items():
-                totals[period] = totals[period] + measure
+                parts[period].append(measure)
             out[mine.id] = Summary(
                 mine=mine.code,
                 at=at,
@@ -423,7 +403,9 @@ def current_figures(session: Session, mines: Sequence[Mine], now: datetime) -> C
                 month=measures[Period.MONTH].figure(),
                 year=measures[Period.YEAR].figure(),
             )
-    return Current(out, {period: measure.figure() for period, measure in totals.items()})
+    return Current(
+        out, {period: _sum_measures(measures).figure() for period, measures in parts.items()}
+    )
 
 
 def today_by_hour(
@@ -436,10 +418,5 @@ def today_by_hour(
         return []
     buckets = _buckets(start, end, Period.HOUR, tz)
     table = _table(session, mines, Period.HOUR, buckets, tz, now.astimezone(tz).date())
-    totals = []
-    for index in range(len(buckets)):
-        total = _Measure(ZERO, None, None, None)
-        for mine in mines:
-            total = total + table[mine.id][index]
-        totals.append(total)
+    totals = [_sum_measures([table[m.id][index] for m in mines]) for index in range(len(buckets))]
     return _items(buckets, totals)
