@@ -607,3 +607,24 @@ class FederationReject(Base):
     payload: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# The tables of later features live in modules of their own; importing them here puts
+# them in the metadata wherever the models are used.
+from coalwatch.storage import (  # noqa: E402
+    models_backups,
+    models_duty,
+    models_federation_more,
+    models_leases,
+    models_ledgers,
+    models_video,
+)
+
+__all__ = [
+    "models_backups",
+    "models_duty",
+    "models_federation_more",
+    "models_leases",
+    "models_ledgers",
+    "models_video",
+]
