@@ -68,7 +68,7 @@ typecheck: install
 	$(BIN)/mypy
 
 pytest: install assets browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 test: lint typecheck pytest
 
@@ -77,6 +77,7 @@ bench: install
 	$(BIN)/python bench/month_table.py
 	$(BIN)/python bench/alarm_latency.py
 	$(BIN)/python bench/station_throughput.py
+	$(BIN)/python bench/video_snapshots.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis node_modules $(VENDOR) $(COMPILED)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from coalwatch.audit.cli import add_parser as add_audit
+from coalwatch.backups.cli import add_parser as add_backup
 from coalwatch.config import Settings, load_settings
 from coalwatch.errors import CoalwatchError
 from coalwatch.sim.cli import add_parser as add_sim
@@ -75,18 +78,36 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
 
     from coalwatch.web.app import create_app
 
+    certfile = args.certfile or settings.tls_certfile
+    keyfile = args.keyfile or settings.tls_keyfile
+    if keyfile is not None and certfile is None:
+        raise CommandError("--keyfile needs --certfile (the server certificate, PEM)")
+    for name, path in (("certificate", certfile), ("key", keyfile)):
+        if path is not None and not os.access(path, os.R_OK):
+            raise CommandError(f"the TLS {name} file {path} cannot be read")
+    settings = settings.model_copy(update={"tls_certfile": certfile, "tls_keyfile": keyfile})
     _engine(settings)
     app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level.lower(),
+        ssl_certfile=None if certfile is None else str(certfile),
+        ssl_keyfile=None if keyfile is None else str(keyfile),
+    )
 
 
 def cmd_admin_create(args: argparse.Namespace, settings: Settings) -> None:
     from coalwatch.auth.service import create_admin
     from coalwatch.storage.session import make_sessionmaker, transaction
+    from coalwatch.users.service import check_password_rules
 
     if not args.password_stdin:
         raise CommandError("give the password on standard input with --password-stdin")
     password = sys.stdin.readline().rstrip("\r\n")
+    # the rules every password of the UI follows (length, letters and digits, not the name)
+    check_password_rules(password, args.username.strip())
     engine = _engine(settings)
     with transaction(make_sessionmaker(engine)) as session:  # type: ignore[arg-type]
         create_admin(session, args.username, password, _now())
@@ -132,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the monitoring center (API + jobs)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--certfile", type=Path, help="serve over HTTPS with this certificate (PEM, with chain)"
+    )
+    serve.add_argument("--keyfile", type=Path, help="the certificate's private key (PEM)")
     serve.set_defaults(handler=cmd_serve)
 
     demo = commands.add_parser("demo", help="run a self-contained demo on SQLite under ./var/")
@@ -181,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_station(commands)
     add_sim(commands)
     add_audit(commands)
+    add_backup(commands)
     return parser
 
 

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     #: run the timed rules and notification delivery in the server process
     jobs: bool = True
     jobs_interval_s: float = Field(default=10.0, gt=0, le=60)
+    #: with two centers on one database the jobs run on the holder of a lease that lasts
+    #: this long after its last renewal (renewed every quarter of it; jobs/leader.py)
+    jobs_lease_s: float = Field(default=20.0, gt=0, le=60)
+    #: serve over HTTPS: the certificate (PEM, with its chain) and its private key
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
     #: signs the session cookies; when empty one is generated and kept in var/secret_key
     secret_key: str = Field(default="", repr=False)
     #: send the session cookie over HTTPS only (set it when the center is behind TLS)
@@ -51,6 +57,39 @@ class Settings(BaseSettings):
     #: this center's code at its upstream, and its Ed25519 private key (PEM)
     center_code: str = ""
     center_key_file: Path | None = None
+    #: 区域监管: a day's report not submitted (all three signatures) by this hour of the next
+    #: day, mine-local, is overdue
+    report_deadline_hour: int = Field(default=10, ge=1, le=23)
+    #: a forward-queue id missing upstream this long, with no older transaction open, is
+    #: written off (PostgreSQL: an id taken by a transaction that rolled back)
+    forward_write_off_after_s: float = Field(default=300.0, ge=0)
+    #: where backups 备份 and their manifests are written (default: var_dir/backups)
+    backup_dir: Path | None = None
+    #: a backup is made when the newest is this old ("every 3 months"); 0: no schedule
+    backup_interval_days: int = Field(default=91, ge=0)
+    #: backups older than this are pruned (never the newest); at least 2 years by rule
+    backup_retention_days: int = Field(default=730, ge=1)
+    #: video 视频监视: a snapshot this often while the point's conveyor runs, and while
+    #: it stands (or its state is unknown)
+    video_interval_running_s: float = Field(default=60.0, gt=0)
+    video_interval_standing_s: float = Field(default=600.0, gt=0)
+    #: a camera is looked at (its health checked, the picture not kept) at least this often
+    video_check_interval_s: float = Field(default=60.0, gt=0)
+    #: a picture darker than this mean luminance (0–255) is black
+    video_black_luminance: float = Field(default=16.0, ge=0, le=255)
+    #: frames whose mean difference (0–255) is below this are the same; so many in a
+    #: row while the conveyor runs make the picture frozen
+    video_frozen_difference: float = Field(default=0.5, ge=0, le=255)
+    video_frozen_repeats: int = Field(default=3, ge=2)
+    #: a camera that has not answered within this is down
+    video_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    #: stored pictures are deleted after this many days, and oldest first above the quota
+    video_retention_days: int = Field(default=90, ge=1)
+    video_quota_mb: float = Field(default=10240.0, gt=0)
+    #: where pictures are stored (default: snapshots/ under var_dir)
+    video_dir: Path | None = None
+    #: the pictures shown with an alarm: taken this many minutes before and after it
+    video_alarm_window_min: int = Field(default=5, ge=1, le=1440)
 
     @field_validator("timezone")
     @classmethod
@@ -66,10 +105,27 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     @property
+    def tls(self) -> bool:
+        return self.tls_certfile is not None
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Session cookies are marked Secure when served over TLS or told to be."""
+        return self.https_only or self.tls
+
+    @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.var_dir / 'coalwatch.db').as_posix()}"
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.video_dir if self.video_dir is not None else self.var_dir / "snapshots"
+
+    @property
+    def resolved_backup_dir(self) -> Path:
+        return self.backup_dir if self.backup_dir is not None else self.var_dir / "backups"
 
     @classmethod
     def settings_customise_sources(

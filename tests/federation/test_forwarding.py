@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,26 +30,6 @@ from coalwatch.wire.signing import (
 from tests.support.world import World, totalizer, trip, world
 
 T0 = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def upstream_url(database_url: str) -> str:
-    """The receiving end runs on each backend."""
-    return database_url
-
-
-@pytest.fixture
-def down_url(sqlite_template: Path, tmp_path: Path) -> str:
-    path = tmp_path / "downstream.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
-
-
-@pytest.fixture
-def down(down_url: str) -> Iterator[World]:
-    with world(down_url, T0) as w:
-        enable_forwarding(w.client.app.state.coalwatch.sessions, "MC")  # type: ignore[attr-defined]
-        yield w
 
 
 def queued(w: World) -> list[tuple[int, str, dict[str, Any]]]:

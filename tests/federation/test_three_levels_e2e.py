@@ -2,6 +2,8 @@
 signed station batches, the county is stopped for part of the run, and afterwards all
 three hold the same hour / day / month figures and the same alarms (configuration
 reached the upper levels by forwarding too; alarms are mirrored, not evaluated again).
+A fault reported upward, a fault closed unreported (its capacity reduction) and a signed
+daily report then reach both upper levels, and the figures (capacity, ratio) stay the same.
 Then a batch altered in the mine center's queue is rejected by the county, which raises
 the alarm, and the batches after it still go through."""
 
@@ -13,8 +15,10 @@ import sqlite3
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -163,6 +167,8 @@ def test_three_levels_hold_the_same_figures_through_an_outage(
     for center in (county, province):
         assert center.api("GET", "/centers")["items"][0]["acked_seq"] > 0
 
+    upward_messages(province, county, mine)
+
     # a record altered in the mine center's queue: the county rejects it and alarms
     county.stop()
     tampered_seq = seq + 1
@@ -180,6 +186,62 @@ def test_three_levels_hold_the_same_figures_through_an_outage(
     assert [r["reason"] for r in county.api("GET", "/centers/MC/rejects")["items"]] == [
         "the signature does not match the body and the station's key"
     ]
+
+
+def fault_set(center: Center) -> list[tuple[Any, ...]]:
+    keys = ("mine", "kind", "phenomenon", "occurred_at", "closed_at", "reduction_t")
+    return sorted(tuple(f[k] for k in keys) for f in center.api("GET", "/faults")["items"])
+
+
+def capacity(center: Center) -> Any:
+    return center.api("GET", "/mines")["items"][0]["annual_capacity_t"]
+
+
+def upward_messages(province: Center, county: Center, mine: Center) -> None:
+    """A fault reported upward, a fault closed unreported (its capacity reduction) and a
+    signed daily report reach both levels above; the figures stay the same."""
+    now = datetime.now(UTC)
+    reported = mine.api(
+        "POST",
+        "/mines/M1/faults",
+        {"phenomenon": "通讯中断", "occurred_at": (now - timedelta(minutes=20)).isoformat()},
+    )
+    mine.api("POST", f"/faults/{reported['id']}/report", {})
+    unreported = mine.api(
+        "POST",
+        "/mines/M1/faults",
+        {"phenomenon": "皮带秤无数据", "occurred_at": (now - timedelta(hours=3)).isoformat()},
+    )
+    closed = mine.api("POST", f"/faults/{unreported['id']}/close", {"result": "换传感器"})
+    tz = ZoneInfo("Asia/Shanghai")
+    days = 1 + ((now.astimezone(tz).date() - (now - timedelta(hours=3)).astimezone(tz).date()).days)
+    # not reported within 2 h: 1200000 / 330 × 3 = 10909.0909… t a fault day (1, or 2 when the
+    # fault began before local midnight: 21818.1818…)
+    assert closed["reduction_t"] == {1: Decimal("10909.091"), 2: Decimal("21818.182")}[days]
+    day = (now.astimezone(tz).date() - timedelta(days=1)).isoformat()
+    for role in ("duty_operator", "duty_mine_manager", "chief_engineer"):
+        mine.api("POST", f"/mines/M1/reports/daily/{day}/sign", {"role": role})
+    (signed,) = mine.api("GET", "/orgs/C1/report-status", day=day)["items"]
+    assert signed["state"] == "submitted"
+    faults, expected = fault_set(mine), figures(mine)
+    for center in (county, province):
+        wait_for(lambda c=center: fault_set(c) == faults, 30, "the faults to arrive")
+        wait_for(lambda c=center: figures(c) == expected, 30, "the reduced figures")
+        assert capacity(center) == capacity(mine)
+        there = {f["phenomenon"]: f for f in center.api("GET", "/faults")["items"]}
+        assert there["通讯中断"]["reported_at"] is not None  # when the report arrived there
+        status = wait_for(
+            lambda c=center: received(c, day),
+            30,
+            "the signed report to arrive",
+        )
+        assert (status["state"], status["sha256"]) == ("submitted", signed["sha256"])
+
+
+def received(center: Center, day: str) -> Any:
+    """The mine's report status of ``day`` once its signed report arrived, else None."""
+    (status,) = center.api("GET", "/orgs/C1/report-status", day=day)["items"]
+    return status if status["received_at"] is not None else None
 
 
 def tamper(database: Path, record_seq: int) -> None:

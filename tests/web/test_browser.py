@@ -109,8 +109,9 @@ def test_user_without_write_sees_no_write_buttons_and_gets_403(
     reader = new_page()
     sign_in(reader, "lisi")
     menus = reader.locator(".sidebar summary").all_inner_texts()
-    # (第三方 holds report:view: the reports menu shows, without sign buttons)
-    assert [m.strip() for m in menus] == ["实时监测", "数据查询", "报表管理"]
+    # (第三方 holds report:view and region:view: reports without sign buttons, and the
+    # regulator's read-only views of its subtree)
+    assert [m.strip() for m in menus] == ["实时监测", "数据查询", "报表管理", "区域监管"]
     assert reader.goto("/alarms").status == 403
     assert reader.goto("/system/users").status == 403
 

@@ -82,8 +82,12 @@ def test_an_administrator_configures_a_mine_from_the_pages(
         percent="4.5",
         effective_from="2026-01-01",
         effective_to="2026-06-30",
+        analysis="夹矸、伪顶混入",
     )
-    assert "4.50" in page
+    assert "折算系数申报已提交，待审批" in page and "4.50" in page
+    # the administrator applied; another (the write token) approves
+    (application,) = w.ok(w.get("/coefficient-applications", status="pending"))["items"]
+    w.ok(w.post(f"/coefficient-applications/{application['id']}/approve", None))
     page = post(client, "/system/params/FHS", csrf, name="comm_loss_minutes", value="5")
     assert "阈值已保存" in page
     page = post(
@@ -96,7 +100,9 @@ def test_an_administrator_configures_a_mine_from_the_pages(
         gross_t="120.5",
         reason="皮带秤故障，人工计量",
     )
-    assert "人工录入产量已保存" in page and "120.500" in page
+    assert "人工录入已提交，待审批" in page and "120.500" in page
+    (entry,) = w.ok(w.get("/manual-entries", status="pending"))["items"]
+    w.ok(w.post(f"/manual-entries/{entry['id']}/approve", None))
     page = post(
         client,
         "/production/FHS/shutdowns",

@@ -124,7 +124,11 @@ def last_conveyor(session: Session, point_id: int) -> tuple[datetime, bool] | No
 
 def last_calibration(session: Session, point_id: int) -> date | None:
     return session.scalar(
-        select(func.max(Calibration.calibrated_on)).where(Calibration.point_id == point_id)
+        select(func.max(Calibration.calibrated_on)).where(
+            Calibration.point_id == point_id,
+            # only a confirmed calibration counts (coalwatch.domain.calibration)
+            Calibration.pending.is_(False),
+        )
     )
 
 

@@ -15,6 +15,7 @@ from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.domain.alarms import THRESHOLD_NAMES, Thresholds
 from coalwatch.errors import Invalid
+from coalwatch.federation.queue import enqueue_config
 from coalwatch.mines.service import mine_point, visible_mine
 from coalwatch.storage.models import Point, Threshold
 
@@ -114,6 +115,7 @@ def set_threshold(
         detail={"before": before, "after": data.value},
         at=now,
     )
+    enqueue_config(session, "threshold.set", mine.code, data.model_dump(mode="json"), now)
     current = for_point(session, mine.id, point)
     return ThresholdsOut(
         mine=mine.code,

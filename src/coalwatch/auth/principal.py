@@ -49,10 +49,11 @@ class Principal:
         if self.has(permission):
             return
         if self.kind == "token":
-            raise Forbidden(
-                f"this token is read-only; a write token is required ({permission})",
-                {"permission": permission},
-            )
+            if permission.endswith(":view"):  # a third-party token reads some menus only
+                message = f"this token may not read this ({permission} is required)"
+            else:
+                message = f"this token is read-only; a write token is required ({permission})"
+            raise Forbidden(message, {"permission": permission})
         raise Forbidden(
             f"权限不足 permission denied: {permission} is required", {"permission": permission}
         )

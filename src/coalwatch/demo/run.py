@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coalwatch.auth.service import create_admin, create_token
 from coalwatch.config import Settings
+from coalwatch.demo.cameras import camera_lines, demo_video_settings, start_cameras, stop_cameras
 from coalwatch.demo.history import BATCH_RECORDS, StandInStation
 from coalwatch.demo.live import LiveMine, start_live
 from coalwatch.demo.region import (
@@ -249,7 +250,9 @@ def run_demo(settings: Settings, port: int, mines: int, host: str = "127.0.0.1")
 def _serve(
     demo: Demo, listener: socket.socket, host: str, port: int, stop: threading.Event
 ) -> None:
-    app = create_app(demo.settings)
+    settings = demo_video_settings(demo.settings)
+    cameras = start_cameras(settings, demo.mines, _system_clock())
+    app = create_app(settings)
     server = _Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False), stop
     )
@@ -261,8 +264,12 @@ def _serve(
     except BaseException:
         for mine in live:
             mine.stop()
+        stop_cameras(cameras)
         raise
     text = credentials_text(demo, base)
+    text += (
+        f"\n模拟摄像机 simulated cameras (fault=down|black|frozen|none):\n{camera_lines(cameras)}\n"
+    )
     path = demo.settings.var_dir / CREDENTIALS
     path.write_text(text, encoding="utf-8")
     os.chmod(path, 0o600)
@@ -273,6 +280,7 @@ def _serve(
         stop.set()
         for mine in live:
             mine.stop()
+        stop_cameras(cameras)
 
 
 def credentials_text(demo: Demo, base: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 MIN_TEST_LOAD_T = Decimal(5)
 INTERVAL_DAYS = 15
@@ -47,3 +47,25 @@ def error_percent(run: Run) -> Decimal:
 def due_date(calibrated_on: date) -> date:
     """The last day before the calibration is overdue."""
     return calibrated_on + timedelta(days=INTERVAL_DAYS)
+
+
+def check_write(written_to_instrument: bool, confirmation: Run | None) -> None:
+    """在间隔值标定准确后，必须再通过实物确认一次才能写入数据采集器: the new value may be
+    written to the instrument only once a second physical run has confirmed it."""
+    if written_to_instrument and confirmation is None:
+        raise ValueError(
+            "the new interval value may be written to the instrument only after "
+            "a confirming second run"
+        )
+    if confirmation is not None:
+        check_run(confirmation)
+
+
+def shown(value: Decimal, places: int) -> Decimal:
+    """A computed value as shown: half-up to ``places`` decimals (it is kept unrounded)."""
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+#: decimals shown of an interval value and of an error percentage
+INTERVAL_PLACES = 6
+PERCENT_PLACES = 3

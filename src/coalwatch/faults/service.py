@@ -22,6 +22,7 @@ from coalwatch.errors import Conflict, Invalid, NotFound
 from coalwatch.events.broker import emit
 from coalwatch.faults import repository
 from coalwatch.faults.schemas import CloseIn, FaultIn, FaultOut, ReportIn
+from coalwatch.federation.outbound import forward_fault, mirror_of
 from coalwatch.mines import repository as mine_repository
 from coalwatch.mines.service import apply_reduction, mine_point, visible_mine
 from coalwatch.storage.models import Alarm, CapacityReduction, Fault, Mine, Org, Point
@@ -55,6 +56,7 @@ def open_for_alarm(
     mine = session.get_one(Mine, alarm.mine_id)
     org = session.get_one(Org, mine.org_id)
     emit(session, "fault", org.path, {"id": fault.id, "mine": mine.code, "transition": "opened"})
+    forward_fault(session, fault, "opened", alarm.start)
     return fault
 
 
@@ -63,6 +65,7 @@ def recovered(session: Session, alarm: Alarm) -> None:
     fault = repository.for_alarm(session, alarm.id)
     if fault is not None and fault.recovered_at is None and alarm.end is not None:
         fault.recovered_at = alarm.end
+        forward_fault(session, fault, "recovered", alarm.end)
 
 
 def record_fault(
@@ -94,6 +97,7 @@ def record_fault(
         detail={"mine": mine.code, "phenomenon": data.phenomenon},
         at=now,
     )
+    forward_fault(session, fault, "opened", now)
     return _out(session, fault, mine, data.point, None, now)
 
 
@@ -101,6 +105,10 @@ def _visible(session: Session, principal: Principal, fault_id: int) -> tuple[Fau
     found = repository.with_mine(session, fault_id)
     if found is None or not principal.sees(found[2].path):
         raise NotFound(f"fault {fault_id} not found")
+    mirror = mirror_of(session, fault_id)
+    if mirror is not None:  # one lifecycle, one place: where the fault was opened
+        center = mirror.origin.rpartition(":")[0]
+        raise Conflict(f"fault {fault_id} is mirrored from center {center!r}: it is handled there")
     return found
 
 
@@ -134,6 +142,7 @@ def report(
         at=now,
     )
     emit(session, "fault", org.path, {"id": fault.id, "mine": mine.code, "transition": "reported"})
+    forward_fault(session, fault, "reported", now)  # a real message to the level above
     return _out(session, fault, mine, None, None, now)
 
 
@@ -196,6 +205,7 @@ def close(
         at=now,
     )
     emit(session, "fault", org.path, {"id": fault.id, "mine": mine.code, "transition": "closed"})
+    forward_fault(session, fault, "closed", now)
     return _out(session, fault, mine, None, reduction, now)
 
 

@@ -21,6 +21,8 @@ FORWARD = "coalwatch.forward"
 STATION_BATCH = "station_batch"
 CONFIG = "config"
 ALARM = "alarm"
+FAULT = "fault"
+REPORT = "report"
 
 
 def enable_forwarding(sessions: sessionmaker[Session], center_code: str) -> None:

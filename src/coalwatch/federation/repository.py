@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from coalwatch.storage.models import Alarm, DownstreamCenter, FederationReject, ForwardItem, Org
+from coalwatch.storage.models import (
+    Alarm,
+    CapacityReduction,
+    DownstreamCenter,
+    FederationReject,
+    ForwardItem,
+    Org,
+)
+from coalwatch.storage.models_federation_more import FaultMirror, ReceivedReport
 
 
 def queued(session: Session, limit: int) -> list[ForwardItem]:
@@ -61,3 +70,67 @@ def rejects_of(session: Session, center_id: int, limit: int) -> list[FederationR
 
 def mirrored_alarm(session: Session, origin: str) -> Alarm | None:
     return session.scalars(select(Alarm).where(Alarm.origin == origin)).first()
+
+
+def fault_mirror(session: Session, origin: str) -> FaultMirror | None:
+    return session.scalars(select(FaultMirror).where(FaultMirror.origin == origin)).first()
+
+
+def reduction_of(
+    session: Session, mine_id: int, num: int, den: int, effective_from: date
+) -> CapacityReduction | None:
+    """The latest reduction of a mine with this exact amount and date (a mirrored fault's)."""
+    return session.scalars(
+        select(CapacityReduction)
+        .where(
+            CapacityReduction.mine_id == mine_id,
+            CapacityReduction.amount_kg_num == num,
+            CapacityReduction.amount_kg_den == den,
+            CapacityReduction.effective_from == effective_from,
+        )
+        .order_by(CapacityReduction.id.desc())
+    ).first()
+
+
+def received_report(
+    session: Session, mine_id: int, day: date, revision: int
+) -> ReceivedReport | None:
+    return session.scalars(
+        select(ReceivedReport).where(
+            ReceivedReport.mine_id == mine_id,
+            ReceivedReport.day == day,
+            ReceivedReport.revision == revision,
+        )
+    ).first()
+
+
+def queued_ids_between(session: Session, low: int, high: int) -> list[int]:
+    return list(
+        session.scalars(select(ForwardItem.id).where(ForwardItem.id >= low, ForwardItem.id <= high))
+    )
+
+
+def database_time(session: Session) -> datetime | None:
+    """The server's clock on PostgreSQL (where a rolled-back id leaves a hole); None on
+    SQLite, whose ids roll back with their transaction and never leave one."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    at: datetime = session.scalar(text("SELECT clock_timestamp()"))
+    return at
+
+
+def transactions_open_since(session: Session, at: datetime) -> bool:
+    """Whether a transaction that began at or before ``at`` and wrote to the forward queue
+    is still open (it may hold a queue id it has not committed yet): an INSERT holds the
+    table's RowExclusiveLock until its transaction ends."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    count = session.scalar(
+        text(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.relation = 'forward_queue'::regclass AND l.mode = 'RowExclusiveLock' "
+            "AND l.pid <> pg_backend_pid() AND a.xact_start <= :at"
+        ),
+        {"at": at},
+    )
+    return bool(count)

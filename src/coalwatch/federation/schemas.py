@@ -45,6 +45,8 @@ class ForwardBatch(BaseModel):
     center: str = Field(max_length=64)
     sent_at: Moment
     items: list[ForwardedItem]
+    #: runs of ids that will never come (taken by a transaction that rolled back)
+    written_off: list[tuple[int, int]] = Field(default_factory=list, max_length=1000)
 
 
 class Rejected(BaseModel):

@@ -13,6 +13,7 @@ applied here is queued for this center's own upstream in the same transaction.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import time
@@ -20,7 +21,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from fractions import Fraction
 from typing import Any, NamedTuple, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -29,11 +31,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from coalwatch.alarms import service as alarms
+from coalwatch.alarms import thresholds
 from coalwatch.alarms.service import raise_alarm
 from coalwatch.audit import service as audit
 from coalwatch.auth.permissions import ALL
 from coalwatch.auth.principal import Principal
 from coalwatch.domain.alarms import AlarmType
+from coalwatch.domain.reports import SIGNING_ORDER
 from coalwatch.domain.sequences import advance, is_held
 from coalwatch.errors import (
     BadRequest,
@@ -43,8 +47,9 @@ from coalwatch.errors import (
     NotFound,
     Unauthorized,
 )
-from coalwatch.federation import repository
-from coalwatch.federation.queue import ALARM, CONFIG, STATION_BATCH
+from coalwatch.events.broker import emit
+from coalwatch.federation import outbound, repository
+from coalwatch.federation.queue import ALARM, CONFIG, FAULT, REPORT, STATION_BATCH
 from coalwatch.federation.schemas import (
     CenterIn,
     CenterOut,
@@ -68,7 +73,10 @@ from coalwatch.mines.schemas import (
 from coalwatch.orgs import repository as orgs_repository
 from coalwatch.orgs import service as orgs
 from coalwatch.orgs.schemas import OrgIn
-from coalwatch.storage.models import Alarm, DownstreamCenter, Mine, Org
+from coalwatch.permits import service as permits
+from coalwatch.permits.schemas import CalibrationIn, PermitIn, ShutdownIn
+from coalwatch.storage.models import Alarm, DownstreamCenter, Fault, Mine, Org
+from coalwatch.storage.models_federation_more import FaultMirror, ReceivedReport
 from coalwatch.storage.session import transaction
 from coalwatch.wire.batches import MalformedBody, describe_error, parse_body
 from coalwatch.wire.signing import (
@@ -219,15 +227,48 @@ def receive_batch(
             if item.kind == STATION_BATCH and isinstance(exc, Unauthorized):
                 _alarm_tampered(session, org, item.payload, now)
     state = advance(center.max_seq, gaps, received)
+    remaining = state.gaps
+    if batch.written_off:
+        remaining = write_off(state.gaps, batch.written_off)
+        if remaining != state.gaps:
+            audit.record(
+                session,
+                actor=principal.name,
+                action="center.write_off",
+                entity="center",
+                key=center.code,
+                detail={"ids": [list(r) for r in batch.written_off]},
+                at=now,
+            )
     center.max_seq = state.max_seq
-    center.gaps = json.dumps([list(g) for g in state.gaps])
+    center.gaps = json.dumps([list(g) for g in remaining])
     center.last_seen_at = now
     return ForwardAnswer(
         acked_seq=state.max_seq,
         duplicates=duplicates,
         rejected=rejected,
-        gaps=list(state.gaps),
+        gaps=list(remaining),
     )
+
+
+def write_off(
+    gaps: tuple[tuple[int, int], ...], ranges: list[tuple[int, int]]
+) -> tuple[tuple[int, int], ...]:
+    """The gaps less the ids the downstream says will never come (a queue id taken by a
+    transaction that rolled back)."""
+    pieces = list(gaps)
+    for low, high in ranges:
+        cut: list[tuple[int, int]] = []
+        for a, b in pieces:
+            if high < a or low > b:
+                cut.append((a, b))
+                continue
+            if a < low:
+                cut.append((a, low - 1))
+            if high < b:
+                cut.append((high + 1, b))
+        pieces = cut
+    return tuple(sorted(pieces))
 
 
 def _alarm_tampered(session: Session, org: Org, payload: dict[str, Any], now: datetime) -> None:
@@ -262,6 +303,10 @@ def _apply(
         _apply_alarm(session, principal, center, payload)
     elif kind == CONFIG:
         _apply_config(session, principal, center, payload, now, context)
+    elif kind == FAULT:
+        _apply_fault(session, principal, center, payload, now)
+    elif kind == REPORT:
+        _apply_report(session, principal, center, payload, now)
     else:
         raise Invalid(f"unknown item kind {kind!r}")
 
@@ -324,6 +369,157 @@ def _apply_alarm(
     alarm.point_id, alarm.station_id = point_id, station_id
     repository.add(session, alarm)
     alarms.announce(session, alarm, transition)
+
+
+def _managed_mine(
+    session: Session, principal: Principal, center: DownstreamCenter, code: str
+) -> tuple[Mine, Org]:
+    mine, org = mines.visible_mine(session, principal, code)
+    if mine.managed_by_center_id != center.id:
+        raise Conflict(f"mine {code!r} is not managed by center {center.code!r}")
+    return mine, org
+
+
+def _moment(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(str(value))
+
+
+def _apply_fault(
+    session: Session,
+    principal: Principal,
+    center: DownstreamCenter,
+    payload: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Mirror a fault of a mine the center manages; its report arrives now (上报到达)."""
+    try:
+        origin, transition = str(payload["origin"]), str(payload["transition"])
+        mine_code = str(payload["mine"])
+        times = {
+            name: _moment(payload[name])
+            for name in ("occurred_at", "reported_at", "recovered_at", "escalated_at", "closed_at")
+        }
+        texts = {
+            name: None if payload[name] is None else str(payload[name])
+            for name in ("reported_by", "result", "closed_by")
+        }
+        kind, phenomenon = str(payload["kind"]), str(payload["phenomenon"])
+        opened_by = str(payload["opened_by"])
+        reduction = payload.get("reduction")
+    except (KeyError, ValueError, TypeError) as exc:
+        raise Invalid(f"malformed fault item: {exc}") from exc
+    occurred_at = times["occurred_at"]
+    if occurred_at is None:
+        raise Invalid("malformed fault item: occurred_at is missing")
+    mine, org = _managed_mine(session, principal, center, mine_code)
+    point_id = station_id = alarm_id = None
+    if payload.get("point") is not None:
+        point_id = mines.mine_point(session, mine, str(payload["point"])).id
+    if payload.get("station") is not None:
+        station = mines_repository.station_by_code(session, str(payload["station"]))
+        if station is None or station.mine_id != mine.id:
+            raise NotFound(f"station {payload['station']!r} not found")
+        station_id = station.id
+    if payload.get("alarm") is not None:
+        alarm = repository.mirrored_alarm(session, str(payload["alarm"]))
+        alarm_id = None if alarm is None or alarm.mine_id != mine.id else alarm.id
+    mirror = repository.fault_mirror(session, origin)
+    if mirror is None:
+        fault = Fault(mine_id=mine.id, occurred_at=occurred_at, opened_by=opened_by)
+        fault.kind, fault.phenomenon = kind, phenomenon
+        repository.add(session, fault)
+        mirror = FaultMirror(fault_id=fault.id, origin=origin, center_id=center.id)
+        repository.add(session, mirror)
+    else:
+        fault = session.get_one(Fault, mirror.fault_id)
+        if fault.mine_id != mine.id:
+            raise Conflict(f"fault {origin!r} belongs to another mine")
+    fault.kind, fault.phenomenon, fault.occurred_at = kind, phenomenon, occurred_at
+    fault.point_id, fault.station_id, fault.alarm_id = point_id, station_id, alarm_id
+    fault.result, fault.closed_by = texts["result"], texts["closed_by"]
+    fault.recovered_at, fault.escalated_at = times["recovered_at"], times["escalated_at"]
+    fault.closed_at = times["closed_at"]
+    if times["reported_at"] is not None and mirror.received_at is None:
+        # the report is a message: here it counts from when it arrived
+        mirror.sent_at, mirror.received_at = times["reported_at"], now
+        fault.reported_at, fault.reported_by = now, texts["reported_by"]
+    if isinstance(reduction, dict) and fault.reduction_id is None:
+        try:
+            cut = repository.reduction_of(
+                session,
+                mine.id,
+                int(reduction["amount_kg_num"]),
+                int(reduction["amount_kg_den"]),
+                date.fromisoformat(str(reduction["effective_from"])),
+            )
+        except (KeyError, ValueError) as exc:
+            raise Invalid(f"malformed fault item: {exc}") from exc
+        fault.reduction_id = None if cut is None else cut.id
+    session.flush()
+    emit(session, "fault", org.path, {"id": fault.id, "mine": mine.code, "transition": transition})
+    outbound.forward_fault(session, fault, transition, now)
+
+
+def _apply_report(
+    session: Session,
+    principal: Principal,
+    center: DownstreamCenter,
+    payload: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Keep a signed daily report as received 已上报, once its SHA-256 and its three
+    signatures are checked against its content."""
+    try:
+        mine_code, day = str(payload["mine"]), date.fromisoformat(str(payload["day"]))
+        number, content = int(payload["revision"]), str(payload["content"])
+        digest, submitted_at = str(payload["sha256"]), _moment(payload["submitted_at"])
+        signatures = [
+            {
+                "role": str(s["role"]),
+                "signer": str(s["signer"]),
+                "sha256": str(s["sha256"]),
+                "signed_at": datetime.fromisoformat(str(s["signed_at"])).isoformat(),
+            }
+            for s in payload["signatures"]
+        ]
+    except (KeyError, ValueError, TypeError) as exc:
+        raise Invalid(f"malformed report item: {exc}") from exc
+    if submitted_at is None:
+        raise Invalid("malformed report item: submitted_at is missing")
+    if hashlib.sha256(content.encode("utf-8")).hexdigest() != digest:
+        raise Invalid("the report's content does not match its SHA-256")
+    if [s["role"] for s in signatures] != [r.value for r in SIGNING_ORDER] or any(
+        s["sha256"] != digest for s in signatures
+    ):
+        raise Invalid("the report is not signed in full over its SHA-256")
+    mine, _ = _managed_mine(session, principal, center, mine_code)
+    existing = repository.received_report(session, mine.id, day, number)
+    if existing is not None:
+        if existing.sha256 == digest:
+            return
+        raise Conflict(f"report {mine_code}/{day} revision {number} was received with another hash")
+    report = ReceivedReport(
+        center_id=center.id,
+        mine_id=mine.id,
+        day=day,
+        revision=number,
+        content=content,
+        sha256=digest,
+        signatures=json.dumps(signatures, ensure_ascii=False),
+        submitted_at=submitted_at,
+        received_at=now,
+    )
+    repository.add(session, report)
+    audit.record(
+        session,
+        actor=principal.name,
+        action="report.receive",
+        entity="daily_report",
+        key=f"{mine.code}/{day.isoformat()}",
+        detail={"revision": number, "sha256": digest},
+        at=now,
+    )
+    outbound.forward_received_report(session, mine, report)
 
 
 def _model(model: type[_M], data: Any) -> _M:
@@ -431,6 +627,43 @@ def _manual(target: _Target, key: str, data: Any) -> None:
     )
 
 
+def _reduction(target: _Target, key: str, data: Any) -> None:
+    mine, _ = mines.visible_mine(target.session, target.principal, key)
+    try:
+        amount_kg = Fraction(int(data["amount_kg_num"]), int(data["amount_kg_den"]))
+        effective_from = date.fromisoformat(str(data["effective_from"]))
+        reason = str(data["reason"])
+    except (KeyError, ValueError, TypeError, ZeroDivisionError) as exc:
+        raise Invalid(f"malformed mine.reduction: {exc}") from exc
+    mines.apply_reduction(
+        target.session, mine, amount_kg / 1000, effective_from, reason, target.now
+    )
+
+
+def _permit(target: _Target, key: str, data: Any) -> None:
+    permits.approve_permit(
+        target.session, target.principal, key, _model(PermitIn, data), target.now
+    )
+
+
+def _shutdown(target: _Target, key: str, data: Any) -> None:
+    permits.declare_shutdown(
+        target.session, target.principal, key, _model(ShutdownIn, data), target.now
+    )
+
+
+def _calibration(target: _Target, key: str, data: Any) -> None:
+    permits.record_calibration(
+        target.session, target.principal, key, _model(CalibrationIn, data), target.now
+    )
+
+
+def _threshold(target: _Target, key: str, data: Any) -> None:
+    thresholds.set_threshold(
+        target.session, target.principal, key, _model(thresholds.ThresholdIn, data), target.now
+    )
+
+
 _Handler = Callable[[_Target, str, Any], None]
 _CONFIG: dict[str, _Handler] = {
     "org.create": _org_create,
@@ -441,6 +674,11 @@ _CONFIG: dict[str, _Handler] = {
     "mine.plan": _plan,
     "mine.coefficient": _coefficient,
     "production.manual": _manual,
+    "mine.reduction": _reduction,
+    "permit.approve": _permit,
+    "shutdown.declare": _shutdown,
+    "calibration.record": _calibration,
+    "threshold.set": _threshold,
 }
 
 
@@ -450,7 +688,13 @@ _CONFIG: dict[str, _Handler] = {
 class Forwarder:
     """Sends the forward queue to the upstream in order, ≤ MAX_ITEMS a batch, and deletes
     what it holds; on failure waits 1, 2, 4 ... up to ``max_backoff_s`` seconds before
-    trying again. Nothing leaves the queue before the upstream answered for it."""
+    trying again. Nothing leaves the queue before the upstream answered for it.
+
+    Write-off: on PostgreSQL a queue id taken by a transaction that rolled back never
+    comes, and the upstream lists it as a gap. A gap the upstream reports is written off
+    (sent as ``written_off``) once it has been seen for ``write_off_after_s`` seconds, no
+    transaction that began before it was first seen is still open (so none can still
+    commit an id in it), and the queue holds none of its ids."""
 
     def __init__(
         self,
@@ -461,6 +705,7 @@ class Forwarder:
         timeout_s: float = 30.0,
         max_backoff_s: float = 60.0,
         max_items: int = MAX_ITEMS,
+        write_off_after_s: float = 300.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url.rstrip("/")
@@ -472,6 +717,9 @@ class Forwarder:
         self._monotonic = monotonic
         self._delay = 0.0
         self._next_try = 0.0
+        self._write_off_after = write_off_after_s
+        #: the upstream's gaps: when first seen (monotonic, and the database's clock)
+        self._gaps: dict[tuple[int, int], tuple[float, datetime | None]] = {}
 
     def forward_due(self, sessions: sessionmaker[Session], now: datetime) -> int:
         """Items the upstream now holds (0 while backing off or with nothing queued)."""
@@ -484,13 +732,17 @@ class Forwarder:
                     (item.id, item.kind, json.loads(item.payload))
                     for item in repository.queued(session, self._max_items)
                 ]
-            if not items:
+                written_off = self._written_off(session)
+            if not items and not written_off:
                 return sent
             try:
-                self._send(items, now)
+                answer = self._send(items, now, written_off)
             except (OSError, ValueError) as exc:
                 self._fail(exc)
                 return sent
+            if answer.gaps or self._gaps:
+                with transaction(sessions) as session:
+                    self._see_gaps(session, answer.gaps)
             with transaction(sessions) as session:
                 repository.remove_queued(session, [seq for seq, _, _ in items])
             sent += len(items)
@@ -500,7 +752,30 @@ class Forwarder:
             if len(items) < self._max_items:
                 return sent
 
-    def _send(self, items: list[tuple[int, str, Any]], now: datetime) -> ForwardAnswer:
+    def _see_gaps(self, session: Session, gaps: list[tuple[int, int]]) -> None:
+        current = {(int(a), int(b)) for a, b in gaps}
+        self._gaps = {g: seen for g, seen in self._gaps.items() if g in current}
+        for gap in current - self._gaps.keys():
+            self._gaps[gap] = (self._monotonic(), repository.database_time(session))
+
+    def _written_off(self, session: Session) -> list[tuple[int, int]]:
+        """The upstream's gaps that no transaction can fill any more."""
+        out: list[tuple[int, int]] = []
+        for (low, high), (seen, db_seen) in sorted(self._gaps.items()):
+            if self._monotonic() - seen < self._write_off_after:
+                continue
+            if db_seen is not None and repository.transactions_open_since(session, db_seen):
+                continue
+            present = repository.queued_ids_between(session, low, high)
+            out.extend(write_off(((low, high),), [(i, i) for i in present]))
+        return out
+
+    def _send(
+        self,
+        items: list[tuple[int, str, Any]],
+        now: datetime,
+        written_off: list[tuple[int, int]] | None = None,
+    ) -> ForwardAnswer:
         body = json.dumps(
             {
                 "center": self.center_code,
@@ -508,6 +783,7 @@ class Forwarder:
                 "items": [
                     {"seq": seq, "kind": kind, "payload": payload} for seq, kind, payload in items
                 ],
+                "written_off": [list(r) for r in written_off or []],
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -534,10 +810,12 @@ class Forwarder:
         self._next_try = self._monotonic() + self._delay
 
 
-def forwarder_from_settings(url: str, center_code: str, key_file: str | None) -> Forwarder:
+def forwarder_from_settings(
+    url: str, center_code: str, key_file: str | None, *, write_off_after_s: float = 300.0
+) -> Forwarder:
     """The forwarder of a center configured with an upstream; ValueError when incomplete."""
     if not center_code or not key_file:
         raise ValueError("an upstream_url needs center_code and center_key_file")
     with open(key_file, "rb") as handle:
         key = load_private_key_pem(handle.read())
-    return Forwarder(url, center_code, key)
+    return Forwarder(url, center_code, key, write_off_after_s=write_off_after_s)

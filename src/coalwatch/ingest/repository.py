@@ -81,28 +81,58 @@ def insert_quarantined(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def stored_totalizer_window(
-    session: Session, point_id: int, first: tuple[datetime, int], last: tuple[datetime, int]
-) -> list[tuple[int, datetime, int, int, int]]:
+    session: Session, mine_id: int, point_id: int, first: tuple[int, int], last: tuple[int, int]
+) -> list[tuple[int, int, datetime, int, int, int]]:
     """Stored totalizer samples of a point from the one before ``first`` to the one
-    after ``last`` (keys are (ts, seq)): (id, ts, seq, value_kg, increment_kg)."""
-    columns = (Record.id, Record.ts, Record.seq, Record.value_kg, Record.increment_kg)
-    base = select(*columns).where(Record.point_id == point_id, Record.type == "totalizer")
+    after ``last``, keys being (station id, seq) (the order the readings were taken;
+    one batch is one station's): (id, station id, ts, seq, value_kg, increment_kg)."""
+    columns = (
+        Record.id,
+        Record.station_id,
+        Record.ts,
+        Record.seq,
+        Record.value_kg,
+        Record.increment_kg,
+    )
+    # mine_id first: the unique (mine_id, station_id, seq) index gives the order
+    base = select(*columns).where(
+        Record.mine_id == mine_id, Record.point_id == point_id, Record.type == "totalizer"
+    )
     before = (
-        base.where(or_(Record.ts < first[0], and_(Record.ts == first[0], Record.seq < first[1])))
-        .order_by(Record.ts.desc(), Record.seq.desc())
+        base.where(
+            or_(
+                Record.station_id < first[0],
+                and_(Record.station_id == first[0], Record.seq < first[1]),
+            )
+        )
+        .order_by(Record.station_id.desc(), Record.seq.desc())
         .limit(1)
     )
     after = (
-        base.where(or_(Record.ts > last[0], and_(Record.ts == last[0], Record.seq > last[1])))
-        .order_by(Record.ts, Record.seq)
+        base.where(
+            or_(
+                Record.station_id > last[0],
+                and_(Record.station_id == last[0], Record.seq > last[1]),
+            )
+        )
+        .order_by(Record.station_id, Record.seq)
         .limit(1)
     )
-    inside = base.where(Record.ts >= first[0], Record.ts <= last[0])
-    rows: dict[int, tuple[int, datetime, int, int, int]] = {}
+    inside = base.where(
+        Record.station_id == first[0], Record.seq >= first[1], Record.seq <= last[1]
+    )
+    rows: dict[int, tuple[int, int, datetime, int, int, int]] = {}
     for statement in (before, inside, after):
         for row in session.execute(statement):
-            rows[row[0]] = (int(row[0]), row[1], int(row[2]), int(row[3] or 0), int(row[4] or 0))
-    return sorted(rows.values(), key=lambda r: (r[1], r[2]))
+            rows[row[0]] = (
+                int(row[0]),
+                int(row[1]),
+                row[2],
+                int(row[3]),
+                int(row[4] or 0),
+                int(row[5] or 0),
+            )
+    return sorted(rows.values(), key=lambda r: (r[1], r[3]))
 
 
 def update_increments(session: Session, changes: list[dict[str, Any]]) -> None:

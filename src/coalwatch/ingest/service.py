@@ -68,10 +68,13 @@ class _Sample:
     row: dict[str, Any] | None = None  # a new record
     record_id: int | None = None  # a stored record
     stored_increment: int = 0
+    station_id: int = 0
 
     @property
-    def key(self) -> tuple[datetime, int]:
-        return (self.ts, self.seq)
+    def key(self) -> tuple[int, int]:
+        """The order readings were taken in: the station's seq, not its clock (which may
+        jump back and forth); a station that replaced another (a newer id) comes after it."""
+        return (self.station_id, self.seq)
 
 
 @dataclass
@@ -282,7 +285,9 @@ def _account(
             row["value_kg"] = tonnes_to_kg(record.total_t)
             if record.flow_tph is not None:
                 row["flow_kgph"] = round(record.flow_tph * 1000)
-            totalizers[point.id].append(_Sample(row["ts"], record.seq, row["value_kg"], row=row))
+            totalizers[point.id].append(
+                _Sample(row["ts"], record.seq, row["value_kg"], row=row, station_id=station.id)
+            )
         elif isinstance(record, TripRecord):
             assert point is not None
             net = trip_production(tonnes_to_kg(record.net_t))
@@ -310,23 +315,23 @@ def _account_totalizer(
 ) -> None:
     """Increments of a point's new readings, and of the stored ones they fall between.
 
-    Readings usually arrive in order and continue from the point's last one.
-    A reading that arrives late is put in its place: the stored reading after
-    it is recounted from it, and the rollups are corrected by the difference.
+    Readings are ordered as the station took them (its seq), each increment
+    counted in the hour of its reading's timestamp: a station clock that jumps
+    back and forth moves production between hours, never changes its sum.
+    Readings usually arrive in order and continue from the point's last one
+    (a higher seq, or a newer station's). A reading that arrives late is put in
+    its place: the stored reading after it is recounted from it, and the
+    rollups are corrected by the difference.
     """
-    last_key = (
-        (point.last_total_ts, point.last_total_seq)
-        if point.last_total_ts is not None and point.last_total_seq is not None
-        else None
-    )
-    if last_key is None or samples[0].key > last_key:
+    last_seq = point.last_total_seq if point.last_total_ts is not None else None
+    if last_seq is None or samples[0].seq > last_seq:
         sequence = samples
         previous = point.last_total_kg
     else:
         stored = [
-            _Sample(ts, seq, value, record_id=rid, stored_increment=inc)
-            for rid, ts, seq, value, inc in repository.stored_totalizer_window(
-                session, point.id, samples[0].key, samples[-1].key
+            _Sample(ts, seq, value, record_id=rid, stored_increment=inc, station_id=sid)
+            for rid, sid, ts, seq, value, inc in repository.stored_totalizer_window(
+                session, point.mine_id, point.id, samples[0].key, samples[-1].key
             )
         ]
         sequence = sorted(stored + samples, key=lambda s: s.key)

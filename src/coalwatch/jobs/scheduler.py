@@ -21,7 +21,10 @@ from coalwatch.reports import service as reports
 from coalwatch.storage.session import transaction
 
 if TYPE_CHECKING:
+    from coalwatch.backups.service import BackupJob
     from coalwatch.federation.service import Forwarder
+    from coalwatch.jobs.leader import Leader
+    from coalwatch.video.service import VideoJob
 
 log = logging.getLogger("coalwatch.jobs")
 
@@ -31,6 +34,8 @@ def run_once(
     broker: Broker | None,
     now: datetime,
     forwarder: Forwarder | None = None,
+    video: VideoJob | None = None,
+    backups: BackupJob | None = None,
 ) -> None:
     """One round: timers first (they may queue messages), then delivery, then yesterday's
     daily reports of the mines past 00:10 local time that have none yet, then forwarding
@@ -44,6 +49,10 @@ def run_once(
         reports.generate_due(session, now)
     if forwarder is not None:
         forwarder.forward_due(sessions, now)
+    if video is not None:  # the cameras due: snapshots, health, retention (视频监视)
+        video(sessions, now, broker)
+    if backups is not None:  # a backup when due: the schedule, or after a change (备份)
+        backups(sessions, now)
 
 
 class Scheduler:
@@ -54,9 +63,17 @@ class Scheduler:
         clock: Callable[[], datetime],
         interval_s: float = 10.0,
         forwarder: Forwarder | None = None,
+        leader: Leader | None = None,
+        video: VideoJob | None = None,
+        backups: BackupJob | None = None,
     ) -> None:
+        """With a ``leader`` (two centers on one database), rounds run only while this
+        process holds the jobs lease (coalwatch.jobs.leader); without one, always."""
         self._sessions, self._broker, self._clock = sessions, broker, clock
         self._forwarder = forwarder
+        self._leader = leader
+        self._video = video
+        self._backups = backups
         self._interval = interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -73,8 +90,19 @@ class Scheduler:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
+            if self._leader is not None and not self._leader.is_leader():
+                continue  # the other center runs the jobs
             try:
-                run_once(self._sessions, self._broker, self._clock(), self._forwarder)
+                run_once(
+                    self._sessions,
+                    self._broker,
+                    self._clock(),
+                    self._forwarder,
+                    self._video,
+                    self._backups,
+                )
+                if self._leader is not None:
+                    self._leader.lease.note_round()
                 if self._failing:
                     log.info("background jobs recovered")
                     self._failing = False

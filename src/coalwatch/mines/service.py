@@ -338,12 +338,20 @@ def register_station(
 
 
 def record_manual_production(
-    session: Session, principal: Principal, code: str, data: ManualProductionIn, now: datetime
+    session: Session,
+    principal: Principal,
+    code: str,
+    data: ManualProductionIn,
+    now: datetime,
+    *,
+    entered_by: str | None = None,
 ) -> ManualProductionOut:
     """Production entered by hand during a metering fault, approved by the caller.
 
     It counts in the figures, marked as manual, spread over the hours of its
     window; a window that overlaps measured production is flagged for review.
+    ``entered_by``: who entered it, when the caller approves someone else's entry
+    (the workflow of coalwatch.workflows); the caller by default.
     """
     principal.require("production:write")
     mine, _ = visible_mine(session, principal, code)
@@ -360,7 +368,7 @@ def record_manual_production(
         end=end,
         gross_kg=gross_kg,
         reason=data.reason,
-        entered_by=principal.name,
+        entered_by=entered_by or principal.name,
         approved_by=principal.name,
         overlaps_measured=repository.measured_between(session, point.id, start, end) > 0,
         created_at=now,
@@ -422,6 +430,18 @@ def apply_reduction(
         created_at=now,
     )
     repository.add(session, reduction)
+    enqueue_config(
+        session,
+        "mine.reduction",
+        mine.code,
+        {
+            "amount_kg_num": reduction.amount_kg_num,
+            "amount_kg_den": reduction.amount_kg_den,
+            "effective_from": effective_from.isoformat(),
+            "reason": reason,
+        },
+        now,
+    )
     return reduction
 
 

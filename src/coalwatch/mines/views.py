@@ -1,5 +1,6 @@
-"""Configuration pages: 矿井与计量点, 主站管理 (系统设置) and 产能与计划, 折算系数, 人工录入
-(生产管理). Every change goes through the mines service, which checks the permission."""
+"""Configuration pages: 矿井与计量点, 主站管理 (系统设置) and 产能与计划 (生产管理); 折算系数 and
+人工录入 are workflows of coalwatch.workflows. Every change goes through the mines service,
+which checks the permission."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from sqlalchemy.orm import Session
 from coalwatch.mines import service
 from coalwatch.mines.schemas import (
     CapacityIn,
-    CoefficientIn,
-    ManualProductionIn,
     MineConfig,
     MineIn,
     MineOut,
@@ -115,7 +114,7 @@ async def register_station(page: SystemPage) -> Response:
     )
 
 
-# ---- 产能与计划, 折算系数, 人工录入 -----------------------------------------------------
+# ---- 产能与计划 -------------------------------------------------------------------------
 
 
 def _production_page(page: Page, template: str, mine: str | None) -> Response:
@@ -159,43 +158,4 @@ async def set_plan(page: ProductionPage, mine: str) -> Response:
         action,
         back=f"/production/capacity?mine={mine}",
         done=page._("产量计划已保存"),
-    )
-
-
-@router.get("/production/coefficients")
-def coefficients_page(page: ProductionPage, mine: MineParam = None) -> Response:
-    return _production_page(page, "mines/coefficients.html", mine)
-
-
-@router.post("/production/{mine}/coefficients")
-async def approve_coefficient(page: ProductionPage, mine: str) -> Response:
-    def action(session: Session, data: CoefficientIn) -> None:
-        service.approve_coefficient(session, page.principal, mine, data, page.now())
-
-    return await submit(
-        page,
-        CoefficientIn,
-        action,
-        back=f"/production/coefficients?mine={mine}",
-        done=page._("折算系数已审批生效"),
-    )
-
-
-@router.get("/production/manual")
-def manual_page(page: ProductionPage, mine: MineParam = None) -> Response:
-    return _production_page(page, "mines/manual.html", mine)
-
-
-@router.post("/production/{mine}/manual")
-async def record_manual(page: ProductionPage, mine: str) -> Response:
-    def action(session: Session, data: ManualProductionIn) -> None:
-        service.record_manual_production(session, page.principal, mine, data, page.now())
-
-    return await submit(
-        page,
-        ManualProductionIn,
-        action,
-        back=f"/production/manual?mine={mine}",
-        done=page._("人工录入产量已保存"),
-        local_times=("start", "end"),
     )

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.errors import Invalid
+from coalwatch.federation.queue import enqueue_config
 from coalwatch.mines import repository as mine_repository
 from coalwatch.mines.service import mine_point, visible_mine
 from coalwatch.permits.schemas import (
@@ -22,7 +23,7 @@ from coalwatch.permits.schemas import (
     ShutdownIn,
     ShutdownOut,
 )
-from coalwatch.storage.models import Calibration, Permit, Point, Shutdown
+from coalwatch.storage.models import Calibration, Mine, Permit, Point, Shutdown
 
 
 def approve_permit(
@@ -158,3 +159,5 @@ def _keep(
     audit.record_change(
         session, actor=principal.name, action=action, key=str(row.id), data=data, at=now
     )
+    mine = session.get_one(Mine, row.mine_id)
+    enqueue_config(session, action, mine.code, data.model_dump(mode="json"), now)

@@ -36,6 +36,7 @@ from coalwatch.domain.reports import (
 )
 from coalwatch.domain.units import kg_to_tonnes
 from coalwatch.errors import Conflict, Forbidden, Invalid
+from coalwatch.federation.outbound import forward_report
 from coalwatch.mines.service import visible_mine
 from coalwatch.orgs import repository as org_repository
 from coalwatch.orgs.service import visible_org
@@ -508,11 +509,12 @@ def submit_upward(
 ) -> None:
     """上报: a fully signed revision goes to the level above.
 
-    Hook for the federation work: the upstream message (the revision's content, its
-    SHA-256 and signatures) is to be queued here; for now the submission is recorded.
+    The revision's content, its SHA-256 and signatures are queued for the upstream
+    center (when this center has one), which stores them as received 已上报.
     """
     revision.submitted_at = now
     session.flush()
+    forward_report(session, mine, revision, now)
     audit.record(
         session,
         actor=actor,
@@ -548,11 +550,14 @@ def pending(session: Session, principal: Principal) -> list[PendingReport]:
 
 
 def generate_due(session: Session, now: datetime) -> int:
-    """The nightly job: yesterday's report of every mine, from 00:10 local time on, if
-    it has none yet (idempotent: a second run makes nothing)."""
+    """The nightly job: yesterday's report of every mine this center monitors itself,
+    from 00:10 local time on, if it has none yet (idempotent: a second run makes
+    nothing)."""
     made = 0
     due = []
     for mine, org in org_repository.mines_under(session, None):
+        if mine.managed_by_center_id is not None:
+            continue  # its downstream center makes and signs it; the signed one arrives
         local = now.astimezone(ZoneInfo(mine.timezone))
         if local.time() >= GENERATE_AFTER:
             due.append((mine, org, local.date() - timedelta(days=1)))

@@ -23,10 +23,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from coalwatch.station.bus import Bus
 from coalwatch.station.config import StationConfig, load_config
-from coalwatch.station.outbox import Outbox
+from coalwatch.station.outbox import Outbox, OutboxFull
 from coalwatch.station.poller import DevicePoller, DeviceState, Outcome, Record
 from coalwatch.station.registers import RegisterMap
-from coalwatch.station.uploader import Backoff, HttpTransport, Transport, Uploader
+from coalwatch.station.uploader import (
+    Backoff,
+    HttpTransport,
+    Transport,
+    Uploader,
+    tls_context,
+)
 from coalwatch.wire.signing import load_private_key_pem
 
 log = logging.getLogger("coalwatch.station")
@@ -102,6 +108,9 @@ class Agent:
         self.stop = asyncio.Event()
         self.stats = CycleStats()
         self._last_time_check = -TIME_CHECK_EVERY_S
+        #: since when the outbox cannot store records (disk full), and the writes refused
+        self._full_since: datetime | None = None
+        self._full_refused = 0
         self._unknown_commands: set[str] = set()
         self.uploader = Uploader(
             outbox,
@@ -114,16 +123,70 @@ class Agent:
             on_commands=self.handle_commands,
             clock=clock,
         )
+        self.report_moved_outbox()
 
     # -- records ---------------------------------------------------------------------------
 
     def emit(self, records: list[Record], state: dict[str, Any] | None = None) -> list[int]:
-        """Into the outbox (on disk when this returns), then wake the uploader."""
-        seqs = self.outbox.append(records, state)
+        """Into the outbox (on disk when this returns), then wake the uploader.
+
+        Raises OutboxFull when the disk is full (logged once); the first write
+        that succeeds afterwards carries a fault record saying so.
+        """
+        if self._full_since is not None:
+            records = [*self._full_records(), *records]
+        try:
+            seqs = self.outbox.append(records, state)
+        except OutboxFull as exc:
+            if self._full_since is None:
+                self._full_since = self.clock()
+                log.error("the outbox cannot store records (disk full?): %s; will retry", exc)
+            self._full_refused += 1
+            raise
+        if self._full_since is not None:
+            log.warning("the outbox stores records again (%d writes refused)", self._full_refused)
+            self._full_since = None
+            self._full_refused = 0
         self.stats.records += len(seqs)
         if seqs:
             self.wake.set()
         return seqs
+
+    def _full_records(self) -> list[Record]:
+        """The outbox fault, for the center: from when the disk was full to now."""
+        assert self._full_since is not None
+        detail = (
+            f"station outbox full from {self._full_since.isoformat()}: "
+            f"{self._full_refused} writes (poll cycles, heartbeats) could not be stored"
+        )
+        now = self.clock().isoformat()
+        return [
+            {
+                "ts": self._full_since.isoformat(),
+                "type": "event",
+                "event": "device_fault",
+                "detail": detail,
+            },
+            {"ts": now, "type": "event", "event": "device_ok", "detail": "station outbox writable"},
+        ]
+
+    def report_moved_outbox(self) -> None:
+        """A corrupt outbox was moved aside: say so to the center (and in the log)."""
+        moved = self.outbox.moved_aside
+        if moved is None:
+            return
+        detail = (
+            f"station outbox {self.outbox.path} was corrupt: moved aside to {moved.name}; "
+            "records it held that the center had not acknowledged may be lost"
+        )
+        log.error("%s", detail)
+        now = self.clock().isoformat()
+        self.emit(
+            [
+                {"ts": now, "type": "event", "event": "device_fault", "detail": detail},
+                {"ts": now, "type": "event", "event": "device_ok", "detail": "new station outbox"},
+            ]
+        )
 
     def heartbeat(self, **extra: Any) -> None:
         self.emit([{"ts": self.clock().isoformat(), "type": "heartbeat", **extra}])
@@ -201,6 +264,8 @@ class Agent:
             started = loop.time()
             try:
                 await self.poll_cycle()
+            except OutboxFull:
+                pass  # logged once by emit; the devices' state stays, nothing is skipped
             except Exception:
                 # the outbox itself failed (disk full?): say so, keep trying
                 log.exception("poll cycle failed")
@@ -218,6 +283,8 @@ class Agent:
         while not self.stop.is_set():
             try:
                 self.heartbeat()
+            except OutboxFull:
+                pass  # logged once by emit
             except Exception:
                 log.exception("heartbeat failed")
             await _sleep(self.stop, self.heartbeat_s)
@@ -283,7 +350,10 @@ async def run_station(config_path: Path) -> None:
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     outbox = Outbox(resolve(base, config.station.outbox))
     try:
-        agent = Agent(config, maps, key, outbox)
+        ca_file = config.station.ca_file
+        context = tls_context(None if ca_file is None else resolve(base, ca_file))
+        transport = HttpTransport(config.station.request_timeout_s, context)
+        agent = Agent(config, maps, key, outbox, transport=transport)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, agent.stop.set)

@@ -61,7 +61,7 @@ def status_lines(config_path: Path, now: datetime | None = None) -> list[str]:
     lines = [f"station {config.station.code}", f"outbox {path}"]
     if not path.exists():
         return [*lines, "no outbox yet: the station has not run"]
-    outbox = Outbox(path)
+    outbox = Outbox(path, repair=False)  # the agent, not a reader, moves a corrupt file
     try:
         stats = outbox.stats()
         interval: Any = outbox.state(POLL_INTERVAL_KEY)

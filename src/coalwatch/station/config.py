@@ -5,6 +5,8 @@
 code = "S1"
 key_file = "station.key"              # Ed25519 private key (PEM), from `station keygen`
 centers = ["http://127.0.0.1:8000"]   # tried in order; the next when one is down
+# ca_file = "center-ca.pem"           # for https:// centers: the CA that signed their
+                                      # certificates (default: the system's CAs)
 poll_interval_s = 5                   # ≤ 10
 outbox = "var/station-S1.db"
 
@@ -23,7 +25,7 @@ map = "bw500"                         # a shipped map, a path to a TOML map, or 
 # [points.devices.registers] ... (the fields of a map)
 ```
 
-Relative paths (``key_file``, ``outbox``, map files) are relative to the
+Relative paths (``key_file``, ``outbox``, ``ca_file``, map files) are relative to the
 configuration file's directory.
 """
 
@@ -64,6 +66,9 @@ class StationSection(_Section):
     #: upload retries: the first wait, doubling (with jitter) up to the longest
     retry_first_s: Annotated[float, Field(gt=0)] = 1.0
     retry_max_s: Annotated[float, Field(gt=0)] = 60.0
+    #: the CA certificate(s) (PEM) to verify https:// centers by; a private CA is usual
+    #: on a mine network (default: the system's trusted CAs)
+    ca_file: Path | None = None
 
 
 class TcpBus(_Section):

@@ -6,6 +6,12 @@ stores it, together with the device state that explains it (last trip
 counter, conveyor / door / power state, parameter fingerprint, last
 totalizer), so a crash at any instant leaves both or neither: a trip is never
 emitted twice, nor lost. Records leave only when the center acknowledged them.
+
+A full disk makes ``append`` raise ``OutboxFull`` and leaves what is stored as
+it was. A file found corrupt on opening is moved aside (``<name>.corrupt-<UTC
+time>``) and a new one started; its seqs are unknown until the center says how
+far it holds this station (``SEQ_FROM_CENTER``), so nothing is sent as a seq
+the center already took.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,6 +39,14 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 LAST_SEQ = "last_seq"
 ACKED_SEQ = "acked_seq"
+#: set in an outbox started after a corrupt one: ask the center for its seq before sending
+SEQ_FROM_CENTER = "seq_from_center"
+#: SQLite's answers for a file that is not (or no longer) a database
+_CORRUPT = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+
+
+class OutboxFull(Exception):
+    """The disk (or the outbox's size limit) is full: nothing of the append was stored."""
 
 
 def _number(value: Any) -> Any:
@@ -77,29 +91,77 @@ class Outbox:
     Used from one thread (the agent's event loop); ``station status`` opens its own.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, repair: bool = True) -> None:
+        """``repair``: check the file and move a corrupt one aside (the agent does; a
+        reader such as ``station status`` passes False and gets the error instead)."""
         self.path = path
+        #: where a corrupt file found on opening was moved (None: the file was sound)
+        self.moved_aside: Path | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
-        # autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT)
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit survives power loss, not only a process crash
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = self._open(check=repair and path.exists())
+        except sqlite3.DatabaseError as exc:
+            if not repair or exc.sqlite_errorcode not in _CORRUPT:
+                raise
+            self.moved_aside = self._move_aside()
+            self._db = self._open(check=False)
+            with self._transaction() as db:
+                self._put(db, SEQ_FROM_CENTER, True)
         self._last_seq = int(self._meta(LAST_SEQ) or 0)
+        self._seq_from_center = bool(self._meta(SEQ_FROM_CENTER))
+
+    def _open(self, check: bool) -> sqlite3.Connection:
+        # autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT)
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit survives power loss, not only a process crash
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(_SCHEMA)
+            if check:
+                problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+                if problems != ["ok"]:
+                    error = sqlite3.DatabaseError(f"quick_check: {'; '.join(problems)}")
+                    error.sqlite_errorcode = sqlite3.SQLITE_CORRUPT
+                    raise error
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _move_aside(self) -> Path:
+        """The corrupt file (and its WAL) renamed beside itself, with the time in the name."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        for suffix in ("-wal", "-shm", ""):
+            source = self.path.with_name(self.path.name + suffix)
+            if source.exists():
+                source.rename(target.with_name(target.name + suffix))
+        return target
+
+    @property
+    def seq_from_center(self) -> bool:
+        """True until the center has said which seqs it holds (after a corrupt outbox)."""
+        return self._seq_from_center
 
     def close(self) -> None:
         self._db.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:  # SQLite may have rolled back already
+                    self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode == sqlite3.SQLITE_FULL:
+                raise OutboxFull(f"{self.path}: {exc}") from exc
             raise
-        self._db.execute("COMMIT")
 
     def _meta(self, key: str) -> Any:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -209,7 +271,9 @@ class Outbox:
             last = center_seq + len(seqs)
             self._put(db, LAST_SEQ, last)
             self._put(db, ACKED_SEQ, center_seq)
+            self._put(db, SEQ_FROM_CENTER, None)
         self._last_seq = last
+        self._seq_from_center = False
         return len(seqs)
 
     def stats(self) -> OutboxStats:

@@ -16,16 +16,19 @@ import http.client
 import json
 import logging
 import random
+import ssl
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
+from coalwatch.station.config import ConfigError
 from coalwatch.station.outbox import Outbox
 from coalwatch.wire.batches import BatchAnswer, encode_batch
 from coalwatch.wire.signing import SIGNATURE_HEADER, sign
@@ -41,11 +44,23 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """Verifies the center's certificate and host name: against ``ca_file`` (a private CA,
+    PEM) when given, else the system's CAs. A file that cannot be used is a ConfigError."""
+    try:
+        return ssl.create_default_context(cafile=None if ca_file is None else str(ca_file))
+    except FileNotFoundError:
+        raise ConfigError(f"ca_file {ca_file} does not exist") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"ca_file {ca_file} holds no usable CA certificate: {exc}") from exc
+
+
 class HttpTransport:
     """``http.client`` with one kept-alive connection per center (the stdlib only)."""
 
-    def __init__(self, timeout_s: float) -> None:
+    def __init__(self, timeout_s: float, context: ssl.SSLContext | None = None) -> None:
         self.timeout_s = timeout_s
+        self.context = context
         self._connections: dict[str, http.client.HTTPConnection] = {}
 
     def _connection(self, scheme: str, netloc: str) -> tuple[http.client.HTTPConnection, bool]:
@@ -54,7 +69,7 @@ class HttpTransport:
         if existing is not None:
             return existing, True
         connection = (
-            http.client.HTTPSConnection(netloc, timeout=self.timeout_s)
+            http.client.HTTPSConnection(netloc, timeout=self.timeout_s, context=self.context)
             if scheme == "https"
             else http.client.HTTPConnection(netloc, timeout=self.timeout_s)
         )
@@ -159,8 +174,10 @@ class Uploader:
         Returns True when a center answered 200, False when none did, None when
         there was nothing to send.
         """
-        records = self.outbox.pending(self.batch_size)
-        if not records:
+        # after a corrupt outbox: an empty batch first, whose answer says the center's seq
+        probe = self.outbox.seq_from_center
+        records = [] if probe else self.outbox.pending(self.batch_size)
+        if not records and not probe:
             return None
         body = encode_batch(self.station, self.clock(), records)
         headers = {
@@ -175,6 +192,13 @@ class Uploader:
                 status, data = await loop.run_in_executor(
                     self._executor, self.transport.post, self.url(center), body, headers
                 )
+            except ssl.SSLCertVerificationError as exc:
+                self._failure(
+                    center,
+                    f"TLS: the center's certificate is not trusted ({exc.verify_message}); "
+                    "check ca_file",
+                )
+                continue
             except OSError as exc:
                 self._failure(center, f"unreachable: {exc}")
                 continue
@@ -207,7 +231,7 @@ class Uploader:
     def _failure(self, center: str, reason: str) -> None:
         # logged once per center and reason until it takes a batch again
         if self._failing.get(center) != reason:
-            level = logging.ERROR if reason.startswith("HTTP 4") else logging.WARNING
+            level = logging.ERROR if reason.startswith(("HTTP 4", "TLS")) else logging.WARNING
             log.log(level, "upload to %s failed: %s (will retry)", center, reason)
             self._failing[center] = reason
 
@@ -222,6 +246,15 @@ class Uploader:
 
     def _apply(self, answer: BatchAnswer, records: list[dict[str, Any]]) -> bool:
         """Delete what the center holds, run its commands; False when nothing was freed."""
+        if not records:  # the probe: our seqs continue after what the center holds
+            moved = self.outbox.renumber_after(answer.acked_seq)
+            log.warning(
+                "a new outbox (the old one was corrupt): the center holds seqs up to %d; "
+                "%d held records renumbered after it",
+                answer.acked_seq,
+                moved,
+            )
+            return True
         if answer.acked_seq > self.outbox.last_seq:
             moved = self.outbox.renumber_after(answer.acked_seq)
             log.error(

@@ -397,10 +397,27 @@ class Calibration(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
     point_id: Mapped[int] = mapped_column(ForeignKey("points.id"), index=True)
+    #: the day the 15 days count from: the confirming run's (or, pending, the first run's)
     calibrated_on: Mapped[date] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The ledger's detail (migration 0007, coalwatch.records); None on a calibration
+    # recorded without its runs. A pending one (first run, no confirming second run) does
+    # not count for calibration_overdue.
+    pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    first_run_on: Mapped[date | None] = mapped_column(Date)
+    #: interval values 间隔值 and error percentages as exact decimal strings
+    old_interval: Mapped[str | None] = mapped_column(String(64))
+    new_interval: Mapped[str | None] = mapped_column(String(64))
+    error_percent: Mapped[str | None] = mapped_column(String(64))
+    first_actual_kg: Mapped[int | None] = mapped_column(BigInteger)
+    first_indicated_kg: Mapped[int | None] = mapped_column(BigInteger)
+    second_actual_kg: Mapped[int | None] = mapped_column(BigInteger)
+    second_indicated_kg: Mapped[int | None] = mapped_column(BigInteger)
+    calibrated_by: Mapped[str | None] = mapped_column(String(200))
+    witness: Mapped[str | None] = mapped_column(String(200))
+    written_to_instrument: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Fault(Base):
@@ -617,6 +634,7 @@ from coalwatch.storage import (  # noqa: E402
     models_federation_more,
     models_leases,
     models_ledgers,
+    models_sessions,
     models_video,
 )
 
@@ -626,5 +644,6 @@ __all__ = [
     "models_federation_more",
     "models_leases",
     "models_ledgers",
+    "models_sessions",
     "models_video",
 ]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from coalwatch.storage.models import Org, Role, User, UserRole
+from coalwatch.storage.models_sessions import WebSession
 
 
 def user_by_username(session: Session, username: str) -> User | None:
@@ -48,6 +50,7 @@ def add(session: Session, *objects: object) -> None:
 
 def delete_user(session: Session, user: User) -> None:
     session.execute(delete(UserRole).where(UserRole.user_id == user.id))
+    session.execute(delete(WebSession).where(WebSession.user_id == user.id))
     session.delete(user)
     session.flush()
 
@@ -99,3 +102,27 @@ def delete_role(session: Session, role: Role) -> None:
     session.execute(delete(UserRole).where(UserRole.role_id == role.id))
     session.delete(role)
     session.flush()
+
+
+# ---- browser sessions -------------------------------------------------------------------
+
+
+def web_session(session: Session, token_sha256: str) -> WebSession | None:
+    return session.scalars(
+        select(WebSession).where(WebSession.token_sha256 == token_sha256)
+    ).one_or_none()
+
+
+def end_web_sessions(
+    session: Session, user_id: int, now: datetime, *, keep: str | None = None
+) -> None:
+    """End the user's open sessions (but the one whose digest is ``keep``)."""
+    query = update(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
+    if keep is not None:
+        query = query.where(WebSession.token_sha256 != keep)
+    session.execute(query.values(ended_at=now))
+
+
+def purge_web_sessions(session: Session, before: datetime) -> None:
+    """Forget sessions begun before ``before`` (expired whether ended or not)."""
+    session.execute(delete(WebSession).where(WebSession.created_at < before))

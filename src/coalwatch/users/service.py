@@ -9,6 +9,7 @@ user or role go to the audit log.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from coalwatch.config import Settings
 from coalwatch.errors import Conflict, Forbidden, Invalid, NotFound
 from coalwatch.orgs import repository as org_repository
 from coalwatch.storage.models import Org, Role, User
+from coalwatch.storage.models_sessions import WebSession
 from coalwatch.users import repository
 from coalwatch.users.schemas import (
     Account,
@@ -52,6 +54,8 @@ class Policy:
     lockout: timedelta = timedelta(minutes=15)
     #: None: passwords do not expire
     max_age: timedelta | None = timedelta(days=90)
+    #: how long a browser session lasts at most (settings.session_hours)
+    session_age: timedelta = timedelta(hours=12)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
@@ -61,6 +65,7 @@ class Policy:
             max_age=timedelta(days=settings.password_max_age_days)
             if settings.password_max_age_days
             else None,
+            session_age=timedelta(hours=settings.session_hours),
         )
 
 
@@ -76,6 +81,8 @@ class LoginResult:
     must_change_password: bool = False
     error: str | None = None
     locked_until: datetime | None = None
+    #: the new session's id, for the cookie (only its digest is stored)
+    session_id: str | None = None
 
 
 def stamp(user: User) -> str:
@@ -163,8 +170,43 @@ def login(
         at=now,
     )
     return LoginResult(
-        user_id=user.id, stamp=stamp(user), locale=user.locale, must_change_password=must_change
+        user_id=user.id,
+        stamp=stamp(user),
+        locale=user.locale,
+        must_change_password=must_change,
+        session_id=_start_session(session, user, now, policy),
     )
+
+
+def _session_digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def _start_session(session: Session, user: User, now: datetime, policy: Policy) -> str:
+    """A new server-side session (a random id for the cookie); expired ones are forgotten."""
+    repository.purge_web_sessions(session, now - policy.session_age)
+    session_id = secrets.token_urlsafe(32)
+    repository.add(
+        session,
+        WebSession(user_id=user.id, token_sha256=_session_digest(session_id), created_at=now),
+    )
+    return session_id
+
+
+def resume(
+    session: Session,
+    user_id: int,
+    user_stamp: str,
+    session_id: str,
+    now: datetime,
+    policy: Policy,
+) -> tuple[Principal, Account] | None:
+    """The principal and account of a browser session, or None when it has ended (signed
+    out, or the password changed since) or is unknown."""
+    found = repository.web_session(session, _session_digest(session_id))
+    if found is None or found.user_id != user_id or found.ended_at is not None:
+        return None
+    return signed_in(session, user_id, user_stamp, now, policy)
 
 
 def _permissions(roles: Iterable[Role]) -> frozenset[str]:
@@ -215,11 +257,18 @@ def _me(session: Session, principal: Principal) -> User:
 
 
 def change_password(
-    session: Session, principal: Principal, old: str, new: str, now: datetime
+    session: Session,
+    principal: Principal,
+    old: str,
+    new: str,
+    now: datetime,
+    *,
+    session_id: str | None = None,
 ) -> str:
     """修改密码: the old one must be right, the new one different and by the rules.
 
-    Returns the new session stamp (the other sessions of the user end)."""
+    Returns the new session stamp; the other sessions of the user end (all but
+    ``session_id``, the browser session that made the change)."""
     user = _me(session, principal)
     if not verify_password(user.password_hash, old):
         raise Invalid("原密码错误 (the current password is wrong)")
@@ -229,6 +278,9 @@ def change_password(
     user.password_hash = hash_password(new)
     user.password_changed_at = now
     user.must_change_password = False
+    repository.end_web_sessions(
+        session, user.id, now, keep=None if session_id is None else _session_digest(session_id)
+    )
     audit.record(
         session,
         actor=user.username,
@@ -241,7 +293,19 @@ def change_password(
     return stamp(user)
 
 
-def logout(session: Session, principal: Principal, now: datetime, source: str) -> None:
+def logout(
+    session: Session,
+    principal: Principal,
+    now: datetime,
+    source: str,
+    *,
+    session_id: str | None = None,
+) -> None:
+    """Sign out: the browser session ends here, so its cookie no longer signs anyone in."""
+    if session_id is not None:
+        found = repository.web_session(session, _session_digest(session_id))
+        if found is not None and found.ended_at is None:
+            found.ended_at = now
     audit.record(
         session,
         actor=principal.name,

@@ -105,6 +105,7 @@ def login(
             "uid": result.user_id,
             "stamp": result.stamp,
             "since": now.isoformat(),
+            "sid": result.session_id,
             "csrf": secrets.token_urlsafe(32),
         }
     )
@@ -118,7 +119,13 @@ def login(
 @router.post("/logout")
 def logout(page: PasswordPage) -> Response:
     with page.session() as session:
-        service.logout(session, page.principal, page.now(), client_address(page.request))
+        service.logout(
+            session,
+            page.principal,
+            page.now(),
+            client_address(page.request),
+            session_id=page.request.session.get("sid"),
+        )
     language = page.request.session.get("lang")
     page.request.session.clear()
     if language:
@@ -163,7 +170,14 @@ def change_password(
         if new != again:
             raise Invalid(page._("两次输入的新密码不一致"))
         with page.session() as session:
-            stamp = service.change_password(session, page.principal, old, new, page.now())
+            stamp = service.change_password(
+                session,
+                page.principal,
+                old,
+                new,
+                page.now(),
+                session_id=page.request.session.get("sid"),
+            )
     except Invalid as exc:
         return page.render("users/password.html", status=422, error=exc.message)
     page.request.session["stamp"] = stamp

@@ -14,13 +14,17 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coalwatch import __version__
 from coalwatch.alarms.api import router as alarms_router
 from coalwatch.alarms.views import router as alarms_pages
 from coalwatch.audit.views import router as audit_pages
+from coalwatch.backups.api import router as backups_router
+from coalwatch.backups.service import BackupJob
+from coalwatch.backups.views import router as backups_pages
 from coalwatch.config import Settings
+from coalwatch.duty.api import router as duty_router
+from coalwatch.duty.views import router as duty_pages
 from coalwatch.events.api import router as events_router
 from coalwatch.events.broker import Broker
 from coalwatch.faults.api import router as faults_router
@@ -29,6 +33,8 @@ from coalwatch.federation.queue import enable_forwarding
 from coalwatch.federation.service import Forwarder, forwarder_from_settings
 from coalwatch.ingest.api import document_schemas
 from coalwatch.ingest.api import router as ingest_router
+from coalwatch.jobs.api import router as jobs_router
+from coalwatch.jobs.leader import Leader, Lease
 from coalwatch.jobs.scheduler import Scheduler
 from coalwatch.mines.api import router as mines_router
 from coalwatch.mines.views import router as mines_pages
@@ -39,6 +45,10 @@ from coalwatch.permits.api import router as permits_router
 from coalwatch.permits.views import router as permits_pages
 from coalwatch.production.api import router as production_router
 from coalwatch.production.views import router as production_pages
+from coalwatch.records.api import router as records_router
+from coalwatch.records.views import router as records_pages
+from coalwatch.region.api import router as region_router
+from coalwatch.region.views import router as region_pages
 from coalwatch.reports.api import router as reports_router
 from coalwatch.reports.views import router as reports_pages
 from coalwatch.settlement.api import router as settlement_router
@@ -46,49 +56,21 @@ from coalwatch.status.api import router as status_router
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.users.service import ensure_builtin_roles
 from coalwatch.users.views import router as users_pages
+from coalwatch.video.api import router as video_router
+from coalwatch.video.service import VideoJob
+from coalwatch.video.views import router as video_pages
 from coalwatch.web import errors
 from coalwatch.web.context import AppState, Clock, system_clock
 from coalwatch.web.secret import session_secret
+from coalwatch.web.security import SecurityHeaders
+from coalwatch.workflows.api import router as workflows_router
+from coalwatch.workflows.views import router as workflows_pages
 
 API = "/api/v1"
 log = logging.getLogger("coalwatch.web")
 
 STATIC = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "coalwatch_session"
-#: the pages load nothing from outside the center (no CDN: the network is closed)
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
-    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-)
-PAGE_HEADERS = [
-    (b"content-security-policy", CSP.encode()),
-    (b"x-frame-options", b"DENY"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-]
-
-
-class SecurityHeaders:
-    """Headers every response carries; pages also get a strict Content-Security-Policy."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in PAGE_HEADERS if h[0] not in present)
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
 
 
 def _ensure_roles(sessions: sessionmaker[Session], clock: Clock) -> None:
@@ -108,16 +90,29 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         enable_forwarding(sessions, settings.center_code)
         key_file = settings.center_key_file
         forwarder = forwarder_from_settings(
-            settings.upstream_url, settings.center_code, None if key_file is None else str(key_file)
+            settings.upstream_url,
+            settings.center_code,
+            None if key_file is None else str(key_file),
+            write_off_after_s=settings.forward_write_off_after_s,
         )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _ensure_roles(sessions, clock)
-        scheduler = None
+        scheduler = leader = None
         if settings.jobs:
+            # two centers on one database: the jobs run where the lease is (jobs/leader.py)
+            leader = Leader(Lease(sessions, ttl_s=settings.jobs_lease_s))
+            leader.start()
             scheduler = Scheduler(
-                sessions, broker, clock, settings.jobs_interval_s, forwarder=forwarder
+                sessions,
+                broker,
+                clock,
+                settings.jobs_interval_s,
+                forwarder=forwarder,
+                leader=leader,
+                video=VideoJob(settings),
+                backups=BackupJob.from_settings(settings),
             )
             scheduler.start()
         try:
@@ -125,6 +120,8 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         finally:
             if scheduler is not None:
                 scheduler.stop()
+            if leader is not None:
+                leader.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -143,7 +140,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         session_cookie=SESSION_COOKIE,
         max_age=settings.session_hours * 3600,
         same_site="lax",
-        https_only=settings.https_only,
+        https_only=settings.secure_cookies,
     )
     app.add_middleware(SecurityHeaders)
     for router in (
@@ -154,11 +151,18 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         alarms_router,
         faults_router,
         permits_router,
+        records_router,
+        duty_router,
+        workflows_router,
         status_router,
         settlement_router,
         reports_router,
         events_router,
         federation_router,
+        backups_router,
+        jobs_router,
+        video_router,
+        region_router,
     ):
         app.include_router(router, prefix=API)
 
@@ -169,9 +173,15 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         production_pages,
         mines_pages,
         permits_pages,
+        records_pages,
+        duty_pages,
+        workflows_pages,
         orgs_pages,
         audit_pages,
+        backups_pages,
         reports_pages,
+        video_pages,
+        region_pages,
     ):
         app.include_router(pages)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")

@@ -30,6 +30,12 @@ def data_labels() -> Iterator[str]:
     from coalwatch.alarms.views import THRESHOLD_LABELS
     from coalwatch.auth.permissions import BUILTIN_ROLES, MENUS
     from coalwatch.domain.alarms import LABELS
+    from coalwatch.domain.records import (
+        KIND_LABELS,
+        MAINTENANCE_LABELS,
+        SCRAP_LABELS,
+        STATUS_LABELS,
+    )
     from coalwatch.production.views import PERIOD_LABELS
     from coalwatch.users.service import LOGIN_MESSAGES
     from coalwatch.web.errors import TITLES
@@ -42,6 +48,8 @@ def data_labels() -> Iterator[str]:
         yield from (item.label for item in items)
     yield from (name for name, _ in BUILTIN_ROLES.values())
     yield from LABELS.values()
+    for ledger_labels in (KIND_LABELS, STATUS_LABELS, SCRAP_LABELS, MAINTENANCE_LABELS):
+        yield from ledger_labels.values()
     yield from TITLES.values()
     yield from THRESHOLD_LABELS.values()
     yield from PERIOD_LABELS.values()

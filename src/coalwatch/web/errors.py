@@ -9,6 +9,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from coalwatch.errors import CoalwatchError
@@ -116,8 +118,34 @@ async def _bug(request: Request, exc: Exception) -> Response:
         return Response("500 internal error", status_code=500, media_type="text/plain")
 
 
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """The database is down or restarting: 503, retry later (a station keeps its records)."""
+    down = isinstance(exc, OperationalError | InterfaceError | PoolTimeout) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+    if not down:
+        return await _bug(request, exc)
+    log.warning(
+        "database unavailable on %s %s: %s",
+        request.method,
+        request.url.path,
+        str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+    )
+    message = "the database is unavailable; retry later"
+    if _is_api(request):
+        return JSONResponse(
+            _body("database_unavailable", message), status_code=503, headers={"Retry-After": "5"}
+        )
+    try:
+        return _page(request, 503, "database_unavailable", message)
+    except Exception:  # the page needs the database too
+        return Response(f"503 {message}", status_code=503, media_type="text/plain")
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(CoalwatchError, _coalwatch_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeout, _database_error)
     app.add_exception_handler(Exception, _bug)

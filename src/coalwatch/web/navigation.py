@@ -37,6 +37,10 @@ PAGES: dict[str, tuple[Item, ...]] = {
         Item("区域总览", "/monitor/region"),
         Item("大屏", "/monitor/wall"),
     ),
+    "video": (
+        Item("实时画面", "/video/live"),
+        Item("图像回放", "/video/playback"),
+    ),
     "query": (
         Item("实时数据", "/query/realtime"),
         Item("日产量查询", "/query/production?period=day"),
@@ -54,6 +58,22 @@ PAGES: dict[str, tuple[Item, ...]] = {
         Item("班报表", "/reports/period?kind=shift"),
         Item("旬/月/季/年报表", "/reports/period?kind=month"),
         Item("报表审签", "/reports/pending"),
+    ),
+    "ledger": (
+        Item("设备仪表台账", "/ledger/equipment"),
+        Item("故障登记", "/ledger/faults"),
+        Item("检修记录", "/ledger/maintenance"),
+        Item("调校记录", "/ledger/calibrations"),
+        Item("运行日志", "/ledger/duty"),
+        Item("交接班记录", "/ledger/handover"),
+        Item("巡检记录", "/ledger/patrols"),
+        Item("UPS 测试", "/ledger/ups"),
+        Item("备份记录", "/ledger/backups"),
+    ),
+    "region": (
+        Item("辖区产量", "/region/production"),
+        Item("超产排名", "/region/ranking"),
+        Item("故障与上报", "/region/faults"),
     ),
     "production": (
         Item("产能与计划", "/production/capacity"),

@@ -184,10 +184,12 @@ def render(
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
-def _load(state: AppState, user_id: int, user_stamp: str) -> tuple[Principal, Account] | None:
+def _load(
+    state: AppState, user_id: int, user_stamp: str, session_id: str
+) -> tuple[Principal, Account] | None:
     policy = users.Policy.from_settings(state.settings)
     with transaction(state.sessions) as session:
-        return users.signed_in(session, user_id, user_stamp, state.clock(), policy)
+        return users.resume(session, user_id, user_stamp, session_id, state.clock(), policy)
 
 
 def session_principal(request: Request) -> tuple[Principal, Account] | None:
@@ -196,14 +198,17 @@ def session_principal(request: Request) -> tuple[Principal, Account] | None:
     user_id = request.session.get("uid")
     user_stamp = request.session.get("stamp")
     since = request.session.get("since")
+    session_id = request.session.get("sid")
     if not isinstance(user_id, int) or not isinstance(user_stamp, str):
+        return None
+    if not isinstance(session_id, str):
         return None
     if not isinstance(since, str):
         return None
     age = state.clock() - datetime.fromisoformat(since)
     if age > timedelta(hours=state.settings.session_hours) or age < -timedelta(minutes=5):
         return None
-    return _load(state, user_id, user_stamp)
+    return _load(state, user_id, user_stamp, session_id)
 
 
 def need(
@@ -216,7 +221,7 @@ def need(
         state = app_state(request)
         found = await run_in_threadpool(session_principal, request)
         if found is None:
-            for key in ("uid", "stamp", "since"):
+            for key in ("uid", "stamp", "since", "sid"):
                 request.session.pop(key, None)
             raise LoginRequired("请先登录 (please sign in)")
         principal, account = found

@@ -58,7 +58,9 @@ def _exact_tonnes(value: Decimal) -> Decimal:
 
 Tonnes = Annotated[Decimal, TonnesBound, AfterValidator(_exact_tonnes)]
 Code = Annotated[str, Field(min_length=1, max_length=64)]
-Seq = Annotated[int, Field(ge=1, strict=True)]
+#: the largest seq storage holds (a signed 64-bit integer, BIGINT)
+MAX_SEQ = 2**63 - 1
+Seq = Annotated[int, Field(ge=1, le=MAX_SEQ, strict=True)]
 
 
 class _Record(BaseModel):
@@ -135,12 +137,32 @@ def _no_constants(name: str) -> Any:
     raise MalformedBody(f"{name} is not a number JSON allows")
 
 
+#: arrays and objects nest at most this deep in a body (a batch needs 4)
+MAX_DEPTH = 32
+
+
+def _depth_exceeds(data: Any, limit: int) -> bool:
+    stack = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
 def parse_body(body: bytes) -> Any:
-    """JSON with every non-integer number as an exact Decimal."""
+    """JSON with every non-integer number as an exact Decimal, nested at most MAX_DEPTH."""
     try:
-        return json.loads(body, parse_float=Decimal, parse_constant=_no_constants)
+        data = json.loads(body, parse_float=Decimal, parse_constant=_no_constants)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedBody(f"body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise MalformedBody(f"body nests deeper than {MAX_DEPTH} levels") from exc
+    if isinstance(data, dict | list) and _depth_exceeds(data, MAX_DEPTH):
+        raise MalformedBody(f"body nests deeper than {MAX_DEPTH} levels")
+    return data
 
 
 def parse_record(data: Any) -> StationRecord:
@@ -152,7 +174,7 @@ def record_seq(data: Any) -> int | None:
     """The seq of a record that may be invalid otherwise, if it has a usable one."""
     if isinstance(data, dict):
         seq = data.get("seq")
-        if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 1:
+        if isinstance(seq, int) and not isinstance(seq, bool) and 1 <= seq <= MAX_SEQ:
             return seq
     return None
 

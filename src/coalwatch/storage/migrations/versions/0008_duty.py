@@ -10,15 +10,183 @@ convention (coalwatch.storage.base.NAMING_CONVENTION).
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+_AT = sa.DateTime(timezone=True)
+
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "duty_entries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("mine_id", sa.Integer(), nullable=False),
+        sa.Column("shift_day", sa.Date(), nullable=False),
+        sa.Column("shift", sa.String(length=64), nullable=False),
+        sa.Column("at", _AT, nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("recorded_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", _AT, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["mine_id"], ["mines.id"], name=op.f("fk_duty_entries_mine_id_mines")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_duty_entries")),
+    )
+    op.create_index("ix_duty_entries_mine_at", "duty_entries", ["mine_id", "at"], unique=False)
+    op.create_table(
+        "patrols",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("mine_id", sa.Integer(), nullable=False),
+        sa.Column("point_id", sa.Integer(), nullable=True),
+        sa.Column("shift_day", sa.Date(), nullable=False),
+        sa.Column("shift", sa.String(length=64), nullable=False),
+        sa.Column("at", _AT, nullable=False),
+        sa.Column("patrolled_by", sa.String(length=200), nullable=False),
+        sa.Column("checked", sa.Text(), nullable=False),
+        sa.Column("findings", sa.Text(), nullable=False),
+        sa.Column("recorded_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", _AT, nullable=False),
+        sa.ForeignKeyConstraint(["mine_id"], ["mines.id"], name=op.f("fk_patrols_mine_id_mines")),
+        sa.ForeignKeyConstraint(
+            ["point_id"], ["points.id"], name=op.f("fk_patrols_point_id_points")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_patrols")),
+    )
+    op.create_index("ix_patrols_mine_at", "patrols", ["mine_id", "at"], unique=False)
+    op.create_table(
+        "handovers",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("mine_id", sa.Integer(), nullable=False),
+        sa.Column("shift_day", sa.Date(), nullable=False),
+        sa.Column("shift", sa.String(length=64), nullable=False),
+        sa.Column("shift_end", _AT, nullable=False),
+        sa.Column("outgoing", sa.String(length=200), nullable=False),
+        sa.Column("incoming", sa.String(length=200), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("outgoing_signed_at", _AT, nullable=True),
+        sa.Column("incoming_signed_at", _AT, nullable=True),
+        sa.Column("incoming_note", sa.Text(), nullable=True),
+        sa.Column("created_at", _AT, nullable=False),
+        sa.Column("updated_at", _AT, nullable=False),
+        sa.ForeignKeyConstraint(["mine_id"], ["mines.id"], name=op.f("fk_handovers_mine_id_mines")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_handovers")),
+        sa.UniqueConstraint(
+            "mine_id", "shift_day", "shift", name=op.f("uq_handovers_mine_id_shift_day_shift")
+        ),
+    )
+    op.create_table(
+        "handover_checks",
+        sa.Column("handover_id", sa.Integer(), nullable=False),
+        sa.Column("item", sa.String(length=32), nullable=False),
+        sa.Column("ok", sa.Boolean(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["handover_id"], ["handovers.id"], name=op.f("fk_handover_checks_handover_id_handovers")
+        ),
+        sa.PrimaryKeyConstraint("handover_id", "item", name=op.f("pk_handover_checks")),
+    )
+    op.create_table(
+        "handover_issues",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("handover_id", sa.Integer(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("resolved", sa.Boolean(), nullable=False),
+        sa.Column("resolution", sa.Text(), nullable=True),
+        sa.Column("carried_from_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["handover_id"], ["handovers.id"], name=op.f("fk_handover_issues_handover_id_handovers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["carried_from_id"],
+            ["handover_issues.id"],
+            name=op.f("fk_handover_issues_carried_from_id_handover_issues"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_handover_issues")),
+    )
+    op.create_index(
+        op.f("ix_handover_issues_handover_id"), "handover_issues", ["handover_id"], unique=False
+    )
+    op.create_table(
+        "coefficient_applications",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("mine_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("hundredths", sa.Integer(), nullable=False),
+        sa.Column("effective_from", sa.Date(), nullable=True),
+        sa.Column("effective_to", sa.Date(), nullable=True),
+        sa.Column("changed_on", sa.Date(), nullable=True),
+        sa.Column("analysis", sa.Text(), nullable=False),
+        sa.Column("site_measurement", sa.Text(), nullable=True),
+        sa.Column("filed_on", sa.Date(), nullable=False),
+        sa.Column("on_time", sa.Boolean(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("applied_by", sa.String(length=200), nullable=False),
+        sa.Column("applied_at", _AT, nullable=False),
+        sa.Column("decided_by", sa.String(length=200), nullable=True),
+        sa.Column("decided_at", _AT, nullable=True),
+        sa.Column("decision_note", sa.Text(), nullable=True),
+        sa.Column("approved_from", sa.Date(), nullable=True),
+        sa.Column("approved_to", sa.Date(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["mine_id"], ["mines.id"], name=op.f("fk_coefficient_applications_mine_id_mines")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_coefficient_applications")),
+    )
+    op.create_index(
+        "ix_coefficient_applications_mine_status",
+        "coefficient_applications",
+        ["mine_id", "status"],
+        unique=False,
+    )
+    op.create_table(
+        "manual_entries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("mine_id", sa.Integer(), nullable=False),
+        sa.Column("point_id", sa.Integer(), nullable=False),
+        sa.Column("start", _AT, nullable=False),
+        sa.Column("end", _AT, nullable=False),
+        sa.Column("gross_kg", sa.BigInteger(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("applied_by", sa.String(length=200), nullable=False),
+        sa.Column("applied_at", _AT, nullable=False),
+        sa.Column("decided_by", sa.String(length=200), nullable=True),
+        sa.Column("decided_at", _AT, nullable=True),
+        sa.Column("decision_note", sa.Text(), nullable=True),
+        sa.Column("manual_production_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["mine_id"], ["mines.id"], name=op.f("fk_manual_entries_mine_id_mines")
+        ),
+        sa.ForeignKeyConstraint(
+            ["point_id"], ["points.id"], name=op.f("fk_manual_entries_point_id_points")
+        ),
+        sa.ForeignKeyConstraint(
+            ["manual_production_id"],
+            ["manual_production.id"],
+            name=op.f("fk_manual_entries_manual_production_id_manual_production"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_manual_entries")),
+    )
+    op.create_index(
+        "ix_manual_entries_mine_status", "manual_entries", ["mine_id", "status"], unique=False
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_manual_entries_mine_status", table_name="manual_entries")
+    op.drop_table("manual_entries")
+    op.drop_index("ix_coefficient_applications_mine_status", table_name="coefficient_applications")
+    op.drop_table("coefficient_applications")
+    op.drop_index(op.f("ix_handover_issues_handover_id"), table_name="handover_issues")
+    op.drop_table("handover_issues")
+    op.drop_table("handover_checks")
+    op.drop_table("handovers")
+    op.drop_index("ix_patrols_mine_at", table_name="patrols")
+    op.drop_table("patrols")
+    op.drop_index("ix_duty_entries_mine_at", table_name="duty_entries")
+    op.drop_table("duty_entries")

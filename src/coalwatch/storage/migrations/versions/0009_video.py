@@ -10,15 +10,91 @@ convention (coalwatch.storage.base.NAMING_CONVENTION).
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "cameras",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("mine_id", sa.Integer(), nullable=False),
+        sa.Column("point_id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("snapshot_url", sa.String(length=500), nullable=True),
+        sa.Column("rtsp_url", sa.String(length=500), nullable=True),
+        sa.Column("auth", sa.String(length=8), nullable=False),
+        sa.Column("username", sa.String(length=200), nullable=True),
+        sa.Column("password", sa.String(length=200), nullable=True),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("health", sa.String(length=16), nullable=False),
+        sa.Column("unchanged", sa.Integer(), nullable=False),
+        sa.Column("fingerprint", sa.LargeBinary(), nullable=True),
+        sa.Column("last_checked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_snapshot_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("alarm_mark", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["mine_id"], ["mines.id"], name=op.f("fk_cameras_mine_id_mines")),
+        sa.ForeignKeyConstraint(
+            ["point_id"], ["points.id"], name=op.f("fk_cameras_point_id_points")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cameras")),
+        sa.UniqueConstraint("point_id", "code", name=op.f("uq_cameras_point_id_code")),
+    )
+    op.create_index(op.f("ix_cameras_mine_id"), "cameras", ["mine_id"], unique=False)
+    op.create_table(
+        "snapshots",
+        sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
+        sa.Column("mine_id", sa.Integer(), nullable=False),
+        sa.Column("point_id", sa.Integer(), nullable=False),
+        sa.Column("camera_id", sa.Integer(), nullable=False),
+        sa.Column("taken_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.String(length=16), nullable=False),
+        sa.Column("alarm_id", BIG_ID, nullable=True),
+        sa.Column("path", sa.String(length=300), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("width", sa.Integer(), nullable=False),
+        sa.Column("height", sa.Integer(), nullable=False),
+        sa.Column("health", sa.String(length=16), nullable=False),
+        sa.Column("overlay", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["alarm_id"], ["alarms.id"], name=op.f("fk_snapshots_alarm_id_alarms")
+        ),
+        sa.ForeignKeyConstraint(
+            ["camera_id"], ["cameras.id"], name=op.f("fk_snapshots_camera_id_cameras")
+        ),
+        sa.ForeignKeyConstraint(["mine_id"], ["mines.id"], name=op.f("fk_snapshots_mine_id_mines")),
+        sa.ForeignKeyConstraint(
+            ["point_id"], ["points.id"], name=op.f("fk_snapshots_point_id_points")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_snapshots")),
+    )
+    op.create_index(op.f("ix_snapshots_alarm_id"), "snapshots", ["alarm_id"], unique=False)
+    op.create_index(op.f("ix_snapshots_camera_id"), "snapshots", ["camera_id"], unique=False)
+    op.create_index(
+        "ix_snapshots_mine_point_taken",
+        "snapshots",
+        ["mine_id", "point_id", "taken_at"],
+        unique=False,
+    )
+    op.create_index("ix_snapshots_taken", "snapshots", ["taken_at"], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_snapshots_taken", table_name="snapshots")
+    op.drop_index("ix_snapshots_mine_point_taken", table_name="snapshots")
+    op.drop_index(op.f("ix_snapshots_camera_id"), table_name="snapshots")
+    op.drop_index(op.f("ix_snapshots_alarm_id"), table_name="snapshots")
+    op.drop_table("snapshots")
+    op.drop_index(op.f("ix_cameras_mine_id"), table_name="cameras")
+    op.drop_table("cameras")

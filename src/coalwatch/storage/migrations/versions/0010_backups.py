@@ -10,6 +10,9 @@ convention (coalwatch.storage.base.NAMING_CONVENTION).
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
@@ -17,8 +20,30 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "backups",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("file_name", sa.String(length=255), nullable=False),
+        sa.Column("directory", sa.Text(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("size_bytes", sa.BigInteger(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("trigger", sa.String(length=24), nullable=False),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.Column("schema_revision", sa.String(length=32), nullable=True),
+        sa.Column("audit_head_id", sa.BigInteger(), nullable=True),
+        sa.Column("audit_head_hash", sa.String(length=64), nullable=True),
+        sa.Column("figures", sa.Text(), nullable=False),
+        sa.Column("figures_sha256", sa.String(length=64), nullable=False),
+        sa.Column("pruned_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("pruned_by", sa.String(length=200), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_backups")),
+        sa.UniqueConstraint("file_name", name=op.f("uq_backups_file_name")),
+    )
+    op.create_index(op.f("ix_backups_created_at"), "backups", ["created_at"], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index(op.f("ix_backups_created_at"), table_name="backups")
+    op.drop_table("backups")

@@ -10,6 +10,9 @@ convention (coalwatch.storage.base.NAMING_CONVENTION).
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
@@ -17,8 +20,53 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "fault_mirrors",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("fault_id", sa.Integer(), nullable=False),
+        sa.Column("origin", sa.String(length=80), nullable=False),
+        sa.Column("center_id", sa.Integer(), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["center_id"],
+            ["downstream_centers.id"],
+            name=op.f("fk_fault_mirrors_center_id_downstream_centers"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["fault_id"], ["faults.id"], name=op.f("fk_fault_mirrors_fault_id_faults")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fault_mirrors")),
+        sa.UniqueConstraint("fault_id", name=op.f("uq_fault_mirrors_fault_id")),
+        sa.UniqueConstraint("origin", name=op.f("uq_fault_mirrors_origin")),
+    )
+    op.create_table(
+        "received_reports",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("center_id", sa.Integer(), nullable=False),
+        sa.Column("mine_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("signatures", sa.Text(), nullable=False),
+        sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["center_id"],
+            ["downstream_centers.id"],
+            name=op.f("fk_received_reports_center_id_downstream_centers"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["mine_id"], ["mines.id"], name=op.f("fk_received_reports_mine_id_mines")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_received_reports")),
+        sa.UniqueConstraint(
+            "mine_id", "day", "revision", name=op.f("uq_received_reports_mine_id_day_revision")
+        ),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("received_reports")
+    op.drop_table("fault_mirrors")

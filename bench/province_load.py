@@ -1,0 +1,609 @@
+"""Province load: 2,500 mines × 4 points, a record every 10 s each, for 10 minutes, on PostgreSQL.
+
+On a fresh migrated schema in the PostgreSQL test database (dropped at the end):
+
+1. starts a real ``coalwatch serve`` (uvicorn, a subprocess on a free loopback
+   port, background jobs on);
+2. configures through the API one county, ``--mines`` mines (30 Mt/a, so normal
+   production raises no overproduction alarm), each with three belt scales
+   (B1–B3) and one skip (K1), and one station per mine (Ed25519 key);
+3. drives the stations from ``--senders`` processes (an asyncio loop each, one
+   keep-alive HTTP connection pool each): every station, at its own phase,
+   makes every 10 s one record per point (a totalizer reading per belt, a trip
+   per skip, timestamped now) and puts them in its outbox; it sends what its
+   outbox holds (at most 500 records) as one signed batch as a real station
+   does: when records wait and no batch of its is in flight, so a center that
+   falls behind gets fewer, larger batches instead of a queue of small ones;
+   every answer is checked (200, ``acked_seq`` = the batch's last seq, nothing
+   rejected, no duplicates, no gaps) and only then are the records dropped;
+4. after ``--minutes`` stops making records, lets the outboxes drain, stops
+   the server, and checks zero loss: ``records`` holds exactly the records sent,
+   each station's ``max_seq`` is its last seq, every station's seqs are 1..last
+   with no duplicate, no gap is open, and each mine's day in ``daily_production``
+   and in the summary API (``day.gross_t``) equals, to the kilogram, what its
+   station's sender computed (belt: the sum of the differences of consecutive
+   readings, the first one a baseline of 0; skip: the sum of the trips).
+
+Prints records made / accepted, throughput, upload latency (request p50 / p99 /
+max, and the age of a record when its ack came back), the center process's CPU,
+and the zero-loss check. ``--mines 100 --minutes 1`` is a quick try.
+
+Run: ``.venv/bin/python bench/province_load.py [--mines 2500] [--minutes 10] [--senders 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import func, select
+
+from coalwatch.storage.models import (
+    Alarm,
+    DailyProduction,
+    Mine,
+    QuarantinedRecord,
+    Record,
+    Station,
+    StationGap,
+)
+from coalwatch.storage.session import make_engine
+from coalwatch.wire.batches import encode_batch
+from coalwatch.wire.signing import (
+    generate_private_key,
+    load_private_key_pem,
+    private_key_pem,
+    public_key_b64,
+    sign,
+)
+
+from _common import fresh_database, load, machine, percentile
+from ingest_throughput import BenchError, Server
+
+CAPACITY_T = 30_000_000
+BELTS = ("B1", "B2", "B3")
+SKIPS = ("K1",)
+PERIOD_S = 10.0
+BATCH = 500
+LOCAL = ZoneInfo("Asia/Shanghai")
+#: after the load, how long the outboxes may take to drain before the run ends anyway
+DRAIN_S = 180.0
+#: the acks are counted in buckets of this many seconds from the start
+BUCKET_S = 60.0
+#: HTTP connections per sender process; a batch is encoded (its sent_at set) only when
+#: one is free, so waiting for a connection on this side never looks like clock skew
+CONNECTIONS = 64
+
+
+@dataclass
+class StationSpec:
+    mine: str
+    station: str
+    key_pem: bytes
+
+
+@dataclass
+class SenderResult:
+    """What one sender process made, sent and saw; returned to the parent."""
+
+    made: int = 0
+    accepted: int = 0
+    batches: int = 0
+    errors: list[str] = field(default_factory=list)
+    request_ms: list[float] = field(default_factory=list)
+    record_age_ms: list[float] = field(default_factory=list)
+    last_seq: dict[str, int] = field(default_factory=dict)
+    #: per mine, per local day: kg as the station computed it
+    day_kg: dict[str, dict[date, int]] = field(default_factory=dict)
+    left: int = 0  # records still in outboxes at the end
+    #: answers that counted duplicates: a re-send after an answer lost in transport
+    duplicates: int = 0
+    cpu_s: float = 0.0
+    #: records acked per BUCKET_S from the start of the load (wall clock, epoch seconds)
+    acked_per_bucket: dict[int, int] = field(default_factory=dict)
+
+
+class SimStation:
+    """One station: its instruments' state and its outbox (in memory)."""
+
+    def __init__(self, spec: StationSpec, rng: random.Random) -> None:
+        self.spec = spec
+        self.key = load_private_key_pem(spec.key_pem)
+        self.rng = rng
+        self.total_kg = {b: rng.randrange(10_000_000, 90_000_000) for b in BELTS}
+        self.flow_tph = {b: Decimal(rng.randrange(1500, 4500)).scaleb(-1) for b in BELTS}
+        self.previous_kg: dict[str, int | None] = dict.fromkeys(BELTS)
+        self.seq = 0
+        self.outbox: list[tuple[float, dict[str, Any]]] = []  # (made at, record)
+        self.lost_answer = False  # the last send failed in transport: duplicates are normal
+        self.day_kg: dict[date, int] = defaultdict(int)
+
+    def make(self, now: datetime, made_at: float) -> int:
+        """One record per point, as the poller would store them; the expected kg."""
+        ts = now.astimezone(LOCAL)
+        day = ts.date()
+        for belt in BELTS:
+            step = self.rng.randrange(-200, 201)
+            flow = min(max(self.flow_tph[belt] + Decimal(step).scaleb(-1), Decimal(150)), 450)
+            self.flow_tph[belt] = Decimal(flow)
+            self.total_kg[belt] += round(self.flow_tph[belt] * 1000 * 10 / 3600)
+            # the first reading is a baseline (0 kg); then the difference of consecutive ones
+            previous = self.previous_kg[belt]
+            if previous is not None:
+                self.day_kg[day] += self.total_kg[belt] - previous
+            self.previous_kg[belt] = self.total_kg[belt]
+            self._put(
+                made_at,
+                {
+                    "ts": ts.isoformat(),
+                    "type": "totalizer",
+                    "point": belt,
+                    "total_t": Decimal(self.total_kg[belt]).scaleb(-3),
+                    "flow_tph": self.flow_tph[belt],
+                },
+            )
+        for skip in SKIPS:
+            net_kg = self.rng.randrange(2000, 4000)
+            self.day_kg[day] += net_kg
+            self._put(
+                made_at,
+                {
+                    "ts": ts.isoformat(),
+                    "type": "trip",
+                    "point": skip,
+                    "net_t": Decimal(net_kg).scaleb(-3),
+                },
+            )
+        return len(BELTS) + len(SKIPS)
+
+    def _put(self, made_at: float, record: dict[str, Any]) -> None:
+        self.seq += 1
+        self.outbox.append((made_at, {"seq": self.seq, **record}))
+
+
+class Sender:
+    """Drives many stations from one process."""
+
+    def __init__(self, base: str, specs: list[StationSpec], minutes: float, seed: int) -> None:
+        self.base = base
+        rng = random.Random(seed)
+        self.stations = [SimStation(s, random.Random(rng.random())) for s in specs]
+        self.phases = [rng.uniform(0, PERIOD_S) for _ in specs]
+        self.duration_s = minutes * 60
+        self.result = SenderResult()
+        self.start_at = 0.0
+        self.deadline = 0.0
+        self.client: httpx.AsyncClient | None = None
+        self.slots = asyncio.Semaphore(CONNECTIONS)
+
+    async def run(self, start_at: float) -> SenderResult:
+        limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+        async with httpx.AsyncClient(base_url=self.base, timeout=120, limits=limits) as client:
+            self.client = client
+            await asyncio.sleep(max(0.0, start_at - time.time()))
+            self.start_at = start_at
+            start = time.monotonic()
+            self.deadline = start + PERIOD_S + self.duration_s + DRAIN_S
+            tasks = [
+                asyncio.create_task(self._station(st, start + phase))
+                for st, phase in zip(self.stations, self.phases, strict=True)
+            ]
+            await asyncio.gather(*tasks)
+        for st in self.stations:
+            # the last seq the center acknowledged (the rest is still in the outbox)
+            self.result.last_seq[st.spec.station] = st.seq - len(st.outbox)
+            self.result.day_kg[st.spec.mine] = dict(st.day_kg)
+            self.result.left += len(st.outbox)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        self.result.cpu_s = usage.ru_utime + usage.ru_stime
+        return self.result
+
+    async def _station(self, st: SimStation, first: float) -> None:
+        end = first + self.duration_s
+        due = first
+        sending: asyncio.Task[None] | None = None
+        while due < end:
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            self.result.made += st.make(datetime.now(UTC), time.monotonic())
+            due += PERIOD_S
+            if sending is None or sending.done():
+                sending = asyncio.create_task(self._drain(st))
+        if sending is not None:
+            await sending
+        # the last records of the run
+        await self._drain(st)
+
+    async def _drain(self, st: SimStation) -> None:
+        """Send until the outbox is empty, one batch at a time (as the uploader does)."""
+        failures = 0
+        while st.outbox and time.monotonic() < self.deadline:
+            if not await self._send(st):
+                failures += 1
+                await asyncio.sleep(min(30.0, 2.0**failures))
+
+    async def _send(self, st: SimStation) -> bool:
+        assert self.client is not None
+        async with self.slots:
+            chunk = st.outbox[:BATCH]
+            records = [r for _made, r in chunk]
+            body = encode_batch(st.spec.station, datetime.now(UTC), records)
+            started = time.monotonic()
+            try:
+                answer = await self.client.post(
+                    f"/api/v1/stations/{st.spec.station}/batches",
+                    content=body,
+                    headers={
+                        "X-Signature": sign(st.key, body),
+                        "Content-Type": "application/json",
+                    },
+                )
+            except httpx.TransportError as exc:
+                self.result.errors.append(f"{st.spec.station}: {exc!r}")
+                st.lost_answer = True
+                return False
+        done = time.monotonic()
+        self.result.request_ms.append((done - started) * 1000)
+        if answer.status_code != 200:
+            self.result.errors.append(
+                f"{st.spec.station}: {answer.status_code} {answer.text[:300]}"
+            )
+            return False
+        got = answer.json()
+        last = records[-1]["seq"]
+        duplicates = got["duplicates"] and not st.lost_answer
+        if got["acked_seq"] != last or got["rejected"] or duplicates or got["gaps"]:
+            self.result.errors.append(f"{st.spec.station}: unexpected answer {got}")
+            return False
+        self.result.duplicates += got["duplicates"]
+        st.lost_answer = False
+        del st.outbox[: len(chunk)]
+        self.result.accepted += len(chunk)
+        self.result.batches += 1
+        self.result.record_age_ms.extend((done - made) * 1000 for made, _r in chunk)
+        bucket = int((time.time() - self.start_at) // BUCKET_S)
+        buckets = self.result.acked_per_bucket
+        buckets[bucket] = buckets.get(bucket, 0) + len(chunk)
+        return True
+
+
+def sender_main(
+    base: str,
+    specs: list[StationSpec],
+    minutes: float,
+    seed: int,
+    start_at: float,
+    out: Any,
+) -> None:
+    result = asyncio.run(Sender(base, specs, minutes, seed).run(start_at))
+    out.put(result)
+
+
+def configure(server: Server, token: str, mines: int) -> list[StationSpec]:
+    """A county, the mines with their points and stations: through the API, 4 threads."""
+    headers = {"Authorization": f"Bearer {token}"}
+    base = f"{server.base}/api/v1"
+
+    def post(client: httpx.Client, path: str, body: dict[str, Any]) -> None:
+        answer = client.post(path, json=body)
+        if answer.status_code >= 300:
+            raise BenchError(f"POST {path}: {answer.status_code} {answer.text}")
+
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+        post(client, "/orgs", {"code": "PROV", "name": "负荷 县", "kind": "county"})
+
+    def one_group(indexes: range) -> list[StationSpec]:
+        made = []
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+            for index in indexes:
+                mine, station = f"LM{index:04d}", f"LS{index:04d}"
+                post(
+                    client,
+                    "/mines",
+                    {
+                        "code": mine,
+                        "name": f"{mine} 矿",
+                        "org": "PROV",
+                        "annual_capacity_t": CAPACITY_T,
+                    },
+                )
+                for belt in BELTS:
+                    post(
+                        client,
+                        f"/mines/{mine}/points",
+                        {"code": belt, "name": f"{belt} 皮带秤", "kind": "belt"},
+                    )
+                for skip in SKIPS:
+                    post(
+                        client,
+                        f"/mines/{mine}/points",
+                        {"code": skip, "name": f"{skip} 箕斗", "kind": "skip"},
+                    )
+                key = generate_private_key()
+                post(
+                    client,
+                    f"/mines/{mine}/stations",
+                    {"code": station, "public_key": public_key_b64(key)},
+                )
+                made.append(StationSpec(mine, station, private_key_pem(key)))
+        return made
+
+    threads = 4
+    with ThreadPoolExecutor(threads) as pool:
+        groups = list(pool.map(one_group, [range(i, mines, threads) for i in range(threads)]))
+    return [spec for group in groups for spec in group]
+
+
+def ms(values: Sequence[float]) -> str:
+    if not values:
+        return "-"
+    return (
+        f"p50 {percentile(values, 0.5):,.0f} ms, p99 {percentile(values, 0.99):,.0f} ms, "
+        f"max {max(values):,.0f} ms"
+    )
+
+
+def check(url: str, server: Server, read_token: str, results: list[SenderResult]) -> list[str]:
+    """Zero loss: every record once, every seq, every kilogram. Returns the failures."""
+    problems: list[str] = []
+    last_seq = {k: v for r in results for k, v in r.last_seq.items()}
+    day_kg = {k: v for r in results for k, v in r.day_kg.items()}
+    accepted = sum(r.accepted for r in results)
+    left = sum(r.left for r in results)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as db:
+            stored = db.scalar(select(func.count()).select_from(Record))
+            per_station = {
+                code: (n, lo, hi, distinct)
+                for code, n, lo, hi, distinct in db.execute(
+                    select(
+                        Station.code,
+                        func.count(Record.id),
+                        func.min(Record.seq),
+                        func.max(Record.seq),
+                        func.count(func.distinct(Record.seq)),
+                    )
+                    .join(Record, Record.station_id == Station.id, isouter=True)
+                    .group_by(Station.code)
+                )
+            }
+            max_seq = dict(db.execute(select(Station.code, Station.max_seq)).all())
+            gaps = db.scalar(select(func.count()).select_from(StationGap))
+            quarantined = db.scalar(select(func.count()).select_from(QuarantinedRecord))
+            daily: dict[str, dict[date, int]] = defaultdict(dict)
+            for code, day, kg in db.execute(
+                select(Mine.code, DailyProduction.local_day, func.sum(DailyProduction.measured_kg))
+                .join(Mine, Mine.id == DailyProduction.mine_id)
+                .group_by(Mine.code, DailyProduction.local_day)
+            ):
+                daily[code][day] = int(kg)
+            alarms = db.execute(
+                select(Alarm.type, func.count()).group_by(Alarm.type).order_by(Alarm.type)
+            ).all()
+    finally:
+        engine.dispose()
+    print(f"  records table: {stored:,} rows; acknowledged {accepted:,}")
+    if stored != accepted:
+        problems.append(f"{stored} rows in records, {accepted} acknowledged")
+    bad = [
+        code
+        for code, last in last_seq.items()
+        if per_station.get(code) != (last, 1, last, last) or max_seq.get(code) != last
+    ]
+    print(
+        f"  stations: {len(last_seq) - len(bad):,} of {len(last_seq):,} with seqs exactly 1..last "
+        f"(count = distinct = last, max_seq = last)"
+    )
+    if bad:
+        problems.append(f"{len(bad)} stations lost or doubled records, e.g. {bad[:5]}")
+    if gaps or quarantined:
+        problems.append(f"{gaps} open gaps, {quarantined} quarantined records")
+    if left:
+        print(f"  {left:,} records still in the outboxes: the day figures are not comparable")
+        return problems
+    wrong_days = [
+        m
+        for m, days in day_kg.items()
+        if daily.get(m, {}) != {d: kg for d, kg in days.items() if kg}
+    ]
+    print(
+        f"  daily_production: {len(day_kg) - len(wrong_days):,} of {len(day_kg):,} mines' days "
+        "equal the senders' sums to the kg"
+    )
+    if wrong_days:
+        problems.append(f"{len(wrong_days)} mines' daily figures differ, e.g. {wrong_days[:5]}")
+    api_wrong = api_days(server, read_token, day_kg)
+    print(
+        f"  summary API: {len(day_kg) - len(api_wrong):,} of {len(day_kg):,} mines' day.gross_t "
+        "equal the senders' sums"
+    )
+    if api_wrong:
+        problems.append(f"{len(api_wrong)} mines' summary day differs, e.g. {api_wrong[:5]}")
+    raised = ", ".join(f"{kind} × {count}" for kind, count in alarms) or "none"
+    print(f"  alarms raised: {raised}")
+    return problems
+
+
+def api_days(server: Server, token: str, day_kg: dict[str, dict[date, int]]) -> list[str]:
+    """Mines whose summary API day differs from the sender's figure (at the end of each day)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    jobs = [(mine, day, kg) for mine, days in day_kg.items() for day, kg in days.items()]
+
+    def one_group(group: list[tuple[str, date, int]]) -> list[str]:
+        wrong = []
+        with httpx.Client(base_url=f"{server.base}/api/v1", headers=headers, timeout=60) as client:
+            for mine, day, kg in group:
+                # the summary up to the last instant of that local day (or now, for today)
+                at = min(
+                    datetime.now(LOCAL),
+                    datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=LOCAL),
+                )
+                answer = client.get(f"/mines/{mine}/summary", params={"at": at.isoformat()})
+                if answer.status_code != 200:
+                    wrong.append(f"{mine}: {answer.status_code}")
+                    continue
+                gross = Decimal(str(answer.json()["day"]["gross_t"]))
+                if gross != Decimal(kg).scaleb(-3):
+                    wrong.append(f"{mine} {day}: {gross} t, sender {Decimal(kg).scaleb(-3)} t")
+        return wrong
+
+    with ThreadPoolExecutor(4) as pool:
+        return [w for ws in pool.map(one_group, [jobs[i::4] for i in range(4)]) for w in ws]
+
+
+def run(mines: int, minutes: float, senders: int) -> int:
+    with fresh_database("postgresql", "province") as db, tempfile.TemporaryDirectory() as tmp:
+        print(f"\n== postgresql ({db.where})")
+        server = Server(db.url, Path(tmp) / "server.log", jobs=True)
+        token = server.cli("token", "create", "--name", "load", "--write").strip().splitlines()[-1]
+        read_token = server.cli("token", "create", "--name", "read").strip().splitlines()[-1]
+        try:
+            server.start()
+            started = time.perf_counter()
+            specs = configure(server, token, mines)
+            print(
+                f"  configured {mines:,} mines × {len(BELTS)} belts + {len(SKIPS)} skip, one "
+                f"station each, through the API in {time.perf_counter() - started:.0f} s"
+            )
+            rate = mines * (len(BELTS) + len(SKIPS)) / PERIOD_S
+            print(
+                f"  offered load: {rate:,.0f} records/s ({mines:,} stations × one batch per "
+                f"{PERIOD_S:g} s) for {minutes:g} min, {senders} sender processes"
+            )
+            context = multiprocessing.get_context("spawn")
+            out = context.Queue()
+            start_at = time.time() + 2 + 0.3 * senders
+            processes = [
+                context.Process(
+                    target=sender_main,
+                    args=(server.base, specs[i::senders], minutes, 1000 + i, start_at, out),
+                )
+                for i in range(senders)
+            ]
+            for process in processes:
+                process.start()
+            cpu_before = server.cpu_seconds() or 0.0
+            wall_before = time.monotonic()
+            load_samples: list[float] = []
+            results: list[SenderResult] = []
+            while len(results) < senders:
+                try:
+                    results.append(out.get(timeout=10))
+                except Exception:  # queue.Empty: sample the load while the run goes on
+                    load_samples.append(os.getloadavg()[0])
+                    if not any(p.is_alive() for p in processes) and out.empty():
+                        raise BenchError("a sender process died") from None
+            wall = time.monotonic() - wall_before
+            cpu = (server.cpu_seconds() or 0.0) - cpu_before
+            for process in processes:
+                process.join(timeout=30)
+            return report(
+                db.url, server, read_token, results, mines, minutes, wall, cpu, load_samples
+            )
+        finally:
+            server.stop()
+
+
+def report(
+    url: str,
+    server: Server,
+    read_token: str,
+    results: list[SenderResult],
+    mines: int,
+    minutes: float,
+    wall: float,
+    cpu: float,
+    load_samples: list[float],
+) -> int:
+    made = sum(r.made for r in results)
+    accepted = sum(r.accepted for r in results)
+    batches = sum(r.batches for r in results)
+    errors = [e for r in results for e in r.errors]
+    request_ms = [v for r in results for v in r.request_ms]
+    ages = [v for r in results for v in r.record_age_ms]
+    run_s = minutes * 60
+    left = sum(r.left for r in results)
+    print(f"  records made {made:,}, accepted {accepted:,}, left in outboxes {left}")
+    print(
+        f"  throughput: {accepted / wall:,.0f} records/s over {wall:.0f} s (run and drain); "
+        f"made at {made / run_s:,.0f} records/s"
+    )
+    print(
+        f"  batches: {batches:,} ({batches / wall:,.1f}/s, {accepted / max(batches, 1):.1f} "
+        f"records each on average; the stations offer {mines / PERIOD_S:,.0f}/s)"
+    )
+    buckets: dict[int, int] = defaultdict(int)
+    for r in results:
+        for bucket, n in r.acked_per_bucket.items():
+            buckets[bucket] += n
+    timeline = ", ".join(
+        f"{buckets.get(b, 0) / BUCKET_S:,.0f}" for b in range(max(buckets, default=-1) + 1)
+    )
+    print(f"  acked records/s, minute by minute from the start: {timeline}")
+    print(f"  upload request latency: {ms(request_ms)}")
+    print(f"  record made → acked: {ms(ages)}")
+    print(
+        f"  center process CPU: {cpu:,.0f} s in {wall:,.0f} s = {cpu / wall:.0%} of one core; "
+        f"senders {sum(r.cpu_s for r in results):,.0f} s"
+    )
+    if load_samples:
+        print(
+            f"  machine load average (1 min) during the run: min {min(load_samples):.2f}, "
+            f"max {max(load_samples):.2f}; {load()}"
+        )
+    print(
+        f"  upload errors (retried): {len(errors)}{': ' + '; '.join(errors[:5]) if errors else ''}"
+    )
+    print(
+        f"  duplicates the center counted (re-sends after a lost answer): "
+        f"{sum(r.duplicates for r in results)}"
+    )
+    problems = check(url, server, read_token, results)
+    if problems:
+        for problem in problems:
+            print(f"  LOSS: {problem}")
+        return 1
+    left = sum(r.left for r in results)
+    if left:
+        print(
+            f"  NOT KEPT UP: {left:,} records still waiting in the stations' outboxes "
+            f"{DRAIN_S:g} s after the load; every acknowledged record stored exactly once"
+        )
+        return 2
+    print("  zero loss: every record stored exactly once, every seq, every kilogram")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mines", type=int, default=2500, help="mines (stations), default 2500")
+    parser.add_argument("--minutes", type=float, default=10, help="minutes of load, default 10")
+    parser.add_argument("--senders", type=int, default=2, help="sender processes, default 2")
+    args = parser.parse_args(argv)
+    print(f"province load, {machine()}")
+    try:
+        return run(args.mines, args.minutes, args.senders)
+    except BenchError as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""All SQL of the backups: the ledger, and the counts of the figures fingerprint."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, inspect, or_, select, table
+from sqlalchemy.orm import Session
+
+from coalwatch.storage.base import Base
+from coalwatch.storage.models import AuditEntry, Mine
+from coalwatch.storage.models_backups import BackupEntry
+
+#: the ledger itself is not part of what a backup is compared by (a restore re-inserts
+#: rows of later backups into it)
+NOT_COUNTED = frozenset({BackupEntry.__tablename__})
+#: tables that hold what the center has collected and been told; a migrated, unused
+#: database has none of their rows (the built-in roles come with the migrations)
+DATA_TABLES = ("orgs", "mines", "records", "users", "audit_log")
+
+
+def mine_zones(session: Session) -> list[tuple[str, str]]:
+    """(code, time zone) of every mine."""
+    rows = session.execute(select(Mine.code, Mine.timezone).order_by(Mine.code))
+    return [(str(code), str(zone)) for code, zone in rows]
+
+
+def existing_tables(session: Session) -> set[str]:
+    return set(inspect(session.connection()).get_table_names())
+
+
+def row_counts(session: Session) -> dict[str, int]:
+    """Rows per table of the models (the tables this database has), but the ledger."""
+    present = existing_tables(session)
+    counts = {}
+    for name in sorted(Base.metadata.tables):
+        if name in NOT_COUNTED or name not in present:
+            continue
+        counts[name] = int(session.scalar(select(func.count()).select_from(table(name))) or 0)
+    return counts
+
+
+def holds_data(session: Session) -> bool:
+    present = existing_tables(session)
+    for name in DATA_TABLES:
+        if name in present and session.scalar(select(func.count()).select_from(table(name))):
+            return True
+    return False
+
+
+def audit_head(session: Session) -> tuple[int, str] | None:
+    row = session.execute(
+        select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+    ).first()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def audit_hash(session: Session, entry_id: int) -> str | None:
+    return session.scalar(select(AuditEntry.hash).where(AuditEntry.id == entry_id))
+
+
+def newest_change(
+    session: Session,
+    actions: Sequence[str],
+    *,
+    after_id: int,
+    after_at: datetime | None,
+    detail_contains: str | None = None,
+) -> datetime | None:
+    """When the newest audit entry of ``actions`` (an action, or a prefix ending in ".")
+    was made, among those after entry ``after_id`` and the instant ``after_at``."""
+    conditions = [
+        AuditEntry.action.startswith(a, autoescape=True)
+        if a.endswith(".")
+        else AuditEntry.action == a
+        for a in actions
+    ]
+    query = select(func.max(AuditEntry.at)).where(AuditEntry.id > after_id, or_(*conditions))
+    if after_at is not None:
+        query = query.where(AuditEntry.at > after_at)
+    if detail_contains is not None:
+        query = query.where(AuditEntry.detail.contains(detail_contains, autoescape=True))
+    return session.scalar(query)
+
+
+def ledger(session: Session) -> list[BackupEntry]:
+    return list(session.scalars(select(BackupEntry).order_by(BackupEntry.created_at.desc())))
+
+
+def newest(session: Session) -> BackupEntry | None:
+    return session.scalars(
+        select(BackupEntry).order_by(BackupEntry.created_at.desc(), BackupEntry.id.desc()).limit(1)
+    ).first()
+
+
+def by_file(session: Session, file_name: str) -> BackupEntry | None:
+    return session.scalars(select(BackupEntry).where(BackupEntry.file_name == file_name)).first()
+
+
+def add(session: Session, entry: BackupEntry) -> None:
+    session.add(entry)
+    session.flush()

@@ -1,0 +1,413 @@
+"""Approval workflows 审批: a mine's user submits, a user with ``production:approve``
+approves or rejects; nobody approves their own application.
+
+- Coefficient applications 折算系数申报: approved, the coefficient is in force through
+  :func:`coalwatch.mines.service.approve_coefficient` (raw coal changes from its date).
+- Manual production 人工录入: approved, it counts through
+  :func:`coalwatch.mines.service.record_manual_production` (marked manual everywhere).
+
+Pending applications change no figure.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from coalwatch.audit import service as audit
+from coalwatch.auth.principal import Principal
+from coalwatch.domain import coefficients as coefficient_rules
+from coalwatch.domain import workflows as rules
+from coalwatch.domain.periods import local_day
+from coalwatch.domain.units import kg_to_tonnes, tonnes_to_kg
+from coalwatch.errors import Conflict, Forbidden, Invalid, NotFound
+from coalwatch.mines import repository as mine_repository
+from coalwatch.mines import service as mines
+from coalwatch.mines.schemas import CoefficientIn, ManualProductionIn
+from coalwatch.storage.models import Mine, Point
+from coalwatch.storage.models_duty import CoefficientApplication, ManualEntry
+from coalwatch.workflows import repository
+from coalwatch.workflows.schemas import (
+    CoefficientApplicationIn,
+    CoefficientApplicationOut,
+    ManualEntryOut,
+    RejectIn,
+    Status,
+)
+
+PENDING: Status = "pending"
+APPROVED: Status = "approved"
+REJECTED: Status = "rejected"
+
+
+class SelfApproval(Forbidden):
+    code = "self_approval"
+
+
+def _decide(principal: Principal, row: CoefficientApplication | ManualEntry, what: str) -> None:
+    principal.require("production:approve")
+    if row.status != PENDING:
+        raise Conflict(f"{what} {row.id} is {row.status} already", {"status": row.status})
+    if row.applied_by == principal.name:
+        raise SelfApproval(
+            f"nobody approves their own application: {what} {row.id} was submitted by "
+            f"{row.applied_by!r}; another user with production:approve decides it"
+        )
+
+
+def _audit(
+    session: Session,
+    principal: Principal,
+    action: str,
+    key: int,
+    detail: dict[str, Any],
+    at: datetime,
+) -> None:
+    audit.record(
+        session,
+        actor=principal.name,
+        action=action,
+        entity=action.split(".")[0],
+        key=str(key),
+        detail=detail,
+        at=at,
+    )
+
+
+# ---- coefficient applications ----------------------------------------------------------
+
+
+def _coefficient_out(row: CoefficientApplication, mine: Mine) -> CoefficientApplicationOut:
+    return CoefficientApplicationOut(
+        id=row.id,
+        mine=mine.code,
+        mine_name=mine.name,
+        kind="change" if row.kind == rules.ApplicationKind.CHANGE else "half_year",
+        percent=Decimal(row.hundredths) / 100,
+        effective_from=row.effective_from,
+        effective_to=row.effective_to,
+        changed_on=row.changed_on,
+        analysis=row.analysis,
+        site_measurement=row.site_measurement,
+        filed_on=row.filed_on,
+        on_time=row.on_time,
+        status=_status(row.status),
+        applied_by=row.applied_by,
+        applied_at=row.applied_at,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        decision_note=row.decision_note,
+        approved_from=row.approved_from,
+        approved_to=row.approved_to,
+    )
+
+
+def _status(value: str) -> Status:
+    return APPROVED if value == APPROVED else REJECTED if value == REJECTED else PENDING
+
+
+def apply_coefficient(
+    session: Session,
+    principal: Principal,
+    mine_code: str,
+    data: CoefficientApplicationIn,
+    now: datetime,
+) -> CoefficientApplicationOut:
+    """A mine applies for a coefficient; it waits, not in force, until approved."""
+    principal.require("production:write")
+    mine, _ = mines.visible_mine(session, principal, mine_code)
+    try:
+        hundredths = coefficient_rules.percent_to_hundredths(data.percent)
+    except ValueError as exc:
+        raise Invalid(f"percent: {exc}") from exc
+    kind = rules.ApplicationKind(data.kind)
+    filed_on = local_day(now, ZoneInfo(mine.timezone))
+    application = rules.Application(
+        kind=kind,
+        percent=data.percent,
+        effective_from=data.effective_from,
+        effective_to=data.effective_to,
+        site_measurement=data.site_measurement,
+        changed_on=data.changed_on,
+    )
+    try:
+        period = rules.check_application(application, filed_on)
+    except rules.RuleBroken as exc:
+        raise Invalid(str(exc)) from exc
+    row = CoefficientApplication(
+        mine_id=mine.id,
+        kind=kind.value,
+        hundredths=hundredths,
+        effective_from=data.effective_from,
+        effective_to=period.last if kind is rules.ApplicationKind.CHANGE else data.effective_to,
+        changed_on=data.changed_on,
+        analysis=data.analysis,
+        site_measurement=(data.site_measurement or "").strip() or None,
+        filed_on=filed_on,
+        on_time=kind is rules.ApplicationKind.CHANGE or rules.filed_in_window(period, filed_on),
+        status=PENDING,
+        applied_by=principal.name,
+        applied_at=now,
+    )
+    repository.add(session, row)
+    audit.record_change(
+        session,
+        actor=principal.name,
+        action="coefficient_application.submit",
+        key=str(row.id),
+        data=data,
+        at=now,
+    )
+    return _coefficient_out(row, mine)
+
+
+def _visible_application(
+    session: Session, principal: Principal, application_id: int
+) -> tuple[CoefficientApplication, Mine]:
+    found = repository.coefficient_application(session, application_id)
+    if found is None or not principal.sees(found[2].path):
+        raise NotFound(f"coefficient application {application_id} not found")
+    return found[0], found[1]
+
+
+def coefficient_application(
+    session: Session, principal: Principal, application_id: int
+) -> CoefficientApplicationOut:
+    return _coefficient_out(*_visible_application(session, principal, application_id))
+
+
+def coefficient_applications(
+    session: Session,
+    principal: Principal,
+    *,
+    mine: str | None = None,
+    status: Status | None = None,
+    page: int = 1,
+    size: int = 50,
+) -> tuple[list[CoefficientApplicationOut], int]:
+    if mine is not None:
+        mines.visible_mine(session, principal, mine)
+    rows, total = repository.coefficient_applications(
+        session, principal.scope_path, mine=mine, status=status, page=page, size=size
+    )
+    return [_coefficient_out(row, m) for row, m in rows], total
+
+
+def approve_coefficient_application(
+    session: Session, principal: Principal, application_id: int, now: datetime
+) -> CoefficientApplicationOut:
+    """The regulator approves: the coefficient is in force from its start date (a change
+    application: from the day asked for, or today, to the end of that half-year)."""
+    principal.require("production:approve")  # before the lookup: no probing of ids
+    row, mine = _visible_application(session, principal, application_id)
+    _decide(principal, row, "coefficient application")
+    if row.kind == rules.ApplicationKind.CHANGE:
+        first, last = rules.change_span(row.effective_from, local_day(now, ZoneInfo(mine.timezone)))
+    else:
+        assert row.effective_from is not None and row.effective_to is not None
+        first, last = row.effective_from, row.effective_to
+    mines.approve_coefficient(
+        session,
+        principal,
+        mine.code,
+        CoefficientIn(
+            percent=Decimal(row.hundredths) / 100, effective_from=first, effective_to=last
+        ),
+        now,
+    )
+    row.status, row.decided_by, row.decided_at = APPROVED, principal.name, now
+    row.approved_from, row.approved_to = first, last
+    session.flush()
+    _audit(
+        session,
+        principal,
+        "coefficient_application.approve",
+        row.id,
+        {"mine": mine.code, "applied_by": row.applied_by, "from": first, "to": last},
+        now,
+    )
+    return _coefficient_out(row, mine)
+
+
+def reject_coefficient_application(
+    session: Session, principal: Principal, application_id: int, data: RejectIn, now: datetime
+) -> CoefficientApplicationOut:
+    """The regulator rejects, saying why; nothing is in force."""
+    principal.require("production:approve")  # before the lookup: no probing of ids
+    row, mine = _visible_application(session, principal, application_id)
+    _decide(principal, row, "coefficient application")
+    row.status, row.decided_by, row.decided_at = REJECTED, principal.name, now
+    row.decision_note = data.reason
+    session.flush()
+    _audit(
+        session,
+        principal,
+        "coefficient_application.reject",
+        row.id,
+        {"mine": mine.code, "applied_by": row.applied_by, "reason": data.reason},
+        now,
+    )
+    return _coefficient_out(row, mine)
+
+
+# ---- manual production entries ---------------------------------------------------------
+
+
+def _manual_out(session: Session, row: ManualEntry, mine: Mine, point: Point) -> ManualEntryOut:
+    overlaps = (
+        mine_repository.measured_between(session, point.id, row.start, row.end) > 0
+        if row.status == PENDING
+        else False
+    )
+    return ManualEntryOut(
+        id=row.id,
+        mine=mine.code,
+        mine_name=mine.name,
+        point=point.code,
+        start=row.start,
+        end=row.end,
+        gross_t=kg_to_tonnes(row.gross_kg),
+        reason=row.reason,
+        status=_status(row.status),
+        applied_by=row.applied_by,
+        applied_at=row.applied_at,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        decision_note=row.decision_note,
+        overlaps_measured=overlaps,
+    )
+
+
+def submit_manual_entry(
+    session: Session, principal: Principal, mine_code: str, data: ManualProductionIn, now: datetime
+) -> ManualEntryOut:
+    """Production entered by hand during a metering fault; it waits, not counted, until
+    approved."""
+    principal.require("production:write")
+    mine, _ = mines.visible_mine(session, principal, mine_code)
+    point = mines.mine_point(session, mine, data.point)
+    start, end = data.start.astimezone(UTC), data.end.astimezone(UTC)
+    if end > now:
+        raise Invalid("manual production cannot end in the future")
+    row = ManualEntry(
+        mine_id=mine.id,
+        point_id=point.id,
+        start=start,
+        end=end,
+        gross_kg=tonnes_to_kg(data.gross_t),
+        reason=data.reason,
+        status=PENDING,
+        applied_by=principal.name,
+        applied_at=now,
+    )
+    repository.add(session, row)
+    audit.record_change(
+        session,
+        actor=principal.name,
+        action="manual_entry.submit",
+        key=str(row.id),
+        data=data,
+        at=now,
+    )
+    return _manual_out(session, row, mine, point)
+
+
+def _visible_entry(
+    session: Session, principal: Principal, entry_id: int
+) -> tuple[ManualEntry, Mine, Point]:
+    found = repository.manual_entry(session, entry_id)
+    if found is None or not principal.sees(found[2].path):
+        raise NotFound(f"manual entry {entry_id} not found")
+    return found[0], found[1], found[3]
+
+
+def manual_entry(session: Session, principal: Principal, entry_id: int) -> ManualEntryOut:
+    return _manual_out(session, *_visible_entry(session, principal, entry_id))
+
+
+def manual_entries(
+    session: Session,
+    principal: Principal,
+    *,
+    mine: str | None = None,
+    status: Status | None = None,
+    page: int = 1,
+    size: int = 50,
+) -> tuple[list[ManualEntryOut], int]:
+    if mine is not None:
+        mines.visible_mine(session, principal, mine)
+    rows, total = repository.manual_entries(
+        session, principal.scope_path, mine=mine, status=status, page=page, size=size
+    )
+    return [_manual_out(session, row, m, p) for row, m, p in rows], total
+
+
+def approve_manual_entry(
+    session: Session, principal: Principal, entry_id: int, now: datetime
+) -> ManualEntryOut:
+    """Approved, the entry counts in production (marked manual), entered by its applicant
+    and approved by the caller."""
+    principal.require("production:approve")  # before the lookup: no probing of ids
+    row, mine, point = _visible_entry(session, principal, entry_id)
+    _decide(principal, row, "manual entry")
+    counted = mines.record_manual_production(
+        session,
+        principal,
+        mine.code,
+        ManualProductionIn(
+            point=point.code,
+            start=row.start,
+            end=row.end,
+            gross_t=kg_to_tonnes(row.gross_kg),
+            reason=row.reason,
+        ),
+        now,
+        entered_by=row.applied_by,
+    )
+    row.status, row.decided_by, row.decided_at = APPROVED, principal.name, now
+    row.manual_production_id = counted.id
+    session.flush()
+    _audit(
+        session,
+        principal,
+        "manual_entry.approve",
+        row.id,
+        {"mine": mine.code, "applied_by": row.applied_by, "manual_production": counted.id},
+        now,
+    )
+    return _manual_out(session, row, mine, point)
+
+
+def reject_manual_entry(
+    session: Session, principal: Principal, entry_id: int, data: RejectIn, now: datetime
+) -> ManualEntryOut:
+    principal.require("production:approve")  # before the lookup: no probing of ids
+    row, mine, point = _visible_entry(session, principal, entry_id)
+    _decide(principal, row, "manual entry")
+    row.status, row.decided_by, row.decided_at = REJECTED, principal.name, now
+    row.decision_note = data.reason
+    session.flush()
+    _audit(
+        session,
+        principal,
+        "manual_entry.reject",
+        row.id,
+        {"mine": mine.code, "applied_by": row.applied_by, "reason": data.reason},
+        now,
+    )
+    return _manual_out(session, row, mine, point)
+
+
+def pending_counts(session: Session, principal: Principal) -> dict[str, int]:
+    """How many applications wait for a decision in the principal's scope."""
+    _, coefficients = repository.coefficient_applications(
+        session, principal.scope_path, mine=None, status=PENDING, page=1, size=1
+    )
+    _, manual = repository.manual_entries(
+        session, principal.scope_path, mine=None, status=PENDING, page=1, size=1
+    )
+    return {"coefficients": coefficients, "manual": manual}

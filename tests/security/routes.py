@@ -1,0 +1,663 @@
+"""What every route of the app needs, and a request valid enough to reach its check.
+
+``ROUTES`` maps each (method, path) of ``app.routes`` to a Rule: the permission its
+service checks (``perms``), or public / signed_in / token / station / center. A new route
+gets an entry here (test_matrix fails until it has one), with a body that passes
+validation: a body that does not is answered 422 before the permission is looked at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from coalwatch.wire.signing import generate_private_key, public_key_b64
+from tests.security.site import Site
+
+API = "/api/v1"
+PUBLIC_KEY = public_key_b64(generate_private_key())
+
+
+# ---- what a route needs -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Need:
+    """``kind``: public | signed_in (any user, pages) | token (any API token) |
+    token_or_session | station (a station's signature) | center (a downstream center's
+    signature) | perms (``all_of`` and one of ``any_of``; ``signer``: a user must also
+    hold one of the daily report's signing roles)."""
+
+    kind: str
+    all_of: tuple[str, ...] = ()
+    any_of: tuple[str, ...] = ()
+    signer: bool = False
+
+
+PUBLIC = Need("public")
+SIGNED_IN = Need("signed_in")
+TOKEN = Need("token")
+TOKEN_OR_SESSION = Need("token_or_session")
+STATION = Need("station")
+CENTER = Need("center")
+
+
+def perms(*all_of: str, any_of: tuple[str, ...] = (), signer: bool = False) -> Need:
+    return Need("perms", all_of, any_of, signer)
+
+
+@dataclass(frozen=True)
+class Rule:
+    need: Need
+    #: the concrete path; None: the route's path with ``PARAMS`` filled in
+    path: str | None = None
+    query: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    form: dict[str, Any] | None = None
+    content: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    #: a streaming answer: only its status is read
+    stream: bool = False
+    #: sign in anew for this call (the route ends the session, and answers with the login
+    #: page: refused is 401/403 only)
+    fresh: bool = False
+
+
+#: path parameters; objects that do not exist answer 404 after the permission check
+PARAMS = {
+    "mine": "M1",
+    "org": "C1",
+    "station": "S1",
+    "alarm_id": "999999",
+    "fault_id": "999999",
+    "day": "2026-03-14",
+    "month": "2026-03",
+    "kind": "month",
+    "key": "2026-03",
+    "code": "sec_fee",
+    "name": "sec-chan",
+    "center": "SECC",
+    "user_id": "{victim}",
+    "point": "B1",
+    "equipment_id": "999999",
+    "calibration_id": "999999",
+    "handover": "999999",
+    "application": "999999",
+    "entry": "999999",
+    "snapshot_id": "999999",
+    "camera_id": "999999",
+}
+DAY = {"period": "day", "from": "2026-03-14T00:00:00+08:00", "to": "2026-03-15T00:00:00+08:00"}
+WINDOW = {"start": "2026-03-16T00:00:00+08:00", "end": "2026-03-16T04:00:00+08:00"}
+SHIFTS = [
+    {"name": "夜班", "start_hour": 0, "hours": 8},
+    {"name": "早班", "start_hour": 8, "hours": 8},
+    {"name": "中班", "start_hour": 16, "hours": 8},
+]
+SIGNED = {"X-Signature": "AAAA", "Content-Type": "application/json"}
+DAYS = {"from": "2026-03-14", "to": "2026-03-15"}
+SPAN = {"period": "day", "from": "2026-03-14T00:00:00+08:00", "to": "2026-03-15T00:00:00+08:00"}
+CAMERA = {"code": "SECCAM", "name": "测试摄像机", "snapshot_url": "http://127.0.0.1:9/snap.jpg"}
+MANUAL = {
+    "point": "B1",
+    "start": "2026-03-14T00:00:00+08:00",
+    "end": "2026-03-14T01:00:00+08:00",
+    "gross_t": "10",
+    "reason": "补录",
+}
+
+ROUTES: dict[tuple[str, str], Rule] = {
+    # ---- API: organisation, mines, configuration
+    ("GET", "/api/v1/orgs"): Rule(TOKEN),
+    ("POST", "/api/v1/orgs"): Rule(
+        perms("system:write"), json={"code": "SECO", "name": "测试县", "kind": "county"}
+    ),
+    ("GET", "/api/v1/orgs/{org}/production"): Rule(TOKEN, query=DAY),
+    ("GET", "/api/v1/orgs/{org}/reports/{kind}/{key}"): Rule(perms("report:view")),
+    ("GET", "/api/v1/orgs/{org}/statements/{month}"): Rule(perms("settlement:view")),
+    ("GET", "/api/v1/mines"): Rule(TOKEN),
+    ("POST", "/api/v1/mines"): Rule(
+        perms("system:write"),
+        json={"code": "SECM", "name": "测试矿", "org": "C1", "annual_capacity_t": "1000"},
+    ),
+    ("PUT", "/api/v1/mines/{mine}/capacity"): Rule(
+        perms("production:write"),
+        json={"annual_capacity_t": "330000", "effective_from": "2026-01-01"},
+    ),
+    ("PUT", "/api/v1/mines/{mine}/plans/{month}"): Rule(
+        perms("production:write"), json={"month_t": "27500"}
+    ),
+    ("POST", "/api/v1/mines/{mine}/coefficients"): Rule(
+        perms("production:approve"),
+        json={"percent": "4.5", "effective_from": "2026-01-01", "effective_to": "2026-12-31"},
+    ),
+    ("POST", "/api/v1/mines/{mine}/points"): Rule(
+        perms("system:write"), json={"code": "SECP", "name": "测试点", "kind": "belt"}
+    ),
+    ("POST", "/api/v1/mines/{mine}/stations"): Rule(
+        perms("system:write"), json={"code": "SECS", "public_key": PUBLIC_KEY}
+    ),
+    ("POST", "/api/v1/mines/{mine}/manual-production"): Rule(
+        perms("production:write"),
+        json={
+            "point": "B1",
+            "start": "2026-03-14T00:00:00+08:00",
+            "end": "2026-03-14T01:00:00+08:00",
+            "gross_t": "10",
+            "reason": "补录",
+        },
+    ),
+    ("GET", "/api/v1/mines/{mine}/thresholds"): Rule(TOKEN),
+    ("PUT", "/api/v1/mines/{mine}/thresholds"): Rule(
+        perms("system:write"), json={"name": "no_data_minutes", "value": 30}
+    ),
+    ("GET", "/api/v1/mines/{mine}/permits"): Rule(TOKEN),
+    ("POST", "/api/v1/mines/{mine}/permits"): Rule(
+        perms("production:approve"), json={**WINDOW, "reason": "检修"}
+    ),
+    ("GET", "/api/v1/mines/{mine}/shutdowns"): Rule(TOKEN),
+    ("POST", "/api/v1/mines/{mine}/shutdowns"): Rule(
+        perms("production:write"), json={**WINDOW, "reason": "停产"}
+    ),
+    ("POST", "/api/v1/mines/{mine}/calibrations"): Rule(
+        perms("production:write"), json={"point": "B1", "calibrated_on": "2026-03-10"}
+    ),
+    # ---- API: data
+    ("POST", "/api/v1/stations/{station}/batches"): Rule(
+        STATION,
+        content=b'{"station":"S1","sent_at":"2026-03-15T04:00:00Z","records":[]}',
+        headers=SIGNED,
+    ),
+    ("POST", "/api/v1/stations/{station}/gaps/write-off"): Rule(
+        perms("system:write"), json={"reason": "测试核销"}
+    ),
+    ("GET", "/api/v1/mines/{mine}/records"): Rule(TOKEN),
+    ("GET", "/api/v1/mines/{mine}/quarantine"): Rule(TOKEN),
+    ("GET", "/api/v1/mines/{mine}/summary"): Rule(TOKEN),
+    ("GET", "/api/v1/mines/{mine}/production"): Rule(TOKEN, query=DAY),
+    ("GET", "/api/v1/mines/{mine}/status"): Rule(TOKEN),
+    ("GET", "/api/v1/jobs/leader"): Rule(TOKEN),
+    ("GET", "/api/v1/events"): Rule(TOKEN_OR_SESSION, query={"limit": "1"}, stream=True),
+    # ---- API: alarms and faults
+    ("GET", "/api/v1/alarms"): Rule(TOKEN),
+    ("POST", "/api/v1/alarms/{alarm_id}/ack"): Rule(perms("alarm:write")),
+    ("POST", "/api/v1/alarms/{alarm_id}/handle"): Rule(
+        perms("alarm:handle"), json={"result": "已处理"}
+    ),
+    ("GET", "/api/v1/notification-channels"): Rule(perms("system:write")),
+    ("POST", "/api/v1/notification-channels"): Rule(
+        perms("system:write"),
+        json={"name": "sec-chan", "kind": "webhook", "settings": {"url": "http://127.0.0.1:9/h"}},
+    ),
+    ("POST", "/api/v1/notification-channels/{name}/subscriptions"): Rule(
+        perms("system:write"), json={"role": "dispatcher"}
+    ),
+    ("GET", "/api/v1/faults"): Rule(TOKEN),
+    ("POST", "/api/v1/mines/{mine}/faults"): Rule(
+        perms("alarm:write"),
+        json={"phenomenon": "皮带秤故障", "occurred_at": "2026-03-15T03:00:00Z"},
+    ),
+    ("POST", "/api/v1/faults/{fault_id}/report"): Rule(perms("alarm:write"), json={}),
+    ("POST", "/api/v1/faults/{fault_id}/close"): Rule(
+        perms("alarm:write"), json={"result": "修复"}
+    ),
+    # ---- API: reports and settlement
+    ("GET", "/api/v1/mines/{mine}/reports/daily/{day}"): Rule(perms("report:view")),
+    ("POST", "/api/v1/mines/{mine}/reports/daily/{day}/sign"): Rule(
+        perms("report:sign", signer=True), json={"role": "{signer}"}
+    ),
+    ("POST", "/api/v1/mines/{mine}/reports/daily/{day}/regenerate"): Rule(
+        perms(any_of=("report:write", "report:sign"))
+    ),
+    ("GET", "/api/v1/mines/{mine}/reports/daily/{day}/revisions"): Rule(perms("report:view")),
+    ("GET", "/api/v1/reports/pending"): Rule(perms("report:view")),
+    ("GET", "/api/v1/mines/{mine}/reports/shifts"): Rule(perms("report:view")),
+    ("PUT", "/api/v1/mines/{mine}/reports/shifts"): Rule(
+        perms("report:write"), json={"shifts": SHIFTS}
+    ),
+    ("GET", "/api/v1/mines/{mine}/reports/{kind}/{key}"): Rule(perms("report:view")),
+    ("GET", "/api/v1/fee-items"): Rule(perms("settlement:view")),
+    ("POST", "/api/v1/fee-items"): Rule(
+        perms("settlement:write"), json={"code": "sec_fee", "name": "测试费"}
+    ),
+    ("POST", "/api/v1/fee-items/{code}/rates"): Rule(
+        perms("settlement:write"), json={"yuan_per_t": "1.5", "effective_from": "2026-01-01"}
+    ),
+    ("GET", "/api/v1/mines/{mine}/statements/{month}"): Rule(perms("settlement:view")),
+    # ---- API: federation
+    ("GET", "/api/v1/centers"): Rule(TOKEN),
+    ("POST", "/api/v1/centers"): Rule(
+        perms("system:write"), json={"code": "SECC", "public_key": PUBLIC_KEY, "org": "C1"}
+    ),
+    ("GET", "/api/v1/centers/{center}/rejects"): Rule(TOKEN),
+    ("POST", "/api/v1/centers/{center}/batches"): Rule(CENTER, content=b"{}", headers=SIGNED),
+    # ---- API documentation
+    ("GET", "/api/v1/docs"): Rule(PUBLIC),
+    ("HEAD", "/api/v1/docs"): Rule(PUBLIC),
+    ("GET", "/api/v1/openapi.json"): Rule(PUBLIC),
+    ("HEAD", "/api/v1/openapi.json"): Rule(PUBLIC),
+    ("GET", "/docs/oauth2-redirect"): Rule(PUBLIC),
+    ("HEAD", "/docs/oauth2-redirect"): Rule(PUBLIC),
+    ("MOUNT", "/static"): Rule(PUBLIC, path="/static/app.css"),
+    # ---- pages: sign-in and the account
+    ("GET", "/"): Rule(PUBLIC),
+    ("GET", "/login"): Rule(PUBLIC),
+    ("POST", "/login"): Rule(PUBLIC, form={"username": "nobody", "password": "wrong-2026"}),
+    ("POST", "/logout"): Rule(SIGNED_IN, form={}, fresh=True),
+    ("POST", "/lang"): Rule(PUBLIC, form={"lang": "zh_CN", "next": "/"}),
+    ("GET", "/password"): Rule(SIGNED_IN),
+    ("POST", "/password"): Rule(
+        SIGNED_IN, form={"old": "wrong-2026", "new": "Another-2026", "again": "Other-2026"}
+    ),
+    # ---- pages: 实时监测
+    ("GET", "/monitor"): Rule(perms("monitor:view")),
+    ("GET", "/monitor/live"): Rule(perms("monitor:view")),
+    ("GET", "/monitor/region"): Rule(perms("monitor:view")),
+    ("GET", "/monitor/region/live"): Rule(perms("monitor:view")),
+    ("GET", "/monitor/wall"): Rule(perms("monitor:view")),
+    ("GET", "/monitor/wall/live"): Rule(perms("monitor:view")),
+    # ---- pages: 报警处理
+    ("GET", "/alarms"): Rule(perms("alarm:view")),
+    ("GET", "/alarms/bell"): Rule(perms("alarm:view")),
+    ("GET", "/alarms/rows"): Rule(perms("alarm:view")),
+    ("POST", "/alarms/{alarm_id}/ack"): Rule(perms("alarm:view", "alarm:write"), form={}),
+    ("POST", "/alarms/{alarm_id}/handle"): Rule(
+        perms("alarm:view", "alarm:handle"), form={"result": "已处理"}
+    ),
+    # ---- pages: 数据查询
+    ("GET", "/query/alarms"): Rule(perms("query:view")),
+    ("GET", "/query/faults"): Rule(perms("query:view")),
+    ("GET", "/query/production"): Rule(perms("query:view")),
+    ("GET", "/query/realtime"): Rule(perms("query:view")),
+    # ---- pages: 报表管理
+    ("GET", "/reports/daily"): Rule(
+        perms("report:view"), query={"mine": "M1", "day": "2026-03-14"}
+    ),
+    ("POST", "/reports/daily/sign"): Rule(
+        perms("report:view", "report:sign", signer=True),
+        form={"mine": "M1", "day": "2026-03-14", "role": "{signer}"},
+    ),
+    ("POST", "/reports/daily/regenerate"): Rule(
+        perms("report:view", any_of=("report:write", "report:sign")),
+        form={"mine": "M1", "day": "2026-03-14"},
+    ),
+    ("GET", "/reports/pending"): Rule(perms("report:view")),
+    ("GET", "/reports/period"): Rule(perms("report:view")),
+    # ---- pages: 生产管理
+    ("GET", "/production/capacity"): Rule(perms("production:view")),
+    ("GET", "/production/coefficients"): Rule(perms("production:view")),
+    ("GET", "/production/manual"): Rule(perms("production:view")),
+    ("GET", "/production/permits"): Rule(perms("production:view")),
+    ("GET", "/production/shutdowns"): Rule(perms("production:view")),
+    ("POST", "/production/{mine}/capacity"): Rule(
+        perms("production:view", "production:write"),
+        form={"annual_capacity_t": "330000", "effective_from": "2026-01-01"},
+    ),
+    ("POST", "/production/{mine}/plans"): Rule(
+        perms("production:view", "production:write"), form={"month": "2026-03", "month_t": "27500"}
+    ),
+    ("POST", "/production/{mine}/coefficients"): Rule(
+        perms("production:view", "production:write"),
+        form={
+            "percent": "4.5",
+            "effective_from": "2026-07-01",
+            "effective_to": "2026-12-31",
+            "analysis": "矸石来源分析",
+        },
+    ),
+    ("POST", "/production/{mine}/manual"): Rule(
+        perms("production:view", "production:write"),
+        form={
+            "point": "B1",
+            "start": "2026-03-14T08:00",
+            "end": "2026-03-14T09:00",
+            "gross_t": "10",
+            "reason": "补录",
+        },
+    ),
+    ("POST", "/production/{mine}/permits"): Rule(
+        perms("production:view", "production:approve"),
+        form={"start": "2026-03-16T08:00", "end": "2026-03-16T12:00", "reason": "检修"},
+    ),
+    ("POST", "/production/{mine}/shutdowns"): Rule(
+        perms("production:view", "production:write"),
+        form={"start": "2026-03-16T08:00", "end": "2026-03-16T12:00", "reason": "停产"},
+    ),
+    # ---- pages: 系统设置
+    ("GET", "/system/audit"): Rule(perms("system:view")),
+    ("GET", "/system/orgs"): Rule(perms("system:view")),
+    ("POST", "/system/orgs"): Rule(
+        perms("system:view", "system:write"),
+        form={"code": "SECO2", "name": "测试", "kind": "county"},
+    ),
+    ("GET", "/system/mines"): Rule(perms("system:view")),
+    ("POST", "/system/mines"): Rule(
+        perms("system:view", "system:write"),
+        form={"code": "SECM2", "name": "测试矿", "org": "C1", "annual_capacity_t": "1000"},
+    ),
+    ("POST", "/system/mines/{mine}/points"): Rule(
+        perms("system:view", "system:write"), form={"code": "SECP2", "name": "测试", "kind": "belt"}
+    ),
+    ("GET", "/system/stations"): Rule(perms("system:view")),
+    ("POST", "/system/stations"): Rule(
+        perms("system:view", "system:write"),
+        form={"mine": "M1", "code": "SECS2", "public_key": PUBLIC_KEY},
+    ),
+    ("GET", "/system/params"): Rule(perms("system:view")),
+    ("POST", "/system/params/{mine}"): Rule(
+        perms("system:view", "system:write"), form={"name": "no_data_minutes", "value": "30"}
+    ),
+    ("GET", "/system/roles"): Rule(perms("system:view")),
+    ("POST", "/system/roles"): Rule(
+        perms("system:view", "system:write"),
+        form={"new": "1", "code": "sec_role", "name": "安全测试", "permissions": "monitor:view"},
+    ),
+    ("POST", "/system/roles/{code}/delete"): Rule(
+        perms("system:view", "system:write"), path="/system/roles/no_such_role/delete", form={}
+    ),
+    ("GET", "/system/users"): Rule(perms("system:view")),
+    ("GET", "/system/users/new"): Rule(perms("system:view", "system:write")),
+    ("POST", "/system/users/new"): Rule(
+        perms("system:view", "system:write"),
+        form={
+            "username": "sec-new",
+            "name": "新用户",
+            "roles": "third_party",
+            "password": "Secure-2026-x",
+        },
+    ),
+    ("GET", "/system/users/{user_id}"): Rule(perms("system:view")),
+    ("POST", "/system/users/{user_id}"): Rule(
+        perms("system:view", "system:write"),
+        form={"name": "victim", "org": "C1", "roles": "third_party", "active": "on"},
+    ),
+    ("POST", "/system/users-delete"): Rule(
+        perms("system:view", "system:write"), form={"ids": "999999"}
+    ),
+}
+
+
+#: the routes of the slices of issue 9 (ledgers, duty, video, backups, region, workflows);
+#: the ids are of objects that do not exist: the permission is checked before the lookup
+ID = "999999"
+LEDGER_EQUIPMENT = {"kind": "belt_scale", "name": "主井皮带秤"}
+HANDOVER_CHECKS = ["system", "network", "workplace", "records", "unfinished"]
+ROUTES.update(
+    {
+        # ---- API: 台账 ledgers (records)
+        ("GET", "/api/v1/mines/{mine}/ledger/equipment"): Rule(perms("ledger:view")),
+        ("POST", "/api/v1/mines/{mine}/ledger/equipment"): Rule(
+            perms("ledger:write"), json=LEDGER_EQUIPMENT
+        ),
+        ("GET", "/api/v1/mines/{mine}/ledger/equipment/{equipment_id}"): Rule(perms("ledger:view")),
+        ("PUT", "/api/v1/mines/{mine}/ledger/equipment/{equipment_id}"): Rule(
+            perms("ledger:write"), json=LEDGER_EQUIPMENT
+        ),
+        ("POST", "/api/v1/mines/{mine}/ledger/equipment/{equipment_id}/scrap"): Rule(
+            perms("ledger:write"), json={"criterion": "aged", "scrapped_on": "2026-03-14"}
+        ),
+        ("GET", "/api/v1/mines/{mine}/ledger/maintenance"): Rule(perms("ledger:view")),
+        ("POST", "/api/v1/mines/{mine}/ledger/maintenance"): Rule(
+            perms("ledger:write"),
+            json={
+                "kind": "routine",
+                "content": "清扫",
+                "start": "2026-03-14T08:00:00+08:00",
+                "performed_by": "张三",
+            },
+        ),
+        ("GET", "/api/v1/mines/{mine}/ledger/calibrations"): Rule(perms("ledger:view")),
+        ("POST", "/api/v1/mines/{mine}/ledger/calibrations"): Rule(
+            perms("ledger:write"),
+            json={
+                "point": "B1",
+                "calibrated_on": "2026-03-10",
+                "old_interval": "0.1",
+                "first_actual_t": "10",
+                "first_indicated_t": "10.02",
+                "calibrated_by": "李四",
+            },
+        ),
+        ("POST", "/api/v1/mines/{mine}/ledger/calibrations/{calibration_id}/confirm"): Rule(
+            perms("ledger:write"),
+            json={
+                "second_actual_t": "10",
+                "second_indicated_t": "10.01",
+                "confirmed_on": "2026-03-11",
+            },
+        ),
+        ("GET", "/api/v1/mines/{mine}/ledger/ups"): Rule(perms("ledger:view")),
+        ("POST", "/api/v1/mines/{mine}/ledger/ups"): Rule(
+            perms("ledger:write"),
+            json={
+                "tested_at": "2026-03-14T08:00:00+08:00",
+                "minutes_on_backup": 30,
+                "tested_by": "王五",
+            },
+        ),
+        ("GET", "/api/v1/mines/{mine}/ledger/faults"): Rule(perms("ledger:view")),
+        ("POST", "/api/v1/mines/{mine}/ledger/faults"): Rule(
+            perms("alarm:write"),
+            json={"phenomenon": "皮带秤故障", "occurred_at": "2026-03-15T03:00:00Z"},
+        ),
+        # ---- API: 值班 duty
+        ("GET", "/api/v1/mines/{mine}/duty-log"): Rule(TOKEN, query=DAYS),
+        ("POST", "/api/v1/mines/{mine}/duty-log"): Rule(
+            perms("ledger:write"), json={"text": "交接正常"}
+        ),
+        ("GET", "/api/v1/mines/{mine}/patrols"): Rule(TOKEN, query=DAYS),
+        ("POST", "/api/v1/mines/{mine}/patrols"): Rule(
+            perms("ledger:write"), json={"checked": "皮带秤", "findings": "正常"}
+        ),
+        ("GET", "/api/v1/mines/{mine}/shifts"): Rule(TOKEN, query=DAYS),
+        ("GET", "/api/v1/mines/{mine}/handovers"): Rule(TOKEN, query=DAYS),
+        ("POST", "/api/v1/mines/{mine}/handovers"): Rule(
+            perms("ledger:write"),
+            json={
+                "incoming": "duty_operator",
+                "checks": [{"item": item, "ok": True} for item in HANDOVER_CHECKS],
+            },
+        ),
+        ("GET", "/api/v1/mines/{mine}/handovers/carried"): Rule(TOKEN),
+        ("GET", "/api/v1/handovers/{handover}"): Rule(TOKEN),
+        ("POST", "/api/v1/handovers/{handover}/sign"): Rule(perms("ledger:write"), json={}),
+        # ---- API: 视频 video
+        ("GET", "/api/v1/mines/{mine}/points/{point}/cameras"): Rule(perms("video:view")),
+        ("POST", "/api/v1/mines/{mine}/points/{point}/cameras"): Rule(
+            perms("video:write"), json=CAMERA
+        ),
+        ("GET", "/api/v1/mines/{mine}/points/{point}/snapshots"): Rule(perms("video:view")),
+        ("GET", "/api/v1/snapshots/{snapshot_id}/image"): Rule(perms("video:view")),
+        ("GET", "/api/v1/alarms/{alarm_id}/snapshots"): Rule(perms("video:view")),
+        # ---- API: 备份 backups, 区域监管 region
+        ("GET", "/api/v1/backups"): Rule(perms("ledger:view")),
+        ("GET", "/api/v1/orgs/{org}/region-production"): Rule(perms("region:view"), query=SPAN),
+        ("GET", "/api/v1/orgs/{org}/ranking"): Rule(perms("region:view"), query=SPAN),
+        ("GET", "/api/v1/orgs/{org}/report-status"): Rule(
+            perms("region:view"), query={"day": "2026-03-14"}
+        ),
+        ("GET", "/api/v1/orgs/{org}/overdue"): Rule(perms("region:view")),
+        # ---- API: 审批 workflows
+        ("POST", "/api/v1/mines/{mine}/coefficient-applications"): Rule(
+            perms("production:write"),
+            json={
+                "percent": "4.5",
+                "effective_from": "2026-07-01",
+                "effective_to": "2026-12-31",
+                "analysis": "矸石来源分析",
+            },
+        ),
+        ("GET", "/api/v1/coefficient-applications"): Rule(TOKEN),
+        ("GET", "/api/v1/coefficient-applications/{application}"): Rule(TOKEN),
+        ("POST", "/api/v1/coefficient-applications/{application}/approve"): Rule(
+            perms("production:approve")
+        ),
+        ("POST", "/api/v1/coefficient-applications/{application}/reject"): Rule(
+            perms("production:approve"), json={"reason": "依据不足"}
+        ),
+        ("POST", "/api/v1/mines/{mine}/manual-entries"): Rule(
+            perms("production:write"), json=MANUAL
+        ),
+        ("GET", "/api/v1/manual-entries"): Rule(TOKEN),
+        ("GET", "/api/v1/manual-entries/{entry}"): Rule(TOKEN),
+        ("POST", "/api/v1/manual-entries/{entry}/approve"): Rule(perms("production:approve")),
+        ("POST", "/api/v1/manual-entries/{entry}/reject"): Rule(
+            perms("production:approve"), json={"reason": "依据不足"}
+        ),
+        # ---- pages: 台账管理
+        ("GET", "/ledger/equipment"): Rule(perms("ledger:view")),
+        ("GET", "/ledger/maintenance"): Rule(perms("ledger:view")),
+        ("GET", "/ledger/calibrations"): Rule(perms("ledger:view")),
+        ("GET", "/ledger/ups"): Rule(perms("ledger:view")),
+        ("GET", "/ledger/faults"): Rule(perms("ledger:view")),
+        ("GET", "/ledger/duty"): Rule(perms("ledger:view")),
+        ("GET", "/ledger/patrols"): Rule(perms("ledger:view")),
+        ("GET", "/ledger/handover"): Rule(perms("ledger:view")),
+        ("GET", "/ledger/backups"): Rule(perms("ledger:view")),
+        ("GET", "/ledger/{mine}/equipment/{equipment_id}"): Rule(perms("ledger:view")),
+        ("POST", "/ledger/{mine}/equipment"): Rule(
+            perms("ledger:view", "ledger:write"), form=LEDGER_EQUIPMENT
+        ),
+        ("POST", "/ledger/{mine}/equipment/{equipment_id}"): Rule(
+            perms("ledger:view", "ledger:write"), form=LEDGER_EQUIPMENT
+        ),
+        ("POST", "/ledger/{mine}/equipment/{equipment_id}/scrap"): Rule(
+            perms("ledger:view", "ledger:write"),
+            form={"criterion": "aged", "scrapped_on": "2026-03-14"},
+        ),
+        ("POST", "/ledger/{mine}/maintenance"): Rule(
+            perms("ledger:view", "ledger:write"),
+            form={
+                "kind": "routine",
+                "content": "清扫",
+                "start": "2026-03-14T08:00",
+                "performed_by": "张三",
+            },
+        ),
+        ("POST", "/ledger/{mine}/calibrations"): Rule(
+            perms("ledger:view", "ledger:write"),
+            form={
+                "point": "B1",
+                "calibrated_on": "2026-03-10",
+                "old_interval": "0.1",
+                "first_actual_t": "10",
+                "first_indicated_t": "10.02",
+                "calibrated_by": "李四",
+            },
+        ),
+        ("POST", "/ledger/{mine}/calibrations/{calibration_id}/confirm"): Rule(
+            perms("ledger:view", "ledger:write"),
+            form={
+                "second_actual_t": "10",
+                "second_indicated_t": "10.01",
+                "confirmed_on": "2026-03-11",
+            },
+        ),
+        ("POST", "/ledger/{mine}/ups"): Rule(
+            perms("ledger:view", "ledger:write"),
+            form={"tested_at": "2026-03-14T08:00", "minutes_on_backup": "30", "tested_by": "王五"},
+        ),
+        ("POST", "/ledger/{mine}/faults"): Rule(
+            perms("ledger:view", "alarm:write"),
+            form={"phenomenon": "皮带秤故障", "occurred_at": "2026-03-15T11:00"},
+        ),
+        ("POST", "/ledger/faults/{fault_id}/report"): Rule(
+            perms("ledger:view", "alarm:write"), form={}
+        ),
+        ("POST", "/ledger/faults/{fault_id}/close"): Rule(
+            perms("ledger:view", "alarm:write"), form={"result": "修复"}
+        ),
+        ("POST", "/ledger/{mine}/duty"): Rule(
+            perms("ledger:view", "ledger:write"), form={"text": "交接正常"}
+        ),
+        ("POST", "/ledger/{mine}/patrols"): Rule(
+            perms("ledger:view", "ledger:write"), form={"checked": "皮带秤", "findings": "正常"}
+        ),
+        ("POST", "/ledger/{mine}/handover"): Rule(
+            perms("ledger:view", "ledger:write"), form={"incoming": "duty_operator"}
+        ),
+        ("POST", "/ledger/{mine}/handover/{handover}/sign"): Rule(
+            perms("ledger:view", "ledger:write"), form={}
+        ),
+        # ---- pages: 视频监视
+        ("GET", "/video/live"): Rule(perms("video:view"), query={"mine": "M1"}),
+        ("GET", "/video/playback"): Rule(perms("video:view")),
+        ("GET", "/video/cameras/{camera_id}/tile"): Rule(perms("video:view")),
+        ("GET", "/video/cameras/{camera_id}/live.jpg"): Rule(perms("video:view")),
+        ("GET", "/video/snapshots/{snapshot_id}.jpg"): Rule(perms("video:view")),
+        ("GET", "/video/alarms/{alarm_id}"): Rule(perms("video:view")),
+        ("POST", "/video/{mine}/cameras"): Rule(
+            perms("video:view", "video:write"), form={**CAMERA, "point": "B1"}
+        ),
+        # ---- pages: 区域监管
+        ("GET", "/region/production"): Rule(perms("region:view")),
+        ("GET", "/region/ranking"): Rule(perms("region:view")),
+        ("GET", "/region/faults"): Rule(perms("region:view")),
+        # ---- pages: 生产管理, the approvals
+        ("POST", "/production/{mine}/coefficient-applications/{application}/approve"): Rule(
+            perms("production:view", "production:approve"), form={}
+        ),
+        ("POST", "/production/{mine}/coefficient-applications/{application}/reject"): Rule(
+            perms("production:view", "production:approve"), form={"reason": "依据不足"}
+        ),
+        ("POST", "/production/{mine}/manual-entries/{entry}/approve"): Rule(
+            perms("production:view", "production:approve"), form={}
+        ),
+        ("POST", "/production/{mine}/manual-entries/{entry}/reject"): Rule(
+            perms("production:view", "production:approve"), form={"reason": "依据不足"}
+        ),
+    }
+)
+
+
+def fill(text: str, s: Site, signer: str = "duty_operator", **values: str) -> str:
+    """A path, form or body value with its ``{placeholders}`` filled in (twice: a
+    parameter's value may name another, as ``{user_id}`` names ``{victim}``)."""
+    known = {**PARAMS, "victim": str(s.user_ids["victim"]), "signer": signer, **values}
+    for _ in range(2):
+        if "{" in text:
+            text = text.format(**known)
+    return text
+
+
+def send(
+    s: Site,
+    client: TestClient,
+    method: str,
+    template: str,
+    rule: Rule,
+    *,
+    token: str | None = None,
+    csrf: str | None = None,
+    signer: str = "duty_operator",
+    **values: str,
+) -> Response:
+    """The rule's request with a Bearer ``token`` or, for a signed-in client, its ``csrf``
+    token (in the form, and in the header as htmx sends it)."""
+    path = fill(rule.path or template, s, signer, **values)
+    headers = dict(rule.headers)
+    form = None if rule.form is None else {k: fill(v, s, signer) for k, v in rule.form.items()}
+    body = rule.json
+    if isinstance(body, dict):
+        body = {k: fill(v, s, signer) if isinstance(v, str) else v for k, v in body.items()}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    if csrf is not None:
+        headers["X-CSRF-Token"] = csrf
+        if form is not None:
+            form = {**form, "csrf_token": csrf}
+    kwargs: dict[str, Any] = {"params": rule.query or None, "headers": headers}
+    if form is not None:
+        kwargs["data"] = form
+    elif body is not None:
+        kwargs["json"] = body
+    elif rule.content is not None:
+        kwargs["content"] = rule.content
+    method = "GET" if method == "MOUNT" else method
+    if rule.stream:
+        with client.stream(method, path, follow_redirects=False, **kwargs) as answer:
+            return answer
+    return client.request(method, path, follow_redirects=False, **kwargs)
