@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -40,23 +40,27 @@ def admin(database_url: str) -> Iterator[tuple[World, TestClient, str]]:
         yield w, w.client, csrf.group(1)
 
 
-def post(client: TestClient, path: str, csrf: str, **fields: str) -> str:
-    answer = client.post(path, data={"csrf_token": csrf, **fields})
-    assert answer.status_code == 200, answer.text
-    return answer.text
+def poster(client: TestClient, csrf: str) -> Callable[..., str]:
+    """Posts a form with the session's CSRF token; the page it comes back to."""
+
+    def post(path: str, **fields: str) -> str:
+        answer = client.post(path, data={"csrf_token": csrf, **fields})
+        assert answer.status_code == 200, answer.text
+        return answer.text
+
+    return post
 
 
 def test_the_ledgers_are_kept_from_the_pages(admin: tuple[World, TestClient, str]) -> None:
     _, client, csrf = admin
+    post = poster(client, csrf)
     refused = client.post("/ledger/M1/equipment", data={"name": "x", "kind": "ups"})
     assert refused.status_code == 403  # no CSRF token
     page = client.get("/ledger/equipment").text
     for label in ("设备仪表台账", "故障登记", "检修记录", "调校记录", "UPS 测试"):
         assert label in page  # the menu group 台账管理
     page = post(
-        client,
         "/ledger/M1/equipment",
-        csrf,
         name="主井皮带秤",
         kind="belt_scale",
         point="B1",
@@ -69,23 +73,19 @@ def test_the_ledgers_are_kept_from_the_pages(admin: tuple[World, TestClient, str
     item = re.search(r'href="/ledger/M1/equipment/(\d+)"', page)
     assert item
     key = f"/ledger/M1/equipment/{item.group(1)}"
-    page = post(client, key, csrf, name="主井皮带秤", kind="belt_scale", status="repair")
+    page = post(key, name="主井皮带秤", kind="belt_scale", status="repair")
     assert "设备信息已保存" in page and "维修" in page
-    page = post(client, f"{key}/scrap", csrf, criterion="repair_cost", scrapped_on="2026-03-15")
+    page = post(f"{key}/scrap", criterion="repair_cost", scrapped_on="2026-03-15")
     assert "needs the repair cost" in page  # refused, with the reason
-    page = post(
-        client, f"{key}/scrap", csrf, criterion="explosion_proof_lost", scrapped_on="2026-03-15"
-    )
+    page = post(f"{key}/scrap", criterion="explosion_proof_lost", scrapped_on="2026-03-15")
     assert "设备已报废" in page and "失爆不能修复" in page and "不能再修改" in page
     assert 'id="edit-equipment"' not in page
-    page = post(client, key, csrf, name="改名", kind="belt_scale", status="in_use")
+    page = post(key, name="改名", kind="belt_scale", status="in_use")
     assert "can no longer be changed" in page
 
-    post(client, "/ledger/M1/equipment", csrf, name="主站 UPS", kind="ups", status="in_use")
+    post("/ledger/M1/equipment", name="主站 UPS", kind="ups", status="in_use")
     page = post(
-        client,
         "/ledger/M1/ups",
-        csrf,
         tested_at="2026-03-15T09:00",
         minutes_on_backup="12",
         tested_by="张三",
@@ -93,9 +93,7 @@ def test_the_ledgers_are_kept_from_the_pages(admin: tuple[World, TestClient, str
     assert "UPS 测试已登记" in page and "不合格" in page
 
     page = post(
-        client,
         "/ledger/M1/maintenance",
-        csrf,
         kind="yearly",
         content="年检",
         point="B1",
@@ -108,9 +106,7 @@ def test_the_ledgers_are_kept_from_the_pages(admin: tuple[World, TestClient, str
     assert "检修记录已登记" in page and "2027/3/10" in page
 
     page = post(
-        client,
         "/ledger/M1/calibrations",
-        csrf,
         point="B1",
         calibrated_on="2026-03-15",
         old_interval="1.0000",
@@ -123,9 +119,7 @@ def test_the_ledgers_are_kept_from_the_pages(admin: tuple[World, TestClient, str
     confirm = re.search(r'action="(/ledger/M1/calibrations/\d+/confirm)"', page)
     assert confirm
     page = post(
-        client,
         confirm.group(1),
-        csrf,
         second_actual_t="5.000",
         second_indicated_t="5.000",
         confirmed_on="2026-03-15",
@@ -135,9 +129,7 @@ def test_the_ledgers_are_kept_from_the_pages(admin: tuple[World, TestClient, str
     assert "复核已登记" in page and "已复核" in page and "2026/3/30" in page
 
     page = post(
-        client,
         "/ledger/M1/faults",
-        csrf,
         point="B1",
         occurred_at="2026-03-15T11:30",
         phenomenon="积算仪黑屏",
@@ -145,9 +137,9 @@ def test_the_ledgers_are_kept_from_the_pages(admin: tuple[World, TestClient, str
     assert "故障已登记" in page and "积算仪黑屏" in page
     fault = re.search(r'action="/ledger/faults/(\d+)/report"', page)
     assert fault
-    page = post(client, f"/ledger/faults/{fault.group(1)}/report", csrf)
+    page = post(f"/ledger/faults/{fault.group(1)}/report")
     assert "故障已上报" in page and "按时" in page  # 11:30 → 12:00: within 1 h
-    page = post(client, f"/ledger/faults/{fault.group(1)}/close", csrf, result="更换电源模块")
+    page = post(f"/ledger/faults/{fault.group(1)}/close", result="更换电源模块")
     assert "故障已关闭" in page and "更换电源模块" in page
 
     for path, header in (

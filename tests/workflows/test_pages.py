@@ -20,28 +20,28 @@ def w(sqlite_url: str) -> Iterator[World]:
         yield w
 
 
+def _regulator(w: World) -> tuple[TestClient, str]:
+    """A second browser, signed in as the regulator zhaoliu; with its CSRF token."""
+    client = TestClient(w.client.app)
+    return client, sign_in(client, "zhaoliu")
+
+
 def test_a_coefficient_application_approved_by_the_regulator(w: World) -> None:
     token = sign_in(w.client, "chief")
-    page = post(
-        w.client,
-        "/production/M1/coefficients",
-        token,
-        kind="half_year",
-        percent="12",
-        effective_from="2026-01-01",
-        effective_to="2026-06-30",
-        analysis="夹矸",
-    )
+    application = {
+        "kind": "half_year",
+        "percent": "12",
+        "effective_from": "2026-01-01",
+        "effective_to": "2026-06-30",
+        "analysis": "夹矸",
+    }
+    page = post(w.client, "/production/M1/coefficients", token, **application)
     assert "site measurement" in page  # above 10 %: refused without it
     page = post(
         w.client,
         "/production/M1/coefficients",
         token,
-        kind="half_year",
-        percent="12",
-        effective_from="2026-01-01",
-        effective_to="2026-06-30",
-        analysis="夹矸",
+        **application,
         site_measurement="实测报告 第3号",
     )
     assert "折算系数申报已提交，待审批" in page and "待审批" in page and "逾期申报" in page
@@ -50,8 +50,7 @@ def test_a_coefficient_application_approved_by_the_regulator(w: World) -> None:
         "/production/M1/coefficient-applications/1/approve", data={"csrf_token": token}
     )
     assert own.status_code == 403
-    regulator = TestClient(w.client.app)
-    other = sign_in(regulator, "zhaoliu")
+    regulator, other = _regulator(w)
     page = post(regulator, "/production/M1/coefficient-applications/1/approve", other)
     assert "折算系数已批准，自生效日期起执行" in page and "12.00" in page
     csv = regulator.get("/production/coefficients?mine=M1&format=csv")
@@ -72,8 +71,7 @@ def test_manual_entries_wait_and_can_be_rejected(w: World) -> None:
     )
     assert "人工录入已提交，待审批" in page and "80.000" in page
     assert w.ok(w.get("/mines/M1/summary"))["day"]["manual_t"] == 0
-    regulator = TestClient(w.client.app)
-    other = sign_in(regulator, "zhaoliu")
+    regulator, other = _regulator(w)
     page = regulator.get("/production/manual?mine=&status=pending").text
     assert "/production/M1/manual-entries/1/reject" in page
     page = post(regulator, "/production/M1/manual-entries/1/reject", other, reason="无故障记录")

@@ -9,7 +9,7 @@ leaves unresolved are carried into the mine's next handover.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -50,11 +50,17 @@ FUTURE_TOLERANCE = timedelta(minutes=1)
 MAX_DAYS = 92
 
 
-def _mine(
-    session: Session, principal: Principal, code: str
-) -> tuple[Mine, ZoneInfo, tuple[Shift, ...]]:
+class _Place(NamedTuple):
+    """A mine with its time zone and report shifts."""
+
+    mine: Mine
+    tz: ZoneInfo
+    shifts: tuple[Shift, ...]
+
+
+def _mine(session: Session, principal: Principal, code: str) -> _Place:
     mine, _ = visible_mine(session, principal, code)
-    return mine, ZoneInfo(mine.timezone), shifts_for(session, mine.id)
+    return _Place(mine, ZoneInfo(mine.timezone), shifts_for(session, mine.id))
 
 
 def _bounds(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -72,62 +78,54 @@ def _when(at: datetime | None, now: datetime) -> datetime:
     return at
 
 
-def _audit(
-    session: Session,
-    principal: Principal,
-    action: str,
-    key: int,
-    detail: dict[str, Any],
-    at: datetime,
-) -> None:
-    audit.record(
-        session,
-        actor=principal.name,
-        action=action,
-        entity=action.split(".")[0],
-        key=str(key),
-        detail=detail,
-        at=at,
-    )
+def _stamp(
+    principal: Principal, place: _Place, at: datetime | None, now: datetime
+) -> dict[str, Any]:
+    """The columns every log row has: the mine, the shift of its time (now unless given),
+    who recorded it and when."""
+    at = _when(at, now)
+    slot = rules.slot_at(at, place.shifts, place.tz)
+    return {
+        "mine_id": place.mine.id,
+        "shift_day": slot.day,
+        "shift": slot.name,
+        "at": at,
+        "recorded_by": principal.name,
+        "created_at": now,
+    }
+
+
+def _fields(row: DutyEntry | Patrol, mine: Mine) -> dict[str, Any]:
+    """What a log row of either kind shows of its mine, shift and recorder."""
+    return {
+        "id": row.id,
+        "mine": mine.code,
+        "mine_name": mine.name,
+        "shift_day": row.shift_day,
+        "shift": row.shift,
+        "at": row.at,
+        "recorded_by": row.recorded_by,
+    }
 
 
 # ---- duty log -----------------------------------------------------------------------
 
 
 def _entry_out(row: DutyEntry, mine: Mine) -> DutyEntryOut:
-    return DutyEntryOut(
-        id=row.id,
-        mine=mine.code,
-        mine_name=mine.name,
-        shift_day=row.shift_day,
-        shift=row.shift,
-        at=row.at,
-        text=row.text,
-        recorded_by=row.recorded_by,
-    )
+    return DutyEntryOut(**_fields(row, mine), text=row.text)
 
 
 def add_entry(
     session: Session, principal: Principal, code: str, data: DutyEntryIn, now: datetime
 ) -> DutyEntryOut:
     principal.require("ledger:write")
-    mine, tz, shifts = _mine(session, principal, code)
-    at = _when(data.at, now)
-    slot = rules.slot_at(at, shifts, tz)
-    row = DutyEntry(
-        mine_id=mine.id,
-        shift_day=slot.day,
-        shift=slot.name,
-        at=at,
-        text=data.text,
-        recorded_by=principal.name,
-        created_at=now,
-    )
+    place = _mine(session, principal, code)
+    row = DutyEntry(**_stamp(principal, place, data.at, now), text=data.text)
     repository.add(session, row)
     audit.record_change(
         session, actor=principal.name, action="duty.entry", key=str(row.id), data=data, at=now
     )
-    return _entry_out(row, mine)
+    return _entry_out(row, place.mine)
 
 
 def entries(
@@ -151,17 +149,11 @@ def entries(
 
 def _patrol_out(row: Patrol, mine: Mine, point: str | None) -> PatrolOut:
     return PatrolOut(
-        id=row.id,
-        mine=mine.code,
-        mine_name=mine.name,
+        **_fields(row, mine),
         point=point,
-        shift_day=row.shift_day,
-        shift=row.shift,
-        at=row.at,
         patrolled_by=row.patrolled_by,
         checked=row.checked,
         findings=row.findings,
-        recorded_by=row.recorded_by,
     )
 
 
@@ -169,27 +161,20 @@ def add_patrol(
     session: Session, principal: Principal, code: str, data: PatrolIn, now: datetime
 ) -> PatrolOut:
     principal.require("ledger:write")
-    mine, tz, shifts = _mine(session, principal, code)
-    point = mine_point(session, mine, data.point) if data.point else None
-    at = _when(data.at, now)
-    slot = rules.slot_at(at, shifts, tz)
+    place = _mine(session, principal, code)
+    point = mine_point(session, place.mine, data.point) if data.point else None
     row = Patrol(
-        mine_id=mine.id,
+        **_stamp(principal, place, data.at, now),
         point_id=point.id if point else None,
-        shift_day=slot.day,
-        shift=slot.name,
-        at=at,
         patrolled_by=data.patrolled_by or principal.name,
         checked=data.checked,
         findings=data.findings,
-        recorded_by=principal.name,
-        created_at=now,
     )
     repository.add(session, row)
     audit.record_change(
         session, actor=principal.name, action="duty.patrol", key=str(row.id), data=data, at=now
     )
-    return _patrol_out(row, mine, data.point)
+    return _patrol_out(row, place.mine, data.point)
 
 
 def patrols(
@@ -449,7 +434,9 @@ def sign_handover(
         )
     row.incoming_signed_at, row.incoming_note, row.updated_at = now, data.note, now
     session.flush()
-    _audit(session, principal, "handover.sign", row.id, {"note": data.note}, now)
+    audit.record_change(
+        session, actor=principal.name, action="handover.sign", key=str(row.id), data=data, at=now
+    )
     return _handovers_out(session, [row], mine)[0]
 
 

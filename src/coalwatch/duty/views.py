@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Annotated, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query
@@ -20,12 +21,14 @@ from coalwatch.duty.schemas import (
     IssueOut,
     PatrolIn,
     ResolvedIn,
+    ShiftList,
     SignIn,
 )
 from coalwatch.mines import service as mines
 from coalwatch.mines.schemas import MineOut
-from coalwatch.web.exports import Cell, csv_response, xlsx_response
+from coalwatch.web.exports import Cell
 from coalwatch.web.forms import submit
+from coalwatch.web.listing import Format, PageNo, export, local, paging, window
 from coalwatch.web.pages import Page, need
 
 router = APIRouter(include_in_schema=False)
@@ -33,13 +36,10 @@ LedgerPage = Annotated[Page, Depends(need("ledger:view"))]
 MineParam = Annotated[str | None, Query(max_length=64)]
 FromParam = Annotated[date | None, Query(alias="from")]
 ToParam = Annotated[date | None, Query(alias="to")]
-PageNo = Annotated[int, Query(alias="page", ge=1, le=100_000)]
-Format = Annotated[str | None, Query(pattern="^(csv|xlsx)$")]
-PAGE_SIZE = 30
-EXPORT_LIMIT = 10_000
 #: the days a page shows unless asked: this one and the six before
 DEFAULT_DAYS = 7
 STATE_LABELS = {"draft": "待交班签字", "outgoing_signed": "待接班签字", "complete": "已交接"}
+Row = TypeVar("Row")
 
 
 class Filters(BaseModel):
@@ -57,7 +57,11 @@ class Filters(BaseModel):
         return f"{path}?{urlencode(query)}&"
 
 
-def _filters(page: Page, mine: str | None, first: date | None, last: date | None) -> Filters:
+def _filters(
+    page: LedgerPage, mine: MineParam = None, first: FromParam = None, last: ToParam = None
+) -> Filters:
+    """The mine (the first one seen unless asked) and the local days (the last
+    DEFAULT_DAYS unless asked) of a ledger page."""
     with page.session() as session:
         items = mines.list_mines(session, page.principal, page.now())
     codes = [m.code for m in items]
@@ -70,17 +74,25 @@ def _filters(page: Page, mine: str | None, first: date | None, last: date | None
     return Filters(mines=items, mine=code, first=first, last=last)
 
 
-def _local(page: Page, value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(page.state.settings.tz)
+LedgerFilters = Annotated[Filters, Depends(_filters)]
+Lister = Callable[..., tuple[list[Row], int]]
 
 
-def _export(
-    page: Page, name: str, header: list[str], rows: list[list[Cell]], format: str
-) -> Response:
-    filename = name + "-" + page.now().astimezone(page.state.settings.tz).strftime("%Y%m%d%H%M")
-    if format == "csv":
-        return csv_response(filename, header, rows)
-    return xlsx_response(filename, name, header, rows)
+def _rows(
+    page: Page, f: Filters, lister: Lister[Row], page_no: int, format: str | None
+) -> tuple[list[Row], int]:
+    """The page's rows (all of them for a download) and how many there are."""
+    if not f.mine:
+        return [], 0
+    with page.session() as session:
+        return lister(session, page.principal, f.mine, f.first, f.last, **window(page_no, format))
+
+
+def _shifts(page: Page, f: Filters) -> ShiftList | None:
+    if not f.mine:
+        return None
+    with page.session() as session:
+        return service.shift_overview(session, page.principal, f.mine, f.first, f.last, page.now())
 
 
 # ---- 运行日志 -------------------------------------------------------------------------
@@ -88,49 +100,24 @@ def _export(
 
 @router.get("/ledger/duty")
 def duty_page(
-    page: LedgerPage,
-    mine: MineParam = None,
-    first: FromParam = None,
-    last: ToParam = None,
-    page_no: PageNo = 1,
-    format: Format = None,
+    page: LedgerPage, f: LedgerFilters, page_no: PageNo = 1, format: Format = None
 ) -> Response:
-    f = _filters(page, mine, first, last)
-    items: list[Any] = []
-    total = 0
-    shifts = None
-    if f.mine:
-        with page.session() as session:
-            items, total = service.entries(
-                session,
-                page.principal,
-                f.mine,
-                f.first,
-                f.last,
-                page=1 if format else page_no,
-                size=EXPORT_LIMIT if format else PAGE_SIZE,
-            )
-            if not format:
-                shifts = service.shift_overview(
-                    session, page.principal, f.mine, f.first, f.last, page.now()
-                )
+    items, total = _rows(page, f, service.entries, page_no, format)
     if format:
         _ = page._
         header = [_("时间"), _("矿井"), _("日期"), _("班次"), _("内容"), _("记录人")]
         rows: list[list[Cell]] = [
-            [_local(page, e.at), e.mine_name, e.shift_day, e.shift, e.text, e.recorded_by]
+            [local(page, e.at), e.mine_name, e.shift_day, e.shift, e.text, e.recorded_by]
             for e in items
         ]
-        return _export(page, _("运行日志"), header, rows, format)
+        return export(page, _("运行日志"), header, rows, format)
     return page.render(
         "duty/duty.html",
         f=f,
         items=items,
         total=total,
-        shifts=shifts,
-        page_no=page_no,
-        size=PAGE_SIZE,
-        base_url=f.url("/ledger/duty"),
+        shifts=_shifts(page, f),
+        **paging(page_no, f.url("/ledger/duty")),
     )
 
 
@@ -154,32 +141,9 @@ async def add_entry(page: LedgerPage, mine: str) -> Response:
 
 @router.get("/ledger/patrols")
 def patrols_page(
-    page: LedgerPage,
-    mine: MineParam = None,
-    first: FromParam = None,
-    last: ToParam = None,
-    page_no: PageNo = 1,
-    format: Format = None,
+    page: LedgerPage, f: LedgerFilters, page_no: PageNo = 1, format: Format = None
 ) -> Response:
-    f = _filters(page, mine, first, last)
-    items: list[Any] = []
-    total = 0
-    shifts = None
-    if f.mine:
-        with page.session() as session:
-            items, total = service.patrols(
-                session,
-                page.principal,
-                f.mine,
-                f.first,
-                f.last,
-                page=1 if format else page_no,
-                size=EXPORT_LIMIT if format else PAGE_SIZE,
-            )
-            if not format:
-                shifts = service.shift_overview(
-                    session, page.principal, f.mine, f.first, f.last, page.now()
-                )
+    items, total = _rows(page, f, service.patrols, page_no, format)
     if format:
         _ = page._
         header = [
@@ -188,7 +152,7 @@ def patrols_page(
         ]  # fmt: skip
         rows: list[list[Cell]] = [
             [
-                _local(page, p.at),
+                local(page, p.at),
                 p.mine_name,
                 p.shift_day,
                 p.shift,
@@ -200,18 +164,15 @@ def patrols_page(
             ]
             for p in items
         ]
-        return _export(page, _("巡检记录"), header, rows, format)
-    current = next((m for m in f.mines if m.code == f.mine), None)
+        return export(page, _("巡检记录"), header, rows, format)
     return page.render(
         "duty/patrols.html",
         f=f,
-        current=current,
+        current=next((m for m in f.mines if m.code == f.mine), None),
         items=items,
         total=total,
-        shifts=shifts,
-        page_no=page_no,
-        size=PAGE_SIZE,
-        base_url=f.url("/ledger/patrols"),
+        shifts=_shifts(page, f),
+        **paging(page_no, f.url("/ledger/patrols")),
     )
 
 
@@ -235,29 +196,9 @@ async def add_patrol(page: LedgerPage, mine: str) -> Response:
 
 @router.get("/ledger/handover")
 def handover_page(
-    page: LedgerPage,
-    mine: MineParam = None,
-    first: FromParam = None,
-    last: ToParam = None,
-    page_no: PageNo = 1,
-    format: Format = None,
+    page: LedgerPage, f: LedgerFilters, page_no: PageNo = 1, format: Format = None
 ) -> Response:
-    f = _filters(page, mine, first, last)
-    items: list[Any] = []
-    total = 0
-    carried: list[IssueOut] = []
-    if f.mine:
-        with page.session() as session:
-            items, total = service.handovers(
-                session,
-                page.principal,
-                f.mine,
-                f.first,
-                f.last,
-                page=1 if format else page_no,
-                size=EXPORT_LIMIT if format else PAGE_SIZE,
-            )
-            carried = service.carried(session, page.principal, f.mine, page.now())
+    items, total = _rows(page, f, service.handovers, page_no, format)
     _ = page._
     if format:
         header = [
@@ -278,13 +219,17 @@ def handover_page(
                 ],
                 "; ".join(i.text + (f" ({_('已处理')})" if i.resolved else "") for i in h.issues),
                 h.patrols,
-                _local(page, h.outgoing_signed_at),
-                _local(page, h.incoming_signed_at),
+                local(page, h.outgoing_signed_at),
+                local(page, h.incoming_signed_at),
                 _(STATE_LABELS[h.state]),
             ]
             for h in items
         ]
-        return _export(page, _("交接班记录"), header, rows, format)
+        return export(page, _("交接班记录"), header, rows, format)
+    carried: list[IssueOut] = []
+    if f.mine:
+        with page.session() as session:
+            carried = service.carried(session, page.principal, f.mine, page.now())
     return page.render(
         "duty/handover.html",
         f=f,
@@ -293,9 +238,7 @@ def handover_page(
         carried=carried,
         checks=HANDOVER_CHECKS,
         states=STATE_LABELS,
-        page_no=page_no,
-        size=PAGE_SIZE,
-        base_url=f.url("/ledger/handover"),
+        **paging(page_no, f.url("/ledger/handover")),
     )
 
 

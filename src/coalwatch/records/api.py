@@ -7,9 +7,10 @@ every matching row (up to 10,000). Nothing is deleted: there is no DELETE.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
@@ -18,23 +19,8 @@ from pydantic import BaseModel
 from coalwatch.domain.records import EquipmentKind, EquipmentStatus, MaintenanceKind
 from coalwatch.faults import service as faults
 from coalwatch.faults.schemas import FaultIn, FaultList, FaultOut
-from coalwatch.records import service
-from coalwatch.records.schemas import (
-    CalibrationList,
-    CalibrationRecordIn,
-    CalibrationRecordOut,
-    ConfirmIn,
-    EquipmentIn,
-    EquipmentList,
-    EquipmentOut,
-    MaintenanceIn,
-    MaintenanceList,
-    MaintenanceOut,
-    ScrapIn,
-    UpsTestIn,
-    UpsTestList,
-    UpsTestOut,
-)
+from coalwatch.records import schemas, service
+from coalwatch.records.service import Window
 from coalwatch.schemas import Id
 from coalwatch.web.context import Context, Ctx
 from coalwatch.web.exports import XLSX, csv_response, xlsx_response
@@ -64,6 +50,53 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
+class _Rows(Protocol):
+    @property
+    def items(self) -> Sequence[BaseModel]: ...
+
+
+Listing = TypeVar("Listing", bound=_Rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Ledger(Generic[Listing]):
+    """A ledger's list endpoint: ``read(session, principal, mine, window=, **filters)`` of
+    the service, and its download ``<file>-<mine>`` with a column a field of ``row``."""
+
+    read: Callable[..., Listing]
+    file: str
+    row: type[BaseModel]
+
+
+EQUIPMENT = Ledger(service.list_equipment, "equipment", schemas.EquipmentOut)
+MAINTENANCE = Ledger(service.list_maintenance, "maintenance", schemas.MaintenanceOut)
+CALIBRATIONS = Ledger(service.list_calibrations, "calibrations", schemas.CalibrationRecordOut)
+UPS_TESTS = Ledger(service.list_ups_tests, "ups-tests", schemas.UpsTestOut)
+FAULTS = Ledger(service.list_faults, "faults", FaultOut)
+
+
+def _listed(
+    ledger: Ledger[Listing],
+    ctx: Context,
+    mine: str,
+    format: str,
+    window: Window | None,
+    **filters: Any,
+) -> Listing | Response:
+    """``window`` of the ledger as JSON (all of it when None: not paged), or every row
+    (``service.ALL``) as CSV / XLSX (``ledger:export``)."""
+    with ctx.session() as session:
+        principal = ctx.principal(session)
+        if format != "json":
+            service.require_export(principal)
+        if window is not None:
+            filters["window"] = window if format == "json" else service.ALL
+        found = ledger.read(session, principal, mine, **filters)
+    if format == "json":
+        return found
+    return _export(ctx, f"{ledger.file}-{mine}", ledger.row, found.items, format)
+
+
 def _export(
     ctx: Context, name: str, model: type[BaseModel], items: Sequence[BaseModel], format: str
 ) -> Response:
@@ -90,7 +123,7 @@ def _export(
 @router.get(
     "/mines/{mine}/ledger/equipment",
     summary="The equipment ledger 设备仪表台账",
-    response_model=EquipmentList,
+    response_model=schemas.EquipmentList,
     responses=ANSWERS,
 )
 def list_equipment(
@@ -101,28 +134,19 @@ def list_equipment(
     page: PageNo = 1,
     size: PageSize = service.PAGE_SIZE,
     format: LedgerFormat = "json",
-) -> EquipmentList | Response:
-    with ctx.session() as session:
-        principal = ctx.principal(session)
-        if format != "json":
-            service.require_export(principal)
-        window = service.ALL if format != "json" else service.Window(page, size)
-        found = service.list_equipment(
-            session, principal, mine, status=status, kind=kind, window=window
-        )
-    if format != "json":
-        return _export(ctx, f"equipment-{mine}", EquipmentOut, found.items, format)
-    return found
+) -> schemas.EquipmentList | Response:
+    window = Window(page, size)
+    return _listed(EQUIPMENT, ctx, mine, format, window, status=status, kind=kind)
 
 
 @router.post("/mines/{mine}/ledger/equipment", status_code=201, summary="Add an item")
-def add_equipment(mine: str, data: EquipmentIn, ctx: Ctx) -> EquipmentOut:
+def add_equipment(mine: str, data: schemas.EquipmentIn, ctx: Ctx) -> schemas.EquipmentOut:
     with ctx.session() as session:
         return service.add_equipment(session, ctx.principal(session), mine, data, ctx.now())
 
 
 @router.get("/mines/{mine}/ledger/equipment/{equipment_id}", summary="One item")
-def get_equipment(mine: str, equipment_id: Id, ctx: Ctx) -> EquipmentOut:
+def get_equipment(mine: str, equipment_id: Id, ctx: Ctx) -> schemas.EquipmentOut:
     with ctx.session() as session:
         return service.get_equipment(session, ctx.principal(session), mine, equipment_id)
 
@@ -131,7 +155,9 @@ def get_equipment(mine: str, equipment_id: Id, ctx: Ctx) -> EquipmentOut:
     "/mines/{mine}/ledger/equipment/{equipment_id}",
     summary="Change an item (a scrapped one: 409)",
 )
-def update_equipment(mine: str, equipment_id: Id, data: EquipmentIn, ctx: Ctx) -> EquipmentOut:
+def update_equipment(
+    mine: str, equipment_id: Id, data: schemas.EquipmentIn, ctx: Ctx
+) -> schemas.EquipmentOut:
     with ctx.session() as session:
         return service.update_equipment(
             session, ctx.principal(session), mine, equipment_id, data, ctx.now()
@@ -142,7 +168,9 @@ def update_equipment(mine: str, equipment_id: Id, data: EquipmentIn, ctx: Ctx) -
     "/mines/{mine}/ledger/equipment/{equipment_id}/scrap",
     summary="Scrap an item 报废 on one of the regulation's criteria",
 )
-def scrap_equipment(mine: str, equipment_id: Id, data: ScrapIn, ctx: Ctx) -> EquipmentOut:
+def scrap_equipment(
+    mine: str, equipment_id: Id, data: schemas.ScrapIn, ctx: Ctx
+) -> schemas.EquipmentOut:
     with ctx.session() as session:
         return service.scrap_equipment(
             session, ctx.principal(session), mine, equipment_id, data, ctx.now()
@@ -155,7 +183,7 @@ def scrap_equipment(mine: str, equipment_id: Id, data: ScrapIn, ctx: Ctx) -> Equ
 @router.get(
     "/mines/{mine}/ledger/maintenance",
     summary="Maintenance records 检修记录",
-    response_model=MaintenanceList,
+    response_model=schemas.MaintenanceList,
     responses=ANSWERS,
 )
 def list_maintenance(
@@ -168,29 +196,23 @@ def list_maintenance(
     page: PageNo = 1,
     size: PageSize = service.PAGE_SIZE,
     format: LedgerFormat = "json",
-) -> MaintenanceList | Response:
-    with ctx.session() as session:
-        principal = ctx.principal(session)
-        if format != "json":
-            service.require_export(principal)
-        window = service.ALL if format != "json" else service.Window(page, size)
-        found = service.list_maintenance(
-            session,
-            principal,
-            mine,
-            kind=kind,
-            equipment=equipment,
-            first=start,
-            last=end,
-            window=window,
-        )
-    if format != "json":
-        return _export(ctx, f"maintenance-{mine}", MaintenanceOut, found.items, format)
-    return found
+) -> schemas.MaintenanceList | Response:
+    window = Window(page, size)
+    return _listed(
+        MAINTENANCE,
+        ctx,
+        mine,
+        format,
+        window,
+        kind=kind,
+        equipment=equipment,
+        first=start,
+        last=end,
+    )
 
 
 @router.post("/mines/{mine}/ledger/maintenance", status_code=201, summary="Record maintenance")
-def record_maintenance(mine: str, data: MaintenanceIn, ctx: Ctx) -> MaintenanceOut:
+def record_maintenance(mine: str, data: schemas.MaintenanceIn, ctx: Ctx) -> schemas.MaintenanceOut:
     with ctx.session() as session:
         return service.record_maintenance(session, ctx.principal(session), mine, data, ctx.now())
 
@@ -201,7 +223,7 @@ def record_maintenance(mine: str, data: MaintenanceIn, ctx: Ctx) -> MaintenanceO
 @router.get(
     "/mines/{mine}/ledger/calibrations",
     summary="Calibration records 调校记录",
-    response_model=CalibrationList,
+    response_model=schemas.CalibrationList,
     responses=ANSWERS,
 )
 def list_calibrations(
@@ -213,18 +235,9 @@ def list_calibrations(
     page: PageNo = 1,
     size: PageSize = service.PAGE_SIZE,
     format: LedgerFormat = "json",
-) -> CalibrationList | Response:
-    with ctx.session() as session:
-        principal = ctx.principal(session)
-        if format != "json":
-            service.require_export(principal)
-        window = service.ALL if format != "json" else service.Window(page, size)
-        found = service.list_calibrations(
-            session, principal, mine, point=point, first=start, last=end, window=window
-        )
-    if format != "json":
-        return _export(ctx, f"calibrations-{mine}", CalibrationRecordOut, found.items, format)
-    return found
+) -> schemas.CalibrationList | Response:
+    window = Window(page, size)
+    return _listed(CALIBRATIONS, ctx, mine, format, window, point=point, first=start, last=end)
 
 
 @router.post(
@@ -232,7 +245,9 @@ def list_calibrations(
     status_code=201,
     summary="Record a physical calibration (with or without its confirming second run)",
 )
-def record_calibration(mine: str, data: CalibrationRecordIn, ctx: Ctx) -> CalibrationRecordOut:
+def record_calibration(
+    mine: str, data: schemas.CalibrationRecordIn, ctx: Ctx
+) -> schemas.CalibrationRecordOut:
     with ctx.session() as session:
         return service.record_calibration(session, ctx.principal(session), mine, data, ctx.now())
 
@@ -242,8 +257,8 @@ def record_calibration(mine: str, data: CalibrationRecordIn, ctx: Ctx) -> Calibr
     summary="The confirming second run of a pending calibration",
 )
 def confirm_calibration(
-    mine: str, calibration_id: Id, data: ConfirmIn, ctx: Ctx
-) -> CalibrationRecordOut:
+    mine: str, calibration_id: Id, data: schemas.ConfirmIn, ctx: Ctx
+) -> schemas.CalibrationRecordOut:
     with ctx.session() as session:
         return service.confirm_calibration(
             session, ctx.principal(session), mine, calibration_id, data, ctx.now()
@@ -256,7 +271,7 @@ def confirm_calibration(
 @router.get(
     "/mines/{mine}/ledger/ups",
     summary="UPS tests (15 min on backup power to pass)",
-    response_model=UpsTestList,
+    response_model=schemas.UpsTestList,
     responses=ANSWERS,
 )
 def list_ups_tests(
@@ -267,22 +282,12 @@ def list_ups_tests(
     page: PageNo = 1,
     size: PageSize = service.PAGE_SIZE,
     format: LedgerFormat = "json",
-) -> UpsTestList | Response:
-    with ctx.session() as session:
-        principal = ctx.principal(session)
-        if format != "json":
-            service.require_export(principal)
-        window = service.ALL if format != "json" else service.Window(page, size)
-        found = service.list_ups_tests(
-            session, principal, mine, first=start, last=end, window=window
-        )
-    if format != "json":
-        return _export(ctx, f"ups-tests-{mine}", UpsTestOut, found.items, format)
-    return found
+) -> schemas.UpsTestList | Response:
+    return _listed(UPS_TESTS, ctx, mine, format, Window(page, size), first=start, last=end)
 
 
 @router.post("/mines/{mine}/ledger/ups", status_code=201, summary="Record a UPS test")
-def record_ups_test(mine: str, data: UpsTestIn, ctx: Ctx) -> UpsTestOut:
+def record_ups_test(mine: str, data: schemas.UpsTestIn, ctx: Ctx) -> schemas.UpsTestOut:
     with ctx.session() as session:
         return service.record_ups_test(session, ctx.principal(session), mine, data, ctx.now())
 
@@ -299,14 +304,7 @@ def record_ups_test(mine: str, data: UpsTestIn, ctx: Ctx) -> UpsTestOut:
 def list_faults(
     mine: str, ctx: Ctx, open: bool = False, format: LedgerFormat = "json"
 ) -> FaultList | Response:
-    with ctx.session() as session:
-        principal = ctx.principal(session)
-        if format != "json":
-            service.require_export(principal)
-        items = service.list_faults(session, principal, mine, open_only=open, now=ctx.now())
-    if format != "json":
-        return _export(ctx, f"faults-{mine}", FaultOut, items, format)
-    return FaultList(items=items)
+    return _listed(FAULTS, ctx, mine, format, None, open_only=open, now=ctx.now())
 
 
 @router.post(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
@@ -26,7 +26,7 @@ from coalwatch.domain.records import EquipmentKind, EquipmentStatus, Maintenance
 from coalwatch.domain.units import kg_to_tonnes, tonnes_to_kg
 from coalwatch.errors import Conflict, Invalid, NotFound
 from coalwatch.faults import service as faults
-from coalwatch.faults.schemas import FaultOut
+from coalwatch.faults.schemas import FaultList
 from coalwatch.mines.service import mine_point, visible_mine
 from coalwatch.records import repository
 from coalwatch.records.schemas import (
@@ -40,6 +40,7 @@ from coalwatch.records.schemas import (
     MaintenanceIn,
     MaintenanceList,
     MaintenanceOut,
+    Paged,
     ScrapIn,
     UpsTestIn,
     UpsTestList,
@@ -67,6 +68,7 @@ class Window:
 FIRST_PAGE = Window()
 #: an export: every row, up to the limit
 ALL = Window(1, EXPORT_LIMIT)
+Listed = TypeVar("Listed", bound=Paged[Any])
 
 
 def require_export(principal: Principal) -> None:
@@ -94,21 +96,27 @@ def _bounds(
     return start, end
 
 
+def _page(listing: type[Listed], items: list[Any], total: int, window: Window) -> Listed:
+    """A list's answer: ``items``, the rows of ``window`` out of ``total``."""
+    return listing(items=items, total=total, page=window.page, size=window.size)
+
+
 def _audit(
     session: Session,
     principal: Principal,
-    action: str,
-    entity: str,
+    act: str,
     key: int,
     mine: Mine,
     data: BaseModel,
     now: datetime,
 ) -> None:
+    """``act`` is ``<entity>.<verb>``, logged as ``ledger.<entity>.<verb>``."""
     detail: dict[str, Any] = {"mine": mine.code, **data.model_dump(mode="json")}
+    entity = act.split(".")[0]
     audit.record(
         session,
         actor=principal.name,
-        action=action,
+        action=f"ledger.{act}",
         entity=entity,
         key=str(key),
         detail=detail,
@@ -172,11 +180,8 @@ def list_equipment(
         page=window.page,
         size=window.size,
     )
-    return EquipmentList(
-        items=[_equipment_out(item, mine, point) for item, point in rows],
-        total=total,
-        page=window.page,
-        size=window.size,
+    return _page(
+        EquipmentList, [_equipment_out(item, mine, point) for item, point in rows], total, window
     )
 
 
@@ -216,7 +221,7 @@ def add_equipment(
     item = Equipment(mine_id=mine.id, created_by=principal.name, created_at=now, updated_at=now)
     _fill(session, mine, item, data)
     repository.add(session, item)
-    _audit(session, principal, "ledger.equipment.add", "equipment", item.id, mine, data, now)
+    _audit(session, principal, "equipment.add", item.id, mine, data, now)
     return _equipment_out(item, mine, data.point)
 
 
@@ -236,7 +241,7 @@ def update_equipment(
     _fill(session, mine, item, data)
     item.updated_at = now
     session.flush()
-    _audit(session, principal, "ledger.equipment.update", "equipment", item.id, mine, data, now)
+    _audit(session, principal, "equipment.update", item.id, mine, data, now)
     return _equipment_out(item, mine, data.point)
 
 
@@ -272,7 +277,7 @@ def scrap_equipment(
     item.original_value_fen = _fen(data.original_value)
     item.updated_at = now
     session.flush()
-    _audit(session, principal, "ledger.equipment.scrap", "equipment", item.id, mine, data, now)
+    _audit(session, principal, "equipment.scrap", item.id, mine, data, now)
     return _equipment_out(item, mine, repository.point_code(session, item.point_id))
 
 
@@ -340,11 +345,11 @@ def list_maintenance(
         page=window.page,
         size=window.size,
     )
-    return MaintenanceList(
-        items=[_maintenance_out(row, mine, point, name) for row, point, name in rows],
-        total=total,
-        page=window.page,
-        size=window.size,
+    return _page(
+        MaintenanceList,
+        [_maintenance_out(row, mine, point, name) for row, point, name in rows],
+        total,
+        window,
     )
 
 
@@ -372,7 +377,7 @@ def record_maintenance(
         created_at=now,
     )
     repository.add(session, row)
-    _audit(session, principal, "ledger.maintenance.add", "maintenance", row.id, mine, data, now)
+    _audit(session, principal, "maintenance.add", row.id, mine, data, now)
     return _maintenance_out(
         row,
         mine,
@@ -448,11 +453,8 @@ def list_calibrations(
         page=window.page,
         size=window.size,
     )
-    return CalibrationList(
-        items=[_calibration_out(row, mine, code) for row, code in rows],
-        total=total,
-        page=window.page,
-        size=window.size,
+    return _page(
+        CalibrationList, [_calibration_out(row, mine, code) for row, code in rows], total, window
     )
 
 
@@ -521,7 +523,7 @@ def record_calibration(
         written_to_instrument=data.written_to_instrument,
     )
     repository.add(session, row)
-    _audit(session, principal, "ledger.calibration.add", "calibration", row.id, mine, data, now)
+    _audit(session, principal, "calibration.add", row.id, mine, data, now)
     return _calibration_out(row, mine, point.code)
 
 
@@ -558,7 +560,7 @@ def confirm_calibration(
     row.second_indicated_kg = tonnes_to_kg(second.indicated_t)
     row.written_to_instrument = data.written_to_instrument
     session.flush()
-    _audit(session, principal, "ledger.calibration.confirm", "calibration", row.id, mine, data, now)
+    _audit(session, principal, "calibration.confirm", row.id, mine, data, now)
     point = repository.point_code(session, row.point_id)
     assert point is not None
     return _calibration_out(row, mine, point)
@@ -596,12 +598,7 @@ def list_ups_tests(
     rows, total = repository.ups_page(
         session, mine.id, start=start, end=end, page=window.page, size=window.size
     )
-    return UpsTestList(
-        items=[_ups_out(row, mine, name) for row, name in rows],
-        total=total,
-        page=window.page,
-        size=window.size,
-    )
+    return _page(UpsTestList, [_ups_out(row, mine, name) for row, name in rows], total, window)
 
 
 def record_ups_test(
@@ -628,7 +625,7 @@ def record_ups_test(
         created_at=now,
     )
     repository.add(session, row)
-    _audit(session, principal, "ledger.ups_test.add", "ups_test", row.id, mine, data, now)
+    _audit(session, principal, "ups_test.add", row.id, mine, data, now)
     return _ups_out(row, mine, None if equipment is None else equipment.name)
 
 
@@ -642,9 +639,10 @@ def list_faults(
     *,
     open_only: bool,
     now: datetime,
-) -> list[FaultOut]:
-    """故障登记: the fault records (of the alarms, or by hand), newest first, in scope."""
+) -> FaultList:
+    """故障登记: the fault records (of the alarms, or by hand), newest first, in scope; not
+    paged."""
     principal.require(VIEW)
     if mine_code is not None:
         visible_mine(session, principal, mine_code)
-    return faults.list_faults(session, principal, mine_code, open_only, now)
+    return FaultList(items=faults.list_faults(session, principal, mine_code, open_only, now))

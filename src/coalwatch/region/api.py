@@ -3,7 +3,8 @@ the faults and reports overdue of an org's subtree (permission ``region:view``).
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query
 
@@ -14,40 +15,35 @@ from coalwatch.web.context import Ctx
 from coalwatch.wire.types import Day, Moment
 
 router = APIRouter(tags=["region"])
+From = Annotated[Moment, Query(alias="from")]
+To = Annotated[Moment, Query(alias="to")]
+View = TypeVar("View")
+
+
+def _over_range(
+    ctx: Ctx, figures: Callable[..., View], org: str, period: Period, start: Moment, end: Moment
+) -> View:
+    """``service.region_production`` or ``service.ranking`` of the org over [start, end)."""
+    with ctx.session() as session:
+        return figures(
+            session, ctx.principal(session), org, period, start, end, ctx.now(), ctx.settings.tz
+        )
 
 
 @router.get(
     "/orgs/{org}/region-production",
     summary="辖区产量: the subtree's total, a subtotal per sub-region and a row per mine",
 )
-def region_production(
-    org: str,
-    period: Period,
-    ctx: Ctx,
-    start: Annotated[Moment, Query(alias="from")],
-    end: Annotated[Moment, Query(alias="to")],
-) -> RegionProduction:
-    with ctx.session() as session:
-        return service.region_production(
-            session, ctx.principal(session), org, period, start, end, ctx.now(), ctx.settings.tz
-        )
+def region_production(org: str, period: Period, ctx: Ctx, start: From, end: To) -> RegionProduction:
+    return _over_range(ctx, service.region_production, org, period, start, end)
 
 
 @router.get(
     "/orgs/{org}/ranking",
     summary="超产排名: the subtree's mines by capacity ratio over a range, with open alarms",
 )
-def ranking(
-    org: str,
-    period: Period,
-    ctx: Ctx,
-    start: Annotated[Moment, Query(alias="from")],
-    end: Annotated[Moment, Query(alias="to")],
-) -> Ranking:
-    with ctx.session() as session:
-        return service.ranking(
-            session, ctx.principal(session), org, period, start, end, ctx.now(), ctx.settings.tz
-        )
+def ranking(org: str, period: Period, ctx: Ctx, start: From, end: To) -> Ranking:
+    return _over_range(ctx, service.ranking, org, period, start, end)
 
 
 @router.get(

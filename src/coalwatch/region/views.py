@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query
@@ -17,6 +19,7 @@ from coalwatch.orgs import service as orgs
 from coalwatch.production.schemas import Figure
 from coalwatch.region import service
 from coalwatch.web.exports import csv_response, xlsx_response
+from coalwatch.web.listing import Format
 from coalwatch.web.pages import Page, need
 
 router = APIRouter(include_in_schema=False)
@@ -25,16 +28,16 @@ Code = Annotated[str | None, Query(max_length=64)]
 PERIOD_LABELS = {"hour": "时", "day": "日", "month": "月", "year": "年"}
 
 
-def _units(page: Page) -> list[tuple[str, str, int]]:
-    """The orgs in scope, indented by depth (the first is the region shown by default)."""
+def _units(page: Page, org: str | None) -> tuple[list[tuple[str, str, int]], str | None]:
+    """The orgs in scope, indented by depth, and the one asked for (else the first)."""
     with page.session() as session:
         items = orgs.list_orgs(session, page.principal)
     depth: dict[str, int] = {}
     out = []
-    for org in items:
-        depth[org.code] = depth.get(org.parent, -1) + 1 if org.parent else 0
-        out.append((org.code, org.name, depth[org.code]))
-    return out
+    for item in items:
+        depth[item.code] = depth.get(item.parent, -1) + 1 if item.parent else 0
+        out.append((item.code, item.name, depth[item.code]))
+    return out, org or (out[0][0] if out else None)
 
 
 def _range(
@@ -61,25 +64,48 @@ def _range(
 
 Start = Annotated[date | None, Query(alias="from")]
 End = Annotated[date | None, Query(alias="to")]
+View = TypeVar("View")
 
 
-@router.get("/region/production")
-def production(
-    page: RegionPage,
-    org: Code = None,
-    period: Period = Period.DAY,
-    start: Start = None,
-    end: End = None,
-    format: Annotated[str | None, Query(pattern="^(csv|xlsx)$")] = None,
-) -> Response:
-    """辖区产量: the region's production over a range, per sub-region and per mine."""
-    units = _units(page)
-    org = org or (units[0][0] if units else None)
+@dataclass
+class _Ranged(Generic[View]):
+    """A page over a range of days: the org's figures (None without an org), the orgs
+    to pick from and the filters as chosen."""
+
+    view: View | None
+    units: list[tuple[str, str, int]]
+    org: str
+    period: Period
+    first: date
+    last: date
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "view": self.view,
+            "units": self.units,
+            "org": self.org,
+            "period": self.period.value,
+            "first": self.first,
+            "last": self.last,
+        }
+
+
+def _ranged(
+    page: Page,
+    org: str | None,
+    period: Period,
+    start: date | None,
+    end: date | None,
+    figures: Callable[..., View],
+) -> _Ranged[View]:
+    """``figures`` (``service.region_production`` or ``service.ranking``) of the org
+    asked for (else the first in scope) over the days asked for."""
+    units, org = _units(page, org)
     first, last, begin, finish = _range(page, period, start, end)
     view = None
     if org:
         with page.session() as session:
-            view = service.region_production(
+            view = figures(
                 session,
                 page.principal,
                 org,
@@ -89,26 +115,29 @@ def production(
                 page.now(),
                 page.state.settings.tz,
             )
-    if format and view is not None:
-        return _export(page, format, view.name, period, first, last, view.rows)
-    query = urlencode(
-        {
-            "org": org or "",
-            "period": period.value,
-            "from": first.isoformat(),
-            "to": last.isoformat(),
-        }
-    )
-    return page.render(
-        "region/production.html",
-        view=view,
-        units=units,
-        org=org or "",
-        period=period.value,
-        first=first,
-        last=last,
-        query=query,
-    )
+    return _Ranged(view, units, org or "", period, first, last)
+
+
+@router.get("/region/production")
+def production(
+    page: RegionPage,
+    org: Code = None,
+    period: Period = Period.DAY,
+    start: Start = None,
+    end: End = None,
+    format: Format = None,
+) -> Response:
+    """辖区产量: the region's production over a range, per sub-region and per mine."""
+    r = _ranged(page, org, period, start, end, service.region_production)
+    if format and r.view is not None:
+        return _export(page, format, r.view.name, period, r.first, r.last, r.view.rows)
+    query = {
+        "org": r.org,
+        "period": period.value,
+        "from": r.first.isoformat(),
+        "to": r.last.isoformat(),
+    }
+    return page.render("region/production.html", query=urlencode(query), **r.context())
 
 
 def _export(
@@ -154,38 +183,15 @@ def ranking(
     end: End = None,
 ) -> Response:
     """超产排名: the mines by capacity ratio over the range, with their open alarms."""
-    units = _units(page)
-    org = org or (units[0][0] if units else None)
-    first, last, begin, finish = _range(page, period, start, end)
-    view = None
-    if org:
-        with page.session() as session:
-            view = service.ranking(
-                session,
-                page.principal,
-                org,
-                period,
-                begin,
-                finish,
-                page.now(),
-                page.state.settings.tz,
-            )
     return page.render(
-        "region/ranking.html",
-        view=view,
-        units=units,
-        org=org or "",
-        period=period.value,
-        first=first,
-        last=last,
+        "region/ranking.html", **_ranged(page, org, period, start, end, service.ranking).context()
     )
 
 
 @router.get("/region/faults")
 def faults(page: RegionPage, org: Code = None) -> Response:
     """故障与上报: open faults with their 1 h / 2 h status, late reports."""
-    units = _units(page)
-    org = org or (units[0][0] if units else None)
+    units, org = _units(page, org)
     view = None
     if org:
         with page.session() as session:

@@ -11,9 +11,10 @@ Pending applications change no figure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -42,6 +43,7 @@ from coalwatch.workflows.schemas import (
 PENDING: Status = "pending"
 APPROVED: Status = "approved"
 REJECTED: Status = "rejected"
+Row = TypeVar("Row")
 
 
 class SelfApproval(Forbidden):
@@ -49,7 +51,9 @@ class SelfApproval(Forbidden):
 
 
 def _decide(principal: Principal, row: CoefficientApplication | ManualEntry, what: str) -> None:
-    principal.require("production:approve")
+    """Refuse a decision on an application decided already or submitted by the caller
+    (the caller's ``production:approve`` is checked before the application is looked up:
+    no probing of ids)."""
     if row.status != PENDING:
         raise Conflict(f"{what} {row.id} is {row.status} already", {"status": row.status})
     if row.applied_by == principal.name:
@@ -59,23 +63,62 @@ def _decide(principal: Principal, row: CoefficientApplication | ManualEntry, wha
         )
 
 
-def _audit(
+def _decided(
     session: Session,
     principal: Principal,
+    row: CoefficientApplication | ManualEntry,
+    mine: Mine,
+    status: Status,
     action: str,
-    key: int,
     detail: dict[str, Any],
-    at: datetime,
+    now: datetime,
 ) -> None:
+    """Record the caller's decision on the application, and write it to the audit log."""
+    row.status, row.decided_by, row.decided_at = status, principal.name, now
+    session.flush()
     audit.record(
         session,
         actor=principal.name,
         action=action,
         entity=action.split(".")[0],
-        key=str(key),
-        detail=detail,
-        at=at,
+        key=str(row.id),
+        detail={"mine": mine.code, "applied_by": row.applied_by, **detail},
+        at=now,
     )
+
+
+def _fields(row: CoefficientApplication | ManualEntry, mine: Mine) -> dict[str, Any]:
+    """What an application of either kind shows: who submitted and who decided it, when."""
+    return {
+        "id": row.id,
+        "mine": mine.code,
+        "mine_name": mine.name,
+        "status": _status(row.status),
+        "applied_by": row.applied_by,
+        "applied_at": row.applied_at,
+        "decided_by": row.decided_by,
+        "decided_at": row.decided_at,
+        "decision_note": row.decision_note,
+    }
+
+
+def _status(value: str) -> Status:
+    return APPROVED if value == APPROVED else REJECTED if value == REJECTED else PENDING
+
+
+def _listed(
+    session: Session,
+    principal: Principal,
+    query: Callable[..., tuple[list[Row], int]],
+    mine: str | None,
+    status: Status | None,
+    page: int,
+    size: int,
+) -> tuple[list[Row], int]:
+    """A page of the applications in the caller's scope (of one mine, when given)."""
+    if mine is not None:
+        mines.visible_mine(session, principal, mine)
+    return query(session, principal.scope_path, mine=mine, status=status, page=page, size=size)
 
 
 # ---- coefficient applications ----------------------------------------------------------
@@ -83,9 +126,7 @@ def _audit(
 
 def _coefficient_out(row: CoefficientApplication, mine: Mine) -> CoefficientApplicationOut:
     return CoefficientApplicationOut(
-        id=row.id,
-        mine=mine.code,
-        mine_name=mine.name,
+        **_fields(row, mine),
         kind="change" if row.kind == rules.ApplicationKind.CHANGE else "half_year",
         percent=Decimal(row.hundredths) / 100,
         effective_from=row.effective_from,
@@ -95,19 +136,9 @@ def _coefficient_out(row: CoefficientApplication, mine: Mine) -> CoefficientAppl
         site_measurement=row.site_measurement,
         filed_on=row.filed_on,
         on_time=row.on_time,
-        status=_status(row.status),
-        applied_by=row.applied_by,
-        applied_at=row.applied_at,
-        decided_by=row.decided_by,
-        decided_at=row.decided_at,
-        decision_note=row.decision_note,
         approved_from=row.approved_from,
         approved_to=row.approved_to,
     )
-
-
-def _status(value: str) -> Status:
-    return APPROVED if value == APPROVED else REJECTED if value == REJECTED else PENDING
 
 
 def apply_coefficient(
@@ -174,6 +205,15 @@ def _visible_application(
     return found[0], found[1]
 
 
+def _application_to_decide(
+    session: Session, principal: Principal, application_id: int
+) -> tuple[CoefficientApplication, Mine]:
+    principal.require("production:approve")  # before the lookup: no probing of ids
+    row, mine = _visible_application(session, principal, application_id)
+    _decide(principal, row, "coefficient application")
+    return row, mine
+
+
 def coefficient_application(
     session: Session, principal: Principal, application_id: int
 ) -> CoefficientApplicationOut:
@@ -189,10 +229,8 @@ def coefficient_applications(
     page: int = 1,
     size: int = 50,
 ) -> tuple[list[CoefficientApplicationOut], int]:
-    if mine is not None:
-        mines.visible_mine(session, principal, mine)
-    rows, total = repository.coefficient_applications(
-        session, principal.scope_path, mine=mine, status=status, page=page, size=size
+    rows, total = _listed(
+        session, principal, repository.coefficient_applications, mine, status, page, size
     )
     return [_coefficient_out(row, m) for row, m in rows], total
 
@@ -202,9 +240,7 @@ def approve_coefficient_application(
 ) -> CoefficientApplicationOut:
     """The regulator approves: the coefficient is in force from its start date (a change
     application: from the day asked for, or today, to the end of that half-year)."""
-    principal.require("production:approve")  # before the lookup: no probing of ids
-    row, mine = _visible_application(session, principal, application_id)
-    _decide(principal, row, "coefficient application")
+    row, mine = _application_to_decide(session, principal, application_id)
     if row.kind == rules.ApplicationKind.CHANGE:
         first, last = rules.change_span(row.effective_from, local_day(now, ZoneInfo(mine.timezone)))
     else:
@@ -219,15 +255,15 @@ def approve_coefficient_application(
         ),
         now,
     )
-    row.status, row.decided_by, row.decided_at = APPROVED, principal.name, now
     row.approved_from, row.approved_to = first, last
-    session.flush()
-    _audit(
+    _decided(
         session,
         principal,
+        row,
+        mine,
+        APPROVED,
         "coefficient_application.approve",
-        row.id,
-        {"mine": mine.code, "applied_by": row.applied_by, "from": first, "to": last},
+        {"from": first, "to": last},
         now,
     )
     return _coefficient_out(row, mine)
@@ -237,18 +273,16 @@ def reject_coefficient_application(
     session: Session, principal: Principal, application_id: int, data: RejectIn, now: datetime
 ) -> CoefficientApplicationOut:
     """The regulator rejects, saying why; nothing is in force."""
-    principal.require("production:approve")  # before the lookup: no probing of ids
-    row, mine = _visible_application(session, principal, application_id)
-    _decide(principal, row, "coefficient application")
-    row.status, row.decided_by, row.decided_at = REJECTED, principal.name, now
+    row, mine = _application_to_decide(session, principal, application_id)
     row.decision_note = data.reason
-    session.flush()
-    _audit(
+    _decided(
         session,
         principal,
+        row,
+        mine,
+        REJECTED,
         "coefficient_application.reject",
-        row.id,
-        {"mine": mine.code, "applied_by": row.applied_by, "reason": data.reason},
+        {"reason": data.reason},
         now,
     )
     return _coefficient_out(row, mine)
@@ -264,20 +298,12 @@ def _manual_out(session: Session, row: ManualEntry, mine: Mine, point: Point) ->
         else False
     )
     return ManualEntryOut(
-        id=row.id,
-        mine=mine.code,
-        mine_name=mine.name,
+        **_fields(row, mine),
         point=point.code,
         start=row.start,
         end=row.end,
         gross_t=kg_to_tonnes(row.gross_kg),
         reason=row.reason,
-        status=_status(row.status),
-        applied_by=row.applied_by,
-        applied_at=row.applied_at,
-        decided_by=row.decided_by,
-        decided_at=row.decided_at,
-        decision_note=row.decision_note,
         overlaps_measured=overlaps,
     )
 
@@ -325,6 +351,15 @@ def _visible_entry(
     return found[0], found[1], found[3]
 
 
+def _entry_to_decide(
+    session: Session, principal: Principal, entry_id: int
+) -> tuple[ManualEntry, Mine, Point]:
+    principal.require("production:approve")  # before the lookup: no probing of ids
+    row, mine, point = _visible_entry(session, principal, entry_id)
+    _decide(principal, row, "manual entry")
+    return row, mine, point
+
+
 def manual_entry(session: Session, principal: Principal, entry_id: int) -> ManualEntryOut:
     return _manual_out(session, *_visible_entry(session, principal, entry_id))
 
@@ -338,11 +373,7 @@ def manual_entries(
     page: int = 1,
     size: int = 50,
 ) -> tuple[list[ManualEntryOut], int]:
-    if mine is not None:
-        mines.visible_mine(session, principal, mine)
-    rows, total = repository.manual_entries(
-        session, principal.scope_path, mine=mine, status=status, page=page, size=size
-    )
+    rows, total = _listed(session, principal, repository.manual_entries, mine, status, page, size)
     return [_manual_out(session, row, m, p) for row, m, p in rows], total
 
 
@@ -351,9 +382,7 @@ def approve_manual_entry(
 ) -> ManualEntryOut:
     """Approved, the entry counts in production (marked manual), entered by its applicant
     and approved by the caller."""
-    principal.require("production:approve")  # before the lookup: no probing of ids
-    row, mine, point = _visible_entry(session, principal, entry_id)
-    _decide(principal, row, "manual entry")
+    row, mine, point = _entry_to_decide(session, principal, entry_id)
     counted = mines.record_manual_production(
         session,
         principal,
@@ -368,15 +397,15 @@ def approve_manual_entry(
         now,
         entered_by=row.applied_by,
     )
-    row.status, row.decided_by, row.decided_at = APPROVED, principal.name, now
     row.manual_production_id = counted.id
-    session.flush()
-    _audit(
+    _decided(
         session,
         principal,
+        row,
+        mine,
+        APPROVED,
         "manual_entry.approve",
-        row.id,
-        {"mine": mine.code, "applied_by": row.applied_by, "manual_production": counted.id},
+        {"manual_production": counted.id},
         now,
     )
     return _manual_out(session, row, mine, point)
@@ -385,29 +414,18 @@ def approve_manual_entry(
 def reject_manual_entry(
     session: Session, principal: Principal, entry_id: int, data: RejectIn, now: datetime
 ) -> ManualEntryOut:
-    principal.require("production:approve")  # before the lookup: no probing of ids
-    row, mine, point = _visible_entry(session, principal, entry_id)
-    _decide(principal, row, "manual entry")
-    row.status, row.decided_by, row.decided_at = REJECTED, principal.name, now
+    row, mine, point = _entry_to_decide(session, principal, entry_id)
     row.decision_note = data.reason
-    session.flush()
-    _audit(
-        session,
-        principal,
-        "manual_entry.reject",
-        row.id,
-        {"mine": mine.code, "applied_by": row.applied_by, "reason": data.reason},
-        now,
+    _decided(
+        session, principal, row, mine, REJECTED, "manual_entry.reject", {"reason": data.reason}, now
     )
     return _manual_out(session, row, mine, point)
 
 
 def pending_counts(session: Session, principal: Principal) -> dict[str, int]:
     """How many applications wait for a decision in the principal's scope."""
-    _, coefficients = repository.coefficient_applications(
-        session, principal.scope_path, mine=None, status=PENDING, page=1, size=1
+    _, coefficients = _listed(
+        session, principal, repository.coefficient_applications, None, PENDING, 1, 1
     )
-    _, manual = repository.manual_entries(
-        session, principal.scope_path, mine=None, status=PENDING, page=1, size=1
-    )
+    _, manual = _listed(session, principal, repository.manual_entries, None, PENDING, 1, 1)
     return {"coefficients": coefficients, "manual": manual}

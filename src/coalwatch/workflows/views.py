@@ -3,8 +3,9 @@ each a workflow: submit → 待审批 → approved (in force / counted) or rejec
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query
@@ -14,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from coalwatch.mines import service as mines
 from coalwatch.mines.schemas import ManualProductionIn, MineConfig, MineOut
-from coalwatch.web.exports import Cell, csv_response, xlsx_response
+from coalwatch.web.exports import Cell
 from coalwatch.web.forms import submit
+from coalwatch.web.listing import Format, PageNo, export, local, paging, window
 from coalwatch.web.pages import Page, need
 from coalwatch.workflows import service
 from coalwatch.workflows.schemas import (
@@ -31,13 +33,10 @@ router = APIRouter(include_in_schema=False)
 ProductionPage = Annotated[Page, Depends(need("production:view"))]
 MineParam = Annotated[str | None, Query(max_length=64)]
 StatusParam = Annotated[str | None, Query(max_length=16)]
-PageNo = Annotated[int, Query(alias="page", ge=1, le=100_000)]
-Format = Annotated[str | None, Query(pattern="^(csv|xlsx)$")]
-PAGE_SIZE = 30
-EXPORT_LIMIT = 10_000
 
 STATUS_LABELS = {"pending": "待审批", "approved": "已批准", "rejected": "已驳回"}
 KIND_LABELS = {"half_year": "半年申报", "change": "变更申请"}
+Row = TypeVar("Row")
 
 
 class _Confirm(BaseModel):
@@ -63,23 +62,47 @@ def _scope(page: Page, mine: str | None) -> tuple[list[MineOut], str | None, Min
         return items, code, mines.mine_config(session, page.principal, code, page.now())
 
 
-def _local(page: Page, value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(page.state.settings.tz)
+@dataclass
+class _Listing(Generic[Row]):
+    """A workflow page's applications of the chosen mine and status, with its filters."""
+
+    mines: list[MineOut]
+    mine: str | None
+    config: MineConfig | None
+    status: Status | None
+    rows: list[Row]
+    total: int
+
+    def context(self, path: str, page_no: int) -> dict[str, Any]:
+        """What both pages show: the filters, the paging and the mine's configuration."""
+        query = {"mine": self.mine or "", "status": self.status}
+        filters = {k: v for k, v in query.items() if v is not None}
+        return {
+            "mines": self.mines,
+            "mine": self.mine,
+            "config": self.config,
+            "total": self.total,
+            "status_filter": self.status,
+            "statuses": STATUS_LABELS,
+            **paging(page_no, f"{path}?{urlencode(filters)}&"),
+        }
 
 
-def _export(
-    page: Page, name: str, header: list[str], rows: list[list[Cell]], format: str
-) -> Response:
-    filename = name + "-" + page.now().astimezone(page.state.settings.tz).strftime("%Y%m%d%H%M")
-    if format == "csv":
-        return csv_response(filename, header, rows)
-    return xlsx_response(filename, name, header, rows)
-
-
-def _url(path: str, mine: str | None, status: Status | None) -> str:
-    """The page's address with its filters, ready for ``page=`` or ``format=``."""
-    filters = {k: v for k, v in {"mine": mine or "", "status": status}.items() if v is not None}
-    return f"{path}?{urlencode(filters)}&"
+def _listing(
+    page: Page,
+    mine: str | None,
+    status: str | None,
+    page_no: int,
+    format: str | None,
+    lister: Callable[..., tuple[list[Row], int]],
+) -> _Listing[Row]:
+    chosen_status = _status(status)
+    items, code, config = _scope(page, mine)
+    with page.session() as session:
+        rows, total = lister(
+            session, page.principal, mine=code, status=chosen_status, **window(page_no, format)
+        )
+    return _Listing(items, code, config, chosen_status, rows, total)
 
 
 # ---- 折算系数 ---------------------------------------------------------------------------
@@ -93,32 +116,14 @@ def coefficients_page(
     page_no: PageNo = 1,
     format: Format = None,
 ) -> Response:
-    chosen_status = _status(status)
-    items, code, config = _scope(page, mine)
-    with page.session() as session:
-        rows, total = service.coefficient_applications(
-            session,
-            page.principal,
-            mine=code,
-            status=chosen_status,
-            page=1 if format else page_no,
-            size=EXPORT_LIMIT if format else PAGE_SIZE,
-        )
+    view = _listing(page, mine, status, page_no, format, service.coefficient_applications)
     if format:
-        return _coefficient_export(page, rows, format)
+        return _coefficient_export(page, view.rows, format)
     return page.render(
         "workflows/coefficients.html",
-        mines=items,
-        mine=code,
-        config=config,
-        applications=rows,
-        total=total,
-        page_no=page_no,
-        size=PAGE_SIZE,
-        status_filter=chosen_status,
-        statuses=STATUS_LABELS,
+        applications=view.rows,
         kinds=KIND_LABELS,
-        base_url=_url("/production/coefficients", code, chosen_status),
+        **view.context("/production/coefficients", page_no),
     )
 
 
@@ -145,12 +150,12 @@ def _coefficient_export(page: Page, rows: list[CoefficientApplicationOut], forma
             _("是") if a.on_time else _("否"),
             _(STATUS_LABELS[a.status]),
             a.decided_by,
-            _local(page, a.decided_at),
+            local(page, a.decided_at),
             a.decision_note,
         ]
         for a in rows
     ]
-    return _export(page, _("折算系数申报"), header, data, format)
+    return export(page, _("折算系数申报"), header, data, format)
 
 
 @router.post("/production/{mine}/coefficients")
@@ -208,31 +213,11 @@ def manual_page(
     page_no: PageNo = 1,
     format: Format = None,
 ) -> Response:
-    chosen_status = _status(status)
-    items, code, config = _scope(page, mine)
-    with page.session() as session:
-        rows, total = service.manual_entries(
-            session,
-            page.principal,
-            mine=code,
-            status=chosen_status,
-            page=1 if format else page_no,
-            size=EXPORT_LIMIT if format else PAGE_SIZE,
-        )
+    view = _listing(page, mine, status, page_no, format, service.manual_entries)
     if format:
-        return _manual_export(page, rows, format)
+        return _manual_export(page, view.rows, format)
     return page.render(
-        "workflows/manual.html",
-        mines=items,
-        mine=code,
-        config=config,
-        entries=rows,
-        total=total,
-        page_no=page_no,
-        size=PAGE_SIZE,
-        status_filter=chosen_status,
-        statuses=STATUS_LABELS,
-        base_url=_url("/production/manual", code, chosen_status),
+        "workflows/manual.html", entries=view.rows, **view.context("/production/manual", page_no)
     )
 
 
@@ -242,25 +227,25 @@ def _manual_export(page: Page, rows: list[ManualEntryOut], format: str) -> Respo
         _("编号"), _("矿井"), _("计量点"), _("开始"), _("结束"), _("毛煤 (t)"), _("原因"),
         _("录入人"), _("录入时间"), _("状态"), _("审批人"), _("审批时间"), _("审批意见"),
     ]  # fmt: skip
-    data: list[list[Any]] = [
+    data: list[list[Cell]] = [
         [
             e.id,
             e.mine_name,
             e.point,
-            _local(page, e.start),
-            _local(page, e.end),
+            local(page, e.start),
+            local(page, e.end),
             e.gross_t,
             e.reason,
             e.applied_by,
-            _local(page, e.applied_at),
+            local(page, e.applied_at),
             _(STATUS_LABELS[e.status]),
             e.decided_by,
-            _local(page, e.decided_at),
+            local(page, e.decided_at),
             e.decision_note,
         ]
         for e in rows
     ]
-    return _export(page, _("人工录入"), header, data, format)
+    return export(page, _("人工录入"), header, data, format)
 
 
 @router.post("/production/{mine}/manual")
