@@ -78,6 +78,7 @@ bench: install
 	$(BIN)/python bench/alarm_latency.py
 	$(BIN)/python bench/station_throughput.py
 	$(BIN)/python bench/video_snapshots.py
+	$(BIN)/python bench/batch_cost.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis node_modules $(VENDOR) $(COMPILED)

@@ -440,3 +440,25 @@ def test_metering_anomaly_found_behind_many_conveyor_records(w: World) -> None:
     )
     [alarm] = of_type(w, "metering_anomaly")
     assert alarm["start"] == "2026-03-15T01:30:00Z"
+
+
+def test_metering_anomaly_of_each_belt_against_its_own_conveyor(database_url: str) -> None:
+    # one batch, two belts counting (50 → 50.5 t: 0.5 t each, > 0): B1's conveyor stopped at
+    # 09:00, B2's running since 09:00; the conveyor states of both are read together and
+    # only B1 counts while stopped
+    with world(database_url, now=local(2026, 3, 15, 12, 0)) as w:
+        w.mine("M1", capacity_t=3300, belts=("B1", "B2"))
+        send(
+            w,
+            conveyor(local(2026, 3, 15, 9, 0), False, "B1"),
+            conveyor(local(2026, 3, 15, 9, 0), True, "B2"),
+            totalizer(0, local(2026, 3, 15, 9, 0), "B1", "50"),
+            totalizer(0, local(2026, 3, 15, 9, 0), "B2", "50"),
+        )
+        send(
+            w,
+            totalizer(0, local(2026, 3, 15, 9, 30), "B1", "50.5"),
+            totalizer(0, local(2026, 3, 15, 9, 30), "B2", "50.5"),
+        )
+        [alarm] = of_type(w, "metering_anomaly")
+        assert (alarm["point"], alarm["start"]) == ("B1", "2026-03-15T01:30:00Z")

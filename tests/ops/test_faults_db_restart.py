@@ -173,6 +173,16 @@ def test_the_database_restarted_during_ingest_loses_and_doubles_nothing(tmp_path
             stop, wake = asyncio.Event(), asyncio.Event()
             task = asyncio.create_task(uploader.run(stop, wake, idle_s=0.05))
             for i, total in enumerate(totals):
+                if i == 30:
+                    # stopped mid-run, without warning; the reading appended next makes
+                    # the station meet the dead database (it may have been idle till now)
+                    await asyncio.to_thread(pg.stop, "immediate")
+                if i == 31:
+                    for _ in range(1000):  # until the station has met the dead database
+                        if 503 in transport.statuses:
+                            break
+                        await asyncio.sleep(0.01)
+                    await asyncio.to_thread(pg.start)
                 ts = T0 - timedelta(seconds=readings - i)
                 outbox.append(
                     [
@@ -186,13 +196,6 @@ def test_the_database_restarted_during_ingest_loses_and_doubles_nothing(tmp_path
                 )
                 wake.set()
                 await asyncio.sleep(0.01)
-                if i == 30:
-                    await asyncio.to_thread(pg.stop, "immediate")  # mid-run, without warning
-                    for _ in range(500):  # until the station has met the dead database
-                        if 503 in transport.statuses:
-                            break
-                        await asyncio.sleep(0.01)
-                    await asyncio.to_thread(pg.start)
             for _ in range(2000):
                 if outbox.count() == 0:
                     break

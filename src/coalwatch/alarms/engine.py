@@ -107,6 +107,8 @@ class BatchFacts:
     """What one ingested batch revealed, for the rules."""
 
     mine: Mine
+    #: the path of the mine's org, for the events (read with the station)
+    org_path: str
     station: Station
     rows: list[dict[str, Any]]
     points: dict[int, Point]
@@ -128,8 +130,7 @@ def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
     if mine.managed_by_center_id is not None:
         # its downstream center evaluates the rules; its alarms arrive mirrored
         if batch.deltas or any(r["type"] == "conveyor" for r in batch.rows):
-            org = session.get_one(Org, mine.org_id)
-            emit(session, "figures", org.path, {"mine": mine.code, "at": now.isoformat()})
+            emit(session, "figures", batch.org_path, {"mine": mine.code, "at": now.isoformat()})
         return batch.commands
     thresholds: dict[int | None, Thresholds] = {}
     # the deployment's skew setting is the default a mine's threshold may override
@@ -165,10 +166,22 @@ def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
     for row in batch.rows:
         if row["point_id"] is not None:
             by_point[row["point_id"]].append(row)
-    for point_id, rows in by_point.items():
+    in_order = {p: sorted(rows, key=lambda r: (r["ts"], r["seq"])) for p, rows in by_point.items()}
+    # the conveyor states the metering rule needs, of every point at once (one query)
+    counting = {p: _counting(rows) for p, rows in in_order.items()}
+    states = facts.conveyor_states_of(
+        session, {p: (c[0]["ts"], c[-1]["ts"]) for p, c in counting.items() if c}
+    )
+    for point_id, rows in in_order.items():
         point = batch.points[point_id]
         _point_checks(
-            session, mine, point, sorted(rows, key=lambda r: (r["ts"], r["seq"])), limits(point_id)
+            session,
+            mine,
+            point,
+            rows,
+            counting[point_id],
+            states.get(point_id, []),
+            limits(point_id),
         )
     produced = [r for r in batch.rows if (r["increment_kg"] or 0) > 0]
     if produced:
@@ -178,8 +191,7 @@ def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
         _overproduction(session, mine, batch.deltas)
     if batch.deltas or any(r["type"] == "conveyor" for r in batch.rows):
         # the dashboards redraw: production or a conveyor's state changed
-        org = session.get_one(Org, mine.org_id)
-        emit(session, "figures", org.path, {"mine": mine.code, "at": now.isoformat()})
+        emit(session, "figures", batch.org_path, {"mine": mine.code, "at": now.isoformat()})
     return batch.commands
 
 
@@ -255,9 +267,22 @@ def _events(session: Session, batch: BatchFacts) -> None:
             _end(session, mine, rules.ENDING_EVENTS[name], ts, **kwargs)
 
 
+def _counting(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A point's totalizer samples that counted production (in the rows' order)."""
+    return [r for r in rows if r["type"] == "totalizer" and (r["increment_kg"] or 0) > 0]
+
+
 def _point_checks(
-    session: Session, mine: Mine, point: Point, rows: list[dict[str, Any]], limits: Thresholds
+    session: Session,
+    mine: Mine,
+    point: Point,
+    rows: list[dict[str, Any]],
+    counting: list[dict[str, Any]],
+    states: facts.ConveyorStates,
+    limits: Thresholds,
 ) -> None:
+    """``counting``: ``_counting(rows)``; ``states``: the point's conveyor states from the
+    first to the last of them (``rules_repository.conveyor_states``)."""
     conveyor = [r for r in rows if r["type"] == "conveyor"]
     samples = [r for r in rows if r["type"] == "totalizer"]
     for row in conveyor:
@@ -275,9 +300,7 @@ def _point_checks(
             )
     if samples:
         _end(session, mine, AlarmType.NO_DATA_WHILE_RUNNING, samples[0]["ts"], point_id=point.id)
-    counting = [r for r in samples if (r["increment_kg"] or 0) > 0]
     if counting:
-        states = facts.conveyor_states(session, point.id, counting[0]["ts"], counting[-1]["ts"])
         for row in counting:
             running = facts.state_at(states, row["ts"])
             if rules.metering_anomaly(row["increment_kg"], running):
@@ -346,34 +369,53 @@ def _shutdown_production(session: Session, mine: Mine, produced: Sequence[dict[s
             )
 
 
-def _raw(sums: tuple[int, int, int] | None) -> Fraction:
-    return Fraction(sums[2] if sums else 0, RAW_UNITS_PER_T)
+def _raw(units: int) -> Fraction:
+    return Fraction(units, RAW_UNITS_PER_T)
 
 
 class _Totals:
-    """Raw production of a mine's periods, each read once per batch (few queries)."""
+    """Raw production of a mine's periods: what a batch's checks read, in one query
+    (``load``); a period they did not foresee is read when asked for."""
 
     def __init__(self, session: Session, mine: Mine, tz: ZoneInfo) -> None:
         self.session, self.mine, self.tz = session, mine, tz
+        self._hours: dict[datetime, Fraction] = {}
         self._days: dict[date, Fraction] = {}
         self._months: dict[date, Fraction] = {}
+        self._years: dict[int, Fraction] = {}
+
+    def load(
+        self,
+        hours: Sequence[datetime],
+        first_day: date,
+        last_day: date,
+        months: Sequence[date],
+        years: Sequence[int],
+    ) -> None:
+        """The hours (UTC starts), the days first_day..last_day, the months and the years."""
+        ranges = [(m, self.month_end(m)) for m in months]
+        ranges += [(date(y, 1, 1), date(y, 12, 31)) for y in years]
+        span = (hours[0], hours[-1] + timedelta(hours=1)) if hours else None
+        found = production.mine_totals(
+            self.session, self.mine.id, span, (first_day, last_day), ranges
+        )
+        for hour in hours:
+            self._hours[hour] = _raw(found.hours.get(hour, 0))
+        day = first_day
+        while day <= last_day:
+            self._days[day] = _raw(found.days.get(day, 0))
+            day += timedelta(days=1)
+        for month, units in zip(months, found.ranges[: len(months)], strict=True):
+            self._months[month] = _raw(units)
+        for year, units in zip(years, found.ranges[len(months) :], strict=True):
+            self._years[year] = _raw(units)
 
     def hours(self, hours: Sequence[datetime]) -> dict[datetime, Fraction]:
-        sums = production.hourly_sums(
-            self.session, [self.mine.id], hours[0], hours[-1] + timedelta(hours=1)
-        )
-        return {hour: _raw(sums.get((self.mine.id, hour))) for hour in hours}
-
-    def load_days(self, first: date, last: date) -> None:
-        sums = production.daily_sums(self.session, [self.mine.id], first, last)
-        day = first
-        while day <= last:
-            self._days[day] = _raw(sums.get((self.mine.id, day)))
-            day += timedelta(days=1)
+        return {hour: self._hours[hour] for hour in hours}
 
     def day(self, day: date) -> Fraction:
         if day not in self._days:
-            self.load_days(day, day)
+            self._days[day] = self._range(day, day)
         return self._days[day]
 
     def month_end(self, first: date) -> date:
@@ -383,15 +425,17 @@ class _Totals:
 
     def month(self, first: date) -> Fraction:
         if first not in self._months:
-            sums = production.range_sums(self.session, [self.mine.id], first, self.month_end(first))
-            self._months[first] = _raw(sums.get(self.mine.id))
+            self._months[first] = self._range(first, self.month_end(first))
         return self._months[first]
 
     def year(self, year: int) -> Fraction:
-        sums = production.range_sums(
-            self.session, [self.mine.id], date(year, 1, 1), date(year, 12, 31)
-        )
-        return _raw(sums.get(self.mine.id))
+        if year not in self._years:
+            self._years[year] = self._range(date(year, 1, 1), date(year, 12, 31))
+        return self._years[year]
+
+    def _range(self, first: date, last: date) -> Fraction:
+        found = production.mine_totals(self.session, self.mine.id, None, None, [(first, last)])
+        return _raw(found.ranges[0])
 
 
 def _overproduction(
@@ -407,9 +451,9 @@ def _overproduction(
         mine.id
     ]
     totals = _Totals(session, mine, tz)
+    totals.load(hours, days[0] - timedelta(days=1), days[-1] + timedelta(days=1), months, years)
     for hour, raw in totals.hours(hours).items():
         _check(session, mine, Period.HOUR, hour.astimezone(tz), raw, stick, tz)
-    totals.load_days(days[0] - timedelta(days=1), days[-1] + timedelta(days=1))
     for day in days:
         _check(session, mine, Period.DAY, day_start(day, tz), totals.day(day), stick, tz)
         _sustained_days(session, mine, day, totals, stick, tz)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from coalwatch.storage.models import Alarm, Mine, Org, Point
@@ -44,7 +44,11 @@ def ongoing(
 
 
 def ongoing_of_mine(session: Session, mine_id: int) -> list[Alarm]:
-    return list(session.scalars(select(Alarm).where(Alarm.mine_id == mine_id, Alarm.end.is_(None))))
+    return list(session.scalars(_ONGOING_OF_MINE, {"mine_id": mine_id}))
+
+
+#: read for every batch: built once
+_ONGOING_OF_MINE = select(Alarm).where(Alarm.mine_id == bindparam("mine_id"), Alarm.end.is_(None))
 
 
 def expired(session: Session, now: datetime) -> list[Alarm]:

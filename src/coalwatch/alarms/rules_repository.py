@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select, union_all
 from sqlalchemy.orm import Session
 
 from coalwatch.domain.alarms import Window
@@ -32,13 +35,15 @@ def permits(session: Session, mine_id: int, start: datetime, end: datetime) -> l
 
 
 def shutdowns(session: Session, mine_id: int, start: datetime, end: datetime) -> list[Shutdown]:
-    return list(
-        session.scalars(
-            select(Shutdown).where(
-                Shutdown.mine_id == mine_id, Shutdown.start <= end, Shutdown.end > start
-            )
-        )
-    )
+    return list(session.scalars(_SHUTDOWNS, {"mine_id": mine_id, "start": start, "end": end}))
+
+
+#: read for every batch that produced: built once
+_SHUTDOWNS = select(Shutdown).where(
+    Shutdown.mine_id == bindparam("mine_id"),
+    Shutdown.start <= bindparam("end"),
+    Shutdown.end > bindparam("start"),
+)
 
 
 #: conveyor records read back at once; a conveyor changes state far less often
@@ -53,27 +58,70 @@ def conveyor_states(
     One query reads the latest records up to ``last``; only when all of them lie
     after ``first`` (a conveyor switching very often) are the two parts read apart.
     """
-    base = select(Record.ts, Record.running).where(
-        Record.point_id == point_id, Record.type == "conveyor"
-    )
-    latest = session.execute(
-        base.where(Record.ts <= last)
+    return conveyor_states_of(session, {point_id: (first, last)})[point_id]
+
+
+def conveyor_states_of(
+    session: Session, windows: Mapping[int, tuple[datetime, datetime]]
+) -> dict[int, ConveyorStates]:
+    """``conveyor_states`` of several points, ``{point_id: (first, last)}``: the latest
+    records of all of them in one query (a UNION ALL of each point's own latest
+    ``RECENT_CONVEYOR``, each read through the index as alone); a point whose latest
+    records all lie after its ``first`` is read apart, as ``conveyor_states`` does."""
+    if not windows:
+        return {}
+    params: dict[str, object] = {}
+    for index, (point_id, (_, last)) in enumerate(windows.items()):
+        params.update({f"point_{index}": point_id, f"last_{index}": last})
+    query = _latest_conveyor(len(windows))
+    latest: dict[int, list[tuple[datetime, int, bool]]] = {p: [] for p in windows}
+    for point_id, ts, seq, running in session.execute(query, params):
+        latest[point_id].append((ts, seq, bool(running)))
+    found: dict[int, ConveyorStates] = {}
+    for point_id, (first, last) in windows.items():
+        rows = sorted(latest[point_id], key=lambda r: (r[0], r[1]))
+        states = [(ts, running) for ts, _, running in rows]
+        before = [s for s in states if s[0] <= first][-1:]
+        within = [s for s in states if s[0] > first]
+        if not before and len(rows) == RECENT_CONVEYOR:
+            base = _conveyor(point_id)
+            earlier = session.execute(
+                base.where(Record.ts <= first)
+                .order_by(Record.ts.desc(), Record.seq.desc())
+                .limit(1)
+            ).all()
+            before = [(ts, bool(running)) for _, ts, _, running in earlier]
+            between = session.execute(
+                base.where(Record.ts > first, Record.ts <= last).order_by(Record.ts, Record.seq)
+            ).all()
+            within = [(ts, bool(running)) for _, ts, _, running in between]
+        found[point_id] = [*before, *within]
+    return found
+
+
+@functools.cache
+def _latest_conveyor(points: int) -> Any:
+    """The statement of ``conveyor_states_of`` for so many points, built once."""
+    branches = [
+        select(Record.point_id, Record.ts, Record.seq, Record.running)
+        .where(
+            Record.point_id == bindparam(f"point_{index}"),
+            Record.type == "conveyor",
+            Record.ts <= bindparam(f"last_{index}"),
+        )
         .order_by(Record.ts.desc(), Record.seq.desc())
         .limit(RECENT_CONVEYOR)
-    ).all()
-    states = [(ts, bool(running)) for ts, running in reversed(latest)]
-    before = [s for s in states if s[0] <= first][-1:]
-    within = [s for s in states if s[0] > first]
-    if not before and len(latest) == RECENT_CONVEYOR:
-        earlier = session.execute(
-            base.where(Record.ts <= first).order_by(Record.ts.desc(), Record.seq.desc()).limit(1)
-        ).all()
-        before = [(ts, bool(running)) for ts, running in earlier]
-        rows = session.execute(
-            base.where(Record.ts > first, Record.ts <= last).order_by(Record.ts, Record.seq)
-        ).all()
-        within = [(ts, bool(running)) for ts, running in rows]
-    return [*before, *within]
+        .subquery()
+        for index in range(points)
+    ]
+    selects = [select(b.c.point_id, b.c.ts, b.c.seq, b.c.running) for b in branches]
+    return selects[0] if len(selects) == 1 else union_all(*selects)
+
+
+def _conveyor(point_id: int) -> Select[int | None, datetime, int, bool | None]:
+    return select(Record.point_id, Record.ts, Record.seq, Record.running).where(
+        Record.point_id == point_id, Record.type == "conveyor"
+    )
 
 
 def state_at(states: ConveyorStates, ts: datetime) -> bool | None:

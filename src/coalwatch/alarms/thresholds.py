@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from coalwatch.audit import service as audit
@@ -63,10 +63,15 @@ def _rows(session: Session, mine_id: int) -> list[tuple[int | None, str, int]]:
     cache: dict[int, list[tuple[int | None, str, int]]] = session.info.setdefault(_CACHE, {})
     if mine_id not in cache:
         cache[mine_id] = [
-            (r.point_id, r.name, r.value)
-            for r in session.scalars(select(Threshold).where(Threshold.mine_id == mine_id))
+            (r.point_id, r.name, r.value) for r in session.execute(_OF_MINE, {"mine_id": mine_id})
         ]
     return cache[mine_id]
+
+
+#: read for every batch: built once
+_OF_MINE = select(Threshold.point_id, Threshold.name, Threshold.value).where(
+    Threshold.mine_id == bindparam("mine_id")
+)
 
 
 def set_threshold(

@@ -6,10 +6,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from coalwatch.storage.models import Point, QuarantinedRecord, Record, Station, StationGap
+from coalwatch.storage.models import (
+    Mine,
+    Org,
+    Point,
+    QuarantinedRecord,
+    Record,
+    Station,
+    StationGap,
+)
 
 
 def station_for_update(session: Session, code: str) -> Station | None:
@@ -17,27 +25,48 @@ def station_for_update(session: Session, code: str) -> Station | None:
     return session.scalars(select(Station).where(Station.code == code).with_for_update()).first()
 
 
+def station_for_batch(session: Session, code: str) -> tuple[Station, Mine, Org] | None:
+    """The station row, locked as ``station_for_update`` does (its row only), read with
+    its mine and the mine's org in one query."""
+    row = session.execute(_STATION_FOR_BATCH, {"code": code}).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+# The statements run for every batch are built once, here: building a statement costs
+# more than running a small one (SQLAlchemy caches the SQL, not the statement objects).
+_STATION_FOR_BATCH = (
+    select(Station, Mine, Org)
+    .join(Mine, Mine.id == Station.mine_id)
+    .join(Org, Org.id == Mine.org_id)
+    .where(Station.code == bindparam("code"))
+    .with_for_update(of=Station)
+)
+_POINTS_OF_MINE = select(Point).where(Point.mine_id == bindparam("mine_id"))
+_LOCK_POINTS = (
+    select(Point.id)
+    .where(Point.id.in_(bindparam("point_ids", expanding=True)))
+    .order_by(Point.id)
+    .with_for_update()
+)
+_GAPS_OF = (
+    select(StationGap.seq_from, StationGap.seq_to)
+    .where(StationGap.station_id == bindparam("station_id"))
+    .order_by(StationGap.seq_from)
+)
+
+
 def points_of_mine(session: Session, mine_id: int) -> dict[str, Point]:
-    return {p.code: p for p in session.scalars(select(Point).where(Point.mine_id == mine_id))}
+    return {p.code: p for p in session.scalars(_POINTS_OF_MINE, {"mine_id": mine_id})}
 
 
 def lock_points(session: Session, point_ids: Sequence[int]) -> None:
     """Lock the points whose totalizer state this batch changes (in id order: no deadlock)."""
     if point_ids:
-        session.execute(
-            select(Point.id)
-            .where(Point.id.in_(sorted(point_ids)))
-            .order_by(Point.id)
-            .with_for_update()
-        ).all()
+        session.execute(_LOCK_POINTS, {"point_ids": sorted(point_ids)}).all()
 
 
 def gaps_of(session: Session, station_id: int) -> list[tuple[int, int]]:
-    rows = session.execute(
-        select(StationGap.seq_from, StationGap.seq_to)
-        .where(StationGap.station_id == station_id)
-        .order_by(StationGap.seq_from)
-    )
+    rows = session.execute(_GAPS_OF, {"station_id": station_id})
     return [(int(a), int(b)) for a, b in rows]
 
 

@@ -100,15 +100,15 @@ def ingest_batch(
     now: datetime,
     limits: IngestLimits,
 ) -> BatchAnswer:
-    station = repository.station_for_update(session, station_code)
-    if station is None:
+    found = repository.station_for_batch(session, station_code)
+    if found is None:
         raise Unauthorized(f"unknown station {station_code!r}")
+    station, mine, org = found
     if not signature:
         raise Unauthorized("missing X-Signature header")
     if not verify(parse_public_key(station.public_key), body, signature):
         raise Unauthorized("the signature does not match the body and the station's key")
     batch = _envelope(body, station, limits)
-    mine = session.get_one(Mine, station.mine_id)
     points = repository.points_of_mine(session, mine.id)
     gaps = repository.gaps_of(session, station.id)
 
@@ -170,6 +170,7 @@ def ingest_batch(
         session,
         engine.BatchFacts(
             mine=mine,
+            org_path=org.path,
             station=station,
             rows=rows,
             points={p.id: p for p in points.values()},

@@ -10,10 +10,24 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, func, select
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -176,6 +190,98 @@ def range_sums(
     }
 
 
+@dataclass
+class MineTotals:
+    """Raw units (1/10,000 kg of raw coal) of one mine, as ``mine_totals`` read them."""
+
+    hours: dict[datetime, int] = field(default_factory=dict)
+    days: dict[date, int] = field(default_factory=dict)
+    ranges: list[int] = field(default_factory=list)
+
+
+def mine_totals(
+    session: Session,
+    mine_id: int,
+    hours: tuple[datetime, datetime] | None,
+    days: tuple[date, date] | None,
+    ranges: Sequence[tuple[date, date]],
+) -> MineTotals:
+    """One mine's raw units per hour in [start, end), per local day in [first, last], and
+    over each range of local days [first, last] (0 where nothing), in one query: a UNION
+    ALL of the statements ``hourly_sums``, ``daily_sums`` and ``range_sums`` run apart."""
+    totals = MineTotals(ranges=[0] * len(ranges))
+    if hours is None and days is None and not ranges:
+        return totals
+    params: dict[str, Any] = {"mine_id": mine_id}
+    if hours is not None:
+        params.update(hour_from=hours[0], hour_to=hours[1])
+    if days is not None:
+        params.update(day_first=days[0], day_last=days[1])
+    for index, (first, last) in enumerate(ranges):
+        params.update({f"first_{index}": first, f"last_{index}": last})
+    statement = _mine_totals_statement(hours is not None, days is not None, len(ranges))
+    for branch, hour, day, raw in session.execute(statement, params):
+        if branch == -2:
+            totals.hours[hour] = int(raw)
+        elif branch == -1:
+            totals.days[day] = int(raw)
+        else:
+            totals.ranges[branch] = int(raw or 0)
+    return totals
+
+
+@functools.cache
+def _mine_totals_statement(hours: bool, days: bool, ranges: int) -> Any:
+    """``mine_totals``' statement for its shape, built once (building it is most of the
+    cost of a small query); the values are bound at execution."""
+    mine_id: BindParameter[int] = bindparam("mine_id")
+    branches: list[Select[Any]] = []
+    if hours:
+        branches.append(
+            select(
+                literal_column("-2").label("branch"),
+                HourlyProduction.hour_start.label("hour"),
+                cast(null(), DailyProduction.local_day.type).label("day"),
+                _raw_units(HourlyProduction.measured_kg, HourlyProduction.manual_kg).label("raw"),
+            )
+            .select_from(HourlyProduction)
+            .outerjoin(CoefficientSpan, _span_join(HourlyProduction))
+            .where(
+                HourlyProduction.mine_id == mine_id,
+                HourlyProduction.hour_start >= bindparam("hour_from"),
+                HourlyProduction.hour_start < bindparam("hour_to"),
+            )
+            .group_by(HourlyProduction.hour_start)
+        )
+    day_groups: list[tuple[int, str, str]] = []  # (branch, first, last): -1 is per day
+    if days:
+        day_groups.append((-1, "day_first", "day_last"))
+    day_groups.extend((index, f"first_{index}", f"last_{index}") for index in range(ranges))
+    for branch, first, last in day_groups:
+        per_day = branch == -1
+        query = (
+            select(
+                literal_column(str(branch)).label("branch"),
+                cast(null(), HourlyProduction.hour_start.type).label("hour"),
+                (
+                    DailyProduction.local_day
+                    if per_day
+                    else cast(null(), DailyProduction.local_day.type)
+                ).label("day"),
+                _raw_units(DailyProduction.measured_kg, DailyProduction.manual_kg).label("raw"),
+            )
+            .select_from(DailyProduction)
+            .outerjoin(CoefficientSpan, _span_join(DailyProduction))
+            .where(
+                DailyProduction.mine_id == mine_id,
+                DailyProduction.local_day >= bindparam(first),
+                DailyProduction.local_day <= bindparam(last),
+            )
+        )
+        branches.append(query.group_by(DailyProduction.local_day) if per_day else query)
+    return branches[0] if len(branches) == 1 else union_all(*branches)
+
+
 def partial_hour_sums(session: Session, mine_id: int, hour_start: datetime, until: datetime) -> int:
     """Measured kg of a mine from the start of an hour up to an instant, from the records."""
     total = session.scalar(
@@ -209,38 +315,98 @@ def coefficient_on(session: Session, mine_id: int, day: date) -> int:
     return int(value or 0)
 
 
-def capacities(session: Session, mine_ids: Sequence[int]) -> list[Row[Any]]:
-    """(mine_id, annual_kg, effective_from) rows in order of approval: rows, not
-    entities (building 1,000 ORM objects costs more than the query)."""
-    return list(
-        session.execute(
-            select(Capacity.mine_id, Capacity.annual_kg, Capacity.effective_from)
-            .where(_in(Capacity.mine_id, mine_ids))
-            .order_by(Capacity.id)
-        )
-    )
+class CapacityRow(NamedTuple):
+    mine_id: int
+    annual_kg: int
+    effective_from: date
 
 
-def reductions(session: Session, mine_ids: Sequence[int]) -> list[Row[Any]]:
-    return list(
-        session.execute(
-            select(
-                CapacityReduction.mine_id,
-                CapacityReduction.amount_kg_num,
-                CapacityReduction.amount_kg_den,
-                CapacityReduction.effective_from,
-            ).where(_in(CapacityReduction.mine_id, mine_ids))
-        )
-    )
+class ReductionRow(NamedTuple):
+    mine_id: int
+    amount_kg_num: int
+    amount_kg_den: int
+    effective_from: date
 
 
-def plans(session: Session, mine_ids: Sequence[int], first: date, last: date) -> list[Row[Any]]:
-    return list(
-        session.execute(
-            select(Plan.mine_id, Plan.month, Plan.month_kg, Plan.day_kg, Plan.hour_kg).where(
-                _in(Plan.mine_id, mine_ids), Plan.month >= first, Plan.month <= last
-            )
-        )
+class PlanRow(NamedTuple):
+    mine_id: int
+    month: date
+    month_kg: int
+    day_kg: int | None
+    hour_kg: int | None
+
+
+def yardstick_rows(
+    session: Session, mine_ids: Sequence[int], first: date, last: date
+) -> tuple[list[CapacityRow], list[ReductionRow], list[PlanRow]]:
+    """The mines' capacity approvals and reductions (each in order of entry) and their
+    plans for the months first..last, in one query (a UNION ALL of the three): rows,
+    not entities (building 1,000 ORM objects costs more than the query)."""
+    statement = _yardstick_statement(len(mine_ids) >= LITERAL_IDS)
+    rows = session.execute(statement, {"mine_ids": list(mine_ids), "first": first, "last": last})
+    capacities: list[tuple[int, CapacityRow]] = []
+    reductions: list[tuple[int, ReductionRow]] = []
+    plans: list[PlanRow] = []
+    for kind, mine_id, row_id, day, a, b, c in rows:
+        if kind == 0:
+            capacities.append((row_id, CapacityRow(mine_id, a, day)))
+        elif kind == 1:
+            reductions.append((row_id, ReductionRow(mine_id, a, b, day)))
+        else:
+            plans.append(PlanRow(mine_id, day, a, b, c))
+    capacities.sort(key=lambda r: r[0])
+    reductions.sort(key=lambda r: r[0])
+    return [r for _, r in capacities], [r for _, r in reductions], plans
+
+
+@functools.cache
+def _yardstick_statement(literal_ids: bool) -> Any:
+    """``yardstick_rows``' statement, built once (every ingested batch reads a mine's):
+    ``mine_ids`` expands at execution, written into the SQL from ``LITERAL_IDS`` ids
+    on, as ``_in`` does."""
+
+    def among(column: Any) -> ColumnElement[bool]:
+        ids: BindParameter[Any] = bindparam("mine_ids", expanding=True, literal_execute=literal_ids)
+        return column.in_(ids)  # type: ignore[no-any-return]
+
+    def none() -> Any:
+        return cast(null(), BigInteger)
+
+    columns = ("kind", "mine_id", "row_id", "day", "a", "b", "c")
+
+    def labelled(*values: Any) -> Select[Any]:
+        return select(*(v.label(n) for v, n in zip(values, columns, strict=True)))
+
+    return union_all(
+        labelled(
+            literal_column("0"),
+            Capacity.mine_id,
+            Capacity.id,
+            Capacity.effective_from,
+            Capacity.annual_kg,
+            none(),
+            none(),
+        ).where(among(Capacity.mine_id)),
+        labelled(
+            literal_column("1"),
+            CapacityReduction.mine_id,
+            CapacityReduction.id,
+            CapacityReduction.effective_from,
+            CapacityReduction.amount_kg_num,
+            CapacityReduction.amount_kg_den,
+            none(),
+        ).where(among(CapacityReduction.mine_id)),
+        labelled(
+            literal_column("2"),
+            Plan.mine_id,
+            Plan.id,
+            Plan.month,
+            Plan.month_kg,
+            Plan.day_kg,
+            Plan.hour_kg,
+        ).where(
+            among(Plan.mine_id), Plan.month >= bindparam("first"), Plan.month <= bindparam("last")
+        ),
     )
 
 

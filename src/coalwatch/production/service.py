@@ -81,15 +81,18 @@ class Yardstick:
 def yardsticks(
     session: Session, mine_ids: Sequence[int], first: date, last: date
 ) -> dict[int, Yardstick]:
+    capacities, reductions, plan_rows = repository.yardstick_rows(
+        session, mine_ids, first.replace(day=1), last
+    )
     changes: dict[int, list[rules.CapacityChange]] = {m: [] for m in mine_ids}
-    for c in repository.capacities(session, mine_ids):
+    for c in capacities:
         changes[c.mine_id].append(rules.CapacityChange(kg_to_tonnes(c.annual_kg), c.effective_from))
     cuts: dict[int, list[rules.Reduction]] = {m: [] for m in mine_ids}
-    for r in repository.reductions(session, mine_ids):
+    for r in reductions:
         amount = Fraction(r.amount_kg_num, r.amount_kg_den * 1000)
         cuts[r.mine_id].append(rules.Reduction(amount, r.effective_from))
     plans: dict[int, dict[date, rules.Plan]] = {m: {} for m in mine_ids}
-    for p in repository.plans(session, mine_ids, first.replace(day=1), last):
+    for p in plan_rows:
         plans[p.mine_id][p.month] = rules.Plan(
             kg_to_tonnes(p.month_kg),
             None if p.day_kg is None else kg_to_tonnes(p.day_kg),

@@ -172,6 +172,9 @@ class Record(Base):
     __table_args__ = (
         UniqueConstraint("mine_id", "station_id", "seq"),
         Index("ix_records_point_ts", "point_id", "ts"),
+        # a point's latest records of one type (conveyor states, last readings) without
+        # walking its other records: a belt with no conveyor sensor has none (0014)
+        Index("ix_records_point_type_ts", "point_id", "type", "ts"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))

@@ -1,0 +1,377 @@
+"""Batch cost: the center's CPU per small station batch, and where it goes.
+
+For each backend, on a fresh migrated database (a schema of its own in the
+PostgreSQL test database, or a SQLite file; removed at the end):
+
+1. builds the center in process (``web.app.create_app``, background jobs off)
+   and configures **through the API** (``TestClient``) one county and
+   ``--mines`` mines of 30 Mt/a, each with three belt scales (B1-B3), one skip
+   (K1) and one station (Ed25519 key), as ``province_load.py`` does;
+2. every round (10 s of station time), every station sends one signed batch of
+   4 records, as a station of the load run that keeps up: a totalizer reading
+   per belt (increasing totals) and a trip of the skip; the first round is a
+   warm-up (the first readings are baselines), the others are timed;
+3. each batch goes through the path of the upload endpoint, minus HTTP: one
+   transaction (``storage.session.transaction``) with the event broker
+   attached, ``ingest.service.ingest_batch`` (station lookup, signature,
+   envelope and records, accounting and rollups, sequence state, forwarding
+   queue, the alarm engine's ``after_batch``), commit; every answer is checked
+   (``acked_seq`` = the batch's last seq, nothing rejected, no duplicate, no
+   gap, no command), and at the end ``records`` holds every record sent and no
+   alarm was raised;
+
+and prints the CPU of this process per batch (``time.process_time``: the
+database server's own CPU is not in it; on SQLite everything is), the wall
+time per batch, batches/s (one thread), and the split: station lookup +
+signature, parse (envelope + records), ingest (accounting, SQL), alarm engine,
+commit; and, for comparison, the CPU of one round of the timed rules
+(``alarms.engine.tick``, run every 10 s by the background jobs) over the same
+mines. ``--profile`` runs the timed rounds under cProfile instead and prints
+the functions with the most time (``--profile-out FILE`` keeps the stats).
+
+Run: ``.venv/bin/python bench/batch_cost.py [--backend sqlite|postgresql|both]
+[--mines 200] [--rounds 5] [--profile]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import random
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from coalwatch.alarms import engine as alarm_engine
+from coalwatch.auth.service import create_token
+from coalwatch.config import Settings
+from coalwatch.events.broker import attach
+from coalwatch.ingest import repository as ingest_repository
+from coalwatch.ingest import service
+from coalwatch.storage.models import Alarm, Record
+from coalwatch.storage.session import transaction
+from coalwatch.web.app import create_app
+from coalwatch.wire.batches import BatchAnswer, encode_batch
+from coalwatch.wire.signing import generate_private_key, public_key_b64, sign
+
+from _common import backends, fresh_database, machine
+
+CAPACITY_T = 30_000_000
+BELTS = ("B1", "B2", "B3")
+SKIPS = ("K1",)
+TICK = timedelta(seconds=10)
+LOCAL = ZoneInfo("Asia/Shanghai")
+START = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+PARTS = ("lookup+signature", "parse", "ingest", "alarm engine", "commit")
+
+
+class BenchError(Exception):
+    """The benchmark could not produce a valid figure; the message says why."""
+
+
+@dataclass
+class SimStation:
+    mine: str
+    code: str
+    key: Any
+    total_kg: dict[str, int]
+    seq: int = 0
+
+    def batch(self, at: datetime, rng: random.Random) -> tuple[bytes, str, int]:
+        """One round's records (a reading per belt, a trip per skip), encoded and signed."""
+        ts = at.astimezone(LOCAL)
+        records: list[dict[str, Any]] = []
+        for belt in BELTS:
+            flow = Decimal(rng.randrange(1500, 4500)).scaleb(-1)
+            self.total_kg[belt] += round(flow * 1000 * 10 / 3600)
+            self.seq += 1
+            records.append(
+                {
+                    "seq": self.seq,
+                    "ts": ts,
+                    "type": "totalizer",
+                    "point": belt,
+                    "total_t": Decimal(self.total_kg[belt]).scaleb(-3),
+                    "flow_tph": flow,
+                }
+            )
+        for skip in SKIPS:
+            self.seq += 1
+            records.append(
+                {
+                    "seq": self.seq,
+                    "ts": ts,
+                    "type": "trip",
+                    "point": skip,
+                    "net_t": Decimal(rng.randrange(2000, 4000)).scaleb(-3),
+                }
+            )
+        body = encode_batch(self.code, at, records)
+        return body, sign(self.key, body), self.seq
+
+
+class Split:
+    """CPU and wall time per part of a batch, by wrapping the functions that do them."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[str, float] = defaultdict(float)
+        self.wall: dict[str, float] = defaultdict(float)
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    def wrap(self, owner: Any, name: str, part: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            c, w = time.process_time(), time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.cpu[part] += time.process_time() - c
+                self.wall[part] += time.perf_counter() - w
+
+        self._saved.append((owner, name, original))
+        setattr(owner, name, timed)
+
+    @contextmanager
+    def part(self, part: str) -> Iterator[None]:
+        c, w = time.process_time(), time.perf_counter()
+        try:
+            yield
+        finally:
+            self.cpu[part] += time.process_time() - c
+            self.wall[part] += time.perf_counter() - w
+
+    def restore(self) -> None:
+        for owner, name, original in reversed(self._saved):
+            setattr(owner, name, original)
+        self._saved.clear()
+
+
+def configure(client: TestClient, token: str, mines: int) -> list[SimStation]:
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def post(path: str, body: dict[str, Any]) -> None:
+        answer = client.post(f"/api/v1{path}", json=body, headers=headers)
+        if answer.status_code >= 300:
+            raise BenchError(f"POST {path}: {answer.status_code} {answer.text}")
+
+    post("/orgs", {"code": "PROV", "name": "负荷 县", "kind": "county"})
+    rng = random.Random(7)
+    stations = []
+    for index in range(mines):
+        mine, code = f"LM{index:04d}", f"LS{index:04d}"
+        post(
+            "/mines",
+            {"code": mine, "name": f"{mine} 矿", "org": "PROV", "annual_capacity_t": CAPACITY_T},
+        )
+        for belt in BELTS:
+            post(f"/mines/{mine}/points", {"code": belt, "name": f"{belt} 皮带秤", "kind": "belt"})
+        for skip in SKIPS:
+            post(f"/mines/{mine}/points", {"code": skip, "name": f"{skip} 箕斗", "kind": "skip"})
+        key = generate_private_key()
+        post(f"/mines/{mine}/stations", {"code": code, "public_key": public_key_b64(key)})
+        totals = {b: rng.randrange(10_000_000, 90_000_000) for b in BELTS}
+        stations.append(SimStation(mine, code, key, totals))
+    return stations
+
+
+def check(answer: BatchAnswer, last_seq: int, code: str) -> None:
+    if (
+        answer.acked_seq != last_seq
+        or answer.duplicates
+        or answer.rejected
+        or answer.gaps
+        or answer.commands
+    ):
+        raise BenchError(f"station {code}: unexpected answer {answer.model_dump()}")
+
+
+def run_backend(backend: str, mines: int, rounds: int, profile: cProfile.Profile | None) -> None:
+    with fresh_database(backend, "batch_cost") as db:
+        settings = Settings(
+            database_url=db.url, timezone="Asia/Shanghai", jobs=False, secret_key="bench-key"
+        )
+        clock_now = [START]
+        app = create_app(settings, clock=lambda: clock_now[0])
+        with TestClient(app) as client:
+            state = app.state.coalwatch
+            with transaction(state.sessions) as session:
+                token = create_token(session, "bench", None, True, START)
+            began = time.perf_counter()
+            stations = configure(client, token, mines)
+            setup_s = time.perf_counter() - began
+            limits = service.IngestLimits(
+                clock_skew=timedelta(seconds=settings.clock_skew_s),
+                max_records=settings.max_batch_records,
+            )
+            rng = random.Random(11)
+            split = Split()
+            returned: list[tuple[float, float]] = []
+
+            def send(st: SimStation, at: datetime) -> None:
+                body, signature, last_seq = st.batch(at, rng)
+                now = at + timedelta(milliseconds=300)
+                with split.part("batch"), state.sessions() as session:
+                    with session.begin():
+                        attach(session, state.broker)
+                        answer = service.ingest_batch(
+                            session, st.code, body, signature, now, limits
+                        )
+                    # the commit: what the block's end did after ingest_batch returned
+                    if returned:
+                        c, w = returned.pop()
+                        split.cpu["commit"] += time.process_time() - c
+                        split.wall["commit"] += time.perf_counter() - w
+                check(answer, last_seq, st.code)
+
+            for st in stations:  # warm-up: the first readings are baselines
+                send(st, START)
+            split = Split()
+            wrappers: list[tuple[Any, str, str]] = [
+                # the station's row (with its mine and org since they are read together)
+                (
+                    ingest_repository,
+                    "station_for_batch"
+                    if hasattr(ingest_repository, "station_for_batch")
+                    else "station_for_update",
+                    "lookup+signature",
+                ),
+                (service, "verify", "lookup+signature"),
+                (service, "parse_public_key", "lookup+signature"),
+                (service, "_envelope", "parse"),
+                (service, "_validate", "parse"),
+                (alarm_engine, "after_batch", "alarm engine"),
+                (service, "ingest_batch", "ingest_batch"),
+            ]
+            if profile is None:
+                for owner, name, part in wrappers:
+                    split.wrap(owner, name, part)
+                # commit: from ingest_batch's return to the end of the transaction block
+                original_ingest = service.ingest_batch
+
+                def ingest_then_commit(*args: Any, **kwargs: Any) -> BatchAnswer:
+                    answer = original_ingest(*args, **kwargs)
+                    returned.append((time.process_time(), time.perf_counter()))
+                    return answer
+
+                service.ingest_batch = ingest_then_commit  # type: ignore[assignment]
+            batches = 0
+            try:
+                if profile is not None:
+                    profile.enable()
+                for round_ in range(1, rounds + 1):
+                    at = START + round_ * TICK
+                    for st in stations:
+                        send(st, at)
+                        batches += 1
+            finally:
+                if profile is not None:
+                    profile.disable()
+                if profile is None:
+                    service.ingest_batch = original_ingest  # type: ignore[assignment]
+                split.restore()
+            # one round of the timed rules (what the background jobs run every 10 s), for
+            # comparison: its cost grows with the mines, not with the batches
+            tick_cpu, tick_wall = time.process_time(), time.perf_counter()
+            with transaction(state.sessions) as session:
+                attach(session, state.broker)
+                alarm_engine.tick(session, START + (rounds + 1) * TICK)
+            tick_cpu = time.process_time() - tick_cpu
+            tick_wall = time.perf_counter() - tick_wall
+            with state.sessions() as session:
+                stored = session.scalar(select(func.count()).select_from(Record))
+                alarms = session.scalar(select(func.count()).select_from(Alarm))
+            expected = sum(st.seq for st in stations)
+            if stored != expected:
+                raise BenchError(f"records holds {stored} rows, {expected} were sent")
+            if alarms:
+                raise BenchError(f"{alarms} alarms raised; none expected")
+        app.state.coalwatch.sessions.kw["bind"].dispose()
+
+    print(
+        f"\n{backend}: {mines} mines × {len(BELTS) + len(SKIPS)} points, "
+        f"setup {setup_s:.0f} s, {batches} timed batches of {len(BELTS) + len(SKIPS)} records "
+        f"({rounds} rounds); {stored} records stored, no alarm"
+    )
+    print(
+        f"  one round of the timed rules (engine.tick) over the {mines} mines: "
+        f"{1000 * tick_cpu:.0f} ms CPU, {1000 * tick_wall:.0f} ms wall "
+        f"({1000 * tick_cpu / mines:.2f} ms CPU a mine)"
+    )
+    if profile is not None:
+        return
+    cpu, wall = split.cpu["batch"], split.wall["batch"]
+    print(
+        f"  per batch: {1000 * cpu / batches:.2f} ms CPU (this process), "
+        f"{1000 * wall / batches:.2f} ms wall; "
+        f"{batches / wall:.0f} batches/s (one thread), "
+        f"{batches / cpu:.0f} batches/s of CPU"
+    )
+    inside = split.cpu["ingest_batch"] - sum(
+        split.cpu[p] for p in ("lookup+signature", "parse", "alarm engine")
+    )
+    inside_wall = split.wall["ingest_batch"] - sum(
+        split.wall[p] for p in ("lookup+signature", "parse", "alarm engine")
+    )
+    split.cpu["ingest"], split.wall["ingest"] = inside, inside_wall
+    rest_cpu = cpu - split.cpu["ingest_batch"] - split.cpu["commit"]
+    rest_wall = wall - split.wall["ingest_batch"] - split.wall["commit"]
+    print(f"  {'part':<18} {'CPU ms':>8} {'wall ms':>8} {'CPU %':>6}")
+    for part, c, w in [
+        *((p, split.cpu[p], split.wall[p]) for p in PARTS),
+        ("session, begin", rest_cpu, rest_wall),
+    ]:
+        share = 100 * c / cpu
+        print(f"  {part:<18} {1000 * c / batches:8.2f} {1000 * w / batches:8.2f} {share:5.0f}%")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--mines", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="cProfile the timed rounds")
+    parser.add_argument("--profile-out", help="write the cProfile stats to this file")
+    parser.add_argument("--top", type=int, default=40)
+    args = parser.parse_args(argv)
+    print(machine())
+    for backend in backends(args.backend):
+        profile = cProfile.Profile() if args.profile or args.profile_out else None
+        try:
+            run_backend(backend, args.mines, args.rounds, profile)
+        except BenchError as exc:
+            print(f"{backend}: FAILED: {exc}", file=sys.stderr)
+            return 1
+        if profile is not None:
+            if args.profile_out:
+                out = args.profile_out.replace(".prof", f".{backend}.prof")
+                profile.dump_stats(out)
+                print(f"  cProfile stats in {out}")
+            for order in ("tottime", "cumulative"):
+                text = io.StringIO()
+                pstats.Stats(profile, stream=text).sort_stats(order).print_stats(args.top)
+                print(f"  --- top {args.top} by {order} ---")
+                print(_short(text.getvalue()))
+    return 0
+
+
+def _short(report: str) -> str:
+    """The pstats listing without the long site-packages prefixes."""
+    marker: Callable[[str], str] = lambda line: line.replace(sys.prefix + "/lib/", "")  # noqa: E731
+    return "\n".join(marker(line) for line in report.splitlines() if line.strip())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
