@@ -21,6 +21,7 @@ from coalwatch.alarms import repository as alarm_repository
 from coalwatch.alarms import rules_repository as facts
 from coalwatch.alarms import service as alarms
 from coalwatch.alarms.thresholds import for_point
+from coalwatch.alarms.thresholds import preload as preload_thresholds
 from coalwatch.domain import alarms as rules
 from coalwatch.domain.alarms import (
     EVENT_ALARMS,
@@ -588,32 +589,89 @@ def _sustained_months(
 
 
 def tick(session: Session, now: datetime) -> None:
-    """One round of the timed rules (run every few seconds by the scheduler)."""
+    """One round of the timed rules (run every few seconds by the scheduler).
+
+    What the rules read of every mine (stations, points, thresholds, alarms not ended,
+    last conveyor state, calibration and production, shutdowns) is read for all the
+    mines at once, in a few queries, before they are judged one by one."""
     for alarm in alarm_repository.expired(session, now):
         assert alarm.expires_at is not None
         if alarm.origin is None:  # a mirrored alarm ends when its origin says so
             alarms.end_alarm(session, alarm, alarm.expires_at)
-    for mine in facts.mines(session):
-        if mine.managed_by_center_id is not None:
-            continue  # its downstream center evaluates the rules; its alarms arrive mirrored
-        mine_limits = for_point(session, mine.id, None)
-        _comm_loss(session, mine, mine_limits, now)
-        for point in facts.points_of(session, mine.id):
+    # a downstream center evaluates the rules of the mines it manages; their alarms
+    # arrive mirrored
+    own = [mine for mine in facts.mines(session) if mine.managed_by_center_id is None]
+    preload_thresholds(session, [mine.id for mine in own])
+    _preload_open(session, [mine.id for mine in own])
+    mine_limits = {mine.id: for_point(session, mine.id, None) for mine in own}
+    stations = facts.stations_by_mine(session)
+    points = facts.points_by_mine(session)
+    conveyors = facts.last_conveyors(session)
+    calibrations = facts.last_calibrations(session)
+    productions = facts.last_productions(session)
+    # the mines silent long enough for the undeclared shutdown rule: since when
+    silent = {
+        mine.id: since
+        for mine in own
+        if now - (since := productions.get(mine.id) or mine.created_at)
+        >= timedelta(days=mine_limits[mine.id].undeclared_shutdown_days)
+    }
+    shutdowns = facts.shutdowns_of(session, silent, now)
+    for mine in own:
+        _comm_loss(session, mine, stations.get(mine.id, []), mine_limits[mine.id], now)
+        for point in points.get(mine.id, []):
             limits = for_point(session, mine.id, point)
             if point.kind == "belt":
-                _no_data(session, mine, point, limits, now)
-                _calibration(session, mine, point, limits, now)
-        _undeclared_shutdown(session, mine, mine_limits, now)
+                _no_data(session, mine, point, conveyors.get(point.id), limits, now)
+                _calibration(session, mine, point, calibrations.get(point.id), limits, now)
+        if mine.id in silent:
+            _undeclared_shutdown(
+                session,
+                mine,
+                mine_limits[mine.id],
+                now,
+                productions.get(mine.id),
+                bool(shutdowns[mine.id]),
+            )
     _fault_deadlines(session, now)
 
 
-def _comm_loss(session: Session, mine: Mine, limits: Thresholds, now: datetime) -> None:
-    for station in facts.stations_of(session, mine.id):
+def _preload_open(session: Session, mine_ids: Sequence[int]) -> None:
+    """``_open_keys`` of these mines in one query (a mine read already stays as read)."""
+    cache: dict[int, set[AlarmKey]] = session.info.setdefault(OPEN, {})
+    found: dict[int, set[AlarmKey]] = {m: set() for m in mine_ids if m not in cache}
+    if not found:
+        return
+    for mine_id, type_, point_id, station_id, subject in alarm_repository.ongoing_keys(session):
+        if mine_id in found:
+            found[mine_id].add((type_, point_id, station_id, subject))
+    cache.update(found)
+
+
+def _hold(
+    session: Session,
+    mine: Mine,
+    type_: AlarmType,
+    at: datetime,
+    fault_since: datetime | None = None,
+    **kwargs: Any,
+) -> None:
+    """``_raise`` for a condition a timer finds: one alarmed already (and not ended) is
+    left as it is without reading it again."""
+    if kwargs.get("severity") is None and _key(type_, kwargs) in _open_keys(session, mine):
+        return
+    _raise(session, mine, type_, at, fault_since, **kwargs)
+
+
+def _comm_loss(
+    session: Session, mine: Mine, stations: Sequence[Station], limits: Thresholds, now: datetime
+) -> None:
+    for station in stations:
         if rules.silent_for(
             station.last_seen_at, station.created_at, now, limits.comm_loss_minutes
         ):
             since = station.last_seen_at or station.created_at
-            _raise(
+            _hold(
                 session,
                 mine,
                 AlarmType.COMM_INTERRUPTION,
@@ -626,14 +684,21 @@ def _comm_loss(session: Session, mine: Mine, limits: Thresholds, now: datetime) 
             )
 
 
-def _no_data(session: Session, mine: Mine, point: Point, limits: Thresholds, now: datetime) -> None:
-    state = facts.last_conveyor(session, point.id)
+def _no_data(
+    session: Session,
+    mine: Mine,
+    point: Point,
+    state: tuple[datetime, bool] | None,
+    limits: Thresholds,
+    now: datetime,
+) -> None:
+    """``state``: the point's last conveyor record (``rules_repository.last_conveyors``)."""
     if state is None or not state[1]:
         return
     last_sample = point.last_total_ts
     reference = max(filter(None, [last_sample, state[0]]))
     if rules.silent_for(reference, reference, now, limits.no_data_minutes):
-        _raise(
+        _hold(
             session,
             mine,
             AlarmType.NO_DATA_WHILE_RUNNING,
@@ -647,13 +712,19 @@ def _no_data(session: Session, mine: Mine, point: Point, limits: Thresholds, now
 
 
 def _calibration(
-    session: Session, mine: Mine, point: Point, limits: Thresholds, now: datetime
+    session: Session,
+    mine: Mine,
+    point: Point,
+    calibrated: date | None,
+    limits: Thresholds,
+    now: datetime,
 ) -> None:
+    """``calibrated``: the point's last confirmed calibration (``last_calibrations``)."""
     tz = ZoneInfo(mine.timezone)
-    last = facts.last_calibration(session, point.id) or point.created_at.astimezone(tz).date()
+    last = calibrated or point.created_at.astimezone(tz).date()
     today = now.astimezone(tz).date()
     if rules.calibration_overdue(last, today, limits.calibration_days):
-        _raise(
+        _hold(
             session,
             mine,
             AlarmType.CALIBRATION_OVERDUE,
@@ -667,19 +738,25 @@ def _calibration(
         _end(session, mine, AlarmType.CALIBRATION_OVERDUE, now, point_id=point.id)
 
 
-def _undeclared_shutdown(session: Session, mine: Mine, limits: Thresholds, now: datetime) -> None:
-    last = facts.last_production(session, mine.id)
+def _undeclared_shutdown(
+    session: Session,
+    mine: Mine,
+    limits: Thresholds,
+    now: datetime,
+    last: datetime | None,
+    declared: bool,
+) -> None:
+    """For a mine without production for the threshold's days: ``last``, the end of its
+    last hour with production (``last_productions``); ``declared``, a shutdown overlaps
+    the silence."""
     since = last or mine.created_at
-    if now - since < timedelta(days=limits.undeclared_shutdown_days):
-        return
-    declared = bool(facts.shutdowns(session, mine.id, since, now))
     if declared:
         _end(session, mine, AlarmType.UNDECLARED_SHUTDOWN, now)
         return
     if rules.undeclared_shutdown(
         last, mine.created_at, now, limits.undeclared_shutdown_days, declared
     ):
-        _raise(
+        _hold(
             session,
             mine,
             AlarmType.UNDECLARED_SHUTDOWN,

@@ -47,8 +47,20 @@ def ongoing_of_mine(session: Session, mine_id: int) -> list[Alarm]:
     return list(session.scalars(_ONGOING_OF_MINE, {"mine_id": mine_id}))
 
 
+def ongoing_keys(session: Session) -> list[tuple[int, str, int | None, int | None, str | None]]:
+    """(mine, type, point, station, subject) of every alarm whose condition has not ended."""
+    return [
+        (mine_id, type_, point_id, station_id, subject)
+        for mine_id, type_, point_id, station_id, subject in session.execute(_ONGOING_KEYS)
+    ]
+
+
 #: read for every batch: built once
 _ONGOING_OF_MINE = select(Alarm).where(Alarm.mine_id == bindparam("mine_id"), Alarm.end.is_(None))
+#: read for every round of the timed rules: built once
+_ONGOING_KEYS = select(
+    Alarm.mine_id, Alarm.type, Alarm.point_id, Alarm.station_id, Alarm.subject
+).where(Alarm.end.is_(None))
 
 
 def expired(session: Session, now: datetime) -> list[Alarm]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select, union_all
@@ -152,52 +152,111 @@ def mines(session: Session) -> list[Mine]:
     return list(session.scalars(select(Mine).order_by(Mine.id)))
 
 
-def points_of(session: Session, mine_id: int) -> list[Point]:
-    return list(session.scalars(select(Point).where(Point.mine_id == mine_id).order_by(Point.id)))
+def open_faults(session: Session) -> list[Fault]:
+    return list(session.scalars(select(Fault).where(Fault.closed_at.is_(None))))
 
 
-def stations_of(session: Session, mine_id: int) -> list[Station]:
-    return list(session.scalars(select(Station).where(Station.mine_id == mine_id)))
+# ---- the timed rules: what every mine's round needs, read for all mines at once -------
 
 
-def last_conveyor(session: Session, point_id: int) -> tuple[datetime, bool] | None:
-    row = session.execute(
-        select(Record.ts, Record.running)
-        .where(Record.point_id == point_id, Record.type == "conveyor")
-        .order_by(Record.ts.desc(), Record.seq.desc())
-        .limit(1)
-    ).first()
-    return (row[0], bool(row[1])) if row else None
+def points_by_mine(session: Session) -> dict[int, list[Point]]:
+    """Every point, by mine, in id order."""
+    found: dict[int, list[Point]] = {}
+    for point in session.scalars(_ALL_POINTS):
+        found.setdefault(point.mine_id, []).append(point)
+    return found
 
 
-def last_calibration(session: Session, point_id: int) -> date | None:
-    return session.scalar(
-        select(func.max(Calibration.calibrated_on)).where(
-            Calibration.point_id == point_id,
-            # only a confirmed calibration counts (coalwatch.domain.calibration)
-            Calibration.pending.is_(False),
-        )
+def stations_by_mine(session: Session) -> dict[int, list[Station]]:
+    """Every station, by mine, in id order."""
+    found: dict[int, list[Station]] = {}
+    for station in session.scalars(_ALL_STATIONS):
+        found.setdefault(station.mine_id, []).append(station)
+    return found
+
+
+def last_conveyors(session: Session) -> dict[int, tuple[datetime, bool]]:
+    """The last conveyor record (time, running) of every belt point that has one, in one
+    query (each point's latest read through its index, as alone)."""
+    return {
+        point_id: (ts, bool(running)) for point_id, ts, running in session.execute(_LAST_CONVEYORS)
+    }
+
+
+def last_calibrations(session: Session) -> dict[int, date]:
+    """The day of the last calibration of every point calibrated at least once (only a
+    confirmed calibration counts: ``coalwatch.domain.calibration``)."""
+    return {point_id: day for point_id, day in session.execute(_LAST_CALIBRATIONS)}
+
+
+def last_productions(session: Session) -> dict[int, datetime]:
+    """The end of the last hour with production of every mine that produced, from the
+    rollups (each mine's latest hour read through their key, as alone), in one query."""
+    return {
+        mine_id: _hour_end(hour)
+        for mine_id, hour in session.execute(_LAST_PRODUCTIONS)
+        if hour is not None
+    }
+
+
+def shutdowns_of(
+    session: Session, since: Mapping[int, datetime], end: datetime
+) -> dict[int, list[Shutdown]]:
+    """``shutdowns(mine, since[mine], end)`` of several mines in one query."""
+    if not since:
+        return {}
+    found: dict[int, list[Shutdown]] = {mine_id: [] for mine_id in since}
+    rows = session.scalars(
+        _SHUTDOWNS_OF,
+        {"mine_ids": list(since), "start": min(since.values()), "end": end},
     )
+    for shutdown in rows:
+        if shutdown.end > since[shutdown.mine_id]:
+            found[shutdown.mine_id].append(shutdown)
+    return found
 
 
-def last_production(session: Session, mine_id: int) -> datetime | None:
-    """The end of the last hour with production (from the rollups: cheap at any size)."""
-    hour = session.scalar(
-        select(func.max(HourlyProduction.hour_start)).where(
-            HourlyProduction.mine_id == mine_id,
-            HourlyProduction.measured_kg + HourlyProduction.manual_kg > 0,
-        )
-    )
-    if hour is None:
-        return None
+def _hour_end(hour: datetime | str) -> datetime:
     if isinstance(hour, str):  # SQLite returns an aggregate's datetime as text
         hour = datetime.fromisoformat(hour)
     if hour.tzinfo is None:
-        from datetime import UTC
-
         hour = hour.replace(tzinfo=UTC)
     return hour + timedelta(hours=1)
 
 
-def open_faults(session: Session) -> list[Fault]:
-    return list(session.scalars(select(Fault).where(Fault.closed_at.is_(None))))
+#: read for every round of the timed rules: built once
+_ALL_POINTS = select(Point).order_by(Point.id)
+_ALL_STATIONS = select(Station).order_by(Station.id)
+_LATEST_CONVEYOR_ID = (
+    select(Record.id)
+    .where(Record.point_id == Point.id, Record.type == "conveyor")
+    .order_by(Record.ts.desc(), Record.seq.desc())
+    .limit(1)
+    .correlate(Point)
+    .scalar_subquery()
+)
+_LAST_CONVEYORS = (
+    select(Point.id, Record.ts, Record.running)
+    .join(Record, Record.id == _LATEST_CONVEYOR_ID)
+    .where(Point.kind == "belt")
+)
+_LAST_CALIBRATIONS = (
+    select(Calibration.point_id, func.max(Calibration.calibrated_on))
+    .where(Calibration.pending.is_(False))
+    .group_by(Calibration.point_id)
+)
+_LAST_PRODUCTIONS = select(
+    Mine.id,
+    select(func.max(HourlyProduction.hour_start))
+    .where(
+        HourlyProduction.mine_id == Mine.id,
+        HourlyProduction.measured_kg + HourlyProduction.manual_kg > 0,
+    )
+    .correlate(Mine)
+    .scalar_subquery(),
+)
+_SHUTDOWNS_OF = select(Shutdown).where(
+    Shutdown.mine_id.in_(bindparam("mine_ids", expanding=True)),
+    Shutdown.start <= bindparam("end"),
+    Shutdown.end > bindparam("start"),
+)
