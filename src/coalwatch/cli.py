@@ -16,6 +16,7 @@ from coalwatch.audit.cli import add_parser as add_audit
 from coalwatch.backups.cli import add_parser as add_backup
 from coalwatch.config import Settings, load_settings
 from coalwatch.errors import CoalwatchError
+from coalwatch.integrity.cli import add_parser as add_verify
 from coalwatch.sim.cli import add_parser as add_sim
 from coalwatch.station.cli import add_parser as add_station
 
@@ -207,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sim(commands)
     add_audit(commands)
     add_backup(commands)
+    add_verify(commands)
     return parser
 
 

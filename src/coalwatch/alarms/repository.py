@@ -13,7 +13,7 @@ OPEN_STATES = ("active", "acknowledged", "handled")
 
 def current(
     session: Session,
-    mine_id: int,
+    mine_id: int | None,
     type_: str,
     point_id: int | None,
     station_id: int | None,
@@ -22,7 +22,7 @@ def current(
     """The alarm of this kind whose condition has not ended yet, if any."""
     return session.scalars(
         select(Alarm).where(
-            Alarm.mine_id == mine_id,
+            Alarm.mine_id.is_(None) if mine_id is None else Alarm.mine_id == mine_id,
             Alarm.type == type_,
             Alarm.point_id.is_(None) if point_id is None else Alarm.point_id == point_id,
             Alarm.station_id.is_(None) if station_id is None else Alarm.station_id == station_id,
@@ -30,6 +30,16 @@ def current(
             Alarm.end.is_(None),
         )
     ).first()
+
+
+def org_kind(session: Session, path: str) -> str | None:
+    return session.scalar(select(Org.kind).where(Org.path == path))
+
+
+def mines_with_open(session: Session, type_: str) -> set[int | None]:
+    return set(
+        session.scalars(select(Alarm.mine_id).where(Alarm.type == type_, Alarm.end.is_(None)))
+    )
 
 
 def ongoing(
@@ -47,7 +57,9 @@ def ongoing_of_mine(session: Session, mine_id: int) -> list[Alarm]:
     return list(session.scalars(_ONGOING_OF_MINE, {"mine_id": mine_id}))
 
 
-def ongoing_keys(session: Session) -> list[tuple[int, str, int | None, int | None, str | None]]:
+def ongoing_keys(
+    session: Session,
+) -> list[tuple[int | None, str, int | None, int | None, str | None]]:
     """(mine, type, point, station, subject) of every alarm whose condition has not ended."""
     return [
         (mine_id, type_, point_id, station_id, subject)
@@ -86,10 +98,11 @@ def query(
     start: datetime | None,
     end: datetime | None,
 ) -> Select[Alarm, str, str]:
+    # an alarm of the center itself (no mine) is seen by whole-tree users only
     statement = (
         select(Alarm, Mine.code, Point.code)
-        .join(Mine, Mine.id == Alarm.mine_id)
-        .join(Org, Org.id == Mine.org_id)
+        .outerjoin(Mine, Mine.id == Alarm.mine_id)
+        .outerjoin(Org, Org.id == Mine.org_id)
         .outerjoin(Point, Point.id == Alarm.point_id)
         .order_by(Alarm.start.desc(), Alarm.id.desc())
     )
@@ -110,15 +123,17 @@ def query(
 
 def listed(
     session: Session, statement: Select[Alarm, str, str], limit: int
-) -> list[tuple[Alarm, str, str | None]]:
+) -> list[tuple[Alarm, str | None, str | None]]:
     return [(alarm, mine, point) for alarm, mine, point in session.execute(statement.limit(limit))]
 
 
-def with_codes(session: Session, alarm_id: int) -> tuple[Alarm, Mine, Org, str | None] | None:
+def with_codes(
+    session: Session, alarm_id: int
+) -> tuple[Alarm, Mine | None, Org | None, str | None] | None:
     row = session.execute(
         select(Alarm, Mine, Org, Point.code)
-        .join(Mine, Mine.id == Alarm.mine_id)
-        .join(Org, Org.id == Mine.org_id)
+        .outerjoin(Mine, Mine.id == Alarm.mine_id)
+        .outerjoin(Org, Org.id == Mine.org_id)
         .outerjoin(Point, Point.id == Alarm.point_id)
         .where(Alarm.id == alarm_id)
     ).first()
@@ -136,6 +151,8 @@ def open_counts(session: Session, mine_ids: Sequence[int]) -> dict[int, tuple[in
     ).all()
     out: dict[int, tuple[int, int]] = {}
     for mine_id, state, count in rows:
+        if mine_id is None:
+            continue
         total, unacked = out.get(mine_id, (0, 0))
         out[mine_id] = (total + int(count), unacked + (int(count) if state == "active" else 0))
     return out
@@ -163,8 +180,8 @@ def unacknowledged(session: Session, scope_path: str | None) -> tuple[int, int |
     statement = (
         select(func.count(), func.max(Alarm.id))
         .select_from(Alarm)
-        .join(Mine, Mine.id == Alarm.mine_id)
-        .join(Org, Org.id == Mine.org_id)
+        .outerjoin(Mine, Mine.id == Alarm.mine_id)
+        .outerjoin(Org, Org.id == Mine.org_id)
         .where(Alarm.state == "active")
     )
     if scope_path is not None:
@@ -186,8 +203,8 @@ def browse_query(
     """The alarm console's and query page's rows: (alarm, mine code, mine name, point code)."""
     statement = (
         select(Alarm, Mine.code, Mine.name, Point.code)
-        .join(Mine, Mine.id == Alarm.mine_id)
-        .join(Org, Org.id == Mine.org_id)
+        .outerjoin(Mine, Mine.id == Alarm.mine_id)
+        .outerjoin(Org, Org.id == Mine.org_id)
         .outerjoin(Point, Point.id == Alarm.point_id)
         .order_by(Alarm.start.desc(), Alarm.id.desc())
     )
@@ -210,7 +227,7 @@ def browse_query(
 
 def browse(
     session: Session, statement: Select[Alarm, str, str, str], offset: int, limit: int
-) -> tuple[list[tuple[Alarm, str, str, str | None]], int]:
+) -> tuple[list[tuple[Alarm, str | None, str | None, str | None]], int]:
     total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
     rows = session.execute(statement.offset(offset).limit(limit))
     return [(a, code, name, point) for a, code, name, point in rows], int(total or 0)

@@ -13,7 +13,8 @@ class AlarmOut(BaseModel):
     id: int
     type: str
     severity: str
-    mine: str
+    #: none for an alarm of the center itself (e.g. its audit log)
+    mine: str | None
     point: str | None
     start: Instant
     end: Instant | None

@@ -17,23 +17,27 @@ from coalwatch.alarms import repository
 from coalwatch.alarms.schemas import AlarmOut, AlarmState, AlarmView, HandleIn
 from coalwatch.auth.principal import Principal
 from coalwatch.domain.alarms import LABELS, SEVERITY, AlarmType, Severity
-from coalwatch.errors import Conflict, NotFound
+from coalwatch.domain.authority import SUPERVISING_KINDS
+from coalwatch.errors import Conflict, Forbidden, NotFound
 from coalwatch.events.broker import emit
 from coalwatch.federation import queue as forward_queue
 from coalwatch.storage.models import Alarm, Mine, Org, Station
 
 MAX_LISTED = 1000
+#: the event-stream path of the center's own alarms: below no org, so only whole-tree
+#: subscribers see them
+CENTER_PATH = "/"
 
 
-def _payload(alarm: Alarm, mine: Mine, point: str | None, transition: str) -> dict[str, Any]:
+def _payload(alarm: Alarm, mine: Mine | None, point: str | None, transition: str) -> dict[str, Any]:
     return {
         "transition": transition,
         "id": alarm.id,
         "type": alarm.type,
         "label": LABELS.get(AlarmType(alarm.type), alarm.type),
         "severity": alarm.severity,
-        "mine": mine.code,
-        "mine_name": mine.name,
+        "mine": None if mine is None else mine.code,
+        "mine_name": None if mine is None else mine.name,
         "point": point,
         "state": alarm.state,
         "start": alarm.start.isoformat(),
@@ -48,6 +52,9 @@ def _announce(session: Session, alarm: Alarm, transition: str) -> None:
     """Publish a transition on the event stream and queue it for notification."""
     from coalwatch.alarms import notify  # the notifier needs the alarm's row first
 
+    if alarm.mine_id is None:  # the center's own: on the whole tree's stream only
+        emit(session, "alarm", CENTER_PATH, _payload(alarm, None, None, transition))
+        return
     mine = session.get_one(Mine, alarm.mine_id)
     org = session.get_one(Org, mine.org_id)
     point = None
@@ -123,7 +130,7 @@ def announce(session: Session, alarm: Alarm, transition: str) -> None:
 def raise_alarm(
     session: Session,
     *,
-    mine_id: int,
+    mine_id: int | None,
     type_: AlarmType | str,
     at: datetime,
     point_id: int | None = None,
@@ -176,7 +183,7 @@ def end_alarm(session: Session, alarm: Alarm, at: datetime) -> None:
 def end_condition(
     session: Session,
     *,
-    mine_id: int,
+    mine_id: int | None,
     type_: AlarmType,
     at: datetime,
     point_id: int | None = None,
@@ -189,6 +196,11 @@ def end_condition(
     return alarm
 
 
+def mines_with_open(session: Session, type_: AlarmType) -> set[int | None]:
+    """The mines with an alarm of this type that has not ended."""
+    return repository.mines_with_open(session, type_.value)
+
+
 def end_expired(session: Session, now: datetime) -> int:
     """Conditions bound to a period (overproduction of an hour ...) end with it."""
     alarms = [a for a in repository.expired(session, now) if a.origin is None]
@@ -198,7 +210,7 @@ def end_expired(session: Session, now: datetime) -> int:
     return len(alarms)
 
 
-def _out(alarm: Alarm, mine: str, point: str | None) -> AlarmOut:
+def _out(alarm: Alarm, mine: str | None, point: str | None) -> AlarmOut:
     return AlarmOut(
         id=alarm.id,
         type=alarm.type,
@@ -235,11 +247,28 @@ def list_alarms(
 
 def _visible(
     session: Session, principal: Principal, alarm_id: int
-) -> tuple[Alarm, str, str | None]:
+) -> tuple[Alarm, str | None, str | None]:
     found = repository.with_codes(session, alarm_id)
-    if found is None or not principal.sees(found[2].path):
+    if found is None:
         raise NotFound(f"alarm {alarm_id} not found")
-    return found[0], found[1].code, found[3]
+    alarm, mine, org, point = found
+    # the center's own alarms (no mine) are for the whole tree's users
+    if not (principal.sees(org.path) if org is not None else principal.scope_path is None):
+        raise NotFound(f"alarm {alarm_id} not found")
+    return alarm, None if mine is None else mine.code, point
+
+
+def _require_supervising(session: Session, principal: Principal, alarm: Alarm) -> None:
+    """数据篡改 is the regulator's to close: a user of a supervising unit (county and up,
+    or the whole tree) handles it, never the mine's own staff."""
+    if alarm.type != AlarmType.DATA_TAMPER or principal.scope_path is None:
+        return
+    if repository.org_kind(session, principal.scope_path) not in SUPERVISING_KINDS:
+        raise Forbidden(
+            "数据篡改报警只能由监管单位（县级及以上）处理 "
+            "(a data_tamper alarm is handled by a supervising unit: county or above)",
+            {"permission": "alarm:handle", "decided_by": "supervising unit"},
+        )
 
 
 def acknowledge(session: Session, principal: Principal, alarm_id: int, now: datetime) -> AlarmOut:
@@ -263,6 +292,7 @@ def handle(
     principal.require("alarm:handle")
     alarm, mine, point = _visible(session, principal, alarm_id)
     _not_mirrored(alarm)
+    _require_supervising(session, principal, alarm)
     if alarm.state == "active":
         raise Conflict(f"alarm {alarm_id} must be acknowledged before it is handled")
     if alarm.state in ("handled", "closed"):
@@ -317,10 +347,10 @@ def browse(
     return [_view(alarm, code, name, point) for alarm, code, name, point in rows], total
 
 
-def _view(alarm: Alarm, mine: str, mine_name: str, point: str | None) -> AlarmView:
+def _view(alarm: Alarm, mine: str | None, mine_name: str | None, point: str | None) -> AlarmView:
     return AlarmView(
         **_out(alarm, mine, point).model_dump(),
-        mine_name=mine_name,
+        mine_name=mine_name or "",
         label=label(alarm.type),
     )
 
@@ -345,4 +375,4 @@ def get_alarm(session: Session, principal: Principal, alarm_id: int) -> AlarmVie
     alarm, mine, point = _visible(session, principal, alarm_id)
     found = repository.with_codes(session, alarm_id)
     assert found is not None
-    return _view(alarm, mine, found[1].name, point)
+    return _view(alarm, mine, None if found[1] is None else found[1].name, point)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from coalwatch.audit.service import verify
 from coalwatch.config import Settings
 from coalwatch.errors import CoalwatchError
 
@@ -24,20 +23,33 @@ def add_parser(commands: Any) -> None:
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> None:
+    from pathlib import Path
+
     from sqlalchemy import func, select
 
+    from coalwatch.audit import checkpoints
+    from coalwatch.integrity.keys import center_key
     from coalwatch.storage import migrate
     from coalwatch.storage.models import AuditEntry
     from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+    from coalwatch.wire.signing import public_key_b64
 
     engine = make_engine(settings.resolved_database_url)
     if not migrate.is_up_to_date(engine):
         raise CoalwatchError(
             "the database is not at the current schema: run `coalwatch db upgrade`"
         )
+    key = center_key(settings, create=False)
     with transaction(make_sessionmaker(engine)) as session:
-        broken = verify(session)
+        broken = checkpoints.verify_anchored(
+            session,
+            None if key is None else public_key_b64(key),
+            checkpoints.from_file(Path(settings.var_dir)),
+        )
         entries = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+        kept = len(checkpoints.stored(session))
     if broken is not None:
         raise AuditBroken(f"audit log broken at entry {broken.entry_id}: {broken.reason}")
-    print(f"audit log intact: {entries} entries, every link verified")
+    print(
+        f"audit log intact: {entries} entries, every link verified, {kept} signed checkpoints hold"
+    )

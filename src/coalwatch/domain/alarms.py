@@ -45,6 +45,8 @@ class AlarmType(StrEnum):
     SEQUENCE_GAP = "sequence_gap"
     CLOCK_SKEW = "clock_skew"
     NOTIFICATION_FAILED = "notification_failed"
+    #: a stored figure or record that its signed source no longer proves
+    DATA_TAMPER = "data_tamper"
 
 
 class Severity(StrEnum):
@@ -79,6 +81,7 @@ SEVERITY: dict[AlarmType, Severity] = {
     AlarmType.SEQUENCE_GAP: Severity.WARNING,
     AlarmType.CLOCK_SKEW: Severity.WARNING,
     AlarmType.NOTIFICATION_FAILED: Severity.MAJOR,
+    AlarmType.DATA_TAMPER: Severity.CRITICAL,
 }
 
 #: Chinese labels as the regulation names them
@@ -107,6 +110,7 @@ LABELS: dict[AlarmType, str] = {
     AlarmType.SEQUENCE_GAP: "数据缺失",
     AlarmType.CLOCK_SKEW: "时钟偏差",
     AlarmType.NOTIFICATION_FAILED: "通知发送失败",
+    AlarmType.DATA_TAMPER: "数据篡改",
 }
 
 OVERPRODUCTION = {

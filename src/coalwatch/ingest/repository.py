@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from coalwatch.integrity.models import SignedBatch
 from coalwatch.storage.models import (
     Mine,
     Org,
@@ -102,6 +103,24 @@ def insert_records(session: Session, rows: list[dict[str, Any]]) -> None:
                     copy.write_row([row[name] for name in _RECORD_COLUMNS])
         else:
             session.execute(insert(cast(Table, Record.__table__)), rows)
+
+
+def keep_signed_batch(
+    session: Session, station: Station, body: bytes, signature: str, now: datetime
+) -> int:
+    batch_id = session.scalar(
+        insert(SignedBatch)
+        .values(
+            mine_id=station.mine_id,
+            station_id=station.id,
+            body=body,
+            signature=signature,
+            received_at=now,
+        )
+        .returning(SignedBatch.id)
+    )
+    assert batch_id is not None
+    return int(batch_id)
 
 
 def insert_quarantined(session: Session, rows: list[dict[str, Any]]) -> None:

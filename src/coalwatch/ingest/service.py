@@ -142,6 +142,10 @@ def ingest_batch(
 
     accounting = _Accounting(ZoneInfo(mine.timezone))
     rows = _account(session, mine, station, accepted, points, accounting, now)
+    if rows:  # what proves them: the exact bytes and signature (coalwatch verify)
+        batch_id = repository.keep_signed_batch(session, station, body, signature, now)
+        for row in rows:
+            row["batch_id"] = batch_id
     repository.insert_records(session, rows)
     repository.insert_quarantined(session, quarantined)
     production_repository.add_to_rollups(session, mine.id, accounting.deltas)
@@ -268,38 +272,21 @@ def _account(
         row: dict[str, Any] = {
             "mine_id": mine.id,
             "station_id": station.id,
-            "seq": record.seq,
-            "ts": record.ts.astimezone(UTC),
-            "type": record.type,
-            "point_id": point.id if point else None,
-            "value_kg": None,
+            **signed_columns(record, point),
             "increment_kg": None,
             "increment_kind": None,
-            "flow_kgph": None,
-            "running": None,
-            "event": None,
-            "detail": None,
             "received_at": now,
+            "batch_id": None,
         }
         if isinstance(record, TotalizerRecord):
             assert point is not None
-            row["value_kg"] = tonnes_to_kg(record.total_t)
-            if record.flow_tph is not None:
-                row["flow_kgph"] = round(record.flow_tph * 1000)
             totalizers[point.id].append(
                 _Sample(row["ts"], record.seq, row["value_kg"], row=row, station_id=station.id)
             )
         elif isinstance(record, TripRecord):
             assert point is not None
-            net = trip_production(tonnes_to_kg(record.net_t))
-            row.update(value_kg=net, increment_kg=net)
-            if record.missed:
-                row["detail"] = f"{record.missed} more trips counted but not weighed"
-            accounting.add(point.id, row["ts"], net)
-        elif isinstance(record, ConveyorRecord):
-            row["running"] = record.running
-        elif isinstance(record, EventRecord):
-            row.update(event=record.event, detail=record.detail)
+            row["increment_kg"] = row["value_kg"]
+            accounting.add(point.id, row["ts"], row["value_kg"])
         rows.append(row)
 
     by_id = {p.id: p for p in points.values()}
@@ -309,6 +296,35 @@ def _account(
             session, by_id[point_id], sorted(samples, key=lambda s: s.key), accounting
         )
     return rows
+
+
+def signed_columns(record: StationRecord, point: Point | None) -> dict[str, Any]:
+    """The columns of a stored record that come from what the station signed (and so
+    what ``coalwatch verify`` re-derives from the kept batch)."""
+    columns: dict[str, Any] = {
+        "seq": record.seq,
+        "ts": record.ts.astimezone(UTC),
+        "type": record.type,
+        "point_id": point.id if point else None,
+        "value_kg": None,
+        "flow_kgph": None,
+        "running": None,
+        "event": None,
+        "detail": None,
+    }
+    if isinstance(record, TotalizerRecord):
+        columns["value_kg"] = tonnes_to_kg(record.total_t)
+        if record.flow_tph is not None:
+            columns["flow_kgph"] = round(record.flow_tph * 1000)
+    elif isinstance(record, TripRecord):
+        columns["value_kg"] = trip_production(tonnes_to_kg(record.net_t))
+        if record.missed:
+            columns["detail"] = f"{record.missed} more trips counted but not weighed"
+    elif isinstance(record, ConveyorRecord):
+        columns["running"] = record.running
+    elif isinstance(record, EventRecord):
+        columns.update(event=record.event, detail=record.detail)
+    return columns
 
 
 def _account_totalizer(

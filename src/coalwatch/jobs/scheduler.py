@@ -23,6 +23,7 @@ from coalwatch.storage.session import transaction
 if TYPE_CHECKING:
     from coalwatch.backups.service import BackupJob
     from coalwatch.federation.service import Forwarder
+    from coalwatch.integrity.service import IntegrityJob
     from coalwatch.jobs.leader import Leader
     from coalwatch.video.service import VideoJob
 
@@ -36,6 +37,7 @@ def run_once(
     forwarder: Forwarder | None = None,
     video: VideoJob | None = None,
     backups: BackupJob | None = None,
+    integrity: IntegrityJob | None = None,
 ) -> None:
     """One round: timers first (they may queue messages), then delivery, then yesterday's
     daily reports of the mines past 00:10 local time that have none yet, then forwarding
@@ -53,6 +55,8 @@ def run_once(
         video(sessions, now, broker)
     if backups is not None:  # a backup when due: the schedule, or after a change (备份)
         backups(sessions, now)
+    if integrity is not None:  # hourly: sign the audit chain, re-prove what came (数据可证)
+        integrity(sessions, now)
 
 
 class Scheduler:
@@ -66,6 +70,7 @@ class Scheduler:
         leader: Leader | None = None,
         video: VideoJob | None = None,
         backups: BackupJob | None = None,
+        integrity: IntegrityJob | None = None,
     ) -> None:
         """With a ``leader`` (two centers on one database), rounds run only while this
         process holds the jobs lease (coalwatch.jobs.leader); without one, always."""
@@ -74,6 +79,7 @@ class Scheduler:
         self._leader = leader
         self._video = video
         self._backups = backups
+        self._integrity = integrity
         self._interval = interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -100,6 +106,7 @@ class Scheduler:
                     self._forwarder,
                     self._video,
                     self._backups,
+                    self._integrity,
                 )
                 if self._leader is not None:
                     self._leader.lease.note_round()

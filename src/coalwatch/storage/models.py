@@ -194,6 +194,9 @@ class Record(Base):
     event: Mapped[str | None] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: the signed batch that brought it (integrity.models.SignedBatch); none for records
+    #: accepted before batches were kept
+    batch_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class QuarantinedRecord(Base):
@@ -259,7 +262,7 @@ class Alarm(Base):
     __tablename__ = "alarms"
     __table_args__ = (Index("ix_alarms_mine_state", "mine_id", "state"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
+    mine_id: Mapped[int | None] = mapped_column(ForeignKey("mines.id"))
     point_id: Mapped[int | None] = mapped_column(ForeignKey("points.id"))
     station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
     type: Mapped[str] = mapped_column(String(40))
@@ -631,6 +634,8 @@ class FederationReject(Base):
 
 # The tables of later features live in modules of their own; importing them here puts
 # them in the metadata wherever the models are used.
+from coalwatch.audit import models as audit_models  # noqa: E402
+from coalwatch.integrity import models as integrity_models  # noqa: E402
 from coalwatch.storage import (  # noqa: E402
     models_backups,
     models_duty,
@@ -642,6 +647,8 @@ from coalwatch.storage import (  # noqa: E402
 )
 
 __all__ = [
+    "audit_models",
+    "integrity_models",
     "models_backups",
     "models_duty",
     "models_federation_more",

@@ -528,7 +528,7 @@ def alarm_snapshots(
     principal.require("video:view")
     view = alarms.get_alarm(session, principal, alarm_id)
     alarm = session.get_one(Alarm, alarm_id)
-    if alarm.point_id is None or view.point is None:
+    if alarm.point_id is None or view.point is None or view.mine is None:
         return view, []
     start = alarm.start - window
     end = (alarm.end or alarm.start) + window

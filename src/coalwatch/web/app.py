@@ -33,6 +33,7 @@ from coalwatch.federation.queue import enable_forwarding
 from coalwatch.federation.service import Forwarder, forwarder_from_settings
 from coalwatch.ingest.api import document_schemas
 from coalwatch.ingest.api import router as ingest_router
+from coalwatch.integrity.service import IntegrityJob
 from coalwatch.jobs.api import router as jobs_router
 from coalwatch.jobs.leader import Leader, Lease
 from coalwatch.jobs.scheduler import Scheduler
@@ -113,6 +114,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
                 leader=leader,
                 video=VideoJob(settings),
                 backups=BackupJob.from_settings(settings),
+                integrity=IntegrityJob(settings),
             )
             scheduler.start()
         try:

@@ -1,0 +1,194 @@
+"""Signed checkpoints of the audit chain 审计日志锚定.
+
+The hash chain shows an entry edited in place, but not a chain recomputed after an
+edit, nor entries removed from its end. So, at least every hour, the center signs
+the chain's length and head hash with its own Ed25519 key (a file the database does
+not hold), keeps the checkpoint in the database and appends it to a file beside the
+database; backups carry the table. Verification checks the chain against every
+checkpoint it can find: a checkpoint whose head is gone names removed entries, one
+whose head hash differs names a rewritten chain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from coalwatch.audit.models import AuditCheckpoint
+from coalwatch.audit.service import Broken, verify
+from coalwatch.storage.models import AuditEntry
+from coalwatch.wire.signing import parse_public_key, public_key_b64, sign
+from coalwatch.wire.signing import verify as verify_signature
+
+#: beside the database: the checkpoints as JSON lines, appended
+LOG_FILE = "audit-checkpoints.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    at: datetime
+    entry_count: int
+    head_id: int
+    head_hash: str
+    public_key: str
+    signature: str
+
+    def payload(self) -> bytes:
+        return _payload(self.entry_count, self.head_id, self.head_hash, self.at)
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {
+                "at": self.at.astimezone(UTC).isoformat(),
+                "entry_count": self.entry_count,
+                "head_id": self.head_id,
+                "head_hash": self.head_hash,
+                "public_key": self.public_key,
+                "signature": self.signature,
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, line: str) -> Checkpoint:
+        data = json.loads(line)
+        return cls(
+            at=datetime.fromisoformat(data["at"]),
+            entry_count=int(data["entry_count"]),
+            head_id=int(data["head_id"]),
+            head_hash=str(data["head_hash"]),
+            public_key=str(data["public_key"]),
+            signature=str(data["signature"]),
+        )
+
+
+def _payload(entry_count: int, head_id: int, head_hash: str, at: datetime) -> bytes:
+    return json.dumps(
+        [
+            "coalwatch-audit-checkpoint",
+            entry_count,
+            head_id,
+            head_hash,
+            at.astimezone(UTC).isoformat(),
+        ],
+        separators=(",", ":"),
+    ).encode()
+
+
+def make_checkpoint(
+    session: Session, key: Ed25519PrivateKey, now: datetime, log_dir: Path | None
+) -> Checkpoint | None:
+    """Sign the chain as it stands (None when it is empty or unchanged since the newest
+    checkpoint)."""
+    head = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).first()
+    if head is None:
+        return None
+    newest = session.scalars(
+        select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)
+    ).first()
+    if newest is not None and newest.head_id == head.id:
+        return None
+    count = int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+    at = now.astimezone(UTC)
+    checkpoint = Checkpoint(
+        at=at,
+        entry_count=count,
+        head_id=head.id,
+        head_hash=head.hash,
+        public_key=public_key_b64(key),
+        signature=sign(key, _payload(count, head.id, head.hash, at)),
+    )
+    session.add(AuditCheckpoint(**asdict(checkpoint)))
+    session.flush()
+    if log_dir is not None:
+        _append(log_dir / LOG_FILE, checkpoint.as_json())
+    return checkpoint
+
+
+def _append(path: Path, line: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+
+
+def stored(session: Session) -> list[Checkpoint]:
+    return [
+        Checkpoint(c.at, c.entry_count, c.head_id, c.head_hash, c.public_key, c.signature)
+        for c in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id))
+    ]
+
+
+def from_file(log_dir: Path) -> list[Checkpoint]:
+    """The checkpoints of the file beside the database (lines that do not parse are
+    skipped: the signature check decides what counts)."""
+    path = log_dir / LOG_FILE
+    if not path.exists():
+        return []
+    found: list[Checkpoint] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            found.append(Checkpoint.from_json(line))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
+def verify_anchored(
+    session: Session, public_key: str | None, extra: list[Checkpoint] | None = None
+) -> Broken | None:
+    """The hash chain, then the chain against every checkpoint signed with
+    ``public_key`` (the center's, from its key file; None: none is known yet)."""
+    broken = verify(session)
+    if broken is not None:
+        return broken
+    if public_key is None:
+        return None
+    key = parse_public_key(public_key)
+    found = {(c.head_id, c.head_hash, c.entry_count): c for c in stored(session) + (extra or [])}
+    checkpoints = sorted(found.values(), key=lambda c: c.head_id)
+    last = session.scalar(select(func.max(AuditEntry.id)))
+    good_head = 0
+    for checkpoint in checkpoints:
+        if checkpoint.public_key != public_key or not verify_signature(
+            key, checkpoint.payload(), checkpoint.signature
+        ):
+            return Broken(
+                checkpoint.head_id,
+                f"the checkpoint of {checkpoint.at.isoformat()} is not signed by this "
+                "center's key (a forged checkpoint)",
+            )
+        head = session.get(AuditEntry, checkpoint.head_id)
+        if head is None:
+            return Broken(
+                checkpoint.head_id,
+                f"entries were removed: the checkpoint of {checkpoint.at.isoformat()} counted "
+                f"{checkpoint.entry_count} entries up to entry {checkpoint.head_id}, the log "
+                f"now ends at entry {last or 0}",
+            )
+        if head.hash != checkpoint.head_hash:
+            return Broken(
+                good_head + 1,
+                f"the chain was rewritten between entry {good_head + 1} and entry "
+                f"{checkpoint.head_id}: it no longer ends in the hash signed by the "
+                f"checkpoint of {checkpoint.at.isoformat()}",
+            )
+        count = session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.id <= head.id)
+        )
+        if count != checkpoint.entry_count:
+            return Broken(
+                good_head + 1,
+                f"entries between entry {good_head + 1} and entry {checkpoint.head_id} were "
+                f"removed: the checkpoint of {checkpoint.at.isoformat()} counted "
+                f"{checkpoint.entry_count} entries, the log holds {count}",
+            )
+        good_head = checkpoint.head_id
+    return None

@@ -1,0 +1,391 @@
+"""Every stored figure is provable 数据可证.
+
+A regulator trusts a figure because it can be re-derived from what the stations
+signed. Each upload is kept as it arrived (its exact bytes and Ed25519 signature)
+and every record points to the upload that brought it. Verification
+
+1. re-verifies each kept upload's signature with its station's key and compares
+   every stored record with the record the station signed (a changed value, a record
+   no upload brought, a signed record that is gone);
+2. adds up the records' production per point and hour (plus the approved manual
+   entries, spread over their hours as when they were entered) and compares it with
+   the hourly rollups;
+3. compares each daily rollup with the sum of its hours.
+
+Month, year and every report are read from the daily rollups (raw coal is computed
+from them at read time), so they stand once the days do. A disagreement is a
+``data_tamper`` alarm of the mine; the alarm ends only after a full verification
+finds the mine's data agree again.
+
+Incremental runs (the hourly job) re-prove the uploads kept since the last run, and
+the hours they touched; the daily check always covers every day. A full run
+(``coalwatch verify``) re-proves everything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from coalwatch.alarms import service as alarms
+from coalwatch.audit import checkpoints
+from coalwatch.audit.service import Broken
+from coalwatch.config import Settings
+from coalwatch.domain.accounting import spread_over_hours
+from coalwatch.domain.alarms import AlarmType
+from coalwatch.domain.periods import Period, period_start
+from coalwatch.domain.units import kg_to_tonnes
+from coalwatch.ingest.service import signed_columns
+from coalwatch.integrity import repository
+from coalwatch.integrity.keys import center_key
+from coalwatch.storage.models import AuditEntry, Point
+from coalwatch.storage.session import transaction
+from coalwatch.wire.batches import MalformedBody, parse_body, parse_record, record_seq
+from coalwatch.wire.signing import parse_public_key, public_key_b64, verify
+
+log = logging.getLogger("coalwatch.integrity")
+
+#: the columns compared between a stored record and the record its station signed
+_SIGNED = ("ts", "type", "point_id", "value_kg", "flow_kgph", "running", "event", "detail")
+_CHUNK = 500
+#: the findings listed at most (the first ones name where to look)
+MAX_FINDINGS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One disagreement: where, and why."""
+
+    mine_id: int | None
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+@dataclass
+class Verification:
+    full: bool
+    batches: int = 0
+    records: int = 0
+    hours: int = 0
+    days_checked: bool = False
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def add(self, finding: Finding) -> None:
+        if len(self.findings) < MAX_FINDINGS:
+            self.findings.append(finding)
+
+
+def verify_figures(session: Session, now: datetime, *, full: bool = True) -> Verification:
+    """Re-prove the stored figures (all of them, or what came since the last run) and
+    raise or end ``data_tamper`` alarms accordingly."""
+    progress = repository.progress(session)
+    newest_record = repository.newest_record_id(session)
+    newest_batch = repository.newest_batch_id(session)
+    since_batch = 0 if full else progress.last_batch_id
+    since_record = (
+        progress.unsigned_before if full else max(progress.last_record_id, progress.unsigned_before)
+    )
+    result = Verification(full=full)
+    touched: dict[int, set[datetime]] = defaultdict(set)
+    _verify_batches(session, result, since_batch, since_record, touched)
+    for row in repository.unproved_records(session, since_record):
+        result.add(
+            Finding(
+                row.mine_id,
+                f"record {row.id} (station {_station_code(session, row.station_id)}, "
+                f"seq {row.seq})",
+                "no signed upload brought it"
+                if row.batch_id is None
+                else f"it names upload {row.batch_id}, which is not kept",
+            )
+        )
+    _verify_hours(session, result, None if full else touched)
+    _verify_days(session, result)
+    progress.last_batch_id = max(progress.last_batch_id, newest_batch)
+    progress.last_record_id = max(progress.last_record_id, newest_record)
+    progress.verified_at = now
+    _alarm(session, result, now)
+    return result
+
+
+def _station_code(session: Session, station_id: int) -> str:
+    return repository.station(session, station_id).code
+
+
+def _verify_batches(
+    session: Session,
+    result: Verification,
+    since_batch: int,
+    since_record: int,
+    touched: dict[int, set[datetime]],
+) -> None:
+    """Signatures, and every record against what was signed (a chunk of uploads at a
+    time: a few queries per chunk, not per upload)."""
+    keys: dict[int, Any] = {}
+    stations: dict[int, str] = {}
+    points_of: dict[int, dict[str, Point]] = {}
+    zones = {pid: ZoneInfo(p.timezone) for pid, p in repository.points(session).items()}
+    extra = repository.batches_of_records(session, since_record) if since_batch else set()
+    for chunk in repository.batches(session, since_batch, extra, _CHUNK):
+        stored = repository.records_of_batches(session, [b.id for b in chunk])
+        missing: list[tuple[repository.Kept, int]] = []
+        for batch in chunk:
+            result.batches += 1
+            if batch.station_id not in keys:
+                station = repository.station(session, batch.station_id)
+                keys[batch.station_id] = parse_public_key(station.public_key)
+                stations[batch.station_id] = station.code
+                if batch.mine_id not in points_of:
+                    points_of[batch.mine_id] = repository.mine_points(session, batch.mine_id)
+            code = stations[batch.station_id]
+            signed = _signed_records(batch, keys[batch.station_id])
+            if isinstance(signed, str):
+                result.add(Finding(batch.mine_id, f"upload {batch.id} of station {code}", signed))
+                continue
+            own = stored.get(batch.id, [])
+            for record in own:
+                result.records += 1
+                if record.point_id is not None and record.increment_kg:
+                    touched[record.point_id].add(_hour(record.ts, zones[record.point_id]))
+                problem = _compare(record, signed.get(record.seq), points_of[batch.mine_id])
+                if problem:
+                    result.add(
+                        Finding(
+                            batch.mine_id,
+                            f"record {record.id} (station {code}, seq {record.seq})",
+                            problem,
+                        )
+                    )
+            kept = {record.seq for record in own}
+            missing.extend((batch, seq) for seq in signed if seq not in kept)
+        # a signed seq stored with another upload (sent twice) or quarantined is held
+        held = repository.held(session, [(b.station_id, seq) for b, seq in missing])
+        for batch, seq in missing:
+            if (batch.station_id, seq) not in held:
+                result.add(
+                    Finding(
+                        batch.mine_id,
+                        f"seq {seq} of station {stations[batch.station_id]}",
+                        f"signed in upload {batch.id} and accepted, but no longer stored",
+                    )
+                )
+
+
+def _signed_records(batch: repository.Kept, key: Any) -> dict[int, Any] | str:
+    """The records the station signed, by seq; or what is wrong with the kept upload."""
+    if not verify(key, batch.body, batch.signature):
+        return "its signature does not match its kept bytes"
+    try:
+        body = parse_body(batch.body)
+        return {seq: raw for raw in body.get("records", []) if (seq := record_seq(raw)) is not None}
+    except (MalformedBody, AttributeError):
+        return "its kept bytes are not a batch"
+
+
+def _compare(record: repository.Stored, raw: Any, points: dict[str, Point]) -> str | None:
+    if raw is None:
+        return "its upload does not contain this seq"
+    try:
+        parsed = parse_record(raw)
+    except ValidationError:
+        return "its upload holds an invalid record under this seq"
+    code = getattr(parsed, "point", None)
+    expected = signed_columns(parsed, points.get(code) if code else None)
+    stored = record._asdict()
+    for column in _SIGNED:
+        if stored[column] != expected[column]:
+            return f"its {column} is {stored[column]!r}, the station signed {expected[column]!r}"
+    if record.type == "trip" and record.increment_kg != expected["value_kg"]:
+        return (
+            f"its production is {record.increment_kg} kg, the trip weighed {expected['value_kg']}"
+        )
+    return None
+
+
+def _hour(ts: datetime, tz: ZoneInfo) -> datetime:
+    return period_start(ts, Period.HOUR, tz).astimezone(UTC)
+
+
+def _verify_hours(
+    session: Session, result: Verification, touched: dict[int, set[datetime]] | None
+) -> None:
+    """Hourly rollups = their records' production + approved manual entries."""
+    info = repository.points(session)
+    point_ids: list[int] | None = None
+    start = end = None
+    if touched is not None:
+        if not touched:
+            return
+        point_ids = sorted(touched)
+        start = min(min(hours) for hours in touched.values())
+        end = max(max(hours) for hours in touched.values()) + timedelta(hours=1)
+    expected: dict[tuple[int, datetime], list[int]] = defaultdict(lambda: [0, 0])
+    for point_id, ts, kg in repository.increments(session, point_ids, start, end):
+        expected[(point_id, _hour(ts, ZoneInfo(info[point_id].timezone)))][0] += kg
+    for entry in repository.manual_entries(session):
+        if touched is not None and entry.point_id not in touched:
+            continue
+        tz = ZoneInfo(info[entry.point_id].timezone)
+        for hour, kg in spread_over_hours(entry.start, entry.end, entry.gross_kg, tz):
+            expected[(entry.point_id, hour.astimezone(UTC))][1] += kg
+    stored = {
+        (row.point_id, row.hour_start): (row.measured_kg, row.manual_kg)
+        for row in repository.hourly_rows(session, point_ids, start, end)
+    }
+    keys = set(stored) | set(expected)
+    if touched is not None:
+        keys = {(p, h) for p, h in keys if h in touched.get(p, ())}
+    for point_id, hour in sorted(keys):
+        result.hours += 1
+        have = stored.get((point_id, hour), (0, 0))
+        want = tuple(expected.get((point_id, hour), (0, 0)))
+        if have != want:
+            point = info[point_id]
+            local = hour.astimezone(ZoneInfo(point.timezone))
+            result.add(
+                Finding(
+                    point.mine_id,
+                    f"hour {local:%Y-%m-%d %H:00} of point {point.code} of mine {point.mine_code}",
+                    f"the rollup holds {_t(have[0])} t measured + {_t(have[1])} t manual, its "
+                    f"records and approved entries add up to {_t(want[0])} t + {_t(want[1])} t",
+                )
+            )
+
+
+def _verify_days(session: Session, result: Verification) -> None:
+    """Daily rollups = the sum of their hours."""
+    info = repository.points(session)
+    result.days_checked = True
+    for row in repository.day_mismatches(session):
+        point = info[row.point_id]
+        stored = "no row" if row.stored is None else f"{_t(sum(row.stored))} t"
+        hours = "none" if row.of_hours is None else f"{_t(sum(row.of_hours))} t"
+        result.add(
+            Finding(
+                point.mine_id,
+                f"day {row.local_day} of point {point.code} of mine {point.mine_code}",
+                f"the daily rollup holds {stored}, its hours add up to {hours}",
+            )
+        )
+
+
+def _t(kg: int) -> str:
+    return f"{kg_to_tonnes(kg):,.3f}"
+
+
+def audit_entry_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+
+def _alarm(session: Session, result: Verification, now: datetime) -> None:
+    """``data_tamper`` per mine with a finding; a full run that finds a mine clean ends
+    its alarm."""
+    by_mine: dict[int, list[Finding]] = defaultdict(list)
+    for finding in result.findings:
+        if finding.mine_id is not None:
+            by_mine[finding.mine_id].append(finding)
+    for mine_id, findings in by_mine.items():
+        _tamper(session, mine_id, "figures", now, str(findings[0]), str(len(findings)))
+    if result.full:
+        for open_mine in alarms.mines_with_open(session, AlarmType.DATA_TAMPER):
+            if open_mine is not None and open_mine not in by_mine:
+                _tamper(session, open_mine, "figures", now, None)
+
+
+def _tamper(
+    session: Session,
+    mine_id: int | None,
+    subject: str,
+    now: datetime,
+    problem: str | None,
+    value: str | None = None,
+) -> None:
+    """Raise ``data_tamper`` for what was found, or end it when nothing was."""
+    if problem is None:
+        alarms.end_condition(
+            session, mine_id=mine_id, type_=AlarmType.DATA_TAMPER, at=now, subject=subject
+        )
+        return
+    alarms.raise_alarm(
+        session,
+        mine_id=mine_id,
+        type_=AlarmType.DATA_TAMPER,
+        at=now,
+        subject=subject,
+        value=value,
+        detail=problem,
+    )
+
+
+@dataclass
+class Outcome:
+    figures: Verification
+    audit: Broken | None
+    audit_entries: int
+    checkpoints: int
+
+
+def verify_all(
+    sessions: sessionmaker[Session], settings: Settings, now: datetime, *, full: bool
+) -> Outcome:
+    """The figures and the audit chain, in one transaction; ``data_tamper`` alarms
+    follow what is found (the audit log's is the center's own alarm, of no mine)."""
+    key = center_key(settings, create=False)
+    public_key = None if key is None else public_key_b64(key)
+    with transaction(sessions) as session:
+        figures = verify_figures(session, now, full=full)
+        broken = checkpoints.verify_anchored(
+            session, public_key, checkpoints.from_file(Path(settings.var_dir))
+        )
+        problem = None if broken is None else f"audit log entry {broken.entry_id}: {broken.reason}"
+        _tamper(
+            session, None, "audit", now, problem, None if broken is None else str(broken.entry_id)
+        )
+        entries = audit_entry_count(session)
+        kept = len(checkpoints.stored(session))
+    return Outcome(figures, broken, entries, kept)
+
+
+class IntegrityJob:
+    """The hourly round: sign a checkpoint of the audit chain, then re-prove what
+    arrived since the last round (the jobs process, under the jobs lease)."""
+
+    def __init__(self, settings: Settings, interval: timedelta = timedelta(hours=1)) -> None:
+        self._settings = settings
+        self._interval = interval
+        self._last: datetime | None = None
+        self._failing = False
+
+    def __call__(self, sessions: sessionmaker[Session], now: datetime) -> Outcome | None:
+        if self._last is not None and now - self._last < self._interval:
+            return None
+        self._last = now
+        key = center_key(self._settings)
+        assert key is not None
+        with transaction(sessions) as session:
+            checkpoints.make_checkpoint(session, key, now, Path(self._settings.var_dir))
+        outcome = verify_all(sessions, self._settings, now, full=False)
+        failing = outcome.audit is not None or not outcome.figures.ok
+        if failing and not self._failing:
+            first = outcome.audit or outcome.figures.findings[0]
+            log.error("verification found stored data that its proof no longer supports: %s", first)
+        elif self._failing and not failing:
+            log.info("verification: the stored data agree with their proof again")
+        self._failing = failing
+        return outcome
