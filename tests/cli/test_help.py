@@ -130,3 +130,40 @@ def test_unknown_command_and_bad_option_value_exit_non_zero_without_traceback() 
         done = _run(*args)
         assert done.returncode == 2, args
         assert "Traceback" not in done.stderr and "error:" in done.stderr, done.stderr
+
+
+def _run_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("COALWATCH_")}
+    return subprocess.run(
+        [str(COALWATCH), *args],
+        env={**clean, **env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_missing_or_broken_config_file_is_named_without_a_traceback(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.toml"
+    done = _run_with({"COALWATCH_CONFIG": str(missing)}, "db", "upgrade")
+    assert done.returncode == 2, done.stderr
+    assert "bad configuration" in done.stderr and str(missing) in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    broken = tmp_path / "center.toml"
+    broken.write_text('timezone = "Asia/Shanghai\n', encoding="utf-8")  # unterminated string
+    done = _run_with({"COALWATCH_CONFIG": str(broken)}, "db", "upgrade")
+    assert done.returncode == 2 and str(broken) in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_bad_or_unreachable_database_is_a_message_not_a_traceback() -> None:
+    for url, said in (
+        ("nonsense://x", "cannot use the database"),
+        # port 9 (discard) on loopback: nothing listens, the connection is refused
+        ("postgresql+psycopg://nobody@127.0.0.1:9/none", "cannot use the database"),
+    ):
+        done = _run_with({"COALWATCH_DATABASE_URL": url}, "db", "upgrade")
+        assert done.returncode == 1, (url, done.stderr)
+        assert said in done.stderr and "Traceback" not in done.stderr, done.stderr
