@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import textwrap
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -120,8 +121,31 @@ configuration:
 """
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Descriptions and epilogs as written, and each option's default after its help."""
+class HelpFormatter(argparse.HelpFormatter):
+    """Indented lines of descriptions and epilogs as written, the other lines filled as
+    paragraphs; each option's default after its help."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines: list[str] = []
+        paragraph: list[str] = []
+
+        def flush() -> None:
+            if paragraph:
+                lines.extend(
+                    textwrap.wrap(
+                        " ".join(paragraph), width, initial_indent=indent, subsequent_indent=indent
+                    )
+                )
+                paragraph.clear()
+
+        for line in text.splitlines():
+            if line and not line[0].isspace():
+                paragraph.append(line.strip())
+                continue
+            flush()
+            lines.append(indent + line if line else "")
+        flush()
+        return "\n".join(lines)
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""

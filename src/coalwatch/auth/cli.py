@@ -24,12 +24,12 @@ from coalwatch.config import Settings
 from coalwatch.errors import Invalid
 
 PASSWORD_RULES = (
-    "the password follows the rules of the web UI: at least 10 characters, letters and "
-    "digits, not containing the account name"
+    "The password follows the rules of the web UI: at least 10 characters, letters and "
+    "digits, not containing the account name."
 )
 WITHOUT_STDIN = (
-    "without --password-stdin the password is asked for twice on the terminal (not echoed); "
-    "when standard input is not a terminal the command stops with an error"
+    "Without --password-stdin the password is asked for twice on the terminal (not echoed); "
+    "when standard input is not a terminal the command stops with an error."
 )
 
 
@@ -186,7 +186,7 @@ def add_parser(commands: Any) -> None:
     create = actions.add_parser(
         "create",
         help="create an administrator (all permissions)",
-        description=f"Create an administrator. {PASSWORD_RULES}; {WITHOUT_STDIN}.",
+        description=f"Create an administrator. {PASSWORD_RULES} {WITHOUT_STDIN}",
     )
     _add_password_options(create)
     create.set_defaults(handler=cmd_admin_create)
@@ -205,7 +205,7 @@ def add_parser(commands: Any) -> None:
         description=(
             "Set a user's password (an administrator's too). The user must change it at "
             "the next sign-in, their open sessions end and a lock-out is lifted (audited). "
-            f"{PASSWORD_RULES}; {WITHOUT_STDIN}."
+            f"{PASSWORD_RULES} {WITHOUT_STDIN}"
         ),
     )
     _add_password_options(reset)
