@@ -1,4 +1,5 @@
-"""The ``coalwatch`` command (contract.md, "Command line")."""
+"""The ``coalwatch`` command; its commands and options are a stable surface (README,
+"The command line"): add freely, rename or remove none without a migration note."""
 
 from __future__ import annotations
 
