@@ -20,6 +20,7 @@ from coalwatch import __version__
 from coalwatch.audit.cli import add_parser as add_audit
 from coalwatch.auth.cli import add_parser as add_accounts
 from coalwatch.backups.cli import add_parser as add_backup
+from coalwatch.clitypes import port
 from coalwatch.config import DEFAULT_VAR_DIR, Settings, load_settings
 from coalwatch.errors import CoalwatchError
 from coalwatch.sim.cli import add_parser as add_sim
@@ -178,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the monitoring center (web UI, API, jobs)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8000, help="TCP port to listen on")
+    serve.add_argument("--port", type=port, default=8000, help="TCP port to listen on")
     serve.add_argument(
         "--certfile",
         type=Path,
@@ -197,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="run a self-contained demo region on SQLite under ./var/"
     )
     demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    demo.add_argument("--port", type=int, default=8000, help="TCP port to listen on (0: any free)")
+    demo.add_argument("--port", type=port, default=8000, help="TCP port to listen on (0: any free)")
     demo.add_argument("--mines", type=int, default=3, help="number of demo mines (1-50)")
     demo.set_defaults(handler=cmd_demo)
 

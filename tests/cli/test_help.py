@@ -18,10 +18,13 @@ from coalwatch.cli import build_parser, main
 COALWATCH = Path(sys.executable).with_name("coalwatch")
 
 
-def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def _run(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COALWATCH_")}
     return subprocess.run(
         [str(COALWATCH), *args],
+        cwd=cwd,
         env=env,
         input=stdin,
         stdin=None if stdin is not None else subprocess.DEVNULL,
@@ -125,10 +128,20 @@ def test_admin_create_without_a_password_and_no_terminal_fails_clearly() -> None
     assert "Traceback" not in done.stderr
 
 
-def test_unknown_command_and_bad_option_value_exit_non_zero_without_traceback() -> None:
-    for args in (("nonsense",), ("serve", "--port", "eighty"), ("token", "revoke")):
-        done = _run(*args)
-        assert done.returncode == 2, args
+def test_unknown_command_and_bad_option_value_exit_non_zero_without_traceback(
+    tmp_path: Path,
+) -> None:
+    for args in (
+        ("nonsense",),
+        ("serve", "--port", "eighty"),
+        ("serve", "--port", "70000"),  # a TCP port is 0 to 65535
+        ("demo", "--port", "-1"),
+        ("sim", "run", "--belts", "-1"),
+        ("sim", "run", "--time-factor", "0"),
+        ("token", "revoke"),
+    ):
+        done = _run(*args, cwd=tmp_path)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr and "error:" in done.stderr, done.stderr
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from coalwatch.clitypes import count, port, positive
 from coalwatch.sim.simset import BeltSpec, SimSet, TripSpec
 
 #: what ``sim run --help`` and the ``help`` command say (plain text: it is printed as is)
@@ -45,17 +46,17 @@ def add_parser(subparsers: Any) -> None:
         help="serve simulated instruments; faults from standard input",
         description=USAGE,
     )
-    run.add_argument("--belts", type=int, default=1, help="belt-scale points B1, B2, ...")
-    run.add_argument("--trips", type=int, default=1, help="trip-scale points K1, K2, ...")
+    run.add_argument("--belts", type=count, default=1, help="belt-scale points B1, B2, ...")
+    run.add_argument("--trips", type=count, default=1, help="trip-scale points K1, K2, ...")
     run.add_argument(
         "--map",
         choices=("bw500", "intecont"),
         default="bw500",
         help="the belt scales' register map",
     )
-    run.add_argument("--time-factor", type=float, default=1.0, help="simulated s per real s")
-    run.add_argument("--rate", type=float, default=600.0, help="nominal belt rate, t/h")
-    run.add_argument("--trip-interval", type=float, default=120.0, help="simulated s per trip")
+    run.add_argument("--time-factor", type=positive, default=1.0, help="simulated s per real s")
+    run.add_argument("--rate", type=positive, default=600.0, help="nominal belt rate, t/h")
+    run.add_argument("--trip-interval", type=positive, default=120.0, help="simulated s per trip")
     run.add_argument(
         "--seed", type=int, default=1, help="random seed: the same seed, the same production"
     )
@@ -63,7 +64,7 @@ def add_parser(subparsers: Any) -> None:
                      "default: the real time of day in Asia/Shanghai")  # fmt: skip
     run.add_argument("--host", default="127.0.0.1", help="address the simulators listen on")
     run.add_argument(
-        "--base-port", type=int, default=0, help="first port, the next ones follow (0: free ports)"
+        "--base-port", type=port, default=0, help="first port, the next ones follow (0: free ports)"
     )
     run.add_argument("--station", default="SIM1", help="station code in the written config")
     run.add_argument(
