@@ -98,6 +98,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     run_demo(settings, port=args.port, mines=args.mines, host=args.host)
 
 
+_DATABASE_DEFAULT = f"default: SQLite at {DEFAULT_VAR_DIR.as_posix()}/coalwatch.db"
+
+
 def _configuration_epilog() -> str:
     """The settings an operator meets first, with their defaults (from ``Settings``)."""
     fields = Settings.model_fields
@@ -177,7 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the monitoring center (web UI, API, jobs)")
+    serve = commands.add_parser(
+        "serve",
+        help="run the monitoring center (web UI, API, jobs)",
+        description=f"Run the monitoring center on the database of COALWATCH_DATABASE_URL "
+        f"({_DATABASE_DEFAULT}), which must be at the current schema (coalwatch db upgrade). "
+        "The other settings: coalwatch --help.",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=port, default=8000, help="TCP port to listen on")
     serve.add_argument(
@@ -205,7 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_commands.add_parser(
-        "upgrade", help="create the database or apply new migrations (Alembic)"
+        "upgrade",
+        help="create the database or apply new migrations (Alembic)",
+        description="Create the schema of the database of COALWATCH_DATABASE_URL "
+        f"({_DATABASE_DEFAULT}), or bring it to the current one. Run it after every upgrade.",
     )
     upgrade.set_defaults(handler=cmd_db_upgrade)
 
