@@ -1,4 +1,5 @@
-"""The ``coalwatch`` command (contract.md, "Command line")."""
+"""The ``coalwatch`` command; its commands and options are a stable surface (README,
+"The command line"): add freely, rename or remove none without a migration note."""
 
 from __future__ import annotations
 
@@ -6,19 +7,26 @@ import argparse
 import logging
 import os
 import sys
+import textwrap
+import tomllib
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
+from coalwatch import __version__
 from coalwatch.audit.cli import add_parser as add_audit
+from coalwatch.auth.cli import add_parser as add_accounts
 from coalwatch.backups.cli import add_parser as add_backup
-from coalwatch.config import Settings, load_settings
+from coalwatch.clitypes import port
+from coalwatch.config import DEFAULT_VAR_DIR, Settings, load_settings
 from coalwatch.errors import CoalwatchError
 from coalwatch.integrity.cli import add_parser as add_verify
 from coalwatch.sim.cli import add_parser as add_sim
 from coalwatch.station.cli import add_parser as add_station
+from coalwatch.web.secret import SECRET_FILE
 
 log = logging.getLogger("coalwatch")
 
@@ -27,35 +35,20 @@ class CommandError(Exception):
     """A command could not do its work; the message says why (exit status 1)."""
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _engine(settings: Settings, require_schema: bool = True) -> object:
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> None:
     from coalwatch.storage import migrate
     from coalwatch.storage.session import make_engine
 
     engine = make_engine(settings.resolved_database_url)
-    if require_schema and not migrate.is_up_to_date(engine):
-        raise CommandError(
-            f"the database at {engine.url.render_as_string(hide_password=True)} is not at the "
-            "current schema: run `coalwatch db upgrade` first"
-        )
-    return engine
-
-
-def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> None:
-    from coalwatch.storage import migrate
-
-    engine = _engine(settings, require_schema=False)
-    migrate.upgrade(engine)  # type: ignore[arg-type]
-    print(f"database is at revision {migrate.current_revision(engine)}")  # type: ignore[arg-type]
+    try:
+        migrate.upgrade(engine)
+        print(f"database is at revision {migrate.current_revision(engine)}")
+    finally:
+        engine.dispose()
 
 
 def cmd_center_keygen(args: argparse.Namespace, settings: Settings) -> None:
     """This center's Ed25519 key for forwarding to its upstream (never overwritten)."""
-    import os
-
     from coalwatch.wire.signing import generate_private_key, private_key_pem, public_key_b64
 
     key = generate_private_key()
@@ -77,6 +70,7 @@ def cmd_center_keygen(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
+    from coalwatch.storage.migrate import current_engine
     from coalwatch.web.app import create_app
 
     certfile = args.certfile or settings.tls_certfile
@@ -87,7 +81,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         if path is not None and not os.access(path, os.R_OK):
             raise CommandError(f"the TLS {name} file {path} cannot be read")
     settings = settings.model_copy(update={"tls_certfile": certfile, "tls_keyfile": keyfile})
-    _engine(settings)
+    current_engine(settings.resolved_database_url).dispose()
     app = create_app(settings)
     uvicorn.run(
         app,
@@ -99,109 +93,148 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     )
 
 
-def cmd_admin_create(args: argparse.Namespace, settings: Settings) -> None:
-    from coalwatch.auth.service import create_admin
-    from coalwatch.storage.session import make_sessionmaker, transaction
-    from coalwatch.users.service import check_password_rules
-
-    if not args.password_stdin:
-        raise CommandError("give the password on standard input with --password-stdin")
-    password = sys.stdin.readline().rstrip("\r\n")
-    # the rules every password of the UI follows (length, letters and digits, not the name)
-    check_password_rules(password, args.username.strip())
-    engine = _engine(settings)
-    with transaction(make_sessionmaker(engine)) as session:  # type: ignore[arg-type]
-        create_admin(session, args.username, password, _now())
-    print(f"administrator {args.username!r} created")
-
-
-def cmd_token_create(args: argparse.Namespace, settings: Settings) -> None:
-    from coalwatch.auth.limits import DEFAULT_THIRD_PARTY_PER_MIN
-    from coalwatch.auth.service import create_token
-    from coalwatch.storage.session import make_sessionmaker, transaction
-
-    engine = _engine(settings)
-    with transaction(make_sessionmaker(engine)) as session:  # type: ignore[arg-type]
-        token = create_token(
-            session,
-            args.name,
-            args.scope,
-            args.write,
-            _now(),
-            third_party=args.third_party,
-            rate_limit_per_min=args.rate_limit,
-        )
-    scope = f"org {args.scope}" if args.scope else "the whole tree"
-    kind = "third-party read-only" if args.third_party else "write" if args.write else "read"
-    limit = f", at most {args.rate_limit or DEFAULT_THIRD_PARTY_PER_MIN} requests per minute"
-    limited = args.third_party or args.rate_limit is not None
-    print(f"{kind} token {args.name!r} for {scope}{limit if limited else ''}:")
-    print(token)
-
-
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     from coalwatch.demo.run import run_demo
 
     run_demo(settings, port=args.port, mines=args.mines, host=args.host)
 
 
+_DATABASE_DEFAULT = f"default: SQLite at {DEFAULT_VAR_DIR.as_posix()}/coalwatch.db"
+
+
+def _configuration_epilog() -> str:
+    """The settings an operator meets first, with their defaults (from ``Settings``)."""
+    fields = Settings.model_fields
+    return f"""\
+configuration:
+  The center reads environment variables COALWATCH_<SETTING>, and a TOML file
+  only when COALWATCH_CONFIG names one: its keys are the settings in lower case
+  (database_url = "...", timezone = "..."); environment variables win over it.
+  A station reads its own TOML file instead (station run --config FILE).
+
+  COALWATCH_DATABASE_URL  SQLAlchemy URL (default: SQLite at
+                          {DEFAULT_VAR_DIR.as_posix()}/coalwatch.db under COALWATCH_VAR_DIR);
+                          PostgreSQL: postgresql+psycopg://USER:PASSWORD@HOST:5432/DB
+  COALWATCH_TIMEZONE      the deployment's time zone (default: {fields["timezone"].default})
+  COALWATCH_VAR_DIR       SQLite, secret key, backups, snapshots
+                          (default: {fields["var_dir"].default})
+  COALWATCH_SECRET_KEY    signs session cookies (default: generated once, kept in
+                          VAR_DIR/{SECRET_FILE}; set the same one on every center process)
+  COALWATCH_LOG_LEVEL     DEBUG, INFO, WARNING, ERROR (default: {fields["log_level"].default})
+  COALWATCH_CONFIG        the TOML file (default: none)
+
+  Every setting, with its default: docs/operator-guide.en.md, "Configuration".
+"""
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Indented lines of descriptions and epilogs as written, the other lines filled as
+    paragraphs; each option's default after its help."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines: list[str] = []
+        paragraph: list[str] = []
+
+        def flush() -> None:
+            if paragraph:
+                lines.extend(
+                    textwrap.wrap(
+                        " ".join(paragraph), width, initial_indent=indent, subsequent_indent=indent
+                    )
+                )
+                paragraph.clear()
+
+        for line in text.splitlines():
+            if line and not line[0].isspace():
+                paragraph.append(line.strip())
+                continue
+            flush()
+            lines.append(indent + line if line else "")
+        flush()
+        return "\n".join(lines)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        # a flag is off unless given, and None means "not given": neither is a default
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """Every (sub)command of ``coalwatch`` formats its help the same way."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="coalwatch", description="Coal production monitoring (煤炭产量监控系统)"
+    parser = Parser(
+        prog="coalwatch",
+        description="Coal production monitoring (煤炭产量监控系统): the monitoring center, "
+        "the mine-side station, simulators and the demo.",
+        epilog=_configuration_epilog(),
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"coalwatch {__version__}", help="print the version"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the monitoring center (API + jobs)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument(
-        "--certfile", type=Path, help="serve over HTTPS with this certificate (PEM, with chain)"
+    serve = commands.add_parser(
+        "serve",
+        help="run the monitoring center (web UI, API, jobs)",
+        description=f"Run the monitoring center on the database of COALWATCH_DATABASE_URL "
+        f"({_DATABASE_DEFAULT}), which must be at the current schema (coalwatch db upgrade). "
+        "The other settings: coalwatch --help.",
     )
-    serve.add_argument("--keyfile", type=Path, help="the certificate's private key (PEM)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=port, default=8000, help="TCP port to listen on")
+    serve.add_argument(
+        "--certfile",
+        type=Path,
+        help="serve over HTTPS with this certificate (PEM, with chain; "
+        "default: COALWATCH_TLS_CERTFILE, else plain HTTP)",
+    )
+    serve.add_argument(
+        "--keyfile",
+        type=Path,
+        help="the certificate's private key (PEM; default: COALWATCH_TLS_KEYFILE, "
+        "else inside the certificate file)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
-    demo = commands.add_parser("demo", help="run a self-contained demo on SQLite under ./var/")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000)
+    demo = commands.add_parser(
+        "demo", help="run a self-contained demo region on SQLite under ./var/"
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    demo.add_argument("--port", type=port, default=8000, help="TCP port to listen on (0: any free)")
     demo.add_argument("--mines", type=int, default=3, help="number of demo mines (1-50)")
     demo.set_defaults(handler=cmd_demo)
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    upgrade = db_commands.add_parser("upgrade", help="apply the migrations (Alembic)")
+    upgrade = db_commands.add_parser(
+        "upgrade",
+        help="create the database or apply new migrations (Alembic)",
+        description="Create the schema of the database of COALWATCH_DATABASE_URL "
+        f"({_DATABASE_DEFAULT}), or bring it to the current one. Run it after every upgrade.",
+    )
     upgrade.set_defaults(handler=cmd_db_upgrade)
 
-    admin = commands.add_parser("admin", help="administrators")
-    admin_commands = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
-    create_admin = admin_commands.add_parser("create", help="create an administrator")
-    create_admin.add_argument("--username", required=True)
-    create_admin.add_argument("--password-stdin", action="store_true", help="read the password")
-    create_admin.set_defaults(handler=cmd_admin_create)
-
-    token = commands.add_parser("token", help="API tokens")
-    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
-    create_token = token_commands.add_parser(
-        "create", help="print a new API token alone on the last line"
-    )
-    create_token.add_argument("--name", required=True)
-    create_token.add_argument("--scope", metavar="ORG_CODE", help="limit to an org subtree")
-    create_token.add_argument("--write", action="store_true", help="allow changes")
-    create_token.add_argument(
-        "--third-party",
-        action="store_true",
-        help="for a finance, tax or safety department: read-only, rate-limited (60/min default)",
-    )
-    create_token.add_argument(
-        "--rate-limit", type=int, metavar="PER_MINUTE", help="requests per minute at most"
-    )
-    create_token.set_defaults(handler=cmd_token_create)
+    add_accounts(commands)
 
     center = commands.add_parser("center", help="this center toward its upstream center")
     center_commands = center.add_subparsers(dest="center_command", required=True, metavar="ACTION")
     center_keygen = center_commands.add_parser(
         "keygen", help="write a new Ed25519 key; print its public key alone on the last line"
     )
-    center_keygen.add_argument("--key-file", required=True, metavar="PATH")
+    center_keygen.add_argument(
+        "--key-file",
+        required=True,
+        metavar="PATH",
+        help="where to write the private key (mode 0600; an existing file is not overwritten)",
+    )
     center_keygen.set_defaults(handler=cmd_center_keygen)
 
     add_station(commands)
@@ -212,27 +245,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_libraries() -> None:
+    """Libraries that narrate their work at INFO speak up only for warnings."""
+    for name in ("alembic", "weasyprint", "fontTools"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _config_problem(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"COALWATCH_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+    # the TOML file named by COALWATCH_CONFIG is missing, unreadable or not TOML
+    return f"COALWATCH_CONFIG={os.environ.get('COALWATCH_CONFIG')}: {exc}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"COALWATCH_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        print(f"coalwatch: bad configuration: {problems}", file=sys.stderr)
+    except (ValidationError, OSError, tomllib.TOMLDecodeError) as exc:
+        print(f"coalwatch: bad configuration: {_config_problem(exc)}", file=sys.stderr)
         return 2
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    _quiet_libraries()
     handler: Callable[[argparse.Namespace, Settings], None] = args.handler
     try:
         handler(args, settings)
     except (CommandError, CoalwatchError) as exc:
         print(f"coalwatch: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 1
+    except (ArgumentError, OperationalError) as exc:
+        # a malformed COALWATCH_DATABASE_URL, or a database that cannot be reached
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"coalwatch: cannot use the database: {reason}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

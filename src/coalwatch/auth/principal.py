@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import getpass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from coalwatch.auth.permissions import ALL, VIEW_ALL
@@ -71,3 +72,11 @@ class Principal:
 OPERATOR = Principal(
     name="operator", scope_path=None, permissions=frozenset({ALL}), kind="operator"
 )
+
+
+def operator() -> Principal:
+    """The command-line operator, named in the audit log after the system account."""
+    try:
+        return replace(OPERATOR, name=f"operator:{getpass.getuser()}")
+    except (KeyError, OSError):  # no name for this uid (e.g. a bare container)
+        return OPERATOR

@@ -35,5 +35,26 @@ def revoke(token: ApiToken, now: datetime) -> None:
     token.revoked_at = now
 
 
+def tokens(session: Session, *, token_id: int | None = None) -> list[tuple[ApiToken, str | None]]:
+    """Every token (or the one with ``token_id``), revoked ones too, with the code of the
+    org it is scoped to."""
+    query = (
+        select(ApiToken, Org.code)
+        .outerjoin(Org, Org.id == ApiToken.scope_org_id)
+        .order_by(ApiToken.id)
+    )
+    if token_id is not None:
+        query = query.where(ApiToken.id == token_id)
+    return [(token, code) for token, code in session.execute(query)]
+
+
+def tokens_named(session: Session, name: str) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.name == name)))
+
+
+def token_by_id(session: Session, token_id: int) -> ApiToken | None:
+    return session.get(ApiToken, token_id)
+
+
 def role_by_code(session: Session, code: str) -> Role | None:
     return session.scalars(select(Role).where(Role.code == code)).first()

@@ -8,12 +8,14 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from coalwatch.audit import service as audit
 from coalwatch.auth import repository
 from coalwatch.auth.limits import DEFAULT_THIRD_PARTY_PER_MIN, MAX_PER_MIN, RateLimiter
 from coalwatch.auth.passwords import hash_password
 from coalwatch.auth.permissions import BUILTIN_ROLES
 from coalwatch.auth.principal import Principal
-from coalwatch.errors import Conflict, Invalid, TooManyRequests, Unauthorized
+from coalwatch.auth.schemas import TokenOut
+from coalwatch.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from coalwatch.orgs import repository as org_repository
 from coalwatch.storage.models import ApiToken, User, UserRole
 
@@ -74,6 +76,73 @@ def create_token(
         ),
     )
     return token
+
+
+def _token_out(token: ApiToken, scope: str | None) -> TokenOut:
+    access = "write" if token.write else "read"
+    if token.kind == THIRD_PARTY:
+        access = "third-party read"
+    return TokenOut(
+        id=token.id,
+        name=token.name,
+        scope=scope,
+        access=access,
+        rate_limit_per_min=token.rate_limit_per_min,
+        created_at=token.created_at,
+        revoked_at=token.revoked_at,
+    )
+
+
+def list_tokens(session: Session, principal: Principal) -> list[TokenOut]:
+    """Every API token, revoked ones too; a token's secret is never stored, so never shown."""
+    principal.require("system:view")
+    return [_token_out(token, scope) for token, scope in repository.tokens(session)]
+
+
+#: the largest id an INTEGER column holds (a larger number is a name, or no token)
+_MAX_ID = 2**31 - 1
+
+
+def _token_to_revoke(session: Session, key: str) -> ApiToken:
+    key = key.strip()
+    if key.isdigit() and int(key) <= _MAX_ID:
+        found = repository.token_by_id(session, int(key))
+        if found is not None:
+            return found
+    named = repository.tokens_named(session, key)
+    if not named:
+        raise NotFound(f"no token with the name or id {key!r} (see `coalwatch token list`)")
+    active = [token for token in named if token.revoked_at is None]
+    if len(active) > 1:
+        ids = ", ".join(str(token.id) for token in active)
+        raise Conflict(
+            f"{len(active)} tokens are named {key!r} (ids {ids}): give the id of the one to revoke"
+        )
+    return active[0] if active else named[0]
+
+
+def revoke_token(session: Session, principal: Principal, key: str, now: datetime) -> TokenOut:
+    """Revoke a token by its id or its name; it is refused from then on. Audited."""
+    principal.require("system:write")
+    token = _token_to_revoke(session, key)
+    if token.revoked_at is not None:
+        raise Conflict(
+            f"token {token.name!r} (id {token.id}) is already revoked "
+            f"(since {token.revoked_at.isoformat(timespec='seconds')})"
+        )
+    repository.revoke(token, now)
+    audit.record(
+        session,
+        actor=principal.name,
+        action="token.revoke",
+        entity="token",
+        key=token.name,
+        detail={"id": token.id, "write": token.write, "kind": token.kind},
+        at=now,
+    )
+    session.flush()
+    [(revoked, scope)] = repository.tokens(session, token_id=token.id)
+    return _token_out(revoked, scope)
 
 
 def authenticate(

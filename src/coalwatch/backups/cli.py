@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from coalwatch.auth.principal import operator
 from coalwatch.backups.schemas import BackupOut, Figures
 from coalwatch.config import Settings
 from coalwatch.errors import CoalwatchError
@@ -38,7 +38,7 @@ def add_parser(commands: Any) -> None:
     )
     restore.set_defaults(handler=cmd_restore)
     verify = actions.add_parser("verify", help="check a backup's checksum and content")
-    verify.add_argument("file", type=Path, metavar="FILE")
+    verify.add_argument("file", type=Path, metavar="FILE", help="the backup (or its .json)")
     verify.set_defaults(handler=cmd_verify)
     prune = actions.add_parser(
         "prune", help="delete backups older than the retention (never the newest)"
@@ -47,10 +47,7 @@ def add_parser(commands: Any) -> None:
 
 
 def _by() -> str:
-    try:
-        return f"operator:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "operator"
+    return operator().name
 
 
 def _now() -> datetime:

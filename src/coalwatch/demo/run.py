@@ -8,6 +8,7 @@ uploads new readings every 5 s.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -176,11 +177,14 @@ def backfill(
 
 
 class _Server(uvicorn.Server):
-    """Uvicorn that stops the stand-in stations first, and stops when they are told to."""
+    """Uvicorn that stops when told to, and stops the stations before it closes."""
 
-    def __init__(self, config: uvicorn.Config, stop: threading.Event) -> None:
+    def __init__(
+        self, config: uvicorn.Config, stop: threading.Event, before_shutdown: Callable[[], None]
+    ) -> None:
         super().__init__(config)
         self.stop = stop
+        self.before_shutdown = before_shutdown
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.stop.set()
@@ -190,6 +194,12 @@ class _Server(uvicorn.Server):
         if self.stop.is_set():
             self.should_exit = True
         return await super().on_tick(counter)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # The stations go first, while the center still answers their last uploads;
+        # stopped after it, they would log refused connections.
+        await asyncio.to_thread(self.before_shutdown)
+        await super().shutdown(sockets)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -253,17 +263,23 @@ def _serve(
     settings = demo_video_settings(demo.settings)
     cameras = start_cameras(settings, demo.mines, _system_clock())
     app = create_app(settings)
+    live: list[LiveMine] = []
+
+    def stop_stations() -> None:
+        for mine in live:
+            mine.stop()
+
     server = _Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False), stop
+        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False),
+        stop,
+        stop_stations,
     )
     base = f"http://{_local_host(host)}:{port}"
-    live: list[LiveMine] = []
     try:
         for index, (spec, history) in enumerate(zip(demo.mines, demo.stations, strict=True)):
             live.append(start_live(spec, history, base, demo.settings.var_dir / "stations", index))
     except BaseException:
-        for mine in live:
-            mine.stop()
+        stop_stations()
         stop_cameras(cameras)
         raise
     text = credentials_text(demo, base)
@@ -278,8 +294,7 @@ def _serve(
         server.run(sockets=[listener])
     finally:
         stop.set()
-        for mine in live:
-            mine.stop()
+        stop_stations()  # when the server did not get as far as its shutdown
         stop_cameras(cameras)
 
 

@@ -1,14 +1,4 @@
-"""``coalwatch sim run``: simulated instruments on loopback, driven from standard input.
-
-It prints each instrument's endpoint, writes a station config that polls them
-(``var/sim-station.toml``), then reads commands, one a line::
-
-    B1 door_open            a fault (see ``help``); arguments as ``B1 error 5`` or ``code=5``
-    state B1                an instrument's truth (``state`` alone: all of them)
-    freeze | unfreeze       stop / resume all production
-    quit                    stop (so do Ctrl-C, SIGTERM and, when not interactive, nothing:
-                            at the end of standard input it keeps serving until a signal)
-"""
+"""``coalwatch sim run``: simulated instruments on loopback, driven from standard input."""
 
 from __future__ import annotations
 
@@ -23,36 +13,71 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from coalwatch.clitypes import count, port, positive
 from coalwatch.sim.simset import BeltSpec, SimSet, TripSpec
+
+#: what ``sim run --help`` and the ``help`` command say (plain text: it is printed as is)
+USAGE = """\
+Serve simulated weighing instruments (Modbus TCP on loopback): belt scales B1, B2, ...
+and trip scales K1, K2, ... It prints each instrument's address, writes a station
+config that polls them (--config-out), then reads commands from standard input,
+one a line:
+
+  B1 door_open          inject a fault (the list: help); arguments as B1 error 5
+                        or B1 error code=5
+  state B1              an instrument's true state (state alone: all of them)
+  endpoints             every instrument's address again
+  freeze | unfreeze     stop / resume all production
+  help                  this text and the faults of each instrument
+  quit                  stop; so do Ctrl-C and SIGTERM. At the end of standard input
+                        (started in the background) it keeps serving until a signal.
+"""
 
 #: positional arguments of the faults that take some
 _POSITIONAL = {"error": ("code",), "parameter_change": ("index", "value")}
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(subparsers: Any) -> None:
     """Add ``sim run`` to the ``coalwatch`` command."""
     sim = subparsers.add_parser("sim", help="simulated instruments (Modbus TCP on loopback)")
     actions = sim.add_subparsers(dest="sim_command", required=True, metavar="ACTION")
     run = actions.add_parser(
         "run",
         help="serve simulated instruments; faults from standard input",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=USAGE,
     )
-    run.add_argument("--belts", type=int, default=1, help="belt-scale points (default 1)")
-    run.add_argument("--trips", type=int, default=1, help="trip-scale points (default 1)")
-    run.add_argument("--map", choices=("bw500", "intecont"), default="bw500")
-    run.add_argument("--time-factor", type=float, default=1.0, help="simulated s per real s")
-    run.add_argument("--rate", type=float, default=600.0, help="nominal belt rate, t/h")
-    run.add_argument("--trip-interval", type=float, default=120.0, help="simulated s per trip")
-    run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--belts", type=count, default=1, help="belt-scale points B1, B2, ...")
+    run.add_argument("--trips", type=count, default=1, help="trip-scale points K1, K2, ...")
+    run.add_argument(
+        "--map",
+        choices=("bw500", "intecont"),
+        default="bw500",
+        help="the belt scales' register map",
+    )
+    run.add_argument("--time-factor", type=positive, default=1.0, help="simulated s per real s")
+    run.add_argument("--rate", type=positive, default=600.0, help="nominal belt rate, t/h")
+    run.add_argument("--trip-interval", type=positive, default=120.0, help="simulated s per trip")
+    run.add_argument(
+        "--seed", type=int, default=1, help="random seed: the same seed, the same production"
+    )
     run.add_argument("--start-hour", type=float, help="simulated time of day at start (hours); "
                      "default: the real time of day in Asia/Shanghai")  # fmt: skip
-    run.add_argument("--host", default="127.0.0.1")
-    run.add_argument("--base-port", type=int, default=0, help="first port (default: free ports)")
+    run.add_argument("--host", default="127.0.0.1", help="address the simulators listen on")
+    run.add_argument(
+        "--base-port", type=port, default=0, help="first port, the next ones follow (0: free ports)"
+    )
     run.add_argument("--station", default="SIM1", help="station code in the written config")
-    run.add_argument("--center", action="append", help="center URL (repeatable)")
-    run.add_argument("--config-out", type=Path, default=Path("var/sim-station.toml"))
+    run.add_argument(
+        "--center",
+        action="append",
+        help="center URL in the written config, repeatable (default: http://127.0.0.1:8000)",
+    )
+    run.add_argument(
+        "--config-out",
+        type=Path,
+        default=Path("var/sim-station.toml"),
+        help="where to write the station config (its key and outbox go beside it)",
+    )
     run.set_defaults(handler=cmd_sim)
 
 
@@ -126,7 +151,7 @@ def handle_line(sims: SimSet, line: str) -> tuple[bool, str]:
         return False, "stopping"
     if head == "help":
         lines = [f"{key}: {', '.join(sims.faults(key))}" for key in sims.keys]
-        return True, "\n".join([__doc__ or "", "faults per instrument:", *lines])
+        return True, "\n".join([USAGE, "faults per instrument:", *lines])
     if head == "endpoints":
         return True, "\n".join(f"{k} {h}:{p}" for k, (h, p) in sims.endpoints.items())
     if head in ("freeze", "unfreeze"):

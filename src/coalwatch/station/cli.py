@@ -100,7 +100,12 @@ def add_parser(commands: Any) -> None:
     keygen = actions.add_parser(
         "keygen", help="create the station's Ed25519 key; print the public key on the last line"
     )
-    keygen.add_argument("--key-file", type=Path, default=Path("station.key"))
+    keygen.add_argument(
+        "--key-file",
+        type=Path,
+        default=Path("station.key"),
+        help="where to write the private key (mode 0600; an existing file is not overwritten)",
+    )
     keygen.set_defaults(handler=cmd_keygen)
 
     status = actions.add_parser("status", help="outbox size and age, last seq, last acked")

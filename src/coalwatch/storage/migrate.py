@@ -10,6 +10,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from coalwatch.errors import DatabaseNotReady
+from coalwatch.storage.session import make_engine
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -35,3 +38,16 @@ def head_revision(engine: Engine) -> str | None:
 
 def is_up_to_date(engine: Engine) -> bool:
     return current_revision(engine) == head_revision(engine)
+
+
+def current_engine(url: str) -> Engine:
+    """An engine on a database at the current schema, else an error saying what to run."""
+    engine = make_engine(url)
+    if not is_up_to_date(engine):
+        where = engine.url.render_as_string(hide_password=True)
+        engine.dispose()
+        raise DatabaseNotReady(
+            f"the database at {where} is not at the current schema: "
+            "run `coalwatch db upgrade` first"
+        )
+    return engine

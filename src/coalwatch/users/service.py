@@ -516,6 +516,64 @@ def update_user(
     return _user_out(user, org, roles, now)
 
 
+def _user_named(session: Session, principal: Principal, username: str) -> User:
+    """A user the caller sees and may manage, by account name."""
+    user = repository.user_by_username(session, username.strip())
+    if user is None:
+        raise NotFound(f"no user {username.strip()!r}")
+    user, _ = _visible_user(session, principal, user.id)
+    _require_within(
+        principal, _permissions(repository.roles_of(session, [user.id])[user.id]), user.username
+    )
+    return user
+
+
+def unlock(session: Session, principal: Principal, username: str, now: datetime) -> bool:
+    """解锁: lift a lock-out and forget the failed sign-ins; False when it was not locked."""
+    principal.require("system:write")
+    user = _user_named(session, principal, username)
+    was_locked = user.locked_until is not None and user.locked_until > now
+    user.locked_until = None
+    user.failed_logins = 0
+    audit.record(
+        session,
+        actor=principal.name,
+        action="user.unlock",
+        entity="user",
+        key=user.username,
+        detail={"was_locked": was_locked},
+        at=now,
+    )
+    return was_locked
+
+
+def reset_password(
+    session: Session, principal: Principal, username: str, password: str, now: datetime
+) -> None:
+    """重置密码: a new password by the rules, to be changed at the next sign-in.
+
+    The user's browser sessions end, and a lock-out is lifted so that they can sign in.
+    """
+    principal.require("system:write")
+    user = _user_named(session, principal, username)
+    check_password_rules(password, user.username)
+    user.password_hash = hash_password(password)
+    user.password_changed_at = now
+    user.must_change_password = True
+    user.locked_until = None
+    user.failed_logins = 0
+    repository.end_web_sessions(session, user.id, now)
+    audit.record(
+        session,
+        actor=principal.name,
+        action="password.reset",
+        entity="user",
+        key=user.username,
+        detail={"must_change_password": True},
+        at=now,
+    )
+
+
 def delete_users(
     session: Session, principal: Principal, user_ids: Sequence[int], now: datetime
 ) -> int:
