@@ -79,6 +79,7 @@ bench: install
 	$(BIN)/python bench/station_throughput.py
 	$(BIN)/python bench/video_snapshots.py
 	$(BIN)/python bench/batch_cost.py
+	$(BIN)/python bench/verify_year.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis node_modules $(VENDOR) $(COMPILED)
