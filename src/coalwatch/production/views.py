@@ -16,6 +16,7 @@ from coalwatch.errors import Invalid
 from coalwatch.faults import service as faults
 from coalwatch.monitor import service as monitor
 from coalwatch.orgs import repository as org_repository
+from coalwatch.orgs import service as orgs
 from coalwatch.production import service
 from coalwatch.production.schemas import Figure, PeriodFigure
 from coalwatch.web.exports import csv_response, xlsx_response
@@ -43,12 +44,7 @@ def _choices(page: Page) -> tuple[list[tuple[str, str]], list[tuple[str, str, in
             (m.code, m.name)
             for m, _ in org_repository.mines_under(session, page.principal.scope_path)
         ]
-        orgs = org_repository.orgs_under(session, page.principal.scope_path)
-    depth: dict[int, int] = {}
-    units = []
-    for org in orgs:
-        depth[org.id] = depth.get(org.parent_id or -1, -1) + 1
-        units.append((org.code, org.name, depth[org.id]))
+        units = orgs.unit_tree(session, page.principal)
     return mines, units
 
 

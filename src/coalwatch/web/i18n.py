@@ -85,6 +85,15 @@ class Formats:
         """Tonnes with thousands separators and 3 decimals (kg), rounded half-up."""
         return self.number(value, 3)
 
+    def rate(self, value: Any) -> str:
+        """A rate in yuan per tonne: the fen always, down to 4 decimals where given."""
+        if value is None:
+            return DASH
+        exact = Decimal(str(value))
+        exponent = exact.normalize().as_tuple().exponent
+        places = min(4, max(2, -exponent)) if isinstance(exponent, int) else 2
+        return self.number(exact, places)
+
     def percent(self, ratio: Any, places: int = 1) -> str:
         if ratio is None:
             return DASH
