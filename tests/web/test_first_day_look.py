@@ -10,6 +10,16 @@ from typing import Any
 from tests.web.conftest import ADMIN_PASSWORD, Center, Console, screenshot, sign_in
 
 
+def _y_axis(page: Any, chart: str) -> str:
+    """The name of the first y axis of a wall chart, as ECharts drew it."""
+    name: str = page.evaluate(
+        "chart => echarts.getInstanceByDom(document.querySelector(`.chart[data-chart=${chart}]`))"
+        ".getOption().yAxis[0].name",
+        chart,
+    )
+    return name
+
+
 def test_the_walls_ratio_chart_is_in_percent(
     new_page: Any, center: Center, console: Console
 ) -> None:
@@ -19,16 +29,8 @@ def test_the_walls_ratio_chart_is_in_percent(
     page.wait_for_selector(".chart[data-chart=ratios] canvas")
     spec = json.loads(page.get_attribute(".chart[data-chart=ratios]", "data-series"))
     assert spec["series"][0]["name"] == "当天产能比"
-    axis = page.evaluate(
-        "() => echarts.getInstanceByDom(document.querySelector('.chart[data-chart=ratios]'))"
-        ".getOption().yAxis[0].name"
-    )
-    assert axis == "%"
-    hours = page.evaluate(
-        "() => echarts.getInstanceByDom(document.querySelector('.chart[data-chart=hours]'))"
-        ".getOption().yAxis[0].name"
-    )
-    assert hours == "t"
+    assert _y_axis(page, "ratios") == "%"
+    assert _y_axis(page, "hours") == "t"
     screenshot(page, "wall-1920")
 
 
