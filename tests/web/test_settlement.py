@@ -118,6 +118,17 @@ def test_fee_item_rates_and_a_months_statement_through_the_pages(
     # the rate in force today is the later one
     assert page.inner_text("#item-resource_tax td.num") == "5.50"
 
+    # the items as a download: one row per rate given
+    listed = page.request.get(page.get_attribute("#export-xlsx", "href"))
+    assert listed.status == 200
+    book = load_workbook(io.BytesIO(listed.body())).active
+    assert book is not None
+    given = [r for r in book.iter_rows(values_only=True) if r[0] == "resource_tax"]
+    assert [(r[1], Decimal(str(r[3])), str(r[4])[:10]) for r in given] == [
+        ("资源税", Decimal("5"), "2025-01-01"),
+        ("资源税", Decimal("5.5"), "2025-03-16"),
+    ]
+
     page.click(".sidebar a:has-text('月结算单')")
     page.fill("#f-month", "2025-03")
     page.select_option("#f-org", "YC")
