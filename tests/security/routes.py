@@ -326,6 +326,17 @@ ROUTES: dict[tuple[str, str], Rule] = {
         perms("production:view", "production:write"),
         form={"start": "2026-03-16T08:00", "end": "2026-03-16T12:00", "reason": "停产"},
     ),
+    # ---- pages: 结算管理
+    ("GET", "/settlement/items"): Rule(perms("settlement:view")),
+    ("POST", "/settlement/items"): Rule(
+        perms("settlement:view", "settlement:write"), form={"code": "sec_fee2", "name": "测试费"}
+    ),
+    ("POST", "/settlement/items/rates"): Rule(
+        perms("settlement:view", "settlement:write"),
+        form={"item": "sec_fee", "yuan_per_t": "1.5", "effective_from": "2026-01-01"},
+    ),
+    ("GET", "/settlement/statements"): Rule(perms("settlement:view"), query={"month": "2026-03"}),
+    ("GET", "/settlement/statements/{mine}/{month}"): Rule(perms("settlement:view")),
     # ---- pages: 系统设置
     ("GET", "/system/audit"): Rule(perms("system:view")),
     ("GET", "/system/orgs"): Rule(perms("system:view")),

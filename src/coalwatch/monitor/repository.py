@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from coalwatch.storage.models import Point, Record, Station
@@ -56,12 +56,27 @@ def last_sample(session: Session, point_id: int) -> tuple[datetime, int | None, 
     return (row[0], row[1], row[2]) if row else None
 
 
-def latest_records(session: Session, mine_id: int, limit: int) -> list[tuple[Record, str | None]]:
+def records_between(
+    session: Session,
+    mine_id: int,
+    start: datetime | None,
+    end: datetime | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[tuple[Record, str | None]], int]:
+    """A mine's records in [start, end), newest first: one page of them, and how many."""
+    where = [Record.mine_id == mine_id]
+    if start is not None:
+        where.append(Record.ts >= start)
+    if end is not None:
+        where.append(Record.ts < end)
+    total = session.scalar(select(func.count()).select_from(Record).where(*where)) or 0
     rows = session.execute(
         select(Record, Point.code)
         .outerjoin(Point, Point.id == Record.point_id)
-        .where(Record.mine_id == mine_id)
+        .where(*where)
         .order_by(Record.ts.desc(), Record.seq.desc())
+        .offset(offset)
         .limit(limit)
     )
-    return [(record, code) for record, code in rows]
+    return [(record, code) for record, code in rows], total

@@ -14,7 +14,7 @@ from coalwatch.alarms import service as alarms
 from coalwatch.auth.principal import Principal
 from coalwatch.domain.alarms import Thresholds
 from coalwatch.domain.units import kg_to_tonnes
-from coalwatch.errors import NotFound
+from coalwatch.errors import Invalid, NotFound
 from coalwatch.mines.service import visible_mine
 from coalwatch.monitor import repository
 from coalwatch.monitor.schemas import (
@@ -168,16 +168,26 @@ def wall(session: Session, principal: Principal, now: datetime, tz: ZoneInfo) ->
     return Wall(overview=view, hours=production.today_by_hour(session, mines, now, tz))
 
 
-def latest_records(
-    session: Session, principal: Principal, mine_code: str, limit: int
-) -> list[RecordRow]:
-    """实时数据: the newest records of a mine in scope."""
+def records(
+    session: Session,
+    principal: Principal,
+    mine_code: str,
+    start: datetime | None,
+    end: datetime | None,
+    page: int,
+    size: int,
+) -> tuple[list[RecordRow], int]:
+    """实时数据: a mine in scope's records received for [start, end), newest first; one
+    page of ``size`` and how many there are."""
     mine, _ = visible_mine(session, principal, mine_code)
+    if start is not None and end is not None and end <= start:
+        raise Invalid("the end of the time range must be after its start")
 
     def tonnes(kg: int | None) -> Decimal | None:
         return None if kg is None else kg_to_tonnes(kg)
 
-    return [
+    found, total = repository.records_between(session, mine.id, start, end, (page - 1) * size, size)
+    rows = [
         RecordRow(
             seq=r.seq,
             ts=r.ts,
@@ -190,5 +200,6 @@ def latest_records(
             event=r.event,
             detail=r.detail,
         )
-        for r, point in repository.latest_records(session, mine.id, limit)
+        for r, point in found
     ]
+    return rows, total

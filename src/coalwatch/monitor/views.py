@@ -100,6 +100,7 @@ def _charts(page: Page, wall: Wall) -> dict[str, Any]:
         },
         "ratios": {
             "x": [m.name for m in ranked],
+            "axes": [{"name": "%"}],
             "series": [
                 {
                     "name": page._("当天产能比"),

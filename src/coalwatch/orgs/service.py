@@ -62,6 +62,17 @@ def list_orgs(session: Session, principal: Principal) -> list[OrgOut]:
     ]
 
 
+def unit_tree(session: Session, principal: Principal) -> list[tuple[str, str, int]]:
+    """The units of the principal's scope in tree order, as (code, name, depth below the
+    scope's top) for a unit picker."""
+    depth: dict[int, int] = {}
+    units = []
+    for org in repository.orgs_under(session, principal.scope_path):
+        depth[org.id] = depth.get(org.parent_id or -1, -1) + 1
+        units.append((org.code, org.name, depth[org.id]))
+    return units
+
+
 def visible_org(session: Session, principal: Principal, code: str) -> Org:
     org = repository.org_by_code(session, code)
     if org is None or not principal.sees(org.path):

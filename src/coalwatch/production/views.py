@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
@@ -15,10 +16,13 @@ from coalwatch.domain.periods import Period
 from coalwatch.errors import Invalid
 from coalwatch.faults import service as faults
 from coalwatch.monitor import service as monitor
+from coalwatch.monitor.schemas import RecordRow
 from coalwatch.orgs import repository as org_repository
+from coalwatch.orgs import service as orgs
 from coalwatch.production import service
 from coalwatch.production.schemas import Figure, PeriodFigure
-from coalwatch.web.exports import csv_response, xlsx_response
+from coalwatch.web.exports import Cell, csv_response, xlsx_response
+from coalwatch.web.listing import Format, PageNo, export, local, paging, window
 from coalwatch.web.pages import Page, need
 
 router = APIRouter(include_in_schema=False)
@@ -43,12 +47,7 @@ def _choices(page: Page) -> tuple[list[tuple[str, str]], list[tuple[str, str, in
             (m.code, m.name)
             for m, _ in org_repository.mines_under(session, page.principal.scope_path)
         ]
-        orgs = org_repository.orgs_under(session, page.principal.scope_path)
-    depth: dict[int, int] = {}
-    units = []
-    for org in orgs:
-        depth[org.id] = depth.get(org.parent_id or -1, -1) + 1
-        units.append((org.code, org.name, depth[org.id]))
+        units = orgs.unit_tree(session, page.principal)
     return mines, units
 
 
@@ -181,15 +180,84 @@ def _export(
 
 
 @router.get("/query/realtime")
-def realtime(page: QueryPage, mine: Code = None) -> Response:
-    """实时数据: the latest records of a mine, as received."""
+def realtime(
+    page: QueryPage,
+    mine: Code = None,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+    page_no: PageNo = 1,
+    format: Format = None,
+) -> Response:
+    """实时数据: a mine's records as received, newest first, in a time range (local time;
+    the last 24 hours by default), a page at a time or as a download."""
+    tz = page.state.settings.tz
     mines, _ = _choices(page)
     mine = mine or (mines[0][0] if mines else None)
-    records = []
+    first = start or (page.now().astimezone(tz) - timedelta(days=1)).replace(
+        second=0, microsecond=0
+    )
+    first = first if first.tzinfo else first.replace(tzinfo=tz)
+    last = end if end is None or end.tzinfo else end.replace(tzinfo=tz)
+    records: list[RecordRow] = []
+    total = 0
+    shown = window(page_no, format)
     if mine:
         with page.session() as session:
-            records = monitor.latest_records(session, page.principal, mine, 100)
-    return page.render("production/realtime.html", mine=mine or "", mines=mines, records=records)
+            records, total = monitor.records(
+                session, page.principal, mine, first, last, shown["page"], shown["size"]
+            )
+    if format:
+        return _export_records(page, records, format)
+    filters = {"mine": mine or "", "from": _minute(first, tz), "to": _minute(last, tz)}
+    link = "/query/realtime?" + urlencode({k: v for k, v in filters.items() if v}) + "&"
+    return page.render(
+        "production/realtime.html",
+        mine=mine or "",
+        mines=mines,
+        records=records,
+        total=total,
+        filters=filters,
+        live=page_no == 1 and last is None,
+        export_url=link + "format=",
+        **paging(page_no, link),
+    )
+
+
+def _minute(value: datetime | None, tz: ZoneInfo) -> str:
+    """An instant as a datetime-local field shows it (local time, to the minute)."""
+    return "" if value is None else value.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+
+
+RECORD_KINDS = {
+    "totalizer": "累计量",
+    "trip": "单车/单斗",
+    "conveyor": "输煤设备",
+    "event": "事件",
+    "heartbeat": "心跳",
+}
+
+
+def _export_records(page: Page, records: list[RecordRow], format: str) -> Response:
+    _ = page._
+    header = [
+        _("序号"), _("时间"), _("类型"), _("计量点"), _("累计量/净重 (t)"), _("增量 (t)"),
+        _("瞬时流量 (t/h)"), _("输煤设备/事件"), _("备注"),
+    ]  # fmt: skip
+    rows: list[list[Cell]] = [
+        [
+            r.seq,
+            local(page, r.ts),
+            _(RECORD_KINDS.get(r.type, r.type)),
+            r.point,
+            r.value_t,
+            r.increment_t,
+            r.flow_tph,
+            (_("运行") if r.running else _("停止")) if r.running is not None else r.event,
+            r.detail,
+        ]
+        for r in records
+    ]
+    return export(page, _("实时数据"), header, rows, format)
 
 
 @router.get("/query/faults")

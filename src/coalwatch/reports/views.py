@@ -15,10 +15,12 @@ from coalwatch.orgs import repository as org_repository
 from coalwatch.reports import service
 from coalwatch.reports.schemas import PeriodKind
 from coalwatch.web.pages import Page, need
+from coalwatch.wire.types import FIRST_YEAR, LAST_YEAR
 
 router = APIRouter(include_in_schema=False)
 ReportPage = Annotated[Page, Depends(need("report:view"))]
 Code = Annotated[str | None, Query(max_length=64)]
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 KIND_LABELS = {
     "shift": "班报表",
     "dekad": "旬报表",
@@ -102,16 +104,32 @@ def regenerate(
     )
 
 
-def _default_key(kind: str, today: date) -> str:
+def _key_for(kind: str, day: date, part: int | None = None) -> str:
+    """The period key of ``kind`` holding ``day``; ``part``: the 旬 (1–3) or quarter (1–4)
+    picked, where it differs from the day's."""
     if kind == "shift":
-        return today.isoformat()
+        return day.isoformat()
     if kind == "dekad":
-        return f"{today:%Y-%m}-{min(3, (today.day - 1) // 10 + 1)}"
+        return f"{day:%Y-%m}-{part or min(3, (day.day - 1) // 10 + 1)}"
     if kind == "month":
-        return f"{today:%Y-%m}"
+        return f"{day:%Y-%m}"
     if kind == "quarter":
-        return f"{today.year}-Q{(today.month - 1) // 3 + 1}"
-    return str(today.year)
+        return f"{day.year}-Q{part or (day.month - 1) // 3 + 1}"
+    return str(day.year)
+
+
+def _picked_day(
+    today: date, day: date | None, month: str | None, year: int | None, quarter: int | None
+) -> date:
+    """The day the pickers point at: a day, else a month's first, else a year's (or its
+    quarter's) first, else today."""
+    if day is not None:
+        return day
+    if month is not None:
+        return date(int(month[:4]), int(month[5:]), 1)
+    if year is not None:
+        return date(year, 3 * (quarter or 1) - 2, 1)
+    return today
 
 
 @router.get("/reports/period")
@@ -122,13 +140,24 @@ def period(
     mine: Code = None,
     org: Code = None,
     shift: Annotated[str | None, Query(max_length=32)] = None,
+    day: Annotated[date | None, Query()] = None,
+    month: Annotated[str | None, Query(pattern=MONTH_PATTERN)] = None,
+    dekad: Annotated[int | None, Query(ge=1, le=3)] = None,
+    quarter: Annotated[int | None, Query(ge=1, le=4)] = None,
+    year: Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR)] = None,
 ) -> Response:
-    """班报表, 旬/月/季/年报表: per mine (rows: hours, days, months) or per unit (per mine)."""
+    """班报表, 旬/月/季/年报表: per mine (rows: hours, days, months) or per unit (per mine).
+
+    The period is its ``key`` (``2026-03-2``, as the API takes it), or what the pickers
+    give: a day (班), a month and its 旬, a month, a year and its quarter, a year."""
     mines, units = _mines(page), _units(page)
     if not mine and not org:
         mine = mines[0][0] if mines else None
     today = page.now().astimezone(page.state.settings.tz).date()
-    key = key or _default_key(kind, today)
+    if not key:
+        picked = _picked_day(today, day, month, year, quarter)
+        key = _key_for(kind, picked, dekad if kind == "dekad" else quarter)
+    picked = service.period_days(kind, key)[0]
     report = None
     with page.session() as session:
         if mine:
@@ -153,6 +182,10 @@ def period(
         mines=mines,
         units=units,
         kinds=KIND_LABELS,
+        picked=picked,
+        picked_dekad=_key_for("dekad", picked).rsplit("-", 1)[1],
+        picked_quarter=_key_for("quarter", picked).rsplit("Q", 1)[1],
+        years=(FIRST_YEAR, LAST_YEAR),
         export_url=f"/api/v1/{scope}/reports/{kind}/{key}{query}",
     )
 
@@ -162,8 +195,11 @@ def pending(page: ReportPage) -> Response:
     """报表审签: the reports waiting for a signature the user may give."""
     with page.session() as session:
         items = service.pending(session, page.principal)
+        mine = [r for r in SIGNING_ORDER if service.may_sign_as(session, page.principal, r)]
     return page.render(
         "reports/pending.html",
         items=items,
         labels={role.value: SIGNER_LABELS[role] for role in SIGNING_ORDER},
+        signers=[page._(SIGNER_LABELS[role]) for role in SIGNING_ORDER],
+        my_signers=[page._(SIGNER_LABELS[role]) for role in mine],
     )

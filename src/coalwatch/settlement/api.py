@@ -135,18 +135,22 @@ def mine_statement(
 ) -> Statement | Response:
     with ctx.session() as session:
         statement = service.statement(session, ctx.principal(session), mine, month, ctx.now())
+    return statement if format == "json" else statement_file(statement, format)
+
+
+def statement_file(statement: Statement, format: str) -> Response:
+    """A statement as a download: ``csv`` (with the rounding rule in a header), ``xlsx``
+    or ``pdf``; the pages give the same files as the API."""
     name = documents.statement_filename(statement)
-    if format == "csv":
-        response = csv_response(
-            name, documents.STATEMENT_CSV_HEADER, documents.statement_csv(statement)
-        )
-        response.headers[ROUNDING_HEADER] = ROUNDING_HEADER_VALUE
-        return response
     if format == "xlsx":
         return file_response(f"{name}.xlsx", documents.statement_xlsx(statement), XLSX)
     if format == "pdf":
         return file_response(f"{name}.pdf", documents.statement_pdf(statement), PDF)
-    return statement
+    response = csv_response(
+        name, documents.STATEMENT_CSV_HEADER, documents.statement_csv(statement)
+    )
+    response.headers[ROUNDING_HEADER] = ROUNDING_HEADER_VALUE
+    return response
 
 
 @router.get(

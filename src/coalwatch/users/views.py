@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import secrets
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -66,6 +68,13 @@ async def login_form(request: Request, next: str = "/") -> Response:
     return render(request, state, "users/login.html", next=_local(next), username="", error=None)
 
 
+def minutes_left(until: datetime, now: datetime) -> int:
+    """Whole minutes until ``until``, rounded up (14 min 1 s is 15) and at least 1: a
+    15-minute lock says 15."""
+    seconds = (until - now).total_seconds()
+    return max(1, math.ceil(seconds / 60))
+
+
 @router.post("/login", dependencies=[Depends(check_csrf)])
 def login(
     request: Request,
@@ -86,7 +95,7 @@ def login(
         fmt = Formats(language, state.settings.tz)
         error = fmt.gettext(message)
         if result.locked_until is not None:
-            minutes = max(1, int((result.locked_until - now).total_seconds() // 60) + 1)
+            minutes = minutes_left(result.locked_until, now)
             error += " " + fmt.gettext("（连续登录失败，请 %(n)s 分钟后再试）") % {"n": minutes}
         return render(
             request,

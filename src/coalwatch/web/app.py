@@ -53,6 +53,7 @@ from coalwatch.region.views import router as region_pages
 from coalwatch.reports.api import router as reports_router
 from coalwatch.reports.views import router as reports_pages
 from coalwatch.settlement.api import router as settlement_router
+from coalwatch.settlement.views import router as settlement_pages
 from coalwatch.status.api import router as status_router
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.users.service import ensure_builtin_roles
@@ -184,6 +185,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         reports_pages,
         video_pages,
         region_pages,
+        settlement_pages,
     ):
         app.include_router(pages)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")

@@ -85,6 +85,28 @@ class Formats:
         """Tonnes with thousands separators and 3 decimals (kg), rounded half-up."""
         return self.number(value, 3)
 
+    def capacity(self, value: Any) -> str:
+        """A capacity in tonnes: whole tonnes as set (900,000), else to the kg (3,636.364)."""
+        if value is None:
+            return DASH
+        exact = Decimal(str(value))
+        return self.number(exact, 0 if _places(exact) == 0 else 3)
+
+    def plain(self, value: Any) -> str:
+        """A setting as set: a number without trailing zeros (10.0 is 10, 2.5 stays 2.5),
+        anything else as text."""
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            return str(value)
+        exact = Decimal(str(value))
+        return self.number(exact, _places(exact))
+
+    def rate(self, value: Any) -> str:
+        """A rate in yuan per tonne: the fen always, down to 4 decimals where given."""
+        if value is None:
+            return DASH
+        exact = Decimal(str(value))
+        return self.number(exact, min(4, max(2, _places(exact))))
+
     def percent(self, ratio: Any, places: int = 1) -> str:
         if ratio is None:
             return DASH
@@ -139,6 +161,12 @@ class Formats:
         if period == "month":
             return self.month(value)
         return self.year(value)
+
+
+def _places(value: Decimal) -> int:
+    """The decimals a finite number has once trailing zeros are dropped (10.0: 0, 2.50: 1)."""
+    exponent = value.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 @cache

@@ -82,6 +82,10 @@ PAGES: dict[str, tuple[Item, ...]] = {
         Item("停产报备", "/production/shutdowns"),
         Item("开盖/调参审批", "/production/permits"),
     ),
+    "settlement": (
+        Item("收费项目", "/settlement/items"),
+        Item("月结算单", "/settlement/statements"),
+    ),
     "system": (
         Item("系统参数", "/system/params"),
         Item("单位管理", "/system/orgs"),

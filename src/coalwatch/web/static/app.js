@@ -159,7 +159,8 @@
         textStyle: { fontFamily: "'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', sans-serif" },
         tooltip: { trigger: "axis" },
         legend: { top: 0, data: spec.series.map(function (s) { return s.name; }) },
-        grid: { left: 60, right: axes.length > 1 ? 60 : 20, top: 36, bottom: 40 },
+        // room on the right for a second axis or the 90 % / 100 % marks' labels
+        grid: { left: 60, right: axes.length > 1 || spec.series.some(function (s) { return s.percent; }) ? 60 : 20, top: 36, bottom: 40 },
         xAxis: { type: "category", data: spec.x, axisLabel: { hideOverlap: true } },
         yAxis: axes.map(function (axis) {
           return { type: "value", name: axis.name, splitLine: { show: !axis.secondary } };

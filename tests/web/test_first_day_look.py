@@ -1,0 +1,72 @@
+"""What a first-day user saw in the browser: the wall's ratio chart in percent, the
+dashboard cards without a dangling separator, and the English menu one line a label.
+Screenshots in tests/web/screenshots (wall-1920, sidebar-en)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.web.conftest import ADMIN_PASSWORD, Center, Console, screenshot, sign_in
+
+
+def _y_axis(page: Any, chart: str) -> str:
+    """The name of the first y axis of a wall chart, as ECharts drew it."""
+    name: str = page.evaluate(
+        "chart => echarts.getInstanceByDom(document.querySelector(`.chart[data-chart=${chart}]`))"
+        ".getOption().yAxis[0].name",
+        chart,
+    )
+    return name
+
+
+def test_the_walls_ratio_chart_is_in_percent(
+    new_page: Any, center: Center, console: Console
+) -> None:
+    page = new_page(1920, 1080)
+    sign_in(page, "admin", ADMIN_PASSWORD)
+    page.goto("/monitor/wall")
+    page.wait_for_selector(".chart[data-chart=ratios] canvas")
+    spec = json.loads(page.get_attribute(".chart[data-chart=ratios]", "data-series"))
+    assert spec["series"][0]["name"] == "当天产能比"
+    assert _y_axis(page, "ratios") == "%"
+    assert _y_axis(page, "hours") == "t"
+    screenshot(page, "wall-1920")
+
+
+def test_dashboard_cards_have_no_dangling_separator(
+    new_page: Any, center: Center, console: Console
+) -> None:
+    page = new_page()
+    sign_in(page, "admin", ADMIN_PASSWORD)
+    page.wait_for_selector(".kpi-sub")
+    subs = page.locator(".kpis .kpi-sub").all_inner_texts()
+    assert subs and not any(text.strip().endswith("·") or "· \n" in text for text in subs)
+    assert not any("·" in text for text in subs)
+
+
+def test_english_menu_labels_fit_on_one_line(
+    new_page: Any, center: Center, console: Console
+) -> None:
+    page = new_page()
+    sign_in(page, "admin", ADMIN_PASSWORD)
+    page.click(".lang-form button[value=en]")
+    page.wait_for_selector("html[lang=en]")
+    page.evaluate("() => document.querySelectorAll('.sidebar details').forEach(d => d.open = true)")
+    lines = page.evaluate(
+        """() => [...document.querySelectorAll('.sidebar summary, .sidebar li a')].map(e => {
+            const style = getComputedStyle(e);
+            const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.5;
+            // a menu's arrow floats right: when it has no room it drops below the label,
+            // outside the box but inside its scroll height
+            const height = Math.max(e.getBoundingClientRect().height, e.scrollHeight)
+                - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
+            return [e.textContent.trim(), Math.round(height / line)];
+        })"""
+    )
+    assert len(lines) > 40
+    wrapped = [text for text, count in lines if count > 1]
+    assert wrapped == [], wrapped
+    assert "Period reports" in [text for text, _ in lines]
+    page.set_viewport_size({"width": 1600, "height": 1800})
+    screenshot(page, "sidebar-en")
