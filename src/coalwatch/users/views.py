@@ -17,7 +17,7 @@ from coalwatch.storage.session import transaction
 from coalwatch.users import service
 from coalwatch.users.schemas import RoleIn, RoleUpdate, UserIn, UserUpdate
 from coalwatch.web.context import app_state
-from coalwatch.web.i18n import choose
+from coalwatch.web.i18n import Formats, choose
 from coalwatch.web.navigation import navigation
 from coalwatch.web.pages import (
     Page,
@@ -79,15 +79,8 @@ def login(
     with transaction(state.sessions) as session:
         result = service.login(session, username, password, now, policy, client_address(request))
     if result.user_id is None:
-        message = result.error or "用户名或密码错误"
         language = choose(request.session.get("lang") or state.settings.default_locale)
-        from coalwatch.web.i18n import Formats
-
-        fmt = Formats(language, state.settings.tz)
-        error = fmt.gettext(message)
-        if result.locked_until is not None:
-            minutes = max(1, int((result.locked_until - now).total_seconds() // 60) + 1)
-            error += " " + fmt.gettext("（连续登录失败，请 %(n)s 分钟后再试）") % {"n": minutes}
+        error = Formats(language, state.settings.tz).label(result.error or service.BAD_LOGIN)
         return render(
             request,
             state,
