@@ -126,7 +126,7 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(w: World) -> None:
     for _ in range(5):
         assert login(w.client, "admin", "wrong-password").status_code == 401
     locked = login(w.client, "admin", "Admin-2026-pass")
-    assert locked.status_code == 401 and "账户已锁定" in locked.text
+    assert locked.status_code == 401 and "用户名或密码错误，或账户已被暂时锁定" in locked.text
     w.clock.advance(minutes=16)
     assert login(w.client, "admin", "Admin-2026-pass").status_code == 303
     actions = _audit(w)

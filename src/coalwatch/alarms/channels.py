@@ -16,7 +16,7 @@ from coalwatch.alarms import service as alarms
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.domain.alarms import LABELS, AlarmType, Severity
-from coalwatch.errors import Conflict, Forbidden, Invalid, NotFound
+from coalwatch.errors import Conflict, Invalid, NotFound
 from coalwatch.mines import repository as mine_repository
 from coalwatch.storage.models import Alarm, Delivery, Mine, NotificationChannel, Point, Subscription
 from coalwatch.storage.session import transaction
@@ -65,9 +65,7 @@ class ChannelOut(BaseModel):
 
 
 def _admin(principal: Principal) -> None:
-    principal.require("system:write")
-    if principal.scope_path is not None:
-        raise Forbidden("notification channels are configured with an unscoped write token")
+    principal.require_unscoped("system:write", "通知渠道 notification channels")
 
 
 def create_channel(

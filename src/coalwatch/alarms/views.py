@@ -222,7 +222,7 @@ def _export(page: Page, items: list[AlarmView], format: str) -> Response:
         [
             a.id,
             a.severity,
-            _(a.label),
+            page.label(a.label),
             a.mine_name,
             a.point,
             local(a.start),

@@ -59,6 +59,22 @@ class Principal:
             f"权限不足 permission denied: {permission} is required", {"permission": permission}
         )
 
+    @property
+    def unscoped(self) -> bool:
+        """Sees the whole tree: a user without a unit, an unscoped token, the operator."""
+        return self.scope_path is None
+
+    def require_unscoped(self, permission: str, what: str) -> None:
+        """403 unless the principal holds ``permission`` and has no scope: ``what`` is
+        shared by every county (roles, fee items ...), so one county may not change it."""
+        self.require(permission)
+        if not self.unscoped:
+            raise Forbidden(
+                f"{what} 为全局对象，只有不限辖区的用户或令牌可以修改 "
+                f"({what} is global: only an unscoped user or token may change it)",
+                {"permission": permission, "rule": "unscoped"},
+            )
+
     def sees(self, org_path: str) -> bool:
         return self.scope_path is None or org_path.startswith(self.scope_path)
 

@@ -203,7 +203,7 @@ def handover_page(
     if format:
         header = [
             _("日期"), _("班次"), _("矿井"), _("交班人"), _("接班人"),
-            *[_(label) for _c, label in HANDOVER_CHECKS],
+            *[page.label(label) for _c, label in HANDOVER_CHECKS],
             _("遗留问题"), _("巡检次数"), _("交班签字"), _("接班签字"), _("状态"),
         ]  # fmt: skip
         rows: list[list[Cell]] = [
@@ -221,7 +221,7 @@ def handover_page(
                 h.patrols,
                 local(page, h.outgoing_signed_at),
                 local(page, h.incoming_signed_at),
-                _(STATE_LABELS[h.state]),
+                page.label(STATE_LABELS[h.state]),
             ]
             for h in items
         ]

@@ -110,7 +110,7 @@ def register_center(
     except ValueError as exc:
         raise Invalid(f"public_key: {exc}") from exc
     if repository.center_for_update(session, data.code) is not None:
-        raise Conflict(f"center {data.code!r} exists already")
+        raise orgs.unavailable("center code", data.code)
     center = DownstreamCenter(
         code=data.code,
         public_key=data.public_key,

@@ -40,7 +40,7 @@ from coalwatch.mines.schemas import (
     StationOut,
 )
 from coalwatch.orgs import repository as org_repository
-from coalwatch.orgs.service import visible_org
+from coalwatch.orgs.service import unavailable, visible_org
 from coalwatch.production import repository as production_repository
 from coalwatch.storage.models import (
     Capacity,
@@ -91,7 +91,7 @@ def create_mine(
     principal.require("system:write")
     org = visible_org(session, principal, data.org)
     if repository.mine_by_code(session, data.code) is not None:
-        raise Conflict(f"mine {data.code!r} exists already")
+        raise unavailable("mine code", data.code)
     timezone = data.timezone or default_tz
     try:
         ZoneInfo(timezone)
@@ -318,7 +318,7 @@ def register_station(
     except ValueError as exc:
         raise Invalid(f"public_key: {exc}") from exc
     if repository.station_by_code(session, data.code) is not None:
-        raise Conflict(f"station {data.code!r} exists already")
+        raise unavailable("station code", data.code)
     station = Station(
         mine_id=mine.id, code=data.code, public_key=data.public_key, max_seq=0, created_at=now
     )

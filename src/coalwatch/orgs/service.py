@@ -18,10 +18,18 @@ from coalwatch.storage.models import Org
 LEVELS = {"province": 0, "city": 1, "county": 2, "company": 3}
 
 
+def unavailable(what: str, code: str) -> Conflict:
+    """A code (or user name) that is taken, whoever holds it and wherever: codes are unique
+    across the center, and the answer must not tell a scoped caller what exists outside
+    its scope, so it says neither whether nor where the code is used."""
+    return Conflict(
+        f"{what} {code!r} 不可用，请换一个 ({what} {code!r} cannot be used: choose another)",
+        {"code": code},
+    )
+
+
 def create_org(session: Session, principal: Principal, data: OrgIn, now: datetime) -> OrgOut:
     principal.require("system:write")
-    if repository.org_by_code(session, data.code) is not None:
-        raise Conflict(f"org {data.code!r} exists already")
     parent = None
     if data.parent is not None:
         parent = repository.org_by_code(session, data.parent)
@@ -31,6 +39,8 @@ def create_org(session: Session, principal: Principal, data: OrgIn, now: datetim
             raise Invalid(f"a {data.kind} cannot be placed under a {parent.kind}")
     elif principal.scope_path is not None:
         raise Forbidden("a token scoped to a subtree cannot create a root org")
+    if repository.org_by_code(session, data.code) is not None:
+        raise unavailable("org code", data.code)
     org = Org(
         code=data.code,
         name=data.name,

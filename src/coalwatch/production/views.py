@@ -171,7 +171,8 @@ def _export(
     table = [line(label, r) for label, r in zip(labels, rows, strict=True)]
     if total is not None:
         table.append(line(_("合计"), total))
-    name = f"{title}-{_(PERIOD_LABELS[period.value])}{_('产量')}-{page.now().strftime('%Y%m%d')}"
+    period_label = page.label(PERIOD_LABELS[period.value])
+    name = f"{title}-{period_label}{_('产量')}-{page.now().strftime('%Y%m%d')}"
     if format == "csv":
         return csv_response(name, header, table)
     return xlsx_response(

@@ -88,7 +88,7 @@ def _window(format: str | None, page_no: int) -> service.Window:
 
 
 def _labels(page: Page, labels: dict[Any, str]) -> dict[str, str]:
-    return {str(key): page._(label) for key, label in labels.items()}
+    return {str(key): page.label(label) for key, label in labels.items()}
 
 
 def _ledger(
@@ -292,7 +292,7 @@ def fault_register(
         ).items
     shown = every if format else every[(page_no - 1) * PAGE_SIZE : page_no * PAGE_SIZE]
     found = Paged[FaultOut](items=shown, total=len(every), page=page_no, size=PAGE_SIZE)
-    kinds = {t.value: page._(label) for t, label in ALARM_LABELS.items()}
+    kinds = {t.value: page.label(label) for t, label in ALARM_LABELS.items()}
     kinds["manual"] = page._("人工登记")
     _ = page._
     lateness = {"warning": _("超过 1 小时未上报"), "violation": _("超过 2 小时未上报")}

@@ -166,7 +166,7 @@ def _export(
         line(f"{r.name} {labels[r.kind]}" if r.kind in labels else r.name, r.code, r.figure)
         for r in rows
     ]
-    name = f"{title}-{_('辖区产量')}-{_(PERIOD_LABELS[period.value])}-{first}-{last}"
+    name = f"{title}-{_('辖区产量')}-{page.label(PERIOD_LABELS[period.value])}-{first}-{last}"
     if format == "csv":
         return csv_response(name, header, table)
     return xlsx_response(

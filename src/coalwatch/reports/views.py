@@ -86,7 +86,7 @@ def sign(
         service.sign(session, page.principal, mine, day.isoformat(), role, page.now())
     return page.redirect(
         "/reports/daily?" + urlencode({"mine": mine, "day": day.isoformat()}),
-        page._("已签字") + f" · {page._(SIGNER_LABELS[role])}",
+        page._("已签字") + f" · {page.label(SIGNER_LABELS[role])}",
     )
 
 

@@ -47,6 +47,8 @@ from coalwatch.storage.models import FeeItem, FeeRate
 from coalwatch.wire.types import FIRST_YEAR, LAST_YEAR
 
 VIEW, WRITE = "settlement:view", "settlement:write"
+#: fee items and their rates price every county's statements: changed only unscoped
+FEE_ITEMS = "收费项目 fee items"
 #: 1/10,000 yuan per yuan: rates have at most 4 decimals and are stored as integers
 RATE_SCALE = 10_000
 ROUNDING_RULE = (
@@ -103,7 +105,7 @@ def list_items(session: Session, principal: Principal) -> list[FeeItemOut]:
 def create_item(
     session: Session, principal: Principal, data: FeeItemIn, now: datetime
 ) -> FeeItemOut:
-    principal.require(WRITE)
+    principal.require_unscoped(WRITE, FEE_ITEMS)
     if repository.item_by_code(session, data.code) is not None:
         raise Conflict(f"fee item {data.code!r} exists already")
     item = FeeItem(code=data.code, name=data.name, description=data.description, created_at=now)
@@ -125,7 +127,7 @@ def add_rate(
 ) -> FeeItemOut:
     """A rate from a date on. Nothing is overwritten: a correction for the same date is a
     new rate, and the later given is in force."""
-    principal.require(WRITE)
+    principal.require_unscoped(WRITE, FEE_ITEMS)
     item = repository.item_by_code(session, code)
     if item is None:
         raise NotFound(f"fee item {code!r} not found")

@@ -24,6 +24,7 @@ from coalwatch.auth.principal import Principal
 from coalwatch.config import Settings
 from coalwatch.errors import Conflict, Forbidden, Invalid, NotFound
 from coalwatch.orgs import repository as org_repository
+from coalwatch.orgs.service import unavailable
 from coalwatch.storage.models import Org, Role, User
 from coalwatch.storage.models_sessions import WebSession
 from coalwatch.users import repository
@@ -39,11 +40,12 @@ from coalwatch.users.schemas import (
 
 MIN_PASSWORD_LENGTH = 10
 LOCALES = ("zh_CN", "en")
-BAD_LOGIN = "用户名或密码错误"
-LOCKED = "账户已锁定"
+#: one answer for an unknown user, a wrong password and a locked account, so that the
+#: sign-in page does not tell which user names exist (the audit log keeps the reason)
+BAD_LOGIN = "用户名或密码错误，或账户已被暂时锁定"
 DISABLED = "账户已停用"
 #: what the login page says (message ids of the catalog)
-LOGIN_MESSAGES = (BAD_LOGIN, LOCKED, DISABLED)
+LOGIN_MESSAGES = (BAD_LOGIN, DISABLED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +82,6 @@ class LoginResult:
     locale: str | None = None
     must_change_password: bool = False
     error: str | None = None
-    locked_until: datetime | None = None
     #: the new session's id, for the cookie (only its digest is stored)
     session_id: str | None = None
 
@@ -118,7 +119,7 @@ def login(
     username = username.strip()
     user = repository.user_by_username(session, username) if username else None
 
-    def failed(reason: str, message: str, locked_until: datetime | None = None) -> LoginResult:
+    def failed(reason: str, message: str = BAD_LOGIN) -> LoginResult:
         audit.record(
             session,
             actor=username or "-",
@@ -128,14 +129,14 @@ def login(
             detail={"reason": reason, "source": source},
             at=now,
         )
-        return LoginResult(error=message, locked_until=locked_until)
+        return LoginResult(error=message)
 
     if user is None:
         verify_password(None, password)  # the same work as for a real account
-        return failed("unknown_user", BAD_LOGIN)
+        return failed("unknown_user")
     if user.locked_until is not None and user.locked_until > now:
         verify_password(None, password)
-        return failed("locked", LOCKED, user.locked_until)
+        return failed("locked")
     if not verify_password(user.password_hash, password):
         user.failed_logins += 1
         if user.failed_logins >= policy.max_failures:
@@ -150,8 +151,7 @@ def login(
                 detail={"until": user.locked_until.isoformat(), "source": source},
                 at=now,
             )
-            return failed("bad_password", LOCKED, user.locked_until)
-        return failed("bad_password", BAD_LOGIN)
+        return failed("bad_password")
     if not user.active:
         return failed("inactive", DISABLED)
     if needs_rehash(user.password_hash):
@@ -424,7 +424,7 @@ def create_user(session: Session, principal: Principal, data: UserIn, now: datet
     """增加用户: with an initial password that must be changed at the first sign-in."""
     principal.require("system:write")
     if repository.user_by_username(session, data.username) is not None:
-        raise Conflict(f"用户 {data.username!r} 已存在 (exists already)")
+        raise unavailable("用户名 user name", data.username)
     org = _unit(session, principal, data.org)
     roles = _grantable(session, principal, data.roles)
     check_password_rules(data.password, data.username)
@@ -636,8 +636,12 @@ def _role(session: Session, code: str) -> Role:
     return role
 
 
+#: what the refusal of a scoped principal names
+ROLES = "角色 roles"
+
+
 def create_role(session: Session, principal: Principal, data: RoleIn, now: datetime) -> RoleOut:
-    principal.require("system:write")
+    principal.require_unscoped("system:write", ROLES)
     if repository.role_by_code(session, data.code) is not None:
         raise Conflict(f"角色 {data.code!r} 已存在 (exists already)")
     permissions = _clean(data.permissions)
@@ -667,7 +671,7 @@ def update_role(
     session: Session, principal: Principal, code: str, data: RoleUpdate, now: datetime
 ) -> RoleOut:
     """权限设置: the checkbox matrix of a role is saved as its permission strings."""
-    principal.require("system:write")
+    principal.require_unscoped("system:write", ROLES)
     role = _role(session, code)
     before = role.permissions.split()
     permissions = _clean(data.permissions)
@@ -688,7 +692,7 @@ def update_role(
 
 
 def delete_role(session: Session, principal: Principal, code: str, now: datetime) -> None:
-    principal.require("system:write")
+    principal.require_unscoped("system:write", ROLES)
     role = _role(session, code)
     if role.builtin:
         raise Conflict("内置角色不能删除 (a built-in role cannot be deleted)")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
 import secrets
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -19,7 +17,7 @@ from coalwatch.storage.session import transaction
 from coalwatch.users import service
 from coalwatch.users.schemas import RoleIn, RoleUpdate, UserIn, UserUpdate
 from coalwatch.web.context import app_state
-from coalwatch.web.i18n import choose
+from coalwatch.web.i18n import Formats, choose
 from coalwatch.web.navigation import navigation
 from coalwatch.web.pages import (
     Page,
@@ -68,13 +66,6 @@ async def login_form(request: Request, next: str = "/") -> Response:
     return render(request, state, "users/login.html", next=_local(next), username="", error=None)
 
 
-def minutes_left(until: datetime, now: datetime) -> int:
-    """Whole minutes until ``until``, rounded up (14 min 1 s is 15) and at least 1: a
-    15-minute lock says 15."""
-    seconds = (until - now).total_seconds()
-    return max(1, math.ceil(seconds / 60))
-
-
 @router.post("/login", dependencies=[Depends(check_csrf)])
 def login(
     request: Request,
@@ -88,15 +79,8 @@ def login(
     with transaction(state.sessions) as session:
         result = service.login(session, username, password, now, policy, client_address(request))
     if result.user_id is None:
-        message = result.error or "用户名或密码错误"
         language = choose(request.session.get("lang") or state.settings.default_locale)
-        from coalwatch.web.i18n import Formats
-
-        fmt = Formats(language, state.settings.tz)
-        error = fmt.gettext(message)
-        if result.locked_until is not None:
-            minutes = minutes_left(result.locked_until, now)
-            error += " " + fmt.gettext("（连续登录失败，请 %(n)s 分钟后再试）") % {"n": minutes}
+        error = Formats(language, state.settings.tz).label(result.error or service.BAD_LOGIN)
         return render(
             request,
             state,

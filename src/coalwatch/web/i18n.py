@@ -18,6 +18,8 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
+from coalwatch.auth.permissions import BUILTIN_ROLES
+
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 DOMAIN = "messages"
 #: the languages a user can choose: code → its own name
@@ -72,6 +74,18 @@ class Formats:
 
     def gettext(self, message: str) -> str:
         return translations(self.language).gettext(message)
+
+    def label(self, text: object) -> str:
+        """A label the application defines (a menu, a status, an alarm type ...) in this
+        language; any other text (what a user or a station typed) comes back as it is.
+        Always plain text, which the templates escape."""
+        return str(translations(self.language).gettext(str(text)))
+
+    def role_label(self, code: str, name: str) -> str:
+        """A role's name: a built-in role's own name is translated, any other name (typed
+        by an administrator) is shown as it is."""
+        builtin = BUILTIN_ROLES.get(code)
+        return self.label(name) if builtin is not None and builtin[0] == name else name
 
     def number(self, value: Any, places: int = 0) -> str:
         if value is None:

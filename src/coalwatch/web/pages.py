@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -65,9 +66,23 @@ def environment(language: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
+    fmt = i18n.Formats(language, ZoneInfo("UTC"))
+    # jinja's own gettext marks its result safe (Markup): ``_(variable)`` holding data
+    # would then inject markup. Ours returns plain text, escaped like any other value.
+    env.globals["gettext"] = _text_gettext(fmt)
+    env.filters["label"] = fmt.label
+    env.globals["role_label"] = fmt.role_label
     env.globals["LANGUAGES"] = i18n.LANGUAGES
     env.globals["version"] = __version__
     return env
+
+
+def _text_gettext(fmt: i18n.Formats) -> Callable[..., str]:
+    def gettext(message: str, **variables: Any) -> str:
+        # always formatted, as jinja's newstyle gettext does ("%%" is a literal "%")
+        return fmt.gettext(message) % variables
+
+    return gettext
 
 
 def csrf_token(request: Request) -> str:
@@ -118,6 +133,10 @@ class Page:
 
     def _(self, message: str) -> str:
         return self.fmt.gettext(message)
+
+    def label(self, text: object) -> str:
+        """A label of data (a status, a kind ...): see :meth:`i18n.Formats.label`."""
+        return self.fmt.label(text)
 
     def now(self) -> datetime:
         return self.state.clock()
