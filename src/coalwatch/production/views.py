@@ -248,7 +248,7 @@ def _export_records(page: Page, records: list[RecordRow], format: str) -> Respon
         [
             r.seq,
             local(page, r.ts),
-            _(RECORD_KINDS.get(r.type, r.type)),
+            page.label(RECORD_KINDS.get(r.type, r.type)),
             r.point,
             r.value_t,
             r.increment_t,

@@ -200,6 +200,6 @@ def pending(page: ReportPage) -> Response:
         "reports/pending.html",
         items=items,
         labels={role.value: SIGNER_LABELS[role] for role in SIGNING_ORDER},
-        signers=[page._(SIGNER_LABELS[role]) for role in SIGNING_ORDER],
-        my_signers=[page._(SIGNER_LABELS[role]) for role in mine],
+        signers=[page.label(SIGNER_LABELS[role]) for role in SIGNING_ORDER],
+        my_signers=[page.label(SIGNER_LABELS[role]) for role in mine],
     )
