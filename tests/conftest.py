@@ -1,9 +1,10 @@
 """Shared fixtures: databases built by the migrations, on SQLite and PostgreSQL.
 
 Every case that needs the PostgreSQL server (parametrised with the ``postgresql`` backend,
-or using ``postgres_schema``) carries the ``postgres`` marker, set here at collection, so
-``-m "not postgres"`` deselects exactly those. When they are selected and the server is not
-reachable they fail with what was wrong; they are never skipped.
+through ``database_url`` or a fixture of its own, or using ``postgres_schema``) carries
+the ``postgres`` marker, set here at collection, so ``-m "not postgres"`` deselects
+exactly those. When they are selected and the server is not reachable they fail with
+what was wrong; they are never skipped.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ PG_FIXTURES = frozenset({"postgres_schema"})
 
 def needs_postgres(item: pytest.Item) -> bool:
     callspec = getattr(item, "callspec", None)
-    if callspec is not None and callspec.params.get("database_url") == "postgresql":
+    if callspec is not None and any(
+        isinstance(value, str) and value == "postgresql" for value in callspec.params.values()
+    ):
         return True
     return bool(PG_FIXTURES & set(getattr(item, "fixturenames", ())))
 
