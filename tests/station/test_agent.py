@@ -18,7 +18,7 @@ from coalwatch.station.agent import POLL_INTERVAL_KEY, Agent
 from coalwatch.station.config import load_config, load_map
 from coalwatch.station.outbox import Outbox
 from coalwatch.wire.signing import generate_private_key, public_key_b64
-from tests.station.fakes import FakeCenter
+from tests.station.conftest import real_center
 from tests.support.world import world
 
 HERE = Path(__file__).parent
@@ -210,35 +210,30 @@ def test_an_unknown_command_is_logged_once(
 
 
 def test_run_polls_beats_uploads_and_stops_on_request(
-    tmp_path: Path, field: tuple[RegisterServer, Registers, Registers]
+    tmp_path: Path, sqlite_url: str, field: tuple[RegisterServer, Registers, Registers]
 ) -> None:
     server, _, _ = field
-    center = FakeCenter(KEY.public_key())
+    with real_center(sqlite_url, KEY) as (w, transport):
+        # the station's clock reads the center's (records from its future are quarantined)
+        agent = make_agent(
+            write_config(tmp_path, server.port), clock=Clock(w.clock()), transport=transport
+        )
 
-    class Transport:
-        def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-            return center.post(url, body, headers)
+        async def main() -> None:
+            task = asyncio.create_task(agent.run())
+            for _ in range(200):
+                await asyncio.sleep(0.02)
+                if agent.stats.cycles >= 2 and agent.outbox.count() == 0:
+                    break
+            agent.stop.set()
+            await asyncio.wait_for(task, 5)
 
-        def close(self) -> None:
-            center.close()
-
-    agent = make_agent(write_config(tmp_path, server.port), transport=Transport())
-
-    async def main() -> None:
-        task = asyncio.create_task(agent.run())
-        for _ in range(200):
-            await asyncio.sleep(0.02)
-            if agent.stats.cycles >= 2 and agent.outbox.count() == 0:
-                break
-        agent.stop.set()
-        await asyncio.wait_for(task, 5)
-
-    asyncio.run(main())
-    kinds = [r["type"] for r in center.records.values()]
-    assert kinds[0] in ("heartbeat", "totalizer") and "heartbeat" in kinds
-    assert kinds.count("totalizer") >= 2
-    assert agent.outbox.count() == 0 and center.closed
-    agent.outbox.close()
+        asyncio.run(main())
+        assert transport.statuses and set(transport.statuses) == {200}
+        kinds = [r["type"] for r in w.ok(w.get("/mines/M1/records", limit=1000))["items"]]
+        assert "heartbeat" in kinds and kinds.count("totalizer") >= 2, kinds
+        assert agent.outbox.count() == 0 and transport.closed
+        agent.outbox.close()
 
 
 def test_production_at_a_real_center_equals_the_totalizer_delta(
