@@ -5,7 +5,8 @@ and faults to inject while it runs.
 Each unit's tables are read at the instant of each request. Within a table's span (from
 address 0 to its highest address set when the server starts) an address that is not set
 reads 0, as the instrument simulators' registers do; beyond it pymodbus answers exception
-2 (illegal data address), as it does for more than 125 registers (exception 3).
+2 (illegal data address). A request for more than 125 registers gets an exception answer
+too (pymodbus' "illegal function" 0x80/1, where the spec has 0x83/3).
 
 Faults: ``silent`` (the link swallows every answer), ``refuse(unit, address, code)`` (an
 exception response for requests touching that address), ``stop``/``start`` (the server
