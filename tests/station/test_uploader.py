@@ -7,6 +7,7 @@ import http.server
 import json
 import logging
 import random
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -335,3 +336,40 @@ def test_a_real_center_ahead_of_the_station_gets_the_records_after_its_seq(
         send(up)
         assert outbox.count() == 0 and center_seqs(w)[-3:] == [1001, 1002, 1003]
         assert outbox.append([{"ts": at.isoformat(), "type": "heartbeat"}]) == [1004]
+
+
+def test_a_dead_center_then_a_real_one_and_the_uploader_stays_there(
+    outbox: Outbox, sqlite_url: str
+) -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on: a dead center
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with real_center(sqlite_url, KEY) as (w, transport):
+        wire = HttpTransport(timeout_s=2)
+
+        class Routed:
+            def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+                if url.startswith(dead):
+                    return wire.post(url, body, headers)
+                return transport.post(url, body, headers)
+
+            def close(self) -> None:
+                wire.close()
+
+        at = w.clock().isoformat()
+        outbox.append([{"ts": at, "type": "heartbeat"} for _ in range(2)])
+        up = Uploader(
+            outbox,
+            "S1",
+            KEY,
+            [dead, "http://center"],
+            transport=Routed(),
+            clock=w.clock,
+            backoff=Backoff(0.01, 0.05),
+        )
+        assert send(up) is True
+        assert up.center == "http://center" and center_seqs(w) == [1, 2]
+        outbox.append([{"ts": at, "type": "heartbeat"}])
+        assert send(up) is True and center_seqs(w) == [1, 2, 3]
+        assert transport.statuses == [200, 200]
+        up.close()
