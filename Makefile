@@ -45,15 +45,18 @@ i18n-extract: install
 	  -i $(LOCALE)/messages.pot -d $(LOCALE)
 
 # Debian packages the tests need (as root, only when missing): Chromium and CJK fonts
-# for the browser tests, Pango for PDF documents, poppler-utils to read PDFs back
-SYSTEM_PACKAGES := chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
+# for the browser tests, Pango for PDF documents, poppler-utils to read PDFs back, ffmpeg
+# for RTSP cameras, the PostgreSQL server binaries for the tests' private clusters
+# (initdb, pg_ctl; run as the postgres user through util-linux's runuser)
+SYSTEM_PACKAGES := chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 poppler-utils \
+	ffmpeg postgresql util-linux
 browser:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else \
-	    echo "the tests need: apt-get install$$missing (as root)"; \
+	    echo "the tests need: apt-get install$$missing (as root)"; exit 1; \
 	  fi; \
 	fi
 

@@ -1,4 +1,11 @@
-"""Shared fixtures: databases built by the migrations, on SQLite and PostgreSQL."""
+"""Shared fixtures: databases built by the migrations, on SQLite and PostgreSQL.
+
+Every case that needs the PostgreSQL server (parametrised with the ``postgresql`` backend,
+through ``database_url`` or a fixture of its own, or using ``postgres_schema``) carries
+the ``postgres`` marker, set here at collection, so ``-m "not postgres"`` deselects
+exactly those. When they are selected and the server is not reachable they fail with
+what was wrong; they are never skipped.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +41,25 @@ def _postgres_reachable() -> str | None:
     return None
 
 
+#: the fixtures that need the PostgreSQL server at PG_SERVER
+PG_FIXTURES = frozenset({"postgres_schema"})
+
+
+def needs_postgres(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and any(
+        isinstance(value, str) and value == "postgresql" for value in callspec.params.values()
+    ):
+        return True
+    return bool(PG_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if needs_postgres(item):
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated once; each test gets a copy."""
@@ -49,9 +75,12 @@ def postgres_schema() -> Iterator[str]:
     """A schema of its own in the test database, migrated once for the session."""
     problem = _postgres_reachable()
     if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {PG_SERVER} is not reachable: {problem}")
-        pytest.skip(f"PostgreSQL at {PG_SERVER} is not reachable: {problem}")
+        pytest.fail(
+            f"PostgreSQL at {PG_SERVER} is not reachable: {problem}. Start it (trust auth, "
+            'database "test"), point COALWATCH_TEST_POSTGRES at one, or deselect these '
+            'cases with -m "not postgres"',
+            pytrace=False,
+        )
     schema = f"cw_test_{os.getpid()}_{secrets.token_hex(3)}"
     admin = make_engine(PG_SERVER)
     with admin.begin() as connection:

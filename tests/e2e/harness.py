@@ -66,15 +66,16 @@ def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) ->
 
 
 class Center:
-    """``coalwatch serve`` on a SQLite file, configured through its API."""
+    """``coalwatch serve`` on ``database_url`` (a SQLite file in ``directory`` unless
+    given), configured through its API."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, database_url: str | None = None) -> None:
         self.directory = directory
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
-            "COALWATCH_DATABASE_URL": f"sqlite:///{directory / 'center.db'}",
+            "COALWATCH_DATABASE_URL": database_url or f"sqlite:///{directory / 'center.db'}",
             "COALWATCH_VAR_DIR": str(directory / "var"),
             "COALWATCH_LOG_LEVEL": "WARNING",
         }

@@ -7,8 +7,8 @@ production at the center must equal what the simulator weighed in between,
 to the kilogram. The simulated clocks run 60× so that a few seconds carry
 tonnes (600 t/h × 60 = 10 t per real second).
 
-One center serves every scenario (a mine and a station of its own each);
-stations are processes, so SIGKILL is real.
+One center serves every scenario (a mine and a station of its own each), once on SQLite
+and once on PostgreSQL; stations are processes, so SIGKILL is real.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from coalwatch.sim import BeltSpec, SimSet, TripSpec
+from tests.conftest import BACKENDS, _truncate_postgres
 from tests.e2e.harness import (
     Center,
     Station,
@@ -39,9 +40,15 @@ FAST = 60.0  # simulated seconds per real second
 pytestmark = pytest.mark.timeout(90)
 
 
-@pytest.fixture(scope="module")
-def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Center]:
-    c = Center(tmp_path_factory.mktemp("center"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def center(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Center]:
+    url = None
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_schema")
+        _truncate_postgres(url)
+    c = Center(tmp_path_factory.mktemp("center"), url)
     c.prepare()
     c.start()
     try:

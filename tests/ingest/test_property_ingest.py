@@ -1,12 +1,14 @@
-"""Property: whatever the readings and however they arrive, the hours of a day sum to
-the day, and the days to the sum of the true increments, exactly (through ingest,
-storage and the figures API)."""
+"""Property: whatever the readings and however they arrive, every hour and every day the
+figures API shows is exactly the sum of the true increments whose (later) sample falls in
+it, bucketed here independently of the program (local time is UTC+08:00 all year in
+Shanghai: hour = floor((epoch seconds + 8 h) / 1 h)); and the days sum to the total."""
 
 from __future__ import annotations
 
 import random
 import shutil
-from datetime import datetime, timedelta
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,6 +21,16 @@ from tests.support.world import totalizer, world
 SH = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 3, 13, 21, 0, tzinfo=SH)  # spans two local midnights
 R_KG = 10_000_000  # rollover at 10,000 t
+UTC8_S = 8 * 3600
+
+
+def local_hour_key(ts: datetime) -> int:
+    """The local hour of ``ts`` as a number: whole hours since 1970-01-01 00:00 local."""
+    return (int(ts.timestamp()) + UTC8_S) // 3600
+
+
+def local_day_key(ts: datetime) -> int:
+    return (int(ts.timestamp()) + UTC8_S) // 86_400
 
 
 @settings(
@@ -49,6 +61,12 @@ def test_hours_sum_to_days_sum_to_increments(
         ts, kg = readings[-1]
         readings.append((ts + timedelta(seconds=gap_s), (kg + inc) % R_KG))
     true_total = sum(inc for _, inc in steps)
+    # the oracle: each true increment in the hour and the day of its later sample
+    by_hour: dict[int, int] = defaultdict(int)
+    by_day: dict[int, int] = defaultdict(int)
+    for (ts, _), (_, inc) in zip(readings[1:], steps, strict=True):
+        by_hour[local_hour_key(ts)] += inc
+        by_day[local_day_key(ts)] += inc
     records = [
         totalizer(i + 1, ts, "B1", Decimal(kg).scaleb(-3)) for i, (ts, kg) in enumerate(readings)
     ]
@@ -67,8 +85,13 @@ def test_hours_sum_to_days_sum_to_increments(
             .isoformat(),
         }
         days = w.ok(w.get("/mines/M1/production", period="day", **span))["items"]
+        shown_days = {
+            local_day_key(datetime.fromisoformat(d["start"]).astimezone(UTC)): d for d in days
+        }
+        assert set(by_day) <= set(shown_days)
         day_total = Decimal(0)
-        for day in days:
+        for key, day in shown_days.items():
+            assert Decimal(str(day["gross_t"])) == Decimal(by_day.get(key, 0)).scaleb(-3), day
             start = datetime.fromisoformat(day["start"])
             hours = w.ok(
                 w.get(
@@ -77,6 +100,11 @@ def test_hours_sum_to_days_sum_to_increments(
                     **{"from": start.isoformat(), "to": (start + timedelta(days=1)).isoformat()},
                 )
             )["items"]
+            assert len(hours) == 24
+            for hour in hours:
+                at = local_hour_key(datetime.fromisoformat(hour["start"]))
+                expected = Decimal(by_hour.get(at, 0)).scaleb(-3)
+                assert Decimal(str(hour["gross_t"])) == expected, hour
             assert sum(Decimal(str(h["gross_t"])) for h in hours) == Decimal(str(day["gross_t"]))
             day_total += Decimal(str(day["gross_t"]))
         assert day_total == Decimal(true_total).scaleb(-3)

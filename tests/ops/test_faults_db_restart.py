@@ -33,6 +33,8 @@ from coalwatch.storage.session import make_engine
 from coalwatch.wire.signing import generate_private_key, public_key_b64
 from tests.support.world import World, world
 
+pytestmark = pytest.mark.postgres  # a cluster of its own, from the PostgreSQL binaries
+
 T0 = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
 KEY = generate_private_key()
 
@@ -95,17 +97,29 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     """A PostgreSQL cluster of the test's own, on a free loopback port; removed afterwards."""
     bin_dir = _bin_dir()
     if bin_dir is None:
-        pytest.skip("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin")
+        pytest.fail(
+            "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin "
+            "(apt-get install postgresql)",
+            pytrace=False,
+        )
     as_user: list[str] = []
     owner: pwd.struct_passwd | None = None
     if os.geteuid() == 0:  # initdb refuses root: run the cluster as the postgres user
         try:
             owner = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no postgres user to run a cluster as")
+            pytest.fail(
+                "running as root and there is no postgres user to run a cluster as "
+                "(apt-get install postgresql creates it)",
+                pytrace=False,
+            )
         runuser = shutil.which("runuser")
         if runuser is None:
-            pytest.skip("running as root without runuser to run a cluster as postgres")
+            pytest.fail(
+                "running as root without runuser to run a cluster as postgres "
+                "(apt-get install util-linux)",
+                pytrace=False,
+            )
         as_user = [runuser, "-u", "postgres", "--"]
     root = Path(tempfile.mkdtemp(prefix="coalwatch-pg-"))
     if owner is not None:

@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from coalwatch.sim.registers import Registers, RegisterServer, register_server
 from coalwatch.station.agent import Agent
 from coalwatch.station.outbox import Outbox
 from coalwatch.wire.signing import public_key_b64
-from tests.station.fakes import FakeModbus, Registers, fake_modbus
 from tests.station.test_agent import BW500, KEY, TRIPS, belt, make_agent, skip, write_config
 from tests.support.world import World, world
 
@@ -37,9 +37,9 @@ class Clock:
 
 
 @pytest.fixture
-def field() -> Iterator[tuple[FakeModbus, Registers, Registers]]:
+def field() -> Iterator[tuple[RegisterServer, Registers, Registers]]:
     scale, trips = belt("1000.000"), skip(5, 9000)
-    with fake_modbus({1: scale, 2: trips, 3: scale}) as server:
+    with register_server({1: scale, 2: trips, 3: scale}) as server:
         yield server, scale, trips
 
 
@@ -111,7 +111,7 @@ def gross_t(w: World, point: str) -> Decimal:
 
 def test_a_full_disk_keeps_the_agent_polling_loses_nothing_and_reports_it_afterwards(
     tmp_path: Path,
-    field: tuple[FakeModbus, Registers, Registers],
+    field: tuple[RegisterServer, Registers, Registers],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     server, scale, trips = field
@@ -210,7 +210,7 @@ def test_a_corrupt_outbox_file_is_moved_aside_and_a_new_one_started(
 
 
 def test_after_a_corrupt_outbox_seqs_continue_after_the_centers_and_the_event_goes_up(
-    tmp_path: Path, field: tuple[FakeModbus, Registers, Registers], center: World
+    tmp_path: Path, field: tuple[RegisterServer, Registers, Registers], center: World
 ) -> None:
     server, scale, _trips = field
     w = center
@@ -275,7 +275,7 @@ def test_after_a_corrupt_outbox_seqs_continue_after_the_centers_and_the_event_go
 
 
 def test_a_station_clock_jumping_back_and_forth_loses_nothing_and_keeps_figures_exact(
-    tmp_path: Path, field: tuple[FakeModbus, Registers, Registers], center: World
+    tmp_path: Path, field: tuple[RegisterServer, Registers, Registers], center: World
 ) -> None:
     server, scale, trips = field
     w = center

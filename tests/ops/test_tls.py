@@ -216,8 +216,7 @@ def test_pages_run_in_chromium_over_tls_under_the_content_security_policy(
 ) -> None:
     from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
 
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing")
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing (make browser installs it)"
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []

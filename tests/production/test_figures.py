@@ -255,3 +255,57 @@ def test_org_production_sums_the_subtree_with_a_row_per_mine(database_url: str) 
         assert w.get("/mines/M2/summary", token=c1).status_code == 404
         assert w.get("/orgs/P/production", token=c1, period="day", **day).status_code == 404
         assert w.get("/orgs/C1/production", token=c1, period="day", **day).status_code == 200
+
+
+def test_a_coefficient_change_at_midnight_splits_the_two_days_exactly(w: World) -> None:
+    # k = 4.5 % up to 14 March, k = 6 % from 15 March 00:00:00 local
+    w.ok(
+        w.post(
+            "/mines/M1/coefficients",
+            {"percent": "4.5", "effective_from": "2026-01-01", "effective_to": "2026-03-14"},
+        )
+    )
+    w.ok(
+        w.post(
+            "/mines/M1/coefficients",
+            {"percent": "6", "effective_from": "2026-03-15", "effective_to": "2026-12-31"},
+        )
+    )
+    produce(
+        w,
+        [
+            (local(2026, 3, 14, 23, 59, 40), "1000"),  # the baseline
+            (local(2026, 3, 14, 23, 59, 50), "1100"),  # +100.000 t on 14 March
+            (local(2026, 3, 15, 0, 0, 10), "1200"),  # +100.000 t on 15 March
+        ],
+    )
+    # 14 March: 100 × (1 − 0.045) = 95.5 t raw; 15 March: 100 × (1 − 0.06) = 94.0 t raw
+    days = w.ok(
+        w.get(
+            "/mines/M1/production",
+            period="day",
+            **{"from": "2026-03-14T00:00:00+08:00", "to": "2026-03-16T00:00:00+08:00"},
+        )
+    )["items"]
+    assert [(d["start"][:10], D(d["gross_t"]), D(d["raw_t"])) for d in days] == [
+        ("2026-03-14", D(100), D("95.5")),
+        ("2026-03-15", D(100), D(94)),
+    ]
+    # the hours either side of midnight, each at its own day's coefficient
+    hours = w.ok(
+        w.get(
+            "/mines/M1/production",
+            period="hour",
+            **{"from": "2026-03-14T23:00:00+08:00", "to": "2026-03-15T01:00:00+08:00"},
+        )
+    )["items"]
+    assert [D(h["raw_t"]) for h in hours] == [D("95.5"), D(94)]
+    # the summary on 15 March at 12:00 (the clock): the day is 15 March only, the month and
+    # the year hold both days: 95.5 + 94.0 = 189.5 t raw, 200 t gross
+    s = summary(w)
+    assert (D(s["day"]["gross_t"]), D(s["day"]["raw_t"])) == (D(100), D(94))
+    assert (D(s["month"]["gross_t"]), D(s["month"]["raw_t"])) == (D(200), D("189.5"))
+    assert (D(s["year"]["gross_t"]), D(s["year"]["raw_t"])) == (D(200), D("189.5"))
+    # and the summary of 14 March just before midnight: 95.5 t raw that day
+    before = summary(w, at=local(2026, 3, 14, 23, 59, 59).isoformat())
+    assert (D(before["day"]["gross_t"]), D(before["day"]["raw_t"])) == (D(100), D("95.5"))

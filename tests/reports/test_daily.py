@@ -48,7 +48,6 @@ reported upward (so fault_report_overdue follows at 11:00).
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 from datetime import datetime
 from decimal import Decimal
@@ -59,6 +58,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
+from tests.support.documents import pdf_text
 from tests.support.world import World, totalizer, world
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -272,27 +272,13 @@ def test_daily_report_xlsx_reads_back_with_the_same_figures(w: World) -> None:
     assert signature_rows == ["产量监控值机员 审阅签字", "值班矿长 审阅签字", "总工程师 审阅签字"]
 
 
-def pdf_text(content: bytes, tmp_path: Path) -> tuple[str, str]:
-    if shutil.which("pdftotext") is None or shutil.which("pdffonts") is None:
-        pytest.skip("poppler-utils (pdftotext, pdffonts) is not installed")
-    path = tmp_path / "daily.pdf"
-    path.write_bytes(content)
-    text = subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
-    ).stdout
-    fonts = subprocess.run(
-        ["pdffonts", str(path)], check=True, capture_output=True, text=True
-    ).stdout
-    return text, fonts
-
-
 def test_daily_report_pdf_has_the_chinese_headings_figures_and_embedded_fonts(
     w: World, tmp_path: Path
 ) -> None:
     response = w.get(URL, format="pdf")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
-    text, fonts = pdf_text(response.content, tmp_path)
+    text, fonts = pdf_text(response.content)
     for heading in (
         "监测日报表",
         "逐时产量",
@@ -309,13 +295,14 @@ def test_daily_report_pdf_has_the_chinese_headings_figures_and_embedded_fonts(
     font_rows = fonts.splitlines()[2:]
     assert font_rows
     assert all(row.split()[-5:-3] == ["yes", "yes"] for row in font_rows), fonts
-    if shutil.which("pdftoppm") is not None:  # the first page renders (looked at by hand)
-        subprocess.run(
-            ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(tmp_path / "daily.pdf"),
-             str(tmp_path / "page")],
-            check=True,
-        )  # fmt: skip
-        assert (tmp_path / "page-1.png").stat().st_size > 10_000
+    # the first page renders (looked at by hand)
+    (tmp_path / "daily.pdf").write_bytes(response.content)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(tmp_path / "daily.pdf"),
+         str(tmp_path / "page")],
+        check=True,
+    )  # fmt: skip
+    assert (tmp_path / "page-1.png").stat().st_size > 10_000
 
 
 def test_provisional_today_is_not_stored(w: World) -> None:

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
+from tests.support.documents import pdf_text
 from tests.support.world import totalizer, world
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -106,7 +107,11 @@ def test_org_reports_have_a_row_per_mine_and_totals(w: Any) -> None:
     assert sheet is not None
     total = next(row for row in sheet.iter_rows(values_only=True) if row[0] == "合计 Total")
     assert (D(total[2]), D(total[3])) == (D("11.001"), D("10.551"))
-    assert w.get("/orgs/C1/reports/month/2026-03", format="pdf").content.startswith(b"%PDF-")
+    text, _ = pdf_text(w.get("/orgs/C1/reports/month/2026-03", format="pdf").content)
+    rows = {line.split()[0]: line.split() for line in text.splitlines() if line.split()}
+    # the mines' rows and the total: gross 11.001 t, raw 10.551 t (worked out above)
+    assert {"M1", "M2"} <= set(rows), text
+    assert "11.001" in text and "10.551" in text, text
 
 
 def test_quarter_year_and_shift_reports(w: Any) -> None:

@@ -20,7 +20,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from coalwatch.auth.permissions import BUILTIN_ROLES
 from coalwatch.auth.principal import OPERATOR
 from coalwatch.auth.service import create_token
 from coalwatch.config import Settings
@@ -35,6 +34,7 @@ from coalwatch.users.schemas import UserIn
 from coalwatch.web.app import create_app
 from coalwatch.wire.batches import encode_batch
 from coalwatch.wire.signing import generate_private_key, public_key_b64, sign
+from tests.security.permissions import ROLES
 from tests.support.world import Clock
 
 NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
@@ -139,7 +139,7 @@ def _seed(url: str, now: datetime) -> tuple[dict[str, Ed25519PrivateKey], dict[s
                     StationIn(code=station, public_key=public_key_b64(keys[station])),
                     now,
                 )
-            people = [(role_user(role), None, role) for role in BUILTIN_ROLES]
+            people = [(role_user(role), None, role) for role in ROLES]
             people += [(role_user(role, "C1"), "C1", role) for role in SCOPED_ROLES]
             people.append(("victim", "C1", "third_party"))
             for username, unit, role in people:

@@ -190,8 +190,11 @@ def test_a_near_valid_batch_with_one_odd_field(
     ids=["arrays", "objects", "records", "record"],
 )
 def test_deep_nesting_is_refused_as_malformed(fw: World, body: bytes) -> None:
-    status = check(fw, body)
-    assert status in (200, 400, 422)
+    before = state(fw)
+    status, text = upload(fw, body)
+    assert status in (400, 422), (status, text[:300])
+    assert json.loads(text)["error"]["code"], text
+    assert state(fw) == before
 
 
 def test_the_parser_reports_deep_nesting_as_malformed() -> None:

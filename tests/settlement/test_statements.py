@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
-import subprocess
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -48,6 +46,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
+from tests.support.documents import pdf_text
 from tests.support.world import World, totalizer, world
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -223,20 +222,6 @@ def test_statement_xlsx_has_the_same_lines_total_and_rule(w: World) -> None:
     assert any("rounded half-up to the fen" in text for text in texts)
 
 
-def pdf_text(content: bytes, tmp_path: Any) -> tuple[str, str]:
-    if shutil.which("pdftotext") is None or shutil.which("pdffonts") is None:
-        pytest.skip("poppler-utils (pdftotext, pdffonts) is not installed")
-    path = tmp_path / "statement.pdf"
-    path.write_bytes(content)
-    text = subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
-    ).stdout
-    fonts = subprocess.run(
-        ["pdffonts", str(path)], check=True, capture_output=True, text=True
-    ).stdout
-    return text, fonts
-
-
 def test_statement_pdf_prints_the_figures_with_embedded_chinese_fonts(
     w: World, tmp_path: Any
 ) -> None:
@@ -244,7 +229,7 @@ def test_statement_pdf_prints_the_figures_with_embedded_chinese_fonts(
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
     assert response.content.startswith(b"%PDF-")
-    text, fonts = pdf_text(response.content, tmp_path)
+    text, fonts = pdf_text(response.content)
     for expected in ("月结算单", "结算明细", "资源税", "煤炭价格调节基金", "产量依据", "合计"):
         assert expected in text
     for figure in ("3,013.03", "3,849.21", "1,141.61", "8,003.85", "1,302.4605150", "1,363.833"):
@@ -294,7 +279,7 @@ def test_org_statement_documents(w: World, tmp_path: Any) -> None:
     rows = [row for row in sheet.iter_rows(values_only=True) if row[0] is not None]
     total = next(row for row in rows if row[0] == "合计 Total")
     assert D(total[-1]) == D("8641.5")
-    text, _ = pdf_text(w.get("/orgs/C1/statements/2026-03", format="pdf").content, tmp_path)
+    text, _ = pdf_text(w.get("/orgs/C1/statements/2026-03", format="pdf").content)
     assert "月结算汇总" in text and "8,641.50" in text and "637.65" in text
 
 

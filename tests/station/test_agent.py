@@ -13,11 +13,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from coalwatch.sim.registers import Registers, RegisterServer, register_server
 from coalwatch.station.agent import POLL_INTERVAL_KEY, Agent
 from coalwatch.station.config import load_config, load_map
 from coalwatch.station.outbox import Outbox
 from coalwatch.wire.signing import generate_private_key, public_key_b64
-from tests.station.fakes import FakeCenter, FakeModbus, Registers, fake_modbus
+from tests.station.conftest import real_center
 from tests.support.world import world
 
 HERE = Path(__file__).parent
@@ -79,7 +80,7 @@ heartbeat_s = 30
 kind = "tcp"
 host = "127.0.0.1"
 port = {port}
-timeout_s = 0.3
+timeout_s = 1.0
 
 [[points]]
 code = "B1"
@@ -106,9 +107,9 @@ map = "trip_indicator"
 
 
 @pytest.fixture
-def field() -> Iterator[tuple[FakeModbus, Registers, Registers]]:
+def field() -> Iterator[tuple[RegisterServer, Registers, Registers]]:
     scale, trips = belt("1000.000"), skip(5, 9000)
-    with fake_modbus({1: scale, 2: trips, 3: scale}) as server:
+    with register_server({1: scale, 2: trips, 3: scale}) as server:
         yield server, scale, trips
 
 
@@ -123,7 +124,7 @@ def records(agent: Agent) -> list[dict[str, Any]]:
 
 
 def test_a_cycle_stores_records_and_state_and_a_restart_repeats_nothing(
-    tmp_path: Path, field: tuple[FakeModbus, Registers, Registers]
+    tmp_path: Path, field: tuple[RegisterServer, Registers, Registers]
 ) -> None:
     server, _scale, trips = field
     path = write_config(tmp_path, server.port)
@@ -209,39 +210,34 @@ def test_an_unknown_command_is_logged_once(
 
 
 def test_run_polls_beats_uploads_and_stops_on_request(
-    tmp_path: Path, field: tuple[FakeModbus, Registers, Registers]
+    tmp_path: Path, sqlite_url: str, field: tuple[RegisterServer, Registers, Registers]
 ) -> None:
     server, _, _ = field
-    center = FakeCenter(KEY.public_key())
+    with real_center(sqlite_url, KEY) as (w, transport):
+        # the station's clock reads the center's (records from its future are quarantined)
+        agent = make_agent(
+            write_config(tmp_path, server.port), clock=Clock(w.clock()), transport=transport
+        )
 
-    class Transport:
-        def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-            return center.post(url, body, headers)
+        async def main() -> None:
+            task = asyncio.create_task(agent.run())
+            for _ in range(200):
+                await asyncio.sleep(0.02)
+                if agent.stats.cycles >= 2 and agent.outbox.count() == 0:
+                    break
+            agent.stop.set()
+            await asyncio.wait_for(task, 5)
 
-        def close(self) -> None:
-            center.close()
-
-    agent = make_agent(write_config(tmp_path, server.port), transport=Transport())
-
-    async def main() -> None:
-        task = asyncio.create_task(agent.run())
-        for _ in range(200):
-            await asyncio.sleep(0.02)
-            if agent.stats.cycles >= 2 and agent.outbox.count() == 0:
-                break
-        agent.stop.set()
-        await asyncio.wait_for(task, 5)
-
-    asyncio.run(main())
-    kinds = [r["type"] for r in center.records.values()]
-    assert kinds[0] in ("heartbeat", "totalizer") and "heartbeat" in kinds
-    assert kinds.count("totalizer") >= 2
-    assert agent.outbox.count() == 0 and center.closed
-    agent.outbox.close()
+        asyncio.run(main())
+        assert transport.statuses and set(transport.statuses) == {200}
+        kinds = [r["type"] for r in w.ok(w.get("/mines/M1/records", limit=1000))["items"]]
+        assert "heartbeat" in kinds and kinds.count("totalizer") >= 2, kinds
+        assert agent.outbox.count() == 0 and transport.closed
+        agent.outbox.close()
 
 
 def test_production_at_a_real_center_equals_the_totalizer_delta(
-    tmp_path: Path, sqlite_url: str, field: tuple[FakeModbus, Registers, Registers]
+    tmp_path: Path, sqlite_url: str, field: tuple[RegisterServer, Registers, Registers]
 ) -> None:
     server, scale, trips = field
     with world(sqlite_url) as w:

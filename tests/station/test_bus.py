@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import select
+import socket
 import threading
 
 import pytest
 
+from coalwatch.sim.registers import Registers, RegisterServer, register_server
 from coalwatch.station.bus import Bus, BusError, Group, plan_groups
 from coalwatch.station.config import RtuBus, RtuOverTcpBus, TcpBus
 from coalwatch.station.registers import Table
-from tests.station.fakes import FakeModbus, Registers, fake_modbus
 
 H, D = Table.HOLDING, Table.DISCRETE
 
@@ -45,7 +46,7 @@ def tcp(port: int, timeout: float = 0.5) -> TcpBus:
 
 def test_reads_registers_and_bits_over_tcp() -> None:
     unit = Registers(holding={10: 1, 11: 2, 12: 3}, discrete={0: True, 1: False, 2: True})
-    with fake_modbus({5: unit}) as server:
+    with register_server({5: unit}) as server:
 
         async def main() -> list[list[int] | list[bool]]:
             bus = Bus("scale", tcp(server.port))
@@ -58,7 +59,7 @@ def test_reads_registers_and_bits_over_tcp() -> None:
 
 
 def test_reads_rtu_frames_through_a_serial_server() -> None:
-    with fake_modbus({2: Registers(holding={0: 0xBEEF, 1: 7})}, framing="rtu") as server:
+    with register_server({2: Registers(holding={0: 0xBEEF, 1: 7})}, framing="rtu") as server:
 
         async def main() -> list[list[int] | list[bool]]:
             spec = RtuOverTcpBus(kind="rtu_over_tcp", host="127.0.0.1", port=server.port)
@@ -72,7 +73,8 @@ def test_reads_rtu_frames_through_a_serial_server() -> None:
 
 
 def test_an_exception_response_fails_the_read_but_keeps_the_connection() -> None:
-    with fake_modbus({1: Registers(holding={0: 1})}) as server:
+    with register_server({1: Registers(holding={0: 1})}) as server:
+        server.refuse(1, 50, code=2)  # illegal data address
 
         async def main() -> None:
             bus = Bus("scale", tcp(server.port))
@@ -89,7 +91,7 @@ def test_an_exception_response_fails_the_read_but_keeps_the_connection() -> None
 
 
 def test_no_server_no_answer_and_recovery() -> None:
-    with fake_modbus({1: Registers(holding={0: 42})}) as server:
+    with register_server({1: Registers(holding={0: 42})}) as server:
 
         async def main() -> None:
             bus = Bus("scale", tcp(server.port, timeout=0.3))
@@ -112,7 +114,7 @@ def test_no_server_no_answer_and_recovery() -> None:
 
 
 def test_one_request_at_a_time_on_a_bus() -> None:
-    with fake_modbus({1: Registers(holding={0: 1}), 2: Registers(holding={0: 2})}) as server:
+    with register_server({1: Registers(holding={0: 1}), 2: Registers(holding={0: 2})}) as server:
 
         async def main() -> list[list[list[int] | list[bool]]]:
             bus = Bus("line", tcp(server.port))
@@ -126,26 +128,23 @@ def test_one_request_at_a_time_on_a_bus() -> None:
 
 
 def test_reads_rtu_over_a_serial_line() -> None:
-    # a pseudo-terminal stands in for the RS-485 adapter; the fake answers on its far end
+    # a pseudo-terminal stands in for the RS-485 adapter; its far end is wired, byte for
+    # byte, to the simulated line (RTU frames over TCP), as a transparent serial server is
     master, slave = os.openpty()
     device = os.ttyname(slave)
-    fake = FakeModbus({3: Registers(input={7: 1234})}, framing="rtu")
+    server = RegisterServer({3: Registers(input={7: 1234})}, framing="rtu").start()
+    link = socket.create_connection(("127.0.0.1", server.port), timeout=5)
     stop = threading.Event()
 
-    def answer() -> None:
-        buffer = b""
+    def wire() -> None:
         while not stop.is_set():
-            ready, _, _ = select.select([master], [], [], 0.05)
-            if not ready:
-                continue
-            buffer += os.read(master, 256)
-            frame, buffer = fake._take_frame(buffer)
-            if frame is not None:
-                reply = fake._answer(*frame)
-                if reply is not None:
-                    os.write(master, reply)
+            ready, _, _ = select.select([master, link], [], [], 0.05)
+            if master in ready:
+                link.sendall(os.read(master, 256))
+            if link in ready:
+                os.write(master, link.recv(256))
 
-    thread = threading.Thread(target=answer)
+    thread = threading.Thread(target=wire)
     thread.start()
 
     async def main() -> list[list[int] | list[bool]]:
@@ -160,5 +159,7 @@ def test_reads_rtu_over_a_serial_line() -> None:
     finally:
         stop.set()
         thread.join()
+        link.close()
+        server.close()
         os.close(master)
         os.close(slave)

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from coalwatch.sim.registers import Registers, RegisterServer, register_server
 from coalwatch.station.bus import Bus
 from coalwatch.station.config import TcpBus, load_map
 from coalwatch.station.poller import DevicePoller, DeviceState, Outcome
 from coalwatch.station.registers import RegisterMap
-from tests.station.fakes import FakeModbus, Registers, fake_modbus
 
 HERE = Path(__file__).parent
 BW500 = load_map("bw500", HERE)
@@ -38,7 +38,7 @@ class Clock:
 
 @dataclass
 class Rig:
-    server: FakeModbus
+    server: RegisterServer
     regs: Registers
     map: RegisterMap
     poller: DevicePoller
@@ -91,7 +91,7 @@ def trip_registers(count: int = 10, net_kg: int = 9000) -> Registers:
 def rig(
     registers: RegisterMap, regs: Registers, point: str = "B1", fault_after: int = 3
 ) -> Iterator[Rig]:
-    with fake_modbus({1: regs}) as server:
+    with register_server({1: regs}) as server:
         bus = Bus("scale", TcpBus(kind="tcp", host="127.0.0.1", port=server.port, timeout_s=0.3))
         poller = DevicePoller(point, 0, 1, registers, bus, fault_after)
         yield Rig(server, regs, registers, poller, Clock())

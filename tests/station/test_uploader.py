@@ -7,6 +7,7 @@ import http.server
 import json
 import logging
 import random
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,7 +20,9 @@ from coalwatch.station.outbox import Outbox
 from coalwatch.station.uploader import Backoff, HttpTransport, Uploader
 from coalwatch.wire.batches import parse_body
 from coalwatch.wire.signing import generate_private_key
+from tests.station.conftest import CenterTransport, real_center
 from tests.station.fakes import FakeCenter
+from tests.support.world import Station, World
 
 NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
 KEY = generate_private_key()
@@ -269,3 +272,104 @@ def test_a_center_that_takes_smaller_batches_gets_smaller_batches(outbox: Outbox
         pass
     assert outbox.count() == 0
     assert max(len(parse_body(b)["records"]) for b in center.bodies[2:]) == 75
+
+
+# ---- against a real center (the app in process, SQLite) -----------------------------------
+
+
+def real_uploader(outbox: Outbox, transport: CenterTransport, key: Any = KEY) -> Uploader:
+    return Uploader(
+        outbox,
+        "S1",
+        key,
+        ["http://center"],
+        batch_size=500,
+        transport=transport,
+        clock=transport.w.clock,
+        backoff=Backoff(0.01, 0.05),
+    )
+
+
+def center_seqs(w: World) -> list[int]:
+    return sorted(r["seq"] for r in w.ok(w.get("/mines/M1/records", limit=5000))["items"])
+
+
+def test_a_real_center_acknowledges_what_it_stored_in_batches_oldest_first(
+    outbox: Outbox, sqlite_url: str
+) -> None:
+    with real_center(sqlite_url, KEY) as (w, transport):
+        at = w.clock().isoformat()
+        outbox.append([{"ts": at, "type": "heartbeat"} for _ in range(1200)])
+        up = real_uploader(outbox, transport)
+        # 1,200 records in batches of at most 500: 500 + 500 + 200
+        assert send(up) is True and outbox.count() == 700
+        assert center_seqs(w) == list(range(1, 501))
+        while send(up):
+            pass
+        assert outbox.count() == 0 and center_seqs(w) == list(range(1, 1201))
+        assert transport.statuses == [200, 200, 200]
+
+
+def test_a_real_center_refuses_a_wrong_signature_and_nothing_leaves(
+    outbox: Outbox, sqlite_url: str
+) -> None:
+    with real_center(sqlite_url, KEY) as (w, transport):
+        outbox.append([{"ts": w.clock().isoformat(), "type": "heartbeat"} for _ in range(3)])
+        up = real_uploader(outbox, transport, key=generate_private_key())
+        assert send(up) is False and send(up) is False
+        assert transport.statuses == [401, 401]
+        assert outbox.count() == 3 and center_seqs(w) == []
+
+
+def test_a_real_center_ahead_of_the_station_gets_the_records_after_its_seq(
+    outbox: Outbox, sqlite_url: str
+) -> None:
+    with real_center(sqlite_url, KEY) as (w, transport):
+        # the station's disk was replaced: the center already holds seq 1000
+        at = w.clock()
+        w.stations["S1"] = Station("S1", KEY)
+        w.ok(w.upload("S1", [{"seq": 1000, "ts": at, "type": "heartbeat"}]))
+        outbox.append([{"ts": at.isoformat(), "type": "heartbeat"} for _ in range(3)])
+        up = real_uploader(outbox, transport)
+        send(up)
+        assert [r["seq"] for r in outbox.pending(10)] == [1001, 1002, 1003]
+        send(up)
+        assert outbox.count() == 0 and center_seqs(w)[-3:] == [1001, 1002, 1003]
+        assert outbox.append([{"ts": at.isoformat(), "type": "heartbeat"}]) == [1004]
+
+
+def test_a_dead_center_then_a_real_one_and_the_uploader_stays_there(
+    outbox: Outbox, sqlite_url: str
+) -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on: a dead center
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with real_center(sqlite_url, KEY) as (w, transport):
+        wire = HttpTransport(timeout_s=2)
+
+        class Routed:
+            def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+                if url.startswith(dead):
+                    return wire.post(url, body, headers)
+                return transport.post(url, body, headers)
+
+            def close(self) -> None:
+                wire.close()
+
+        at = w.clock().isoformat()
+        outbox.append([{"ts": at, "type": "heartbeat"} for _ in range(2)])
+        up = Uploader(
+            outbox,
+            "S1",
+            KEY,
+            [dead, "http://center"],
+            transport=Routed(),
+            clock=w.clock,
+            backoff=Backoff(0.01, 0.05),
+        )
+        assert send(up) is True
+        assert up.center == "http://center" and center_seqs(w) == [1, 2]
+        outbox.append([{"ts": at, "type": "heartbeat"}])
+        assert send(up) is True and center_seqs(w) == [1, 2, 3]
+        assert transport.statuses == [200, 200]
+        up.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -42,14 +43,30 @@ def test_a_camera_is_registered_and_bad_ones_are_refused(video: VideoWorld) -> N
     assert w.get("/alarms/999/snapshots").status_code == 404
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is not None, reason="ffmpeg is installed here")
-def test_an_rtsp_camera_without_ffmpeg_is_reported_down(video: VideoWorld) -> None:
+def test_an_rtsp_camera_without_ffmpeg_is_reported_down(
+    video: VideoWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # a center where ffmpeg is not installed
     w = _mine(video)
     stream = {"code": "R1", "name": "RTSP", "rtsp_url": "rtsp://127.0.0.1:9/stream"}
     w.ok(w.post("/mines/M1/points/B1/cameras", stream))
     video.poll()
     [camera] = w.ok(w.get("/mines/M1/points/B1/cameras"))["items"]
-    assert camera["health"] == "down" and "ffmpeg" in camera["last_error"]
+    assert camera["health"] == "down" and "needs ffmpeg" in camera["last_error"]
+    [alarm] = w.alarms(type="camera_fault")
+    assert alarm["value"] == "down"
+
+
+def test_an_rtsp_camera_nobody_answers_is_reported_down_by_ffmpeg(video: VideoWorld) -> None:
+    assert shutil.which("ffmpeg"), "ffmpeg is missing: `make browser` installs it"
+    w = _mine(video)
+    stream = {"code": "R1", "name": "RTSP", "rtsp_url": "rtsp://127.0.0.1:9/stream"}
+    w.ok(w.post("/mines/M1/points/B1/cameras", stream))
+    video.poll()
+    [camera] = w.ok(w.get("/mines/M1/points/B1/cameras"))["items"]
+    # ffmpeg ran and said why it got no frame (nothing listens on port 9)
+    assert camera["health"] == "down" and camera["last_error"].startswith("ffmpeg"), camera
+    assert "needs ffmpeg" not in camera["last_error"]
     [alarm] = w.alarms(type="camera_fault")
     assert alarm["value"] == "down"
 

@@ -1,7 +1,10 @@
-"""Browser tests: a real center (uvicorn on a loopback port, SQLite) with a seeded region,
-driven by Playwright through Debian's headless Chromium.
+"""Browser tests: a real center (uvicorn on a loopback port; SQLite unless a test module
+overrides ``center_url``) with a seeded region, driven by Playwright through Debian's
+headless Chromium.
 
-Any console error or uncaught exception in a page fails the test.
+The center's clock is injected and stands still at ``NOW`` (Sunday 2026-03-15 12:00 in
+Asia/Shanghai): the history, the alarms and every figure are the same whenever the suite
+runs. Any console error or uncaught exception in a page fails the test.
 """
 
 from __future__ import annotations
@@ -36,7 +39,10 @@ from coalwatch.users.schemas import UserIn
 from coalwatch.web.app import create_app
 from coalwatch.wire.batches import encode_batch
 from coalwatch.wire.signing import generate_private_key, public_key_b64, sign
+from tests.support.world import Clock
 
+#: the center's time in every browser test: 12:00 local, twelve hours since midnight
+NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).parent / "screenshots"
 SH = ZoneInfo("Asia/Shanghai")
@@ -68,6 +74,8 @@ class Center:
 
     base: str
     url: str
+    #: the center's clock (injected): records are stamped with it
+    clock: Clock = field(default_factory=lambda: Clock(NOW))
     stations: dict[str, StationKey] = field(default_factory=dict)
     totals: dict[str, Decimal] = field(default_factory=dict)
 
@@ -77,7 +85,7 @@ class Center:
         for record in records:
             st.seq += 1
             numbered.append({"seq": st.seq, **record})
-        body = encode_batch(station, datetime.now(UTC), numbered)
+        body = encode_batch(station, self.clock(), numbered)
         answer = httpx.post(
             f"{self.base}/api/v1/stations/{station}/batches",
             content=body,
@@ -205,7 +213,8 @@ def seed(url: str, now: datetime) -> dict[str, StationKey]:
 
 
 def history(center: Center, now: datetime) -> None:
-    """Production since local midnight: 凤凰山 near its daily capacity, 玉龙 over it."""
+    """Production since local midnight: 凤凰山 near its daily capacity, 玉龙 over it (at
+    ``NOW``, 12:00, twelve hourly readings after the one at 00:00:01)."""
     local_now = now.astimezone(SH)
     midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
     hours = max(1, int((local_now - midnight).total_seconds() // 3600))
@@ -221,17 +230,24 @@ def history(center: Center, now: datetime) -> None:
 
 
 @pytest.fixture
-def center(sqlite_url: str, tmp_path: Path) -> Iterator[Center]:
-    now = datetime.now(UTC)
-    keys = seed(sqlite_url, now)
+def center_url(sqlite_url: str) -> str:
+    """The center's database (a module overrides this to run on PostgreSQL)."""
+    return sqlite_url
+
+
+@pytest.fixture
+def center(center_url: str, tmp_path: Path) -> Iterator[Center]:
+    now = NOW
+    clock = Clock(now)
+    keys = seed(center_url, now)
     settings = Settings(
-        database_url=sqlite_url,
+        database_url=center_url,
         timezone="Asia/Shanghai",
         jobs=False,
         secret_key="browser-test-session-key",
         var_dir=tmp_path,
     )
-    app = create_app(settings)
+    app = create_app(settings, clock=clock)
     sock = _free_socket()
     port = sock.getsockname()[1]
     server = uvicorn.Server(
@@ -244,7 +260,7 @@ def center(sqlite_url: str, tmp_path: Path) -> Iterator[Center]:
         assert time.monotonic() < deadline, "the center did not start"
         assert thread.is_alive(), "the center stopped at start-up"
         time.sleep(0.05)
-    live = Center(base=f"http://127.0.0.1:{port}", url=sqlite_url, stations=keys)
+    live = Center(base=f"http://127.0.0.1:{port}", url=center_url, clock=clock, stations=keys)
     history(live, now)
     try:
         yield live
@@ -257,9 +273,7 @@ def center(sqlite_url: str, tmp_path: Path) -> Iterator[Center]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: `make browser` installs it")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium fonts-noto-cjk)")
+        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs it", pytrace=False)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.duty.pages import people, post, sign_in
+from tests.support.documents import xlsx_rows
 from tests.support.world import World, world
 
 
@@ -78,4 +79,8 @@ def test_manual_entries_wait_and_can_be_rejected(w: World) -> None:
     assert "人工录入已驳回" in page and "无故障记录" in page
     assert w.ok(w.get("/mines/M1/summary"))["day"]["manual_t"] == 0
     xlsx = regulator.get("/production/manual?mine=M1&format=xlsx")
-    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    assert xlsx.status_code == 200
+    cells = [c for row in xlsx_rows(xlsx.content) for c in row if c is not None]
+    # the one entry: 80 t on B1, rejected with its reason
+    assert "无故障记录" in cells and "皮带秤故障" in cells, cells
+    assert any(str(c) in ("80", "80.000") for c in cells), cells

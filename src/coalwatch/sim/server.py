@@ -122,13 +122,33 @@ class InstrumentServer:
         server, self._server = self._server, None
         if server is None:
             return
-        listener = cast(asyncio.Server | None, server.transport)
-        await server.shutdown()  # type: ignore[no-untyped-call]
-        if listener is not None:
-            await listener.wait_closed()
-        if ModbusBaseServer.active_server is server:
-            # pymodbus keeps the last server in a class attribute: do not keep ours alive
-            ModbusBaseServer.active_server = None
-        # let the closed connections' transports finish closing their sockets
-        await asyncio.sleep(0)
+        await shut_down(server)
         log.debug("%s stopped listening", self.name)
+
+
+async def shut_down(server: ModbusTcpServer) -> None:
+    """Close a server's listening socket and every open connection."""
+    listener = cast(asyncio.Server | None, server.transport)
+    await server.shutdown()  # type: ignore[no-untyped-call]
+    if listener is not None:
+        await listener.wait_closed()
+    if ModbusBaseServer.active_server is server:
+        # pymodbus keeps the last server in a class attribute: do not keep ours alive
+        ModbusBaseServer.active_server = None
+    # let the closed connections' transports finish closing their sockets
+    await asyncio.sleep(0)
+
+
+def serve_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Run ``loop`` in this thread until it is stopped, then cancel what is left."""
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()

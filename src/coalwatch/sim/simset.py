@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from coalwatch.sim.instruments import BeltPoint, Clock, Instrument, TripScale, UnknownFault
 from coalwatch.sim.profile import RateNoise, Schedule
-from coalwatch.sim.server import InstrumentServer
+from coalwatch.sim.server import InstrumentServer, serve_loop
 from coalwatch.station.config import load_map
 
 IO_SUFFIX = "-IO"
@@ -206,17 +206,7 @@ class SimSet:
 
     @staticmethod
     def _serve(loop: asyncio.AbstractEventLoop) -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_forever()
-        finally:
-            tasks = asyncio.all_tasks(loop)
-            for task in tasks:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
+        serve_loop(loop)
 
     def _call(self, coroutine: Any) -> Any:
         if self._loop is None:
