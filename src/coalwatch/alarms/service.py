@@ -256,6 +256,15 @@ def acknowledge(session: Session, principal: Principal, alarm_id: int, now: date
     return _out(alarm, mine, point)
 
 
+def acknowledge_many(
+    session: Session, principal: Principal, alarm_ids: list[int], now: datetime
+) -> list[AlarmOut]:
+    """确认 several alarms at once, each as if acknowledged alone (announced one by one);
+    all or none: one that may not be acknowledged refuses the whole request."""
+    principal.require("alarm:write")
+    return [acknowledge(session, principal, alarm_id, now) for alarm_id in dict.fromkeys(alarm_ids)]
+
+
 def handle(
     session: Session, principal: Principal, alarm_id: int, data: HandleIn, now: datetime
 ) -> AlarmOut:

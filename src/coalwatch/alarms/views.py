@@ -134,6 +134,24 @@ def acknowledge(page: AlarmPage, alarm_id: int) -> Response:
     return _row(page, alarm, page._("报警已确认") + f" #{alarm_id}")
 
 
+#: alarms acknowledged in one request at most (a page holds PAGE_SIZE)
+BULK_LIMIT = 200
+
+
+@router.post("/alarms/ack")
+def acknowledge_selected(
+    page: AlarmPage, ids: Annotated[list[int] | None, Form(max_length=BULK_LIMIT)] = None
+) -> Response:
+    """确认所选: the checked alarms in one action, all or none (``alarm:write``)."""
+    back = page.request.headers.get("referer") or "/alarms"
+    if not ids:
+        page.flash(page._("请先选择要确认的报警"), "error")
+        return page.redirect(back)
+    with page.session() as session:
+        done = service.acknowledge_many(session, page.principal, ids, page.now())
+    return page.redirect(back, page._("已确认 %(count)d 条报警") % {"count": len(done)})
+
+
 @router.post("/alarms/{alarm_id}/handle")
 def handle(
     page: AlarmPage, alarm_id: int, result: Annotated[str, Form(max_length=4000)] = ""
