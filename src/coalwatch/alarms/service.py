@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from coalwatch.alarms import repository
 from coalwatch.alarms.schemas import AlarmOut, AlarmState, AlarmView, HandleIn
 from coalwatch.auth.principal import Principal
-from coalwatch.domain.alarms import LABELS, SEVERITY, AlarmType, Severity
+from coalwatch.domain.alarms import LABELS, SEVERITY, AlarmType, Severity, compose_detail, params_of
 from coalwatch.errors import Conflict, NotFound
 from coalwatch.events.broker import emit
 from coalwatch.federation import queue as forward_queue
@@ -78,6 +78,7 @@ def _forward(
             "mine": mine.code,
             "point": point,
             "station": station,
+            "params": alarm.params,
             **{name: _json(getattr(alarm, name)) for name in MIRRORED},
         },
         max(t for t in times if t is not None),
@@ -134,8 +135,12 @@ def raise_alarm(
     detail: str | None = None,
     expires_at: datetime | None = None,
     severity: Severity | None = None,
+    params: str | None = None,
 ) -> tuple[Alarm, bool]:
-    """Raise an alarm unless the same condition is already alarmed; (alarm, raised now)."""
+    """Raise an alarm unless the same condition is already alarmed; (alarm, raised now).
+
+    ``params`` is the structured detail (``domain.alarms.detail_params``): the pages
+    compose it in their reader's language; ``detail`` then keeps its Chinese text."""
     kind = AlarmType(type_)
     existing = repository.current(session, mine_id, kind, point_id, station_id, subject)
     if existing is not None:
@@ -153,7 +158,8 @@ def raise_alarm(
         start=at,
         value=value,
         threshold=threshold,
-        detail=detail,
+        detail=detail if detail is not None or params is None else compose_detail(params),
+        params=params,
         subject=subject,
         expires_at=expires_at,
         state="active",
@@ -210,6 +216,7 @@ def _out(alarm: Alarm, mine: str, point: str | None) -> AlarmOut:
         value=alarm.value,
         threshold=alarm.threshold,
         detail=alarm.detail,
+        params=params_of(alarm.params),
         state=alarm.state,
         acknowledged_by=alarm.acknowledged_by,
         acknowledged_at=alarm.acknowledged_at,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from coalwatch.auth.permissions import ALL, VIEW_ALL
-from coalwatch.errors import Forbidden, NotFound
+from coalwatch.errors import N_, Forbidden, NotFound
 
 PrincipalKind = Literal["token", "user", "operator"]
 
@@ -55,7 +55,9 @@ class Principal:
                 message = f"this token is read-only; a write token is required ({permission})"
             raise Forbidden(message, {"permission": permission})
         raise Forbidden(
-            f"权限不足 permission denied: {permission} is required", {"permission": permission}
+            N_("权限不足：需要 %(permission)s 权限"),
+            {"permission": permission},
+            params={"permission": permission},
         )
 
     def sees(self, org_path: str) -> bool:

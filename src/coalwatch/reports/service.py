@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from coalwatch.alarms.service import label as alarm_label
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
+from coalwatch.domain.alarms import params_of
 from coalwatch.domain.periods import Period
 from coalwatch.domain.reports import (
     DEFAULT_SHIFTS,
@@ -259,6 +260,7 @@ def compute(session: Session, mine: Mine, org: Org, day: date) -> DailyContent:
                 kind=f.kind,
                 point=point,
                 phenomenon=f.phenomenon,
+                params=params_of(f.params),
                 occurred_at=f.occurred_at,
                 reported_at=_within(f.reported_at, end),
                 recovered_at=_within(f.recovered_at, end),
