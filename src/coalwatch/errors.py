@@ -5,7 +5,7 @@ A 5xx never comes from bad input: anything that is not a CoalwatchError is a bug
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 
@@ -29,9 +29,12 @@ class CoalwatchError(Exception):
         *,
         code: str | None = None,
         params: Mapping[str, Any] | None = None,
+        labels: Collection[str] = (),
     ) -> None:
         self.text = message
         self.params = dict(params) if params else None
+        #: the params whose values are message ids themselves (a role's name ...)
+        self.labels = frozenset(labels)
         self.message = message % self.params if self.params else message
         super().__init__(self.message)
         self.details = details
@@ -40,8 +43,11 @@ class CoalwatchError(Exception):
 
     def translated(self, gettext: Callable[[str], str]) -> str:
         """The message in a reader's language (the same text when it has no translation)."""
+        if not self.params:
+            return gettext(self.text)
+        values = {k: gettext(v) if k in self.labels else v for k, v in self.params.items()}
         try:
-            return gettext(self.text) % self.params if self.params else gettext(self.text)
+            return gettext(self.text) % values
         except (KeyError, TypeError, ValueError):  # a translation that lost a placeholder
             return self.message
 

@@ -88,7 +88,7 @@ def permitted(need: Need, who: Who, api: bool) -> bool | None:
 
 #: a 403 that refuses by the state, not by the permission: the daily report is signed in
 #: order (值机员 → 值班矿长 → 总工程师), whoever holds report:sign
-BY_STATE = ("out of order",)
+BY_STATE = ("out_of_order", "签字顺序错误")
 
 
 def refused(answer: Response, rule: Rule) -> bool:

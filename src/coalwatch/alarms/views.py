@@ -154,11 +154,11 @@ def acknowledge_selected(
 ) -> Response:
     """确认所选: the checked alarms in one action, all or none (``alarm:write``)."""
     back = page.request.headers.get("referer") or "/alarms"
-    if not ids:
+    with page.session() as session:  # the permission is checked even when none is ticked
+        done = service.acknowledge_many(session, page.principal, ids or [], page.now())
+    if not done:
         page.flash(page._("请先选择要确认的报警"), "error")
         return page.redirect(back)
-    with page.session() as session:
-        done = service.acknowledge_many(session, page.principal, ids, page.now())
     return page.redirect(back, page._("已确认 %(count)d 条报警") % {"count": len(done)})
 
 

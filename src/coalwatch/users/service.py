@@ -413,8 +413,9 @@ def _require_within(principal: Principal, permissions: Iterable[str], what: str)
     beyond = sorted(p for p in permissions if not principal.has(p))
     if beyond:
         raise Forbidden(
-            f"{what}: 不能授予自己没有的权限 (cannot grant what you do not hold: "
-            f"{' '.join(beyond)})"
+            N_("%(what)s：不能授予自己没有的权限（%(permissions)s）"),
+            params={"what": what, "permissions": " ".join(beyond)},
+            labels=("what",),
         )
 
 
