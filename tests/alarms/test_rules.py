@@ -349,10 +349,13 @@ def test_fault_report_deadlines_warning_then_violation(w: World) -> None:
     w.tick()
     [alarm] = of_type(w, "fault_report_overdue")
     assert (alarm["severity"], alarm["threshold"]) == ("warning", "60 min")
+    assert alarm["params"]["lateness"] == "warning"
     w.clock.now = local(2026, 3, 15, 12, 1)
     w.tick()
     [alarm] = of_type(w, "fault_report_overdue")
     assert (alarm["severity"], alarm["threshold"]) == ("major", "120 min")
+    # the detail escalates with the severity: past 2 h now
+    assert alarm["params"]["lateness"] == "violation" and "超过 2 小时" in alarm["detail"]
     w.ok(w.post(f"/faults/{fault['id']}/report", {}))
     assert of_type(w, "fault_report_overdue")[0]["end"] == "2026-03-15T04:01:00Z"
 

@@ -147,6 +147,8 @@ def raise_alarm(
         if severity is not None and existing.severity != severity:
             existing.severity = severity  # e.g. a late fault report going from warning to violation
             existing.value, existing.threshold = value, threshold
+            if params is not None:  # the detail says how late, too
+                existing.params, existing.detail = params, detail or compose_detail(params)
             _announce(session, existing, "escalated")
         return existing, False
     alarm = Alarm(
