@@ -18,8 +18,7 @@ from pathlib import Path
 
 from coalwatch.demo.history import StandInStation
 from coalwatch.demo.region import BELT, SKIP, MineSpec
-from coalwatch.sim import BeltSpec, SimSet, TripSpec
-from coalwatch.sim.profile import Schedule
+from coalwatch.sim import BeltSpec, Schedule, SimSet, TripSpec
 from coalwatch.station.outbox import LAST_SEQ, Outbox
 from coalwatch.wire.signing import private_key_pem
 
