@@ -5,19 +5,51 @@ A 5xx never comes from bad input: anything that is not a CoalwatchError is a bug
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 
+def N_(message: str) -> str:
+    """Marks a message id for the catalog (``web/catalog.py`` extracts ``N_``) without
+    translating it: the page that shows the error does, in its reader's language."""
+    return message
+
+
 class CoalwatchError(Exception):
+    """``message`` may be a gettext message id (Chinese) with ``%(name)s`` filled from
+    ``params``: the API answers it in Chinese, a page in its reader's language."""
+
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, details: Any = None, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        message: str,
+        details: Any = None,
+        *,
+        code: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        labels: Collection[str] = (),
+    ) -> None:
+        self.text = message
+        self.params = dict(params) if params else None
+        #: the params whose values are message ids themselves (a role's name ...)
+        self.labels = frozenset(labels)
+        self.message = message % self.params if self.params else message
+        super().__init__(self.message)
         self.details = details
         if code is not None:
             self.code = code
+
+    def translated(self, gettext: Callable[[str], str]) -> str:
+        """The message in a reader's language (the same text when it has no translation)."""
+        if not self.params:
+            return gettext(self.text)
+        values = {k: gettext(v) if k in self.labels else v for k, v in self.params.items()}
+        try:
+            return gettext(self.text) % values
+        except (KeyError, TypeError, ValueError):  # a translation that lost a placeholder
+            return self.message
 
     def body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}

@@ -23,7 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from coalwatch.config import Settings
-from coalwatch.demo import history
+from coalwatch.demo import history, run
 from coalwatch.demo.history import BW500_MODULUS_KG
 from coalwatch.demo.region import BELT, plan_mines, stand_in_station
 from coalwatch.demo.run import Demo, prepare_demo
@@ -223,3 +223,51 @@ def test_stand_in_station_uses_no_center_code() -> None:
     }
     ours = {m for m in modules if m.split(".")[0] == "coalwatch"}
     assert ours and all(m.startswith("coalwatch.wire.") for m in ours), ours
+
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def test_history_holds_all_of_last_month_and_this_month(tmp_path: Path) -> None:
+    # Injected 'now': Tuesday 3 March 2026, 10:00 in Shanghai. Last month is February.
+    now = datetime(2026, 3, 3, 10, 0, tzinfo=SH)
+    settings = Settings(var_dir=tmp_path, database_url="")
+    demo = prepare_demo(settings, 1, clock=lambda: now)
+    assert demo.backfill_from == datetime(2026, 2, 1, tzinfo=SH)
+    station = demo.stations[0]
+    assert station.pending == []
+    app = create_app(demo.settings)
+    with TestClient(app) as client:
+        answer = client.get(
+            "/api/v1/mines/XY001/production",
+            params={
+                "period": "month",
+                "from": "2026-02-01T00:00:00+08:00",
+                "to": "2026-04-01T00:00:00+08:00",
+            },
+            headers={"Authorization": f"Bearer {demo.token}"},
+        )
+        assert answer.status_code == 200, answer.text
+        months = [tonnes_to_kg(Decimal(str(i["gross_t"]))) for i in answer.json()["items"]]
+        alarms = client.get(
+            "/api/v1/alarms", headers={"Authorization": f"Bearer {demo.token}"}
+        ).json()["items"]
+    app.state.coalwatch.sessions.kw["bind"].dispose()
+    february, march = months
+    # XY001: A = 900,000 t/a, so H = 900,000 / 330 / 16 = 170.4545 t/h. A day runs
+    # three shifts of 480 min less 45 min of handover (7.25 h) at 0.35, 0.9 and 0.85 H:
+    # 2.1 × 7.25 = 15.225 H-hours. The hour factor is 0.88 to 1.04 and a stop takes at
+    # most 20 min of 5 % of the hours, so a day carries at least about
+    # 0.85 × 15.225 × 170.45 = 2,206 t; a pushing day at most
+    # (0.35 × 7.25 + 2 × (6 × 1.25 + 1.25 × 0.9 × 1.04)) × 170.45 ≈ 3,400 t.
+    assert 28 * 2_200_000 <= february <= 28 * 3_400_000  # February 2026 has 28 days
+    # 1 and 2 March whole, and 3 March until 10:00 (the first shift and two hours)
+    assert 2 * 2_200_000 <= march <= 3 * 3_400_000
+    # exact to the kilogram: the center holds what the station measured
+    assert february + march == station.produced_kg
+    # a few overproduction days, most alarms handled, a few left to acknowledge
+    assert len([a for a in alarms if a["state"] == "active"]) <= run.WAITING_ALARMS
+    assert all(a["state"] == "closed" for a in alarms if a["start"] < "2026-02-20")
+
+    text = run.credentials_text(demo, "http://127.0.0.1:8000", now)
+    assert "from=2026-02-01T00:00:00%2B08:00&to=2026-03-01T00:00:00%2B08:00" in text

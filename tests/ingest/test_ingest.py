@@ -265,7 +265,7 @@ def test_reset_counts_the_new_reading_and_raises_parameter_change(w: World) -> N
     )
     assert Decimal(str(day_figure(w)["gross_t"])) == Decimal("6.5")  # 4 + 2.5
     alarms = w.ok(w.get("/alarms", type="parameter_change"))["items"]
-    assert alarms[0]["point"] == "B1" and "reset" in alarms[0]["detail"]
+    assert alarms[0]["point"] == "B1" and alarms[0]["params"]["code"] == "reset"
 
 
 def test_rollover_counts_across_the_wrap(database_url: str) -> None:

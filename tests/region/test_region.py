@@ -12,13 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from coalwatch.auth.principal import OPERATOR
-from coalwatch.storage.models import User
-from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
-from coalwatch.users import service as users
-from coalwatch.users.schemas import UserIn
 from tests.support.world import World, trip, world
 from tests.web.test_accounts import PASSWORD, login
 
@@ -130,20 +124,8 @@ def test_pages_show_the_region_and_export_it(sqlite_url: str) -> None:
         w.mine("M1", org="C1", capacity_t=330000, belts=(), trips=("K1",), station="S1")
         (seq,) = w.stations["S1"].seqs(1)
         w.ok(w.upload("S1", [trip(seq, w.clock() - timedelta(hours=1), "K1", 900)]))
-        engine = make_engine(sqlite_url)
-        with transaction(make_sessionmaker(engine)) as session:
-            for username, roles in (("reg", ["regulator"]), ("op", ["duty_operator"])):
-                users.create_user(
-                    session,
-                    OPERATOR,
-                    UserIn(
-                        username=username, name=username, org="C1", roles=roles, password=PASSWORD
-                    ),
-                    w.clock(),
-                )
-            for user in session.scalars(select(User)):
-                user.must_change_password = False  # the initial password is fine here
-        engine.dispose()
+        # the initial password is fine here
+        w.users([("reg", "C1", ["regulator"]), ("op", "C1", ["duty_operator"])], PASSWORD, True)
         client = w.client
         assert login(client, "reg").status_code == 303
         page = client.get("/region/production", params={"period": "day"})

@@ -290,6 +290,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/alarms/bell"): Rule(perms("alarm:view")),
     ("GET", "/alarms/rows"): Rule(perms("alarm:view")),
     ("POST", "/alarms/{alarm_id}/ack"): Rule(perms("alarm:view", "alarm:write"), form={}),
+    ("POST", "/alarms/ack"): Rule(perms("alarm:view", "alarm:write"), form={}),
     ("POST", "/alarms/{alarm_id}/handle"): Rule(
         perms("alarm:view", "alarm:handle"), form={"result": "已处理"}
     ),

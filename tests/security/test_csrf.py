@@ -40,7 +40,9 @@ def snapshot(s: Site) -> tuple[Any, ...]:
 
 
 def csrf_refusal(answer: Any) -> bool:
-    return answer.status_code == 403 and "CSRF token missing or wrong" in answer.text
+    return (
+        answer.status_code == 403 and "CSRF 令牌缺失或错误" in answer.text
+    )  # the page in Chinese (the default)
 
 
 def test_every_page_post_is_covered() -> None:

@@ -86,6 +86,34 @@ class World:
         engine.dispose()
         return token
 
+    def users(
+        self, accounts: list[tuple[str, str | None, list[str]]], password: str, ready: bool = False
+    ) -> None:
+        """Users (username, unit, roles) with one password; ``ready``: already changed."""
+        from sqlalchemy import select
+
+        from coalwatch.auth.principal import OPERATOR
+        from coalwatch.storage.models import User
+        from coalwatch.users import service as users
+        from coalwatch.users.schemas import UserIn
+
+        engine = make_engine(self.url)
+        with transaction(make_sessionmaker(engine)) as session:
+            for username, unit, roles in accounts:
+                users.create_user(
+                    session,
+                    OPERATOR,
+                    UserIn(
+                        username=username, name=username, org=unit, roles=roles, password=password
+                    ),
+                    self.clock(),
+                )
+            if ready:
+                names = [username for username, _, _ in accounts]
+                for user in session.scalars(select(User).where(User.username.in_(names))):
+                    user.must_change_password = False
+        engine.dispose()
+
     def mine(
         self,
         code: str = "M1",

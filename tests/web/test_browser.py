@@ -292,3 +292,40 @@ def test_duty_operator_signs_the_daily_report(
         actions = list(session.scalars(select(AuditEntry.action)))
     engine.dispose()
     assert "report.sign" in actions
+
+
+def test_the_console_acknowledges_every_ticked_alarm_at_once(new_page: Any, center: Center) -> None:
+    # an instrument opened at two mines of 阳城县 (凤凰山, 东坡): two alarms to acknowledge
+    for station in ("S-FHS", "S-DP"):
+        center.upload(
+            station,
+            [{"ts": center.clock(), "type": "event", "point": "B1", "event": "enclosure_open"}],
+        )
+    engine, sessions = _db(center)
+    with transaction(sessions) as session:
+        opened = list(
+            session.scalars(
+                select(Alarm.id).where(Alarm.type == "enclosure_open", Alarm.state == "active")
+            )
+        )
+    assert len(opened) == 2
+    page = new_page()
+    sign_in(page, "zhangsan")
+    page.goto("/alarms?state=active")
+    for alarm_id in opened:
+        page.wait_for_selector(f"#alarm-{alarm_id}")
+    page.click(".select-all")  # the header's box ticks every row of the page
+    ticked = page.locator("input[name=ids]:checked").evaluate_all(
+        "boxes => boxes.map(b => b.value)"
+    )
+    assert {int(v) for v in ticked} >= set(opened)
+    page.click(".bulk-ack-button")
+    page.wait_for_load_state("networkidle")
+    assert "已确认" in page.inner_text("#flash")
+    with transaction(sessions) as session:
+        states = {
+            a.id: (a.state, a.acknowledged_by)
+            for a in session.scalars(select(Alarm).where(Alarm.id.in_(opened)))
+        }
+    engine.dispose()
+    assert states == {alarm_id: ("acknowledged", "zhangsan") for alarm_id in opened}

@@ -15,7 +15,7 @@ from coalwatch.adapters import notifiers
 from coalwatch.alarms import service as alarms
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
-from coalwatch.domain.alarms import LABELS, AlarmType, Severity
+from coalwatch.domain.alarms import LABELS, AlarmType, Severity, detail_params
 from coalwatch.errors import Conflict, Invalid, NotFound
 from coalwatch.mines import repository as mine_repository
 from coalwatch.storage.models import Alarm, Delivery, Mine, NotificationChannel, Point, Subscription
@@ -272,6 +272,12 @@ def deliver_due(sessions: sessionmaker[Session], now: datetime, limit: int = 50)
                     subject=f"channel:{message.channel}",
                     value=f"{delivery.attempts} attempts",
                     detail=f"channel {message.channel} ({message.kind}): {error}",
+                    params=detail_params(
+                        "notification_failed",
+                        channel=message.channel,
+                        kind=message.kind,
+                        text=error,
+                    ),
                 )
             else:
                 delivery.next_attempt_at = now + backoff(delivery.attempts)

@@ -33,6 +33,7 @@ from coalwatch.domain.alarms import (
     ReportLateness,
     Severity,
     Thresholds,
+    detail_params,
 )
 from coalwatch.domain.capacity import daily_capacity, monthly_capacity, period_capacity
 from coalwatch.domain.periods import Period, day_start, next_period_start
@@ -161,7 +162,7 @@ def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
                 AlarmType.PARAMETER_CHANGE,
                 ts,
                 point_id=point.id,
-                detail=f"totalizer reset from {kg_to_tonnes(old_kg)} t to {kg_to_tonnes(new_kg)} t",
+                params=detail_params("reset", old=kg_to_tonnes(old_kg), new=kg_to_tonnes(new_kg)),
             )
     by_point: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in batch.rows:
@@ -206,7 +207,10 @@ def _station_checks(session: Session, batch: BatchFacts, skew_limit: timedelta) 
             now,
             station_id=station.id,
             value=str(len(batch.rejected)),
-            detail="; ".join(f"seq {r['seq']}: {r['reason']}" for r in batch.rejected[:5]),
+            params=detail_params(
+                "rejected",
+                records="; ".join(f"seq {r['seq']}: {r['reason']}" for r in batch.rejected[:5]),
+            ),
         )
     else:
         _end(session, mine, AlarmType.INVALID_DATA, now, station_id=station.id)
@@ -218,8 +222,10 @@ def _station_checks(session: Session, batch: BatchFacts, skew_limit: timedelta) 
             now,
             station_id=station.id,
             value=str(sum(b - a + 1 for a, b in batch.opened_gaps)),
-            detail="missing seq "
-            + ", ".join(f"{a}–{b}" if a != b else str(a) for a, b in batch.opened_gaps),
+            params=detail_params(
+                "missing",
+                seqs=", ".join(f"{a}–{b}" if a != b else str(a) for a, b in batch.opened_gaps),
+            ),
         )
     elif not batch.gaps_left:
         _end(session, mine, AlarmType.SEQUENCE_GAP, now, station_id=station.id)
@@ -312,7 +318,7 @@ def _point_checks(
                     row["ts"],
                     point_id=point.id,
                     value=str(kg_to_tonnes(row["increment_kg"])),
-                    detail="计量仪有产量输出但输煤设备停止 (counts while conveyor stopped)",
+                    params=detail_params("counts_while_stopped"),
                 )
     for row in rows:
         if row["type"] == "trip" and rules.light_trip(row["value_kg"], limits.min_trip_kg):
@@ -326,7 +332,7 @@ def _point_checks(
                 subject=f"trip:{row['seq']}",
                 value=str(kg_to_tonnes(row["value_kg"])),
                 threshold=str(kg_to_tonnes(limits.min_trip_kg)),
-                detail="trip below the minimum 输煤量小于规定的最小输煤量",
+                params=detail_params("light_trip"),
             )
     if samples and limits.window_min and limits.window_min_kg is not None:
         end = samples[-1]["ts"]
@@ -343,7 +349,7 @@ def _point_checks(
                 subject="belt",
                 value=str(kg_to_tonnes(carried)),
                 threshold=str(kg_to_tonnes(limits.window_min_kg)),
-                detail=f"belt ran {limits.window_min} min and carried less than the minimum",
+                params=detail_params("light_window", minutes=limits.window_min),
             )
         elif carried >= limits.window_min_kg:
             _end(session, mine, AlarmType.TRANSPORT_ANOMALY, end, point_id=point.id, subject="belt")
@@ -362,9 +368,11 @@ def _shutdown_production(session: Session, mine: Mine, produced: Sequence[dict[s
                 inside[0]["ts"],
                 subject=f"shutdown:{shutdown.id}",
                 value=str(kg_to_tonnes(kg)),
-                detail=(
-                    f"declared shutdown {shutdown.start.isoformat()} – "
-                    f"{shutdown.end.isoformat()}: {shutdown.reason}"
+                params=detail_params(
+                    "during_shutdown",
+                    start=shutdown.start.isoformat(),
+                    end=shutdown.end.isoformat(),
+                    reason=shutdown.reason,
                 ),
                 expires_at=shutdown.end,
             )
@@ -474,7 +482,7 @@ def _overproduction(
                     subject=f"month:{month.isoformat()[:7]}",
                     value=_t(raw),
                     threshold=_t(base * Fraction(11, 10)),
-                    detail="month above 110 % of its plan 月产量大于产量计划的110%",
+                    params=detail_params("month_plan"),
                     expires_at=_started(day_start(totals.month_end(month) + timedelta(days=1), tz)),
                 )
         _sustained_months(session, mine, month, totals, stick, tz)
@@ -492,7 +500,7 @@ def _overproduction(
                 subject=f"year:{year}",
                 value=_t(raw),
                 threshold=_t(annual),
-                detail="year above the approved capacity 年产量大于年生产能力",
+                params=detail_params("year_capacity"),
                 expires_at=next_period_start(start, Period.YEAR, tz).astimezone(UTC),
             )
 
@@ -527,7 +535,7 @@ def _check(
         subject=f"{period.value}:{start.isoformat()}",
         value=_t(raw),
         threshold=_t(capacity),
-        detail=f"超产产量 excess {_t(excess)} t",
+        params=detail_params("excess", excess=_t(excess)),
         expires_at=end.astimezone(UTC),
     )
 
@@ -551,7 +559,9 @@ def _sustained_days(
                 subject=f"day:{second.isoformat()}",
                 value=f"{_t(a)}, {_t(b)}",
                 threshold=_t(daily_capacity(annual) * Fraction(11, 10)),
-                detail=f"{first.isoformat()} and {second.isoformat()} above 1.1 × D",
+                params=detail_params(
+                    "sustained_days", first=first.isoformat(), second=second.isoformat()
+                ),
                 expires_at=_started(day_start(second + one, tz)),
             )
 
@@ -580,7 +590,9 @@ def _sustained_months(
                 subject=f"month:{second.isoformat()[:7]}",
                 value=f"{_t(a)}, {_t(b)}",
                 threshold=_t(monthly_capacity(annual) * Fraction(11, 10)),
-                detail=f"{first.isoformat()[:7]} and {second.isoformat()[:7]} above 1.1 × M",
+                params=detail_params(
+                    "sustained_months", first=first.isoformat()[:7], second=second.isoformat()[:7]
+                ),
                 expires_at=_started(day_start(totals.month_end(second) + timedelta(days=1), tz)),
             )
 
@@ -680,7 +692,7 @@ def _comm_loss(
                 station_id=station.id,
                 value=f"{int((now - since).total_seconds() // 60)} min",
                 threshold=f"{limits.comm_loss_minutes} min",
-                detail=f"station {station.code}: nothing since {since.isoformat()}",
+                params=detail_params("silent", station=station.code, since=since.isoformat()),
             )
 
 
@@ -707,7 +719,7 @@ def _no_data(
             point_id=point.id,
             threshold=f"{limits.no_data_minutes} min",
             value=f"{int((now - reference).total_seconds() // 60)} min",
-            detail="conveyor running, no weighing sample",
+            params=detail_params("no_sample"),
         )
 
 
@@ -732,7 +744,7 @@ def _calibration(
             point_id=point.id,
             value=f"{(today - last).days} d",
             threshold=f"{limits.calibration_days} d",
-            detail=f"last calibrated {last.isoformat()}",
+            params=detail_params("calibrated", last=last.isoformat()),
         )
     else:
         _end(session, mine, AlarmType.CALIBRATION_OVERDUE, now, point_id=point.id)
@@ -763,7 +775,7 @@ def _undeclared_shutdown(
             since + timedelta(days=limits.undeclared_shutdown_days),
             value=f"{(now - since).days} d",
             threshold=f"{limits.undeclared_shutdown_days} d",
-            detail=f"no production since {since.isoformat()} 停产未报备",
+            params=detail_params("no_production", since=since.isoformat()),
         )
 
 
@@ -792,7 +804,7 @@ def _fault_deadlines(session: Session, now: datetime) -> None:
                     else Severity.MAJOR,
                     value=f"{int((now - fault.occurred_at).total_seconds() // 60)} min",
                     threshold=f"{minutes} min",
-                    detail=f"fault {fault.id} not reported upward ({lateness.value})",
+                    params=detail_params("late_report", fault=fault.id, lateness=lateness.value),
                 )
         if fault.escalated_at is None and rules.needs_escalation(
             fault.occurred_at, fault.recovered_at, now, limits.fault_escalation_hours

@@ -21,6 +21,8 @@ class AlarmOut(BaseModel):
     value: str | None
     threshold: str | None
     detail: str | None
+    #: the detail's code and values (the texts are composed from them per language)
+    params: dict[str, str] | None = None
     state: AlarmState
     acknowledged_by: str | None
     acknowledged_at: Instant | None

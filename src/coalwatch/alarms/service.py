@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from coalwatch.alarms import repository
 from coalwatch.alarms.schemas import AlarmOut, AlarmState, AlarmView, HandleIn
 from coalwatch.auth.principal import Principal
-from coalwatch.domain.alarms import LABELS, SEVERITY, AlarmType, Severity
+from coalwatch.domain.alarms import LABELS, SEVERITY, AlarmType, Severity, compose_detail, params_of
 from coalwatch.domain.authority import SUPERVISING_KINDS
 from coalwatch.errors import Conflict, Forbidden, NotFound
 from coalwatch.events.broker import emit
@@ -85,6 +85,7 @@ def _forward(
             "mine": mine.code,
             "point": point,
             "station": station,
+            "params": alarm.params,
             **{name: _json(getattr(alarm, name)) for name in MIRRORED},
         },
         max(t for t in times if t is not None),
@@ -141,14 +142,20 @@ def raise_alarm(
     detail: str | None = None,
     expires_at: datetime | None = None,
     severity: Severity | None = None,
+    params: str | None = None,
 ) -> tuple[Alarm, bool]:
-    """Raise an alarm unless the same condition is already alarmed; (alarm, raised now)."""
+    """Raise an alarm unless the same condition is already alarmed; (alarm, raised now).
+
+    ``params`` is the structured detail (``domain.alarms.detail_params``): the pages
+    compose it in their reader's language; ``detail`` then keeps its Chinese text."""
     kind = AlarmType(type_)
     existing = repository.current(session, mine_id, kind, point_id, station_id, subject)
     if existing is not None:
         if severity is not None and existing.severity != severity:
             existing.severity = severity  # e.g. a late fault report going from warning to violation
             existing.value, existing.threshold = value, threshold
+            if params is not None:  # the detail says how late, too
+                existing.params, existing.detail = params, detail or compose_detail(params)
             _announce(session, existing, "escalated")
         return existing, False
     alarm = Alarm(
@@ -160,7 +167,8 @@ def raise_alarm(
         start=at,
         value=value,
         threshold=threshold,
-        detail=detail,
+        detail=detail if detail is not None or params is None else compose_detail(params),
+        params=params,
         subject=subject,
         expires_at=expires_at,
         state="active",
@@ -222,6 +230,7 @@ def _out(alarm: Alarm, mine: str | None, point: str | None) -> AlarmOut:
         value=alarm.value,
         threshold=alarm.threshold,
         detail=alarm.detail,
+        params=params_of(alarm.params),
         state=alarm.state,
         acknowledged_by=alarm.acknowledged_by,
         acknowledged_at=alarm.acknowledged_at,
@@ -283,6 +292,15 @@ def acknowledge(session: Session, principal: Principal, alarm_id: int, now: date
     alarm.acknowledged_at = now
     _announce(session, alarm, "acknowledged")
     return _out(alarm, mine, point)
+
+
+def acknowledge_many(
+    session: Session, principal: Principal, alarm_ids: list[int], now: datetime
+) -> list[AlarmOut]:
+    """确认 several alarms at once, each as if acknowledged alone (announced one by one);
+    all or none: one that may not be acknowledged refuses the whole request."""
+    principal.require("alarm:write")
+    return [acknowledge(session, principal, alarm_id, now) for alarm_id in dict.fromkeys(alarm_ids)]
 
 
 def handle(

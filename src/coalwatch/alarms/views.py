@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -12,11 +13,20 @@ from pydantic import ValidationError
 
 from coalwatch.alarms import service, thresholds
 from coalwatch.alarms.schemas import AlarmView, HandleIn
-from coalwatch.domain.alarms import LABELS, Severity
+from coalwatch.domain.alarms import (
+    LABELS,
+    SEVERITY_LABELS,
+    STATE_LABELS,
+    Severity,
+    compose_detail,
+    figure_unit,
+    shown_figure,
+    split_figure,
+)
 from coalwatch.errors import Invalid
 from coalwatch.mines import repository as mine_repository
 from coalwatch.orgs import repository as org_repository
-from coalwatch.web.exports import csv_response, xlsx_response
+from coalwatch.web.exports import Cell, csv_response, xlsx_response
 from coalwatch.web.pages import Page, need
 
 router = APIRouter(include_in_schema=False)
@@ -134,6 +144,24 @@ def acknowledge(page: AlarmPage, alarm_id: int) -> Response:
     return _row(page, alarm, page._("报警已确认") + f" #{alarm_id}")
 
 
+#: alarms acknowledged in one request at most (a page holds PAGE_SIZE)
+BULK_LIMIT = 200
+
+
+@router.post("/alarms/ack")
+def acknowledge_selected(
+    page: AlarmPage, ids: Annotated[list[int] | None, Form(max_length=BULK_LIMIT)] = None
+) -> Response:
+    """确认所选: the checked alarms in one action, all or none (``alarm:write``)."""
+    back = page.request.headers.get("referer") or "/alarms"
+    with page.session() as session:  # the permission is checked even when none is ticked
+        done = service.acknowledge_many(session, page.principal, ids or [], page.now())
+    if not done:
+        page.flash(page._("请先选择要确认的报警"), "error")
+        return page.redirect(back)
+    return page.redirect(back, page._("已确认 %(count)d 条报警") % {"count": len(done)})
+
+
 @router.post("/alarms/{alarm_id}/handle")
 def handle(
     page: AlarmPage, alarm_id: int, result: Annotated[str, Form(max_length=4000)] = ""
@@ -207,10 +235,12 @@ def query(
 
 
 def _export(page: Page, items: list[AlarmView], format: str) -> Response:
+    """The alarms as a sheet in the reader's language: labels for the codes (severity,
+    type, state), figures as numbers with their unit, the detail composed."""
     _ = page._
     header = [
         _("编号"), _("级别"), _("类型"), _("矿井"), _("计量点"), _("开始时间"), _("结束时间"),
-        _("数值"), _("阈值"), _("状态"), _("确认人"), _("确认时间"), _("处理人"),
+        _("数值"), _("阈值"), _("单位"), _("状态"), _("确认人"), _("确认时间"), _("处理人"),
         _("处理时间"), _("处理结果"), _("说明"),
     ]  # fmt: skip
     tz = page.state.settings.tz
@@ -218,24 +248,32 @@ def _export(page: Page, items: list[AlarmView], format: str) -> Response:
     def local(value: datetime | None) -> datetime | None:
         return None if value is None else value.astimezone(tz)
 
-    rows = [
+    def figure(text: str | None) -> Decimal | str | None:
+        found = split_figure(text)
+        return found[0] if found is not None else shown_figure(text, _)
+
+    def label(labels: dict[str, str], code: str) -> str:
+        return _(labels[code]) if code in labels else code
+
+    rows: list[list[Cell]] = [
         [
             a.id,
-            a.severity,
+            label(SEVERITY_LABELS, a.severity),
             page.label(a.label),
             a.mine_name,
             a.point,
             local(a.start),
             local(a.end),
-            a.value,
-            a.threshold,
-            a.state,
+            figure(a.value),
+            figure(a.threshold),
+            figure_unit(a.type, a.value, _),
+            label(STATE_LABELS, a.state),
             a.acknowledged_by,
             local(a.acknowledged_at),
             a.handled_by,
             local(a.handled_at),
             a.result,
-            a.detail,
+            compose_detail(a.params, _) or a.detail,
         ]
         for a in items
     ]

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from coalwatch.auth.principal import Principal
-from coalwatch.errors import Forbidden
+from coalwatch.errors import N_, Forbidden
 from coalwatch.storage.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -126,7 +126,7 @@ def browse(
     """审计日志, newest first. The log is not scoped to an org: the whole tree's only."""
     principal.require("system:view")
     if principal.scope_path is not None:
-        raise Forbidden("审计日志仅供中心管理员查看 (the audit log is for the whole tree's users)")
+        raise Forbidden(N_("审计日志仅供中心管理员查看"))
     query = select(AuditEntry)
     if actor:
         query = query.where(AuditEntry.actor == actor)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from coalwatch.auth.permissions import ALL, VIEW_ALL
-from coalwatch.errors import Forbidden, NotFound
+from coalwatch.errors import N_, Forbidden, NotFound
 
 PrincipalKind = Literal["token", "user", "operator"]
 
@@ -56,7 +56,9 @@ class Principal:
                 message = f"this token is read-only; a write token is required ({permission})"
             raise Forbidden(message, {"permission": permission})
         raise Forbidden(
-            f"权限不足 permission denied: {permission} is required", {"permission": permission}
+            N_("权限不足：需要 %(permission)s 权限"),
+            {"permission": permission},
+            params={"permission": permission},
         )
 
     @property

@@ -44,7 +44,7 @@ from coalwatch.backups.schemas import (
     Trigger,
 )
 from coalwatch.config import Settings
-from coalwatch.errors import CoalwatchError, Conflict, Forbidden, Invalid, NotFound
+from coalwatch.errors import N_, CoalwatchError, Conflict, Forbidden, Invalid, NotFound
 from coalwatch.storage.models_backups import BackupEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 
@@ -338,9 +338,7 @@ def sync_ledger(session: Session, directory: Path) -> int:
 def _require_whole_tree(principal: Principal) -> None:
     principal.require("ledger:view")
     if principal.scope_path is not None:
-        raise Forbidden(
-            "备份记录仅供中心管理员查看 (backups hold the whole center: whole-tree users only)"
-        )
+        raise Forbidden(N_("备份记录仅供中心管理员查看"))
 
 
 def _out(manifest: Manifest, status: str) -> BackupOut:

@@ -1,4 +1,4 @@
-"""The demo's history: what a mine's station would have sent since the start of the month.
+"""The demo's history: what a mine's station would have sent since the start of last month.
 
 Readings of a realistic load profile (three 8-hour shifts with stops, noise, a
 mine that pushes above its hourly capacity now and then) are turned into
@@ -36,6 +36,8 @@ HANDOVER_AFTER_MIN = 25
 #: load of the three shifts as a share of H: the first is the maintenance shift 检修班
 SHIFT_LEVELS = (0.35, 0.9, 0.85)
 TRIP_KG = (8_000, 12_000)
+#: the share of days on which a pushing mine runs above H (a few 超产 days a month)
+PUSH_DAY_SHARE = 0.12
 
 Kind = Literal["belt", "skip"]
 
@@ -53,7 +55,7 @@ class Profile:
     seed: str
     #: shifts start at 00:00, 08:00, 16:00 plus this (a whole number of hours)
     shift_offset_min: int = 0
-    #: runs above H in some full hours of the production shifts (超产 for the demo)
+    #: runs above H in the full hours of the production shifts on a few days (超产 for the demo)
     pushes: bool = False
 
     def rate_tph(self, at: datetime) -> float:
@@ -67,7 +69,7 @@ class Profile:
         if draw.stop_from <= local.minute < draw.stop_to:
             return 0.0
         full_hour = 1 <= into // 60 <= 6
-        if self.pushes and shift > 0 and full_hour and draw.push is not None:
+        if self.pushes and shift > 0 and full_hour and pushing_day(self.seed, local.date()):
             return self.hourly_capacity_tph * draw.push
         return self.hourly_capacity_tph * SHIFT_LEVELS[shift] * draw.factor
 
@@ -79,7 +81,7 @@ class _HourDraw:
     stop_from: int
     stop_to: int
     #: the load when a pushing mine pushes this hour (× H)
-    push: float | None
+    push: float
 
 
 @functools.lru_cache(maxsize=4096)
@@ -90,9 +92,16 @@ def _hour_draw(seed: str, day: date, hour: int) -> _HourDraw:
     factor = rng.uniform(0.88, 1.04)
     if rng.random() < 0.05:
         start = rng.randrange(0, 50)
-        return _HourDraw(factor, start, start + rng.randrange(5, 20), None)
-    push = rng.uniform(1.14, 1.25) if rng.random() < 0.3 else None
-    return _HourDraw(factor, 0, 0, push)
+        return _HourDraw(factor, start, start + rng.randrange(5, 20), 1.0)
+    return _HourDraw(factor, 0, 0, rng.uniform(1.14, 1.25))
+
+
+@functools.lru_cache(maxsize=1024)
+def pushing_day(seed: str, day: date) -> bool:
+    """Whether a pushing mine runs above its hourly capacity on this day: such a day's
+    output also exceeds the daily capacity D, so the demo has a few overproduction days
+    rather than scattered hours every day."""
+    return random.Random(f"{seed}|{day.isoformat()}|push").random() < PUSH_DAY_SHARE
 
 
 @dataclass
@@ -179,7 +188,8 @@ class StandInStation:
                 )
             else:
                 point.load_kg += kg
-                if point.load_kg >= point.next_trip_kg:
+                # a coarse reading may cover several trips
+                while point.load_kg >= point.next_trip_kg:
                     point.load_kg -= point.next_trip_kg
                     point.produced_kg += point.next_trip_kg
                     self._record(
@@ -193,13 +203,11 @@ class StandInStation:
             self._record(ts, type="heartbeat")
             self.last_heartbeat = ts
 
-    def next_upload(self, now: datetime) -> tuple[bytes, str] | None:
+    def next_upload(self, now: datetime, size: int = BATCH_RECORDS) -> tuple[bytes, str] | None:
         """The body and signature of the next batch: the oldest unacknowledged records."""
         if not self.pending:
             return None
-        body = encode_batch(
-            self.code, now.astimezone(self.profile.tz), self.pending[:BATCH_RECORDS]
-        )
+        body = encode_batch(self.code, now.astimezone(self.profile.tz), self.pending[:size])
         return body, sign(self.key, body)
 
     def on_answer(self, answer: Mapping[str, Any]) -> None:

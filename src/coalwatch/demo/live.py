@@ -18,7 +18,7 @@ from pathlib import Path
 
 from coalwatch.demo.history import StandInStation
 from coalwatch.demo.region import BELT, SKIP, MineSpec
-from coalwatch.sim import BeltSpec, SimSet, TripSpec
+from coalwatch.sim import BeltSpec, Schedule, SimSet, TripSpec
 from coalwatch.station.outbox import LAST_SEQ, Outbox
 from coalwatch.wire.signing import private_key_pem
 
@@ -61,6 +61,8 @@ def start_live(
     """
     belt_total_kg = next(p.total_kg for p in history.points if p.code == BELT)
     rate = float(spec.hourly_capacity_t) * 0.9
+    # the mine's own shift times, as in its history: the mines do not all stop at once
+    schedule = Schedule(first_shift_h=spec.shift_offset_min / 60)
     belts = [
         BeltSpec(
             code=BELT,
@@ -68,10 +70,15 @@ def start_live(
             rate_tph=Decimal(f"{rate * (0.8 if spec.has_skip else 1.0):.1f}"),
             start_t=Decimal(belt_total_kg).scaleb(-3),
             seed=seed,
+            schedule=schedule,
             clock_start_h=None,  # shifts follow the real time of day
         )
     ]
-    trips = [TripSpec(code=SKIP, interval_s=TRIP_EVERY_S, seed=seed, clock_start_h=None)]
+    trips = [
+        TripSpec(
+            code=SKIP, interval_s=TRIP_EVERY_S, seed=seed, schedule=schedule, clock_start_h=None
+        )
+    ]
     sims = SimSet(belts=belts, trips=trips if spec.has_skip else [], io=True)
     sims.start()
     folder.mkdir(parents=True, exist_ok=True)

@@ -208,14 +208,16 @@ def seed_region(
                 now,
             )
         if spec.plan_month_t is not None:
-            set_plan(
-                session,
-                OPERATOR,
-                spec.code,
-                f"{today:%Y-%m}",
-                PlanIn(month_t=spec.plan_month_t),
-                now,
-            )
+            last_month = today.replace(day=1) - timedelta(days=1)
+            for month in (last_month, today):
+                set_plan(
+                    session,
+                    OPERATOR,
+                    spec.code,
+                    f"{month:%Y-%m}",
+                    PlanIn(month_t=spec.plan_month_t),
+                    now,
+                )
         key = generate_private_key()
         register_station(
             session,

@@ -1,9 +1,10 @@
 """``coalwatch demo``: the center on SQLite with a demo region and stand-in stations.
 
 Start-up: a fresh ``var/demo.db``, the migrations, the region, an administrator
-and a write token, then history from the start of the month through the real
-ingest path. Then the center serves HTTP while one stand-in station per mine
-uploads new readings every 5 s.
+and a write token, then history from the first day of last month through the
+real ingest path (coarser readings for the older days, minute by minute for the
+last ones), with the older alarms acknowledged and handled. Then the center
+serves HTTP while one stand-in station per mine uploads new readings every 5 s.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
@@ -28,10 +29,13 @@ from zoneinfo import ZoneInfo
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
+from coalwatch.alarms import service as alarm_service
+from coalwatch.alarms.schemas import HandleIn
+from coalwatch.auth.principal import OPERATOR
 from coalwatch.auth.service import create_admin, create_token
 from coalwatch.config import Settings
 from coalwatch.demo.cameras import camera_lines, demo_video_settings, start_cameras, stop_cameras
-from coalwatch.demo.history import BATCH_RECORDS, StandInStation
+from coalwatch.demo.history import StandInStation
 from coalwatch.demo.live import LiveMine, start_live
 from coalwatch.demo.region import (
     COMPANY,
@@ -53,12 +57,18 @@ DEMO_DB = "demo.db"
 CREDENTIALS = "demo-credentials.txt"
 ADMIN = "admin"
 BACKFILL_STEP = timedelta(minutes=1)
+#: records per backfill upload (the center's limit, max_batch_records, may be lower)
+BACKFILL_BATCH = 5_000
+DUTY_OFFICER = "值班员"
 HEARTBEAT = timedelta(seconds=30)
-#: instants of history at most (mines × minutes), so that start-up stays within ~15 s on
-#: 2 cores: ingest with its alarm rules takes ~0.1 ms a record (3 mines: 25 days)
-BACKFILL_SAMPLES = 110_000
-#: history reaches back at least this many days, even early in a month
-MIN_HISTORY_DAYS = 7
+#: instants of history to read at most (mines × readings), half of them minute by minute:
+#: ingest with its alarm rules takes ~0.1 ms a record, so start-up stays short on 2 cores
+BACKFILL_SAMPLES = 40_000
+#: the steps of the older history, finest first (each divides an hour, so an hour's
+#: production is the readings inside it)
+COARSE_STEPS_MIN = (15, 20, 30, 60)
+#: the history is read minute by minute since midnight, or for this many hours at least
+FINE_HOURS = 6
 
 Clock = Callable[[], datetime]
 
@@ -93,15 +103,38 @@ def _refuse_configured_database(settings: Settings) -> None:
         )
 
 
-def backfill_start(now: datetime, tz: ZoneInfo, mines: int) -> datetime:
-    """Local midnight where history starts: the month's first day (at least a week back),
-    later if that many samples would make the start-up slow."""
-    today = now.astimezone(tz).date()
-    first = min(today.replace(day=1), today - timedelta(days=MIN_HISTORY_DAYS - 1))
-    earliest = (now - timedelta(minutes=BACKFILL_SAMPLES // mines)).astimezone(tz).date()
-    if earliest >= first:
-        first = min(earliest + timedelta(days=1), today)
-    return datetime.combine(first, clock_time(), tz)
+def backfill_start(now: datetime, tz: ZoneInfo) -> datetime:
+    """Local midnight where history starts: the first day of last month, so that month
+    and year charts and the period reports have a full month and the current one."""
+    first = now.astimezone(tz).date().replace(day=1)
+    return datetime.combine((first - timedelta(days=1)).replace(day=1), clock_time(), tz)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How finely the history is read: every ``coarse`` minutes up to ``fine_from``, then
+    every minute. Production is exact either way (a reading carries everything since the
+    one before); the last hours are read like the live feed, for the detailed charts."""
+
+    coarse: timedelta
+    fine_from: datetime
+
+
+def backfill_sampling(start: datetime, now: datetime, tz: ZoneInfo, mines: int) -> Sampling:
+    """The finest sampling that keeps the history within ``BACKFILL_SAMPLES``: minutes
+    since today's midnight or the last ``FINE_HOURS`` (fewer for many mines), and the
+    finest step that still divides an hour before that."""
+    budget = BACKFILL_SAMPLES // 2 // mines
+    midnight = datetime.combine(now.astimezone(tz).date(), clock_time(), tz)
+    recent = _whole_hour(now - timedelta(hours=FINE_HOURS), tz)
+    fine_from = max(start, min(midnight, recent), _whole_hour(now - timedelta(minutes=budget), tz))
+    hours = max((fine_from - start) / timedelta(hours=1), 1.0)
+    coarse = next((m for m in COARSE_STEPS_MIN if hours * 60 / m <= budget), COARSE_STEPS_MIN[-1])
+    return Sampling(timedelta(minutes=coarse), fine_from)
+
+
+def _whole_hour(at: datetime, tz: ZoneInfo) -> datetime:
+    return at.astimezone(tz).replace(minute=0, second=0, microsecond=0)
 
 
 def prepare_demo(
@@ -131,18 +164,25 @@ def prepare_demo(
             keys = seed_region(session, specs, now, tz)
             create_admin(session, ADMIN, password, now)
             token = create_token(session, "demo", None, True, now)
-        start = backfill_from or backfill_start(now, tz, mines)
+        start = backfill_from or backfill_start(now, tz)
+        sampling = backfill_sampling(start, now, tz, mines)
         log.info(
-            "demo region seeded; ingesting %d mines' history since %s", mines, start.isoformat()
+            "demo region seeded; ingesting %d mines' history since %s (every %d min until %s)",
+            mines,
+            start.isoformat(),
+            sampling.coarse // timedelta(minutes=1),
+            sampling.fine_from.isoformat(),
         )
         stations = [
-            stand_in_station(spec, keys[spec.code], tz, start, BACKFILL_STEP) for spec in specs
+            stand_in_station(spec, keys[spec.code], tz, start, sampling.coarse) for spec in specs
         ]
         limits = IngestLimits(
             clock_skew=timedelta(seconds=settings.clock_skew_s),
             max_records=settings.max_batch_records,
         )
-        records = backfill(sessions, stations, clock, limits, stop or threading.Event())
+        records = backfill(sessions, stations, clock, limits, stop or threading.Event(), sampling)
+        with transaction(sessions) as session:
+            settle_old_alarms(session, now)
     finally:
         engine.dispose()
     for station in stations:
@@ -156,14 +196,20 @@ def backfill(
     clock: Clock,
     limits: IngestLimits,
     stop: threading.Event,
+    sampling: Sampling,
 ) -> int:
-    """Each station's readings every minute up to now, ingested in signed batches."""
+    """Each station's readings up to now (every ``sampling.coarse`` until
+    ``sampling.fine_from``, then every minute), ingested in signed batches as large as
+    the center takes."""
     records = 0
-    batch = min(BATCH_RECORDS, limits.max_records)
+    batch = min(BACKFILL_BATCH, limits.max_records)
     for station in stations:
         while not stop.is_set():
-            station.sample_until(clock(), BACKFILL_STEP, limit=batch)
-            upload = station.next_upload(clock())
+            if station.last_ts is not None and station.last_ts < sampling.fine_from:
+                station.sample_until(sampling.fine_from, sampling.coarse, limit=batch)
+            else:
+                station.sample_until(clock(), BACKFILL_STEP, limit=batch)
+            upload = station.next_upload(clock(), batch)
             if upload is None:
                 break
             waiting = len(station.pending)
@@ -174,6 +220,34 @@ def backfill(
                 raise CoalwatchError(f"the center took none of station {station.code}'s records")
             records += waiting - len(station.pending)
     return records
+
+
+#: what the demo's duty officer 值班员 wrote when handling the older alarms
+HANDLED_RESULT = "已核实：当班超能力组织生产，已责令整改并上报"
+#: the newest alarms of the history are left for the demo's user to acknowledge
+WAITING_ALARMS = 4
+
+
+def settle_old_alarms(session: Session, now: datetime) -> tuple[int, int]:
+    """The history's alarms as a duty officer would have left them: the newest few
+    waiting to be acknowledged, the others of their day acknowledged, the older ones
+    handled (closed once ended). Returns (handled, acknowledged)."""
+    alarm_service.end_expired(session, now)  # what the timed rules will do first
+    officer = replace(OPERATOR, name=DUTY_OFFICER)
+    alarms = alarm_service.list_alarms(session, officer, state="active")  # newest first
+    if not alarms:
+        return 0, 0
+    recent = alarms[0].start - timedelta(days=1)
+    handled = acknowledged = 0
+    for alarm in alarms[WAITING_ALARMS:]:
+        seen = alarm.end or alarm.start
+        alarm_service.acknowledge(session, officer, alarm.id, seen)
+        acknowledged += 1
+        if alarm.start < recent:
+            result = HandleIn(result=HANDLED_RESULT)
+            alarm_service.handle(session, officer, alarm.id, result, seen)
+            handled += 1
+    return handled, acknowledged - handled
 
 
 class _Server(uvicorn.Server):
@@ -298,16 +372,15 @@ def _serve(
         stop_cameras(cameras)
 
 
-def credentials_text(demo: Demo, base: str) -> str:
-    """What a new user needs: where, who, a token and two requests to paste."""
+def credentials_text(demo: Demo, base: str, now: datetime | None = None) -> str:
+    """What a new user needs: where, who, a token and two requests to paste (the second
+    for last month, the first full month of the history)."""
     tz = demo.settings.tz
-    today = datetime.now(tz).date()
-    month = datetime.combine(today.replace(day=1), clock_time(), tz)
-    following = datetime.combine(
-        (month + timedelta(days=32)).date().replace(day=1), clock_time(), tz
-    )
-    query = "period=month&from={}&to={}".format(
-        quote(month.isoformat(), safe=":"), quote(following.isoformat(), safe=":")
+    today = (now or _system_clock()).astimezone(tz).date()
+    this_month = datetime.combine(today.replace(day=1), clock_time(), tz)
+    last_month = backfill_start(this_month, tz)
+    query = "period=day&from={}&to={}".format(
+        quote(last_month.isoformat(), safe=":"), quote(this_month.isoformat(), safe=":")
     )
     mine = demo.mines[0]
     mine_list = "\n".join(_describe(m) for m in demo.mines[:10])
@@ -325,6 +398,7 @@ API 文档 API docs:   {base}/api/v1/docs
 试一试 / try:
   export TOKEN={demo.token}
   curl -H "Authorization: Bearer $TOKEN" {base}/api/v1/mines/{mine.code}/summary
+  # 上月每日产量 / last month, day by day ({last_month:%Y-%m}):
   curl -H "Authorization: Bearer $TOKEN" "{base}/api/v1/orgs/{COUNTY.code}/production?{query}"
 """
 

@@ -10,14 +10,18 @@ value and threshold.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
 from coalwatch.domain.capacity import SERIOUS_MONTH_FACTOR, SUSTAINED_FACTOR, monthly_capacity
 from coalwatch.domain.periods import Period
+from coalwatch.domain.video import HEALTH_LABELS
 
 
 class AlarmType(StrEnum):
@@ -82,6 +86,20 @@ SEVERITY: dict[AlarmType, Severity] = {
     AlarmType.CLOCK_SKEW: Severity.WARNING,
     AlarmType.NOTIFICATION_FAILED: Severity.MAJOR,
     AlarmType.DATA_TAMPER: Severity.CRITICAL,
+}
+
+#: how the pages and exports name a severity and a state (gettext message ids)
+SEVERITY_LABELS: dict[str, str] = {
+    Severity.CRITICAL: "严重",
+    Severity.MAJOR: "重要",
+    Severity.WARNING: "一般",
+    Severity.INFO: "提示",
+}
+STATE_LABELS: dict[str, str] = {
+    "active": "未确认",
+    "acknowledged": "已确认",
+    "handled": "已处理",
+    "closed": "已关闭",
 }
 
 #: Chinese labels as the regulation names them
@@ -167,6 +185,159 @@ class Thresholds:
 
 
 THRESHOLD_NAMES = tuple(Thresholds.__dataclass_fields__)
+
+
+#: what an alarm's detail says, by its code: gettext message ids (Chinese) whose
+#: ``%(name)s`` are the alarm's params; the pages and exports translate them
+DETAILS: dict[str, str] = {
+    "excess": "超产产量 %(excess)s t",
+    "reset": "累计量由 %(old)s t 变为 %(new)s t",
+    "rejected": "被拒收的记录：%(records)s",
+    "missing": "缺失序号 %(seqs)s",
+    "counts_while_stopped": "计量仪有产量输出但输煤设备停止",
+    "light_trip": "输煤量小于规定的最小输煤量",
+    "light_window": "皮带运行 %(minutes)s 分钟，输煤量小于规定的最小输煤量",
+    "during_shutdown": "停产报备 %(start)s – %(end)s：%(reason)s",
+    "month_plan": "月产量大于产量计划的 110%%",
+    "year_capacity": "年产量大于年生产能力",
+    "sustained_days": "%(first)s 和 %(second)s 日产量均大于日生产能力的 1.1 倍",
+    "sustained_months": "%(first)s 和 %(second)s 月产量均大于月生产能力的 1.1 倍",
+    "silent": "主站 %(station)s 自 %(since)s 起无数据",
+    "no_sample": "输煤设备运行但无称重数据",
+    "calibrated": "上次调校 %(last)s",
+    "no_production": "自 %(since)s 起无产量，未报备停产",
+    "late_report": "故障 %(fault)s 未按时上报（%(lateness)s）",
+    "camera": "%(camera)s：%(health)s",
+    "notification_failed": "通道 %(channel)s（%(kind)s）发送失败",
+    "tampered": "转发批次的签名无效",
+}
+
+#: how late a fault report is, as the detail says it
+LATENESS_LABELS: dict[str, str] = {
+    "warning": "超过 1 小时",
+    "violation": "超过 2 小时",
+}
+
+#: params holding a code, with the labels the code is shown by
+_CODED: dict[str, Mapping[str, str]] = {
+    "lateness": LATENESS_LABELS,
+    "health": {h.value: label for h, label in HEALTH_LABELS.items()},
+}
+
+Gettext = Callable[[str], str]
+
+
+def _same(message: str) -> str:
+    return message
+
+
+def detail_params(code: str, **values: object) -> str:
+    """The JSON an alarm stores for its detail: the code and its values, as text."""
+    if code not in DETAILS:
+        raise ValueError(f"unknown alarm detail {code!r}")
+    return json.dumps({"code": code, **{k: str(v) for k, v in values.items()}}, ensure_ascii=False)
+
+
+Params = str | Mapping[str, str] | None
+
+
+def _values(params: Params) -> dict[str, str]:
+    if not params:
+        return {}
+    try:
+        values = json.loads(params) if isinstance(params, str) else dict(params)
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else {}
+
+
+def params_of(stored: str | None) -> dict[str, str] | None:
+    """Stored params as the API shows them (an object); None when there are none."""
+    return _values(stored) or None if stored else None
+
+
+def compose_detail(params: Params, gettext: Gettext = _same) -> str | None:
+    """An alarm's detail in one language (``gettext`` of the reader's; Chinese without):
+    None when the alarm has no structured detail (then its stored text is shown)."""
+    values = _values(params)
+    try:
+        message = DETAILS[values.pop("code")]
+    except KeyError:
+        return None
+    text = values.pop("text", None)
+    for name, labels in _CODED.items():
+        if values.get(name) in labels:
+            values[name] = gettext(labels[values[name]])
+    try:
+        composed = gettext(message) % values
+    except (KeyError, TypeError, ValueError):  # params of another version: shown as stored
+        return None
+    return f"{composed} — {text}" if text else composed
+
+
+def compose_phenomenon(type_: str, params: Params, gettext: Gettext = _same) -> str | None:
+    """A fault's phenomenon as the system saw it (its alarm's label and detail) in one
+    language; None when the fault has no structured phenomenon (entered by hand)."""
+    if params is None:
+        return None
+    try:
+        label = gettext(LABELS[AlarmType(type_)])
+    except ValueError:
+        return None
+    detail = compose_detail(params, gettext) or _values(params).get("text")
+    return f"{label} {detail}" if detail else label
+
+
+#: units an alarm's value or threshold is written with ("45 min"), as the pages say them
+VALUE_UNITS: dict[str, str] = {"min": "分钟", "d": "天", "attempts": "次"}
+_FIGURE = re.compile(r"^(-?\d+(?:\.\d+)?)(?: (min|d|attempts))?$")
+#: alarms whose value and threshold are tonnes
+TONNE_TYPES = frozenset(
+    {
+        *OVERPRODUCTION.values(),
+        AlarmType.SERIOUS_OVERPRODUCTION,
+        AlarmType.TRANSPORT_ANOMALY,
+        AlarmType.METERING_ANOMALY,
+        AlarmType.PRODUCTION_DURING_SHUTDOWN,
+    }
+)
+
+
+def split_figure(text: str | None) -> tuple[Decimal, str | None] | None:
+    """An alarm's value or threshold as a number and its unit code ("45 min" →
+    (45, "min")); None when it is not one figure (two days' tonnes, a camera state)."""
+    found = _FIGURE.match(text or "")
+    return None if found is None else (Decimal(found[1]), found[2])
+
+
+def shown_figure(text: str | None, gettext: Gettext = _same) -> str | None:
+    """An alarm's value or threshold in one language: its unit or its code translated."""
+    if text is None:
+        return None
+    if text in _CODED["health"]:
+        return gettext(_CODED["health"][text])
+    found = _FIGURE.match(text)
+    if found is None or found[2] is None:
+        return text
+    return f"{found[1]} {gettext(VALUE_UNITS[found[2]])}"
+
+
+def figure_unit(type_: str, text: str | None, gettext: Gettext = _same) -> str | None:
+    """The unit of an alarm's value in one language (tonnes for production alarms)."""
+    figure = split_figure(text)
+    if figure is None:
+        return None
+    if figure[1] is not None:
+        return gettext(VALUE_UNITS[figure[1]])
+    return "t" if type_ in TONNE_TYPES else None
+
+
+def phenomenon_params(alarm_params: str | None, alarm_detail: str | None) -> str:
+    """What a fault opened by an alarm stores: the alarm's structured detail, or its text
+    as it came (a station's own words about an event)."""
+    if alarm_params:
+        return alarm_params
+    return json.dumps({"text": alarm_detail} if alarm_detail else {}, ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)

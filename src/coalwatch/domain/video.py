@@ -30,11 +30,11 @@ class Health(StrEnum):
     FROZEN = "frozen"
 
 
-#: what a fault shows to people (the alarm's detail)
+#: what a fault shows to people (gettext message ids: the pages translate them)
 HEALTH_LABELS: dict[Health, str] = {
-    Health.DOWN: "摄像机无应答 (camera does not answer)",
-    Health.BLACK: "画面黑屏 (picture is black)",
-    Health.FROZEN: "画面冻结 (picture is frozen while the conveyor runs)",
+    Health.DOWN: "摄像机无应答",
+    Health.BLACK: "画面黑屏",
+    Health.FROZEN: "输煤设备运行时画面冻结",
 }
 
 

@@ -38,6 +38,9 @@ class FaultOut(BaseModel):
     point: str | None
     kind: str
     phenomenon: str
+    #: what the system saw (its alarm's detail code and values; None for a fault entered
+    #: by hand): the pages compose the phenomenon from it in their reader's language
+    params: dict[str, str] | None = None
     occurred_at: Instant
     reported_at: Instant | None
     reported_by: str | None

@@ -16,7 +16,13 @@ from coalwatch.alarms import thresholds
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.domain import capacity as rules
-from coalwatch.domain.alarms import AlarmType, ReportLateness, fault_report_lateness
+from coalwatch.domain.alarms import (
+    AlarmType,
+    ReportLateness,
+    fault_report_lateness,
+    params_of,
+    phenomenon_params,
+)
 from coalwatch.domain.units import fraction_to_decimal, kg_to_tonnes
 from coalwatch.errors import Conflict, Invalid, NotFound
 from coalwatch.events.broker import emit
@@ -49,6 +55,7 @@ def open_for_alarm(
         alarm_id=alarm.id,
         kind=alarm.type,
         phenomenon=phenomenon,
+        params=phenomenon_params(alarm.params, alarm.detail),
         occurred_at=since or alarm.start,
         opened_by=by,
     )
@@ -238,6 +245,7 @@ def _out(
         point=point,
         kind=fault.kind,
         phenomenon=fault.phenomenon,
+        params=params_of(fault.params),
         occurred_at=fault.occurred_at,
         reported_at=fault.reported_at,
         reported_by=fault.reported_by,

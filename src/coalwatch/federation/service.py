@@ -36,10 +36,11 @@ from coalwatch.alarms.service import raise_alarm
 from coalwatch.audit import service as audit
 from coalwatch.auth.permissions import ALL
 from coalwatch.auth.principal import Principal
-from coalwatch.domain.alarms import AlarmType
+from coalwatch.domain.alarms import AlarmType, detail_params
 from coalwatch.domain.reports import SIGNING_ORDER
 from coalwatch.domain.sequences import advance, is_held
 from coalwatch.errors import (
+    N_,
     BadRequest,
     CoalwatchError,
     Conflict,
@@ -110,7 +111,7 @@ def register_center(
     except ValueError as exc:
         raise Invalid(f"public_key: {exc}") from exc
     if repository.center_for_update(session, data.code) is not None:
-        raise orgs.unavailable("center code", data.code)
+        raise orgs.unavailable(N_("中心编码"), data.code)
     center = DownstreamCenter(
         code=data.code,
         public_key=data.public_key,
@@ -285,6 +286,7 @@ def _alarm_tampered(session: Session, org: Org, payload: dict[str, Any], now: da
         at=now,
         station_id=station.id,
         detail=TAMPERED,
+        params=detail_params("tampered"),
     )
 
 
@@ -337,6 +339,9 @@ def _apply_alarm(
     try:
         origin = str(payload["origin"])
         fields = {name: payload[name] for name in alarms.MIRRORED}
+        # the structured detail: optional, as a downstream of an older version sends none
+        params = payload.get("params")
+        fields["params"] = params if isinstance(params, str) else None
         for name in ("start", "end", "expires_at", "acknowledged_at", "handled_at"):
             if fields[name] is not None:
                 fields[name] = datetime.fromisoformat(str(fields[name]))

@@ -17,7 +17,7 @@ from coalwatch.domain.accounting import spread_over_hours
 from coalwatch.domain.capacity import CapacityChange, approved_annual
 from coalwatch.domain.periods import local_day, month_key
 from coalwatch.domain.units import fraction_to_decimal, kg_to_tonnes, tonnes_to_kg
-from coalwatch.errors import CoalwatchError, Conflict, Invalid, NotFound
+from coalwatch.errors import N_, CoalwatchError, Conflict, Invalid, NotFound
 from coalwatch.federation.queue import enqueue_config
 from coalwatch.mines import repository
 from coalwatch.mines.schemas import (
@@ -91,7 +91,7 @@ def create_mine(
     principal.require("system:write")
     org = visible_org(session, principal, data.org)
     if repository.mine_by_code(session, data.code) is not None:
-        raise unavailable("mine code", data.code)
+        raise unavailable(N_("矿井编码"), data.code)
     timezone = data.timezone or default_tz
     try:
         ZoneInfo(timezone)
@@ -318,7 +318,7 @@ def register_station(
     except ValueError as exc:
         raise Invalid(f"public_key: {exc}") from exc
     if repository.station_by_code(session, data.code) is not None:
-        raise unavailable("station code", data.code)
+        raise unavailable(N_("主站编码"), data.code)
     station = Station(
         mine_id=mine.id, code=data.code, public_key=data.public_key, max_seq=0, created_at=now
     )

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
-from coalwatch.errors import Conflict, Forbidden, Invalid, NotFound
+from coalwatch.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from coalwatch.federation.queue import enqueue_config
 from coalwatch.orgs import repository
 from coalwatch.orgs.schemas import OrgIn, OrgOut
@@ -21,10 +21,13 @@ LEVELS = {"province": 0, "city": 1, "county": 2, "company": 3}
 def unavailable(what: str, code: str) -> Conflict:
     """A code (or user name) that is taken, whoever holds it and wherever: codes are unique
     across the center, and the answer must not tell a scoped caller what exists outside
-    its scope, so it says neither whether nor where the code is used."""
+    its scope, so it says neither whether nor where the code is used. ``what`` is a label
+    (单位编码 ...), shown in the reader's language."""
     return Conflict(
-        f"{what} {code!r} 不可用，请换一个 ({what} {code!r} cannot be used: choose another)",
+        N_("%(what)s %(code)s 不可用，请换一个"),
         {"code": code},
+        params={"what": what, "code": repr(code)},
+        labels={"what"},
     )
 
 
@@ -40,7 +43,7 @@ def create_org(session: Session, principal: Principal, data: OrgIn, now: datetim
     elif principal.scope_path is not None:
         raise Forbidden("a token scoped to a subtree cannot create a root org")
     if repository.org_by_code(session, data.code) is not None:
-        raise unavailable("org code", data.code)
+        raise unavailable(N_("单位编码"), data.code)
     org = Org(
         code=data.code,
         name=data.name,

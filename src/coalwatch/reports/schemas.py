@@ -72,6 +72,9 @@ class FaultLine(BaseModel):
     kind: str
     point: str | None
     phenomenon: str
+    #: what the system saw (its alarm's detail code and values), for the phenomenon in
+    #: the reader's language; None for a fault entered by hand
+    params: dict[str, str] | None = None
     occurred_at: Instant
     reported_at: Instant | None
     #: None while not recovered by the end of the day

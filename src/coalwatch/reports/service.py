@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from coalwatch.alarms.service import label as alarm_label
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
+from coalwatch.domain.alarms import params_of
 from coalwatch.domain.periods import Period
 from coalwatch.domain.reports import (
     DEFAULT_SHIFTS,
@@ -35,7 +36,7 @@ from coalwatch.domain.reports import (
     shift_of,
 )
 from coalwatch.domain.units import kg_to_tonnes
-from coalwatch.errors import Conflict, Forbidden, Invalid
+from coalwatch.errors import N_, Conflict, Forbidden, Invalid
 from coalwatch.federation.outbound import forward_report
 from coalwatch.mines.service import visible_mine
 from coalwatch.orgs import repository as org_repository
@@ -259,6 +260,7 @@ def compute(session: Session, mine: Mine, org: Org, day: date) -> DailyContent:
                 kind=f.kind,
                 point=point,
                 phenomenon=f.phenomenon,
+                params=params_of(f.params),
                 occurred_at=f.occurred_at,
                 reported_at=_within(f.reported_at, end),
                 recovered_at=_within(f.recovered_at, end),
@@ -458,9 +460,11 @@ def sign(
         raise Conflict(f"the day {day} has not ended: its report cannot be signed yet")
     if not may_sign_as(session, principal, role):
         raise Forbidden(
-            f"签字须由{SIGNER_LABELS[role]}本人进行 (signing as {role.value} needs that role)",
+            N_("签字须由%(signer)s本人进行"),
             {"role": role.value},
             code="wrong_role",
+            params={"signer": SIGNER_LABELS[role]},
+            labels=("signer",),
         )
     revision, stale = _store(session, mine, org, day, principal.name, now, new_revision=False)
     if stale:
@@ -472,12 +476,14 @@ def sign(
     sigs = repository.signatures(session, [revision.id])[revision.id]
     waiting = next_signer([Signer(s.role) for s in sigs])
     if waiting != role:
-        expected = "nobody (all have signed)" if waiting is None else waiting.value
         raise Forbidden(
-            f"签字顺序错误：应由{SIGNER_LABELS[waiting] if waiting else '无人'}签字 "
-            f"(out of order: the report waits for {expected})",
+            N_("签字顺序错误：应由%(signer)s签字")
+            if waiting is not None
+            else N_("签字顺序错误：各方均已签字"),
             {"role": role.value, "expected": None if waiting is None else waiting.value},
             code="out_of_order",
+            params={"signer": SIGNER_LABELS[waiting]} if waiting is not None else None,
+            labels=("signer",),
         )
     repository.add(
         session,

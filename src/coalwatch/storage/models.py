@@ -272,6 +272,8 @@ class Alarm(Base):
     value: Mapped[str | None] = mapped_column(String(64))
     threshold: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
+    #: JSON: the detail's code and its values, composed into a text per language (0017)
+    params: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16))
     #: what the alarm is about beyond mine/point/station (e.g. the hour of an overproduction)
     subject: Mapped[str | None] = mapped_column(String(64))
@@ -439,6 +441,9 @@ class Fault(Base):
     kind: Mapped[str] = mapped_column(String(40))
     #: 现象: what was observed
     phenomenon: Mapped[str] = mapped_column(Text)
+    #: JSON: what the system saw (its alarm's type and detail params) when it opened the
+    #: fault, composed into a phenomenon per language (0017); None when entered by hand
+    params: Mapped[str | None] = mapped_column(Text)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reported_by: Mapped[str | None] = mapped_column(String(200))

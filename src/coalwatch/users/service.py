@@ -22,7 +22,7 @@ from coalwatch.auth.passwords import hash_password, needs_rehash, verify_passwor
 from coalwatch.auth.permissions import ALL, BUILTIN_ROLES, known
 from coalwatch.auth.principal import Principal
 from coalwatch.config import Settings
-from coalwatch.errors import Conflict, Forbidden, Invalid, NotFound
+from coalwatch.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from coalwatch.orgs import repository as org_repository
 from coalwatch.orgs.service import unavailable
 from coalwatch.storage.models import Org, Role, User
@@ -94,15 +94,13 @@ def stamp(user: User) -> str:
 def check_password_rules(password: str, username: str) -> None:
     """At least 10 characters with letters and digits, and not the account name."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid(
-            f"密码至少 {MIN_PASSWORD_LENGTH} 位 (at least {MIN_PASSWORD_LENGTH} characters)"
-        )
+        raise Invalid(N_("密码至少 %(n)s 位"), params={"n": MIN_PASSWORD_LENGTH})
     if not any(c in string.ascii_letters for c in password) or not any(
         c.isdigit() for c in password
     ):
-        raise Invalid("密码须同时包含字母和数字 (letters and digits)")
+        raise Invalid(N_("密码须同时包含字母和数字"))
     if username.lower() in password.lower():
-        raise Invalid("密码不能包含用户名 (must not contain the account name)")
+        raise Invalid(N_("密码不能包含用户名"))
 
 
 def _expired(user: User, now: datetime, policy: Policy) -> bool:
@@ -271,9 +269,9 @@ def change_password(
     ``session_id``, the browser session that made the change)."""
     user = _me(session, principal)
     if not verify_password(user.password_hash, old):
-        raise Invalid("原密码错误 (the current password is wrong)")
+        raise Invalid(N_("原密码错误"))
     if old == new:
-        raise Invalid("新密码不能与原密码相同 (the new password must differ)")
+        raise Invalid(N_("新密码不能与原密码相同"))
     check_password_rules(new, user.username)
     user.password_hash = hash_password(new)
     user.password_changed_at = now
@@ -415,8 +413,9 @@ def _require_within(principal: Principal, permissions: Iterable[str], what: str)
     beyond = sorted(p for p in permissions if not principal.has(p))
     if beyond:
         raise Forbidden(
-            f"{what}: 不能授予自己没有的权限 (cannot grant what you do not hold: "
-            f"{' '.join(beyond)})"
+            N_("%(what)s：不能授予自己没有的权限（%(permissions)s）"),
+            params={"what": what, "permissions": " ".join(beyond)},
+            labels=("what",),
         )
 
 
@@ -424,7 +423,7 @@ def create_user(session: Session, principal: Principal, data: UserIn, now: datet
     """增加用户: with an initial password that must be changed at the first sign-in."""
     principal.require("system:write")
     if repository.user_by_username(session, data.username) is not None:
-        raise unavailable("用户名 user name", data.username)
+        raise unavailable(N_("用户名"), data.username)
     org = _unit(session, principal, data.org)
     roles = _grantable(session, principal, data.roles)
     check_password_rules(data.password, data.username)
@@ -471,7 +470,7 @@ def update_user(
     org = _unit(session, principal, data.org)
     roles = _grantable(session, principal, data.roles)
     if user.id == principal.user_id and not data.active:
-        raise Invalid("不能停用自己的账户 (you cannot disable your own account)")
+        raise Invalid(N_("不能停用自己的账户"))
     before = {
         "number": user.number,
         "name": user.name,
@@ -583,7 +582,7 @@ def delete_users(
     for user_id in dict.fromkeys(user_ids):
         user, _ = _visible_user(session, principal, user_id)
         if user.id == principal.user_id:
-            raise Invalid("不能删除自己的账户 (you cannot delete your own account)")
+            raise Invalid(N_("不能删除自己的账户"))
         roles = repository.roles_of(session, [user.id])[user.id]
         _require_within(principal, _permissions(roles), user.username)
         username = user.username
@@ -643,7 +642,7 @@ ROLES = "角色 roles"
 def create_role(session: Session, principal: Principal, data: RoleIn, now: datetime) -> RoleOut:
     principal.require_unscoped("system:write", ROLES)
     if repository.role_by_code(session, data.code) is not None:
-        raise Conflict(f"角色 {data.code!r} 已存在 (exists already)")
+        raise Conflict(N_("角色 %(code)s 已存在"), params={"code": repr(data.code)})
     permissions = _clean(data.permissions)
     _require_within(principal, permissions, data.name)
     role = Role(
@@ -695,7 +694,7 @@ def delete_role(session: Session, principal: Principal, code: str, now: datetime
     principal.require_unscoped("system:write", ROLES)
     role = _role(session, code)
     if role.builtin:
-        raise Conflict("内置角色不能删除 (a built-in role cannot be deleted)")
+        raise Conflict(N_("内置角色不能删除"))
     _require_within(principal, role.permissions.split(), role.name)
     repository.delete_role(session, role)
     audit.record(

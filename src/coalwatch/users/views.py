@@ -17,6 +17,7 @@ from coalwatch.storage.session import transaction
 from coalwatch.users import service
 from coalwatch.users.schemas import RoleIn, RoleUpdate, UserIn, UserUpdate
 from coalwatch.web.context import app_state
+from coalwatch.web.forms import error_text
 from coalwatch.web.i18n import Formats, choose
 from coalwatch.web.navigation import navigation
 from coalwatch.web.pages import (
@@ -172,7 +173,7 @@ def change_password(
                 session_id=page.request.session.get("sid"),
             )
     except Invalid as exc:
-        return page.render("users/password.html", status=422, error=exc.message)
+        return page.render("users/password.html", status=422, error=exc.translated(page._))
     page.request.session["stamp"] = stamp
     page.request.session["csrf"] = secrets.token_urlsafe(32)
     page.account = page.account.model_copy(update={"must_change_password": False})
@@ -246,12 +247,6 @@ def edit_user(page: SystemView, user_id: int) -> Response:
     return _user_form(page, user, None)
 
 
-def _error_text(exc: ValidationError | CoalwatchError) -> str:
-    if isinstance(exc, CoalwatchError):
-        return exc.message
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-
-
 @router.post("/system/users/new")
 async def create_user(request: Request, page: SystemView) -> Response:
     form = await request.form()
@@ -273,7 +268,7 @@ async def create_user(request: Request, page: SystemView) -> Response:
             if isinstance(exc, CoalwatchError) and exc.status == 403:
                 raise
             draft = {**fields, "id": None}
-            return _user_form(page, draft, _error_text(exc), status=422)
+            return _user_form(page, draft, error_text(exc, page._), status=422)
         return page.redirect("/system/users", page._("用户已增加") + f": {user.username}")
 
     return await run_in_threadpool(work)
@@ -302,7 +297,7 @@ async def update_user(request: Request, page: SystemView, user_id: int) -> Respo
                 raise
             with page.session() as session:
                 current = service.get_user(session, page.principal, user_id, page.now())
-            return _user_form(page, current, _error_text(exc), status=422)
+            return _user_form(page, current, error_text(exc, page._), status=422)
         return page.redirect("/system/users", page._("用户已保存") + f": {user.username}")
 
     return await run_in_threadpool(work)
@@ -360,7 +355,7 @@ async def save_role(request: Request, page: SystemView) -> Response:
                         page.now(),
                     )
         except (ValidationError, Invalid) as exc:
-            page.flash(_error_text(exc), "error")
+            page.flash(error_text(exc, page._), "error")
             return page.redirect("/system/roles" + ("" if is_new else f"?role={code}"))
         return page.redirect(f"/system/roles?role={code}", page._("权限已保存") + f": {name}")
 

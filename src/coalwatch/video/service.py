@@ -30,7 +30,7 @@ from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.config import Settings
 from coalwatch.domain import video as rules
-from coalwatch.domain.alarms import LABELS, AlarmType
+from coalwatch.domain.alarms import LABELS, AlarmType, detail_params
 from coalwatch.domain.units import kg_to_tonnes
 from coalwatch.errors import Conflict, NotFound
 from coalwatch.events.broker import Broker, attach
@@ -364,21 +364,26 @@ def _health_alarm(
         return  # its downstream center watches its cameras
     subject = f"camera:{camera.code}"
     if rules.faulty(health):
-        detail = f"{camera.name} ({camera.code}): {rules.HEALTH_LABELS[health]}"
-        if error:
-            detail += f" — {error}"
+        # the error is the camera's or the network's own words: kept as they came
+        params = detail_params(
+            "camera",
+            camera=f"{camera.name} ({camera.code})",
+            health=health.value,
+            **({"text": error} if error else {}),
+        )
         alarm, new = alarms.raise_alarm(
             session,
             mine_id=mine.id,
             type_=AlarmType.CAMERA_FAULT,
             at=now,
             value=health.value,
-            detail=detail,
+            params=params,
             point_id=camera.point_id,
             subject=subject,
         )
         if new:
-            faults.open_for_alarm(session, alarm, f"{LABELS[AlarmType.CAMERA_FAULT]} {detail}")
+            phenomenon = f"{LABELS[AlarmType.CAMERA_FAULT]} {alarm.detail}"
+            faults.open_for_alarm(session, alarm, phenomenon)
         if health is not previous:
             log.warning("camera %s (id %d): %s", camera.code, camera.id, health.value)
     elif health is rules.Health.OK:

@@ -29,13 +29,21 @@ def data_labels() -> Iterator[str]:
     """Texts shown through ``_(variable)``: they are not literals at the call."""
     from coalwatch.alarms.views import THRESHOLD_LABELS
     from coalwatch.auth.permissions import BUILTIN_ROLES, MENUS
-    from coalwatch.domain.alarms import LABELS
+    from coalwatch.domain.alarms import (
+        DETAILS,
+        LABELS,
+        LATENESS_LABELS,
+        SEVERITY_LABELS,
+        STATE_LABELS,
+        VALUE_UNITS,
+    )
     from coalwatch.domain.records import (
         KIND_LABELS,
         MAINTENANCE_LABELS,
         SCRAP_LABELS,
         STATUS_LABELS,
     )
+    from coalwatch.domain.video import HEALTH_LABELS
     from coalwatch.production.views import PERIOD_LABELS
     from coalwatch.users.service import LOGIN_MESSAGES
     from coalwatch.web.errors import TITLES
@@ -48,6 +56,9 @@ def data_labels() -> Iterator[str]:
         yield from (item.label for item in items)
     yield from (name for name, _ in BUILTIN_ROLES.values())
     yield from LABELS.values()
+    for alarm_texts in (DETAILS, LATENESS_LABELS, SEVERITY_LABELS, STATE_LABELS, VALUE_UNITS):
+        yield from alarm_texts.values()
+    yield from HEALTH_LABELS.values()
     for ledger_labels in (KIND_LABELS, STATUS_LABELS, SCRAP_LABELS, MAINTENANCE_LABELS):
         yield from ledger_labels.values()
     yield from TITLES.values()
@@ -73,7 +84,7 @@ SETTINGS_LABELS = (
 def template() -> Catalog:
     catalog = Catalog(project="coalwatch", charset="utf-8", fuzzy=False)
     for _, _, message, _, _ in extract_from_dir(
-        PACKAGE, METHODS, options_map=OPTIONS, keywords={"_": None, "gettext": None}
+        PACKAGE, METHODS, options_map=OPTIONS, keywords={"_": None, "gettext": None, "N_": None}
     ):
         if isinstance(message, str) and message:
             catalog.add(message)

@@ -4,6 +4,7 @@ a message on a page for the browser (never a stack trace)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -78,7 +79,16 @@ async def _coalwatch_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CoalwatchError)
     if _is_api(request):
         return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers or None)
-    return _page(request, exc.status, exc.code, exc.message)
+    return _page(request, exc.status, exc.code, exc.translated(_gettext(request)))
+
+
+def _gettext(request: Request) -> Callable[[str], str]:
+    """The catalog of the page's reader (the language of the session or the default)."""
+    from coalwatch.web.context import app_state
+    from coalwatch.web.i18n import translations
+    from coalwatch.web.pages import language_of
+
+    return translations(language_of(request, app_state(request))).gettext
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -19,9 +19,10 @@ from coalwatch.web.pages import CSRF_FIELD, Page
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def error_text(exc: ValidationError | CoalwatchError) -> str:
+def error_text(exc: ValidationError | CoalwatchError, gettext: Callable[[str], str]) -> str:
+    """A refusal as a form shows it: a service's message in the reader's language."""
     if isinstance(exc, CoalwatchError):
-        return exc.message
+        return exc.translated(gettext)
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in exc.errors()
     )
@@ -65,11 +66,11 @@ async def submit(
     try:
         await run_in_threadpool(work)
     except ValidationError as exc:
-        page.flash(error_text(exc), "error")
+        page.flash(error_text(exc, page._), "error")
         return page.redirect(back)
     except CoalwatchError as exc:
         if exc.status in (401, 403):
             raise
-        page.flash(error_text(exc), "error")
+        page.flash(error_text(exc, page._), "error")
         return page.redirect(back)
     return page.redirect(back, done)

@@ -26,7 +26,8 @@ from starlette.concurrency import run_in_threadpool
 
 from coalwatch import __version__
 from coalwatch.auth.principal import Principal
-from coalwatch.errors import CoalwatchError, Forbidden
+from coalwatch.domain import alarms as alarm_texts
+from coalwatch.errors import N_, CoalwatchError, Forbidden
 from coalwatch.events.broker import attach
 from coalwatch.storage.session import transaction
 from coalwatch.users import service as users
@@ -73,6 +74,7 @@ def environment(language: str) -> Environment:
     env.filters["label"] = fmt.label
     env.globals["role_label"] = fmt.role_label
     env.globals["LANGUAGES"] = i18n.LANGUAGES
+    env.globals.update(composers(i18n.translations(language).gettext))
     env.globals["version"] = __version__
     return env
 
@@ -83,6 +85,28 @@ def _text_gettext(fmt: i18n.Formats) -> Callable[..., str]:
         return fmt.gettext(message) % variables
 
     return gettext
+
+
+def composers(gettext: Callable[[str], str]) -> dict[str, Callable[..., str | None]]:
+    """Texts the system composes from stored codes and values, in one language: an
+    alarm's detail and figures, a fault's phenomenon (the stored text when there are
+    no structured params: an alarm of an older version, a fault entered by hand)."""
+
+    def alarm_detail(alarm: Any) -> str | None:
+        return alarm_texts.compose_detail(alarm.params, gettext) or alarm.detail
+
+    def alarm_figure(text: str | None) -> str | None:
+        return alarm_texts.shown_figure(text, gettext)
+
+    def fault_phenomenon(fault: Any) -> str | None:
+        composed = alarm_texts.compose_phenomenon(fault.kind, fault.params, gettext)
+        return composed or fault.phenomenon
+
+    return {
+        "alarm_detail": alarm_detail,
+        "alarm_figure": alarm_figure,
+        "fault_phenomenon": fault_phenomenon,
+    }
 
 
 def csrf_token(request: Request) -> str:
@@ -105,7 +129,7 @@ async def check_csrf(request: Request) -> None:
             value = (await request.form()).get(CSRF_FIELD)
             given = value if isinstance(value, str) else None
     if not isinstance(expected, str) or not given or not hmac.compare_digest(expected, given):
-        raise Forbidden("表单已过期，请刷新页面后重试 (CSRF token missing or wrong)", code="csrf")
+        raise Forbidden(N_("表单已过期（CSRF 令牌缺失或错误），请刷新页面后重试"), code="csrf")
 
 
 def client_address(request: Request) -> str:
@@ -242,10 +266,10 @@ def need(
         if found is None:
             for key in ("uid", "stamp", "since", "sid"):
                 request.session.pop(key, None)
-            raise LoginRequired("请先登录 (please sign in)")
+            raise LoginRequired(N_("请先登录"))
         principal, account = found
         if account.must_change_password and not allow_password_change:
-            raise PasswordChangeRequired("密码须修改 (the password must be changed)")
+            raise PasswordChangeRequired(N_("密码须修改"))
         if permission is not None:
             principal.require(permission)
         return Page(request, state, principal, account, language_of(request, state))

@@ -201,6 +201,15 @@
       event.stopPropagation();
       return;
     }
+    var all = target.closest("[data-select-all]");
+    if (all) {
+      // a header checkbox ticks the boxes of its table's rows
+      var table = all.closest("table");
+      if (table) {
+        table.querySelectorAll("input[type=checkbox][name=" + all.dataset.selectAll + "]")
+          .forEach(function (box) { box.checked = all.checked; });
+      }
+    }
     if (target.closest("#mute")) toggleMute();
     if (target.closest("#fullscreen")) toggleFullscreen();
     if (target.closest("[data-print]")) window.print();
@@ -209,14 +218,15 @@
   document.addEventListener("keydown", ensureAudio);
 
   document.addEventListener("htmx:beforeRequest", function (event) {
-    // never redraw the alarm table under an operator who is typing a result
+    // never redraw the alarm table under an operator who is typing a result or
+    // has ticked alarms to acknowledge
     var target = event.detail && event.detail.target;
     if (target && target.id === "alarm-rows" && event.detail.requestConfig &&
         event.detail.requestConfig.verb === "get") {
       var busy = Array.prototype.some.call(
         target.querySelectorAll(".handle-form input[name=result]"),
         function (input) { return input.value !== "" || input === document.activeElement; }
-      );
+      ) || target.querySelector("input[type=checkbox]:checked") !== null;
       if (busy) event.preventDefault();
     }
   });

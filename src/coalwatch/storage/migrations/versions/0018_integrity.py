@@ -1,8 +1,8 @@
 """integrity: signed batches kept, audit checkpoints, verification progress, alarms
 of the center itself
 
-Revision ID: 0022
-Revises: 0014
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-06 07:00:00.000000
 
 Every accepted record now points to the signed batch that brought it, so that
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0022"
-down_revision: str | None = "0014"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
