@@ -240,7 +240,7 @@ def test_data_tamper_is_handled_by_the_supervising_unit_only(w: World, tmp_path:
     w.ok(w.post(f"/alarms/{alarm['id']}/ack", {}, token=mine_token))
     refused = w.post(f"/alarms/{alarm['id']}/handle", {"result": "已核实"}, token=mine_token)
     assert refused.status_code == 403
-    assert "supervising unit" in refused.json()["error"]["message"]
+    assert refused.json()["error"]["details"]["decided_by"] == "supervising unit"
     handled = w.post(f"/alarms/{alarm['id']}/handle", {"result": "已核实"}, token=county_token)
     assert handled.status_code == 200, handled.text
 

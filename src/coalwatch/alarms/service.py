@@ -18,7 +18,7 @@ from coalwatch.alarms.schemas import AlarmOut, AlarmState, AlarmView, HandleIn
 from coalwatch.auth.principal import Principal
 from coalwatch.domain.alarms import LABELS, SEVERITY, AlarmType, Severity, compose_detail, params_of
 from coalwatch.domain.authority import SUPERVISING_KINDS
-from coalwatch.errors import Conflict, Forbidden, NotFound
+from coalwatch.errors import N_, Conflict, Forbidden, NotFound
 from coalwatch.events.broker import emit
 from coalwatch.federation import queue as forward_queue
 from coalwatch.storage.models import Alarm, Mine, Org, Station
@@ -274,8 +274,7 @@ def _require_supervising(session: Session, principal: Principal, alarm: Alarm) -
         return
     if repository.org_kind(session, principal.scope_path) not in SUPERVISING_KINDS:
         raise Forbidden(
-            "数据篡改报警只能由监管单位（县级及以上）处理 "
-            "(a data_tamper alarm is handled by a supervising unit: county or above)",
+            N_("数据篡改报警只能由监管单位（县级及以上）处理"),
             {"permission": "alarm:handle", "decided_by": "supervising unit"},
         )
 

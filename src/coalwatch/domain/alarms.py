@@ -210,6 +210,8 @@ DETAILS: dict[str, str] = {
     "camera": "%(camera)s：%(health)s",
     "notification_failed": "通道 %(channel)s（%(kind)s）发送失败",
     "tampered": "转发批次的签名无效",
+    "figures_disagree": "%(count)s 处存储的数据与主站签名的来源不一致（coalwatch verify 列出全部）",
+    "audit_broken": "审计日志第 %(entry)s 条起被删除或改写",
 }
 
 #: how late a fault report is, as the detail says it

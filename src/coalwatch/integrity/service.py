@@ -41,7 +41,7 @@ from coalwatch.audit import checkpoints
 from coalwatch.audit.service import Broken
 from coalwatch.config import Settings
 from coalwatch.domain.accounting import spread_over_hours
-from coalwatch.domain.alarms import AlarmType
+from coalwatch.domain.alarms import AlarmType, detail_params
 from coalwatch.domain.periods import Period, period_start
 from coalwatch.domain.units import kg_to_tonnes
 from coalwatch.ingest.service import signed_columns
@@ -301,7 +301,9 @@ def _alarm(session: Session, result: Verification, now: datetime) -> None:
         if finding.mine_id is not None:
             by_mine[finding.mine_id].append(finding)
     for mine_id, findings in by_mine.items():
-        _tamper(session, mine_id, "figures", now, str(findings[0]), str(len(findings)))
+        first = str(findings[0])
+        params = detail_params("figures_disagree", count=len(findings), text=first)
+        _tamper(session, mine_id, "figures", now, first, params)
     if result.full:
         for open_mine in alarms.mines_with_open(session, AlarmType.DATA_TAMPER):
             if open_mine is not None and open_mine not in by_mine:
@@ -314,9 +316,10 @@ def _tamper(
     subject: str,
     now: datetime,
     problem: str | None,
-    value: str | None = None,
+    params: str | None = None,
 ) -> None:
-    """Raise ``data_tamper`` for what was found, or end it when nothing was."""
+    """Raise ``data_tamper`` for what was found (its first finding kept as the detail's
+    technical text), or end it when nothing was."""
     if problem is None:
         alarms.end_condition(
             session, mine_id=mine_id, type_=AlarmType.DATA_TAMPER, at=now, subject=subject
@@ -328,8 +331,8 @@ def _tamper(
         type_=AlarmType.DATA_TAMPER,
         at=now,
         subject=subject,
-        value=value,
         detail=problem,
+        params=params,
     )
 
 
@@ -353,10 +356,12 @@ def verify_all(
         broken = checkpoints.verify_anchored(
             session, public_key, checkpoints.from_file(Path(settings.var_dir))
         )
-        problem = None if broken is None else f"audit log entry {broken.entry_id}: {broken.reason}"
-        _tamper(
-            session, None, "audit", now, problem, None if broken is None else str(broken.entry_id)
-        )
+        if broken is None:
+            _tamper(session, None, "audit", now, None)
+        else:
+            problem = f"audit log entry {broken.entry_id}: {broken.reason}"
+            params = detail_params("audit_broken", entry=broken.entry_id, text=broken.reason)
+            _tamper(session, None, "audit", now, problem, params)
         entries = audit_entry_count(session)
         kept = len(checkpoints.stored(session))
     return Outcome(figures, broken, entries, kept)
