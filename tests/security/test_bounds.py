@@ -195,3 +195,35 @@ def test_thresholds_of_2_40_and_2_63_are_refused(database_url: str) -> None:
             refused = w.put("/mines/M1/thresholds", {"name": "no_data_minutes", "value": value})
             assert refused.status_code == 422, refused.text
             assert refused.json()["error"]["code"] == "invalid"
+
+
+def test_a_points_settings_are_bounded_as_the_thresholds_they_are(w: World) -> None:
+    point = {"name": "K", "kind": "truck"}
+    # the heaviest trip (a truck's 500 t); a day at 200,000 t an hour: 4,800,000 t
+    w.ok(w.post("/mines/M1/points", {**point, "code": "K2", "min_trip_t": 500}))
+    window = {"window_min": 1440, "window_min_t": 4_800_000}
+    w.ok(w.post("/mines/M1/points", {**point, "code": "K3", **window}))
+    for body in ({"min_trip_t": "500.001"}, {**window, "window_min_t": "4800000.001"}):
+        refused = w.post("/mines/M1/points", {**point, "code": "K4", **body})
+        assert refused.status_code == 422, refused.text
+
+
+def test_texts_no_database_stores_are_quarantined_not_a_500(w: World) -> None:
+    st = w.stations["S1"]
+    event = {"ts": local(2026, 3, 15, 11, 0).isoformat(), "type": "event", "event": "power_on"}
+    s1, s2, s3 = st.seqs(3)
+    body = (
+        '{"station":"S1","sent_at":"%s","records":[%s,%s,%s]}'
+        % (
+            w.clock().isoformat(),
+            '{"seq":%d,"ts":"%s","type":"event","event":"power_on","detail":"a\\u0000b"}'
+            % (s1, event["ts"]),
+            '{"seq":%d,"ts":"%s","type":"event","event":"power_on","detail":"a\\ud800b"}'
+            % (s2, event["ts"]),
+            '{"seq":%d,"ts":"%s","type":"trip","point":"\\ud800","net_t":1}' % (s3, event["ts"]),
+        )
+    ).encode()
+    response = w.upload("S1", [], body=body)
+    assert response.status_code == 200, response.text
+    assert [r["seq"] for r in response.json()["rejected"]] == [s1, s2, s3]
+    assert len(w.ok(w.get("/mines/M1/quarantine"))["items"]) == 3

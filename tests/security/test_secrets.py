@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from coalwatch.backups import service as backups
-from coalwatch.storage import migrate
+from coalwatch.storage import crypto, migrate
 from coalwatch.storage.session import make_engine
 from tests.support.world import World, world
 
@@ -96,3 +96,23 @@ def _channel(w: World) -> None:
             {"name": "钉钉", "kind": "dingtalk", "settings": {"url": DINGTALK}},
         )
     )
+
+
+def test_the_migration_encrypts_the_secrets_stored_before(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate.upgrade(engine, "0014")
+    plain = '{"url": "%s"}' % DINGTALK
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO notification_channels (name, kind, settings, enabled, created_at) "
+                "VALUES ('钉钉', 'dingtalk', :settings, 1, '2026-03-15 04:00:00')"
+            ),
+            {"settings": plain},
+        )
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        stored = connection.scalar(text("SELECT settings FROM notification_channels"))
+    assert stored.startswith("enc:v1:") and "access_token" not in stored
+    assert crypto.decrypt(stored) == plain
+    engine.dispose()

@@ -17,7 +17,7 @@ from enum import StrEnum
 from fractions import Fraction
 
 from coalwatch.domain.capacity import SERIOUS_MONTH_FACTOR, SUSTAINED_FACTOR, monthly_capacity
-from coalwatch.domain.limits import MAX_MINE_HOUR_KG, TRIP_LIMIT_T
+from coalwatch.domain.limits import MAX_TRIP_T, MAX_WINDOW_T
 from coalwatch.domain.periods import Period
 
 
@@ -169,9 +169,9 @@ _YEAR_MINUTES = 366 * 24 * 60
 #: them to instants, which must stay in 1970–2199), a day for the clock skew, the
 #: heaviest trip for a trip's minimum, a day of a mine at the hourly limit for a window
 THRESHOLD_LIMITS: dict[str, int] = {
-    "min_trip_kg": max(TRIP_LIMIT_T.values()) * 1000,
+    "min_trip_kg": MAX_TRIP_T * 1000,
     "window_min": 1440,
-    "window_min_kg": 24 * MAX_MINE_HOUR_KG,
+    "window_min_kg": MAX_WINDOW_T * 1000,
     "no_data_minutes": _YEAR_MINUTES,
     "comm_loss_minutes": _YEAR_MINUTES,
     "clock_skew_seconds": 86_400,

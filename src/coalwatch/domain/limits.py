@@ -59,6 +59,10 @@ TRIP_LIMIT_T: dict[str, int] = {
     "truck": 500,
 }
 TRIP_KINDS = frozenset(TRIP_LIMIT_T)
+#: the heaviest trip of any conveyance (t): a point's lightest-trip setting is at most this
+MAX_TRIP_T = max(TRIP_LIMIT_T.values())
+#: what a belt can carry in a window of at most a day at the hourly limit (t)
+MAX_WINDOW_T = 24 * MAX_MINE_HOUR_T
 
 
 def trip_limit_kg(kind: str) -> int:

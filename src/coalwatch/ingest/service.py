@@ -170,8 +170,7 @@ def ingest_batch(
                 "mine_id": mine.id,
                 "station_id": station.id,
                 "seq": seq,
-                # JSON escapes control characters: the payload is text any database stores
-                "payload": json.dumps(raw, default=str, ensure_ascii=False),
+                "payload": _payload(raw),
                 "reason": reason,
                 "received_at": now,
             }
@@ -287,6 +286,9 @@ def _validate(
             f"{int(limits.clock_skew.total_seconds())} s",
             None,
         )
+    if isinstance(record, EventRecord) and record.detail is not None:
+        if "\x00" in record.detail or not _is_utf8(record.detail):
+            return "detail: must be text without NUL characters or lone surrogates", None
     point_code = getattr(record, "point", None)
     if point_code is None:
         return "", record
@@ -304,9 +306,22 @@ def _validate(
                 f"one trip of a {point.kind} can carry",
                 None,
             )
-    if isinstance(record, EventRecord) and record.detail is not None and "\x00" in record.detail:
-        return "detail: must not contain the NUL character", None
     return "", record
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800")
+        return False
+    return True
+
+
+def _payload(raw: Any) -> str:
+    """A refused record as JSON text any database stores: control characters are escaped
+    by JSON, and everything else too when the record holds a lone surrogate."""
+    text = json.dumps(raw, default=str, ensure_ascii=False)
+    return text if _is_utf8(text) else json.dumps(raw, default=str)
 
 
 def _account(

@@ -6,7 +6,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from coalwatch.schemas import CapacityTonnesIn, Code, Instant, Name, NumberOut, TonnesIn
+from coalwatch.schemas import (
+    CapacityTonnesIn,
+    Code,
+    Instant,
+    MinTripTonnesIn,
+    Name,
+    NumberOut,
+    TonnesIn,
+    WindowTonnesIn,
+)
 from coalwatch.wire.types import Day, Moment
 
 PointKind = Literal["belt", "skip", "mine_car", "tyred_vehicle", "truck"]
@@ -54,9 +63,9 @@ class PointIn(_In):
     name: Name
     kind: PointKind
     rollover_t: TonnesIn | None = None
-    min_trip_t: TonnesIn | None = None
+    min_trip_t: MinTripTonnesIn | None = None
     window_min: Annotated[int, Field(ge=1, le=1440)] | None = None
-    window_min_t: TonnesIn | None = None
+    window_min_t: WindowTonnesIn | None = None
 
 
 class StationIn(_In):
