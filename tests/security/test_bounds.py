@@ -7,6 +7,7 @@ Times: the clock stands at 2026-03-15 12:00 in Asia/Shanghai (04:00 UTC).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -209,21 +210,16 @@ def test_a_points_settings_are_bounded_as_the_thresholds_they_are(w: World) -> N
 
 
 def test_texts_no_database_stores_are_quarantined_not_a_500(w: World) -> None:
-    st = w.stations["S1"]
-    event = {"ts": local(2026, 3, 15, 11, 0).isoformat(), "type": "event", "event": "power_on"}
-    s1, s2, s3 = st.seqs(3)
-    body = (
-        '{"station":"S1","sent_at":"%s","records":[%s,%s,%s]}'
-        % (
-            w.clock().isoformat(),
-            '{"seq":%d,"ts":"%s","type":"event","event":"power_on","detail":"a\\u0000b"}'
-            % (s1, event["ts"]),
-            '{"seq":%d,"ts":"%s","type":"event","event":"power_on","detail":"a\\ud800b"}'
-            % (s2, event["ts"]),
-            '{"seq":%d,"ts":"%s","type":"trip","point":"\\ud800","net_t":1}' % (s3, event["ts"]),
-        )
-    ).encode()
-    response = w.upload("S1", [], body=body)
+    ts = local(2026, 3, 15, 11, 0).isoformat()
+    s1, s2, s3 = w.stations["S1"].seqs(3)
+    event = {"ts": ts, "type": "event", "event": "power_on"}
+    records = [
+        {"seq": s1, **event, "detail": "a\x00b"},  # PostgreSQL's text holds no NUL
+        {"seq": s2, **event, "detail": "a\ud800b"},  # a lone surrogate: no UTF-8 for it
+        {"seq": s3, "ts": ts, "type": "trip", "point": "\ud800", "net_t": 1},
+    ]
+    batch = {"station": "S1", "sent_at": w.clock().isoformat(), "records": records}
+    response = w.upload("S1", [], body=json.dumps(batch).encode())  # JSON escapes both
     assert response.status_code == 200, response.text
     assert [r["seq"] for r in response.json()["rejected"]] == [s1, s2, s3]
     assert len(w.ok(w.get("/mines/M1/quarantine"))["items"]) == 3

@@ -4,6 +4,7 @@ rest."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from datetime import timedelta
@@ -101,7 +102,7 @@ def _channel(w: World) -> None:
 def test_the_migration_encrypts_the_secrets_stored_before(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     migrate.upgrade(engine, "0014")
-    plain = '{"url": "%s"}' % DINGTALK
+    plain = json.dumps({"url": DINGTALK})
     with engine.begin() as connection:
         connection.execute(
             text(

@@ -286,9 +286,9 @@ def _validate(
             f"{int(limits.clock_skew.total_seconds())} s",
             None,
         )
-    if isinstance(record, EventRecord) and record.detail is not None:
-        if "\x00" in record.detail or not _is_utf8(record.detail):
-            return "detail: must be text without NUL characters or lone surrogates", None
+    detail = record.detail if isinstance(record, EventRecord) else None
+    if detail is not None and ("\x00" in detail or not _is_utf8(detail)):
+        return "detail: must be text without NUL characters or lone surrogates", None
     point_code = getattr(record, "point", None)
     if point_code is None:
         return "", record
