@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     var_dir: Path = Field(default=DEFAULT_VAR_DIR, description="where SQLite and files live")
     clock_skew_s: int = Field(default=60, ge=1, description="tolerated station clock skew")
     max_batch_records: int = Field(default=5000, ge=1, description="records per upload at most")
+    #: a request body at most (bytes): larger ones are refused (413) before being read
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    #: a signed upload (a station's or a downstream center's batch) at most (bytes)
+    max_upload_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     log_level: str = "INFO"
     #: run the timed rules and notification delivery in the server process
     jobs: bool = True

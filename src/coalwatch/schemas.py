@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import AfterValidator, Field, PlainSerializer
 
+from coalwatch.domain.limits import MAX_CAPACITY_T, MAX_TRIP_T, MAX_WINDOW_T
 from coalwatch.domain.units import tonnes_to_kg
 from coalwatch.wire.types import TonnesBound
 
@@ -30,6 +31,18 @@ def _as_number(value: Decimal) -> float | int:
 
 #: tonnes given by a client: non-negative, to the kilogram at most
 TonnesIn = Annotated[Decimal, TonnesBound, AfterValidator(_exact_tonnes)]
+#: a capacity or plan (t): at most 10^9 t (domain/limits.py)
+CapacityTonnesIn = Annotated[
+    Decimal, Field(allow_inf_nan=False, le=MAX_CAPACITY_T), AfterValidator(_exact_tonnes)
+]
+#: a point's lightest trip (t): at most the heaviest trip there is
+MinTripTonnesIn = Annotated[
+    Decimal, Field(allow_inf_nan=False, le=MAX_TRIP_T), AfterValidator(_exact_tonnes)
+]
+#: what a belt must carry in its window (t): at most a day at the hourly limit
+WindowTonnesIn = Annotated[
+    Decimal, Field(allow_inf_nan=False, le=MAX_WINDOW_T), AfterValidator(_exact_tonnes)
+]
 #: a decimal figure in a response, written as a JSON number
 NumberOut = Annotated[
     Decimal, PlainSerializer(_as_number, return_type=int | float, when_used="json")

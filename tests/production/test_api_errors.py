@@ -99,7 +99,7 @@ def test_duplicates_conflict_and_unknowns_are_not_found(w: World) -> None:
     assert error(w.post("/orgs", {"code": "C1", "name": "again", "kind": "county"}), 409)
     assert error(w.post("/mines/M1/points", {"code": "B1", "name": "x", "kind": "belt"}), 409)
     assert error(w.get("/mines/NOPE/summary"), 404)["code"] == "not_found"
-    assert error(w.client.get("/api/v1/nothing-here"), 404)
+    assert error(w.client.get("/api/v1/nothing-here", headers=w.headers()), 404)
     assert error(w.post("/alarms/999/ack", {}), 404)
 
 

@@ -35,9 +35,10 @@ def w(database_url: str) -> Iterator[World]:
         w.mine("M2", org="C1", capacity_t=660000, belts=(), trips=("K1",), station="S2")
         w.mine("M3", org="C2", capacity_t=330000, belts=(), trips=("K1",), station="S3")
         at = w.clock() - timedelta(hours=1)
+        # trips of a skip's 100 t at most: 9, 5 and 12 of them make 900, 500 and 1200 t
         for station, net in (("S1", 900), ("S2", 500), ("S3", 1200)):
-            (seq,) = w.stations[station].seqs(1)
-            w.ok(w.upload(station, [trip(seq, at, "K1", net)]))
+            seqs = w.stations[station].seqs(net // 100)
+            w.ok(w.upload(station, [trip(seq, at, "K1", 100) for seq in seqs]))
         yield w
 
 
@@ -122,8 +123,8 @@ def test_open_faults_and_overdue_reports(w: World) -> None:
 def test_pages_show_the_region_and_export_it(sqlite_url: str) -> None:
     with world(sqlite_url) as w:
         w.mine("M1", org="C1", capacity_t=330000, belts=(), trips=("K1",), station="S1")
-        (seq,) = w.stations["S1"].seqs(1)
-        w.ok(w.upload("S1", [trip(seq, w.clock() - timedelta(hours=1), "K1", 900)]))
+        at = w.clock() - timedelta(hours=1)  # 9 trips of 100 t: 900 t
+        w.ok(w.upload("S1", [trip(seq, at, "K1", 100) for seq in w.stations["S1"].seqs(9)]))
         # the initial password is fine here
         w.users([("reg", "C1", ["regulator"]), ("op", "C1", ["duty_operator"])], PASSWORD, True)
         client = w.client

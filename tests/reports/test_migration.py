@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
+from coalwatch.storage import migrate
 from coalwatch.storage.base import Base
 from coalwatch.storage.models import Role
 from coalwatch.storage.session import make_engine
@@ -16,7 +17,7 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection)
-            assert context.get_current_revision() == "0018"
+            assert context.get_current_revision() == migrate.head_revision(engine)
             assert compare_metadata(context, Base.metadata) == []
     finally:
         engine.dispose()

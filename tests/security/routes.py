@@ -204,6 +204,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/mines/{mine}/status"): Rule(TOKEN),
     ("GET", "/api/v1/jobs/leader"): Rule(TOKEN),
     ("GET", "/api/v1/events"): Rule(TOKEN_OR_SESSION, query={"limit": "1"}, stream=True),
+    ("POST", "/api/v1/events/tickets"): Rule(TOKEN, json={}),
     # ---- API: alarms and faults
     ("GET", "/api/v1/alarms"): Rule(TOKEN),
     ("POST", "/api/v1/alarms/{alarm_id}/ack"): Rule(perms("alarm:write")),

@@ -9,6 +9,7 @@ Figures are formatted from ``Decimal`` by the filters below, never via float.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -115,10 +116,37 @@ EXACT_TONNES_FORMAT = "#,##0.0000000"
 RATE_FORMAT = "#,##0.0000"
 
 
-def _cell(value: Cell) -> Any:
+#: what XML 1.0 does not allow in a workbook (openpyxl refuses it), DEL, the C1 controls
+#: and lone surrogates (no UTF-8 for them): each becomes U+FFFD
+_UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+#: a spreadsheet reads a cell starting with one of these as a formula (OWASP: CSV injection)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: texts that start so but are only a signed number or a dash: nothing to neutralise
+_HARMLESS = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?%?|-+")
+
+
+def sheet_text(value: str) -> str:
+    """A text as an exported cell (CSV or XLSX): characters a workbook cannot hold are
+    replaced, and a text a spreadsheet would take for a formula gets a leading ``'``
+    (which spreadsheets read as "this is text")."""
+    text = _UNWRITABLE.sub("\ufffd", value)
+    if text.startswith(_FORMULA_START) and not _HARMLESS.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def sheet_cell(value: Cell | float) -> Any:
+    """A value as a workbook cell: texts made safe, numbers and dates as they are."""
+    if isinstance(value, str):
+        return sheet_text(value)
     if isinstance(value, datetime):
         return value.replace(tzinfo=None)  # Excel has no time zones: local time
     return value
+
+
+def sheet_title(title: str) -> str:
+    # a sheet's name may not hold []:*?/\ and has at most 31 characters
+    return re.sub(r"[\[\]:*?/\\]", "_", _UNWRITABLE.sub("", title))[:31] or "Sheet"
 
 
 def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
@@ -130,19 +158,19 @@ def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
     book.remove(book.active)  # type: ignore[arg-type]
     bold = Font(bold=True)
     for spec in sheets:
-        sheet = book.create_sheet(spec.title[:31])
+        sheet = book.create_sheet(sheet_title(spec.title))
         for index, line in enumerate(spec.heading):
-            sheet.append([line])
+            sheet.append([sheet_cell(line)])
             if index == 0:
                 sheet.cell(row=sheet.max_row, column=1).font = Font(bold=True, size=14)
         for table in spec.tables:
             sheet.append([])
-            sheet.append(list(table.header))
+            sheet.append([sheet_cell(name) for name in table.header])
             for cell in sheet[sheet.max_row]:
                 cell.font = bold
             first = sheet.max_row + 1
             for row in table.rows:
-                sheet.append([_cell(v) for v in row])
+                sheet.append([sheet_cell(v) for v in row])
             last = sheet.max_row
             for column, number_format in table.formats.items():
                 for r in range(first, last + 1):
@@ -153,7 +181,7 @@ def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
         if spec.notes:
             sheet.append([])
             for line in spec.notes:
-                sheet.append([line])
+                sheet.append([sheet_cell(line)])
         for index, width in enumerate(spec.widths, start=1):
             sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = width
     buffer = io.BytesIO()

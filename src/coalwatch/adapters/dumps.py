@@ -22,6 +22,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL, make_url
 
 from coalwatch.errors import CoalwatchError
+from coalwatch.storage.files import private_dir, private_file, private_sqlite
 
 #: libpq connection parameters that may ride in the URL's query, and their variables
 _LIBPQ_ENV = {
@@ -77,6 +78,7 @@ def sqlite_backup(source: Path, target: Path) -> None:
     as a single file (rollback journal, no WAL beside it)."""
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
+        private_sqlite(target)
         dst = sqlite3.connect(target)
         try:
             src.backup(dst)
@@ -90,9 +92,10 @@ def sqlite_backup(source: Path, target: Path) -> None:
 def sqlite_restore(backup: Path, target: Path) -> None:
     """Replace the content of ``target`` (created if missing) with the backup's, through
     the backup API, so that a WAL beside the target cannot outlive the old content."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     src = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
     try:
+        private_sqlite(target)
         dst = sqlite3.connect(target)
         try:
             src.backup(dst)
@@ -246,6 +249,7 @@ def pg_dump(tool: Path, database: PgDatabase, target: Path, snapshot: str | None
     ]
     if snapshot:
         command.append(f"--snapshot={snapshot}")
+    private_file(target)  # pg_dump truncates it and keeps its mode
     _run(command, database, "pg_dump")
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
-from coalwatch.domain.alarms import THRESHOLD_NAMES, Thresholds
+from coalwatch.domain.alarms import THRESHOLD_LIMITS, THRESHOLD_NAMES, Thresholds
 from coalwatch.errors import Invalid
 from coalwatch.federation.queue import enqueue_config
 from coalwatch.mines.service import mine_point, visible_mine
@@ -27,7 +27,7 @@ class ThresholdIn(BaseModel):
     point: str | None = None
     name: str
     #: minutes, days, seconds or kilograms as the name says; null returns to the default
-    value: Annotated[int, Field(ge=0)] | None
+    value: Annotated[int, Field(ge=0, le=max(THRESHOLD_LIMITS.values()))] | None
 
 
 class ThresholdsOut(BaseModel):
@@ -97,6 +97,9 @@ def set_threshold(
     principal.require("system:write")
     if data.name not in THRESHOLD_NAMES:
         raise Invalid(f"unknown threshold {data.name!r}; known: {', '.join(THRESHOLD_NAMES)}")
+    limit = THRESHOLD_LIMITS[data.name]
+    if data.value is not None and data.value > limit:
+        raise Invalid(f"{data.name} is at most {limit}, got {data.value}")
     mine, _ = visible_mine(session, principal, mine_code)
     point = None
     if data.point is not None:

@@ -162,7 +162,23 @@ def authenticate(
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Authorization must be 'Bearer <token>'")
-    found = repository.token_by_hash(session, _digest(token.strip()))
+    return authenticate_digest(session, token_digest(token.strip()), limiter=limiter, now=now)
+
+
+def token_digest(token: str) -> str:
+    """What is stored of a token (its SHA-256): it finds the token, but is not one."""
+    return _digest(token)
+
+
+def authenticate_digest(
+    session: Session,
+    digest: str,
+    *,
+    limiter: RateLimiter | None = None,
+    now: datetime | None = None,
+) -> Principal:
+    """``authenticate`` for the token with this digest (an event stream's ticket)."""
+    found = repository.token_by_hash(session, digest)
     if found is None:
         raise Unauthorized("unknown or revoked token")
     api_token, scope_path = found

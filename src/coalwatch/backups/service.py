@@ -45,6 +45,7 @@ from coalwatch.backups.schemas import (
 )
 from coalwatch.config import Settings
 from coalwatch.errors import N_, CoalwatchError, Conflict, Forbidden, Invalid, NotFound
+from coalwatch.storage.files import private_dir, write_private
 from coalwatch.storage.models_backups import BackupEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 
@@ -196,7 +197,7 @@ def create(url: str, policy: Policy, trigger: Trigger, by: str, now: datetime) -
     try:
         kind = _kind(engine)
         directory = policy.directory
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         name = _file_name(directory, kind, trigger, now)
         final = directory / name
         partial = directory / f"{name}.partial"
@@ -240,7 +241,7 @@ def create(url: str, policy: Policy, trigger: Trigger, by: str, now: datetime) -
 def write_manifest(directory: Path, manifest: Manifest) -> None:
     path = directory / f"{manifest.file_name}{MANIFEST_SUFFIX}"
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+    write_private(partial, manifest.model_dump_json(indent=2).encode())
     os.replace(partial, path)
 
 

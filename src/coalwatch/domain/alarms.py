@@ -20,6 +20,7 @@ from enum import StrEnum
 from fractions import Fraction
 
 from coalwatch.domain.capacity import SERIOUS_MONTH_FACTOR, SUSTAINED_FACTOR, monthly_capacity
+from coalwatch.domain.limits import MAX_TRIP_T, MAX_WINDOW_T
 from coalwatch.domain.periods import Period
 from coalwatch.domain.video import HEALTH_LABELS
 
@@ -185,6 +186,23 @@ class Thresholds:
 
 
 THRESHOLD_NAMES = tuple(Thresholds.__dataclass_fields__)
+_YEAR_MINUTES = 366 * 24 * 60
+#: the largest value each threshold takes: a year for spans of time (the rules add
+#: them to instants, which must stay in 1970–2199), a day for the clock skew, the
+#: heaviest trip for a trip's minimum, a day of a mine at the hourly limit for a window
+THRESHOLD_LIMITS: dict[str, int] = {
+    "min_trip_kg": MAX_TRIP_T * 1000,
+    "window_min": 1440,
+    "window_min_kg": MAX_WINDOW_T * 1000,
+    "no_data_minutes": _YEAR_MINUTES,
+    "comm_loss_minutes": _YEAR_MINUTES,
+    "clock_skew_seconds": 86_400,
+    "undeclared_shutdown_days": 366,
+    "calibration_days": 366,
+    "fault_report_warning_minutes": _YEAR_MINUTES,
+    "fault_report_violation_minutes": _YEAR_MINUTES,
+    "fault_escalation_hours": 366 * 24,
+}
 
 
 #: what an alarm's detail says, by its code: gettext message ids (Chinese) whose

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -22,11 +23,17 @@ from coalwatch.alarms import engine
 from coalwatch.alarms.service import end_condition
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
-from coalwatch.domain.accounting import IncrementKind, totalizer_increment, trip_production
+from coalwatch.domain.accounting import (
+    Increment,
+    IncrementKind,
+    totalizer_increment,
+    trip_production,
+)
 from coalwatch.domain.alarms import AlarmType
+from coalwatch.domain.limits import MAX_MINE_HOUR_KG, MAX_MINE_HOUR_T, TRIP_LIMIT_T, trip_limit_kg
 from coalwatch.domain.periods import Period, period_start
 from coalwatch.domain.sequences import advance, is_held
-from coalwatch.domain.units import tonnes_to_kg
+from coalwatch.domain.units import kg_to_tonnes, tonnes_to_kg
 from coalwatch.errors import BadRequest, Conflict, Invalid, NotFound, Unauthorized
 from coalwatch.federation import queue as forward_queue
 from coalwatch.ingest import repository
@@ -49,7 +56,7 @@ from coalwatch.wire.batches import (
 )
 from coalwatch.wire.signing import parse_public_key, verify
 
-TRIP_KINDS = frozenset({"skip", "mine_car", "tyred_vehicle", "truck"})
+TRIP_KINDS = frozenset(TRIP_LIMIT_T)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +87,17 @@ class _Sample:
 @dataclass
 class _Accounting:
     tz: ZoneInfo
+    mine_id: int
     deltas: dict[tuple[int, datetime], tuple[date, int, int]] = field(default_factory=dict)
     resets: list[tuple[Point, datetime, int, int]] = field(default_factory=list)
+    #: the mine's measured kg per hour (UTC start): stored before the batch, and added by it
+    stored: dict[datetime, int] = field(default_factory=dict)
+    added: dict[datetime, int] = field(default_factory=dict)
+    #: records kept out of the figures: seq → reason
+    refused: dict[int, str] = field(default_factory=dict)
+
+    def hour_of(self, ts: datetime) -> datetime:
+        return period_start(ts, Period.HOUR, self.tz).astimezone(UTC)
 
     def add(self, point_id: int, ts: datetime, kg: int) -> None:
         if kg == 0:
@@ -90,6 +106,34 @@ class _Accounting:
         key = (point_id, hour.astimezone(UTC))
         day, measured, manual = self.deltas.get(key, (hour.date(), 0, 0))
         self.deltas[key] = (day, measured + kg, manual)
+        self.added[key[1]] = self.added.get(key[1], 0) + kg
+
+    def read_stored(self, session: Session, hours: Iterable[datetime]) -> None:
+        """The mine's stored measured kg of these hours (of those not read yet)."""
+        missing = {h for h in hours if h not in self.stored}
+        if missing:
+            found = production_repository.mine_hour_kg(session, self.mine_id, missing)
+            for hour in missing:
+                self.stored[hour] = found.get(hour, (0, 0))[0]
+
+    def overflow(self, session: Session, kg_by_hour: dict[datetime, int]) -> str:
+        """Why adding these kg would take an hour of the mine beyond the hourly limit
+        (domain/limits.py), or "" when it would not."""
+        self.read_stored(session, kg_by_hour)
+        for hour, kg in sorted(kg_by_hour.items()):
+            total = self.stored[hour] + self.added.get(hour, 0) + kg
+            if kg > 0 and total > MAX_MINE_HOUR_KG:
+                local = hour.astimezone(self.tz).strftime("%Y-%m-%d %H:00")
+                return (
+                    f"the mine's production in the hour from {local} would reach "
+                    f"{kg_to_tonnes(total)} t, above the {MAX_MINE_HOUR_T} t an hour a mine "
+                    "can produce; kept out of the figures"
+                )
+        return ""
+
+    def take(self, session: Session, ts: datetime, kg: int) -> str:
+        """``overflow`` of one record's kg at ``ts``."""
+        return self.overflow(session, {self.hour_of(ts): kg})
 
 
 def ingest_batch(
@@ -113,10 +157,25 @@ def ingest_batch(
     gaps = repository.gaps_of(session, station.id)
 
     accepted: list[StationRecord] = []
+    raws: dict[int, Any] = {}
     quarantined: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
     duplicates = 0
     received: set[int] = set()
+
+    def refuse(seq: int | None, raw: Any, reason: str) -> None:
+        rejected.append({"seq": seq, "reason": reason})
+        quarantined.append(
+            {
+                "mine_id": mine.id,
+                "station_id": station.id,
+                "seq": seq,
+                "payload": _payload(raw),
+                "reason": reason,
+                "received_at": now,
+            }
+        )
+
     for raw in batch.records:
         seq = record_seq(raw)
         if seq is not None and (seq in received or is_held(seq, station.max_seq, gaps)):
@@ -127,21 +186,14 @@ def ingest_batch(
             received.add(seq)
         if record is not None:
             accepted.append(record)
+            raws[record.seq] = raw
             continue
-        rejected.append({"seq": seq, "reason": reason})
-        quarantined.append(
-            {
-                "mine_id": mine.id,
-                "station_id": station.id,
-                "seq": seq,
-                "payload": json.dumps(raw, default=str, ensure_ascii=False),
-                "reason": reason,
-                "received_at": now,
-            }
-        )
+        refuse(seq, raw, reason)
 
-    accounting = _Accounting(ZoneInfo(mine.timezone))
+    accounting = _Accounting(ZoneInfo(mine.timezone), mine.id)
     rows = _account(session, mine, station, accepted, points, accounting, now)
+    for seq, reason in accounting.refused.items():
+        refuse(seq, raws[seq], reason)
     if rows:  # what proves them: the exact bytes and signature (coalwatch verify)
         batch_id = repository.keep_signed_batch(session, station, body, signature, now)
         for row in rows:
@@ -238,6 +290,9 @@ def _validate(
             f"{int(limits.clock_skew.total_seconds())} s",
             None,
         )
+    detail = record.detail if isinstance(record, EventRecord) else None
+    if detail is not None and ("\x00" in detail or not _is_utf8(detail)):
+        return "detail: must be text without NUL characters or lone surrogates", None
     point_code = getattr(record, "point", None)
     if point_code is None:
         return "", record
@@ -246,9 +301,31 @@ def _validate(
         return f"no point {point_code!r} in this station's mine", None
     if isinstance(record, TotalizerRecord) and point.kind != "belt":
         return f"point {point_code!r} is a {point.kind}: it reports trips, not a totalizer", None
-    if isinstance(record, TripRecord) and point.kind not in TRIP_KINDS:
-        return f"point {point_code!r} is a belt scale: it reports a totalizer, not trips", None
+    if isinstance(record, TripRecord):
+        if point.kind not in TRIP_KINDS:
+            return f"point {point_code!r} is a belt scale: it reports a totalizer, not trips", None
+        if tonnes_to_kg(record.net_t) > trip_limit_kg(point.kind):
+            return (
+                f"net_t {record.net_t} t is more than the {TRIP_LIMIT_T[point.kind]} t "
+                f"one trip of a {point.kind} can carry",
+                None,
+            )
     return "", record
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800")
+        return False
+    return True
+
+
+def _payload(raw: Any) -> str:
+    """A refused record as JSON text any database stores: control characters are escaped
+    by JSON, and everything else too when the record holds a lone surrogate."""
+    text = json.dumps(raw, default=str, ensure_ascii=False)
+    return text if _is_utf8(text) else json.dumps(raw, default=str)
 
 
 def _account(
@@ -263,6 +340,15 @@ def _account(
     """Rows for the records table, with the production each contributes."""
     rows: list[dict[str, Any]] = []
     totalizers: dict[int, list[_Sample]] = defaultdict(list)
+    # the hours the batch adds to, read in one query
+    accounting.read_stored(
+        session,
+        (
+            accounting.hour_of(r.ts.astimezone(UTC))
+            for r in records
+            if isinstance(r, TotalizerRecord | TripRecord)
+        ),
+    )
     for record in records:
         point = (
             points[record.point]
@@ -285,6 +371,10 @@ def _account(
             )
         elif isinstance(record, TripRecord):
             assert point is not None
+            refusal = accounting.take(session, row["ts"], row["value_kg"])
+            if refusal:
+                accounting.refused[record.seq] = refusal
+                continue
             row["increment_kg"] = row["value_kg"]
             accounting.add(point.id, row["ts"], row["value_kg"])
         rows.append(row)
@@ -295,7 +385,7 @@ def _account(
         _account_totalizer(
             session, by_id[point_id], sorted(samples, key=lambda s: s.key), accounting
         )
-    return rows
+    return [row for row in rows if row["seq"] not in accounting.refused]
 
 
 def signed_columns(record: StationRecord, point: Point | None) -> dict[str, Any]:
@@ -339,32 +429,50 @@ def _account_totalizer(
     (a higher seq, or a newer station's). A reading that arrives late is put in
     its place: the stored reading after it is recounted from it, and the
     rollups are corrected by the difference.
+
+    A reading whose increment would take an hour of the mine beyond the hourly
+    limit is kept out (quarantined) and the next one is counted from the last
+    reading kept; late readings that would do so through the recount are all kept
+    out, and the point's readings after its last stored one are counted alone.
     """
     last_seq = point.last_total_seq if point.last_total_ts is not None else None
     if last_seq is None or samples[0].seq > last_seq:
-        sequence = samples
-        previous = point.last_total_kg
-    else:
-        stored = [
-            _Sample(ts, seq, value, record_id=rid, stored_increment=inc, station_id=sid)
-            for rid, sid, ts, seq, value, inc in repository.stored_totalizer_window(
-                session, point.mine_id, point.id, samples[0].key, samples[-1].key
-            )
-        ]
-        sequence = sorted(stored + samples, key=lambda s: s.key)
-        previous = None
-        if sequence[0].record_id is not None:  # keeps its increment: its predecessor is outside
-            previous = sequence[0].value_kg
-            sequence = sequence[1:]
-    changes: list[dict[str, Any]] = []
+        _account_in_order(session, point, samples, accounting)
+        return
+    stored = [
+        _Sample(ts, seq, value, record_id=rid, stored_increment=inc, station_id=sid)
+        for rid, sid, ts, seq, value, inc in repository.stored_totalizer_window(
+            session, point.mine_id, point.id, samples[0].key, samples[-1].key
+        )
+    ]
+    sequence = sorted(stored + samples, key=lambda s: s.key)
+    previous = None
+    if sequence[0].record_id is not None:  # keeps its increment: its predecessor is outside
+        previous = sequence[0].value_kg
+        sequence = sequence[1:]
+    planned: list[tuple[_Sample, Increment, int | None]] = []
+    kg_by_hour: dict[datetime, int] = defaultdict(int)
     for sample in sequence:
         increment = totalizer_increment(previous, sample.value_kg, point.rollover_kg)
+        planned.append((sample, increment, previous))
+        kg_by_hour[accounting.hour_of(sample.ts)] += increment.kg - sample.stored_increment
+        previous = sample.value_kg
+    refusal = accounting.overflow(session, kg_by_hour)
+    if refusal:
+        assert last_seq is not None
+        for sample in samples:
+            if sample.seq <= last_seq:
+                accounting.refused[sample.seq] = refusal
+        after = [sample for sample in samples if sample.seq > last_seq]
+        if after:
+            _account_in_order(session, point, after, accounting)
+        return
+    changes: list[dict[str, Any]] = []
+    for sample, increment, before in planned:
         if increment.kind is IncrementKind.RESET:
-            accounting.resets.append((point, sample.ts, previous or 0, sample.value_kg))
+            accounting.resets.append((point, sample.ts, before or 0, sample.value_kg))
         if sample.row is not None:
-            sample.row["increment_kg"] = increment.kg
-            sample.row["increment_kind"] = increment.kind.value
-            accounting.add(point.id, sample.ts, increment.kg)
+            _set_increment(sample, increment, point.id, accounting)
         elif increment.kg != sample.stored_increment:
             changes.append(
                 {
@@ -374,13 +482,46 @@ def _account_totalizer(
                 }
             )
             accounting.add(point.id, sample.ts, increment.kg - sample.stored_increment)
-        previous = sample.value_kg
     repository.update_increments(session, changes)
     newest = sequence[-1] if sequence else None
     if newest is not None and newest.row is not None:
-        point.last_total_ts = newest.ts
-        point.last_total_seq = newest.seq
-        point.last_total_kg = newest.value_kg
+        _move_last(point, newest)
+
+
+def _account_in_order(
+    session: Session, point: Point, samples: list[_Sample], accounting: _Accounting
+) -> None:
+    """Readings that all come after the point's last one, in order."""
+    previous = point.last_total_kg
+    newest: _Sample | None = None
+    for sample in samples:
+        increment = totalizer_increment(previous, sample.value_kg, point.rollover_kg)
+        refusal = accounting.take(session, sample.ts, increment.kg)
+        if refusal:
+            accounting.refused[sample.seq] = refusal
+            continue
+        if increment.kind is IncrementKind.RESET:
+            accounting.resets.append((point, sample.ts, previous or 0, sample.value_kg))
+        _set_increment(sample, increment, point.id, accounting)
+        previous = sample.value_kg
+        newest = sample
+    if newest is not None:
+        _move_last(point, newest)
+
+
+def _set_increment(
+    sample: _Sample, increment: Increment, point_id: int, accounting: _Accounting
+) -> None:
+    assert sample.row is not None
+    sample.row["increment_kg"] = increment.kg
+    sample.row["increment_kind"] = increment.kind.value
+    accounting.add(point_id, sample.ts, increment.kg)
+
+
+def _move_last(point: Point, newest: _Sample) -> None:
+    point.last_total_ts = newest.ts
+    point.last_total_seq = newest.seq
+    point.last_total_kg = newest.value_kg
 
 
 def write_off_gaps(

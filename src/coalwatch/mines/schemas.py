@@ -6,7 +6,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from coalwatch.schemas import Code, Instant, Name, NumberOut, TonnesIn
+from coalwatch.schemas import (
+    CapacityTonnesIn,
+    Code,
+    Instant,
+    MinTripTonnesIn,
+    Name,
+    NumberOut,
+    TonnesIn,
+    WindowTonnesIn,
+)
 from coalwatch.wire.types import Day, Moment
 
 PointKind = Literal["belt", "skip", "mine_car", "tyred_vehicle", "truck"]
@@ -20,21 +29,21 @@ class MineIn(_In):
     code: Code
     name: Name
     org: Code
-    annual_capacity_t: TonnesIn
+    annual_capacity_t: CapacityTonnesIn
     timezone: str | None = None
     #: when the initial capacity is in force from (default: from the start)
     capacity_effective_from: Day | None = None
 
 
 class CapacityIn(_In):
-    annual_capacity_t: TonnesIn
+    annual_capacity_t: CapacityTonnesIn
     effective_from: Day
 
 
 class PlanIn(_In):
-    month_t: TonnesIn
-    day_t: TonnesIn | None = None
-    hour_t: TonnesIn | None = None
+    month_t: CapacityTonnesIn
+    day_t: CapacityTonnesIn | None = None
+    hour_t: CapacityTonnesIn | None = None
 
 
 class CoefficientIn(_In):
@@ -54,9 +63,9 @@ class PointIn(_In):
     name: Name
     kind: PointKind
     rollover_t: TonnesIn | None = None
-    min_trip_t: TonnesIn | None = None
+    min_trip_t: MinTripTonnesIn | None = None
     window_min: Annotated[int, Field(ge=1, le=1440)] | None = None
-    window_min_t: TonnesIn | None = None
+    window_min_t: WindowTonnesIn | None = None
 
 
 class StationIn(_In):

@@ -3,7 +3,7 @@ and manual production."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +15,7 @@ from coalwatch.auth.principal import Principal
 from coalwatch.domain import coefficients as coefficient_rules
 from coalwatch.domain.accounting import spread_over_hours
 from coalwatch.domain.capacity import CapacityChange, approved_annual
+from coalwatch.domain.limits import MAX_MANUAL_HOURS, MAX_MINE_HOUR_KG, MAX_MINE_HOUR_T
 from coalwatch.domain.periods import local_day, month_key
 from coalwatch.domain.units import fraction_to_decimal, kg_to_tonnes, tonnes_to_kg
 from coalwatch.errors import N_, CoalwatchError, Conflict, Invalid, NotFound
@@ -359,8 +360,22 @@ def record_manual_production(
     start, end = data.start.astimezone(UTC), data.end.astimezone(UTC)
     if end > now:
         raise Invalid("manual production cannot end in the future")
+    if end - start > timedelta(hours=MAX_MANUAL_HOURS):
+        raise Invalid(f"manual production spans at most {MAX_MANUAL_HOURS} hours (a year)")
     gross_kg = _kg(data.gross_t)
     tz = ZoneInfo(mine.timezone)
+    shares = spread_over_hours(start, end, gross_kg, tz)
+    stored = production_repository.mine_hour_kg(
+        session, mine.id, [hour.astimezone(UTC) for hour, _ in shares]
+    )
+    for hour, kg in shares:
+        manual = stored.get(hour.astimezone(UTC), (0, 0))[1] + kg
+        if manual > MAX_MINE_HOUR_KG:
+            raise Invalid(
+                f"manual production of the hour from {hour:%Y-%m-%d %H:00} would reach "
+                f"{kg_to_tonnes(manual)} t, above the {MAX_MINE_HOUR_T} t an hour a mine "
+                "can produce"
+            )
     entry = ManualProduction(
         mine_id=mine.id,
         point_id=point.id,
@@ -377,10 +392,7 @@ def record_manual_production(
     production_repository.add_to_rollups(
         session,
         mine.id,
-        {
-            (point.id, hour.astimezone(UTC)): (local_day(hour, tz), 0, kg)
-            for hour, kg in spread_over_hours(start, end, gross_kg, tz)
-        },
+        {(point.id, hour.astimezone(UTC)): (local_day(hour, tz), 0, kg) for hour, kg in shares},
     )
     audit.record_change(
         session,

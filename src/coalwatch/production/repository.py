@@ -100,6 +100,26 @@ def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> None:
     )
 
 
+def mine_hour_kg(
+    session: Session, mine_id: int, hours: Iterable[datetime]
+) -> dict[datetime, tuple[int, int]]:
+    """A mine's stored (measured kg, manual kg) of each of these hours (UTC starts) that
+    has any: what the hourly limit (domain/limits.py) is checked against."""
+    wanted = sorted(set(hours))
+    if not wanted:
+        return {}
+    query = (
+        select(
+            HourlyProduction.hour_start,
+            func.sum(HourlyProduction.measured_kg),
+            func.sum(HourlyProduction.manual_kg),
+        )
+        .where(HourlyProduction.mine_id == mine_id, HourlyProduction.hour_start.in_(wanted))
+        .group_by(HourlyProduction.hour_start)
+    )
+    return {hour: (int(measured), int(manual)) for hour, measured, manual in session.execute(query)}
+
+
 def _raw_units(measured: Any, manual: Any) -> ColumnElement[Any]:
     factor = FULL_HUNDREDTHS - func.coalesce(CoefficientSpan.hundredths, 0)
     return func.sum((measured + manual) * factor)

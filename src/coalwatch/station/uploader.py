@@ -204,8 +204,9 @@ class Uploader:
                 continue
             if status != 200:
                 text = _error_text(data)
-                if status == 422 and text.startswith("batch_too_large") and len(records) > 1:
-                    # the center takes fewer records a batch than configured: follow it
+                too_large = status == 413 or (status == 422 and text.startswith("batch_too_large"))
+                if too_large and len(records) > 1:
+                    # the center takes fewer records (or bytes) a batch than sent: follow it
                     self.batch_size = max(1, len(records) // 2)
                     log.warning("%s: %s; batches of %d now", center, text, self.batch_size)
                     return False

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coalwatch.storage.base import Base, BigId, UTCDateTime
+from coalwatch.storage.crypto import SecretText
 
 
 class Org(Base):
@@ -479,8 +480,9 @@ class NotificationChannel(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
-    #: JSON: url / smtp host, port, sender, recipients / sms url and template ...
-    settings: Mapped[str] = mapped_column(Text)
+    #: JSON: url / smtp host, port, sender, recipients / sms url and template ...;
+    #: encrypted at rest (URLs carry access tokens, SMTP and SMS their passwords)
+    settings: Mapped[str] = mapped_column(SecretText)
     enabled: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

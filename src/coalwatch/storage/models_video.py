@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coalwatch.storage.base import Base, BigId, UTCDateTime
+from coalwatch.storage.crypto import SecretText
 
 
 class Camera(Base):
@@ -40,8 +41,8 @@ class Camera(Base):
     #: "none", "basic" or "digest" (HTTP authentication of the snapshot endpoint)
     auth: Mapped[str] = mapped_column(String(8))
     username: Mapped[str | None] = mapped_column(String(200))
-    #: kept to talk to the camera; never shown or returned
-    password: Mapped[str | None] = mapped_column(String(200))
+    #: kept to talk to the camera, encrypted at rest; never shown or returned
+    password: Mapped[str | None] = mapped_column(SecretText)
     enabled: Mapped[bool] = mapped_column(Boolean)
     #: coalwatch.domain.video.Health of the last check
     health: Mapped[str] = mapped_column(String(16))

@@ -55,6 +55,7 @@ from coalwatch.reports.views import router as reports_pages
 from coalwatch.settlement.api import router as settlement_router
 from coalwatch.settlement.views import router as settlement_pages
 from coalwatch.status.api import router as status_router
+from coalwatch.storage.crypto import use_secret_key
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.users.service import ensure_builtin_roles
 from coalwatch.users.views import router as users_pages
@@ -64,7 +65,7 @@ from coalwatch.video.views import router as video_pages
 from coalwatch.web import errors
 from coalwatch.web.context import AppState, Clock, system_clock
 from coalwatch.web.secret import session_secret
-from coalwatch.web.security import SecurityHeaders
+from coalwatch.web.security import RequestGuard, SecurityHeaders
 from coalwatch.workflows.api import router as workflows_router
 from coalwatch.workflows.views import router as workflows_pages
 
@@ -84,6 +85,7 @@ def _ensure_roles(sessions: sessionmaker[Session], clock: Clock) -> None:
 
 
 def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
+    use_secret_key(session_secret(settings))
     engine = make_engine(settings.resolved_database_url)
     sessions = make_sessionmaker(engine)
     broker = Broker()
@@ -145,6 +147,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         same_site="lax",
         https_only=settings.secure_cookies,
     )
+    app.add_middleware(RequestGuard)
     app.add_middleware(SecurityHeaders)
     for router in (
         orgs_router,

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
@@ -105,7 +105,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 413: "too_large"}.get(
         exc.status_code, "http_error"
     )
     if _is_api(request) or exc.status_code < 400:
@@ -133,6 +133,14 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     down = isinstance(exc, OperationalError | InterfaceError | PoolTimeout) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     )
+    if isinstance(exc, DataError) and not down:
+        # a value the database cannot hold (a NUL in a text on PostgreSQL, a number out
+        # of its column's range) that validation let through: the input's fault, a 422
+        log.warning("value refused by the database on %s %s", request.method, request.url.path)
+        message = "a value of the request cannot be stored (out of range or a NUL character)"
+        if _is_api(request):
+            return JSONResponse(_body("invalid", message), status_code=422)
+        return _page(request, 422, "invalid", message)
     if not down:
         return await _bug(request, exc)
     log.warning(

@@ -12,6 +12,8 @@ from urllib.parse import quote
 
 from fastapi.responses import Response
 
+from coalwatch.adapters.documents import sheet_cell, sheet_text, sheet_title
+
 Cell = str | int | float | Decimal | date | datetime | None
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -23,8 +25,11 @@ def _disposition(filename: str) -> str:
 
 
 def _text(value: Cell) -> str:
+    """A value as a CSV field: texts made safe (``sheet_text``), numbers as digits."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        return sheet_text(value)
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
     if isinstance(value, Decimal):
@@ -33,9 +38,10 @@ def _text(value: Cell) -> str:
 
 
 def csv_response(filename: str, header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> Response:
+    """Every CSV download: texts cannot smuggle a formula or an unwritable character."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
+    writer.writerow([_text(name) for name in header])
     for row in rows:
         writer.writerow([_text(v) for v in row])
     return Response(
@@ -53,23 +59,19 @@ def xlsx_response(
     tonnes_columns: Sequence[int] = (),
     percent_columns: Sequence[int] = (),
 ) -> Response:
-    """One sheet: a bold header row, tonnes as numbers with 3 decimals, frozen header."""
+    """One sheet: a bold header row, tonnes as numbers with 3 decimals, frozen header.
+    Cells are written as ``sheet_cell`` makes them (the workbooks of documents too)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     book = Workbook()
     sheet: Any = book.active
-    sheet.title = title[:31]
-    sheet.append(list(header))
+    sheet.title = sheet_title(title)
+    sheet.append([sheet_cell(name) for name in header])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        values: list[Any] = []
-        for value in row:
-            if isinstance(value, datetime):
-                value = value.replace(tzinfo=None)  # Excel has no time zones: local time
-            values.append(value)
-        sheet.append(values)
+        sheet.append([sheet_cell(value) for value in row])
     for column in tonnes_columns:
         for (cell,) in sheet.iter_rows(min_row=2, min_col=column + 1, max_col=column + 1):
             cell.number_format = "#,##0.000"

@@ -22,6 +22,7 @@ from pydantic import (
     ValidationError,
 )
 
+from coalwatch.domain.limits import MAX_FLOW_TPH
 from coalwatch.domain.units import tonnes_to_kg
 from coalwatch.wire.types import Moment, TonnesBound
 
@@ -75,7 +76,7 @@ class TotalizerRecord(_Record):
     type: Literal["totalizer"]
     point: Code
     total_t: Tonnes
-    flow_tph: Annotated[Decimal, Field(ge=0, le=10**6, allow_inf_nan=False)] | None = None
+    flow_tph: Annotated[Decimal, Field(ge=0, le=MAX_FLOW_TPH, allow_inf_nan=False)] | None = None
 
 
 class TripRecord(_Record):
@@ -85,7 +86,7 @@ class TripRecord(_Record):
     point: Code
     net_t: Tonnes
     #: trips the counter advanced by that could not be read one by one
-    missed: Annotated[int, Field(ge=0)] = 0
+    missed: Annotated[int, Field(ge=0, le=MAX_SEQ)] = 0
 
 
 class ConveyorRecord(_Record):

@@ -8,14 +8,13 @@ well inside 64-bit kilograms.
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, Field
 
+from coalwatch.domain.limits import MAX_TONNES
+
 FIRST_YEAR, LAST_YEAR = 1970, 2199
-#: a trillion tonnes: far above any figure, far below 2^63 kg
-MAX_TONNES = Decimal(10**12)
 
 
 def _year_in_range(value: date) -> None:
@@ -38,4 +37,5 @@ def _day(value: date) -> date:
 Moment = Annotated[AwareDatetime, AfterValidator(_moment)]
 #: a calendar date, 1970–2199
 Day = Annotated[date, AfterValidator(_day)]
+#: a trillion tonnes: far above any figure, far below 2^63 kg (domain/limits.py)
 TonnesBound = Field(allow_inf_nan=False, le=MAX_TONNES)
