@@ -16,7 +16,7 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection)
-            assert context.get_current_revision() == "0014"
+            assert context.get_current_revision() == "0021"
             assert compare_metadata(context, Base.metadata) == []
     finally:
         engine.dispose()

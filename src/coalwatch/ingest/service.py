@@ -141,7 +141,7 @@ def ingest_batch(
         )
 
     accounting = _Accounting(ZoneInfo(mine.timezone))
-    rows = _account(session, mine, station, accepted, points, accounting, now)
+    rows = _account(session, mine, station, accepted, points, accounting, now, limits.clock_skew)
     repository.insert_records(session, rows)
     repository.insert_quarantined(session, quarantined)
     production_repository.add_to_rollups(session, mine.id, accounting.deltas)
@@ -228,12 +228,6 @@ def _validate(
         record = parse_record(raw)
     except ValidationError as exc:
         return describe_error(exc), None
-    if record.ts > now + limits.clock_skew:
-        return (
-            f"ts {record.ts.isoformat()} is in the future by more than "
-            f"{int(limits.clock_skew.total_seconds())} s",
-            None,
-        )
     point_code = getattr(record, "point", None)
     if point_code is None:
         return "", record
@@ -255,8 +249,13 @@ def _account(
     points: dict[str, Point],
     accounting: _Accounting,
     now: datetime,
+    skew_limit: timedelta,
 ) -> list[dict[str, Any]]:
-    """Rows for the records table, with the production each contributes."""
+    """Rows for the records table, with the production each contributes.
+
+    A record dated further in the future than the skew tolerated is kept and counted all
+    the same, at the time the center received it (a station clock ahead must not lose
+    production, and the station cannot send it again); its own time is kept beside."""
     rows: list[dict[str, Any]] = []
     totalizers: dict[int, list[_Sample]] = defaultdict(list)
     for record in records:
@@ -265,11 +264,12 @@ def _account(
             if not isinstance(record, HeartbeatRecord) and record.point
             else None
         )
+        ahead = record.ts > now + skew_limit
         row: dict[str, Any] = {
             "mine_id": mine.id,
             "station_id": station.id,
             "seq": record.seq,
-            "ts": record.ts.astimezone(UTC),
+            "ts": now if ahead else record.ts.astimezone(UTC),
             "type": record.type,
             "point_id": point.id if point else None,
             "value_kg": None,
@@ -280,6 +280,7 @@ def _account(
             "event": None,
             "detail": None,
             "received_at": now,
+            "station_ts": record.ts.astimezone(UTC) if ahead else None,
         }
         if isinstance(record, TotalizerRecord):
             assert point is not None
@@ -308,6 +309,7 @@ def _account(
         _account_totalizer(
             session, by_id[point_id], sorted(samples, key=lambda s: s.key), accounting
         )
+        by_id[point_id].last_sample_received_at = now
     return rows
 
 
