@@ -62,7 +62,10 @@ def test_a_station_five_minutes_fast_loses_no_trip(w: World) -> None:
     summary = w.ok(w.get("/mines/M1/summary"))["day"]
     assert Decimal(str(summary["gross_t"])) == Decimal("40.64")
     kept = w.ok(w.get("/mines/M1/records", point="K1", type="trip"))["items"]
-    assert len(kept) == 4
+    # each at its receipt time (12:00), the station's own time beside it (12:05:0n)
+    assert sorted((r["ts"], r["station_ts"]) for r in kept) == [
+        ("2026-03-15T04:00:00Z", f"2026-03-15T04:05:0{n}Z") for n in (1, 2, 3, 4)
+    ]
     # the skew shows while the clock is wrong; nothing was invalid
     assert len(w.alarms(type="clock_skew")) == 1
     assert w.alarms(type="invalid_data") == []
