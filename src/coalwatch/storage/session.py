@@ -172,6 +172,8 @@ class _Watchdog:
             self._due.pop(id(dbapi_connection), None)
 
     def _run(self) -> None:
+        """Runs while something is watched, and ends when nothing is (an engine left
+        behind keeps no thread)."""
         while True:
             time.sleep(0.2)
             now = time.monotonic()
@@ -180,6 +182,9 @@ class _Watchdog:
                 for key, fileno in expired:
                     del self._due[key]
                     _shut(fileno)
+                if not self._due:
+                    self._thread = None
+                    return
 
 
 def _shut(fileno: int) -> None:
