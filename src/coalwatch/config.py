@@ -10,11 +10,14 @@ import os
 import tomllib
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from coalwatch.storage.session import DbTimeouts
 
 DEFAULT_VAR_DIR = Path("var")
 
@@ -34,6 +37,13 @@ class Settings(BaseSettings):
     #: a signed upload (a station's or a downstream center's batch) at most (bytes)
     max_upload_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     log_level: str = "INFO"
+    #: the longest the center waits on its database before it answers 503 (the station
+    #: retries): to connect, for a statement, for a lock, for a pooled connection; on
+    #: SQLite the lock limit is its busy timeout
+    db_connect_timeout_s: int = Field(default=3, ge=2, le=60)
+    db_statement_timeout_s: float = Field(default=8.0, gt=0, le=600)
+    db_lock_timeout_s: float = Field(default=5.0, gt=0, le=600)
+    db_pool_timeout_s: float = Field(default=3.0, gt=0, le=600)
     #: run the timed rules and notification delivery in the server process
     jobs: bool = True
     jobs_interval_s: float = Field(default=10.0, gt=0, le=60)
@@ -122,6 +132,17 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.var_dir / 'coalwatch.db').as_posix()}"
+
+    @property
+    def db_timeouts(self) -> DbTimeouts:
+        from coalwatch.storage.session import DbTimeouts
+
+        return DbTimeouts(
+            connect=self.db_connect_timeout_s,
+            statement=self.db_statement_timeout_s,
+            lock=self.db_lock_timeout_s,
+            pool=self.db_pool_timeout_s,
+        )
 
     @property
     def snapshot_dir(self) -> Path:

@@ -120,6 +120,7 @@ def test_threshold_changes_take_effect_and_are_audited(w: World) -> None:
     assert shown["values"]["no_data_minutes"] == 5
     assert w.put("/mines/M1/thresholds", {"name": "bogus", "value": 5}).status_code == 422
     seq = w.stations["S1"].seqs(2)
+    w.clock.now = local(2026, 3, 15, 11, 54)  # received as taken: silence is the center's
     w.ok(
         w.upload(
             "S1",
@@ -141,7 +142,11 @@ def test_threshold_changes_take_effect_and_are_audited(w: World) -> None:
             ],
         )
     )
-    w.clock.now = local(2026, 3, 15, 11, 59, 1)  # 5 min 1 s after the last sample
+    w.clock.now = local(2026, 3, 15, 11, 59)  # the station itself talks, the scale not
+    w.ok(
+        w.upload("S1", [{"seq": w.stations["S1"].seqs(1)[0], "ts": w.clock(), "type": "heartbeat"}])
+    )
+    w.clock.now = local(2026, 3, 15, 11, 59, 1)  # 5 min 1 s after the last sample came
     w.tick()
     assert [a["type"] for a in w.alarms()] == ["no_data_while_running"]
     engine = make_engine(w.url)

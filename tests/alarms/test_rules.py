@@ -175,8 +175,10 @@ def test_metering_anomaly_when_counting_with_the_conveyor_stopped(w: World) -> N
 
 
 def test_no_data_while_running(w: World) -> None:
+    w.clock.now = local(2026, 3, 15, 11, 41)  # silence is measured from the receipt
     send(w, conveyor(local(2026, 3, 15, 11, 40), True), belt(local(2026, 3, 15, 11, 41), "1"))
     w.clock.now = local(2026, 3, 15, 11, 51)  # 10 min after the last sample: not yet over
+    send(w, {"seq": 0, "ts": w.clock(), "type": "heartbeat"})  # the station itself talks
     w.tick()
     assert of_type(w, "no_data_while_running") == []
     w.clock.now = local(2026, 3, 15, 11, 51, 1)

@@ -28,7 +28,8 @@ from coalwatch.wire.signing import generate_private_key, private_key_pem, public
 from tests.e2e.harness import Center, wait_for
 from tests.support.world import totalizer, trip
 
-pytestmark = pytest.mark.timeout(120)
+# three centers on SQLite, each commit synchronous (durable), on a shared machine
+pytestmark = pytest.mark.timeout(240)
 
 
 def center_key(directory: Path) -> tuple[Path, str]:

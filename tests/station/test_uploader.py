@@ -373,3 +373,64 @@ def test_a_dead_center_then_a_real_one_and_the_uploader_stays_there(
         assert send(up) is True and center_seqs(w) == [1, 2, 3]
         assert transport.statuses == [200, 200]
         up.close()
+
+
+def test_a_long_backoff_ends_when_the_center_listens_again(outbox: Outbox) -> None:
+    """The center was down long enough for the back-off to reach its cap; it comes back
+    on its port: the station sends within a knock, not after the back-off."""
+    with socket.socket() as sock:  # a port nobody listens on, yet
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    outbox.append(heartbeats(1))
+    up = Uploader(
+        outbox,
+        "S1",
+        KEY,
+        [f"http://127.0.0.1:{port}"],
+        transport=HttpTransport(timeout_s=2),
+        clock=lambda: NOW,
+        backoff=Backoff(600.0, 600.0),  # 300–600 s without the knock
+    )
+    server: http.server.ThreadingHTTPServer | None = None
+
+    async def main() -> None:
+        nonlocal server
+        stop, wake = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(up.run(stop, wake, idle_s=0.05))
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if up.failed_rounds:
+                break
+        assert up.failed_rounds == 1 and outbox.count() == 1
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}).start()
+        for _ in range(300):  # bounded: 30 s, far below the back-off
+            await asyncio.sleep(0.1)
+            if outbox.count() == 0:
+                break
+        assert outbox.count() == 0
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+    try:
+        asyncio.run(main())
+    finally:
+        up.close()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+
+def test_a_center_that_answered_503_is_tried_again_soon(outbox: Outbox) -> None:
+    center = FakeCenter()
+    center.status, center.error = 503, {"code": "database_unavailable", "message": "retry"}
+    outbox.append(heartbeats(1))
+    up = uploader(outbox, center)
+    up.backoff = Backoff(600.0, 600.0)
+
+    async def main() -> None:
+        assert await up.send_once() is False
+        assert up.busy  # the next wait is the center's few seconds, not the back-off
+
+    asyncio.run(main())
+    up.close()

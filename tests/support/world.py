@@ -194,8 +194,15 @@ def trip(seq: int, ts: datetime, point: str, net_t: Any) -> dict[str, Any]:
 @contextmanager
 def world(url: str, now: datetime | None = None) -> Iterator[World]:
     clock = Clock(now or datetime(2026, 3, 15, 4, 0, tzinfo=UTC))
+    # test runs share one PostgreSQL database (a schema each), and the audit log's
+    # advisory lock is database-wide: a busy neighbour is no database failure
     settings = Settings(
-        database_url=url, timezone="Asia/Shanghai", jobs=False, secret_key="test-session-key"
+        database_url=url,
+        timezone="Asia/Shanghai",
+        jobs=False,
+        secret_key="test-session-key",
+        db_lock_timeout_s=60,
+        db_statement_timeout_s=120,
     )
     app = create_app(settings, clock=clock)
     with TestClient(app) as client:

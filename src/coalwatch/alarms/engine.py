@@ -45,6 +45,9 @@ from coalwatch.production.service import Yardstick, yardsticks
 from coalwatch.storage.models import Alarm, Mine, Org, Point, Station
 
 OPEN = "coalwatch.open_alarms"
+#: after the center was away (``center_outages``), the time its stations are given to
+#: find it again (their back-off) before their silence counts
+RECONNECT_GRACE = timedelta(minutes=2)
 AlarmKey = tuple[str, int | None, int | None, str | None]
 
 
@@ -629,12 +632,14 @@ def tick(session: Session, now: datetime) -> None:
         >= timedelta(days=mine_limits[mine.id].undeclared_shutdown_days)
     }
     shutdowns = facts.shutdowns_of(session, silent, now)
+    back = facts.center_back_at(session, now)
+    listening = back + RECONNECT_GRACE if back is not None else None
     for mine in own:
-        _comm_loss(session, mine, stations.get(mine.id, []), mine_limits[mine.id], now)
+        _comm_loss(session, mine, stations.get(mine.id, []), mine_limits[mine.id], now, listening)
         for point in points.get(mine.id, []):
             limits = for_point(session, mine.id, point)
             if point.kind == "belt":
-                _no_data(session, mine, point, conveyors.get(point.id), limits, now)
+                _no_data(session, mine, point, conveyors.get(point.id), limits, now, listening)
                 _calibration(session, mine, point, calibrations.get(point.id), limits, now)
         if mine.id in silent:
             _undeclared_shutdown(
@@ -675,14 +680,25 @@ def _hold(
     _raise(session, mine, type_, at, fault_since, **kwargs)
 
 
+def _heard(last: datetime, listening: datetime | None) -> datetime:
+    """Silence counts from the last thing heard, or from when the center listened again
+    after an absence of its own (and gave the stations time to find it): what the center
+    could not hear is not the stations' silence."""
+    return last if listening is None else max(last, listening)
+
+
 def _comm_loss(
-    session: Session, mine: Mine, stations: Sequence[Station], limits: Thresholds, now: datetime
+    session: Session,
+    mine: Mine,
+    stations: Sequence[Station],
+    limits: Thresholds,
+    now: datetime,
+    listening: datetime | None,
 ) -> None:
     for station in stations:
-        if rules.silent_for(
-            station.last_seen_at, station.created_at, now, limits.comm_loss_minutes
-        ):
-            since = station.last_seen_at or station.created_at
+        last = station.last_seen_at or station.created_at
+        since = _heard(last, listening)
+        if rules.silent_for(since, since, now, limits.comm_loss_minutes):
             _hold(
                 session,
                 mine,
@@ -692,7 +708,7 @@ def _comm_loss(
                 station_id=station.id,
                 value=f"{int((now - since).total_seconds() // 60)} min",
                 threshold=f"{limits.comm_loss_minutes} min",
-                params=detail_params("silent", station=station.code, since=since.isoformat()),
+                params=detail_params("silent", station=station.code, since=last.isoformat()),
             )
 
 
@@ -703,12 +719,14 @@ def _no_data(
     state: tuple[datetime, bool] | None,
     limits: Thresholds,
     now: datetime,
+    listening: datetime | None,
 ) -> None:
-    """``state``: the point's last conveyor record (``rules_repository.last_conveyors``)."""
+    """``state``: the point's last conveyor record (``rules_repository.last_conveyors``).
+    Measured on the center's clock: when the last sample and state were received."""
     if state is None or not state[1]:
         return
-    last_sample = point.last_total_ts
-    reference = max(filter(None, [last_sample, state[0]]))
+    last_sample = point.last_sample_received_at or point.last_total_ts
+    reference = _heard(max(filter(None, [last_sample, state[0]])), listening)
     if rules.silent_for(reference, reference, now, limits.no_data_minutes):
         _hold(
             session,

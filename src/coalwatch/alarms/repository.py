@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from coalwatch.storage.models import Alarm, Mine, Org, Point
@@ -88,6 +89,21 @@ def expired(session: Session, now: datetime) -> list[Alarm]:
 def add(session: Session, alarm: Alarm) -> None:
     session.add(alarm)
     session.flush()
+
+
+def add_unless_open(session: Session, alarm: Alarm) -> bool:
+    """Insert a new alarm unless its condition is open already (``uq_alarms_open_condition``):
+    False when another transaction holds it. In a savepoint, so that the refusal leaves
+    the caller's transaction usable; on PostgreSQL the insert waits for a concurrent
+    one of the same condition to commit or roll back, then knows."""
+    try:
+        with session.begin_nested():
+            session.add(alarm)
+    except IntegrityError as exc:
+        if "uq_alarms_open_condition" not in str(exc):
+            raise
+        return False
+    return True
 
 
 def query(

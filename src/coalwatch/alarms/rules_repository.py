@@ -22,6 +22,7 @@ from coalwatch.storage.models import (
     Shutdown,
     Station,
 )
+from coalwatch.storage.models_leases import CenterOutage
 
 ConveyorStates = list[tuple[datetime, bool]]
 
@@ -176,10 +177,13 @@ def stations_by_mine(session: Session) -> dict[int, list[Station]]:
 
 
 def last_conveyors(session: Session) -> dict[int, tuple[datetime, bool]]:
-    """The last conveyor record (time, running) of every belt point that has one, in one
-    query (each point's latest read through its index, as alone)."""
+    """The last conveyor record (when the center received it, running) of every belt
+    point that has one, in one query (each point's latest read through its index, as
+    alone). The receipt time, not the station's: silence is measured on the center's
+    clock, which a station's wrong clock does not move."""
     return {
-        point_id: (ts, bool(running)) for point_id, ts, running in session.execute(_LAST_CONVEYORS)
+        point_id: (received, bool(running))
+        for point_id, received, running in session.execute(_LAST_CONVEYORS)
     }
 
 
@@ -197,6 +201,11 @@ def last_productions(session: Session) -> dict[int, datetime]:
         for mine_id, hour in session.execute(_LAST_PRODUCTIONS)
         if hour is not None
     }
+
+
+def center_back_at(session: Session, now: datetime) -> datetime | None:
+    """When the center came back from its latest absence (``center_outages``), if any."""
+    return session.scalar(select(func.max(CenterOutage.end)).where(CenterOutage.end <= now))
 
 
 def shutdowns_of(
@@ -236,7 +245,7 @@ _LATEST_CONVEYOR_ID = (
     .scalar_subquery()
 )
 _LAST_CONVEYORS = (
-    select(Point.id, Record.ts, Record.running)
+    select(Point.id, Record.received_at, Record.running)
     .join(Record, Record.id == _LATEST_CONVEYOR_ID)
     .where(Point.kind == "belt")
 )

@@ -150,15 +150,53 @@ def raise_alarm(
     compose it in their reader's language; ``detail`` then keeps its Chinese text."""
     kind = AlarmType(type_)
     existing = repository.current(session, mine_id, kind, point_id, station_id, subject)
-    if existing is not None:
-        if severity is not None and existing.severity != severity:
-            existing.severity = severity  # e.g. a late fault report going from warning to violation
-            existing.value, existing.threshold = value, threshold
-            if params is not None:  # the detail says how late, too
-                existing.params, existing.detail = params, detail or compose_detail(params)
-            _announce(session, existing, "escalated")
-        return existing, False
-    alarm = Alarm(
+    if existing is None:
+        alarm = _new_alarm(
+            mine_id=mine_id,
+            kind=kind,
+            at=at,
+            point_id=point_id,
+            station_id=station_id,
+            subject=subject,
+            value=value,
+            threshold=threshold,
+            detail=detail,
+            expires_at=expires_at,
+            severity=severity,
+            params=params,
+        )
+        # another transaction (a station of the same mine, the other center) may have
+        # raised it since we looked: the unique index says so, and theirs is the alarm
+        if repository.add_unless_open(session, alarm):
+            _announce(session, alarm, "raised")
+            return alarm, True
+        existing = repository.current(session, mine_id, kind, point_id, station_id, subject)
+        assert existing is not None, "refused as a duplicate, yet no open alarm to be found"
+    if severity is not None and existing.severity != severity:
+        existing.severity = severity  # e.g. a late fault report going from warning to violation
+        existing.value, existing.threshold = value, threshold
+        if params is not None:  # the detail says how late, too
+            existing.params, existing.detail = params, detail or compose_detail(params)
+        _announce(session, existing, "escalated")
+    return existing, False
+
+
+def _new_alarm(
+    *,
+    mine_id: int | None,
+    kind: AlarmType,
+    at: datetime,
+    point_id: int | None,
+    station_id: int | None,
+    subject: str | None,
+    value: str | None,
+    threshold: str | None,
+    detail: str | None,
+    expires_at: datetime | None,
+    severity: Severity | None,
+    params: str | None,
+) -> Alarm:
+    return Alarm(
         mine_id=mine_id,
         point_id=point_id,
         station_id=station_id,
@@ -173,9 +211,6 @@ def raise_alarm(
         expires_at=expires_at,
         state="active",
     )
-    repository.add(session, alarm)
-    _announce(session, alarm, "raised")
-    return alarm, True
 
 
 def end_alarm(session: Session, alarm: Alarm, at: datetime) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -60,9 +61,23 @@ async def upload_batch(
     def ingest() -> BatchAnswer:
         with transaction(state.sessions) as session:
             attach(session, state.broker)
-            return service.ingest_batch(session, station, body, x_signature, state.clock(), limits)
+            answer = service.ingest_batch(
+                session, station, body, x_signature, state.clock(), limits
+            )
+        _committed()
+        return answer
 
     return await run_in_threadpool(ingest)
+
+
+#: a test's way to kill the center between a batch's commit and its answer (the moment a
+#: commit must already be durable); never set in service
+EXIT_AFTER_COMMIT = "COALWATCH_TEST_EXIT_AFTER_COMMIT"
+
+
+def _committed() -> None:
+    if os.environ.get(EXIT_AFTER_COMMIT) == "1":
+        os._exit(70)
 
 
 def document_schemas() -> dict[str, Any]:

@@ -61,6 +61,7 @@ def list_records(
             event=r.event,
             detail=r.detail,
             received_at=r.received_at,
+            station_ts=r.station_ts,
         )
         for r, station, point_code in rows
     ]

@@ -25,6 +25,9 @@ class RecordOut(BaseModel):
     event: str | None
     detail: str | None
     received_at: Instant
+    #: the station's own timestamp when it was ahead of the center beyond the skew
+    #: tolerated: the record is then accounted at ``ts``, its receipt time
+    station_ts: Instant | None = None
 
 
 class RecordList(BaseModel):

@@ -191,7 +191,7 @@ def ingest_batch(
         refuse(seq, raw, reason)
 
     accounting = _Accounting(ZoneInfo(mine.timezone), mine.id)
-    rows = _account(session, mine, station, accepted, points, accounting, now)
+    rows = _account(session, mine, station, accepted, points, accounting, now, limits.clock_skew)
     for seq, reason in accounting.refused.items():
         refuse(seq, raws[seq], reason)
     if rows:  # what proves them: the exact bytes and signature (coalwatch verify)
@@ -284,12 +284,6 @@ def _validate(
         record = parse_record(raw)
     except ValidationError as exc:
         return describe_error(exc), None
-    if record.ts > now + limits.clock_skew:
-        return (
-            f"ts {record.ts.isoformat()} is in the future by more than "
-            f"{int(limits.clock_skew.total_seconds())} s",
-            None,
-        )
     detail = record.detail if isinstance(record, EventRecord) else None
     if detail is not None and ("\x00" in detail or not _is_utf8(detail)):
         return "detail: must be text without NUL characters or lone surrogates", None
@@ -336,15 +330,20 @@ def _account(
     points: dict[str, Point],
     accounting: _Accounting,
     now: datetime,
+    skew_limit: timedelta,
 ) -> list[dict[str, Any]]:
-    """Rows for the records table, with the production each contributes."""
+    """Rows for the records table, with the production each contributes.
+
+    A record dated further in the future than the skew tolerated is kept and counted all
+    the same, at the time the center received it (a station clock ahead must not lose
+    production, and the station cannot send it again); its own time is kept beside."""
     rows: list[dict[str, Any]] = []
     totalizers: dict[int, list[_Sample]] = defaultdict(list)
     # the hours the batch adds to, read in one query
     accounting.read_stored(
         session,
         (
-            accounting.hour_of(r.ts.astimezone(UTC))
+            accounting.hour_of(now if r.ts > now + skew_limit else r.ts.astimezone(UTC))
             for r in records
             if isinstance(r, TotalizerRecord | TripRecord)
         ),
@@ -355,6 +354,7 @@ def _account(
             if not isinstance(record, HeartbeatRecord) and record.point
             else None
         )
+        ahead = record.ts > now + skew_limit
         row: dict[str, Any] = {
             "mine_id": mine.id,
             "station_id": station.id,
@@ -363,7 +363,10 @@ def _account(
             "increment_kind": None,
             "received_at": now,
             "batch_id": None,
+            "station_ts": None,
         }
+        if ahead:  # counted when received; the station's own time kept beside
+            row["station_ts"], row["ts"] = row["ts"], now
         if isinstance(record, TotalizerRecord):
             assert point is not None
             totalizers[point.id].append(
@@ -385,6 +388,7 @@ def _account(
         _account_totalizer(
             session, by_id[point_id], sorted(samples, key=lambda s: s.key), accounting
         )
+        by_id[point_id].last_sample_received_at = now
     return [row for row in rows if row["seq"] not in accounting.refused]
 
 

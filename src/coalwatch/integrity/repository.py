@@ -98,6 +98,8 @@ class Stored(NamedTuple):
     running: bool | None
     event: str | None
     detail: str | None
+    #: the station's own time of a record counted at its receipt (clock ahead)
+    station_ts: datetime | None
 
 
 def records_of_batches(session: Session, batch_ids: Sequence[int]) -> dict[int, list[Stored]]:
@@ -115,6 +117,7 @@ def records_of_batches(session: Session, batch_ids: Sequence[int]) -> dict[int, 
             Record.running,
             Record.event,
             Record.detail,
+            Record.station_ts,
         ).where(Record.batch_id.in_(batch_ids))
     )
     found: dict[int, list[Stored]] = {}

@@ -208,6 +208,8 @@ def _compare(record: repository.Stored, raw: Any, points: dict[str, Point]) -> s
     code = getattr(parsed, "point", None)
     expected = signed_columns(parsed, points.get(code) if code else None)
     stored = record._asdict()
+    if record.station_ts is not None:  # counted when received: the station signed its own
+        stored["ts"] = record.station_ts
     for column in _SIGNED:
         if stored[column] != expected[column]:
             return f"its {column} is {stored[column]!r}, the station signed {expected[column]!r}"

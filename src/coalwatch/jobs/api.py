@@ -47,3 +47,27 @@ def leader(ctx: Ctx) -> LeaderOut:
             expires_at=state.expires_at,
             last_round_at=state.last_round_at,
         )
+
+
+class OutageOut(BaseModel):
+    """A time the center itself was away (not listening to its stations)."""
+
+    start: datetime
+    end: datetime
+    seconds: int
+    noticed_by: str
+
+
+@router.get("/jobs/outages", summary="The center's own absences (中心停机), newest first")
+def outages(ctx: Ctx) -> list[OutageOut]:
+    with ctx.session() as session:
+        ctx.principal(session)  # any API token may see them
+        return [
+            OutageOut(
+                start=o.start,
+                end=o.end,
+                seconds=int((o.end - o.start).total_seconds()),
+                noticed_by=o.noticed_by,
+            )
+            for o in lease_repository.outages(session, 100)
+        ]

@@ -8,7 +8,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from coalwatch.storage.models_leases import JobLease
+from coalwatch.storage.models_leases import CenterBeat, CenterOutage, JobLease
 
 
 def database_now(session: Session) -> datetime:
@@ -93,4 +93,27 @@ def note_round(session: Session, name: str, holder: str, term: int, at: datetime
         .where(JobLease.name == name, JobLease.holder == holder, JobLease.term == term)
         .values(last_round_at=at)
         .execution_options(synchronize_session=False)
+    )
+
+
+def beat(session: Session, name: str) -> CenterBeat | None:
+    """The beat row of that name, locked for this transaction."""
+    return session.execute(
+        select(CenterBeat).where(CenterBeat.name == name).with_for_update()
+    ).scalar_one_or_none()
+
+
+def add(session: Session, row: CenterBeat | CenterOutage) -> None:
+    session.add(row)
+    session.flush()
+
+
+def outages(session: Session, limit: int) -> list[CenterOutage]:
+    """The center's latest absences, newest first."""
+    return list(
+        session.scalars(
+            select(CenterOutage)
+            .order_by(CenterOutage.end.desc(), CenterOutage.id.desc())
+            .limit(limit)
+        )
     )

@@ -11,12 +11,14 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from coalwatch.alarms import channels, engine
 from coalwatch.events.broker import Broker, attach
+from coalwatch.jobs import outages
+from coalwatch.jobs.leader import node_name
 from coalwatch.reports import service as reports
 from coalwatch.storage.session import transaction
 
@@ -59,6 +61,23 @@ def run_once(
         integrity(sessions, now)
 
 
+def run_round(
+    sessions: sessionmaker[Session],
+    broker: Broker | None,
+    now: datetime,
+    interval_s: float,
+    by: str,
+    **jobs: Any,
+) -> None:
+    """A round of the scheduler: the beat first, in a transaction of its own (an absence
+    it ends is then known to the timed rules), then ``run_once`` with ``jobs``."""
+    with transaction(sessions) as session:
+        if broker is not None:
+            attach(session, broker)
+        outages.beat(session, now, interval_s, by)
+    run_once(sessions, broker, now, **jobs)
+
+
 class Scheduler:
     def __init__(
         self,
@@ -84,6 +103,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
+        self._name = node_name()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="coalwatch-jobs", daemon=True)
@@ -99,14 +119,16 @@ class Scheduler:
             if self._leader is not None and not self._leader.is_leader():
                 continue  # the other center runs the jobs
             try:
-                run_once(
+                run_round(
                     self._sessions,
                     self._broker,
                     self._clock(),
-                    self._forwarder,
-                    self._video,
-                    self._backups,
-                    self._integrity,
+                    self._interval,
+                    self._leader.lease.holder if self._leader is not None else self._name,
+                    forwarder=self._forwarder,
+                    video=self._video,
+                    backups=self._backups,
+                    integrity=self._integrity,
                 )
                 if self._leader is not None:
                     self._leader.lease.note_round()

@@ -7,6 +7,11 @@ in flight, a crash before the answer, or a center that lost records all end
 in a re-send, which the center counts as duplicates. Centers are tried in
 order; after a round in which none took the batch it waits with exponential
 backoff and jitter. Nothing but a 200 answer deletes anything.
+
+A long back-off must not keep the station away once its center is back: while it
+waits, it knocks (a TCP connection, no request) every few seconds, and sends at once
+when a center answers the knock; a center that answered 503 (its database) is tried
+again after the few seconds it asked for, not the back-off.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import http.client
 import json
 import logging
 import random
+import socket
 import ssl
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -124,6 +130,21 @@ class Backoff:
 
 
 CommandHandler = Callable[[list[dict[str, Any]]], None]
+#: is the center at this URL listening at all (cheap: no request, no database)?
+Probe = Callable[[str], bool]
+#: a center that answered 503 is tried again this soon (its ``Retry-After``)
+RETRY_AFTER_S = 5.0
+
+
+def tcp_probe(center: str, timeout_s: float = 2.0) -> bool:
+    """True when a TCP connection to the center's host and port opens."""
+    parts = urlsplit(center)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout_s).close()
+    except OSError:
+        return False
+    return True
 
 
 class Uploader:
@@ -142,6 +163,8 @@ class Uploader:
         on_commands: CommandHandler | None = None,
         clock: Callable[[], datetime],
         rng: random.Random | None = None,
+        probe: Probe = tcp_probe,
+        probe_s: float = 5.0,
     ) -> None:
         self.outbox = outbox
         self.station = station
@@ -153,6 +176,9 @@ class Uploader:
         self.on_commands = on_commands
         self.clock = clock
         self.rng = rng or random.Random()
+        self.probe, self.probe_s = probe, probe_s
+        #: a center answered 503 in the last round: retry after RETRY_AFTER_S
+        self.busy = False
         self.current = 0  # index of the center that took the last batch
         self.failed_rounds = 0
         self.sent_batches = 0
@@ -185,6 +211,7 @@ class Uploader:
             SIGNATURE_HEADER: sign(self.key, body),
         }
         loop = asyncio.get_running_loop()
+        self.busy = False
         for attempt in range(len(self.centers)):
             index = (self.current + attempt) % len(self.centers)
             center = self.centers[index]
@@ -210,6 +237,7 @@ class Uploader:
                     self.batch_size = max(1, len(records) // 2)
                     log.warning("%s: %s; batches of %d now", center, text, self.batch_size)
                     return False
+                self.busy = self.busy or status == 503
                 self._failure(center, f"HTTP {status}: {text}")
                 continue
             try:
@@ -300,7 +328,26 @@ class Uploader:
             if result is None:
                 await _wait(stop, wake, idle_s)
             else:
-                await _wait(stop, None, self.backoff.delay(self.failed_rounds, self.rng))
+                delay = self.backoff.delay(self.failed_rounds, self.rng)
+                if self.busy:
+                    delay = min(delay, RETRY_AFTER_S * self.rng.uniform(0.5, 1.0))
+                await self._back_off(stop, delay)
+
+    async def _back_off(self, stop: asyncio.Event, delay: float) -> None:
+        """Wait ``delay``, cut short when a center answers a knock (every ``probe_s``,
+        jittered, so that a province's stations do not knock together)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + delay
+        while not stop.is_set():
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            await _wait(stop, None, min(left, self.probe_s * self.rng.uniform(0.5, 1.0)))
+            if stop.is_set() or loop.time() >= deadline:
+                return
+            for center in self.centers:
+                if await loop.run_in_executor(self._executor, self.probe, center):
+                    return
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -14,7 +14,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    column,
     false,
+    func,
+    text,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -137,6 +140,9 @@ class Point(Base):
     last_total_ts: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_total_seq: Mapped[int | None] = mapped_column(BigInteger)
     last_total_kg: Mapped[int | None] = mapped_column(BigInteger)
+    #: when the center last received a totalizer sample of the point, on its own clock
+    #: (silence is measured on it, whatever the station's clock says)
+    last_sample_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -198,6 +204,9 @@ class Record(Base):
     #: the signed batch that brought it (integrity.models.SignedBatch); none for records
     #: accepted before batches were kept
     batch_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: the station's own timestamp, kept when it was too far in the future to be trusted:
+    #: the record is then accounted at ``ts`` = when the center received it (clock skew)
+    station_ts: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class QuarantinedRecord(Base):
@@ -261,7 +270,23 @@ class Alarm(Base):
     """An alarm 报警 with its lifecycle: active → acknowledged → handled → closed."""
 
     __tablename__ = "alarms"
-    __table_args__ = (Index("ix_alarms_mine_state", "mine_id", "state"),)
+    __table_args__ = (
+        Index("ix_alarms_mine_state", "mine_id", "state"),
+        # one alarm per condition while it holds, whoever raises it (two stations of a
+        # mine in parallel, two centers on one database); a mirrored alarm is keyed by
+        # its origin instead
+        Index(
+            "uq_alarms_open_condition",
+            "mine_id",
+            "type",
+            func.coalesce(column("point_id"), 0),
+            func.coalesce(column("station_id"), 0),
+            func.coalesce(column("subject"), ""),
+            unique=True,
+            postgresql_where=text('"end" IS NULL AND origin IS NULL'),
+            sqlite_where=text('"end" IS NULL AND origin IS NULL'),
+        ),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     mine_id: Mapped[int | None] = mapped_column(ForeignKey("mines.id"))
     point_id: Mapped[int | None] = mapped_column(ForeignKey("points.id"))

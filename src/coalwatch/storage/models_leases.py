@@ -1,4 +1,4 @@
-"""Tables of leader lease for background jobs (issue 9) (migration 0011).
+"""Tables of the background jobs: the leader lease, the center's beat and its outages.
 
 Imported by coalwatch.storage.models, so that they are part of the metadata.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, String
+from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coalwatch.storage.base import Base, UTCDateTime
@@ -29,3 +29,29 @@ class JobLease(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     #: when the holder last finished a round of the jobs (None: not yet in this term)
     last_round_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CenterBeat(Base):
+    """When the center's background jobs last finished a round (one row per name).
+
+    A round that comes much later than the one before means the center was away (its
+    process down, its jobs stuck, its database unreachable): see ``CenterOutage``.
+    """
+
+    __tablename__ = "center_beats"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CenterOutage(Base):
+    """A time the center itself was not listening 中心停机: from its last round before the
+    gap to the first after it. The timed rules do not count it against the stations."""
+
+    __tablename__ = "center_outages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    #: which process noticed it, when it came back
+    noticed_by: Mapped[str] = mapped_column(String(200))

@@ -86,7 +86,7 @@ def _ensure_roles(sessions: sessionmaker[Session], clock: Clock) -> None:
 
 def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     use_secret_key(session_secret(settings))
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url, settings.db_timeouts)
     sessions = make_sessionmaker(engine)
     broker = Broker()
     forwarder: Forwarder | None = None

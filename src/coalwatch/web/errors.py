@@ -4,6 +4,8 @@ a message on a page for the browser (never a stack trace)."""
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coalwatch.errors import CoalwatchError
 
@@ -128,8 +131,51 @@ async def _bug(request: Request, exc: Exception) -> Response:
         return Response("500 internal error", status_code=500, media_type="text/plain")
 
 
+class DatabaseEpisode:
+    """An episode of the database being unavailable, told once in the log as it begins
+    (the first refused request) and once as it ends (the first answered one after it),
+    however many requests it refuses meanwhile."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._since: float | None = None
+        self._refused = 0
+
+    def refused(self, request: Request, exc: Exception) -> None:
+        with self._lock:
+            self._refused += 1
+            if self._since is not None:
+                return
+            self._since = time.monotonic()
+        log.warning(
+            "database unavailable (from %s %s: %s); answering 503 until it is back",
+            request.method,
+            request.url.path,
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        )
+
+    def answered(self) -> None:
+        if self._since is None:  # the common case, without the lock
+            return
+        with self._lock:
+            if self._since is None:
+                return
+            lasted, refused = time.monotonic() - self._since, self._refused
+            self._since, self._refused = None, 0
+        log.info(
+            "database available again after %.1f s; %d requests were answered 503",
+            lasted,
+            refused,
+        )
+
+
+#: seconds a client is asked to wait before it retries while the database is unavailable
+RETRY_AFTER_S = 5
+
+
 async def _database_error(request: Request, exc: Exception) -> Response:
-    """The database is down or restarting: 503, retry later (a station keeps its records)."""
+    """The database is down, restarting or not answering in time: 503, retry later (a
+    station keeps its records)."""
     down = isinstance(exc, OperationalError | InterfaceError | PoolTimeout) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     )
@@ -143,24 +189,45 @@ async def _database_error(request: Request, exc: Exception) -> Response:
         return _page(request, 422, "invalid", message)
     if not down:
         return await _bug(request, exc)
-    log.warning(
-        "database unavailable on %s %s: %s",
-        request.method,
-        request.url.path,
-        str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-    )
+    episode: DatabaseEpisode = request.app.state.database_episode
+    episode.refused(request, exc)
     message = "the database is unavailable; retry later"
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
     if _is_api(request):
         return JSONResponse(
-            _body("database_unavailable", message), status_code=503, headers={"Retry-After": "5"}
+            _body("database_unavailable", message), status_code=503, headers=headers
         )
     try:
-        return _page(request, 503, "database_unavailable", message)
+        response = _page(request, 503, "database_unavailable", message)
+        response.headers.update(headers)
+        return response
     except Exception:  # the page needs the database too
-        return Response(f"503 {message}", status_code=503, media_type="text/plain")
+        return Response(f"503 {message}", status_code=503, media_type="text/plain", headers=headers)
+
+
+class _EpisodeEnds:
+    """Tells the episode that a request was answered (pure ASGI: streams pass through)."""
+
+    def __init__(self, app: ASGIApp, episode: DatabaseEpisode) -> None:
+        self.app, self.episode = app, episode
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 500:
+                self.episode.answered()
+            await send(message)
+
+        await self.app(scope, receive, sending)
 
 
 def install(app: FastAPI) -> None:
+    episode = DatabaseEpisode()
+    app.state.database_episode = episode
+    app.add_middleware(_EpisodeEnds, episode=episode)
     app.add_exception_handler(CoalwatchError, _coalwatch_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -1,0 +1,76 @@
+"""A database that stops answering without closing its connections (a network that
+drops packets): the center answers 503 ``database_unavailable`` with Retry-After within
+its time limits instead of hanging, logs it once for the episode and once for the
+recovery, and serves again as soon as the database answers, without a restart."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from coalwatch.storage.models import Record
+from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+from tests.reliability.proxy import blackhole
+from tests.support.world import totalizer, world
+
+T0 = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
+
+
+def _via(url: str, port: int) -> str:
+    return make_url(url).set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+
+
+def _records(url: str) -> int:
+    engine = make_engine(url)
+    with transaction(make_sessionmaker(engine)) as session:
+        n = session.scalar(select(func.count()).select_from(Record))
+    engine.dispose()
+    return int(n or 0)
+
+
+def test_a_blackholed_database_answers_503_then_recovers(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("a network between the center and its database: PostgreSQL only")
+    direct = make_url(database_url)
+    with blackhole(direct.host or "127.0.0.1", direct.port or 5432) as proxy:
+        url = _via(database_url, proxy.port)
+        with world(url, now=T0) as w:
+            w.mine("M1")
+            s1 = w.stations["S1"]
+
+            def send(n: int) -> Any:
+                batch = [totalizer(s, T0 + timedelta(minutes=s), "B1", s) for s in s1.seqs(n)]
+                return w.upload("S1", batch)
+
+            assert send(2).status_code == 200
+            caplog.set_level(logging.INFO, logger="coalwatch.web")
+            proxy.dropping = True
+            timings = []
+            for _ in range(2):  # two requests in one episode: logged once
+                started = time.monotonic()
+                answer = send(1)
+                timings.append(time.monotonic() - started)
+                assert answer.status_code == 503, answer.text
+                assert answer.json()["error"]["code"] == "database_unavailable"
+                assert answer.headers["Retry-After"] == "5"
+            page = w.get("/alarms")
+            assert page.status_code == 503
+            print(f"503 after {[round(t, 1) for t in timings]} s")  # the guide quotes it
+            proxy.dropping = False
+            # the station sends its two unacknowledged records again
+            s1.next_seq -= 2
+            assert send(2).status_code == 200
+            assert w.get("/alarms").status_code == 200
+    down = [r for r in caplog.records if "database unavailable" in r.getMessage()]
+    back = [r for r in caplog.records if "database available again" in r.getMessage()]
+    assert (len(down), len(back)) == (1, 1), [r.getMessage() for r in caplog.records]
+    assert "3 requests were answered 503" in back[0].getMessage()
+    assert _records(database_url) == 4  # 2 before, 2 after: none lost, none twice
