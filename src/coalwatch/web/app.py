@@ -60,6 +60,7 @@ from coalwatch.video.api import router as video_router
 from coalwatch.video.service import VideoJob
 from coalwatch.video.views import router as video_pages
 from coalwatch.web import errors
+from coalwatch.web.api_docs import docs_router
 from coalwatch.web.context import AppState, Clock, system_clock
 from coalwatch.web.secret import session_secret
 from coalwatch.web.security import SecurityHeaders
@@ -129,7 +130,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         title="coalwatch monitoring center",
         version=__version__,
         openapi_url=f"{API}/openapi.json",
-        docs_url=f"{API}/docs",
+        docs_url=None,  # served from the center's own files: web/api_docs.py
         redoc_url=None,
     )
     app.state.coalwatch = AppState(settings=settings, sessions=sessions, clock=clock, broker=broker)
@@ -184,6 +185,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         region_pages,
     ):
         app.include_router(pages)
+    app.include_router(docs_router(f"{API}/docs", f"{API}/openapi.json", app.title))
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     def openapi() -> dict[str, Any]:
