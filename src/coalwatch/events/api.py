@@ -38,11 +38,13 @@ async def events(
     header = request.headers.get("authorization") or (f"Bearer {token}" if token else None)
     if header is None:
         # a signed-in browser: the session cookie (no CSRF needed: nothing changes)
-        from coalwatch.web.pages import session_principal
+        from coalwatch.web.pages import PasswordChangeRequired, session_principal
 
         found = await run_in_threadpool(session_principal, request)
         if found is None:
             raise Unauthorized("sign in, or authenticate with an API token")
+        if found[1].must_change_password:
+            raise PasswordChangeRequired("密码须修改 (the password must be changed)")
         principal = found[0]
     else:
         with transaction(state.sessions) as session:

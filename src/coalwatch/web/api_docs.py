@@ -33,7 +33,7 @@ def docs_router(path: str, openapi_url: str, title: str) -> APIRouter:
     page = PAGE.format(title=title, openapi=openapi_url)
     docs = APIRouter(include_in_schema=False)
 
-    @docs.get(path)
+    @docs.api_route(path, methods=["GET", "HEAD"])
     def api_docs() -> HTMLResponse:
         return HTMLResponse(page)
 

@@ -61,6 +61,7 @@ from coalwatch.video.service import VideoJob
 from coalwatch.video.views import router as video_pages
 from coalwatch.web import errors
 from coalwatch.web.api_docs import docs_router
+from coalwatch.web.blank_query import BlankQueryParameters
 from coalwatch.web.context import AppState, Clock, system_clock
 from coalwatch.web.secret import session_secret
 from coalwatch.web.security import SecurityHeaders
@@ -144,6 +145,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         https_only=settings.secure_cookies,
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BlankQueryParameters)
     for router in (
         orgs_router,
         mines_router,
