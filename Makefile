@@ -28,8 +28,9 @@ $(VENDOR_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js node_modules/echarts/dist/echarts.min.js \
-	   node_modules/bulma/css/bulma.min.css $(VENDOR)/
-	for lib in htmx.org echarts bulma; do cp node_modules/$$lib/LICENSE $(VENDOR)/LICENSE.$$lib; done
+	   node_modules/bulma/css/bulma.min.css node_modules/swagger-ui-dist/swagger-ui-bundle.js \
+	   node_modules/swagger-ui-dist/swagger-ui.css $(VENDOR)/
+	for lib in htmx.org echarts bulma swagger-ui-dist; do cp node_modules/$$lib/LICENSE $(VENDOR)/LICENSE.$$lib; done
 	touch $@
 
 # the translation catalogs: .po in git, .mo compiled here

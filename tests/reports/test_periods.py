@@ -28,6 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
 from tests.support.documents import pdf_text
@@ -134,3 +135,33 @@ def test_quarter_year_and_shift_reports(w: Any) -> None:
 )  # fmt: skip
 def test_period_keys_are_checked(w: Any, kind: str, key: str) -> None:
     assert w.get(f"/mines/M1/reports/{kind}/{key}").status_code == 422
+
+
+def test_the_pages_download_the_same_files_as_the_api_with_the_session(w: Any) -> None:
+    """The buttons of the report pages use the signed-in session (the API takes tokens
+    only): the same CSV, the same workbook's cells, a PDF."""
+    from tests.duty.pages import people, sign_in
+
+    people(w)
+    page_client = TestClient(w.client.app)
+    sign_in(page_client, "chief")
+    api_csv = w.get("/mines/M1/reports/month/2026-03", format="csv")
+    page_csv = page_client.get("/reports/mines/M1/month/2026-03.csv")
+    assert page_csv.status_code == 200 and page_csv.content == api_csv.content
+    assert page_csv.headers["content-disposition"] == api_csv.headers["content-disposition"]
+    org_csv = page_client.get("/reports/orgs/C1/month/2026-03.csv")
+    assert org_csv.content == w.get("/orgs/C1/reports/month/2026-03", format="csv").content
+    shift = page_client.get("/reports/mines/M1/shift/2026-03-11.xlsx", params={"shift": "1"})
+    api_shift = w.get("/mines/M1/reports/shift/2026-03-11", format="xlsx", shift="1")
+    cells = [
+        [[c.value for c in row] for row in load_workbook(io.BytesIO(a.content)).active.rows]
+        for a in (shift, api_shift)
+    ]
+    assert cells[0] == cells[1]
+    daily = page_client.get("/reports/daily/M1/2026-03-11.pdf")
+    assert daily.status_code == 200 and daily.content.startswith(b"%PDF")
+    # the API itself still wants a token
+    assert page_client.get("/api/v1/mines/M1/reports/month/2026-03?format=csv").status_code == 401
+    # a file of a mine outside the user's data is not given; an unknown format is refused
+    assert page_client.get("/reports/mines/NOPE/month/2026-03.csv").status_code == 404
+    assert page_client.get("/reports/mines/M1/month/2026-03.json").status_code == 422

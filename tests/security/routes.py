@@ -266,8 +266,6 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("HEAD", "/api/v1/docs"): Rule(PUBLIC),
     ("GET", "/api/v1/openapi.json"): Rule(PUBLIC),
     ("HEAD", "/api/v1/openapi.json"): Rule(PUBLIC),
-    ("GET", "/docs/oauth2-redirect"): Rule(PUBLIC),
-    ("HEAD", "/docs/oauth2-redirect"): Rule(PUBLIC),
     ("MOUNT", "/static"): Rule(PUBLIC, path="/static/app.css"),
     # ---- pages: sign-in and the account
     ("GET", "/"): Rule(PUBLIC),
@@ -314,6 +312,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/reports/pending"): Rule(perms("report:view")),
     ("GET", "/reports/period"): Rule(perms("report:view")),
+    ("GET", "/reports/daily/{mine}/{day}.{fmt}"): Rule(
+        perms("report:view"), path="/reports/daily/M1/2026-03-14.xlsx"
+    ),
+    ("GET", "/reports/{scope}/{code}/{kind}/{key}.{fmt}"): Rule(
+        perms("report:view"), path="/reports/mines/M1/month/2026-03.csv"
+    ),
     # ---- pages: 生产管理
     ("GET", "/production/capacity"): Rule(perms("production:view")),
     ("GET", "/production/coefficients"): Rule(perms("production:view")),

@@ -355,4 +355,5 @@ def test_a_password_expires_after_the_configured_days(c: Center) -> None:
     c.clock.advance(days=90)
     answer = sign_in(c.client, "op1")
     assert answer.status_code == 303 and answer.headers["location"] == "/password"
-    assert c.client.get("/monitor", follow_redirects=False).headers["location"] == "/password"
+    location = c.client.get("/monitor", follow_redirects=False).headers["location"]
+    assert location == "/password?next=/monitor"

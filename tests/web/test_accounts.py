@@ -113,7 +113,19 @@ def test_pages_need_a_session_and_the_login_page_says_so(w: World) -> None:
 def test_a_new_user_must_change_the_initial_password(w: World) -> None:
     answer = login(w.client, "op1")
     assert answer.headers["location"] == "/password"
-    assert w.client.get("/monitor", follow_redirects=False).headers["location"] == "/password"
+    # a page goes to the form, and from there on to the page that was asked for
+    wanted = w.client.get("/monitor", follow_redirects=False).headers["location"]
+    assert wanted == "/password?next=/monitor"
+    # a fragment (the bell) answers in its page's flash area: a redirect of the whole page
+    # made the password page, which loads the bell, reload itself without end
+    bell = w.client.get("/alarms/bell", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert bell.status_code == 403 and "HX-Redirect" not in bell.headers
+    assert bell.headers["HX-Retarget"] == "#flash"
+    # the password page loads no bell, opens no event stream and shows no menu
+    form = w.client.get(wanted).text
+    assert 'id="bell"' not in form and "data-live" not in form and "menu-group" not in form
+    assert 'name="next" value="/monitor"' in form
+    assert w.client.get("/api/v1/events?limit=1").status_code == 403
     token = _csrf(w.client, "/password")
     weak = w.client.post(
         "/password", data={"old": PASSWORD, "new": "short", "again": "short", "csrf_token": token}
@@ -121,10 +133,16 @@ def test_a_new_user_must_change_the_initial_password(w: World) -> None:
     assert weak.status_code == 422 and "至少 10 位" in weak.text
     changed = w.client.post(
         "/password",
-        data={"old": PASSWORD, "new": "Another-2026", "again": "Another-2026", "csrf_token": token},
+        data={
+            "old": PASSWORD,
+            "new": "Another-2026",
+            "again": "Another-2026",
+            "csrf_token": token,
+            "next": "/monitor",
+        },
         follow_redirects=False,
     )
-    assert changed.status_code == 303
+    assert changed.status_code == 303 and changed.headers["location"] == "/monitor"
     assert w.client.get("/monitor").status_code == 200
     assert ("op1", "password.change") in _audit(w)
 

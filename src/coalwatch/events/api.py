@@ -113,11 +113,13 @@ async def events(request: Request) -> StreamingResponse:
             principal = authenticate_digest(session, digest, limiter=state.limiter, now=now)
     else:
         # a signed-in browser: the session cookie (no CSRF needed: nothing changes)
-        from coalwatch.web.pages import session_principal
+        from coalwatch.web.pages import PasswordChangeRequired, session_principal
 
         found = await run_in_threadpool(session_principal, request)
         if found is None:
             raise Unauthorized("sign in, or authenticate with an API token")
+        if found[1].must_change_password:
+            raise PasswordChangeRequired("密码须修改 (the password must be changed)")
         principal = found[0]
     # the query is read once the caller is known: nothing is told to an anonymous one
     limit = _limit(request.query_params.get("limit"))

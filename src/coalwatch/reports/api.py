@@ -82,10 +82,11 @@ def daily(
 ) -> DailyReport | Response:
     with ctx.session() as session:
         report = service.daily(session, ctx.principal(session), mine, day, ctx.now())
-    return _daily_answer(report, format)
+    return daily_answer(report, format)
 
 
-def _daily_answer(report: DailyReport, format: str) -> DailyReport | Response:
+def daily_answer(report: DailyReport, format: str) -> DailyReport | Response:
+    """The report in ``format``: the API's answer, and the pages' downloads."""
     name = documents.daily_filename(report)
     if format == "xlsx":
         return file_response(f"{name}.xlsx", documents.daily_xlsx(report), XLSX)
@@ -149,7 +150,7 @@ def set_shifts(mine: MinePath, data: ShiftsIn, ctx: Ctx) -> ShiftsOut:
         return service.set_shifts(session, ctx.principal(session), mine, data, ctx.now())
 
 
-def _period_answer(report: PeriodReport, format: str) -> PeriodReport | Response:
+def period_answer(report: PeriodReport, format: str) -> PeriodReport | Response:
     name = documents.period_filename(report)
     if format == "csv":
         return csv_response(name, documents.PERIOD_CSV_HEADER, documents.period_csv(report))
@@ -181,7 +182,7 @@ def mine_period(
         report = service.mine_period(
             session, ctx.principal(session), mine, kind, key, ctx.now(), shift
         )
-    return _period_answer(report, format)
+    return period_answer(report, format)
 
 
 @router.get(
@@ -203,4 +204,4 @@ def org_period(
         report = service.org_period(
             session, ctx.principal(session), org, kind, key, ctx.now(), ctx.settings.tz, shift
         )
-    return _period_answer(report, format)
+    return period_answer(report, format)

@@ -4,15 +4,16 @@ period reports (班报表, 旬/月/季/年报表) and the reports waiting for a 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query
+from fastapi import APIRouter, Depends, Form, Path, Query
 from fastapi.responses import Response
 
 from coalwatch.domain.reports import SIGNER_LABELS, SIGNING_ORDER, Signer
 from coalwatch.orgs import repository as org_repository
 from coalwatch.reports import service
+from coalwatch.reports.api import daily_answer, period_answer
 from coalwatch.reports.schemas import PeriodKind
 from coalwatch.web.pages import Page, need
 from coalwatch.wire.types import FIRST_YEAR, LAST_YEAR
@@ -61,7 +62,7 @@ def daily(page: ReportPage, mine: Code = None, day: date | None = None) -> Respo
                 role.value: service.may_sign_as(session, page.principal, role)
                 for role in SIGNING_ORDER
             }
-    base = f"/api/v1/mines/{mine}/reports/daily/{day.isoformat()}?format="
+    base = f"/reports/daily/{mine}/{day.isoformat()}."
     return page.render(
         "reports/daily.html",
         report=report,
@@ -170,7 +171,6 @@ def period(
                 shift or None,
             )  # fmt: skip
     scope = f"mines/{mine}" if mine else f"orgs/{org}"
-    query = f"?shift={shift}&format=" if shift else "?format="
     return page.render(
         "reports/period.html",
         report=report,
@@ -186,7 +186,8 @@ def period(
         picked_dekad=_key_for("dekad", picked).rsplit("-", 1)[1],
         picked_quarter=_key_for("quarter", picked).rsplit("Q", 1)[1],
         years=(FIRST_YEAR, LAST_YEAR),
-        export_url=f"/api/v1/{scope}/reports/{kind}/{key}{query}",
+        export_url=f"/reports/{scope}/{kind}/{key}.",
+        export_query="?" + urlencode({"shift": shift}) if shift else "",
     )
 
 
@@ -203,3 +204,46 @@ def pending(page: ReportPage) -> Response:
         signers=[page.label(SIGNER_LABELS[role]) for role in SIGNING_ORDER],
         my_signers=[page.label(SIGNER_LABELS[role]) for role in mine],
     )
+
+
+# ---- downloads: the same files as the API gives, for the signed-in browser -----------------
+# (the API takes tokens only; these read-only GETs use the page's session)
+
+
+@router.get("/reports/daily/{mine}/{day}.{fmt}")
+def daily_file(
+    page: ReportPage,
+    mine: Annotated[str, Path(max_length=64)],
+    day: date,
+    fmt: Literal["pdf", "xlsx", "html"],
+) -> Response:
+    with page.session() as session:
+        report = service.daily(session, page.principal, mine, day.isoformat(), page.now())
+    answer = daily_answer(report, fmt)
+    assert isinstance(answer, Response)
+    return answer
+
+
+@router.get("/reports/{scope}/{code}/{kind}/{key}.{fmt}")
+def period_file(
+    page: ReportPage,
+    scope: Literal["mines", "orgs"],
+    code: Annotated[str, Path(max_length=64)],
+    kind: PeriodKind,
+    key: Annotated[str, Path(max_length=16)],
+    fmt: Literal["pdf", "xlsx", "csv", "html"],
+    shift: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    with page.session() as session:
+        if scope == "mines":
+            report = service.mine_period(
+                session, page.principal, code, kind, key, page.now(), shift
+            )
+        else:
+            report = service.org_period(
+                session, page.principal, code, kind, key, page.now(), page.state.settings.tz,
+                shift,
+            )  # fmt: skip
+    answer = period_answer(report, fmt)
+    assert isinstance(answer, Response)
+    return answer

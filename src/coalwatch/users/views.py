@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -106,7 +107,9 @@ def login(
     if preferred:
         request.session["lang"] = choose(preferred)
     if result.must_change_password:
-        return RedirectResponse("/password", status_code=303)
+        wanted = _local(next)
+        url = "/password" if wanted == "/" else "/password?next=" + quote(wanted, safe="/")
+        return RedirectResponse(url, status_code=303)
     return RedirectResponse(_local(next), status_code=303)
 
 
@@ -148,9 +151,17 @@ async def set_language(
     return RedirectResponse("/login?next=" + _local(next), status_code=303)
 
 
+def _after_change(page: Page, wanted: str) -> str:
+    """The page the user asked for before the password form, else the first of the menu."""
+    target = _local(wanted)
+    return first_page(page) if target == "/" or target.startswith("/password") else target
+
+
 @router.get("/password")
-def password_form(page: PasswordPage) -> Response:
-    return page.render("users/password.html", error=None)
+def password_form(
+    page: PasswordPage, next: Annotated[str, Query(max_length=2048)] = "/"
+) -> Response:
+    return page.render("users/password.html", error=None, next=_local(next))
 
 
 @router.post("/password")
@@ -159,6 +170,7 @@ def change_password(
     old: Annotated[str, Form(max_length=256)],
     new: Annotated[str, Form(max_length=256)],
     again: Annotated[str, Form(max_length=256)],
+    next: Annotated[str, Form(max_length=2048)] = "/",
 ) -> Response:
     try:
         if new != again:
@@ -173,11 +185,13 @@ def change_password(
                 session_id=page.request.session.get("sid"),
             )
     except Invalid as exc:
-        return page.render("users/password.html", status=422, error=exc.translated(page._))
+        return page.render(
+            "users/password.html", status=422, error=exc.translated(page._), next=_local(next)
+        )
     page.request.session["stamp"] = stamp
     page.request.session["csrf"] = secrets.token_urlsafe(32)
     page.account = page.account.model_copy(update={"must_change_password": False})
-    return page.redirect(first_page(page), page._("密码已修改"))
+    return page.redirect(_after_change(page, next), page._("密码已修改"))
 
 
 # ---- users 用户管理 ------------------------------------------------------------------------

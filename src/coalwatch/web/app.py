@@ -63,6 +63,8 @@ from coalwatch.video.api import router as video_router
 from coalwatch.video.service import VideoJob
 from coalwatch.video.views import router as video_pages
 from coalwatch.web import errors
+from coalwatch.web.api_docs import docs_router
+from coalwatch.web.blank_query import BlankQueryParameters
 from coalwatch.web.context import AppState, Clock, system_clock
 from coalwatch.web.secret import session_secret
 from coalwatch.web.security import RequestGuard, SecurityHeaders
@@ -134,7 +136,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         title="coalwatch monitoring center",
         version=__version__,
         openapi_url=f"{API}/openapi.json",
-        docs_url=f"{API}/docs",
+        docs_url=None,  # served from the center's own files: web/api_docs.py
         redoc_url=None,
     )
     app.state.coalwatch = AppState(settings=settings, sessions=sessions, clock=clock, broker=broker)
@@ -149,6 +151,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     )
     app.add_middleware(RequestGuard)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BlankQueryParameters)
     for router in (
         orgs_router,
         mines_router,
@@ -191,6 +194,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         settlement_pages,
     ):
         app.include_router(pages)
+    app.include_router(docs_router(f"{API}/docs", f"{API}/openapi.json", app.title))
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     def openapi() -> dict[str, Any]:

@@ -50,7 +50,7 @@ def _is_api(request: Request) -> bool:
 def _page(request: Request, status: int, code: str, message: str) -> Response:
     """The error as a page, or, for an htmx request, as a message in the page's flash area."""
     from coalwatch.web.context import app_state
-    from coalwatch.web.pages import login_url, render
+    from coalwatch.web.pages import login_url, password_url, render
 
     htmx = bool(request.headers.get("hx-request"))
     if code == "login_required":
@@ -58,10 +58,12 @@ def _page(request: Request, status: int, code: str, message: str) -> Response:
         if htmx:
             return Response(status_code=204, headers={"HX-Redirect": url})
         return RedirectResponse(url, status_code=303)
-    if code == "password_change_required":
-        if htmx:
-            return Response(status_code=204, headers={"HX-Redirect": "/password"})
-        return RedirectResponse("/password", status_code=303)
+    if code == "password_change_required" and not htmx:
+        # a page: to the password form, and from there on to the page that was asked for
+        url = password_url(request) if request.method == "GET" else "/password"
+        return RedirectResponse(url, status_code=303)
+    # a fragment (the bell, a live table, an htmx form) answers in its page's flash area,
+    # never by sending the whole page away: the password page would load it again
     state = app_state(request)
     template = "error_fragment.html" if htmx else "error.html"
     headers = {"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"} if htmx else None

@@ -12,6 +12,8 @@ from coalwatch.auth.principal import Principal
 class Item:
     label: str
     href: str
+    #: for users who see the whole tree only (the page refuses a unit's user)
+    whole_tree: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,7 @@ PAGES: dict[str, tuple[Item, ...]] = {
         Item("交接班记录", "/ledger/handover"),
         Item("巡检记录", "/ledger/patrols"),
         Item("UPS 测试", "/ledger/ups"),
-        Item("备份记录", "/ledger/backups"),
+        Item("备份记录", "/ledger/backups", whole_tree=True),
     ),
     "region": (
         Item("辖区产量", "/region/production"),
@@ -109,7 +111,11 @@ def navigation(principal: Principal, path: str, query: str = "") -> Navigation:
     groups = []
     current = None
     for menu in MENUS:
-        items = PAGES.get(menu.prefix)
+        items = tuple(
+            item
+            for item in PAGES.get(menu.prefix, ())
+            if not item.whole_tree or principal.scope_path is None
+        )
         if not items or not principal.has(menu.view):
             continue
         here = [item for item in items if _matches(item, path, query)]

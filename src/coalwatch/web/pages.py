@@ -194,7 +194,11 @@ class Page:
             page=self,
             principal=self.principal,
             account=self.account,
-            nav=navigation(self.principal, self.request.url.path, self.request.url.query),
+            # the menu, the bell and the live events wait until a forced password change
+            # is done: each of them would only lead back to the password page
+            nav=Navigation((), None)
+            if self.account.must_change_password
+            else navigation(self.principal, self.request.url.path, self.request.url.query),
             **context,
         )
 
@@ -277,8 +281,17 @@ def need(
     return dependency
 
 
-def login_url(request: Request) -> str:
+def _wanted(request: Request) -> str:
     target = request.url.path
     if request.url.query:
         target += "?" + request.url.query
-    return "/login?next=" + quote(target, safe="/")
+    return quote(target, safe="/")
+
+
+def login_url(request: Request) -> str:
+    return "/login?next=" + _wanted(request)
+
+
+def password_url(request: Request) -> str:
+    """The forced password change, then on to the page the user asked for."""
+    return "/password?next=" + _wanted(request)
