@@ -169,7 +169,7 @@ def test_admin_unlock_ends_a_lock_out_and_is_audited(
             users.login(session, "chief", "wrong-password-1", NOW, policy, "test")
     with db.session() as session:
         locked = users.login(session, "chief", PASSWORD, NOW, policy, "test")
-        assert locked.error == users.LOCKED
+        assert locked.user_id is None and locked.error == users.BAD_LOGIN  # the right password
     code, out, err = _run(capsys, "admin", "unlock", "--username", "chief")
     assert code == 0, err
     assert "chief" in out and "unlocked" in out

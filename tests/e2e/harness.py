@@ -285,7 +285,7 @@ def register(
     center.api(
         "POST",
         "/mines",
-        {"code": mine, "name": f"{mine} 矿", "org": org, "annual_capacity_t": 9_000_000_000},
+        {"code": mine, "name": f"{mine} 矿", "org": org, "annual_capacity_t": 1_000_000_000},
     )
     for point in belts:
         body = {"code": point, "name": f"{point} 皮带秤", "kind": "belt"}

@@ -203,6 +203,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/mines/{mine}/production"): Rule(TOKEN, query=DAY),
     ("GET", "/api/v1/mines/{mine}/status"): Rule(TOKEN),
     ("GET", "/api/v1/jobs/leader"): Rule(TOKEN),
+    ("GET", "/api/v1/jobs/outages"): Rule(TOKEN),
     ("GET", "/api/v1/events"): Rule(TOKEN_OR_SESSION, query={"limit": "1"}, stream=True),
     ("POST", "/api/v1/events/tickets"): Rule(TOKEN, json={}),
     # ---- API: alarms and faults
@@ -670,6 +671,8 @@ UNUSUAL = {
     ("POST", "/api/v1/mines/{mine}/reports/daily/{day}/regenerate"): 200,
     ("POST", "/api/v1/mines/{mine}/reports/daily/{day}/sign"): 200,
     ("POST", "/api/v1/notification-channels/{name}/subscriptions"): 200,
+    # a short-lived ticket for the event stream is handed out, not stored: 200
+    ("POST", "/api/v1/events/tickets"): 200,
     # station S1's seqs 1 and 2 both arrived: nothing is missing to write off
     ("POST", "/api/v1/stations/{station}/gaps/write-off"): 409,
     # the old password given is wrong

@@ -31,6 +31,14 @@ ALLOWED = {
     ("web/i18n.py", "gettext in Formats.label"): "plain str, escaped by the templates",
     ("web/pages.py", "gettext in Page._"): "the translation function of views",
     ("web/pages.py", "gettext in _text_gettext.gettext"): "the templates' _(): plain str",
+    # texts composed from the application's own message ids (alarm details, units, error
+    # messages); the values put into them are never translated, and the result is plain str
+    ("domain/alarms.py", "gettext in compose_detail"): "message ids of DETAILS",
+    ("domain/alarms.py", "gettext in compose_phenomenon"): "alarm labels, message ids",
+    ("domain/alarms.py", "gettext in shown_figure"): "unit and health labels",
+    ("domain/alarms.py", "gettext in figure_unit"): "unit labels",
+    ("errors.py", "gettext in CoalwatchError.translated"): "the error's own message id",
+    ("alarms/views.py", "gettext in _export.label"): "severity and state labels by code",
 }
 
 #: also ``fmt.gettext(x)`` and ``page._(x)``: data is never translated by gettext

@@ -10,7 +10,7 @@ literally.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -69,7 +69,7 @@ def _store(center: Center) -> None:
     """Every text field, through the services and the API (an unscoped write token)."""
     assert len(HOSTILE) <= 200
     engine = make_engine(center.url)
-    now = datetime.now(UTC)
+    now = center.clock()
     try:
         with transaction(make_sessionmaker(engine)) as session:
             token = create_token(session, "hostile", None, True, now)

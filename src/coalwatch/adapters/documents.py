@@ -9,6 +9,7 @@ Figures are formatted from ``Decimal`` by the filters below, never via float.
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -135,13 +136,20 @@ def sheet_text(value: str) -> str:
     return text
 
 
-def sheet_cell(value: Cell | float) -> Any:
-    """A value as a workbook cell: texts made safe, numbers and dates as they are."""
+def sheet_cell(value: Cell | float | dict[str, Any]) -> Any:
+    """A value as a workbook cell: texts made safe, numbers and dates as they are,
+    structured values (an alarm's params) as their JSON text."""
+    if isinstance(value, dict):
+        value = structured_text(value)
     if isinstance(value, str):
         return sheet_text(value)
     if isinstance(value, datetime):
         return value.replace(tzinfo=None)  # Excel has no time zones: local time
     return value
+
+
+def structured_text(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def sheet_title(title: str) -> str:

@@ -19,8 +19,9 @@ router = APIRouter(tags=["alarms"])
 CSV_COLUMNS = tuple(AlarmOut.model_fields)
 CSV_EXAMPLE = (
     ",".join(CSV_COLUMNS) + "\r\n"
-    "7,overproduction_day,violation,M1,,2026-03-15T02:10:00+00:00,,1012.500,1000.000,"
-    ",acknowledged,token:ops,2026-03-15T02:12:00+00:00,,,\r\n"
+    "7,overproduction_day,major,M1,,2026-03-15T02:10:00+00:00,,1012.500,1000.000,"
+    '超产产量 12.500 t,"{""code"": ""excess"", ""excess"": ""12.500""}",'
+    "acknowledged,token:ops,2026-03-15T02:12:00+00:00,,,\r\n"
 )
 
 

@@ -16,7 +16,7 @@ router = APIRouter(tags=["faults"])
 CSV_COLUMNS = tuple(FaultOut.model_fields)
 CSV_EXAMPLE = (
     ",".join(CSV_COLUMNS) + "\r\n"
-    "3,M1,,comm_interruption,主站 S1 通信中断,2026-03-15T01:00:00+00:00,"
+    "3,M1,,comm_interruption,主站 S1 通信中断,,2026-03-15T01:00:00+00:00,"
     "2026-03-15T01:40:00+00:00,token:ops,,,,,,\r\n"
 )
 

@@ -274,10 +274,10 @@ class Alarm(Base):
         Index("ix_alarms_mine_state", "mine_id", "state"),
         # one alarm per condition while it holds, whoever raises it (two stations of a
         # mine in parallel, two centers on one database); a mirrored alarm is keyed by
-        # its origin instead
+        # its origin instead; the center's own alarms (no mine) count as mine 0
         Index(
             "uq_alarms_open_condition",
-            "mine_id",
+            func.coalesce(column("mine_id"), 0),
             "type",
             func.coalesce(column("point_id"), 0),
             func.coalesce(column("station_id"), 0),

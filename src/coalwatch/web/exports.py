@@ -12,9 +12,10 @@ from urllib.parse import quote
 
 from fastapi.responses import Response
 
-from coalwatch.adapters.documents import sheet_cell, sheet_text, sheet_title
+from coalwatch.adapters.documents import sheet_cell, sheet_text, sheet_title, structured_text
 
-Cell = str | int | float | Decimal | date | datetime | None
+#: a dict is a structured value (an alarm's params): written as its JSON text
+Cell = str | int | float | Decimal | date | datetime | dict[str, Any] | None
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -28,6 +29,8 @@ def _text(value: Cell) -> str:
     """A value as a CSV field: texts made safe (``sheet_text``), numbers as digits."""
     if value is None:
         return ""
+    if isinstance(value, dict):
+        value = structured_text(value)
     if isinstance(value, str):
         return sheet_text(value)
     if isinstance(value, datetime):
