@@ -22,7 +22,6 @@ from urllib.parse import parse_qs, urlparse
 
 from openpyxl import load_workbook
 
-from coalwatch.domain.reports import DEFAULT_SHIFTS
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.users import repository
 from coalwatch.wire.signing import generate_private_key, public_key_b64
@@ -361,24 +360,14 @@ NAMES = sorted(
     {name for _, name, *_ in ORGS}
     | {name for _, name, *_ in MINES}
     | {name for _, name, *_ in USERS}
-    | {"孙七", "主井皮带秤", *FILL.values()}
-    # a mine's shifts are named by the mine (PUT /mines/{mine}/reports/shifts) and stored
-    # with the duty records; these are the default names (domain/reports.py)
-    | {shift.name for shift in DEFAULT_SHIFTS},
+    | {"孙七", "主井皮带秤", *FILL.values()},
     key=len,
     reverse=True,
 )
 
 
-#: ALLOW-LIST, to be removed once the alarm texts are one language per page (another
-#: branch makes them so): the over-production alarm's detail "超产产量 excess 13.217 t"
-MIXED_ALARM_DETAIL = re.compile(r"超产产量 excess [\d.,]+ t")
-
-
 def other_language(page: Any, href: str, problems: Problems) -> None:
     for text in page.evaluate(CHINESE_JS, DATA):
-        if MIXED_ALARM_DETAIL.fullmatch(text):
-            continue
         rest = text
         for name in NAMES:
             rest = rest.replace(name, "")

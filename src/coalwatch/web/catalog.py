@@ -43,6 +43,7 @@ def data_labels() -> Iterator[str]:
         SCRAP_LABELS,
         STATUS_LABELS,
     )
+    from coalwatch.domain.reports import DEFAULT_SHIFTS
     from coalwatch.domain.video import HEALTH_LABELS
     from coalwatch.production.views import PERIOD_LABELS
     from coalwatch.users.service import LOGIN_MESSAGES
@@ -64,6 +65,7 @@ def data_labels() -> Iterator[str]:
     yield from TITLES.values()
     yield from THRESHOLD_LABELS.values()
     yield from PERIOD_LABELS.values()
+    yield from (shift.name for shift in DEFAULT_SHIFTS)  # a mine may name its own
     yield from LOGIN_MESSAGES
     yield from SETTINGS_LABELS
 
