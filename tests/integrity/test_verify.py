@@ -94,6 +94,27 @@ def _findings(w: World, tmp_path: Path) -> list[str]:
     return [str(f) for f in outcome.figures.findings]  # type: ignore[attr-defined]
 
 
+def _insert_unsigned(w: World, *, like: int, seq: int, type: str, **values: object) -> None:
+    """A record written into the database directly (no upload brought it), for the
+    station, point and time of the stored record ``like``."""
+    engine = make_engine(w.url)
+    with transaction(make_sessionmaker(engine)) as session:
+        model = session.scalars(select(Record).where(Record.seq == like)).one()
+        session.execute(
+            insert(Record).values(
+                mine_id=model.mine_id,
+                station_id=model.station_id,
+                seq=seq,
+                ts=model.ts,
+                type=type,
+                point_id=model.point_id if type != "heartbeat" else None,
+                received_at=model.received_at,
+                **values,
+            )
+        )
+    engine.dispose()
+
+
 def test_untouched_data_agree(w: World, tmp_path: Path) -> None:
     outcome = _run(w, tmp_path)
     assert outcome.figures.ok and outcome.audit is None  # type: ignore[attr-defined]
@@ -163,23 +184,8 @@ def test_a_deleted_record_is_named(w: World, tmp_path: Path) -> None:
 
 
 def test_a_record_without_a_signed_upload_is_named(w: World, tmp_path: Path) -> None:
-    engine = make_engine(w.url)
-    with transaction(make_sessionmaker(engine)) as session:
-        model = session.scalars(select(Record).where(Record.seq == 2)).one()
-        session.execute(
-            insert(Record).values(
-                mine_id=model.mine_id,
-                station_id=model.station_id,
-                seq=99,
-                ts=model.ts,
-                type="trip",
-                point_id=model.point_id,
-                value_kg=10_000,
-                increment_kg=10_000,
-                received_at=model.received_at,
-            )
-        )
-    engine.dispose()
+    # a trip of 10 t that no station signed, beside station S1's trip of seq 2
+    _insert_unsigned(w, like=2, seq=99, type="trip", value_kg=10_000, increment_kg=10_000)
     found = _findings(w, tmp_path)
     assert any("seq 99" in f and "no signed upload brought it" in f for f in found), found
 
@@ -213,20 +219,7 @@ def test_incremental_runs_reprove_what_came_since(w: World, tmp_path: Path) -> N
     assert (second.figures.batches, second.figures.records) == (1, 1)  # type: ignore[attr-defined]
     assert second.figures.ok  # type: ignore[attr-defined]
     # a record inserted after the last run is found by the next incremental one
-    engine = make_engine(w.url)
-    with transaction(make_sessionmaker(engine)) as session:
-        model = session.scalars(select(Record).where(Record.seq == 6)).one()
-        session.execute(
-            insert(Record).values(
-                mine_id=model.mine_id,
-                station_id=model.station_id,
-                seq=7,
-                ts=model.ts,
-                type="heartbeat",
-                received_at=model.received_at,
-            )
-        )
-    engine.dispose()
+    _insert_unsigned(w, like=6, seq=7, type="heartbeat")
     third = _run(w, tmp_path, full=False)
     assert any("seq 7" in str(f) for f in third.figures.findings)  # type: ignore[attr-defined]
 
