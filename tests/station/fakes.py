@@ -1,26 +1,26 @@
 """A center in memory for the uploader's tests (the Modbus side uses the project's
 simulators, ``coalwatch.sim.registers``).
 
-``FakeCenter`` keeps seqs like the real center (``coalwatch.domain.sequences``)
-and can answer with errors, so the uploader's rules are tested without a server.
+``FakeCenter`` answers as contract.md says the center does — ``acked_seq`` the highest
+seq below which every seq is held or listed in ``gaps`` — worked out here from the set
+of seqs it holds, not with the program's own rules (``coalwatch.domain.sequences``), and
+it can answer with errors, lose records on the way and send commands: the faults a real
+center (tests/station/conftest.py ``real_center``) cannot be asked for.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from coalwatch.domain.sequences import advance, is_held
 from coalwatch.wire.batches import parse_body
 from coalwatch.wire.signing import verify
 
 
 class FakeCenter:
-    """The center's sequence rules in memory, with a switchable answer."""
+    """A center's answers in memory, with a switchable error."""
 
     def __init__(self, public_key: Any = None) -> None:
         self.public_key = public_key
-        self.max_seq = 0
-        self.gaps: list[tuple[int, int]] = []
         self.records: dict[int, dict[str, Any]] = {}
         self.bodies: list[bytes] = []
         self.status = 200
@@ -41,20 +41,16 @@ class FakeCenter:
         if self.status != 200:
             return self.status, json.dumps({"error": self.error}).encode()
         batch = parse_body(body)
-        received = []
         duplicates = 0
         for record in batch["records"]:
             seq = record["seq"]
             if seq in self.drop:
                 self.drop.discard(seq)
                 continue
-            if is_held(seq, self.max_seq, self.gaps) or seq in received:
+            if seq in self.records:
                 duplicates += 1
                 continue
-            received.append(seq)
             self.records[seq] = record
-        state = advance(self.max_seq, self.gaps, received)
-        self.max_seq, self.gaps = state.max_seq, list(state.gaps)
         answer = {
             "acked_seq": self.max_seq,
             "duplicates": duplicates,
@@ -63,6 +59,24 @@ class FakeCenter:
             "commands": self.commands,
         }
         return 200, json.dumps(answer).encode()
+
+    @property
+    def max_seq(self) -> int:
+        """Every seq up to the highest received is held or listed as missing."""
+        return max(self.records, default=0)
+
+    @property
+    def gaps(self) -> list[tuple[int, int]]:
+        """The runs of seqs below the highest received that never arrived."""
+        runs: list[tuple[int, int]] = []
+        for seq in range(1, self.max_seq):
+            if seq in self.records:
+                continue
+            if runs and runs[-1][1] == seq - 1:
+                runs[-1] = (runs[-1][0], seq)
+            else:
+                runs.append((seq, seq))
+        return runs
 
     def close(self) -> None:
         self.closed = True

@@ -147,21 +147,6 @@ def test_fails_over_to_the_next_center_and_stays_there(outbox: Outbox) -> None:
     assert first.bodies == [] and sorted(second.records) == [1, 2, 3]
 
 
-def test_a_center_ahead_of_the_station_gets_the_records_renumbered_after_its_seq(
-    outbox: Outbox,
-) -> None:
-    # the station's disk was replaced: the center already holds seqs 1..1000
-    center = FakeCenter()
-    center.max_seq = 1000
-    outbox.append(heartbeats(3))
-    up = uploader(outbox, center)
-    send(up)
-    assert [r["seq"] for r in outbox.pending(10)] == [1001, 1002, 1003]
-    send(up)
-    assert outbox.count() == 0 and sorted(center.records) == [1001, 1002, 1003]
-    assert outbox.append(heartbeats(1)) == [1004]
-
-
 def test_commands_in_the_answer_go_to_the_handler(outbox: Outbox) -> None:
     center = FakeCenter()
     center.commands = [{"type": "set_poll_interval", "seconds": 2}]
