@@ -78,6 +78,7 @@ FILL: dict[str, str] = {
     "tested_by": "电工 张三",
     "result": "已通知调度员，恢复供电后复查",
     "snapshot_url": "http://127.0.0.1:9/snapshot.jpg",
+    "yuan_per_t": "5.50",
 }
 #: forms that are not submitted, with the reason (keep this short)
 NOT_SUBMITTED = {
@@ -270,10 +271,11 @@ FILL_JS = """(form, [values, key]) => {
     if (el.name in values) { el.value = values[el.name]; continue; }
     if (el.required) missing.push(el.name);
   }
-  // a form of check boxes only (a role's permissions): tick the first
-  const boxes = form.querySelectorAll('input[type=checkbox]');
-  const roleForm = form.querySelector('[name=permissions]');
-  if (boxes.length && roleForm && ![...boxes].some(b => b.checked)) {
+  // a form whose check boxes are its input (a role's permissions, the alarms to
+  // acknowledge at once, the rows carrying form="..."): tick the first
+  const boxes = [...form.elements].filter(b => b.type === 'checkbox' && b.name);
+  const picking = boxes.some(b => b.name === 'permissions' || b.name === 'ids');
+  if (boxes.length && picking && !boxes.some(b => b.checked)) {
     boxes[0].checked = true;
   }
   return missing;
@@ -303,6 +305,8 @@ def submit_forms(page: Any, href: str, problems: Problems, done: set[str]) -> in
         if match is None:
             problems.add(f"{href}: form {key} is gone after reloading the page")
             continue
+        # the first such form now (an earlier submission may have acted on the one seen)
+        path = urlparse(match["action"]).path
         element = page.locator("main form").nth(match["index"])
         missing = element.evaluate(FILL_JS, [FILL, public_key_b64(generate_private_key())])
         if missing:
@@ -508,7 +512,7 @@ def test_expired_password_is_changed_without_a_loop(
     with transaction(make_sessionmaker(engine)) as session:
         user = repository.user_by_username(session, "zhangsan")
         assert user is not None
-        user.password_changed_at = datetime.now(UTC) - timedelta(days=91)
+        user.password_changed_at = center.clock() - timedelta(days=91)
     engine.dispose()
     problems = Problems(center.base)
     page = _open(new_page, problems)

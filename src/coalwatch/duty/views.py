@@ -24,6 +24,7 @@ from coalwatch.duty.schemas import (
     ShiftList,
     SignIn,
 )
+from coalwatch.errors import N_
 from coalwatch.mines import service as mines
 from coalwatch.mines.schemas import MineOut
 from coalwatch.web.exports import Cell
@@ -38,7 +39,11 @@ FromParam = Annotated[date | None, Query(alias="from")]
 ToParam = Annotated[date | None, Query(alias="to")]
 #: the days a page shows unless asked: this one and the six before
 DEFAULT_DAYS = 7
-STATE_LABELS = {"draft": "待交班签字", "outgoing_signed": "待接班签字", "complete": "已交接"}
+STATE_LABELS = {
+    "draft": N_("待交班签字"),
+    "outgoing_signed": N_("待接班签字"),
+    "complete": N_("已交接"),
+}
 Row = TypeVar("Row")
 
 

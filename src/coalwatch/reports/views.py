@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Form, Path, Query
 from fastapi.responses import Response
 
 from coalwatch.domain.reports import SIGNER_LABELS, SIGNING_ORDER, Signer
+from coalwatch.errors import N_
 from coalwatch.orgs import repository as org_repository
 from coalwatch.reports import service
 from coalwatch.reports.api import daily_answer, period_answer
@@ -23,11 +24,11 @@ ReportPage = Annotated[Page, Depends(need("report:view"))]
 Code = Annotated[str | None, Query(max_length=64)]
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 KIND_LABELS = {
-    "shift": "班报表",
-    "dekad": "旬报表",
-    "month": "月报表",
-    "quarter": "季报表",
-    "year": "年报表",
+    "shift": N_("班报表"),
+    "dekad": N_("旬报表"),
+    "month": N_("月报表"),
+    "quarter": N_("季报表"),
+    "year": N_("年报表"),
 }
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
+from coalwatch.errors import N_
 from coalwatch.mines import service as mines
 from coalwatch.mines.schemas import ManualProductionIn, MineConfig, MineOut
 from coalwatch.web.exports import Cell
@@ -34,8 +35,8 @@ ProductionPage = Annotated[Page, Depends(need("production:view"))]
 MineParam = Annotated[str | None, Query(max_length=64)]
 StatusParam = Annotated[str | None, Query(max_length=16)]
 
-STATUS_LABELS = {"pending": "待审批", "approved": "已批准", "rejected": "已驳回"}
-KIND_LABELS = {"half_year": "半年申报", "change": "变更申请"}
+STATUS_LABELS = {"pending": N_("待审批"), "approved": N_("已批准"), "rejected": N_("已驳回")}
+KIND_LABELS = {"half_year": N_("半年申报"), "change": N_("变更申请")}
 Row = TypeVar("Row")
 
 
