@@ -16,6 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# hundreds of users are created and signed in: hashes that cost nothing (auth/passwords.py);
+# set before coalwatch is imported, and inherited by the centers the tests start
+os.environ.setdefault("COALWATCH_PASSWORD_HASH_COST", "minimal")
+
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
