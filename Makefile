@@ -72,7 +72,7 @@ typecheck: install
 	$(BIN)/mypy
 
 pytest: install assets browser
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 3
 
 test: lint typecheck pytest
 

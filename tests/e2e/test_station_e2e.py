@@ -264,11 +264,13 @@ def test_exact_and_no_duplicates_when_the_station_is_killed_mid_upload(
     rig.assert_exact()
     assert rig.station.stop() == 0  # SIGTERM: a clean stop
     assert "station stopped" in rig.station.log.read_text()
-    # every seq the station gave is at the center or still in its outbox, once
+    # every seq the station gave is at the center (once) or still in its outbox; a batch
+    # stored just before the SIGTERM may also still wait in the outbox: sent again, the
+    # center counts it as duplicates
     at_center = [r["seq"] for r in rig.center.records("E3")]
     assert len(at_center) == len(set(at_center)), "a record was stored twice"
     waiting = rig.station.outbox_seqs()
-    assert sorted(at_center + waiting) == list(range(1, rig.station.last_seq() + 1))
+    assert set(at_center) | set(waiting) == set(range(1, rig.station.last_seq() + 1))
 
 
 def test_exact_when_the_first_center_is_down_and_the_second_up(
