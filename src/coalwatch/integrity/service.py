@@ -103,7 +103,8 @@ def verify_figures(session: Session, now: datetime, *, full: bool = True) -> Ver
     )
     result = Verification(full=full)
     touched: dict[int, set[datetime]] = defaultdict(set)
-    _verify_batches(session, result, since_batch, since_record, touched)
+    info = repository.points(session)
+    _verify_batches(session, result, info, since_batch, since_record, touched)
     for row in repository.unproved_records(session, since_record):
         result.add(
             Finding(
@@ -115,8 +116,8 @@ def verify_figures(session: Session, now: datetime, *, full: bool = True) -> Ver
                 else f"it names upload {row.batch_id}, which is not kept",
             )
         )
-    _verify_hours(session, result, None if full else touched)
-    _verify_days(session, result)
+    _verify_hours(session, result, info, None if full else touched)
+    _verify_days(session, result, info)
     progress.last_batch_id = max(progress.last_batch_id, newest_batch)
     progress.last_record_id = max(progress.last_record_id, newest_record)
     progress.verified_at = now
@@ -131,6 +132,7 @@ def _station_code(session: Session, station_id: int) -> str:
 def _verify_batches(
     session: Session,
     result: Verification,
+    info: dict[int, repository.PointInfo],
     since_batch: int,
     since_record: int,
     touched: dict[int, set[datetime]],
@@ -140,7 +142,7 @@ def _verify_batches(
     keys: dict[int, Any] = {}
     stations: dict[int, str] = {}
     points_of: dict[int, dict[str, Point]] = {}
-    zones = {pid: ZoneInfo(p.timezone) for pid, p in repository.points(session).items()}
+    zones = {pid: ZoneInfo(p.timezone) for pid, p in info.items()}
     extra = repository.batches_of_records(session, since_record) if since_batch else set()
     for chunk in repository.batches(session, since_batch, extra, _CHUNK):
         stored = repository.records_of_batches(session, [b.id for b in chunk])
@@ -225,10 +227,12 @@ def _hour(ts: datetime, tz: ZoneInfo) -> datetime:
 
 
 def _verify_hours(
-    session: Session, result: Verification, touched: dict[int, set[datetime]] | None
+    session: Session,
+    result: Verification,
+    info: dict[int, repository.PointInfo],
+    touched: dict[int, set[datetime]] | None,
 ) -> None:
     """Hourly rollups = their records' production + approved manual entries."""
-    info = repository.points(session)
     point_ids: list[int] | None = None
     start = end = None
     if touched is not None:
@@ -270,9 +274,10 @@ def _verify_hours(
             )
 
 
-def _verify_days(session: Session, result: Verification) -> None:
+def _verify_days(
+    session: Session, result: Verification, info: dict[int, repository.PointInfo]
+) -> None:
     """Daily rollups = the sum of their hours."""
-    info = repository.points(session)
     result.days_checked = True
     for row in repository.day_mismatches(session):
         point = info[row.point_id]
