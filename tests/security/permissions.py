@@ -26,7 +26,17 @@ MENUS: dict[str, tuple[str, ...]] = {
     "report": ("report:sign",),
     "ledger": ("ledger:export",),
     "production": ("production:approve",),
-    "region": (),
+    # the yardsticks of a mine, decided only by a supervising unit above it
+    "region": (
+        "region:capacity",
+        "region:reduction",
+        "region:coefficient",
+        "region:plan",
+        "region:permit",
+        "region:shutdown",
+        "region:limits",
+        "region:confirm",
+    ),
     "settlement": (),
     "system": (),
 }

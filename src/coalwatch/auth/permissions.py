@@ -42,7 +42,21 @@ MENUS: tuple[Menu, ...] = (
     Menu("report", "报表管理", (("report:sign", "审签"),)),
     Menu("ledger", "台账管理", (("ledger:export", "导出"),)),
     Menu("production", "生产管理", (("production:approve", "审批"),)),
-    Menu("region", "区域监管"),
+    Menu(
+        "region",
+        "区域监管",
+        (
+            # the yardsticks of a mine, decided only by a supervising unit above it
+            ("region:capacity", "核定生产能力"),
+            ("region:reduction", "核减与免减"),
+            ("region:coefficient", "折算系数审批"),
+            ("region:plan", "生产计划审批"),
+            ("region:permit", "开盖/调参许可审批"),
+            ("region:shutdown", "停产确认"),
+            ("region:limits", "法定时限"),
+            ("region:confirm", "可疑增量确认"),
+        ),
+    ),
     Menu("settlement", "结算管理"),
     Menu("system", "系统设置"),
 )
