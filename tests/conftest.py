@@ -59,10 +59,22 @@ def needs_postgres(item: pytest.Item) -> bool:
     return bool(PG_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 
+#: where the long cases live: a browser, real servers and processes, whole-center walks
+LONG = ("tests/web/", "tests/e2e/", "tests/reliability/", "tests/demo/")
+
+
+def _long(item: pytest.Item) -> bool:
+    path = item.nodeid.replace("\\", "/")
+    return path.startswith(LONG) or "browser" in getattr(item, "fixturenames", ())
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if needs_postgres(item):
             item.add_marker(pytest.mark.postgres)
+    # the long cases first: the workers share them out at the start, and the short ones
+    # fill the gaps, instead of one worker finishing a browser walk alone at the end
+    items.sort(key=lambda item: not _long(item))
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -229,23 +231,28 @@ def history(center: Center, now: datetime) -> None:
             center.produce(station, "B1", tonnes, at)
 
 
-@pytest.fixture
-def center_url(sqlite_url: str) -> str:
-    """The center's database (a module overrides this to run on PostgreSQL)."""
-    return sqlite_url
+@dataclass(frozen=True)
+class Seeded:
+    """A database file holding the seeded region and its history, made once per worker."""
+
+    path: Path
+    stations: dict[str, StationKey]
+    totals: dict[str, Decimal]
 
 
-@pytest.fixture
-def center(center_url: str, tmp_path: Path) -> Iterator[Center]:
-    now = NOW
-    clock = Clock(now)
-    keys = seed(center_url, now)
+#: the seeded copies handed out as ``center_url``: their stations' keys and counters
+_SEEDED: dict[str, Seeded] = {}
+
+
+@contextmanager
+def running_center(url: str, var_dir: Path, clock: Clock) -> Iterator[str]:
+    """A center on a loopback port over ``url`` until the block ends; yields its base URL."""
     settings = Settings(
-        database_url=center_url,
+        database_url=url,
         timezone="Asia/Shanghai",
         jobs=False,
         secret_key="browser-test-session-key",
-        var_dir=tmp_path,
+        var_dir=var_dir,
     )
     app = create_app(settings, clock=clock)
     sock = _free_socket()
@@ -260,14 +267,61 @@ def center(center_url: str, tmp_path: Path) -> Iterator[Center]:
         assert time.monotonic() < deadline, "the center did not start"
         assert thread.is_alive(), "the center stopped at start-up"
         time.sleep(0.05)
-    live = Center(base=f"http://127.0.0.1:{port}", url=center_url, clock=clock, stations=keys)
-    history(live, now)
     try:
-        yield live
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
+
+
+@pytest.fixture(scope="session")
+def seeded_sqlite(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+    """The region seeded and its morning produced once (a center and 39 uploads); each
+    test's center runs on a copy of the file."""
+    folder = tmp_path_factory.mktemp("seeded")
+    path = folder / "coalwatch.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    keys = seed(url, NOW)
+    clock = Clock(NOW)
+    with running_center(url, folder, clock) as base:
+        live = Center(base=base, url=url, clock=clock, stations=keys)
+        history(live, NOW)
+    # the copies must hold everything: move the write-ahead log into the file
+    with closing(sqlite3.connect(path, isolation_level=None)) as connection:
+        busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        assert not busy, "the seeded database is still in use"
+    return Seeded(path=path, stations=keys, totals=dict(live.totals))
+
+
+@pytest.fixture
+def center_url(seeded_sqlite: Seeded, tmp_path: Path) -> str:
+    """The center's database: a copy of the seeded SQLite file (a module overrides this to
+    run on PostgreSQL, seeded for the test)."""
+    path = tmp_path / "coalwatch.db"
+    shutil.copy(seeded_sqlite.path, path)
+    url = f"sqlite:///{path}"
+    _SEEDED[url] = seeded_sqlite
+    return url
+
+
+@pytest.fixture
+def center(center_url: str, tmp_path: Path) -> Iterator[Center]:
+    clock = Clock(NOW)
+    seeded = _SEEDED.pop(center_url, None)
+    keys = (
+        {code: replace(key) for code, key in seeded.stations.items()}
+        if seeded
+        else seed(center_url, NOW)
+    )
+    with running_center(center_url, tmp_path, clock) as base:
+        live = Center(base=base, url=center_url, clock=clock, stations=keys)
+        if seeded:
+            live.totals = dict(seeded.totals)
+        else:
+            history(live, NOW)
+        yield live
 
 
 @pytest.fixture(scope="session")
