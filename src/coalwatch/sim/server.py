@@ -64,8 +64,17 @@ def _blocks(image: Image) -> tuple[list[SimData], list[SimData], list[SimData], 
 class InstrumentServer:
     """A Modbus TCP server for one instrument; ``stop`` then ``start`` reopens the same port."""
 
-    def __init__(self, name: str, render: Callable[[], Image], host: str, port: int, unit: int):
+    def __init__(
+        self,
+        name: str,
+        render: Callable[[], Image],
+        host: str,
+        port: int,
+        unit: int,
+        write: Callable[[int, list[int]], bool] | None = None,
+    ):
         self.name = name
+        self._write = write
         self.host = host
         self.port = port
         self.unit = unit
@@ -93,7 +102,12 @@ class InstrumentServer:
         if table is None or table not in self._tables:
             return ExcCodes.ILLEGAL_ADDRESS
         if set_values is not None:
-            return ExcCodes.ILLEGAL_ADDRESS  # the instruments are read only to the station
+            # only an instrument's handshake registers take writes; nothing else does
+            if table is not Table.HOLDING or self._write is None:
+                return ExcCodes.ILLEGAL_ADDRESS
+            if not self._write(address, [int(v) for v in set_values]):
+                return ExcCodes.ILLEGAL_ADDRESS
+            return None
         image = self._render()
         if table in BIT_TABLES:
             # bit blocks are packed 16 to a word, bit 0 first (pymodbus SimUtils)

@@ -139,7 +139,7 @@ class SimSet:
                 clock=clock,
             )
             self.belts[spec.code] = point
-            self._add(spec.code, point, point.image, spec.unit)
+            self._add(spec.code, point, point.image, spec.unit, point.write)
             if io:
                 self._add(spec.code + IO_SUFFIX, point, point.io_image, spec.unit)
         for trip in trips:
@@ -156,15 +156,15 @@ class SimSet:
                 clock=clock,
             )
             self.trips[trip.code] = scale
-            self._add(trip.code, scale, scale.image, trip.unit)
+            self._add(trip.code, scale, scale.image, trip.unit, scale.write)
         if base_port:
             for i, server in enumerate(self._servers.values()):
                 server.port = base_port + i
 
-    def _add(self, key: str, owner: Instrument, render: Any, unit: int) -> None:
+    def _add(self, key: str, owner: Instrument, render: Any, unit: int, write: Any = None) -> None:
         if key in self._servers:
             raise ValueError(f"instrument key {key!r} is used twice")
-        self._servers[key] = InstrumentServer(key, render, self.host, 0, unit)
+        self._servers[key] = InstrumentServer(key, render, self.host, 0, unit, write)
         self._owner[key] = owner
 
     # -- life cycle ---------------------------------------------------------------------
