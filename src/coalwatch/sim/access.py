@@ -24,6 +24,10 @@ _LSW_FIRST = 1 << 14
 #: error code in the format word's low byte: no such parameter
 NO_SUCH_PARAMETER = 2
 
+#: values a commissioned BW500 might hold: speed constant (pulses/m), belt length (m),
+#: zero and span counts, totalizer resolution (a choice: 3 is 0.001)
+_TYPICAL = {15: "12.731", 16: "84.500", 367: "18342", 368: "31577", 631: "3"}
+
 _SWAPPED: dict[str, Order] = {"ABCD": "CDAB", "CDAB": "ABCD", "BADC": "DCBA", "DCBA": "BADC"}
 
 
@@ -40,7 +44,12 @@ class Handshake:
         self.names: dict[str, tuple[int, int, int]] = {}
         for parameter in access.parameters if access is not None else ():
             key = (parameter.number, parameter.primary_index, parameter.secondary_index)
-            value = Decimal(rng.randint(1000, 99999)).scaleb(-parameter.decimals)
+            typical = _TYPICAL.get(parameter.number)
+            value = (
+                Decimal(typical)
+                if typical is not None
+                else Decimal(rng.randint(1000, 99999)).scaleb(-parameter.decimals)
+            )
             self.values[key] = value
             self.names[parameter.name] = key
         self.request = [0, 0, 0, 0]
