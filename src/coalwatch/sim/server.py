@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import cast
 
 from pymodbus.constants import ExcCodes
-from pymodbus.server import ModbusBaseServer, ModbusTcpServer
+from pymodbus.framer import FramerType
+from pymodbus.server import ModbusBaseServer, ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from coalwatch.sim.image import BIT_TABLES, REGISTER_TABLES, Image
@@ -72,14 +73,17 @@ class InstrumentServer:
         port: int,
         unit: int,
         write: Callable[[int, list[int]], bool] | None = None,
+        serial: str | None = None,
     ):
         self.name = name
         self._write = write
+        #: a serial device (e.g. one end of a pty pair) to answer Modbus RTU on, not TCP
+        self.serial = serial
         self.host = host
         self.port = port
         self.unit = unit
         self._render = render
-        self._server: ModbusTcpServer | None = None
+        self._server: ModbusTcpServer | ModbusSerialServer | None = None
         image = render()
         self._tables = {t for t, words in image.registers.items() if words} | {
             t for t, bits in image.bits.items() if bits
@@ -124,6 +128,14 @@ class InstrumentServer:
         if self._server is not None:
             return
         device = SimDevice(self.unit, simdata=_blocks(self._render()), action=self._action)
+        if self.serial is not None:
+            serial = ModbusSerialServer(
+                device, framer=FramerType.RTU, port=self.serial, baudrate=9600, timeout=1
+            )
+            await serial.serve_forever(background=True)
+            self._server = serial
+            log.debug("%s answers Modbus RTU on %s", self.name, self.serial)
+            return
         server = ModbusTcpServer(device, address=(self.host, self.port))
         await server.serve_forever(background=True)
         listener = cast(asyncio.Server, server.transport)
@@ -140,11 +152,11 @@ class InstrumentServer:
         log.debug("%s stopped listening", self.name)
 
 
-async def shut_down(server: ModbusTcpServer) -> None:
-    """Close a server's listening socket and every open connection."""
-    listener = cast(asyncio.Server | None, server.transport)
+async def shut_down(server: ModbusTcpServer | ModbusSerialServer) -> None:
+    """Close a server's listening socket (or serial port) and every open connection."""
+    listener = server.transport
     await server.shutdown()  # type: ignore[no-untyped-call]
-    if listener is not None:
+    if isinstance(listener, asyncio.Server):
         await listener.wait_closed()
     if ModbusBaseServer.active_server is server:
         # pymodbus keeps the last server in a class attribute: do not keep ours alive
