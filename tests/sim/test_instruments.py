@@ -188,7 +188,7 @@ def test_start_beyond_the_modulus_is_refused() -> None:
 
 
 def test_error_and_parameter_change() -> None:
-    b = belt(FakeClock(), map_name="intecont")
+    b = trip_scale(FakeClock())
     before = list(b.parameters)
     b.inject("error", code=5)
     b.inject("parameter_change", index=1)
