@@ -17,7 +17,7 @@ from pymodbus.client import ModbusTcpClient
 from coalwatch.sim import BeltSpec, Schedule, SimSet
 from coalwatch.station.bus import Bus
 from coalwatch.station.config import TcpBus, load_map
-from coalwatch.station.poller import DevicePoller
+from coalwatch.station.poller import DevicePoller, DeviceState
 
 HERE = Path(__file__).parent
 BW500 = load_map("bw500", HERE)
@@ -136,3 +136,23 @@ def test_a_device_set_to_the_other_word_order_is_a_device_fault_not_a_total(
     assert events(fourth) == ["device_ok"] and fourth[-1]["type"] == "totalizer"
     assert fourth[-1]["total_t"] == sims.state("B1")["total_t"]
     assert any("word order disagrees" in r.message for r in caplog.records)
+
+
+def test_a_fingerprint_kept_under_the_old_map_is_a_new_baseline_not_a_change(
+    sims: SimSet,
+) -> None:
+    # the state a station kept when the map read 40,090–40,093 as four parameter registers
+    host, port = sims.endpoints["B1"]
+    bus = Bus("scale", TcpBus(kind="tcp", host=host, port=port, timeout_s=0.5))
+    kept = DeviceState(total_t=Decimal("1000.000"), parameters=(0, 0, 0, 0))
+    poller = DevicePoller("B1", 0, 1, BW500, bus, fault_after=3, state=kept)
+
+    async def main() -> list[dict[str, Any]]:
+        try:
+            outcome = await poller.poll(Clock())
+        finally:
+            bus.close()
+        return outcome.records
+
+    records = asyncio.run(main())
+    assert [r["type"] for r in records] == ["totalizer"]

@@ -31,6 +31,19 @@ def sims() -> Iterator[SimSet]:
         yield s
 
 
+def write_config(tmp_path: Path, host: str, port: int, belts: dict[str, str]) -> None:
+    """station.toml: one TCP bus, a belt point per (code, map) on it."""
+    points = "".join(
+        f'[[points]]\ncode = "{code}"\nkind = "belt"\n'
+        f'[[points.devices]]\nbus = "scale"\nmap = "{name}"\n'
+        for code, name in belts.items()
+    )
+    (tmp_path / "station.toml").write_text(
+        '[station]\ncode = "S1"\nkey_file = "station.key"\ncenters = ["http://127.0.0.1:9"]\n'
+        f'[buses.scale]\nkind = "tcp"\nhost = "{host}"\nport = {port}\ntimeout_s = 0.3\n' + points
+    )
+
+
 def probe(path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str, str]:
     try:
         code = main(["station", "probe", "--config", str(path), *extra])
@@ -79,33 +92,7 @@ def test_probe_flags_a_map_with_the_wrong_word_order(
     bare = wrong.split("[word_order]")[0]
     (tmp_path / "cdab-bare.toml").write_text(bare)
     host, port = sims.endpoints["B1"]
-    (tmp_path / "station.toml").write_text(
-        f"""
-[station]
-code = "S1"
-key_file = "station.key"
-centers = ["http://127.0.0.1:9"]
-
-[buses.scale]
-kind = "tcp"
-host = "{host}"
-port = {port}
-
-[[points]]
-code = "B1"
-kind = "belt"
-[[points.devices]]
-bus = "scale"
-map = "cdab.toml"
-
-[[points]]
-code = "B2"
-kind = "belt"
-[[points.devices]]
-bus = "scale"
-map = "cdab-bare.toml"
-"""
-    )
+    write_config(tmp_path, host, port, {"B1": "cdab.toml", "B2": "cdab-bare.toml"})
     code, out, _ = probe(tmp_path / "station.toml", capsys, "--interval", "1.5")
     assert code == 2, out
     assert "point B1 device 0: word order disagrees: the device's format word 40062 reads 0" in out
@@ -122,27 +109,7 @@ map = "cdab-bare.toml"
 def test_probe_exits_non_zero_with_a_message_when_a_device_cannot_be_reached(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "station.toml").write_text(
-        """
-[station]
-code = "S1"
-key_file = "station.key"
-centers = ["http://127.0.0.1:9"]
-
-[buses.scale]
-kind = "tcp"
-host = "127.0.0.1"
-port = 9
-timeout_s = 0.3
-
-[[points]]
-code = "B1"
-kind = "belt"
-[[points.devices]]
-bus = "scale"
-map = "bw500"
-"""
-    )
+    write_config(tmp_path, "127.0.0.1", 9, {"B1": "bw500"})  # nothing listens on port 9
     code, out, err = probe(tmp_path / "station.toml", capsys, "--interval", "0")
     assert code == 1
     assert "coalwatch: cannot reach 1 devices: point B1 device 0: bus scale" in err

@@ -336,7 +336,11 @@ class DevicePoller:
         if not items:
             return state
         current = tuple(w for _, words in items for w in words)
-        if state.parameters is not None and current != state.parameters:
+        if state.parameters is not None and len(current) != len(state.parameters):
+            # the map names other parameters than the fingerprint kept (a new map): the
+            # readings are a new baseline, not a change at the instrument
+            log.info("%s: parameter fingerprint taken anew (the map changed)", self.describe())
+        elif state.parameters is not None and current != state.parameters:
             changes = []
             position = 0
             for name, new in items:
