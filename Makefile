@@ -50,7 +50,7 @@ i18n-extract: install
 # for RTSP cameras, the PostgreSQL server binaries for the tests' private clusters
 # (initdb, pg_ctl; run as the postgres user through util-linux's runuser)
 SYSTEM_PACKAGES := chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 poppler-utils \
-	ffmpeg postgresql util-linux
+	ffmpeg postgresql util-linux socat
 browser:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -24,7 +24,12 @@ def test_bw500_total_sits_at_41016_as_uint32_tonnes() -> None:
     # 640.500 t/h → 640500 = 0x0009C5F4 at 41,010
     assert [words[1009], words[1010]] == [0x0009, 0xC5F4]
     assert words[1199] == 0  # error code at 41,200
-    assert [words[89], words[90], words[91], words[92]] == [0, 0, 0, 0]  # parameters 40,090–93
+    assert [words[89], words[90], words[91], words[92]] == [
+        0,
+        0,
+        0,
+        0,
+    ]  # the handshake area 40,090–93: no request yet
 
 
 def test_intecont_total_is_float32_kilograms() -> None:

@@ -188,14 +188,18 @@ def test_start_beyond_the_modulus_is_refused() -> None:
 
 
 def test_error_and_parameter_change() -> None:
-    b = belt(FakeClock())
+    b = trip_scale(FakeClock())
     before = list(b.parameters)
     b.inject("error", code=5)
-    b.inject("parameter_change", index=2)
+    b.inject("parameter_change", index=1)
     assert b.state()["error_code"] == 5
-    assert b.parameters[2] == before[2] + 1
+    assert b.parameters[1] == before[1] + 1
     b.inject("parameter_change", index=0, value=42)
     assert b.parameters[0] == 42
+    # a BW500's calibration: a parameter behind the handshake
+    bw = belt(FakeClock())
+    bw.inject("parameter_change", name="belt_length", value="31.250")
+    assert bw.state()["handshake_parameters"]["belt_length"] == Decimal("31.250")
 
 
 def test_unknown_fault_lists_the_known_ones() -> None:

@@ -136,13 +136,16 @@ def test_error_code_and_parameter_change_show(serve: Serve, reader: Open) -> Non
     assert r.value(r.map.error_code) == 0
     sims.inject("B1", "error", code=5)
     assert r.value(r.map.error_code) == 5
-    fingerprint = [r.value(p) for p in r.map.parameters]
-    sims.inject("B1", "parameter_change", index=1)
-    changed = [r.value(p) for p in r.map.parameters]
-    assert changed[1] == fingerprint[1] + 1
-    assert changed[:1] + changed[2:] == fingerprint[:1] + fingerprint[2:]
+    fingerprint = [k.value(p) for p in k.map.parameters]
+    sims.inject("K1", "parameter_change", index=1)
+    changed = [k.value(p) for p in k.map.parameters]
+    assert changed == [fingerprint[0], fingerprint[1] + 1]
     sims.inject("K1", "parameter_change", index=0, value=4321)
     assert k.value(k.map.parameters[0]) == 4321
+    # the BW500's calibration sits behind its handshake, not in registers
+    span = sims.state("B1")["handshake_parameters"]["span"]
+    sims.inject("B1", "parameter_change", name="span")
+    assert sims.state("B1")["handshake_parameters"]["span"] == span + 1
 
 
 def test_reset_shows_zero(serve: Serve, reader: Open) -> None:

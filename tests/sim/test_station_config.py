@@ -73,10 +73,10 @@ def test_sim_run_serves_writes_the_config_and_takes_faults(
 
 def test_fault_arguments_by_position_or_name(serve: Serve) -> None:
     sims = serve(belts=[BeltSpec(code="B1")])
-    handle_line(sims, "B1 parameter_change 1 77")
+    handle_line(sims, "B1 parameter_change name=span 77")
     handle_line(sims, "B1 error code=9")
     state = sims.state("B1")
-    assert (state["parameters"][1], state["error_code"]) == (Decimal(77), 9)
+    assert (state["handshake_parameters"]["span"], state["error_code"]) == (Decimal(77), 9)
     with pytest.raises(ValueError, match="at most"):
         handle_line(sims, "B1 door_open now")
     assert handle_line(sims, "") == (True, "")

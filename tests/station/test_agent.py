@@ -291,3 +291,37 @@ def test_production_at_a_real_center_equals_the_totalizer_delta(
         (trip,) = w.ok(w.get("/mines/M1/records", type="trip"))["items"]
         assert Decimal(str(trip["value_t"])) == Decimal("8.25")
         agent.outbox.close()
+
+
+def test_the_station_logs_each_event_it_stores_once_at_info(
+    tmp_path: Path,
+    field: tuple[RegisterServer, Registers, Registers],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server, scale, trips = field
+    agent = make_agent(write_config(tmp_path, server.port))
+
+    async def main() -> None:
+        await agent.poll_cycle()  # the first look: nothing to tell
+        assert IO.door_open and IO.mains_power
+        scale.set_bit(IO, IO.door_open, True)
+        scale.set_bit(IO, IO.mains_power, False)
+        scale.put(BW500, BW500.totalizer, "4.000")  # type: ignore[arg-type]
+        trips.put(TRIPS, TRIPS.parameters[0], 7)
+        for _ in range(3):  # the same conditions for three polls: told once
+            await agent.poll_cycle()
+        for bus in agent.buses.values():
+            bus.close()
+
+    with caplog.at_level(logging.INFO, logger="coalwatch.station"):
+        asyncio.run(main())
+    lines = [r.message for r in caplog.records if r.levelno == logging.INFO]
+    told = [line for line in lines if line.startswith("event ")]
+    assert len(told) == 4, lines
+    assert any(line.startswith("event enclosure_open point B1 at ") for line in told)
+    assert any(line.startswith("event power_off point B1 at ") for line in told)
+    assert any("totalizer reset from 1000.000 t to 4.000 t" in line for line in told)
+    assert any(
+        line.startswith("event parameter_change point K1") and "120: 1 → 7" in line for line in told
+    )
+    agent.outbox.close()

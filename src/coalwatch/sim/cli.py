@@ -120,6 +120,9 @@ def _fault_params(fault: str, words: list[str]) -> dict[str, Any]:
             if i >= len(names):
                 raise ValueError(f"{fault} takes at most {len(names)} arguments")
             name, text = names[i], word
+        if name == "name":
+            params[name] = text  # a handshake parameter's name (e.g. span)
+            continue
         try:
             params[name] = Decimal(text)
         except InvalidOperation:

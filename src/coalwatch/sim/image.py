@@ -18,6 +18,9 @@ from coalwatch.station.registers import (
 )
 
 REGISTER_TABLES = (Table.HOLDING, Table.INPUT)
+#: a handshake area: parameter, primary and secondary index, format, read value (2), write
+#: value (2)
+HANDSHAKE_WORDS = 8
 BIT_TABLES = (Table.COIL, Table.DISCRETE)
 
 
@@ -34,6 +37,10 @@ class Readings:
     conveyor_running: bool | None = None
     door_open: bool | None = None
     mains_power: bool | None = None
+    #: the word-order format word's value (the map's ``word_order``)
+    word_order_code: int | None = None
+    #: the parameter-access handshake area: request echo, read value, write value
+    handshake: tuple[int, ...] = ()
 
 
 @dataclass
@@ -111,6 +118,14 @@ def render(registers: RegisterMap, readings: Readings) -> Image:
     for i, spec in enumerate(m.parameters):
         value = readings.parameters[i] if i < len(readings.parameters) else Decimal(0)
         w.value(f"parameters[{i}]", spec, value)
+    if m.word_order is not None:
+        spec = RegisterValue(table=m.word_order.table, address=m.word_order.address)
+        w.value("word_order", spec, Decimal(readings.word_order_code or 0))
+    if m.parameter_access is not None:
+        start = m.offset(m.parameter_access.address)
+        for i, word in enumerate(readings.handshake or (0,) * HANDSHAKE_WORDS):
+            w._claim(Table.HOLDING, start + i, "parameter_access")
+            w.image.registers[Table.HOLDING][start + i] = word
     if m.trip_counter is not None:
         w.value("trip_counter", m.trip_counter, Decimal(readings.trip_count or 0))
     if m.trip_net is not None:

@@ -14,9 +14,11 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from coalwatch.sim.access import Handshake, swapped_words
 from coalwatch.sim.image import Image, Readings, modulus_kg, render
 from coalwatch.sim.profile import RateNoise, Schedule, pieces
 from coalwatch.station.registers import RegisterMap, ValueType
@@ -66,6 +68,9 @@ class Instrument:
         self._frozen = False
         self.error_code = 0
         self.parameters = _initial_parameters(registers, seed)
+        self.handshake = Handshake(registers, seed)
+        #: the device's word order differs from the map's (its format word says so)
+        self.words_swapped = False
 
     # -- the clock ---------------------------------------------------------------------
 
@@ -98,10 +103,29 @@ class Instrument:
     # -- registers and state ------------------------------------------------------------
 
     def image(self) -> Image:
-        """The registers as they are now."""
+        """The registers as they are now (in the device's word order)."""
         with self._lock:
             self._advance()
-            return render(self.map, self._readings())
+            readings = self._readings()
+            registers = swapped_words(self.map) if self.words_swapped else self.map
+            return render(registers, self._with_access(readings))
+
+    def write(self, address: int, words: list[int]) -> bool:
+        """A client writes holding registers: only the handshake's request is writable."""
+        with self._lock:
+            return self.handshake.write(address, words)
+
+    def _with_access(self, readings: Readings) -> Readings:
+        spec = self.map.word_order
+        code = None
+        if spec is not None:
+            order = self.map.totalizer.order if self.map.totalizer is not None else "ABCD"
+            msw_first = order in ("ABCD", "BADC")
+            if self.words_swapped:
+                msw_first = not msw_first
+            wanted = ("ABCD", "BADC") if msw_first else ("CDAB", "DCBA")
+            code = next((c for o, c in spec.orders.items() if o in wanted), None)
+        return replace(readings, word_order_code=code, handshake=self.handshake.area())
 
     def state(self) -> dict[str, Any]:
         with self._lock:
@@ -115,6 +139,11 @@ class Instrument:
         return {
             "error_code": self.error_code,
             "parameters": list(self.parameters),
+            "handshake_parameters": {
+                name: self.handshake.values[key] for name, key in self.handshake.names.items()
+            },
+            "words_swapped": self.words_swapped,
+            "writes": list(self.handshake.writes),
             "sim_s": self._sim_s,
             "frozen": self._frozen,
         }
@@ -122,7 +151,7 @@ class Instrument:
     # -- faults -------------------------------------------------------------------------
 
     def faults(self) -> tuple[str, ...]:
-        return ("error", "parameter_change")
+        return ("error", "parameter_change", "word_order_switch")
 
     def inject(self, fault: str, **params: Any) -> None:
         """Apply a fault now; production up to now is counted under the old conditions."""
@@ -137,6 +166,16 @@ class Instrument:
     def _apply(self, fault: str, params: dict[str, Any]) -> None:
         if fault == "error":
             self.error_code = int(params.get("code", 1))
+        elif fault == "word_order_switch":
+            # someone set the device's format word to the other word order
+            self.words_swapped = not self.words_swapped
+        elif fault == "parameter_change" and ("name" in params or not self.map.parameters):
+            # a calibration at the keypad: a parameter behind the handshake
+            name = str(params.get("name") or next(iter(self.handshake.names), ""))
+            key = self.handshake.names.get(name)
+            old = self.handshake.values[key] if key is not None else Decimal(0)
+            value = params.get("value")
+            self.handshake.set(name, old + 1 if value is None else Decimal(value))
         elif fault == "parameter_change":
             index = int(params.get("index", 0))
             value = params.get("value")

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import cast
 
 from pymodbus.constants import ExcCodes
-from pymodbus.server import ModbusBaseServer, ModbusTcpServer
+from pymodbus.framer import FramerType
+from pymodbus.server import ModbusBaseServer, ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from coalwatch.sim.image import BIT_TABLES, REGISTER_TABLES, Image
@@ -64,13 +65,25 @@ def _blocks(image: Image) -> tuple[list[SimData], list[SimData], list[SimData], 
 class InstrumentServer:
     """A Modbus TCP server for one instrument; ``stop`` then ``start`` reopens the same port."""
 
-    def __init__(self, name: str, render: Callable[[], Image], host: str, port: int, unit: int):
+    def __init__(
+        self,
+        name: str,
+        render: Callable[[], Image],
+        host: str,
+        port: int,
+        unit: int,
+        write: Callable[[int, list[int]], bool] | None = None,
+        serial: str | None = None,
+    ):
         self.name = name
+        self._write = write
+        #: a serial device (e.g. one end of a pty pair) to answer Modbus RTU on, not TCP
+        self.serial = serial
         self.host = host
         self.port = port
         self.unit = unit
         self._render = render
-        self._server: ModbusTcpServer | None = None
+        self._server: ModbusTcpServer | ModbusSerialServer | None = None
         image = render()
         self._tables = {t for t, words in image.registers.items() if words} | {
             t for t, bits in image.bits.items() if bits
@@ -93,7 +106,12 @@ class InstrumentServer:
         if table is None or table not in self._tables:
             return ExcCodes.ILLEGAL_ADDRESS
         if set_values is not None:
-            return ExcCodes.ILLEGAL_ADDRESS  # the instruments are read only to the station
+            # only an instrument's handshake registers take writes; nothing else does
+            if table is not Table.HOLDING or self._write is None:
+                return ExcCodes.ILLEGAL_ADDRESS
+            if not self._write(address, [int(v) for v in set_values]):
+                return ExcCodes.ILLEGAL_ADDRESS
+            return None
         image = self._render()
         if table in BIT_TABLES:
             # bit blocks are packed 16 to a word, bit 0 first (pymodbus SimUtils)
@@ -110,6 +128,14 @@ class InstrumentServer:
         if self._server is not None:
             return
         device = SimDevice(self.unit, simdata=_blocks(self._render()), action=self._action)
+        if self.serial is not None:
+            serial = ModbusSerialServer(
+                device, framer=FramerType.RTU, port=self.serial, baudrate=9600, timeout=1
+            )
+            await serial.serve_forever(background=True)
+            self._server = serial
+            log.debug("%s answers Modbus RTU on %s", self.name, self.serial)
+            return
         server = ModbusTcpServer(device, address=(self.host, self.port))
         await server.serve_forever(background=True)
         listener = cast(asyncio.Server, server.transport)
@@ -126,11 +152,11 @@ class InstrumentServer:
         log.debug("%s stopped listening", self.name)
 
 
-async def shut_down(server: ModbusTcpServer) -> None:
-    """Close a server's listening socket and every open connection."""
-    listener = cast(asyncio.Server | None, server.transport)
+async def shut_down(server: ModbusTcpServer | ModbusSerialServer) -> None:
+    """Close a server's listening socket (or serial port) and every open connection."""
+    listener = server.transport
     await server.shutdown()  # type: ignore[no-untyped-call]
-    if listener is not None:
+    if isinstance(listener, asyncio.Server):
         await listener.wait_closed()
     if ModbusBaseServer.active_server is server:
         # pymodbus keeps the last server in a class attribute: do not keep ours alive

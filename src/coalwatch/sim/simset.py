@@ -66,6 +66,8 @@ class BeltSpec:
     clock_start_h: float | None = 1.0
     timezone: str = "Asia/Shanghai"
     unit: int = 1
+    #: a serial device to answer Modbus RTU on (one end of a pty pair) instead of TCP
+    serial: str | None = None
 
     @property
     def start_kg(self) -> int:
@@ -139,7 +141,7 @@ class SimSet:
                 clock=clock,
             )
             self.belts[spec.code] = point
-            self._add(spec.code, point, point.image, spec.unit)
+            self._add(spec.code, point, point.image, spec.unit, point.write, spec.serial)
             if io:
                 self._add(spec.code + IO_SUFFIX, point, point.io_image, spec.unit)
         for trip in trips:
@@ -156,15 +158,23 @@ class SimSet:
                 clock=clock,
             )
             self.trips[trip.code] = scale
-            self._add(trip.code, scale, scale.image, trip.unit)
+            self._add(trip.code, scale, scale.image, trip.unit, scale.write)
         if base_port:
             for i, server in enumerate(self._servers.values()):
                 server.port = base_port + i
 
-    def _add(self, key: str, owner: Instrument, render: Any, unit: int) -> None:
+    def _add(
+        self,
+        key: str,
+        owner: Instrument,
+        render: Any,
+        unit: int,
+        write: Any = None,
+        serial: str | None = None,
+    ) -> None:
         if key in self._servers:
             raise ValueError(f"instrument key {key!r} is used twice")
-        self._servers[key] = InstrumentServer(key, render, self.host, 0, unit)
+        self._servers[key] = InstrumentServer(key, render, self.host, 0, unit, write, serial)
         self._owner[key] = owner
 
     # -- life cycle ---------------------------------------------------------------------

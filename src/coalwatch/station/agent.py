@@ -148,6 +148,7 @@ class Agent:
             self._full_since = None
             self._full_refused = 0
         self.stats.records += len(seqs)
+        log_events(records, seqs)
         if seqs:
             self.wake.set()
         return seqs
@@ -333,6 +334,24 @@ class Agent:
                 bus.close()
             self.uploader.close()
             log.info("station stopped: %s", self.status_line())
+
+
+def log_events(records: list[Record], seqs: list[int]) -> None:
+    """One INFO line per event the station stores for the center (door, mains, parameters,
+    resets, faults), when it is stored: once, not once per poll."""
+    for record, seq in zip(records, seqs, strict=False):
+        if record.get("type") != "event":
+            continue
+        point = record.get("point")
+        detail = record.get("detail")
+        log.info(
+            "event %s%s at %s (seq %d)%s",
+            record.get("event"),
+            f" point {point}" if point else "",
+            record.get("ts"),
+            seq,
+            f": {detail}" if detail else "",
+        )
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -114,6 +114,49 @@ class Bus:
                 self.close()
                 raise BusError(f"bus {self.describe()}, unit {unit}: {exc}") from exc
 
+    async def handshake(
+        self, unit: int, offset: int, request: list[int], answer: int, attempts: int
+    ) -> list[int]:
+        """Write ``request`` at ``offset`` (one write-multiple-registers), then read it back
+        until the device echoes it, and return the ``answer`` words that follow it.
+
+        The one write the station makes: a device's read handshake (the caller writes only
+        the request words). Raises BusError when the echo does not come (another client
+        using the handshake at the same time, or a device without one).
+        """
+        async with self.lock:
+            try:
+                client = await self._connected()
+                limit = self.spec.timeout_s * 3 + 1
+                response = await asyncio.wait_for(
+                    client.write_registers(offset, request, device_id=unit), limit
+                )
+                if response.isError():
+                    raise BusError(
+                        f"bus {self.describe()}, unit {unit}: exception response "
+                        f"{getattr(response, 'exception_code', '?')} writing holding {offset}"
+                    )
+                group = Group(Table.HOLDING, offset, len(request) + answer)
+                words: list[int] = []
+                for attempt in range(attempts):
+                    if attempt:
+                        await asyncio.sleep(0.05)
+                    words = [int(w) for w in await self._read_one(client, unit, group)]
+                    if words[: len(request)] == request:
+                        return words[len(request) :]
+            except BusError:
+                raise
+            except TimeoutError:
+                self.close()
+                raise BusError(f"bus {self.describe()}, unit {unit}: no answer") from None
+            except (ModbusException, OSError) as exc:
+                self.close()
+                raise BusError(f"bus {self.describe()}, unit {unit}: {exc}") from exc
+        raise BusError(
+            f"bus {self.describe()}, unit {unit}: the handshake at {offset} did not echo "
+            f"{request} (read {words[: len(request)]})"
+        )
+
     async def _read_one(
         self, client: AsyncModbusTcpClient | AsyncModbusSerialClient, unit: int, group: Group
     ) -> Words:

@@ -1,4 +1,4 @@
-"""``coalwatch station run | keygen | status``: the station 主站 from the command line.
+"""``coalwatch station run | keygen | status | probe``: the station 主站 from the command line.
 
 Handlers take ``(args, settings)`` like the center's commands, and ignore the
 center's settings: the station reads its own TOML file.
@@ -88,6 +88,29 @@ def cmd_status(args: argparse.Namespace, settings: object) -> None:
     print("\n".join(lines))
 
 
+def cmd_probe(args: argparse.Namespace, settings: object) -> None:
+    import logging
+
+    from coalwatch.station.probe import OK, run_probe
+
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    if args.interval < 0:
+        raise _fail("--interval must not be negative")
+    try:
+        report = run_probe(args.config, args.interval)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    print("\n".join(report.lines))
+    if report.exit_code != OK:
+        if report.unreachable:
+            print(
+                f"coalwatch: cannot reach {len(report.unreachable)} devices: "
+                + "; ".join(report.unreachable),
+                file=sys.stderr,
+            )
+        raise SystemExit(report.exit_code)
+
+
 def add_parser(commands: Any) -> None:
     """Add ``station`` and its actions to the ``coalwatch`` command's subparsers."""
     station = commands.add_parser("station", help="the mine-side station agent (主站)")
@@ -111,3 +134,18 @@ def add_parser(commands: Any) -> None:
     status = actions.add_parser("status", help="outbox size and age, last seq, last acked")
     status.add_argument("--config", required=True, type=Path, help="the station's TOML file")
     status.set_defaults(handler=cmd_status)
+
+    probe = actions.add_parser(
+        "probe",
+        help="commissioning: read every mapped register once; print raw words, the value "
+        "in every word order, and what is implausible (writes nothing but a read handshake)",
+    )
+    probe.add_argument("--config", required=True, type=Path, help="the station's TOML file")
+    probe.add_argument(
+        "--interval",
+        type=float,
+        default=3.0,
+        help="seconds between the two readings of a totalizer compared with the rate "
+        "(0: one reading, no comparison)",
+    )
+    probe.set_defaults(handler=cmd_probe)

@@ -18,6 +18,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from coalwatch.station.access import (
+    Fingerprint,
+    handshake_value,
+    label,
+    read_parameters,
+    word_order_mismatch,
+)
 from coalwatch.station.bus import Bus, BusError, Group, Words, plan_groups
 from coalwatch.station.registers import (
     Bit,
@@ -124,6 +131,11 @@ class DevicePoller:
                 self._specs[name] = spec
         for i, parameter in enumerate(registers.parameters):
             self._specs[f"parameter{i}"] = parameter
+        if registers.word_order is not None:
+            spec = registers.word_order
+            self._specs["word_order"] = RegisterValue(table=spec.table, address=spec.address)
+        #: when the handshake parameters were last read (None: not yet)
+        self._handshake_at: datetime | None = None
         names = list(self._specs)
         self._groups, where = plan_groups([_spec_group(registers, s) for s in self._specs.values()])
         self._where = dict(zip(names, where, strict=True))
@@ -159,9 +171,27 @@ class DevicePoller:
                     raise PollFailed("the trip counter moved while the trip was read")
             ts = clock()
             values = self._decode(words)
+            values["handshake"] = await self._handshake(ts)
         except (BusError, PollFailed, Sentinel, ValueError) as exc:
             return self._failed(str(exc) or type(exc).__name__, clock())
         return self._succeeded(values, ts)
+
+    async def _handshake(self, ts: datetime) -> Fingerprint | None:
+        """The handshake parameters when due (None: not read this poll)."""
+        access = self.map.parameter_access
+        if access is None:
+            return None
+        if self._handshake_at is not None and (ts - self._handshake_at).total_seconds() < (
+            access.every_s
+        ):
+            return None
+        self._handshake_at = ts
+        try:
+            return await read_parameters(self.bus, self.unit, self.map)
+        except BusError as exc:
+            # another client using the handshake, or a lost answer: no change is inferred
+            log.warning("%s: parameters not read this time: %s", self.describe(), exc)
+            return None
 
     def adopt(self, state: DeviceState | None) -> None:
         """Take the state of a poll whose records are now in the outbox."""
@@ -184,6 +214,8 @@ class DevicePoller:
                 values[name] = bit_value(raw[0], spec)
             elif name.startswith("parameter"):
                 values[name] = tuple(int(w) for w in raw)
+            elif name == "word_order":
+                values[name] = int(raw[0])
             elif name in ("flow", "error_code"):
                 try:
                     values[name] = decode([int(w) for w in raw], spec)
@@ -225,6 +257,18 @@ class DevicePoller:
         self.failures = 0
         records: list[Record] = []
         state = self.state
+        mismatch = (
+            word_order_mismatch(values["word_order"], self.map)
+            if "word_order" in (values)
+            else None
+        )
+        if mismatch is not None:
+            # nothing a 32-bit value says can be trusted: no sample, one device_fault
+            if state.fault != mismatch:
+                log.error("%s: %s", self.describe(), mismatch)
+                records.append(self._event(ts, "device_fault", mismatch))
+                state = replace(state, fault=mismatch)
+            return Outcome(records, state if state != self.state else None)
         error = values.get("error_code")
         if error is not None and error != 0:
             if state.fault is None:
@@ -270,27 +314,55 @@ class DevicePoller:
     def _parameters(
         self, values: dict[str, Any], ts: datetime, state: DeviceState, records: list[Record]
     ) -> DeviceState:
-        if not self.map.parameters:
+        items: Fingerprint = [
+            (str(spec.address), values[f"parameter{i}"])
+            for i, spec in enumerate(self.map.parameters)
+        ]
+        access = self.map.parameter_access
+        if access is not None:
+            handshake: Fingerprint | None = values.get("handshake")
+            if handshake is None:
+                # not read this poll: the handshake part stays as last known
+                known = sum(len(w) for _, w in items)
+                if state.parameters is None or len(state.parameters) != known + 2 * len(
+                    access.parameters
+                ):
+                    return state
+                tail = state.parameters[known:]
+                handshake = [
+                    (label(p), tail[2 * i : 2 * i + 2]) for i, p in enumerate(access.parameters)
+                ]
+            items += handshake
+        if not items:
             return state
-        words: list[int] = []
-        for i in range(len(self.map.parameters)):
-            words.extend(values[f"parameter{i}"])
-        current = tuple(words)
-        if state.parameters is not None and current != state.parameters:
+        current = tuple(w for _, words in items for w in words)
+        if state.parameters is not None and len(current) != len(state.parameters):
+            # the map names other parameters than the fingerprint kept (a new map): the
+            # readings are a new baseline, not a change at the instrument
+            log.info("%s: parameter fingerprint taken anew (the map changed)", self.describe())
+        elif state.parameters is not None and current != state.parameters:
             changes = []
             position = 0
-            for spec in self.map.parameters:
-                old = state.parameters[position : position + spec.words]
-                new = current[position : position + spec.words]
+            for name, new in items:
+                old = state.parameters[position : position + len(new)]
                 if old != new:
-                    changes.append(f"{spec.address}: {_words(old)} → {_words(new)}")
-                position += spec.words
+                    changes.append(f"{name}: {self._show(name, old)} → {self._show(name, new)}")
+                position += len(new)
             records.append(
                 self._event(ts, "parameter_change", "parameters changed: " + ", ".join(changes))
             )
         if current != state.parameters:
             state = replace(state, parameters=current)
         return state
+
+    def _show(self, name: str, words: tuple[int, ...]) -> str:
+        """A fingerprint item as the manual shows it: a handshake parameter's value, or
+        the raw words of a parameter register."""
+        access = self.map.parameter_access
+        for parameter in access.parameters if access is not None else ():
+            if label(parameter) == name and len(words) == 2:
+                return str(handshake_value(words, parameter))
+        return _words(words)
 
     def _totalizer(
         self, values: dict[str, Any], ts: datetime, state: DeviceState, records: list[Record]

@@ -119,6 +119,51 @@ class Weight(RegisterValue):
     unit: Literal["t", "kg"] = "t"
 
 
+class WordOrderWord(_Spec):
+    """A register in which the device says how it sends 32-bit values (e.g. BW500 40,062:
+    0 most significant word first, 1 least significant first); checked against the map."""
+
+    table: Literal[Table.HOLDING, Table.INPUT] = Table.HOLDING
+    address: Annotated[int, Field(ge=0)]
+    #: the register's value for each word order the device offers
+    orders: dict[Order, Annotated[int, Field(ge=0, le=65535)]]
+
+
+class HandshakeParameter(_Spec):
+    """A parameter read through a parameter-access handshake (e.g. BW500 P016 belt length)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    number: Annotated[int, Field(ge=0, le=65535)]
+    primary_index: Annotated[int, Field(ge=0, le=65535)] = 0
+    secondary_index: Annotated[int, Field(ge=0, le=65535)] = 0
+    #: decimals the device is asked to shift the value by (it answers an integer)
+    decimals: Annotated[int, Field(ge=0, le=7)] = 0
+
+
+class ParameterAccess(_Spec):
+    """A read handshake: the client writes (parameter, primary index, secondary index,
+    format word) to ``address``..+3, reads them back until the device echoes them (it has
+    answered), then reads the value (two words, most significant first) at +4 and +5.
+    The station writes nothing else: not the write value (+6, +7), never a command."""
+
+    address: Annotated[int, Field(ge=0)]
+    parameters: Annotated[tuple[HandshakeParameter, ...], Field(min_length=1)]
+    #: read the parameters at the first poll, then at most this often
+    every_s: Annotated[float, Field(ge=0)] = 60.0
+    #: reads of the echo before the device is taken not to answer the handshake
+    attempts: Annotated[int, Field(ge=1, le=20)] = 5
+
+    @property
+    def request_words(self) -> int:
+        return 4
+
+    def request(self, parameter: HandshakeParameter) -> list[int]:
+        """The four words a read request writes: the format word asks for a fixed-point
+        integer shifted right by the parameter's decimals, most significant word first."""
+        fmt = parameter.decimals << 8  # bits 9-11 (from 1): decimal offset; all else 0: read
+        return [parameter.number, parameter.primary_index, parameter.secondary_index, fmt]
+
+
 class RegisterMap(_Spec):
     """What one instrument offers; only the values a point needs are given."""
 
@@ -132,10 +177,26 @@ class RegisterMap(_Spec):
     error_code: RegisterValue | None = None
     #: registers whose values together are the parameter fingerprint
     parameters: tuple[RegisterValue, ...] = ()
+    #: parameters read through the device's own read handshake (part of the fingerprint)
+    parameter_access: ParameterAccess | None = None
+    #: the device's word-order format word, checked against the map's 32-bit orders
+    word_order: WordOrderWord | None = None
     trip_counter: Counter | None = None
     trip_net: Weight | None = None
     #: where the station may write (never command registers); empty: read only
     writable: tuple[int, ...] = ()
+
+    def wide_values(self) -> list[tuple[str, RegisterValue]]:
+        """The values of two or more registers (those a word order applies to)."""
+        named: list[tuple[str, RegisterValue | None]] = [
+            ("totalizer", self.totalizer),
+            ("flow", self.flow),
+            ("error_code", self.error_code),
+            ("trip_counter", self.trip_counter),
+            ("trip_net", self.trip_net),
+        ]
+        named += [(f"parameters[{i}]", p) for i, p in enumerate(self.parameters)]
+        return [(n, v) for n, v in named if v is not None and v.words > 1]
 
     def offset(self, address: int) -> int:
         """The protocol address (0-based) of an address as the map gives it."""
