@@ -62,6 +62,11 @@ def test_probe_prints_raw_words_and_every_order_and_writes_only_the_handshake(
     state = sims.state("B1")
     code, out, _ = probe(path, capsys, "--interval", "0")
     assert code == 0, out
+    assert "devices; nothing is written\n" in out + "\n"
+    assert "not read (--parameters reads them" in out
+    assert sims.state("B1")["writes"] == [] and sims.state("K1")["writes"] == []
+    code, out, _ = probe(path, capsys, "--interval", "0", "--parameters")
+    assert code == 0, out
     assert "nothing is written except the request words of a read handshake" in out
     # the total as the display shows it, and its two words, high word first
     total_kg = state["total_kg"]

@@ -97,7 +97,7 @@ def cmd_probe(args: argparse.Namespace, settings: object) -> None:
     if args.interval < 0:
         raise _fail("--interval must not be negative")
     try:
-        report = run_probe(args.config, args.interval)
+        report = run_probe(args.config, args.interval, args.parameters)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
     print("\n".join(report.lines))
@@ -138,7 +138,7 @@ def add_parser(commands: Any) -> None:
     probe = actions.add_parser(
         "probe",
         help="commissioning: read every mapped register once; print raw words, the value "
-        "in every word order, and what is implausible (writes nothing but a read handshake)",
+        "in every word order, and what is implausible; writes nothing",
     )
     probe.add_argument("--config", required=True, type=Path, help="the station's TOML file")
     probe.add_argument(
@@ -147,5 +147,11 @@ def add_parser(commands: Any) -> None:
         default=3.0,
         help="seconds between the two readings of a totalizer compared with the rate "
         "(0: one reading, no comparison)",
+    )
+    probe.add_argument(
+        "--parameters",
+        action="store_true",
+        help="also read the calibration parameters behind a device's read handshake (BW500); "
+        "its request words are then the only writes",
     )
     probe.set_defaults(handler=cmd_probe)

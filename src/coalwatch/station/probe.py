@@ -4,9 +4,9 @@ Reads every value each device's map names once (and the totalizer and rate a sec
 time after ``interval_s`` to compare the total's advance with the rate), and reports
 per value the raw words, the value decoded as the map says and in the other word orders,
 and what is implausible: sentinel codes, values out of range, a word-order format word
-that disagrees with the map, a totalizer whose advance does not fit the rate. It changes
-nothing: its only writes are the request words of a device's read handshake (BW500
-parameters), and it says so.
+that disagrees with the map, a totalizer whose advance does not fit the rate. It writes
+nothing; with ``parameters`` it also reads a device's parameters through its read
+handshake (BW500), whose request words are its only writes, and it says so.
 """
 
 from __future__ import annotations
@@ -78,8 +78,15 @@ class Prober:
     """One device of one point, as the map describes it."""
 
     def __init__(
-        self, report: Report, name: str, bus: Bus, unit: int, registers: RegisterMap
+        self,
+        report: Report,
+        name: str,
+        bus: Bus,
+        unit: int,
+        registers: RegisterMap,
+        parameters: bool = False,
     ) -> None:
+        self.parameters = parameters
         self.report = report
         self.name = name
         self.bus = bus
@@ -188,6 +195,12 @@ class Prober:
         access = self.map.parameter_access
         if access is None:
             return
+        if not self.parameters:
+            self.say(
+                f"  parameters behind the read handshake at {access.address}: not read "
+                "(--parameters reads them, writing the request words there)"
+            )
+            return
         offset = self.map.offset(access.address)
         self.say(
             f"  parameters through the read handshake at {access.address} (writes the request "
@@ -268,14 +281,22 @@ class Prober:
 
 
 async def probe(
-    config: StationConfig, maps: dict[tuple[str, int], RegisterMap], interval_s: float
+    config: StationConfig,
+    maps: dict[tuple[str, int], RegisterMap],
+    interval_s: float,
+    parameters: bool = False,
 ) -> Report:
     report = Report()
     buses = {name: Bus(name, spec) for name, spec in config.buses.items()}
+    writes = (
+        "nothing is written except the request words of a read handshake "
+        "(BW500 parameters: parameter number, index, format)"
+        if parameters
+        else "nothing is written"
+    )
     report.lines.append(
         f"station {config.station.code}: probing {sum(len(p.devices) for p in config.points)} "
-        "devices; nothing is written except the request words of a read handshake "
-        "(BW500 parameters: parameter number, index, format)"
+        f"devices; {writes}"
     )
     try:
         for point in config.points:
@@ -289,7 +310,9 @@ async def probe(
                     f"map {device.map or 'inline'} (address base {registers.address_base})",
                 ]
                 try:
-                    await Prober(report, name, bus, device.unit, registers).run(interval_s)
+                    await Prober(report, name, bus, device.unit, registers, parameters).run(
+                        interval_s
+                    )
                 except BusError as exc:
                     report.unreachable.append(f"{name}: {exc}")
                     report.lines.append(f"  ! cannot read: {exc}")
@@ -308,7 +331,7 @@ async def probe(
     return report
 
 
-def run_probe(config_path: Path, interval_s: float) -> Report:
+def run_probe(config_path: Path, interval_s: float, parameters: bool = False) -> Report:
     """Load the configuration (ConfigError) and probe every device once."""
     config, maps = load_config(config_path)
-    return asyncio.run(probe(config, maps, interval_s))
+    return asyncio.run(probe(config, maps, interval_s, parameters))
