@@ -73,7 +73,8 @@ def test_fault_unreported_at_two_hours_reduces_capacity_across_a_month_boundary(
     database_url: str,
 ) -> None:
     # A = 330,000 t: D = 1,000 t. Fault from 30 Jan to 2 Feb = 4 fault days (both ends
-    # counted), never reported: reduction = 1,000 × 3 × 4 = 12,000 t, from its closing day.
+    # counted), never reported: reduction = 1,000 × 3 × 4 = 12,000 t, from the day its
+    # 2 h deadline passed (31 Jan).
     with world(database_url, now=local(2026, 2, 3, 9, 0)) as w:
         w.mine("M1", capacity_t=330000)
         fault = w.ok(
@@ -103,14 +104,10 @@ def test_fault_reported_in_time_reduces_nothing(w: World) -> None:
     fault = w.ok(
         w.post(
             "/mines/M1/faults",
-            {"phenomenon": "通信中断", "occurred_at": local(2026, 3, 15, 10, 30).isoformat()},
+            {"phenomenon": "通信中断", "occurred_at": local(2026, 3, 15, 11, 15).isoformat()},
         )
     )
-    w.ok(
-        w.post(
-            f"/faults/{fault['id']}/report", {"reported_at": local(2026, 3, 15, 11, 15).isoformat()}
-        )
-    )
+    w.ok(w.post(f"/faults/{fault['id']}/report", {}))  # at 12:00, 45 min after
     closed = w.ok(w.post(f"/faults/{fault['id']}/close", {"result": "线路恢复"}))
     assert closed["reduction_t"] is None and closed["report_lateness"] is None
 

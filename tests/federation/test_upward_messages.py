@@ -56,12 +56,11 @@ def test_faults_and_reductions_travel_and_reports_count_from_arrival(
     )
     items = queued(down)
     kinds = [p["op"] if k == CONFIG else k for _, k, p in items]
-    assert kinds[-7:] == [
+    assert kinds[-6:] == [
         FAULT,  # opened
         FAULT,  # opened
         FAULT,  # reported
-        "mine.reduction",  # closing the unreported one reduced the capacity
-        FAULT,  # closed
+        FAULT,  # closed: unreported for 2 h, with its reduction (no configuration upward)
         "threshold.set",
         "shutdown.declare",
     ]

@@ -175,7 +175,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/mines/{mine}/thresholds"): Rule(TOKEN),
     ("PUT", "/api/v1/mines/{mine}/thresholds"): Rule(
-        perms("system:write"), json={"name": "no_data_minutes", "value": 30}
+        perms("system:write"), json={"name": "window_min", "value": 30}
+    ),
+    # ---- API: legal limits 法定时限, shortened by a supervising unit
+    ("GET", "/api/v1/orgs/{org}/limits"): Rule(TOKEN),
+    ("GET", "/api/v1/mines/{mine}/limits"): Rule(TOKEN),
+    ("PUT", "/api/v1/orgs/{org}/limits/{name}"): Rule(
+        perms("region:limits"), path="/api/v1/orgs/C1/limits/no_data_minutes", json={"value": 9}
     ),
     ("GET", "/api/v1/mines/{mine}/permits"): Rule(TOKEN),
     ("POST", "/api/v1/mines/{mine}/permits"): Rule(
@@ -226,6 +232,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
         json={"phenomenon": "皮带秤故障", "occurred_at": "2026-03-15T03:00:00Z"},
     ),
     ("POST", "/api/v1/faults/{fault_id}/report"): Rule(perms("alarm:write"), json={}),
+    ("POST", "/api/v1/faults/{fault_id}/report/confirm"): Rule(
+        perms("region:reduction"), json={"accepted": True}
+    ),
+    ("POST", "/api/v1/faults/{fault_id}/reduction"): Rule(
+        perms("region:reduction"), json={"decision": "waive", "reason": "不可抗力"}
+    ),
     ("POST", "/api/v1/faults/{fault_id}/close"): Rule(
         perms("alarm:write"), json={"result": "修复"}
     ),
@@ -397,7 +409,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/system/params"): Rule(perms("system:view")),
     ("POST", "/system/params/{mine}"): Rule(
-        perms("system:view", "system:write"), form={"name": "no_data_minutes", "value": "30"}
+        perms("system:view", "system:write"), form={"name": "window_min", "value": "30"}
+    ),
+    ("POST", "/system/limits"): Rule(
+        perms("system:view", "region:limits"),
+        form={"org": "C1", "name": "no_data_minutes", "value": "9", "mine": "M1"},
     ),
     ("GET", "/system/roles"): Rule(perms("system:view")),
     ("POST", "/system/roles"): Rule(
@@ -645,6 +661,13 @@ ROUTES.update(
         ("GET", "/region/production"): Rule(perms("region:view")),
         ("GET", "/region/ranking"): Rule(perms("region:view")),
         ("GET", "/region/faults"): Rule(perms("region:view")),
+        ("POST", "/region/faults/{fault_id}/reduction"): Rule(
+            perms("region:view", "region:reduction"),
+            form={"decision": "waive", "reason": "不可抗力"},
+        ),
+        ("POST", "/region/faults/{fault_id}/report-confirm"): Rule(
+            perms("region:view", "region:reduction"), form={"accepted": "true"}
+        ),
         # ---- pages: 生产管理, the approvals
         ("POST", "/production/{mine}/coefficient-applications/{application}/approve"): Rule(
             perms("production:view", "production:approve"), form={}

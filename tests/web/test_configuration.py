@@ -88,7 +88,7 @@ def test_an_administrator_configures_a_mine_from_the_pages(
     # the administrator applied; another (the write token) approves
     (application,) = w.ok(w.get("/coefficient-applications", status="pending"))["items"]
     w.ok(w.post(f"/coefficient-applications/{application['id']}/approve", None))
-    page = post(client, "/system/params/FHS", csrf, name="comm_loss_minutes", value="5")
+    page = post(client, "/system/params/FHS", csrf, name="comm_loss_minutes", value="2")
     assert "阈值已保存" in page
     page = post(
         client,
@@ -124,7 +124,7 @@ def test_an_administrator_configures_a_mine_from_the_pages(
     assert "开盖/调参已审批" in page
     summary = w.ok(w.get("/mines/FHS/summary"))
     assert summary["day"]["manual_t"] == 120.5
-    assert w.ok(w.get("/mines/FHS/thresholds"))["values"]["comm_loss_minutes"] == 5
+    assert w.ok(w.get("/mines/FHS/thresholds"))["values"]["comm_loss_minutes"] == 2
     permits = w.ok(w.get("/mines/FHS/permits"))["items"]
     assert permits[0]["start"] == "2026-03-15T05:00:00Z"  # 13:00 in Asia/Shanghai
 

@@ -1,5 +1,6 @@
 """Rule thresholds per mine or point: defaults of the rulebook, changed at run time by
-an administrator, every change audited."""
+an administrator, every change audited; the legal limits among them only by a supervising
+unit, and only shorter (``limits.service``)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from sqlalchemy.orm import Session
 
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
-from coalwatch.domain.alarms import THRESHOLD_LIMITS, THRESHOLD_NAMES, Thresholds
-from coalwatch.errors import Invalid
+from coalwatch.domain.alarms import LEGAL_LIMITS, THRESHOLD_LIMITS, THRESHOLD_NAMES, Thresholds
+from coalwatch.errors import N_, Invalid
 from coalwatch.federation.queue import enqueue_config
+from coalwatch.limits import service as legal
 from coalwatch.mines.service import mine_point, visible_mine
+from coalwatch.orgs.service import require_supervisor
 from coalwatch.storage.models import Point, Threshold
 
 
@@ -39,7 +42,9 @@ class ThresholdsOut(BaseModel):
 def for_point(
     session: Session, mine_id: int, point: Point | None, defaults: Thresholds | None = None
 ) -> Thresholds:
-    """Defaults ← the point's own settings ← the mine's overrides ← the point's overrides."""
+    """Defaults ← the point's own settings ← the mine's overrides ← the point's overrides;
+    a legal limit is then cut to the shortest its orgs allow (an override may only shorten
+    it, ``limits.service``)."""
     base = defaults or Thresholds()
     if point is not None:
         base = replace(
@@ -48,38 +53,46 @@ def for_point(
             window_min=point.window_min,
             window_min_kg=point.window_min_kg,
         )
-    rows = _rows(session, mine_id)
+    rows, ceilings = _read(session, mine_id)
     mine_level = {name: value for point_id, name, value in rows if point_id is None}
     point_level = {
         name: value for point_id, name, value in rows if point is not None and point_id == point.id
     }
-    return replace(base, **{**mine_level, **point_level})
+    found = replace(base, **{**mine_level, **point_level})
+    return replace(
+        found, **{name: min(getattr(found, name), most) for name, most in ceilings.items()}
+    )
 
 
 _CACHE = "coalwatch.thresholds"
+Rows = list[tuple[int | None, str, int]]
 
 
-def _rows(session: Session, mine_id: int) -> list[tuple[int | None, str, int]]:
-    """A mine's overrides, read once per transaction (ingest asks for every point)."""
-    cache: dict[int, list[tuple[int | None, str, int]]] = session.info.setdefault(_CACHE, {})
+def _read(session: Session, mine_id: int) -> tuple[Rows, dict[str, int]]:
+    """A mine's overrides and legal limits, read once per transaction (ingest asks for
+    every point)."""
+    cache: dict[int, tuple[Rows, dict[str, int]]] = session.info.setdefault(_CACHE, {})
     if mine_id not in cache:
-        cache[mine_id] = [
+        rows = [
             (r.point_id, r.name, r.value) for r in session.execute(_OF_MINE, {"mine_id": mine_id})
         ]
+        cache[mine_id] = (rows, legal.mine_ceilings(session, [mine_id])[mine_id])
     return cache[mine_id]
 
 
 def preload(session: Session, mine_ids: Iterable[int]) -> None:
-    """Read the overrides of these mines in one query, for ``for_point`` (the timed
-    rules ask for every mine); a mine read already in the transaction stays as read."""
-    cache: dict[int, list[tuple[int | None, str, int]]] = session.info.setdefault(_CACHE, {})
+    """Read the overrides and limits of these mines in a few queries, for ``for_point``
+    (the timed rules ask for every mine); a mine read already in the transaction stays
+    as read."""
+    cache: dict[int, tuple[Rows, dict[str, int]]] = session.info.setdefault(_CACHE, {})
     wanted = [mine_id for mine_id in mine_ids if mine_id not in cache]
     if not wanted:
         return
-    found: dict[int, list[tuple[int | None, str, int]]] = {mine_id: [] for mine_id in wanted}
+    found: dict[int, Rows] = {mine_id: [] for mine_id in wanted}
     for mine_id, point_id, name, value in session.execute(_OF_MINES, {"mine_ids": wanted}):
         found[mine_id].append((point_id, name, value))
-    cache.update(found)
+    ceilings = legal.mine_ceilings(session, wanted)
+    cache.update({mine_id: (rows, ceilings[mine_id]) for mine_id, rows in found.items()})
 
 
 #: read for every batch: built once
@@ -94,13 +107,20 @@ _OF_MINES = select(Threshold.mine_id, Threshold.point_id, Threshold.name, Thresh
 def set_threshold(
     session: Session, principal: Principal, mine_code: str, data: ThresholdIn, now: datetime
 ) -> ThresholdsOut:
-    principal.require("system:write")
+    # a legal limit is the supervising unit's (``region:limits``), the rest the mine's
+    principal.require(legal.PERMISSION if data.name in LEGAL_LIMITS else "system:write")
     if data.name not in THRESHOLD_NAMES:
         raise Invalid(f"unknown threshold {data.name!r}; known: {', '.join(THRESHOLD_NAMES)}")
     limit = THRESHOLD_LIMITS[data.name]
     if data.value is not None and data.value > limit:
         raise Invalid(f"{data.name} is at most {limit}, got {data.value}")
-    mine, _ = visible_mine(session, principal, mine_code)
+    mine, org = visible_mine(session, principal, mine_code)
+    if data.name in LEGAL_LIMITS:  # the mine's judges shorten it, for this mine alone
+        require_supervisor(session, principal, legal.PERMISSION, org, N_("法定时限"))
+        if data.value is not None:
+            legal.check_value(
+                data.name, data.value, legal.settings_above(session, [org.path])[org.path]
+            )
     point = None
     if data.point is not None:
         point = mine_point(session, mine, data.point)

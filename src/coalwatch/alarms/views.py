@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -10,23 +11,29 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from coalwatch.alarms import service, thresholds
 from coalwatch.alarms.schemas import AlarmView, HandleIn
 from coalwatch.domain.alarms import (
     LABELS,
+    LEGAL_LIMITS,
     SEVERITY_LABELS,
     STATE_LABELS,
+    THRESHOLD_LABELS,
     Severity,
     compose_detail,
     figure_unit,
     shown_figure,
     split_figure,
 )
-from coalwatch.errors import Invalid
+from coalwatch.domain.authority import ORG_KIND_LABELS
+from coalwatch.errors import CoalwatchError, Invalid
+from coalwatch.limits import service as legal
 from coalwatch.mines import repository as mine_repository
 from coalwatch.orgs import repository as org_repository
 from coalwatch.web.exports import Cell, csv_response, xlsx_response
+from coalwatch.web.forms import error_text
 from coalwatch.web.pages import Page, need
 
 router = APIRouter(include_in_schema=False)
@@ -286,19 +293,6 @@ def _export(page: Page, items: list[AlarmView], format: str) -> Response:
 # ---- 系统参数: settings and rule thresholds --------------------------------------------------
 
 SystemPage = Annotated[Page, Depends(need("system:view"))]
-THRESHOLD_LABELS = {
-    "min_trip_kg": "最小输煤量 (kg)",
-    "window_min": "皮带监测窗口 (分钟)",
-    "window_min_kg": "窗口最小输煤量 (kg)",
-    "no_data_minutes": "运行无数据 (分钟)",
-    "comm_loss_minutes": "通信中断 (分钟)",
-    "clock_skew_seconds": "时钟偏差 (秒)",
-    "undeclared_shutdown_days": "停产未报备 (天)",
-    "calibration_days": "调校周期 (天)",
-    "fault_report_warning_minutes": "故障上报预警 (分钟)",
-    "fault_report_violation_minutes": "故障上报违规 (分钟)",
-    "fault_escalation_hours": "故障升级 (小时)",
-}
 
 
 @router.get("/system/params")
@@ -307,10 +301,17 @@ def params(page: SystemPage, mine: Text = None, point: Text = None) -> Response:
     mines = _mines(page)
     code = mine or (mines[0][0] if mines else None)
     values = None
+    limits = None
+    levels: list[tuple[str, str, str]] = []
     points: list[tuple[str, str]] = []
     if code:
         with page.session() as session:
             values = thresholds.show(session, page.principal, code, point or None)
+            limits = legal.mine_limits(session, page.principal, code)
+            levels = [
+                (o.code, o.name, o.kind)
+                for o in legal.deciding_levels(session, page.principal, code)
+            ]
             points = [
                 (p.code, p.name)
                 for p in mine_repository.points_of(session, [_mine_id(session, page, code)])
@@ -335,6 +336,10 @@ def params(page: SystemPage, mine: Text = None, point: Text = None) -> Response:
         points=points,
         values=values,
         labels=THRESHOLD_LABELS,
+        limits=limits,
+        levels=levels,
+        legal=LEGAL_LIMITS,
+        kinds=ORG_KIND_LABELS,
     )
 
 
@@ -342,6 +347,26 @@ def _mine_id(session: Any, page: Page, code: str) -> int:
     from coalwatch.mines.service import visible_mine
 
     return visible_mine(session, page.principal, code)[0].id
+
+
+def _save_whole(
+    page: Page, back: str, value: str, act: Callable[[Session, int | None], object], done: str
+) -> Response:
+    """A threshold or limit typed on 系统参数: a non-negative whole number, or empty for
+    the default; a refusal other than 403 comes back as a message on the page."""
+    value = value.strip()
+    if value and not value.isdigit():
+        page.flash(page._("阈值须为非负整数"), "error")
+        return page.redirect(back)
+    try:
+        with page.session() as session:
+            act(session, int(value) if value else None)
+    except (ValidationError, CoalwatchError) as exc:
+        if isinstance(exc, CoalwatchError) and exc.status in (401, 403):
+            raise
+        page.flash(error_text(exc, page._), "error")
+        return page.redirect(back)
+    return page.redirect(back, done)
 
 
 @router.post("/system/params/{mine}")
@@ -352,14 +377,28 @@ def set_threshold(
     value: Annotated[str, Form(max_length=20)] = "",
     point: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    back = f"/system/params?mine={mine}" + (f"&point={point}" if point else "")
-    value = value.strip()
-    if value and not value.isdigit():
-        page.flash(page._("阈值须为非负整数"), "error")
-        return page.redirect(back)
-    data = thresholds.ThresholdIn(
-        point=point or None, name=name, value=int(value) if value else None
-    )
-    with page.session() as session:
-        thresholds.set_threshold(session, page.principal, mine, data, page.now())
-    return page.redirect(back, page._("阈值已保存"))
+    back = f"/system/params?{urlencode({'mine': mine, **({'point': point} if point else {})})}"
+
+    def act(session: Session, number: int | None) -> object:
+        data = thresholds.ThresholdIn(point=point or None, name=name, value=number)
+        return thresholds.set_threshold(session, page.principal, mine, data, page.now())
+
+    return _save_whole(page, back, value, act, page._("阈值已保存"))
+
+
+@router.post("/system/limits")
+def set_limit(
+    page: SystemPage,
+    org: Annotated[str, Form(max_length=64)],
+    name: Annotated[str, Form(max_length=64)],
+    mine: Annotated[str, Form(max_length=64)],
+    value: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """法定时限: a supervising unit shortens a legal limit for its subtree (empty: back to
+    the level above's)."""
+
+    def act(session: Session, number: int | None) -> object:
+        return legal.set_limit(session, page.principal, org, name, number, page.now())
+
+    back = f"/system/params?{urlencode({'mine': mine})}"
+    return _save_whole(page, back, value, act, page._("法定时限已保存"))

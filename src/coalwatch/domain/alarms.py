@@ -205,6 +205,41 @@ THRESHOLD_LIMITS: dict[str, int] = {
 }
 
 
+#: the legal limits 法定时限, each a deadline or window of the rulebook (domain.md) that
+#: is a ceiling: a supervising unit may shorten it for its subtree, nobody may lengthen
+#: it, and a mine does not set it at all. The others (a trip's or a belt window's
+#: minimum, the tolerated skew of a station's clock, which the deployment sets) stay
+#: settings of the mine's administrator.
+LEGAL_LIMITS: dict[str, int] = {
+    name: getattr(Thresholds(), name)
+    for name in (
+        "no_data_minutes",
+        "comm_loss_minutes",
+        "undeclared_shutdown_days",
+        "calibration_days",
+        "fault_report_warning_minutes",
+        "fault_report_violation_minutes",
+        "fault_escalation_hours",
+    )
+}
+#: the shortest a legal limit may be made: a deadline of zero is none
+MIN_LEGAL_LIMIT = 1
+
+#: how the pages name each threshold (gettext message ids), with its unit
+THRESHOLD_LABELS: dict[str, str] = {
+    "min_trip_kg": "最小输煤量 (kg)",
+    "window_min": "皮带监测窗口 (分钟)",
+    "window_min_kg": "窗口最小输煤量 (kg)",
+    "no_data_minutes": "运行无数据 (分钟)",
+    "comm_loss_minutes": "通信中断 (分钟)",
+    "clock_skew_seconds": "时钟偏差 (秒)",
+    "undeclared_shutdown_days": "停产未报备 (天)",
+    "calibration_days": "调校周期 (天)",
+    "fault_report_warning_minutes": "故障上报预警 (分钟)",
+    "fault_report_violation_minutes": "故障上报违规 (分钟)",
+    "fault_escalation_hours": "故障升级 (小时)",
+}
+
 #: what an alarm's detail says, by its code: gettext message ids (Chinese) whose
 #: ``%(name)s`` are the alarm's params; the pages and exports translate them
 DETAILS: dict[str, str] = {

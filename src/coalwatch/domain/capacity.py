@@ -25,6 +25,9 @@ SERIOUS_MONTH_FACTOR = Fraction(11, 10)
 SUSTAINED_FACTOR = Fraction(11, 10)
 #: a fault not reported upward in time reduces A by 3 days' capacity per fault day
 REDUCTION_DAYS_FACTOR = 3
+#: a reduction's states as the pages name them (gettext message ids): pending and
+#: confirmed lower A, waived does not
+REDUCTION_LABELS: dict[str, str] = {"pending": "待确认", "confirmed": "已核减", "waived": "已免减"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,15 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from coalwatch.faults import service
-from coalwatch.faults.schemas import CloseIn, FaultIn, FaultList, FaultOut, ReportIn
+from coalwatch.faults.schemas import (
+    CloseIn,
+    FaultIn,
+    FaultList,
+    FaultOut,
+    ReductionDecisionIn,
+    ReportDecisionIn,
+    ReportIn,
+)
 from coalwatch.schemas import Id
 from coalwatch.web.context import Ctx
 from coalwatch.web.exports import csv_response
@@ -17,7 +25,7 @@ CSV_COLUMNS = tuple(FaultOut.model_fields)
 CSV_EXAMPLE = (
     ",".join(CSV_COLUMNS) + "\r\n"
     "3,M1,,comm_interruption,主站 S1 通信中断,,2026-03-15T01:00:00+00:00,"
-    "2026-03-15T01:40:00+00:00,token:ops,,,,,,\r\n"
+    "2026-03-15T01:40:00+00:00,token:ops,,,,,,,system,,,,,,,\r\n"
 )
 
 
@@ -45,7 +53,11 @@ def record_fault(mine: str, data: FaultIn, ctx: Ctx) -> FaultOut:
         return service.record_fault(session, ctx.principal(session), mine, data, ctx.now())
 
 
-@router.post("/faults/{fault_id}/report", summary="The fault was reported upward (上报)")
+@router.post(
+    "/faults/{fault_id}/report",
+    summary="Report the fault upward now (上报), through the system or as by telephone",
+    description="The report time is the server's: a `reported_at` in the body is refused (422).",
+)
 def report(fault_id: Id, data: ReportIn, ctx: Ctx) -> FaultOut:
     with ctx.session() as session:
         return service.report(session, ctx.principal(session), fault_id, data, ctx.now())
@@ -55,3 +67,26 @@ def report(fault_id: Id, data: ReportIn, ctx: Ctx) -> FaultOut:
 def close(fault_id: Id, data: CloseIn, ctx: Ctx) -> FaultOut:
     with ctx.session() as session:
         return service.close(session, ctx.principal(session), fault_id, data, ctx.now())
+
+
+@router.post(
+    "/faults/{fault_id}/report/confirm",
+    summary="Confirm (or reject) a fault's telephone report (the supervising unit)",
+    description="Needs `region:reduction` at a supervising unit above the mine (403 otherwise).",
+)
+def confirm_report(fault_id: Id, data: ReportDecisionIn, ctx: Ctx) -> FaultOut:
+    with ctx.session() as session:
+        return service.confirm_report(session, ctx.principal(session), fault_id, data, ctx.now())
+
+
+@router.post(
+    "/faults/{fault_id}/reduction",
+    summary="Confirm or waive a fault's pending capacity reduction 核减/免减",
+    description=(
+        "Needs `region:reduction` at a supervising unit above the mine (403 otherwise); "
+        "only a pending reduction is decided (409 otherwise)."
+    ),
+)
+def decide_reduction(fault_id: Id, data: ReductionDecisionIn, ctx: Ctx) -> FaultOut:
+    with ctx.session() as session:
+        return service.decide_reduction(session, ctx.principal(session), fault_id, data, ctx.now())

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,9 +20,33 @@ class FaultIn(BaseModel):
 
 
 class ReportIn(BaseModel):
+    """上报: the fault is reported upward now; the report time is the server's."""
+
     model_config = ConfigDict(extra="forbid")
-    #: when it was reported upward (default: now)
+    #: "system": reported through the center; "phone": it was reported by telephone
+    #: (recorded now, for the supervising unit to confirm)
+    via: Literal["system", "phone"] = "system"
+    #: to whom, what was said
+    note: Text | None = None
+    #: refused (422): the report time is the server's time of the act, never a typed one
     reported_at: Moment | None = None
+
+
+class ReportDecisionIn(BaseModel):
+    """The supervising unit confirms a telephone report, or says it never came."""
+
+    model_config = ConfigDict(extra="forbid")
+    accepted: bool
+    #: required when not accepted
+    reason: Text | None = None
+
+
+class ReductionDecisionIn(BaseModel):
+    """The supervising unit confirms or waives a fault's pending reduction 核减/免减."""
+
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["confirm", "waive"]
+    reason: Text
 
 
 class CloseIn(BaseModel):
@@ -48,10 +72,22 @@ class FaultOut(BaseModel):
     recovered_at: Instant | None
     escalated_at: Instant | None
     closed_at: Instant | None
-    #: 核减: capacity taken off because the fault was not reported within 2 h
+    #: 核减: capacity taken off because the fault was not reported within 2 h; it is
+    #: computed when the deadline passes and grows with the fault until it recovers
     reduction_t: NumberOut | None
     #: "warning" past 1 h unreported, "violation" past 2 h
     report_lateness: str | None
+    #: "system" or "phone" (None: not reported)
+    reported_via: str | None = None
+    report_note: str | None = None
+    #: who of the supervising unit confirmed a telephone report, and when
+    report_confirmed_by: str | None = None
+    report_confirmed_at: Instant | None = None
+    #: "pending" (counted at once), "confirmed" (counted) or "waived" (not counted)
+    reduction_status: str | None = None
+    reduction_decided_by: str | None = None
+    reduction_decided_at: Instant | None = None
+    reduction_reason: str | None = None
 
 
 class FaultList(BaseModel):

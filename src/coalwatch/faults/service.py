@@ -1,10 +1,12 @@
 """Fault records 故障记录: opened by system abnormalities or by hand, reported upward
-within 1 h (company rule) / 2 h (provincial rule), recovered, closed; a fault not
-reported within 2 h reduces the year's capacity 核减 when it is closed."""
+within 1 h (company rule) / 2 h (provincial rule), recovered, closed. The report time is
+the server's time of the report act. When the 2 h deadline passes unreported, the year's
+capacity reduction 核减 is pending at once and grows with the fault until it recovers;
+the supervising unit confirms or waives it. Nothing waits for the fault to be closed."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -24,16 +26,27 @@ from coalwatch.domain.alarms import (
     phenomenon_params,
 )
 from coalwatch.domain.units import fraction_to_decimal, kg_to_tonnes
-from coalwatch.errors import Conflict, Invalid, NotFound
+from coalwatch.errors import N_, Conflict, Invalid, NotFound
 from coalwatch.events.broker import emit
 from coalwatch.faults import repository
-from coalwatch.faults.schemas import CloseIn, FaultIn, FaultOut, ReportIn
+from coalwatch.faults.schemas import (
+    CloseIn,
+    FaultIn,
+    FaultOut,
+    ReductionDecisionIn,
+    ReportDecisionIn,
+    ReportIn,
+)
 from coalwatch.federation.outbound import forward_fault, mirror_of
 from coalwatch.mines import repository as mine_repository
-from coalwatch.mines.service import apply_reduction, mine_point, visible_mine
+from coalwatch.mines.service import mine_point, visible_mine
+from coalwatch.orgs.service import require_supervisor
 from coalwatch.storage.models import Alarm, CapacityReduction, Fault, Mine, Org, Point
 
 MAX_LISTED = 1000
+#: the permission of the supervising unit that decides reductions and confirms reports
+REDUCTION = "region:reduction"
+PENDING = "pending"
 
 
 def open_for_alarm(
@@ -72,6 +85,9 @@ def recovered(session: Session, alarm: Alarm) -> None:
     fault = repository.for_alarm(session, alarm.id)
     if fault is not None and fault.recovered_at is None and alarm.end is not None:
         fault.recovered_at = alarm.end
+        mine = session.get_one(Mine, fault.mine_id)
+        if mine.managed_by_center_id is None:
+            assess(session, fault, mine, alarm.end)
         forward_fault(session, fault, "recovered", alarm.end)
 
 
@@ -122,21 +138,26 @@ def _visible(session: Session, principal: Principal, fault_id: int) -> tuple[Fau
 def report(
     session: Session, principal: Principal, fault_id: int, data: ReportIn, now: datetime
 ) -> FaultOut:
-    """上报: the fault was reported to the level above."""
+    """上报: the fault is reported to the level above now, through the system or (recorded
+    as) by telephone; the report time is the server's."""
     principal.require("alarm:write")
+    if data.reported_at is not None:
+        raise Invalid(
+            N_("上报时间由服务器在上报时记录，不能填写（请去掉 reported_at）"),
+            {"field": "reported_at"},
+        )
     fault, mine, org = _visible(session, principal, fault_id)
     if fault.reported_at is not None:
         raise Conflict(f"fault {fault_id} was reported already at {fault.reported_at.isoformat()}")
-    at = data.reported_at or now
-    if at > now or at < fault.occurred_at:
-        raise Invalid("reported_at must lie between the fault's occurrence and now")
-    fault.reported_at = at
+    fault.reported_at = now
     fault.reported_by = principal.name
+    fault.reported_via = data.via
+    fault.report_note = data.note
     alarms.end_condition(
         session,
         mine_id=mine.id,
         type_=AlarmType.FAULT_REPORT_OVERDUE,
-        at=at,
+        at=now,
         subject=f"fault:{fault.id}",
     )
     audit.record(
@@ -145,57 +166,183 @@ def report(
         action="fault.report",
         entity="fault",
         key=str(fault.id),
-        detail={"reported_at": at.isoformat()},
+        detail={"reported_at": now.isoformat(), "via": data.via, "note": data.note},
         at=now,
     )
+    reduction = assess(session, fault, mine, now)
     emit(session, "fault", org.path, {"id": fault.id, "mine": mine.code, "transition": "reported"})
     forward_fault(session, fault, "reported", now)  # a real message to the level above
-    return _out(session, fault, mine, None, None, now)
+    return _out(session, fault, mine, None, reduction, now)
+
+
+def confirm_report(
+    session: Session, principal: Principal, fault_id: int, data: ReportDecisionIn, now: datetime
+) -> FaultOut:
+    """The supervising unit confirms a telephone report, or says it never came: the fault
+    is then unreported, and its reduction pending if the deadline has passed."""
+    principal.require(REDUCTION)
+    fault, mine, org = _visible(session, principal, fault_id)
+    require_supervisor(session, principal, REDUCTION, org, N_("电话上报确认"))
+    if fault.reported_via != "phone" or fault.report_confirmed_at is not None:
+        raise Conflict(f"fault {fault_id} has no telephone report waiting to be confirmed")
+    if not data.accepted and data.reason is None:
+        raise Invalid(N_("不予确认须写明理由"), {"field": "reason"})
+    detail: dict[str, object] = {
+        "reported_at": fault.reported_at.isoformat() if fault.reported_at else None,
+        "accepted": data.accepted,
+        "reason": data.reason,
+    }
+    if data.accepted:
+        fault.report_confirmed_by, fault.report_confirmed_at = principal.name, now
+    else:
+        fault.reported_at = fault.reported_by = fault.reported_via = None
+    audit.record(
+        session,
+        actor=principal.name,
+        action="fault.report.confirm" if data.accepted else "fault.report.reject",
+        entity="fault",
+        key=str(fault.id),
+        detail=detail,
+        at=now,
+    )
+    reduction = assess(session, fault, mine, now)
+    emit(session, "fault", org.path, {"id": fault.id, "mine": mine.code, "transition": "reported"})
+    return _out(session, fault, mine, None, reduction, now)
+
+
+def decide_reduction(
+    session: Session,
+    principal: Principal,
+    fault_id: int,
+    data: ReductionDecisionIn,
+    now: datetime,
+) -> FaultOut:
+    """核减/免减: the supervising unit confirms a pending reduction or waives it (a waived
+    one no longer lowers the capacity), with a reason; audited."""
+    principal.require(REDUCTION)
+    fault, mine, org = _visible(session, principal, fault_id)
+    require_supervisor(session, principal, REDUCTION, org, N_("核减与免减"))
+    reduction = (
+        None
+        if fault.reduction_id is None
+        else session.get_one(CapacityReduction, fault.reduction_id)
+    )
+    if reduction is None:
+        raise Conflict(f"fault {fault_id} has no capacity reduction")
+    if reduction.status != PENDING:
+        raise Conflict(f"the reduction of fault {fault_id} is {reduction.status} already")
+    reduction.status = "confirmed" if data.decision == "confirm" else "waived"
+    reduction.decided_by, reduction.decided_at = principal.name, now
+    reduction.decision_reason = data.reason
+    audit.record(
+        session,
+        actor=principal.name,
+        action=f"reduction.{data.decision}",
+        entity="capacity_reduction",
+        key=str(reduction.id),
+        detail={
+            "fault": fault.id,
+            "mine": mine.code,
+            "amount_t": str(_tonnes(reduction.amount_kg_num, reduction.amount_kg_den)),
+            "reason": data.reason,
+        },
+        at=now,
+    )
+    emit(session, "fault", org.path, {"id": fault.id, "mine": mine.code, "transition": "decided"})
+    return _out(session, fault, mine, None, reduction, now)
+
+
+def assess(session: Session, fault: Fault, mine: Mine, now: datetime) -> CapacityReduction | None:
+    """The rule, applied now: a fault not reported by its deadline (2 h, or what the
+    supervising units made it) reduces its year's capacity by (A / 330) × 3 × fault days,
+    from its occurrence date to its recovery date (today while it lasts), both counted.
+    The reduction is pending (and counted) from the day the deadline passed; it grows
+    with the fault until the fault recovers, whatever was decided about it."""
+    limits = thresholds.for_point(session, mine.id, None)
+    lateness = fault_report_lateness(fault.occurred_at, fault.reported_at, now, limits)
+    if lateness is not ReportLateness.VIOLATION:
+        return None
+    tz = ZoneInfo(mine.timezone)
+    occurred = fault.occurred_at.astimezone(tz).date()
+    last = (fault.recovered_at or now).astimezone(tz).date()
+    changes = [
+        rules.CapacityChange(kg_to_tonnes(c.annual_kg), c.effective_from)
+        for c in mine_repository.capacities_of(session, mine.id)
+    ]
+    annual = rules.approved_annual(changes, occurred)
+    if annual is None:
+        return None
+    amount_kg = rules.fault_reduction(annual, occurred, max(last, occurred)) * 1000
+    if fault.reduction_id is not None:
+        reduction = session.get_one(CapacityReduction, fault.reduction_id)
+        if (reduction.amount_kg_num, reduction.amount_kg_den) != (
+            amount_kg.numerator,
+            amount_kg.denominator,
+        ):
+            reduction.amount_kg_num = amount_kg.numerator
+            reduction.amount_kg_den = amount_kg.denominator
+        return reduction
+    # 核减其当年的审定生产能力: the fault's year, from the day its deadline passed (the
+    # year's last day for a deadline that passed in the next year)
+    deadline = fault.occurred_at + timedelta(minutes=limits.fault_report_violation_minutes)
+    effective = min(deadline.astimezone(tz).date(), date(occurred.year, 12, 31))
+    reduction = CapacityReduction(
+        mine_id=mine.id,
+        amount_kg_num=amount_kg.numerator,
+        amount_kg_den=amount_kg.denominator,
+        effective_from=effective,
+        reason=f"故障 {fault.id} 未按时上报 (fault {fault.id} not reported in time)",
+        created_at=now,
+        status=PENDING,
+    )
+    mine_repository.add(session, reduction)
+    fault.reduction_id = reduction.id
+    audit.record(
+        session,
+        actor="system",
+        action="reduction.pending",
+        entity="capacity_reduction",
+        key=str(reduction.id),
+        detail={"fault": fault.id, "mine": mine.code, "effective_from": effective.isoformat()},
+        at=now,
+    )
+    return reduction
+
+
+def assess_due(session: Session, now: datetime) -> None:
+    """The timed rule: every fault not closed, of the mines this center judges."""
+    for fault in repository.open_faults(session):
+        mine = session.get_one(Mine, fault.mine_id)
+        if mine.managed_by_center_id is None and mirror_of(session, fault.id) is None:
+            assess(session, fault, mine, now)
 
 
 def close(
     session: Session, principal: Principal, fault_id: int, data: CloseIn, now: datetime
 ) -> FaultOut:
-    """Closing records the result; a fault unreported at 2 h reduces the capacity."""
+    """Closing records the result and the recovery (the reduction's last day)."""
     principal.require("alarm:write")
     fault, mine, org = _visible(session, principal, fault_id)
     if fault.closed_at is not None:
         raise Conflict(f"fault {fault_id} is closed already")
-    recovered_at = data.recovered_at or fault.recovered_at or now
+    if (
+        fault.recovered_at is not None
+        and data.recovered_at is not None
+        and data.recovered_at != fault.recovered_at
+    ):
+        raise Invalid(
+            N_("恢复时间已由系统记录为 %(at)s，不能改写"),
+            {"field": "recovered_at"},
+            params={"at": fault.recovered_at.isoformat()},
+        )
+    recovered_at = fault.recovered_at or data.recovered_at or now
     if recovered_at < fault.occurred_at or recovered_at > now:
         raise Invalid("recovered_at must lie between the fault's occurrence and now")
     fault.recovered_at = recovered_at
     fault.result = data.result
     fault.closed_at = now
     fault.closed_by = principal.name
-    tz = ZoneInfo(mine.timezone)
-    limits = thresholds.for_point(session, mine.id, None)
-    lateness = fault_report_lateness(fault.occurred_at, fault.reported_at, now, limits)
-    reduction = None
-    if lateness is ReportLateness.VIOLATION:
-        occurred = fault.occurred_at.astimezone(tz).date()
-        changes = [
-            rules.CapacityChange(kg_to_tonnes(c.annual_kg), c.effective_from)
-            for c in mine_repository.capacities_of(session, mine.id)
-        ]
-        annual = rules.approved_annual(changes, occurred)
-        if annual is not None:
-            amount = rules.fault_reduction(annual, occurred, recovered_at.astimezone(tz).date())
-            # 核减其当年的审定生产能力: the fault's year, from the closing day (or, for a
-            # fault closed in a later year, from that year's last day, so its A is reduced)
-            closing_day = now.astimezone(tz).date()
-            applied = (
-                closing_day if closing_day.year == occurred.year else date(occurred.year, 12, 31)
-            )
-            reduction = apply_reduction(
-                session,
-                mine,
-                amount,
-                applied,
-                f"故障 {fault.id} 未在2小时内上报 (fault {fault.id} not reported within 2 h)",
-                now,
-            )
-            fault.reduction_id = reduction.id
+    reduction = assess(session, fault, mine, now)
     audit.record(
         session,
         actor=principal.name,
@@ -249,11 +396,19 @@ def _out(
         occurred_at=fault.occurred_at,
         reported_at=fault.reported_at,
         reported_by=fault.reported_by,
+        reported_via=fault.reported_via,
+        report_note=fault.report_note,
+        report_confirmed_by=fault.report_confirmed_by,
+        report_confirmed_at=fault.report_confirmed_at,
         result=fault.result,
         recovered_at=fault.recovered_at,
         escalated_at=fault.escalated_at,
         closed_at=fault.closed_at,
         reduction_t=reduction_t,
+        reduction_status=None if reduction is None else reduction.status,
+        reduction_decided_by=None if reduction is None else reduction.decided_by,
+        reduction_decided_at=None if reduction is None else reduction.decided_at,
+        reduction_reason=None if reduction is None else reduction.decision_reason,
         report_lateness=None if lateness is None else lateness.value,
     )
 

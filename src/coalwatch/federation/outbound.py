@@ -67,6 +67,7 @@ def forward_fault(session: Session, fault: Fault, transition: str, now: datetime
             "amount_kg_num": cut.amount_kg_num,
             "amount_kg_den": cut.amount_kg_den,
             "effective_from": cut.effective_from.isoformat(),
+            "status": cut.status,
         }
     queue.enqueue(
         session,

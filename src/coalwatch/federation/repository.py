@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from coalwatch.storage.models import (
     Alarm,
-    CapacityReduction,
     DownstreamCenter,
     FederationReject,
     ForwardItem,
@@ -74,22 +73,6 @@ def mirrored_alarm(session: Session, origin: str) -> Alarm | None:
 
 def fault_mirror(session: Session, origin: str) -> FaultMirror | None:
     return session.scalars(select(FaultMirror).where(FaultMirror.origin == origin)).first()
-
-
-def reduction_of(
-    session: Session, mine_id: int, num: int, den: int, effective_from: date
-) -> CapacityReduction | None:
-    """The latest reduction of a mine with this exact amount and date (a mirrored fault's)."""
-    return session.scalars(
-        select(CapacityReduction)
-        .where(
-            CapacityReduction.mine_id == mine_id,
-            CapacityReduction.amount_kg_num == num,
-            CapacityReduction.amount_kg_den == den,
-            CapacityReduction.effective_from == effective_from,
-        )
-        .order_by(CapacityReduction.id.desc())
-    ).first()
 
 
 def received_report(

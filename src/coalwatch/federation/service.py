@@ -76,7 +76,14 @@ from coalwatch.orgs import service as orgs
 from coalwatch.orgs.schemas import OrgIn
 from coalwatch.permits import service as permits
 from coalwatch.permits.schemas import CalibrationIn, PermitIn, ShutdownIn
-from coalwatch.storage.models import Alarm, DownstreamCenter, Fault, Mine, Org
+from coalwatch.storage.models import (
+    Alarm,
+    CapacityReduction,
+    DownstreamCenter,
+    Fault,
+    Mine,
+    Org,
+)
 from coalwatch.storage.models_federation_more import FaultMirror, ReceivedReport
 from coalwatch.storage.session import transaction
 from coalwatch.wire.batches import MalformedBody, describe_error, parse_body
@@ -448,21 +455,45 @@ def _apply_fault(
         # the report is a message: here it counts from when it arrived
         mirror.sent_at, mirror.received_at = times["reported_at"], now
         fault.reported_at, fault.reported_by = now, texts["reported_by"]
-    if isinstance(reduction, dict) and fault.reduction_id is None:
-        try:
-            cut = repository.reduction_of(
-                session,
-                mine.id,
-                int(reduction["amount_kg_num"]),
-                int(reduction["amount_kg_den"]),
-                date.fromisoformat(str(reduction["effective_from"])),
-            )
-        except (KeyError, ValueError) as exc:
-            raise Invalid(f"malformed fault item: {exc}") from exc
-        fault.reduction_id = None if cut is None else cut.id
+    if isinstance(reduction, dict):
+        _mirror_reduction(session, fault, mine, reduction, now)
     session.flush()
     emit(session, "fault", org.path, {"id": fault.id, "mine": mine.code, "transition": transition})
     outbound.forward_fault(session, fault, transition, now)
+
+
+def _mirror_reduction(
+    session: Session, fault: Fault, mine: Mine, data: dict[str, Any], now: datetime
+) -> None:
+    """The reduction of a mirrored fault, as the center where it was opened computed it
+    (it grows there with the fault; each message carries its amount so far)."""
+    try:
+        num, den = int(data["amount_kg_num"]), int(data["amount_kg_den"])
+        effective_from = date.fromisoformat(str(data["effective_from"]))
+        status = str(data.get("status", "confirmed"))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise Invalid(f"malformed fault item: {exc}") from exc
+    if num <= 0 or den <= 0 or status not in ("pending", "confirmed", "waived"):
+        raise Invalid("malformed fault item: reduction")
+    cut = (
+        None
+        if fault.reduction_id is None
+        else session.get_one(CapacityReduction, fault.reduction_id)
+    )
+    if cut is None:
+        cut = CapacityReduction(
+            mine_id=mine.id,
+            amount_kg_num=num,
+            amount_kg_den=den,
+            effective_from=effective_from,
+            reason=f"故障 {fault.id} 未按时上报 (fault {fault.id} not reported in time)",
+            created_at=now,
+            status=status,
+        )
+        repository.add(session, cut)
+        fault.reduction_id = cut.id
+    cut.amount_kg_num, cut.amount_kg_den = num, den
+    cut.effective_from, cut.status = effective_from, status
 
 
 def _apply_report(

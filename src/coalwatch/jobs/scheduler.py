@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coalwatch.alarms import channels, engine
 from coalwatch.events.broker import Broker, attach
+from coalwatch.faults import service as faults
 from coalwatch.jobs import outages
 from coalwatch.jobs.leader import node_name
 from coalwatch.reports import service as reports
@@ -48,6 +49,7 @@ def run_once(
         if broker is not None:
             attach(session, broker)
         engine.tick(session, now)
+        faults.assess_due(session, now)  # 核减: pending once a report is late, growing
     channels.deliver_due(sessions, now)
     with transaction(sessions) as session:
         reports.generate_due(session, now)

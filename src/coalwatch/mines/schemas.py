@@ -156,6 +156,8 @@ class ReductionOut(BaseModel):
     effective_from: Day
     amount_t: NumberOut
     reason: str
+    #: "pending" and "confirmed" lower the capacity, "waived" does not
+    status: str = "confirmed"
 
 
 class CapacityRow(BaseModel):

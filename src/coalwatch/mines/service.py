@@ -475,6 +475,7 @@ def mine_config(session: Session, principal: Principal, code: str, now: datetime
                 effective_from=r.effective_from,
                 amount_t=fraction_to_decimal(Fraction(r.amount_kg_num, r.amount_kg_den * 1000), 3),
                 reason=r.reason,
+                status=r.status,
             )
             for r in repository.reductions_of(session, mine.id)
         ],

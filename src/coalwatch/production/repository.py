@@ -415,7 +415,7 @@ def _yardstick_statement(literal_ids: bool) -> Any:
             CapacityReduction.amount_kg_num,
             CapacityReduction.amount_kg_den,
             none(),
-        ).where(among(CapacityReduction.mine_id)),
+        ).where(among(CapacityReduction.mine_id), CapacityReduction.status != "waived"),
         labelled(
             literal_column("2"),
             Plan.mine_id,

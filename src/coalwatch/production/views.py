@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from coalwatch.domain.alarms import LABELS
+from coalwatch.domain.capacity import REDUCTION_LABELS
 from coalwatch.domain.periods import Period
 from coalwatch.errors import Invalid
 from coalwatch.faults import service as faults
@@ -274,4 +275,5 @@ def fault_list(page: QueryPage, mine: Code = None, open: bool = False) -> Respon
         mines=mines,
         open_only=open,
         kinds={t.value: label for t, label in LABELS.items()},
+        reduction_states=REDUCTION_LABELS,
     )

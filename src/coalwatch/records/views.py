@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from coalwatch.domain import calibration as calibration_rules
 from coalwatch.domain.alarms import LABELS as ALARM_LABELS
+from coalwatch.domain.capacity import REDUCTION_LABELS
 from coalwatch.domain.records import (
     KIND_LABELS,
     MAINTENANCE_LABELS,
@@ -49,7 +50,7 @@ from coalwatch.records.schemas import (
     UpsTestOut,
 )
 from coalwatch.web.exports import Cell
-from coalwatch.web.forms import submit
+from coalwatch.web.forms import back_to, submit
 from coalwatch.web.listing import PAGE_SIZE, Format, PageNo, export, local
 from coalwatch.web.pages import Page, need
 from coalwatch.wire.types import Day
@@ -302,12 +303,13 @@ def fault_register(
             f.id, f.mine, f.point, kinds.get(f.kind, f.kind), f.phenomenon, f.occurred_at,
             f.reported_at, f.reported_by, lateness.get(f.report_lateness or "", ""),
             f.recovered_at, f.result, f.closed_at, f.reduction_t,
+            page.label(REDUCTION_LABELS[f.reduction_status]) if f.reduction_status else None,
         ]  # fmt: skip
 
     header = [
         _("编号"), _("矿井"), _("计量点"), _("类型"), _("现象"), _("发生时间"),
         _("上报时间"), _("上报人"), _("上报状态"), _("恢复时间"), _("处理结果"),
-        _("关闭时间"), _("核减 (t)"),
+        _("关闭时间"), _("核减 (t)"), _("核减状态"),
     ]  # fmt: skip
     return _show(
         page,
@@ -321,13 +323,12 @@ def fault_register(
         format,
         kinds=kinds,
         open_only=open,
+        reduction_states=REDUCTION_LABELS,
     )
 
 
 def _back(page: Page) -> str:
-    referer = page.request.headers.get("referer") or ""
-    marker = referer.find("/ledger/faults")
-    return referer[marker:] if marker >= 0 else "/ledger/faults"
+    return back_to(page, "/ledger/faults")
 
 
 @router.post("/ledger/{mine}/faults")
@@ -350,7 +351,6 @@ async def report_fault(page: LedgerPage, fault_id: int) -> Response:
         lambda session, data: faults.report(session, page.principal, fault_id, data, page.now()),
         back=_back(page),
         done=page._("故障已上报") + f" #{fault_id}",
-        local_times=("reported_at",),
     )
 
 

@@ -1,5 +1,6 @@
 """Pages of 区域监管: 辖区产量 (production by sub-region and mine, CSV/XLSX), 超产排名
-(mines by capacity ratio) and 故障与上报 (open faults, late reports)."""
+(mines by capacity ratio) and 故障与上报 (open faults, late reports, telephone reports to
+confirm and pending reductions to confirm or waive)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,16 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from coalwatch.domain.alarms import LABELS
+from coalwatch.domain.authority import SUPERVISING_KINDS
 from coalwatch.domain.periods import Period
 from coalwatch.errors import Invalid
+from coalwatch.faults import service as fault_service
+from coalwatch.faults.schemas import ReductionDecisionIn, ReportDecisionIn
 from coalwatch.orgs import service as orgs
 from coalwatch.production.schemas import Figure
 from coalwatch.region import service
 from coalwatch.web.exports import csv_response, xlsx_response
+from coalwatch.web.forms import back_to, submit
 from coalwatch.web.listing import Format
 from coalwatch.web.pages import Page, need
 
@@ -193,6 +198,12 @@ def faults(page: RegionPage, org: Code = None) -> Response:
     """故障与上报: open faults with their 1 h / 2 h status, late reports."""
     units, org = _units(page, org)
     view = None
+    with page.session() as session:
+        unit = orgs.unit_of(session, page.principal)
+    # the forms to confirm or waive: for a supervising unit's user with region:reduction
+    decides = page.principal.has(fault_service.REDUCTION) and (
+        unit is None or unit.kind in SUPERVISING_KINDS
+    )
     if org:
         with page.session() as session:
             view = service.region_faults(
@@ -210,4 +221,37 @@ def faults(page: RegionPage, org: Code = None) -> Response:
         org=org or "",
         kinds={k.value: v for k, v in LABELS.items()},
         deadline_hour=page.state.settings.report_deadline_hour,
+        decides=decides,
+    )
+
+
+def _faults_back(page: Page) -> str:
+    return back_to(page, "/region/faults")
+
+
+@router.post("/region/faults/{fault_id}/reduction")
+async def decide_reduction(page: RegionPage, fault_id: int) -> Response:
+    """核减/免减: the supervising unit confirms or waives a fault's pending reduction."""
+    return await submit(
+        page,
+        ReductionDecisionIn,
+        lambda session, data: fault_service.decide_reduction(
+            session, page.principal, fault_id, data, page.now()
+        ),
+        back=_faults_back(page),
+        done=page._("核减决定已保存") + f" #{fault_id}",
+    )
+
+
+@router.post("/region/faults/{fault_id}/report-confirm")
+async def confirm_report(page: RegionPage, fault_id: int) -> Response:
+    """The supervising unit confirms (or rejects) a fault's telephone report."""
+    return await submit(
+        page,
+        ReportDecisionIn,
+        lambda session, data: fault_service.confirm_report(
+            session, page.principal, fault_id, data, page.now()
+        ),
+        back=_faults_back(page),
+        done=page._("电话上报确认已保存") + f" #{fault_id}",
     )

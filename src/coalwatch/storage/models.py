@@ -77,6 +77,12 @@ class CapacityReduction(Base):
     effective_from: Mapped[date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: "pending" (computed by the rule, counted at once), "confirmed" or "waived" (not
+    #: counted) by the supervising unit; a pending fault reduction grows with its fault
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Plan(Base):
@@ -473,6 +479,13 @@ class Fault(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reported_by: Mapped[str | None] = mapped_column(String(200))
+    #: "system" (reported through the center) or "phone" (recorded as reported by
+    #: telephone, for the supervising unit to confirm); ``reported_at`` is the server's
+    #: time of the act either way
+    reported_via: Mapped[str | None] = mapped_column(String(16))
+    report_note: Mapped[str | None] = mapped_column(Text)
+    report_confirmed_by: Mapped[str | None] = mapped_column(String(200))
+    report_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: 处理结果
     result: Mapped[str | None] = mapped_column(Text)
     recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -668,6 +681,7 @@ class FederationReject(Base):
 # them in the metadata wherever the models are used.
 from coalwatch.audit import models as audit_models  # noqa: E402
 from coalwatch.integrity import models as integrity_models  # noqa: E402
+from coalwatch.limits import models as limits_models  # noqa: E402
 from coalwatch.storage import (  # noqa: E402
     models_backups,
     models_duty,
@@ -681,6 +695,7 @@ from coalwatch.storage import (  # noqa: E402
 __all__ = [
     "audit_models",
     "integrity_models",
+    "limits_models",
     "models_backups",
     "models_duty",
     "models_federation_more",

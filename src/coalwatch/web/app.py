@@ -37,6 +37,7 @@ from coalwatch.integrity.service import IntegrityJob
 from coalwatch.jobs.api import router as jobs_router
 from coalwatch.jobs.leader import Leader, Lease
 from coalwatch.jobs.scheduler import Scheduler
+from coalwatch.limits.api import router as limits_router
 from coalwatch.mines.api import router as mines_router
 from coalwatch.mines.views import router as mines_pages
 from coalwatch.monitor.views import router as monitor_pages
@@ -158,6 +159,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         ingest_router,
         production_router,
         alarms_router,
+        limits_router,
         faults_router,
         permits_router,
         records_router,

@@ -27,7 +27,6 @@ OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 
 def data_labels() -> Iterator[str]:
     """Texts shown through ``_(variable)``: they are not literals at the call."""
-    from coalwatch.alarms.views import THRESHOLD_LABELS
     from coalwatch.auth.permissions import BUILTIN_ROLES, MENUS
     from coalwatch.domain.alarms import (
         DETAILS,
@@ -35,8 +34,11 @@ def data_labels() -> Iterator[str]:
         LATENESS_LABELS,
         SEVERITY_LABELS,
         STATE_LABELS,
+        THRESHOLD_LABELS,
         VALUE_UNITS,
     )
+    from coalwatch.domain.authority import ORG_KIND_LABELS
+    from coalwatch.domain.capacity import REDUCTION_LABELS
     from coalwatch.domain.records import (
         KIND_LABELS,
         MAINTENANCE_LABELS,
@@ -64,6 +66,8 @@ def data_labels() -> Iterator[str]:
         yield from ledger_labels.values()
     yield from TITLES.values()
     yield from THRESHOLD_LABELS.values()
+    yield from REDUCTION_LABELS.values()
+    yield from ORG_KIND_LABELS.values()
     yield from PERIOD_LABELS.values()
     yield from (shift.name for shift in DEFAULT_SHIFTS)  # a mine may name its own
     yield from LOGIN_MESSAGES

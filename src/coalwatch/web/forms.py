@@ -74,3 +74,11 @@ async def submit(
         page.flash(error_text(exc, page._), "error")
         return page.redirect(back)
     return page.redirect(back, done)
+
+
+def back_to(page: Page, path: str) -> str:
+    """Where a form's act returns: the page it was sent from (its path and query, from
+    ``path`` on: never another site) if that is ``path``, else ``path`` itself."""
+    referer = page.request.headers.get("referer") or ""
+    marker = referer.find(path)
+    return referer[marker:] if marker >= 0 else path
