@@ -23,6 +23,7 @@ from coalwatch.backups.cli import add_parser as add_backup
 from coalwatch.clitypes import port
 from coalwatch.config import DEFAULT_VAR_DIR, Settings, load_settings
 from coalwatch.errors import CoalwatchError
+from coalwatch.exchange.cli import add_parser as add_exchange
 from coalwatch.integrity.cli import add_parser as add_verify
 from coalwatch.sim.cli import add_parser as add_sim
 from coalwatch.station.cli import add_parser as add_station
@@ -242,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit(commands)
     add_backup(commands)
     add_verify(commands)
+    add_exchange(commands)
     return parser
 
 

@@ -27,6 +27,7 @@ from coalwatch.duty.api import router as duty_router
 from coalwatch.duty.views import router as duty_pages
 from coalwatch.events.api import router as events_router
 from coalwatch.events.broker import Broker
+from coalwatch.exchange.service import ExchangeJob
 from coalwatch.faults.api import router as faults_router
 from coalwatch.federation.api import router as federation_router
 from coalwatch.federation.queue import enable_forwarding
@@ -120,6 +121,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
                 video=VideoJob(settings),
                 backups=BackupJob.from_settings(settings),
                 integrity=IntegrityJob(settings),
+                exchange=ExchangeJob.from_settings(settings),
             )
             scheduler.start()
         try:

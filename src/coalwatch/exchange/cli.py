@@ -1,0 +1,101 @@
+"""``coalwatch exchange``: the collection files by hand (write, push, ledger), and what
+the jobs process does with them on its own when ``COALWATCH_EXCHANGE_DIR`` is set."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from coalwatch.config import Settings
+from coalwatch.errors import CoalwatchError
+
+
+def add_parser(commands: Any) -> None:
+    exchange = commands.add_parser(
+        "exchange",
+        help="collection files for the province's platform (write, push over FTP, ledger)",
+        description="Collection files 数据采集文件 per mine in the layout of "
+        "docs/exchange-files.en.md, written into COALWATCH_EXCHANGE_DIR and pushed to "
+        "COALWATCH_EXCHANGE_FTP_URL. The center's jobs do both on their own; these "
+        "commands do them now.",
+    )
+    actions = exchange.add_subparsers(dest="exchange_command", required=True, metavar="ACTION")
+    write = actions.add_parser("write", help="write the files due now (then push them)")
+    write.add_argument("--no-push", action="store_true", help="write only; leave them queued")
+    write.set_defaults(handler=cmd_write)
+    push = actions.add_parser("push", help="send the queued files to the FTP server")
+    push.set_defaults(handler=cmd_push)
+    ledger = actions.add_parser(
+        "ledger", help="list the files written and when the server took them"
+    )
+    ledger.add_argument("--pending", action="store_true", help="only the files still queued")
+    ledger.set_defaults(handler=cmd_ledger)
+
+
+@contextmanager
+def _sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    from coalwatch.storage import migrate
+    from coalwatch.storage.session import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        if not migrate.is_up_to_date(engine):
+            raise CoalwatchError(
+                "the database is not at the current schema: run `coalwatch db upgrade`"
+            )
+        yield make_sessionmaker(engine)
+    finally:
+        engine.dispose()
+
+
+def _directory(settings: Settings) -> Any:
+    if settings.exchange_dir is None:
+        raise CoalwatchError("COALWATCH_EXCHANGE_DIR is not set: where should the files go?")
+    return settings.exchange_dir
+
+
+def cmd_write(args: argparse.Namespace, settings: Settings) -> None:
+    from coalwatch.exchange.service import write_due, writer_of
+
+    directory = _directory(settings)
+    with _sessions(settings) as sessions:
+        written = write_due(sessions, writer_of(settings, directory), datetime.now(UTC))
+    for file in written:
+        print(f"wrote {directory / file.name}")
+    print(f"{len(written)} file(s) written")
+    if not args.no_push:
+        cmd_push(args, settings)
+
+
+def cmd_push(args: argparse.Namespace, settings: Settings) -> None:
+    from coalwatch.exchange.delivery import push_pending
+    from coalwatch.exchange.service import target_of
+
+    directory = _directory(settings)
+    target = target_of(settings)
+    if target is None:
+        print("no server configured (COALWATCH_EXCHANGE_FTP_URL): the files stay in the directory")
+        return
+    with _sessions(settings) as sessions:
+        pushed = push_pending(
+            sessions, target, directory, lambda: datetime.now(UTC), settings.exchange_ftp_retries
+        )
+    print(f"{pushed.sent} file(s) sent to {target}")
+    if pushed.error is not None:
+        raise CoalwatchError(f"{target}: {pushed.error}; the other files stay queued")
+
+
+def cmd_ledger(args: argparse.Namespace, settings: Settings) -> None:
+    from coalwatch.exchange import repository
+
+    with _sessions(settings) as sessions, sessions() as session:
+        rows = repository.pending(session, 10_000) if args.pending else repository.ledger(session)
+        for row in rows:
+            sent = row.sent_at.isoformat() if row.sent_at else "queued"
+            note = row.server_ack or row.last_error or ""
+            print(f"{row.name}\t{row.written_at.isoformat()}\t{sent}\t{note}")

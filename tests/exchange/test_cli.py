@@ -1,0 +1,46 @@
+"""``coalwatch exchange``: write, push and ledger by hand; clear errors, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from coalwatch.cli import main
+from tests.exchange.conftest import FtpServer, populate
+from tests.support.world import world
+
+
+def test_write_push_and_ledger(
+    sqlite_url: str,
+    tmp_path: Path,
+    ftp_server: FtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with world(sqlite_url) as w:
+        populate(w)
+    out = tmp_path / "out"
+    monkeypatch.setenv("COALWATCH_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("COALWATCH_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("COALWATCH_SECRET_KEY", "k")
+    assert main(["exchange", "write"]) == 1  # no directory configured
+    assert "COALWATCH_EXCHANGE_DIR is not set" in capsys.readouterr().err
+
+    monkeypatch.setenv("COALWATCH_EXCHANGE_DIR", str(out))
+    monkeypatch.setenv("COALWATCH_EXCHANGE_FTP_URL", ftp_server.url)
+    monkeypatch.setenv("COALWATCH_EXCHANGE_FTP_RETRIES", "1")
+    # the server is down: written, queued, exit 1 saying so
+    assert main(["exchange", "write"]) == 1
+    captured = capsys.readouterr()
+    assert "5 file(s) written" in captured.out
+    assert "the other files stay queued" in captured.err and "Traceback" not in captured.err
+    assert main(["exchange", "ledger", "--pending"]) == 0
+    assert capsys.readouterr().out.count("\tqueued\t") == 5
+
+    ftp_server.start()
+    assert main(["exchange", "push"]) == 0
+    assert "5 file(s) sent" in capsys.readouterr().out
+    assert len(ftp_server.received()) == 5
+    assert main(["exchange", "ledger", "--pending"]) == 0
+    assert capsys.readouterr().out == ""
