@@ -44,3 +44,23 @@ def test_write_push_and_ledger(
     assert len(ftp_server.received()) == 5
     assert main(["exchange", "ledger", "--pending"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_import_needs_a_directory(
+    sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("COALWATCH_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("COALWATCH_SECRET_KEY", "k")
+    assert main(["exchange", "import"]) == 1
+    assert "COALWATCH_EXCHANGE_IMPORT_DIR" in capsys.readouterr().err
+    assert main(["exchange", "import", "--dir", str(tmp_path / "nowhere")]) == 1
+    assert "is not a directory" in capsys.readouterr().err
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "M1_XXXX_20260315110000.txt").write_text("M1;m;t;1;0~\n")
+    assert main(["exchange", "import", "--dir", str(tmp_path / "in")]) == 1
+    captured = capsys.readouterr()
+    assert "refused M1_XXXX_20260315110000.txt: unknown file kind 'XXXX'" in captured.out
+    assert "1 file(s) refused" in captured.err

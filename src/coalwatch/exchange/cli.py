@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,6 +36,19 @@ def add_parser(commands: Any) -> None:
     )
     ledger.add_argument("--pending", action="store_true", help="only the files still queued")
     ledger.set_defaults(handler=cmd_ledger)
+    read = actions.add_parser(
+        "import",
+        help="read another vendor's collection files back as records of virtual stations",
+        description="Fetches new files from COALWATCH_EXCHANGE_IMPORT_FTP_URL (when set) into "
+        "the directory, then reads every file not read yet: parameter files define points, "
+        "real-time files bring readings, accounted as the records of the mine's virtual "
+        "station <mine>.files. A file of a mine not registered here waits; a malformed one "
+        "is refused once, with its reason.",
+    )
+    read.add_argument(
+        "--dir", type=Path, help="the directory (default: COALWATCH_EXCHANGE_IMPORT_DIR)"
+    )
+    read.set_defaults(handler=cmd_import)
 
 
 @contextmanager
@@ -99,3 +113,28 @@ def cmd_ledger(args: argparse.Namespace, settings: Settings) -> None:
             sent = row.sent_at.isoformat() if row.sent_at else "queued"
             note = row.server_ack or row.last_error or ""
             print(f"{row.name}\t{row.written_at.isoformat()}\t{sent}\t{note}")
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
+    from coalwatch.exchange.service import fetch_and_import, reader_of, source_of
+
+    directory = args.dir or settings.exchange_import_dir
+    if directory is None:
+        raise CoalwatchError("give --dir or set COALWATCH_EXCHANGE_IMPORT_DIR")
+    if not Path(directory).is_dir() and not settings.exchange_import_ftp_url:
+        raise CoalwatchError(f"{directory} is not a directory")
+    with _sessions(settings) as sessions:
+        outcomes = fetch_and_import(
+            sessions, reader_of(settings), Path(directory), source_of(settings), datetime.now(UTC)
+        )
+    refused = 0
+    for outcome in outcomes:
+        if outcome.error is not None:
+            refused += 1
+            print(f"refused {outcome.name}: {outcome.error}")
+        elif outcome.later is not None:
+            print(f"waits   {outcome.name}: {outcome.later}")
+        else:
+            print(f"read    {outcome.name}: {outcome.records} record(s)")
+    if refused:
+        raise CoalwatchError(f"{refused} file(s) refused")

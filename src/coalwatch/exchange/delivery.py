@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from coalwatch.errors import Invalid
 from coalwatch.exchange import repository
 from coalwatch.exchange.models import ExchangeFile
+from coalwatch.exchange.writer import write_atomically
 from coalwatch.storage.session import transaction
 
 log = logging.getLogger("coalwatch.exchange")
@@ -173,3 +174,28 @@ def _note_failure(sessions: sessionmaker[Session], file_id: int, error: str) -> 
         if row is not None:
             row.attempts += 1
             row.last_error = error[:2000]
+
+
+def fetch_new(target: FtpTarget, directory: Path, known: set[str]) -> list[str]:
+    """Download the server's files that are neither in ``directory`` nor in ``known``
+    (read already), each whole under a temporary name then renamed; the server's files
+    are left as they are."""
+    fetched: list[str] = []
+    ftp = target.connect()
+    try:
+        for name in sorted(ftp.nlst()):
+            name = name.rsplit("/", 1)[-1]
+            if name.startswith(".") or name.endswith(".part") or name in known:
+                continue
+            if (directory / name).exists():
+                continue
+            chunks: list[bytes] = []
+            ftp.retrbinary(f"RETR {name}", chunks.append)
+            write_atomically(directory, name, b"".join(chunks))
+            fetched.append(name)
+    finally:
+        try:
+            ftp.quit()
+        except FTP_ERRORS:
+            ftp.close()
+    return fetched

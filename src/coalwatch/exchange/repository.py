@@ -150,3 +150,18 @@ def imported(session: Session, name: str) -> ExchangeImport | None:
 
 def add_import(session: Session, **fields: Any) -> None:
     session.add(ExchangeImport(**fields))
+
+
+def imported_names(session: Session) -> set[str]:
+    return set(session.scalars(select(ExchangeImport.name)))
+
+
+def own_stations(session: Session, mine_id: int) -> list[str]:
+    """The codes of the mine's stations that are not virtual."""
+    return list(
+        session.scalars(
+            select(Station.code)
+            .outerjoin(VirtualStation, VirtualStation.station_id == Station.id)
+            .where(Station.mine_id == mine_id, VirtualStation.station_id.is_(None))
+        )
+    )
