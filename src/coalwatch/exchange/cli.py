@@ -49,6 +49,21 @@ def add_parser(commands: Any) -> None:
         "--dir", type=Path, help="the directory (default: COALWATCH_EXCHANGE_IMPORT_DIR)"
     )
     read.set_defaults(handler=cmd_import)
+    role = actions.add_parser(
+        "reader-role",
+        help="create a PostgreSQL login role that may read the exchange views only",
+        description="Creates (or updates) a login role that may read the versioned views "
+        "exchange_v1_* (points, real-time, hourly and daily totals, statistics, alarms) "
+        "of the center's schema and nothing else; its transactions are read-only. "
+        "PostgreSQL only; run it as the database's owner.",
+    )
+    role.add_argument("--name", required=True, help="the role (lower-case letters, digits, _)")
+    role.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (else asked twice on a terminal)",
+    )
+    role.set_defaults(handler=cmd_reader_role)
 
 
 @contextmanager
@@ -138,3 +153,34 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
             print(f"read    {outcome.name}: {outcome.records} record(s)")
     if refused:
         raise CoalwatchError(f"{refused} file(s) refused")
+
+
+def _password(from_stdin: bool) -> str:
+    import getpass
+    import sys
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        raise CoalwatchError("no terminal to ask the password on: use --password-stdin")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise CoalwatchError("the two passwords differ")
+    return first
+
+
+def cmd_reader_role(args: argparse.Namespace, settings: Settings) -> None:
+    from sqlalchemy.engine import make_url
+
+    from coalwatch.exchange.views import VIEWS, create_reader_role
+
+    password = _password(args.password_stdin)
+    with _sessions(settings) as sessions:
+        engine = sessions.kw["bind"]
+        schema = create_reader_role(engine, args.name, password)
+        url = make_url(settings.resolved_database_url)
+    print(f"role {args.name} may read {', '.join(VIEWS)} in schema {schema}, nothing else")
+    print(
+        f"connect: psql 'host={url.host or 'localhost'} port={url.port or 5432} "
+        f"dbname={url.database} user={args.name}' -c 'SELECT * FROM {schema}.exchange_v1_alarms'"
+    )
