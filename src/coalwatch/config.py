@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     #: exchange_import_ftp_url when set) and accounted as virtual stations
     exchange_import_dir: Path | None = None
     exchange_import_ftp_url: str = Field(default="", repr=False)
+    #: take station batches over MQTT too (mqtt://HOST:PORT or mqtts://); none: HTTP only
+    mqtt_broker: str = Field(default="", pattern=r"^(mqtts?://.+)?$")
+    #: topics: <prefix>/stations/<code>/batches, answers on <prefix>/stations/<code>/answers
+    mqtt_topic_prefix: str = Field(
+        default="coalwatch", pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"
+    )
 
     @field_validator("timezone")
     @classmethod
