@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     #: take station batches over MQTT too (mqtt://HOST:PORT or mqtts://); none: HTTP only
     mqtt_broker: str = Field(default="", pattern=r"^(mqtts?://.+)?$")
     #: topics: <prefix>/stations/<code>/batches, answers on <prefix>/stations/<code>/answers
+    #: third-party gateways' telemetry topics and how their JSON maps to points (TOML;
+    #: docs/integrator-guide.en.md, section 11); none: no gateways
+    mqtt_gateways_file: Path | None = None
     mqtt_topic_prefix: str = Field(
         default="coalwatch", pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"
     )

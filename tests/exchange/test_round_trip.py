@@ -100,7 +100,7 @@ def test_files_of_one_center_make_the_same_figures_at_another(
         with sessions_of(b)() as session:
             [virtual] = session.scalars(select(VirtualStation)).all()
         mine = next(m for m in b.ok(b.get("/mines"))["items"] if m["code"] == "M1")
-        assert [s["code"] for s in mine["stations"]] == ["M1.files"]
+        assert [s["code"] for s in mine["stations"]] == ["M1.virtual"]
         assert sorted(p["code"] for p in mine["points"]) == ["B1", "K1"]
         records = b.ok(b.get("/mines/M1/records", limit=100))["items"]
         assert len(records) == 5  # three totalizer readings and two trips, each once

@@ -42,7 +42,7 @@ def add_parser(commands: Any) -> None:
         description="Fetches new files from COALWATCH_EXCHANGE_IMPORT_FTP_URL (when set) into "
         "the directory, then reads every file not read yet: parameter files define points, "
         "real-time files bring readings, accounted as the records of the mine's virtual "
-        "station <mine>.files. A file of a mine not registered here waits; a malformed one "
+        "station <mine>.virtual. A file of a mine not registered here waits; a malformed one "
         "is refused once, with its reason.",
     )
     read.add_argument(

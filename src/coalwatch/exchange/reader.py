@@ -26,33 +26,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from coalwatch.auth.permissions import ALL
-from coalwatch.auth.principal import Principal
 from coalwatch.errors import CoalwatchError, Invalid
 from coalwatch.exchange import repository
 from coalwatch.exchange.layout import NAME, Layout
-from coalwatch.exchange.models import VirtualStation
-from coalwatch.ingest.service import IngestLimits, ingest_batch
-from coalwatch.mines import repository as mines_repository
+from coalwatch.exchange.virtual import IMPORTER, account, refuse_own_stations, virtual_station
+from coalwatch.ingest.service import IngestLimits
 from coalwatch.mines import service as mines
-from coalwatch.mines.schemas import PointIn, StationIn
+from coalwatch.mines.schemas import PointIn
 from coalwatch.storage.models import Mine, Station
 from coalwatch.storage.session import transaction
-from coalwatch.wire.batches import encode_batch
-from coalwatch.wire.signing import (
-    generate_private_key,
-    load_private_key_pem,
-    private_key_pem,
-    public_key_b64,
-    sign,
-)
 
 log = logging.getLogger("coalwatch.exchange")
-
-#: who defines points and stations from the files, in the audit log
-IMPORTER = Principal(name="system:exchange", scope_path=None, permissions=frozenset({ALL}))
-#: the virtual station of mine M is "M.files"
-VIRTUAL_SUFFIX = ".files"
 
 
 class Later(CoalwatchError):
@@ -66,34 +50,6 @@ class Imported:
     records: int = 0
     error: str | None = None
     later: str | None = None
-
-
-def virtual_station_code(mine_code: str) -> str:
-    return f"{mine_code}{VIRTUAL_SUFFIX}"
-
-
-def _virtual_station(session: Session, mine: Mine, now: datetime) -> tuple[Station, Any]:
-    found = repository.virtual_station(session, mine.id)
-    if found is not None:
-        station, virtual = found
-        return station, load_private_key_pem(virtual.private_key.encode())
-    key = generate_private_key()
-    code = virtual_station_code(mine.code)
-    mines.register_station(
-        session, IMPORTER, mine.code, StationIn(code=code, public_key=public_key_b64(key)), now
-    )
-    created = mines_repository.station_by_code(session, code)
-    assert created is not None
-    session.add(
-        VirtualStation(
-            station_id=created.id,
-            mine_id=mine.id,
-            private_key=private_key_pem(key).decode(),
-            created_at=now,
-        )
-    )
-    session.flush()
-    return created, key
 
 
 def _tonnes(text: str, field: str) -> Decimal | None:
@@ -171,12 +127,7 @@ class Reader:
         mine = repository.mine_by_code(session, match["mine"])
         if mine is None:
             raise Later(f"mine {match['mine']!r} is not registered at this center")
-        own = repository.own_stations(session, mine.id)
-        if own:
-            raise Invalid(
-                f"mine {mine.code!r} has its own station(s) here ({', '.join(own)}): "
-                "its files would count its production twice"
-            )
+        refuse_own_stations(session, mine)
         tz = ZoneInfo(mine.timezone)
         self.layout.parse_time(header["file_time"], tz)
         if kind == "parameters":
@@ -219,7 +170,7 @@ class Reader:
         now: datetime,
     ) -> int:
         known = {p.code for p in repository.points(session, mine.id)}
-        station, key = _virtual_station(session, mine, now)
+        station = virtual_station(session, mine, now)
         records: list[dict[str, Any]] = []
         for row in rows:
             point = row["point_code"]
@@ -245,14 +196,7 @@ class Reader:
             if state and self._new(session, station, point, "conveyor", ts):
                 running = self.layout.decode("conveyor", state) == "running"
                 records.append({"ts": ts, "type": "conveyor", "point": point, "running": running})
-        if not records:
-            return 0
-        records.sort(key=lambda r: r["ts"])
-        for seq, record in enumerate(records, start=station.max_seq + 1):
-            record["seq"] = seq
-        body = encode_batch(station.code, now, records)
-        answer = ingest_batch(session, station.code, body, sign(key, body), now, self.limits)
-        return len(records) - len(answer.rejected)
+        return account(session, mine, records, now, self.limits)
 
     def _new(self, session: Session, station: Station, point: str, kind: str, ts: datetime) -> bool:
         """A reading later than the last one taken (and then it is the last one)."""

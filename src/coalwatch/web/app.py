@@ -27,6 +27,7 @@ from coalwatch.duty.api import router as duty_router
 from coalwatch.duty.views import router as duty_pages
 from coalwatch.events.api import router as events_router
 from coalwatch.events.broker import Broker
+from coalwatch.exchange.gateway import gateways_from_settings
 from coalwatch.exchange.mqtt import ingest_from_settings
 from coalwatch.exchange.service import ExchangeJob
 from coalwatch.faults.api import router as faults_router
@@ -110,8 +111,10 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         scheduler = leader = None
         # station batches over MQTT beside HTTP, when a broker is configured
         mqtt_ingest = ingest_from_settings(settings, sessions, clock, broker)
-        if mqtt_ingest is not None:
-            mqtt_ingest.start()
+        gateways = gateways_from_settings(settings, sessions, clock)
+        for subscriber in (mqtt_ingest, gateways):
+            if subscriber is not None:
+                subscriber.start()
         if settings.jobs:
             # two centers on one database: the jobs run where the lease is (jobs/leader.py)
             leader = Leader(Lease(sessions, ttl_s=settings.jobs_lease_s))
@@ -132,8 +135,9 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         try:
             yield
         finally:
-            if mqtt_ingest is not None:
-                mqtt_ingest.stop()
+            for subscriber in (mqtt_ingest, gateways):
+                if subscriber is not None:
+                    subscriber.stop()
             if scheduler is not None:
                 scheduler.stop()
             if leader is not None:
