@@ -64,3 +64,26 @@ def test_import_needs_a_directory(
     captured = capsys.readouterr()
     assert "refused M1_XXXX_20260315110000.txt: unknown file kind 'XXXX'" in captured.out
     assert "1 file(s) refused" in captured.err
+
+
+def test_serve_refuses_a_bad_layout_or_gateway_mapping(
+    sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("COALWATCH_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("COALWATCH_SECRET_KEY", "k")
+    monkeypatch.setenv("COALWATCH_EXCHANGE_DIR", str(tmp_path / "out"))
+    layout = tmp_path / "layout.toml"
+    layout.write_text('version = "1"\n')
+    monkeypatch.setenv("COALWATCH_EXCHANGE_LAYOUT_FILE", str(layout))
+    assert main(["serve", "--port", "1"]) == 1
+    assert "is not valid" in capsys.readouterr().err
+    monkeypatch.delenv("COALWATCH_EXCHANGE_LAYOUT_FILE")
+    gateways = tmp_path / "gateways.toml"
+    gateways.write_text("[[gateways]]\ntopic = 'x'\n")
+    monkeypatch.setenv("COALWATCH_MQTT_BROKER", "mqtt://127.0.0.1:1883")
+    monkeypatch.setenv("COALWATCH_MQTT_GATEWAYS_FILE", str(gateways))
+    assert main(["serve", "--port", "1"]) == 1
+    assert "gateway 1" in capsys.readouterr().err

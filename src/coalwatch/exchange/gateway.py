@@ -138,10 +138,12 @@ def load_mappings(path: Path) -> list[Mapping]:
     mappings = []
     for n, entry in enumerate(data.get("gateways", []), start=1):
         where = f"{path}: gateway {n}"
-        try:
-            mapping = Mapping(**entry)
-        except TypeError as exc:
-            raise Invalid(f"{where}: {exc}") from None
+        known = set(Mapping.__dataclass_fields__)
+        unknown = sorted(set(entry) - known)
+        missing = sorted({"topic", "mine", "kind", "value"} - set(entry))
+        if unknown or missing:
+            raise Invalid(f"{where}: unknown keys {unknown}, missing keys {missing}")
+        mapping = Mapping(**entry)
         if mapping.kind not in KINDS:
             raise Invalid(f"{where}: kind must be one of {', '.join(KINDS)}")
         if (mapping.point is None) == (mapping.point_code is None):

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -33,6 +32,12 @@ from coalwatch.errors import CoalwatchError, Invalid
 from coalwatch.events.broker import Broker, attach
 from coalwatch.ingest.service import IngestLimits, ingest_batch
 from coalwatch.storage.session import transaction
+from coalwatch.wire.mqtt import (
+    SIGNATURE_PROPERTY,
+    STATUS_PROPERTY,
+    batch_topic,
+    broker_address,
+)
 
 log = logging.getLogger("coalwatch.exchange.mqtt")
 
@@ -47,22 +52,10 @@ class BrokerAddress:
 
     @classmethod
     def from_url(cls, url: str) -> BrokerAddress:
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise Invalid(f"{url} is not an mqtt:// or mqtts:// URL with a host")
         try:
-            port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-        except ValueError:
-            raise Invalid(f"{url} has a bad port") from None
-        return cls(parts.hostname, port, parts.scheme == "mqtts")
-
-
-def batch_topic(prefix: str, station: str) -> str:
-    return f"{prefix}/stations/{station}/batches"
-
-
-def answer_topic(prefix: str, station: str) -> str:
-    return f"{prefix}/stations/{station}/answers"
+            return cls(*broker_address(url))
+        except ValueError as exc:
+            raise Invalid(f"the MQTT broker: {exc}") from None
 
 
 def user_property(properties: Any, name: str) -> str | None:
@@ -119,14 +112,14 @@ class MqttIngest:
         properties = message.properties
         reply = getattr(properties, "ResponseTopic", None)
         status, body = self.answer(
-            station, bytes(message.payload), user_property(properties, "signature")
+            station, bytes(message.payload), user_property(properties, SIGNATURE_PROPERTY)
         )
         self.handled += 1
         if not reply:
             log.warning("a batch of %s came without a response topic", station)
             return
         out = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        out.UserProperty = [("status", str(status))]
+        out.UserProperty = [(STATUS_PROPERTY, str(status))]
         correlation = getattr(properties, "CorrelationData", None)
         if correlation is not None:
             out.CorrelationData = correlation

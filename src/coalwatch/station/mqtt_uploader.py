@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -21,28 +20,27 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from coalwatch.station.config import ConfigError
+from coalwatch.wire.mqtt import (
+    SIGNATURE_PROPERTY,
+    STATUS_PROPERTY,
+    answer_topic,
+    batch_topic,
+    broker_address,
+)
 from coalwatch.wire.signing import SIGNATURE_HEADER
-
-
-def broker_address(url: str) -> tuple[str, int, bool]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ConfigError(f"mqtt_broker {url!r} is not mqtt://HOST:PORT or mqtts://HOST:PORT")
-    try:
-        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-    except ValueError:
-        raise ConfigError(f"mqtt_broker {url!r} has a bad port") from None
-    return parts.hostname, port, parts.scheme == "mqtts"
 
 
 class MqttTransport:
     """One connection to the broker, opened at the first batch and again after a loss."""
 
     def __init__(self, broker: str, station: str, prefix: str, timeout_s: float) -> None:
-        self.host, self.port, self.tls = broker_address(broker)
+        try:
+            self.host, self.port, self.tls = broker_address(broker)
+        except ValueError as exc:
+            raise ConfigError(f"mqtt_broker: {exc}") from None
         self.station, self.timeout_s = station, timeout_s
-        self.batches = f"{prefix}/stations/{station}/batches"
-        self.answers = f"{prefix}/stations/{station}/answers"
+        self.batches = batch_topic(prefix, station)
+        self.answers = answer_topic(prefix, station)
         self._client: mqtt.Client | None = None
         self._ready = threading.Event()
         self._lock = threading.Lock()
@@ -84,7 +82,7 @@ class MqttTransport:
         correlation = getattr(properties, "CorrelationData", None)
         status = 0
         for key, value in getattr(properties, "UserProperty", None) or []:
-            if key == "status" and str(value).isdigit():
+            if key == STATUS_PROPERTY and str(value).isdigit():
                 status = int(value)
         with self._lock:
             waiting = self._waiting.get(bytes(correlation or b""))
@@ -104,7 +102,7 @@ class MqttTransport:
             properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             properties.ResponseTopic = self.answers
             properties.CorrelationData = correlation
-            properties.UserProperty = [("signature", headers[SIGNATURE_HEADER])]
+            properties.UserProperty = [(SIGNATURE_PROPERTY, headers[SIGNATURE_HEADER])]
             properties.ContentType = "application/json"
             info = client.publish(self.batches, body, qos=1, properties=properties)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
