@@ -21,6 +21,7 @@ from coalwatch.config import Settings
 from coalwatch.exchange import repository
 from coalwatch.exchange.models import VirtualStation
 from coalwatch.exchange.service import ExchangeJob
+from coalwatch.integrity.service import verify_figures
 from coalwatch.wire.signing import generate_private_key, public_key_b64
 from tests.exchange.conftest import FtpServer, at, flowing
 from tests.exchange.test_files_out import sessions_of
@@ -113,3 +114,6 @@ def test_files_of_one_center_make_the_same_figures_at_another(
             names = repository.imported_names(session)
         assert names == {p.name for p in (tmp_path / "out").iterdir()}
         assert virtual.mine_id is not None
+        # and every figure at B is proved by the virtual station's signed batches
+        with sessions_of(b)() as session:
+            assert verify_figures(session, b.clock()).ok
