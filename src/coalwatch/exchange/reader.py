@@ -74,10 +74,11 @@ class Reader:
         """Every file of ``directory`` not read yet, in the order of their times."""
         outcomes: list[Imported] = []
         paths = directory.iterdir() if directory.is_dir() else iter(())
+        with transaction(sessions) as session:
+            done = repository.imported_names(session)
         for path in _files_in_time_order(paths, self.layout.kinds["parameters"]):
-            with transaction(sessions) as session:
-                if repository.imported(session, path.name) is not None:
-                    continue
+            if path.name in done:
+                continue
             outcome = self.import_file(sessions, path, now)
             outcomes.append(outcome)
         return outcomes
