@@ -128,10 +128,6 @@ def virtual_station(session: Session, mine_id: int) -> tuple[Station, VirtualSta
     return None if row is None else (row[0], row[1])
 
 
-def is_virtual(session: Session, station_id: int) -> bool:
-    return session.get(VirtualStation, station_id) is not None
-
-
 def reading(session: Session, station_id: int, point: str, kind: str) -> ExchangeReading | None:
     return session.get(ExchangeReading, (station_id, point, kind))
 
@@ -142,10 +138,6 @@ def set_reading(session: Session, station_id: int, point: str, kind: str, ts: da
         session.add(ExchangeReading(station_id=station_id, point_code=point, kind=kind, ts=ts))
     else:
         row.ts = ts
-
-
-def imported(session: Session, name: str) -> ExchangeImport | None:
-    return session.scalar(select(ExchangeImport).where(ExchangeImport.name == name))
 
 
 def add_import(session: Session, **fields: Any) -> None:
