@@ -48,9 +48,11 @@ i18n-extract: install
 # Debian packages the tests need (as root, only when missing): Chromium and CJK fonts
 # for the browser tests, Pango for PDF documents, poppler-utils to read PDFs back, ffmpeg
 # for RTSP cameras, the PostgreSQL server binaries for the tests' private clusters
-# (initdb, pg_ctl; run as the postgres user through util-linux's runuser)
+# (initdb, pg_ctl; run as the postgres user through util-linux's runuser), the Mosquitto
+# MQTT broker for station uploads over MQTT (.ci/run starts it), socat for the virtual
+# serial pair of the Modbus RTU test
 SYSTEM_PACKAGES := chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 poppler-utils \
-	ffmpeg postgresql util-linux socat
+	ffmpeg postgresql util-linux socat mosquitto
 browser:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

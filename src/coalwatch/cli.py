@@ -23,6 +23,7 @@ from coalwatch.backups.cli import add_parser as add_backup
 from coalwatch.clitypes import port
 from coalwatch.config import DEFAULT_VAR_DIR, Settings, load_settings
 from coalwatch.errors import CoalwatchError
+from coalwatch.exchange.cli import add_parser as add_exchange
 from coalwatch.integrity.cli import add_parser as add_verify
 from coalwatch.sim.cli import add_parser as add_sim
 from coalwatch.station.cli import add_parser as add_station
@@ -81,6 +82,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         if path is not None and not os.access(path, os.R_OK):
             raise CommandError(f"the TLS {name} file {path} cannot be read")
     settings = settings.model_copy(update={"tls_certfile": certfile, "tls_keyfile": keyfile})
+    _check_exchange_files(settings)
     current_engine(settings.resolved_database_url).dispose()
     app = create_app(settings)
     uvicorn.run(
@@ -91,6 +93,18 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         ssl_certfile=None if certfile is None else str(certfile),
         ssl_keyfile=None if keyfile is None else str(keyfile),
     )
+
+
+def _check_exchange_files(settings: Settings) -> None:
+    """A province's layout or a gateway mapping with a mistake stops the start with the
+    reason, before anything runs."""
+    from coalwatch.exchange.gateway import load_mappings
+    from coalwatch.exchange.layout import load_layout
+
+    if settings.exchange_dir is not None or settings.exchange_import_dir is not None:
+        load_layout(settings.exchange_layout_file)
+    if settings.mqtt_broker and settings.mqtt_gateways_file is not None:
+        load_mappings(settings.mqtt_gateways_file)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
@@ -242,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit(commands)
     add_backup(commands)
     add_verify(commands)
+    add_exchange(commands)
     return parser
 
 

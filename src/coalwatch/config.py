@@ -104,6 +104,34 @@ class Settings(BaseSettings):
     video_dir: Path | None = None
     #: the pictures shown with an alarm: taken this many minutes before and after it
     video_alarm_window_min: int = Field(default=5, ge=1, le=1440)
+    #: collection files 数据采集文件 (exchange/): written per mine into this directory (the
+    #: delivery directory) when it is set; none: no files
+    exchange_dir: Path | None = None
+    exchange_encoding: str = Field(default="gb18030", pattern=r"^(gb18030|utf-8)$")
+    #: a province's copy of the layout (exchange/layout.toml); none: the one shipped
+    exchange_layout_file: Path | None = None
+    #: how often each kind is written: real-time, cumulative, 5-minute statistics
+    exchange_realtime_s: int = Field(default=30, ge=10, le=60)
+    exchange_cumulative_s: int = Field(default=3600, ge=60, le=86400)
+    exchange_statistics_s: int = Field(default=300, ge=60, le=3600)
+    #: push every file to this server: ftp://USER:PASSWORD@HOST:PORT/DIR or ftps://...
+    exchange_ftp_url: str = Field(default="", repr=False)
+    #: attempts a round makes before it leaves the files queued for the next round
+    exchange_ftp_retries: int = Field(default=3, ge=1, le=10)
+    exchange_ftp_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    #: another vendor's files are read from this directory (and fetched into it from
+    #: exchange_import_ftp_url when set) and accounted as virtual stations
+    exchange_import_dir: Path | None = None
+    exchange_import_ftp_url: str = Field(default="", repr=False)
+    #: take station batches over MQTT too (mqtt://HOST:PORT or mqtts://); none: HTTP only
+    mqtt_broker: str = Field(default="", pattern=r"^(mqtts?://.+)?$")
+    #: topics: <prefix>/stations/<code>/batches, answers on <prefix>/stations/<code>/answers
+    #: third-party gateways' telemetry topics and how their JSON maps to points (TOML;
+    #: docs/integrator-guide.en.md, section 11); none: no gateways
+    mqtt_gateways_file: Path | None = None
+    mqtt_topic_prefix: str = Field(
+        default="coalwatch", pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"
+    )
 
     @field_validator("timezone")
     @classmethod

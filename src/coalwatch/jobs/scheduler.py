@@ -25,6 +25,7 @@ from coalwatch.storage.session import transaction
 
 if TYPE_CHECKING:
     from coalwatch.backups.service import BackupJob
+    from coalwatch.exchange.service import ExchangeJob
     from coalwatch.federation.service import Forwarder
     from coalwatch.integrity.service import IntegrityJob
     from coalwatch.jobs.leader import Leader
@@ -41,6 +42,7 @@ def run_once(
     video: VideoJob | None = None,
     backups: BackupJob | None = None,
     integrity: IntegrityJob | None = None,
+    exchange: ExchangeJob | None = None,
 ) -> None:
     """One round: timers first (they may queue messages), then delivery, then yesterday's
     daily reports of the mines past 00:10 local time that have none yet, then forwarding
@@ -61,6 +63,8 @@ def run_once(
         backups(sessions, now)
     if integrity is not None:  # hourly: sign the audit chain, re-prove what came (数据可证)
         integrity(sessions, now)
+    if exchange is not None:  # collection files due, and their push (数据采集文件)
+        exchange(sessions, now)
 
 
 def run_round(
@@ -92,6 +96,7 @@ class Scheduler:
         video: VideoJob | None = None,
         backups: BackupJob | None = None,
         integrity: IntegrityJob | None = None,
+        exchange: ExchangeJob | None = None,
     ) -> None:
         """With a ``leader`` (two centers on one database), rounds run only while this
         process holds the jobs lease (coalwatch.jobs.leader); without one, always."""
@@ -101,6 +106,7 @@ class Scheduler:
         self._video = video
         self._backups = backups
         self._integrity = integrity
+        self._exchange = exchange
         self._interval = interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -131,6 +137,7 @@ class Scheduler:
                     video=self._video,
                     backups=self._backups,
                     integrity=self._integrity,
+                    exchange=self._exchange,
                 )
                 if self._leader is not None:
                     self._leader.lease.note_round()

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from coalwatch.station.bus import Bus
 from coalwatch.station.config import StationConfig, load_config
+from coalwatch.station.mqtt_uploader import MqttTransport
 from coalwatch.station.outbox import Outbox, OutboxFull
 from coalwatch.station.poller import DevicePoller, DeviceState, Outcome, Record
 from coalwatch.station.registers import RegisterMap
@@ -116,7 +117,7 @@ class Agent:
             outbox,
             section.code,
             key,
-            section.centers,
+            section.upload_targets,
             batch_size=section.batch_size,
             transport=transport or HttpTransport(section.request_timeout_s),
             backoff=Backoff(section.retry_first_s, section.retry_max_s),
@@ -371,7 +372,14 @@ async def run_station(config_path: Path) -> None:
     try:
         ca_file = config.station.ca_file
         context = tls_context(None if ca_file is None else resolve(base, ca_file))
-        transport = HttpTransport(config.station.request_timeout_s, context)
+        transport: Transport = HttpTransport(config.station.request_timeout_s, context)
+        if config.station.transport == "mqtt" and config.station.mqtt_broker is not None:
+            transport = MqttTransport(
+                config.station.mqtt_broker,
+                config.station.code,
+                config.station.mqtt_topic_prefix,
+                config.station.request_timeout_s,
+            )
         agent = Agent(config, maps, key, outbox, transport=transport)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

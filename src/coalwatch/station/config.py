@@ -7,6 +7,8 @@ key_file = "station.key"              # Ed25519 private key (PEM), from `station
 centers = ["http://127.0.0.1:8000"]   # tried in order; the next when one is down
 # ca_file = "center-ca.pem"           # for https:// centers: the CA that signed their
                                       # certificates (default: the system's CAs)
+# transport = "mqtt"                  # batches through an MQTT broker instead of HTTP
+# mqtt_broker = "mqtt://127.0.0.1:1883"
 poll_interval_s = 5                   # ≤ 10
 outbox = "var/station-S1.db"
 
@@ -69,6 +71,26 @@ class StationSection(_Section):
     #: the CA certificate(s) (PEM) to verify https:// centers by; a private CA is usual
     #: on a mine network (default: the system's trusted CAs)
     ca_file: Path | None = None
+    #: how batches travel: "http" to the centers (default), or "mqtt" through mqtt_broker
+    #: (mqtt://HOST:PORT; topics <mqtt_topic_prefix>/stations/<code>/batches and /answers)
+    transport: Literal["http", "mqtt"] = "http"
+    mqtt_broker: Annotated[str, Field(pattern=r"^mqtts?://.+")] | None = None
+    mqtt_topic_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")] = (
+        "coalwatch"
+    )
+
+    @model_validator(mode="after")
+    def _broker_for_mqtt(self) -> StationSection:
+        if self.transport == "mqtt" and self.mqtt_broker is None:
+            raise ValueError('transport = "mqtt" needs mqtt_broker = "mqtt://HOST:PORT"')
+        return self
+
+    @property
+    def upload_targets(self) -> list[str]:
+        """Where batches go: the centers, or the broker."""
+        if self.transport == "mqtt" and self.mqtt_broker is not None:
+            return [self.mqtt_broker]
+        return list(self.centers)
 
 
 class TcpBus(_Section):

@@ -27,6 +27,9 @@ from coalwatch.duty.api import router as duty_router
 from coalwatch.duty.views import router as duty_pages
 from coalwatch.events.api import router as events_router
 from coalwatch.events.broker import Broker
+from coalwatch.exchange.gateway import gateways_from_settings
+from coalwatch.exchange.mqtt import ingest_from_settings
+from coalwatch.exchange.service import ExchangeJob
 from coalwatch.faults.api import router as faults_router
 from coalwatch.federation.api import router as federation_router
 from coalwatch.federation.queue import enable_forwarding
@@ -107,6 +110,12 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _ensure_roles(sessions, clock)
         scheduler = leader = None
+        # station batches over MQTT beside HTTP, when a broker is configured
+        mqtt_ingest = ingest_from_settings(settings, sessions, clock, broker)
+        gateways = gateways_from_settings(settings, sessions, clock)
+        for subscriber in (mqtt_ingest, gateways):
+            if subscriber is not None:
+                subscriber.start()
         if settings.jobs:
             # two centers on one database: the jobs run where the lease is (jobs/leader.py)
             leader = Leader(Lease(sessions, ttl_s=settings.jobs_lease_s))
@@ -121,11 +130,15 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
                 video=VideoJob(settings),
                 backups=BackupJob.from_settings(settings),
                 integrity=IntegrityJob(settings),
+                exchange=ExchangeJob.from_settings(settings),
             )
             scheduler.start()
         try:
             yield
         finally:
+            for subscriber in (mqtt_ingest, gateways):
+                if subscriber is not None:
+                    subscriber.stop()
             if scheduler is not None:
                 scheduler.stop()
             if leader is not None:
