@@ -667,6 +667,7 @@ class FederationReject(Base):
 # The tables of later features live in modules of their own; importing them here puts
 # them in the metadata wherever the models are used.
 from coalwatch.audit import models as audit_models  # noqa: E402
+from coalwatch.federation import models as federation_models  # noqa: E402
 from coalwatch.integrity import models as integrity_models  # noqa: E402
 from coalwatch.storage import (  # noqa: E402
     models_backups,
@@ -680,6 +681,7 @@ from coalwatch.storage import (  # noqa: E402
 
 __all__ = [
     "audit_models",
+    "federation_models",
     "integrity_models",
     "models_backups",
     "models_duty",
