@@ -135,8 +135,13 @@ def from_file(log_dir: Path) -> list[Checkpoint]:
     path = log_dir / LOG_FILE
     if not path.exists():
         return []
+    return from_lines(path.read_text(encoding="utf-8"))
+
+
+def from_lines(text: str) -> list[Checkpoint]:
+    """Checkpoints as JSON lines (a line that does not parse is skipped)."""
     found: list[Checkpoint] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         try:
             found.append(Checkpoint.from_json(line))
         except (ValueError, KeyError, TypeError):
