@@ -319,10 +319,11 @@ def _alarm_tampered(session: Session, org: Org, payload: dict[str, Any], now: da
 def _alarm_refused(
     session: Session, principal: Principal, center: DownstreamCenter, exc: Refused, now: datetime
 ) -> None:
-    """转发拒绝: the upstream's own alarm, of the mine the change was about when known."""
+    """越权上报被拒: the upstream's own alarm, of the mine the change was about when known;
+    it ends at once (the item is refused, nothing goes on) and waits to be handled."""
     mine = mines_repository.mine_by_code(session, exc.mine) if exc.mine else None
     visible = mine is not None and principal.sees(mine[1].path)
-    raise_alarm(
+    alarm, _ = raise_alarm(
         session,
         mine_id=mine[0].id if mine is not None and visible else None,
         type_=AlarmType.FORWARDING_REFUSED,
@@ -332,6 +333,7 @@ def _alarm_refused(
         detail=exc.message,
         params=detail_params("forwarding_refused", center=center.code, op=exc.op),
     )
+    alarms.end_alarm(session, alarm, now)  # a one-off: each refused item is its own
 
 
 def _apply(
