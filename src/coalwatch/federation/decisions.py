@@ -233,6 +233,7 @@ class DecisionPoller:
         self._upstream_key = parse_public_key(upstream_public_key) if upstream_public_key else None
         self._timeout = timeout_s
         self._applied: list[int] = []
+        self._no_decisions = False
 
     def poll(self, sessions: sessionmaker[Session], now: datetime) -> int:
         """Decisions applied now (raises OSError / ValueError when the upstream fails)."""
@@ -256,23 +257,22 @@ class DecisionPoller:
                 return done
 
     def _fetch(self, now: datetime) -> DecisionList:
-        body = json.dumps(
-            {"center": self.center_code, "sent_at": now.isoformat(), "applied": self._applied},
-            separators=(",", ":"),
-        ).encode()
-        request = urllib.request.Request(
-            f"{self.url}/api/v1/centers/{self.center_code}/decisions",
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(self._key, body)},
-        )
+        body = {"center": self.center_code, "sent_at": now.isoformat(), "applied": self._applied}
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                raw = response.read()
-                signature = response.headers.get(SIGNATURE_HEADER)
+            raw, signature = post_signed(
+                f"{self.url}/api/v1/centers/{self.center_code}/decisions",
+                self._key,
+                body,
+                self._timeout,
+            )
         except urllib.error.HTTPError as exc:
-            detail = exc.read()[:500].decode(errors="replace")
-            raise ValueError(f"the upstream answered {exc.code}: {detail}") from exc
+            if exc.code == 404:  # an upstream of an older version: it sends nothing down
+                if not self._no_decisions:
+                    log.info("the upstream %s does not send decisions down", self.url)
+                self._no_decisions = True
+                return DecisionList(items=[])
+            raise upstream_problem(exc) from exc
+        self._no_decisions = False
         if self._upstream_key is not None and (
             not signature or not verify(self._upstream_key, raw, signature)
         ):
@@ -281,3 +281,23 @@ class DecisionPoller:
             return DecisionList.model_validate_json(raw)
         except ValidationError as exc:
             raise ValueError(f"the upstream's answer is not understood: {exc}") from exc
+
+
+def post_signed(
+    url: str, key: Ed25519PrivateKey, payload: dict[str, Any], timeout: float
+) -> tuple[bytes, str | None]:
+    """POST ``payload`` as JSON signed with ``key``; the answer's body and signature."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(key, body)},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return bytes(response.read()), response.headers.get(SIGNATURE_HEADER)
+
+
+def upstream_problem(exc: urllib.error.HTTPError) -> ValueError:
+    detail = exc.read()[:500].decode(errors="replace")
+    return ValueError(f"the upstream answered {exc.code}: {detail}")

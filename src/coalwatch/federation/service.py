@@ -51,7 +51,7 @@ from coalwatch.errors import (
 )
 from coalwatch.events.broker import emit
 from coalwatch.federation import outbound, repository, upward
-from coalwatch.federation.decisions import DecisionPoller
+from coalwatch.federation.decisions import DecisionPoller, post_signed, upstream_problem
 from coalwatch.federation.downward import FROM_DOWNSTREAM
 from coalwatch.federation.queue import (
     ALARM,
@@ -95,7 +95,6 @@ from coalwatch.wire.signing import (
     SIGNATURE_HEADER,
     load_private_key_pem,
     parse_public_key,
-    sign,
     verify,
 )
 
@@ -848,32 +847,30 @@ class Forwarder:
         now: datetime,
         written_off: list[tuple[int, int]] | None = None,
     ) -> ForwardAnswer:
-        body = json.dumps(
-            {
-                "center": self.center_code,
-                "sent_at": now.isoformat(),
-                "items": [
-                    {"seq": seq, "kind": kind, "payload": payload} for seq, kind, payload in items
-                ],
-                "written_off": [list(r) for r in written_off or []],
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode()
-        request = urllib.request.Request(
-            f"{self.url}/api/v1/centers/{self.center_code}/batches",
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(self._key, body)},
-        )
+        body = {
+            "center": self.center_code,
+            "sent_at": now.isoformat(),
+            "items": [
+                {"seq": seq, "kind": kind, "payload": payload} for seq, kind, payload in items
+            ],
+            "written_off": [list(r) for r in written_off or []],
+        }
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                return ForwardAnswer.model_validate_json(response.read())
+            raw, _ = post_signed(
+                f"{self.url}/api/v1/centers/{self.center_code}/batches",
+                self._key,
+                body,
+                self._timeout,
+            )
+            answer = ForwardAnswer.model_validate_json(raw)
         except urllib.error.HTTPError as exc:
-            detail = exc.read()[:500].decode(errors="replace")
-            raise ValueError(f"the upstream answered {exc.code}: {detail}") from exc
+            raise upstream_problem(exc) from exc
         except ValidationError as exc:
             raise ValueError(f"the upstream's answer is not understood: {exc}") from exc
+        for item in answer.rejected:
+            if item.status == Refused.status:
+                log.warning("the upstream refused item %s: %s", item.seq, item.reason)
+        return answer
 
     def _fail(self, exc: Exception) -> None:
         if not self._delay:  # once on failure, once on recovery
