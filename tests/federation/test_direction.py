@@ -137,3 +137,39 @@ def test_a_rewritten_head_is_named(upstream_url: str) -> None:
         up.ok(send(up, key, [(2, "audit_checkpoint", _checkpoint(key, 40, 40, "e" * 64))]))
         (alarm,) = [a for a in up.alarms() if a["type"] == "data_tamper"]
         assert "audit chain was rewritten: entry 40" in alarm["detail"]
+
+
+def poll(up: World, key: Ed25519PrivateKey, applied: list[int]) -> Any:
+    body = json.dumps({"center": "MC", "sent_at": T0.isoformat(), "applied": applied}).encode()
+    return up.client.post(
+        "/api/v1/centers/MC/decisions",
+        content=body,
+        headers={"X-Signature": sign(key, body), "Content-Type": "application/json"},
+    )
+
+
+def test_decisions_wait_for_the_center_holding_the_mine_until_applied(
+    down: World, upstream_url: str
+) -> None:
+    """The supervising unit registered the mine first, with its approved capacity; the
+    mine center's registration then makes it the holder, and what the unit decides
+    waits for it."""
+    down.ok(down.post("/orgs", {"code": "X1", "name": "X1 公司", "kind": "company"}))
+    down.mine("M1", org="X1", capacity_t=9_900_000, belts=("B1",))
+    with world(upstream_url, T0) as up:
+        key = register(up, "X1", "company")
+        up.ok(
+            up.post(
+                "/mines", {"code": "M1", "name": "M1 矿", "org": "X1", "annual_capacity_t": 600_000}
+            )
+        )
+        assert poll(up, key, []).json() == {"items": []}  # nobody holds M1 yet
+        assert up.ok(send(up, key, queued(down)))["rejected"] == []
+        assert capacity_of(up) == 600_000  # the mine's declared 9.9 Mt does not replace it
+        up.ok(up.put("/mines/M1/plans/2026-03", {"month_t": 45_000}))
+        assert poll(up, generate_private_key(), []).status_code == 401
+        (item,) = up.ok(poll(up, key, []))["items"]
+        assert (item["mine"], item["kind"], item["key"]) == ("M1", "mine.plan", "M1/2026-03")
+        assert item["data"]["month_t"] == "45000" and item["unit"] == "C1 C1 县"
+        assert up.ok(poll(up, key, []))["items"] == [item]  # until the center applied it
+        assert up.ok(poll(up, key, [item["seq"]]))["items"] == []

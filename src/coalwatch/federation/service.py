@@ -627,6 +627,10 @@ def _mine_create(target: _Target, key: str, data: Any) -> None:
     existing = mines_repository.mine_by_code(target.session, mine_in.code)
     if existing is not None:
         if existing[1].code == mine_in.org and target.principal.sees(existing[1].path):
+            # registered here first (by the supervising unit): the center holds it now,
+            # and the capacity decided here stands
+            if existing[0].managed_by_center_id is None:
+                existing[0].managed_by_center_id = target.center.id
             return
         raise Conflict(f"mine {mine_in.code!r} exists already and differs")
     mines.create_mine(
