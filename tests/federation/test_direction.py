@@ -171,5 +171,6 @@ def test_decisions_wait_for_the_center_holding_the_mine_until_applied(
         (item,) = up.ok(poll(up, key, []))["items"]
         assert (item["mine"], item["kind"], item["key"]) == ("M1", "mine.plan", "M1/2026-03")
         assert item["data"]["month_t"] == "45000" and item["unit"] == "C1 C1 县"
+        assert item["decided_by"].startswith("token:")  # the world's write token
         assert up.ok(poll(up, key, []))["items"] == [item]  # until the center applied it
         assert up.ok(poll(up, key, [item["seq"]]))["items"] == []

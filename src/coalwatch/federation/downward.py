@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from coalwatch.errors import N_, Forbidden
 from coalwatch.federation.models import CenterDecision, UpstreamDecision
-from coalwatch.storage.models import DownstreamCenter, Mine, Org
+from coalwatch.storage.models import AuditEntry, DownstreamCenter, Mine, Org
 
 #: the session is applying a decision of the upstream (its unit): nothing is queued
 #: upward, nothing is refused as decided upstream
@@ -144,4 +144,13 @@ def configuration_changed(
         return
     require_decidable_here(session, mine, op)
     if from_upstream(session) is None and not session.info.get(FROM_DOWNSTREAM):
-        publish_decision(session, mine, op, {"key": key, "data": data}, now=now)
+        # who decided: the actor of the change's audit entry, written just before
+        actor = session.scalars(
+            select(AuditEntry.actor)
+            .where(AuditEntry.action == op)
+            .order_by(AuditEntry.id.desc())
+            .limit(1)
+        ).first()
+        publish_decision(
+            session, mine, op, {"key": key, "data": data}, now=now, decided_by=actor or ""
+        )
