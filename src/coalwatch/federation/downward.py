@@ -5,6 +5,13 @@ downstream, a yardstick decided upstream is read-only (:func:`require_decidable_
 This module knows only the tables: the configuration use cases reach it through
 ``federation.queue.enqueue_config``; applying what arrives from the upstream is
 ``federation.decisions``.
+
+A new kind of decision (a reduction confirmed or waived, a shutdown acknowledged, a
+legal limit tightened) hooks in by calling :func:`publish_decision` in the deciding
+use case's transaction (or by an entry in :data:`DECIDED_ABOVE` when it passes
+through ``enqueue_config``), and by an applier in ``decisions.APPLIERS``; until it
+has one, the downstream records the decision (the yardstick is read-only there) and
+relays it without applying it.
 """
 
 from __future__ import annotations
@@ -143,7 +150,8 @@ def configuration_changed(
     if mine is None:
         return
     require_decidable_here(session, mine, op)
-    if from_upstream(session) is None and not session.info.get(FROM_DOWNSTREAM):
+    held_below = mine.managed_by_center_id is not None
+    if held_below and from_upstream(session) is None and not session.info.get(FROM_DOWNSTREAM):
         # who decided: the actor of the change's audit entry, written just before
         actor = session.scalars(
             select(AuditEntry.actor)
