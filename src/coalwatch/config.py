@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     #: this center's code at its upstream, and its Ed25519 private key (PEM)
     center_code: str = ""
     center_key_file: Path | None = None
+    #: the upstream center's public key (base64, its `center_key.pem`): the decisions it
+    #: sends down must carry its signature (empty: taken from the configured URL)
+    upstream_public_key: str = ""
     #: 区域监管: a day's report not submitted (all three signatures) by this hour of the next
     #: day, mine-local, is overdue
     report_deadline_hour: int = Field(default=10, ge=1, le=23)

@@ -31,6 +31,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from coalwatch.audit import checkpoints
+from coalwatch.audit.checkpoints import Checkpoint
 from coalwatch.auth.principal import Principal
 from coalwatch.auth.service import create_admin
 from coalwatch.backups import service
@@ -40,6 +42,7 @@ from coalwatch.storage.models import AuditEntry, User
 from coalwatch.storage.models_backups import BackupEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.users import service as users
+from coalwatch.wire.signing import generate_private_key
 from tests.backups.conftest import Pair
 from tests.support.world import World, totalizer, world
 
@@ -318,3 +321,19 @@ def test_the_jobs_round_makes_the_backup_that_is_due_and_retries_a_failure_hourl
     run_once(sessions, None, env.now(), backups=job)
     engine.dispose()
     assert [e.trigger for e in env.ledger()] == ["schedule"]
+
+
+def test_every_backup_carries_the_newest_audit_checkpoint(env: Env, tmp_path: Path) -> None:
+    """In its manifest (a copy outside the database) and in the backed-up table."""
+    assert service.create(env.url, env.policy, "manual", "op", env.now()).audit_checkpoint is None
+    key = generate_private_key()
+    engine = make_engine(env.url)
+    with transaction(make_sessionmaker(engine)) as session:
+        signed = checkpoints.make_checkpoint(session, key, env.now(), None)
+    engine.dispose()
+    assert signed is not None
+    made = service.create(env.url, env.policy, "manual", "op", env.now() + timedelta(minutes=1))
+    assert made.audit_checkpoint == signed.as_json()
+    manifest, _ = service.verify(env.policy.directory / f"{made.file_name}.json")
+    assert manifest.audit_checkpoint == signed.as_json()
+    assert Checkpoint.from_json(manifest.audit_checkpoint).head_id == made.audit_head_id

@@ -13,9 +13,10 @@ The data of every test, worked out by hand (Asia/Shanghai, the world's clock at
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 
 from coalwatch.audit import checkpoints
 from coalwatch.audit.service import _digest
+from coalwatch.cli import main
 from coalwatch.config import Settings
 from coalwatch.integrity.keys import center_key
 from coalwatch.integrity.models import SignedBatch
@@ -345,3 +347,108 @@ def test_the_command_exits_0_when_all_agree_and_1_naming_the_first(
     assert "seq 3" in done.stderr and "the station signed 100500" in done.stderr
     audit = _cli(w.url, tmp_path, "audit", "verify")
     assert audit.returncode == 0 and "signed checkpoints hold" in audit.stdout
+
+
+def _delete_audit_tail(w: World) -> None:
+    engine = make_engine(w.url)
+    with transaction(make_sessionmaker(engine)) as session:
+        newest = session.scalar(select(func.max(AuditEntry.id)))
+        session.execute(delete(AuditEntry).where(AuditEntry.id >= newest - 1))
+    engine.dispose()
+
+
+def _rechain_middle(w: World) -> None:
+    _sql(w, update(AuditEntry).where(AuditEntry.id == 3).values(actor="someone else"))
+    _rechain(w, 3)
+
+
+#: each way of changing the stored data behind the program's back, what `coalwatch
+#: verify` names first for it, and the mine of the data_tamper alarm (None: the
+#: center's own, for its audit log)
+TAMPERS: dict[str, tuple[Callable[[World], None], str, str | None]] = {
+    # trip seq 2 weighed 8.250 t; 9.250 t written over it
+    "updated record": (
+        lambda w: _sql(w, update(Record).where(Record.seq == 2).values(value_kg=9250)),
+        "the station signed 8250",
+        "M1",
+    ),
+    # hour 11:00: B1 1.250 t + 5 t = 6.250 t, K1 16.000 t + 5 t = 21.000 t
+    "updated hourly rollup": (
+        lambda w: _sql(
+            w,
+            update(HourlyProduction)
+            .where(HourlyProduction.hour_start == _at(11, 0))
+            .values(measured_kg=HourlyProduction.measured_kg + 5000),
+        ),
+        "holds 6.250 t measured",
+        "M1",
+    ),
+    # K1's day: 0 kg stored, its hour 16.000 t
+    "updated daily rollup": (
+        lambda w: _sql(
+            w,
+            update(DailyProduction)
+            .where(DailyProduction.local_day == _at(12, 0).date())
+            .values(measured_kg=0),
+        ),
+        "holds 0.000 t, its hours add up to 16.000 t",
+        "M1",
+    ),
+    "deleted record": (
+        lambda w: _sql(w, delete(Record).where(Record.seq == 4)),
+        "no longer stored",
+        "M1",
+    ),
+    "inserted record without a signature": (
+        lambda w: _insert_unsigned(
+            w, like=2, seq=99, type="trip", value_kg=10_000, increment_kg=10_000
+        ),
+        "no signed upload brought it",
+        "M1",
+    ),
+    "deleted audit tail": (_delete_audit_tail, "entries were removed", None),
+    "re-chained audit middle": (_rechain_middle, "the chain was rewritten", None),
+}
+
+
+@pytest.mark.parametrize("tamper", list(TAMPERS))
+def test_each_tamper_is_named_by_the_commands_and_alarmed(
+    w: World,
+    tmp_path: Path,
+    tamper: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    change, named, mine = TAMPERS[tamper]
+    monkeypatch.setenv("COALWATCH_DATABASE_URL", w.url)
+    monkeypatch.setenv("COALWATCH_VAR_DIR", str(tmp_path))
+    _checkpoint(w, tmp_path)
+    assert main(["verify"]) == 0 and main(["audit", "verify"]) == 0
+    capsys.readouterr()
+    change(w)
+    assert main(["verify"]) == 1
+    assert named in capsys.readouterr().out
+    if mine is None:
+        assert main(["audit", "verify"]) == 1
+        assert named in capsys.readouterr().err
+    alarms = [a for a in w.alarms() if a["type"] == "data_tamper"]
+    assert mine in {a["mine"] for a in alarms} and all(a["end"] is None for a in alarms)
+
+
+def test_checkpoints_kept_upstream_name_a_log_cut_with_its_checkpoints(
+    w: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A center that cut its audit log and removed its own checkpoints (table and file)
+    passes on its own; against the checkpoints its upstream kept, the cut is named."""
+    monkeypatch.setenv("COALWATCH_DATABASE_URL", w.url)
+    monkeypatch.setenv("COALWATCH_VAR_DIR", str(tmp_path))
+    _checkpoint(w, tmp_path)
+    kept = tmp_path / "upstream.jsonl"
+    shutil.copy(tmp_path / checkpoints.LOG_FILE, kept)
+    _delete_audit_tail(w)
+    _sql(w, text("DELETE FROM audit_checkpoints"))
+    (tmp_path / checkpoints.LOG_FILE).unlink()
+    assert main(["audit", "verify"]) == 0
+    capsys.readouterr()
+    assert main(["audit", "verify", "--checkpoints", str(kept)]) == 1
+    assert "entries were removed" in capsys.readouterr().err

@@ -274,6 +274,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
         TOKEN, path="/api/v1/centers/NOCC/rejects", ok=404
     ),
     ("POST", "/api/v1/centers/{center}/batches"): Rule(CENTER, content=b"{}", headers=SIGNED),
+    ("POST", "/api/v1/centers/{center}/decisions"): Rule(CENTER, content=b"{}", headers=SIGNED),
+    ("GET", "/api/v1/centers/{center}/checkpoints"): Rule(
+        TOKEN, path="/api/v1/centers/NOCC/checkpoints", ok=404
+    ),
     # ---- API documentation
     ("GET", "/api/v1/docs"): Rule(PUBLIC),
     ("HEAD", "/api/v1/docs"): Rule(PUBLIC),

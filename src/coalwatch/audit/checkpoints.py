@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from coalwatch.audit.models import AuditCheckpoint
 from coalwatch.audit.service import Broken, verify
+from coalwatch.federation import queue
 from coalwatch.storage.models import AuditEntry
 from coalwatch.wire.signing import parse_public_key, public_key_b64, sign
 from coalwatch.wire.signing import verify as verify_signature
@@ -107,6 +108,8 @@ def make_checkpoint(
     )
     session.add(AuditCheckpoint(**asdict(checkpoint)))
     session.flush()
+    # sent up with the other messages: the upstream keeps it (a cut log is seen there too)
+    queue.enqueue(session, queue.AUDIT_CHECKPOINT, json.loads(checkpoint.as_json()), now)
     if log_dir is not None:
         _append(log_dir / LOG_FILE, checkpoint.as_json())
     return checkpoint
@@ -132,8 +135,13 @@ def from_file(log_dir: Path) -> list[Checkpoint]:
     path = log_dir / LOG_FILE
     if not path.exists():
         return []
+    return from_lines(path.read_text(encoding="utf-8"))
+
+
+def from_lines(text: str) -> list[Checkpoint]:
+    """Checkpoints as JSON lines (a line that does not parse is skipped)."""
     found: list[Checkpoint] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         try:
             found.append(Checkpoint.from_json(line))
         except (ValueError, KeyError, TypeError):

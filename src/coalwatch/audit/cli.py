@@ -19,6 +19,14 @@ def add_parser(commands: Any) -> None:
     check = actions.add_parser(
         "verify", help="check that no entry was edited or removed; name the first broken one"
     )
+    check.add_argument(
+        "--checkpoints",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="more signed checkpoints of this center, as JSON lines (e.g. the ones its "
+        "upstream keeps: GET /api/v1/centers/{code}/checkpoints); may be repeated",
+    )
     check.set_defaults(handler=cmd_verify)
 
 
@@ -40,11 +48,15 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> None:
             "the database is not at the current schema: run `coalwatch db upgrade`"
         )
     key = center_key(settings, create=False)
+    found = checkpoints.from_file(Path(settings.var_dir))
+    for name in args.checkpoints:
+        path = Path(name)
+        if not path.is_file():
+            raise CoalwatchError(f"--checkpoints {name}: no such file")
+        found += checkpoints.from_lines(path.read_text(encoding="utf-8"))
     with transaction(make_sessionmaker(engine)) as session:
         broken = checkpoints.verify_anchored(
-            session,
-            None if key is None else public_key_b64(key),
-            checkpoints.from_file(Path(settings.var_dir)),
+            session, None if key is None else public_key_b64(key), found
         )
         entries = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
         kept = len(checkpoints.stored(session))

@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlalchemy import func, inspect, or_, select, table
 from sqlalchemy.orm import Session
 
+from coalwatch.audit.checkpoints import Checkpoint
+from coalwatch.audit.models import AuditCheckpoint
 from coalwatch.storage.base import Base
 from coalwatch.storage.models import AuditEntry, Mine
 from coalwatch.storage.models_backups import BackupEntry
@@ -101,3 +103,18 @@ def by_file(session: Session, file_name: str) -> BackupEntry | None:
 def add(session: Session, entry: BackupEntry) -> None:
     session.add(entry)
     session.flush()
+
+
+def newest_checkpoint(session: Session) -> str | None:
+    """The newest signed audit checkpoint, as its JSON line (None: none, or a database
+    from before checkpoints)."""
+    if AuditCheckpoint.__tablename__ not in existing_tables(session):
+        return None
+    row = session.scalars(
+        select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)
+    ).first()
+    if row is None:
+        return None
+    return Checkpoint(
+        row.at, row.entry_count, row.head_id, row.head_hash, row.public_key, row.signature
+    ).as_json()

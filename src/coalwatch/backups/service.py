@@ -120,12 +120,19 @@ class _Facts:
     figures: Figures
     revision: str | None
     audit_head_id: int | None
+    #: the newest signed audit checkpoint the content holds (a JSON line), if any
+    audit_checkpoint: str | None = None
 
 
 def _facts(session: Session, at: datetime) -> _Facts:
     head = repository.audit_head(session)
     revision = MigrationContext.configure(session.connection()).get_current_revision()
-    return _Facts(fingerprint.compute(session, at), revision, None if head is None else head[0])
+    return _Facts(
+        fingerprint.compute(session, at),
+        revision,
+        None if head is None else head[0],
+        repository.newest_checkpoint(session),
+    )
 
 
 def _kind(engine: Engine) -> Kind:
@@ -222,6 +229,7 @@ def create(url: str, policy: Policy, trigger: Trigger, by: str, now: datetime) -
             created_by=by,
             schema_revision=facts.revision,
             audit_head_id=facts.audit_head_id,
+            audit_checkpoint=facts.audit_checkpoint,
             figures=facts.figures,
             figures_sha256=fingerprint.digest(facts.figures),
         )

@@ -52,6 +52,8 @@ class AlarmType(StrEnum):
     NOTIFICATION_FAILED = "notification_failed"
     #: a stored figure or record that its signed source no longer proves
     DATA_TAMPER = "data_tamper"
+    #: configuration a downstream center pushed up, refused by this (upstream) center
+    FORWARDING_REFUSED = "forwarding_refused"
 
 
 class Severity(StrEnum):
@@ -87,6 +89,7 @@ SEVERITY: dict[AlarmType, Severity] = {
     AlarmType.CLOCK_SKEW: Severity.WARNING,
     AlarmType.NOTIFICATION_FAILED: Severity.MAJOR,
     AlarmType.DATA_TAMPER: Severity.CRITICAL,
+    AlarmType.FORWARDING_REFUSED: Severity.MAJOR,
 }
 
 #: how the pages and exports name a severity and a state (gettext message ids)
@@ -130,6 +133,7 @@ LABELS: dict[AlarmType, str] = {
     AlarmType.CLOCK_SKEW: "时钟偏差",
     AlarmType.NOTIFICATION_FAILED: "通知发送失败",
     AlarmType.DATA_TAMPER: "数据篡改",
+    AlarmType.FORWARDING_REFUSED: "越权上报被拒",
 }
 
 OVERPRODUCTION = {
@@ -265,6 +269,8 @@ DETAILS: dict[str, str] = {
     "tampered": "转发批次的签名无效",
     "figures_disagree": "%(count)s 处存储的数据与主站签名的来源不一致（coalwatch verify 列出全部）",
     "audit_broken": "审计日志第 %(entry)s 条起被删除或改写",
+    "forwarding_refused": "下级中心 %(center)s 上报的配置变更 %(op)s 由上级单位决定，已拒绝",
+    "downstream_audit": "下级中心 %(center)s 的审计日志被删除或改写",
 }
 
 #: how late a fault report is, as the detail says it

@@ -1,17 +1,27 @@
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from coalwatch.events.broker import attach
-from coalwatch.federation import service
-from coalwatch.federation.schemas import CenterIn, CenterList, CenterOut, ForwardAnswer, RejectList
+from coalwatch.federation import decisions, service
+from coalwatch.federation.schemas import (
+    CenterIn,
+    CenterList,
+    CenterOut,
+    CheckpointList,
+    ForwardAnswer,
+    RejectList,
+)
 from coalwatch.ingest.service import IngestLimits
+from coalwatch.integrity.keys import center_key
 from coalwatch.storage.session import transaction
 from coalwatch.web.context import Ctx, app_state
+from coalwatch.wire.signing import sign
 
 router = APIRouter(tags=["centers"])
 
@@ -83,3 +93,57 @@ async def receive_batch(
             return service.receive_batch(session, center, body, x_signature, state.clock(), context)
 
     return await run_in_threadpool(receive)
+
+
+@router.post(
+    "/centers/{center}/decisions",
+    summary="A downstream center fetches the decisions made for the mines it holds",
+    description=(
+        "The body `{center, sent_at, applied: [seq]}` is signed with the downstream "
+        "center's Ed25519 key (`X-Signature`). The listed decisions are marked applied; "
+        "the answer lists the ones still waiting, oldest first, and is signed with this "
+        "center's own key (`X-Signature`)."
+    ),
+    responses={
+        401: {"description": "unknown center or bad signature"},
+        422: {"description": "the body is invalid"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
+async def serve_decisions(
+    center: str,
+    request: Request,
+    x_signature: Annotated[str | None, Header(alias="X-Signature")] = None,
+) -> Response:
+    body = await request.body()
+    state = app_state(request)
+
+    def serve() -> bytes:
+        with transaction(state.sessions) as session:
+            answer = decisions.serve(session, center, body, x_signature, state.clock())
+        return answer.model_dump_json().encode()
+
+    content = await run_in_threadpool(serve)
+    # the key the integrity job made at first start (or `coalwatch center keygen`)
+    key = center_key(state.settings, create=False)
+    headers = {} if key is None else {"X-Signature": sign(key, content)}
+    return Response(content, media_type="application/json", headers=headers)
+
+
+@router.get(
+    "/centers/{center}/checkpoints",
+    summary="A downstream center's signed audit checkpoints, as kept here",
+)
+def list_checkpoints(center: str, ctx: Ctx) -> CheckpointList:
+    with ctx.session() as session:
+        return CheckpointList(
+            items=[
+                json.loads(c.as_json())
+                for c in service.center_checkpoints(session, ctx.principal(session), center)
+            ]
+        )

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from coalwatch.federation import downward
 from coalwatch.storage.models import ForwardItem
 
 FORWARD = "coalwatch.forward"
@@ -23,6 +24,7 @@ CONFIG = "config"
 ALARM = "alarm"
 FAULT = "fault"
 REPORT = "report"
+AUDIT_CHECKPOINT = "audit_checkpoint"
 
 
 def enable_forwarding(sessions: sessionmaker[Session], center_code: str) -> None:
@@ -57,5 +59,12 @@ def enqueue(session: Session, kind: str, payload: dict[str, Any], now: datetime)
 def enqueue_config(
     session: Session, op: str, key: str, data: dict[str, Any], now: datetime
 ) -> None:
-    """A configuration change, as given to its use case (applied upstream by the same one)."""
+    """A configuration change, as given to its use case: every configuration use case
+    calls this in its transaction. A yardstick the upstream decided is refused here
+    (403: read-only at this center); one decided here is queued down for the centers
+    holding the mine (``federation.downward``); the rest is queued for the upstream,
+    except a decision being applied from the upstream, which does not go back up."""
+    downward.configuration_changed(session, op, key, data, now)
+    if downward.from_upstream(session) is not None:
+        return
     enqueue(session, CONFIG, {"op": op, "key": key, "data": data}, now)

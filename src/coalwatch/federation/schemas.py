@@ -52,6 +52,8 @@ class ForwardBatch(BaseModel):
 class Rejected(BaseModel):
     seq: int
     reason: str
+    #: the HTTP status the item alone would have had (403: configuration refused)
+    status: int | None = None
 
 
 class ForwardAnswer(BaseModel):
@@ -71,3 +73,18 @@ class RejectOut(BaseModel):
 
 class RejectList(BaseModel):
     items: list[RejectOut]
+
+
+class CheckpointOut(BaseModel):
+    """A signed audit checkpoint (the lines of ``audit-checkpoints.jsonl``)."""
+
+    at: datetime
+    entry_count: int
+    head_id: int
+    head_hash: str
+    public_key: str
+    signature: str
+
+
+class CheckpointList(BaseModel):
+    items: list[CheckpointOut]

@@ -34,6 +34,7 @@ from coalwatch.alarms import service as alarms
 from coalwatch.alarms import thresholds
 from coalwatch.alarms.service import raise_alarm
 from coalwatch.audit import service as audit
+from coalwatch.audit.checkpoints import Checkpoint
 from coalwatch.auth.permissions import ALL
 from coalwatch.auth.principal import Principal
 from coalwatch.domain.alarms import AlarmType, detail_params
@@ -49,8 +50,17 @@ from coalwatch.errors import (
     Unauthorized,
 )
 from coalwatch.events.broker import emit
-from coalwatch.federation import outbound, repository
-from coalwatch.federation.queue import ALARM, CONFIG, FAULT, REPORT, STATION_BATCH
+from coalwatch.federation import outbound, repository, upward
+from coalwatch.federation.decisions import DecisionPoller, post_signed, upstream_problem
+from coalwatch.federation.downward import FROM_DOWNSTREAM
+from coalwatch.federation.queue import (
+    ALARM,
+    AUDIT_CHECKPOINT,
+    CONFIG,
+    FAULT,
+    REPORT,
+    STATION_BATCH,
+)
 from coalwatch.federation.schemas import (
     CenterIn,
     CenterOut,
@@ -59,6 +69,7 @@ from coalwatch.federation.schemas import (
     Rejected,
     RejectOut,
 )
+from coalwatch.federation.upward import Refused
 from coalwatch.ingest import service as ingest
 from coalwatch.mines import repository as mines_repository
 from coalwatch.mines import service as mines
@@ -91,7 +102,6 @@ from coalwatch.wire.signing import (
     SIGNATURE_HEADER,
     load_private_key_pem,
     parse_public_key,
-    sign,
     verify,
 )
 
@@ -148,6 +158,14 @@ def list_rejects(session: Session, principal: Principal, code: str, limit: int) 
                 RejectOut(seq=r.seq, kind=r.kind, reason=r.reason, received_at=r.received_at)
                 for r in repository.rejects_of(session, center.id, limit)
             ]
+    raise NotFound(f"center {code!r} not found")
+
+
+def center_checkpoints(session: Session, principal: Principal, code: str) -> list[Checkpoint]:
+    """A downstream center's audit checkpoints kept here."""
+    for center, _ in repository.centers_under(session, principal.scope_path):
+        if center.code == code:
+            return upward.kept_checkpoints(session, center)
     raise NotFound(f"center {code!r} not found")
 
 
@@ -214,11 +232,16 @@ def receive_batch(
         received.add(item.seq)
         try:
             with session.begin_nested():
-                _apply(session, principal, center, item.kind, item.payload, now, context)
+                session.info[FROM_DOWNSTREAM] = center.code
+                try:
+                    _apply(session, principal, center, item.kind, item.payload, now, context)
+                finally:
+                    session.info.pop(FROM_DOWNSTREAM, None)
         except (CoalwatchError, IntegrityError) as exc:
             # kept with its reason: an item that cannot be applied must not block the rest
             reason = exc.message if isinstance(exc, CoalwatchError) else str(exc.orig)
-            rejected.append(Rejected(seq=item.seq, reason=reason))
+            status = exc.status if isinstance(exc, CoalwatchError) else Conflict.status
+            rejected.append(Rejected(seq=item.seq, reason=reason, status=status))
             repository.insert_rejects(
                 session,
                 [
@@ -234,6 +257,8 @@ def receive_batch(
             )
             if item.kind == STATION_BATCH and isinstance(exc, Unauthorized):
                 _alarm_tampered(session, org, item.payload, now)
+            if isinstance(exc, Refused):
+                _alarm_refused(session, principal, center, exc, now)
     state = advance(center.max_seq, gaps, received)
     remaining = state.gaps
     if batch.written_off:
@@ -297,6 +322,26 @@ def _alarm_tampered(session: Session, org: Org, payload: dict[str, Any], now: da
     )
 
 
+def _alarm_refused(
+    session: Session, principal: Principal, center: DownstreamCenter, exc: Refused, now: datetime
+) -> None:
+    """越权上报被拒: the upstream's own alarm, of the mine the change was about when known;
+    it ends at once (the item is refused, nothing goes on) and waits to be handled."""
+    mine = mines_repository.mine_by_code(session, exc.mine) if exc.mine else None
+    visible = mine is not None and principal.sees(mine[1].path)
+    alarm, _ = raise_alarm(
+        session,
+        mine_id=mine[0].id if mine is not None and visible else None,
+        type_=AlarmType.FORWARDING_REFUSED,
+        at=now,
+        subject=f"{center.code}:{exc.op}",
+        value=exc.op,
+        detail=exc.message,
+        params=detail_params("forwarding_refused", center=center.code, op=exc.op),
+    )
+    alarms.end_alarm(session, alarm, now)  # a one-off: each refused item is its own
+
+
 def _apply(
     session: Session,
     principal: Principal,
@@ -316,6 +361,8 @@ def _apply(
         _apply_fault(session, principal, center, payload, now)
     elif kind == REPORT:
         _apply_report(session, principal, center, payload, now)
+    elif kind == AUDIT_CHECKPOINT:
+        upward.receive_checkpoint(session, center, payload, now)
     else:
         raise Invalid(f"unknown item kind {kind!r}")
 
@@ -584,6 +631,7 @@ def _apply_config(
     context: ReceiveContext,
 ) -> None:
     op, key, data = str(payload.get("op")), str(payload.get("key")), payload.get("data")
+    upward.require_accepted(session, center, op, key)
     handler = _CONFIG.get(op)
     if handler is None:
         raise Invalid(f"unknown configuration operation {op!r}")
@@ -610,6 +658,10 @@ def _mine_create(target: _Target, key: str, data: Any) -> None:
     existing = mines_repository.mine_by_code(target.session, mine_in.code)
     if existing is not None:
         if existing[1].code == mine_in.org and target.principal.sees(existing[1].path):
+            # registered here first (by the supervising unit): the center holds it now,
+            # and the capacity decided here stands
+            if existing[0].managed_by_center_id is None:
+                existing[0].managed_by_center_id = target.center.id
             return
         raise Conflict(f"mine {mine_in.code!r} exists already and differs")
     mines.create_mine(
@@ -743,6 +795,7 @@ class Forwarder:
         max_items: int = MAX_ITEMS,
         write_off_after_s: float = 300.0,
         monotonic: Callable[[], float] = time.monotonic,
+        upstream_public_key: str = "",
     ) -> None:
         self.url = url.rstrip("/")
         self.center_code = center_code
@@ -756,11 +809,28 @@ class Forwarder:
         self._write_off_after = write_off_after_s
         #: the upstream's gaps: when first seen (monotonic, and the database's clock)
         self._gaps: dict[tuple[int, int], tuple[float, datetime | None]] = {}
+        self.decisions = DecisionPoller(
+            self.url,
+            center_code,
+            key,
+            upstream_public_key=upstream_public_key,
+            timeout_s=timeout_s,
+        )
 
     def forward_due(self, sessions: sessionmaker[Session], now: datetime) -> int:
-        """Items the upstream now holds (0 while backing off or with nothing queued)."""
+        """Items the upstream now holds (0 while backing off or with nothing queued);
+        then the upstream's decisions are fetched and applied (``federation.decisions``)."""
         if self._monotonic() < self._next_try:
             return 0
+        sent = self._send_due(sessions, now)
+        if self._monotonic() >= self._next_try:
+            try:
+                self.decisions.poll(sessions, now)
+            except (OSError, ValueError) as exc:
+                self._fail(exc)
+        return sent
+
+    def _send_due(self, sessions: sessionmaker[Session], now: datetime) -> int:
         sent = 0
         while True:
             with transaction(sessions) as session:
@@ -812,32 +882,30 @@ class Forwarder:
         now: datetime,
         written_off: list[tuple[int, int]] | None = None,
     ) -> ForwardAnswer:
-        body = json.dumps(
-            {
-                "center": self.center_code,
-                "sent_at": now.isoformat(),
-                "items": [
-                    {"seq": seq, "kind": kind, "payload": payload} for seq, kind, payload in items
-                ],
-                "written_off": [list(r) for r in written_off or []],
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode()
-        request = urllib.request.Request(
-            f"{self.url}/api/v1/centers/{self.center_code}/batches",
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(self._key, body)},
-        )
+        body = {
+            "center": self.center_code,
+            "sent_at": now.isoformat(),
+            "items": [
+                {"seq": seq, "kind": kind, "payload": payload} for seq, kind, payload in items
+            ],
+            "written_off": [list(r) for r in written_off or []],
+        }
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                return ForwardAnswer.model_validate_json(response.read())
+            raw, _ = post_signed(
+                f"{self.url}/api/v1/centers/{self.center_code}/batches",
+                self._key,
+                body,
+                self._timeout,
+            )
+            answer = ForwardAnswer.model_validate_json(raw)
         except urllib.error.HTTPError as exc:
-            detail = exc.read()[:500].decode(errors="replace")
-            raise ValueError(f"the upstream answered {exc.code}: {detail}") from exc
+            raise upstream_problem(exc) from exc
         except ValidationError as exc:
             raise ValueError(f"the upstream's answer is not understood: {exc}") from exc
+        for item in answer.rejected:
+            if item.status == Refused.status:
+                log.warning("the upstream refused item %s: %s", item.seq, item.reason)
+        return answer
 
     def _fail(self, exc: Exception) -> None:
         if not self._delay:  # once on failure, once on recovery
@@ -847,11 +915,22 @@ class Forwarder:
 
 
 def forwarder_from_settings(
-    url: str, center_code: str, key_file: str | None, *, write_off_after_s: float = 300.0
+    url: str,
+    center_code: str,
+    key_file: str | None,
+    *,
+    write_off_after_s: float = 300.0,
+    upstream_public_key: str = "",
 ) -> Forwarder:
     """The forwarder of a center configured with an upstream; ValueError when incomplete."""
     if not center_code or not key_file:
         raise ValueError("an upstream_url needs center_code and center_key_file")
     with open(key_file, "rb") as handle:
         key = load_private_key_pem(handle.read())
-    return Forwarder(url, center_code, key, write_off_after_s=write_off_after_s)
+    return Forwarder(
+        url,
+        center_code,
+        key,
+        write_off_after_s=write_off_after_s,
+        upstream_public_key=upstream_public_key,
+    )

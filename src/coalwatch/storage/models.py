@@ -681,6 +681,7 @@ class FederationReject(Base):
 # them in the metadata wherever the models are used.
 from coalwatch.audit import models as audit_models  # noqa: E402
 from coalwatch.exchange import models as exchange_models  # noqa: E402
+from coalwatch.federation import models as federation_models  # noqa: E402
 from coalwatch.integrity import models as integrity_models  # noqa: E402
 from coalwatch.limits import models as limits_models  # noqa: E402
 from coalwatch.storage import (  # noqa: E402
@@ -696,6 +697,7 @@ from coalwatch.storage import (  # noqa: E402
 __all__ = [
     "audit_models",
     "exchange_models",
+    "federation_models",
     "integrity_models",
     "limits_models",
     "models_backups",

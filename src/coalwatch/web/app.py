@@ -104,6 +104,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
             settings.center_code,
             None if key_file is None else str(key_file),
             write_off_after_s=settings.forward_write_off_after_s,
+            upstream_public_key=settings.upstream_public_key,
         )
 
     @asynccontextmanager

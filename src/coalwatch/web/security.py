@@ -74,8 +74,9 @@ class SecurityHeaders(_HttpMiddleware):
 
 #: API paths that authenticate otherwise than by token: the documentation (public), the
 #: event stream (token, ticket or session cookie: events/api.py) and the signed uploads
+#: (a downstream center's poll for decisions is signed as its batches are)
 _OPEN_API = re.compile(r"^/api/v1/(openapi\.json|docs(/.*)?|events)$")
-_SIGNED_UPLOAD = re.compile(r"^/api/v1/(stations|centers)/[^/]+/batches$")
+_SIGNED_UPLOAD = re.compile(r"^/api/v1/(stations/[^/]+/batches|centers/[^/]+/(batches|decisions))$")
 
 
 class BodyTooLarge(HTTPException):
