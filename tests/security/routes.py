@@ -244,8 +244,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/fee-items"): Rule(
         perms("settlement:write"), json={"code": "sec_fee", "name": "测试费"}
     ),
+    # the seeded fee item: the one the POST above creates may be on another worker's site
     ("POST", "/api/v1/fee-items/{code}/rates"): Rule(
-        perms("settlement:write"), json={"yuan_per_t": "1.5", "effective_from": "2026-01-01"}
+        perms("settlement:write"),
+        path="/api/v1/fee-items/sec_seed/rates",
+        json={"yuan_per_t": "1.5", "effective_from": "2026-01-01"},
     ),
     ("GET", "/api/v1/mines/{mine}/statements/{month}"): Rule(perms("settlement:view")),
     # ---- API: federation
@@ -365,7 +368,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/settlement/items/rates"): Rule(
         perms("settlement:view", "settlement:write"),
-        form={"item": "sec_fee", "yuan_per_t": "1.5", "effective_from": "2026-01-01"},
+        form={"item": "sec_seed", "yuan_per_t": "1.5", "effective_from": "2026-01-01"},
     ),
     ("GET", "/settlement/statements"): Rule(perms("settlement:view"), query={"month": "2026-03"}),
     ("GET", "/settlement/statements/{mine}/{month}"): Rule(perms("settlement:view")),

@@ -198,6 +198,25 @@ def month_figure(w: World) -> dict[str, Any]:
     return dict(figure)
 
 
+def test_the_pages_show_the_mine_what_it_applies_for_and_the_county_what_it_decides(
+    w: World,
+) -> None:
+    capacity = "/production/capacity?mine=M1"
+    mine = browser(w, "op")[0].get(capacity).text
+    assert 'action="/production/M1/capacity-requests"' in mine
+    assert 'action="/production/M1/plan-requests"' in mine
+    assert 'action="/production/M1/capacity"' not in mine
+    assert 'action="/production/M1/plans"' not in mine
+    county = browser(w, "reg")[0].get(capacity).text
+    assert 'action="/production/M1/capacity"' in county
+    assert 'action="/production/M1/plans"' in county
+    assert "capacity-requests" not in county and "plan-requests" not in county
+    permits = "/production/permits?mine=M1"
+    assert 'action="/production/M1/permit-requests"' in browser(w, "mm")[0].get(permits).text
+    county = browser(w, "reg")[0].get(permits).text
+    assert 'action="/production/M1/permits"' in county and "permit-requests" not in county
+
+
 def test_the_mine_applies_and_the_county_decides(w: World) -> None:
     operator, manager, engineer = browser(w, "op"), browser(w, "mm"), browser(w, "ce")
     assert send(operator, "/production/M1/capacity-requests", **RAISED).status_code == 303

@@ -72,8 +72,7 @@ class SelfApproval(Forbidden):
 
 def _decide(principal: Principal, row: Application, what: str) -> None:
     """Refuse a decision on an application decided already or submitted by the caller
-    (the caller's ``production:approve`` is checked before the application is looked up:
-    no probing of ids)."""
+    (who may decide is checked first, by :func:`_decision_on`)."""
     if row.status != PENDING:
         raise Conflict(f"{what} {row.id} is {row.status} already", {"status": row.status})
     if row.applied_by == principal.name:
