@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from coalwatch.auth.principal import OPERATOR
+from coalwatch.auth.service import create_admin
 from coalwatch.errors import CoalwatchError
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.users import service as users
@@ -154,7 +155,7 @@ def test_a_mine_level_user_is_never_given_a_supervising_permission(w: World) -> 
             wider = RoleUpdate(name=role.name, permissions=[*role.permissions, "region:capacity"])
             with pytest.raises(CoalwatchError) as refused:
                 users.update_role(session, OPERATOR, "duty_operator", wider, now)
-            assert refused.value.status == 422 and "op" in refused.value.message
+            assert refused.value.status == 409 and "op" in refused.value.message
             # at the county it may
             county = UserIn(
                 username="reg2", name="reg2", org="C1", roles=["regulator"], password=PASSWORD
@@ -255,3 +256,32 @@ def test_the_mine_applies_and_the_county_decides(w: World) -> None:
     assert {r["decided_by"] for r in decided} == {"reg"} and len(decided) == 3
     page = regulator[0].get("/production/capacity", params={"mine": "M1"}).text
     assert "晋煤行审〔2026〕12号" in page
+
+
+def test_the_editors_pages_refuse_with_the_reason(w: World) -> None:
+    engine = make_engine(w.url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            create_admin(session, "chief", PASSWORD, w.clock())
+    finally:
+        engine.dispose()
+    admin = browser(w, "chief")
+    user = send(
+        admin,
+        "/system/users/new",
+        username="op3",
+        name="值机员三",
+        org="X1",
+        roles="regulator",
+        password="Secure-2026-x",
+    )
+    assert user.status_code == 422 and "region:capacity" in user.text and "宏达煤业" in user.text
+    role = send(
+        admin,
+        "/system/roles",
+        code="duty_operator",
+        name="产量监控值机员",
+        permissions=["monitor:view", "production:write", "region:plan"],
+    )
+    # op, of the company X1, holds the role: it cannot take a decision
+    assert role.status_code == 409 and "region:plan" in role.text and "宏达煤业" in role.text

@@ -698,7 +698,7 @@ def update_role(
         for holder, org in repository.holders_of(session, role.id):
             if not is_supervising(org):
                 assert org is not None
-                raise Invalid(
+                raise Conflict(
                     N_(
                         "%(role)s 的用户 %(user)s 属于被监管单位 %(unit)s："
                         "该角色不能增加监管单位的决定权限（%(permissions)s）"
