@@ -7,8 +7,8 @@ domain.md "Who uses it" (what each person does) and "Who decides what" (the yard
 mine is judged by are decided by a supervising unit above it; a mine's staff apply, they
 never approve their own).
 
-Where the program gives a role what these rules deny, the cell is in ``AUTHORITY`` with
-the reason: its tests are expected to fail (strictly) until the authority rework lands.
+Where the program gives a role what these rules deny, the cell goes in ``AUTHORITY`` with
+the reason: its tests are then expected to fail (strictly) until the program is mended.
 """
 
 from __future__ import annotations
@@ -44,6 +44,10 @@ PERMISSIONS: tuple[str, ...] = tuple(
     p for prefix, extras in MENUS.items() for p in (f"{prefix}:view", f"{prefix}:write", *extras)
 )
 EVERY_VIEW = frozenset(f"{prefix}:view" for prefix in MENUS)
+#: the decisions on a mine's yardsticks: a supervising unit's, never a mine's (approving
+#: manual entries, capacity, coefficients, plans, permits; reductions and waivers;
+#: acknowledging shutdowns; the legal limits; confirming suspect increments)
+DECISIONS = frozenset({"production:approve", *MENUS["region"]})
 #: what every person at a mine sees: the mine's monitoring, video, data, alarms, reports,
 #: ledgers and production (not the region's view, the fees, nor the system settings)
 MINE_VIEWS = frozenset(
@@ -92,11 +96,12 @@ ROLES: dict[str, tuple[str, frozenset[str]]] = {
     ),
     # repairs and calibrates, records maintenance, calibration and patrols; registers faults
     "maintainer": ("维护人员", MINE_VIEWS | {"ledger:write", "alarm:write"}),
-    # watches every mine of its region, approves (coefficients, manual entries, permits,
-    # capacity and plans), receives fault reports, applies reductions
+    # watches every mine of its region and decides its yardsticks: capacity, coefficients,
+    # manual entries, plans, permits, shutdown acknowledgements, reductions and waivers,
+    # the legal limits, suspect increments; receives fault reports
     "regulator": (
         "监管人员",
-        EVERY_VIEW | {"production:approve", "ledger:export", "region:write"},
+        EVERY_VIEW | DECISIONS | {"ledger:export", "region:write"},
     ),
     # 财政/税务/安监: reads production data, read-only
     "third_party": (
@@ -116,15 +121,7 @@ TOKENS: dict[str, frozenset[str]] = {
 }
 
 #: (role, permission) → why the program is wrong there under "Who decides what"
-AUTHORITY: dict[tuple[str, str], str] = {
-    ("chief_engineer", "production:approve"): (
-        "authority: a mine's 总工程师 approves its own mine's coefficients, manual entries "
-        "and permits"
-    ),
-    ("mine_manager", "production:approve"): (
-        "authority: a mine's 矿长 approves its own mine's coefficients, manual entries and permits"
-    ),
-}
+AUTHORITY: dict[tuple[str, str], str] = {}
 
 
 def holds(permissions: frozenset[str], permission: str) -> bool:

@@ -96,6 +96,8 @@ PARAMS = {
     "entry": "999999",
     "snapshot_id": "999999",
     "camera_id": "999999",
+    "shutdown_id": "999999",
+    "request": "999999",
 }
 DAY = {"period": "day", "from": "2026-03-14T00:00:00+08:00", "to": "2026-03-15T00:00:00+08:00"}
 WINDOW = {"start": "2026-03-16T00:00:00+08:00", "end": "2026-03-16T04:00:00+08:00"}
@@ -116,16 +118,10 @@ MANUAL = {
     "reason": "补录",
 }
 
-#: domain.md "Who decides what": approved capacity and its changes, and plan approval, are
-#: decided by a supervising unit (production:approve), a mine's staff never set their own
-CAPACITY = (
-    "authority: whoever holds production:write (a mine's 值机员, its 矿长) sets the mine's "
-    "own approved capacity, and the regulator (production:approve) cannot"
-)
-PLAN = (
-    "authority: whoever holds production:write (a mine's 值机员, its 矿长) sets the mine's "
-    "own plan, and the regulator (production:approve) cannot"
-)
+#: a capacity change names its licence document (the page requires it)
+LICENCE = {"licence_no": "晋煤行审〔2026〕12号", "licence_date": "2026-01-05"}
+#: what decides a mine's request (capacity change, plan, permit), by its kind
+REQUEST_DECISIONS = ("region:capacity", "region:plan", "region:permit")
 
 ROUTES: dict[tuple[str, str], Rule] = {
     # ---- API: organisation, mines, configuration
@@ -141,20 +137,17 @@ ROUTES: dict[tuple[str, str], Rule] = {
         perms("system:write"),
         json={"code": "SECM", "name": "测试矿", "org": "C1", "annual_capacity_t": "1000"},
     ),
+    # the yardsticks: decided by a supervising unit above the mine (domain.md "Who decides
+    # what"); every caller of the matrix sits at the center, above county C1
     ("PUT", "/api/v1/mines/{mine}/capacity"): Rule(
-        perms("production:approve"),
-        json={"annual_capacity_t": "330000", "effective_from": "2026-01-01"},
-        program=perms("production:write"),
-        why=CAPACITY,
+        perms("region:capacity"),
+        json={"annual_capacity_t": "330000", "effective_from": "2026-01-01", **LICENCE},
     ),
     ("PUT", "/api/v1/mines/{mine}/plans/{month}"): Rule(
-        perms("production:approve"),
-        json={"month_t": "27500"},
-        program=perms("production:write"),
-        why=PLAN,
+        perms("region:plan"), json={"month_t": "27500"}
     ),
     ("POST", "/api/v1/mines/{mine}/coefficients"): Rule(
-        perms("production:approve"),
+        perms("region:coefficient"),
         json={"percent": "4.5", "effective_from": "2026-01-01", "effective_to": "2026-12-31"},
     ),
     ("POST", "/api/v1/mines/{mine}/points"): Rule(
@@ -164,7 +157,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
         perms("system:write"), json={"code": "SECS", "public_key": PUBLIC_KEY}
     ),
     ("POST", "/api/v1/mines/{mine}/manual-production"): Rule(
-        perms("production:write"),
+        perms("production:approve"),
         json={
             "point": "B1",
             "start": "2026-03-14T00:00:00+08:00",
@@ -185,11 +178,14 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/mines/{mine}/permits"): Rule(TOKEN),
     ("POST", "/api/v1/mines/{mine}/permits"): Rule(
-        perms("production:approve"), json={**WINDOW, "reason": "检修"}
+        perms("region:permit"), json={**WINDOW, "reason": "检修"}
     ),
     ("GET", "/api/v1/mines/{mine}/shutdowns"): Rule(TOKEN),
     ("POST", "/api/v1/mines/{mine}/shutdowns"): Rule(
         perms("production:write"), json={**WINDOW, "reason": "停产"}
+    ),
+    ("POST", "/api/v1/mines/{mine}/shutdowns/{shutdown_id}/acknowledge"): Rule(
+        perms("region:shutdown")
     ),
     ("POST", "/api/v1/mines/{mine}/calibrations"): Rule(
         perms("production:write"), json={"point": "B1", "calibrated_on": "2026-03-10"}
@@ -260,8 +256,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/fee-items"): Rule(
         perms("settlement:write"), json={"code": "sec_fee", "name": "测试费"}
     ),
+    # the seeded fee item: the one the POST above creates may be on another worker's site
     ("POST", "/api/v1/fee-items/{code}/rates"): Rule(
-        perms("settlement:write"), json={"yuan_per_t": "1.5", "effective_from": "2026-01-01"}
+        perms("settlement:write"),
+        path="/api/v1/fee-items/sec_seed/rates",
+        json={"yuan_per_t": "1.5", "effective_from": "2026-01-01"},
     ),
     ("GET", "/api/v1/mines/{mine}/statements/{month}"): Rule(perms("settlement:view")),
     # ---- API: federation
@@ -342,16 +341,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/production/permits"): Rule(perms("production:view")),
     ("GET", "/production/shutdowns"): Rule(perms("production:view")),
     ("POST", "/production/{mine}/capacity"): Rule(
-        perms("production:view", "production:approve"),
-        form={"annual_capacity_t": "330000", "effective_from": "2026-01-01"},
-        program=perms("production:view", "production:write"),
-        why=CAPACITY,
+        perms("production:view", "region:capacity"),
+        form={"annual_capacity_t": "330000", "effective_from": "2026-01-01", **LICENCE},
     ),
     ("POST", "/production/{mine}/plans"): Rule(
-        perms("production:view", "production:approve"),
-        form={"month": "2026-03", "month_t": "27500"},
-        program=perms("production:view", "production:write"),
-        why=PLAN,
+        perms("production:view", "region:plan"), form={"month": "2026-03", "month_t": "27500"}
     ),
     ("POST", "/production/{mine}/coefficients"): Rule(
         perms("production:view", "production:write"),
@@ -373,12 +367,15 @@ ROUTES: dict[tuple[str, str], Rule] = {
         },
     ),
     ("POST", "/production/{mine}/permits"): Rule(
-        perms("production:view", "production:approve"),
+        perms("production:view", "region:permit"),
         form={"start": "2026-03-16T08:00", "end": "2026-03-16T12:00", "reason": "检修"},
     ),
     ("POST", "/production/{mine}/shutdowns"): Rule(
         perms("production:view", "production:write"),
         form={"start": "2026-03-16T08:00", "end": "2026-03-16T12:00", "reason": "停产"},
+    ),
+    ("POST", "/production/{mine}/shutdowns/{shutdown_id}/acknowledge"): Rule(
+        perms("production:view", "region:shutdown"), form={}
     ),
     # ---- pages: 结算管理
     ("GET", "/settlement/items"): Rule(perms("settlement:view")),
@@ -387,7 +384,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/settlement/items/rates"): Rule(
         perms("settlement:view", "settlement:write"),
-        form={"item": "sec_fee", "yuan_per_t": "1.5", "effective_from": "2026-01-01"},
+        form={"item": "sec_seed", "yuan_per_t": "1.5", "effective_from": "2026-01-01"},
     ),
     ("GET", "/settlement/statements"): Rule(perms("settlement:view"), query={"month": "2026-03"}),
     ("GET", "/settlement/statements/{mine}/{month}"): Rule(perms("settlement:view")),
@@ -562,10 +559,10 @@ ROUTES.update(
         ("GET", "/api/v1/coefficient-applications"): Rule(TOKEN),
         ("GET", "/api/v1/coefficient-applications/{application}"): Rule(TOKEN),
         ("POST", "/api/v1/coefficient-applications/{application}/approve"): Rule(
-            perms("production:approve")
+            perms("region:coefficient")
         ),
         ("POST", "/api/v1/coefficient-applications/{application}/reject"): Rule(
-            perms("production:approve"), json={"reason": "依据不足"}
+            perms("region:coefficient"), json={"reason": "依据不足"}
         ),
         ("POST", "/api/v1/mines/{mine}/manual-entries"): Rule(
             perms("production:write"), json=MANUAL
@@ -575,6 +572,24 @@ ROUTES.update(
         ("POST", "/api/v1/manual-entries/{entry}/approve"): Rule(perms("production:approve")),
         ("POST", "/api/v1/manual-entries/{entry}/reject"): Rule(
             perms("production:approve"), json={"reason": "依据不足"}
+        ),
+        # ---- API: a mine's requests (applied for by the mine, decided above it)
+        ("POST", "/api/v1/mines/{mine}/capacity-requests"): Rule(
+            perms("production:write"),
+            json={"annual_capacity_t": "450000", "effective_from": "2027-01-01", **LICENCE},
+        ),
+        ("POST", "/api/v1/mines/{mine}/plan-requests"): Rule(
+            perms("production:write"), json={"month": "2026-04", "month_t": "27500"}
+        ),
+        ("POST", "/api/v1/mines/{mine}/permit-requests"): Rule(
+            perms("production:write"), json={**WINDOW, "reason": "检修"}
+        ),
+        ("GET", "/api/v1/requests"): Rule(TOKEN),
+        # the decision's permission is the request's kind's: a request that does not exist
+        # is refused to a caller holding none of them
+        ("POST", "/api/v1/requests/{request}/approve"): Rule(perms(any_of=REQUEST_DECISIONS)),
+        ("POST", "/api/v1/requests/{request}/reject"): Rule(
+            perms(any_of=REQUEST_DECISIONS), json={"reason": "依据不足"}
         ),
         # ---- pages: 台账管理
         ("GET", "/ledger/equipment"): Rule(perms("ledger:view")),
@@ -674,10 +689,28 @@ ROUTES.update(
         ),
         # ---- pages: 生产管理, the approvals
         ("POST", "/production/{mine}/coefficient-applications/{application}/approve"): Rule(
-            perms("production:view", "production:approve"), form={}
+            perms("production:view", "region:coefficient"), form={}
         ),
         ("POST", "/production/{mine}/coefficient-applications/{application}/reject"): Rule(
-            perms("production:view", "production:approve"), form={"reason": "依据不足"}
+            perms("production:view", "region:coefficient"), form={"reason": "依据不足"}
+        ),
+        ("POST", "/production/{mine}/capacity-requests"): Rule(
+            perms("production:view", "production:write"),
+            form={"annual_capacity_t": "450000", "effective_from": "2027-01-01", **LICENCE},
+        ),
+        ("POST", "/production/{mine}/plan-requests"): Rule(
+            perms("production:view", "production:write"),
+            form={"month": "2026-04", "month_t": "27500"},
+        ),
+        ("POST", "/production/{mine}/permit-requests"): Rule(
+            perms("production:view", "production:write"),
+            form={"start": "2026-03-16T08:00", "end": "2026-03-16T12:00", "reason": "检修"},
+        ),
+        ("POST", "/production/{mine}/requests/{request}/approve"): Rule(
+            perms("production:view", any_of=REQUEST_DECISIONS), form={"page": "permits"}
+        ),
+        ("POST", "/production/{mine}/requests/{request}/reject"): Rule(
+            perms("production:view", any_of=REQUEST_DECISIONS), form={"reason": "依据不足"}
         ),
         ("POST", "/production/{mine}/manual-entries/{entry}/approve"): Rule(
             perms("production:view", "production:approve"), form={}

@@ -27,6 +27,8 @@ from coalwatch.mines import service as mines
 from coalwatch.mines.schemas import MineIn, PointIn, StationIn
 from coalwatch.orgs import service as orgs
 from coalwatch.orgs.schemas import OrgIn
+from coalwatch.settlement import service as settlement
+from coalwatch.settlement.schemas import FeeItemIn
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.users import repository as user_repository
 from coalwatch.users import service as users
@@ -40,6 +42,8 @@ from tests.support.world import Clock
 NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
 PASSWORD = "Coalwatch2026"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+#: the fee item every site holds
+SEEDED_FEE = "sec_seed"
 #: the roles that also get a user in county C1 (for the scope tests)
 SCOPED_ROLES = ("admin", "duty_operator")
 
@@ -115,6 +119,10 @@ def _seed(url: str, now: datetime) -> tuple[dict[str, Ed25519PrivateKey], dict[s
     try:
         with transaction(make_sessionmaker(engine)) as session:
             users.ensure_builtin_roles(session, now)
+            # a fee item for the cells that add rates (whichever worker runs them)
+            settlement.create_item(
+                session, OPERATOR, FeeItemIn(code=SEEDED_FEE, name="测试费"), now
+            )
             for code, mine, station in (("C1", "M1", "S1"), ("C2", "M2", "S2")):
                 orgs.create_org(
                     session, OPERATOR, OrgIn(code=code, name=f"{code} 县", kind="county"), now

@@ -20,7 +20,7 @@ from coalwatch.storage.session import make_engine, make_sessionmaker, transactio
 from coalwatch.users import repository as user_repository
 from coalwatch.users import service as users
 from coalwatch.users.schemas import RoleIn, UserIn
-from tests.security.site import NOW, PASSWORD, Site, sign_in, site
+from tests.security.site import NOW, PASSWORD, SEEDED_FEE, Site, sign_in, site
 
 #: the role name the county user stored: htmx ran it as the global administrator
 HOSTILE_ROLE = (
@@ -141,7 +141,8 @@ def test_a_scoped_write_token_cannot_create_or_price_fee_items(s: Site) -> None:
         assert "unscoped" in answer.json()["error"]["message"], answer.text
     items = s.client.get("/api/v1/fee-items", headers=_bearer(s, "read")).json()
     listed = items["items"] if isinstance(items, dict) else items
-    assert [(i["code"], i["rates"]) for i in listed] == [("ZY", [])]
+    # the site's own item aside, only ZY, unpriced
+    assert {i["code"]: i["rates"] for i in listed} == {"ZY": [], SEEDED_FEE: []}
 
 
 # -- 9: codes outside the scope cannot be probed ---------------------------------------------

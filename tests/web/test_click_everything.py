@@ -51,6 +51,8 @@ FILL: dict[str, str] = {
     "name": "测试九",
     "annual_capacity_t": "900000",
     "effective_from": "2026-07-01",
+    "licence_no": "晋煤行审〔2026〕12号",
+    "licence_date": "2026-01-05",
     "effective_to": "2026-12-31",
     "month": "2026-03",
     "month_t": "80000",

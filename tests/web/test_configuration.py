@@ -69,8 +69,11 @@ def test_an_administrator_configures_a_mine_from_the_pages(
         csrf,
         annual_capacity_t="900000",
         effective_from="2026-03-01",
+        licence_no="晋煤行审〔2026〕12号",
+        licence_date="2026-02-20",
     )
     assert "900,000</td>" in page  # a capacity set whole is shown whole
+    assert "晋煤行审〔2026〕12号" in page  # with the licence document that decided it
     page = post(
         client, "/production/FHS/plans", csrf, month="2026-03", month_t="80000", day_t="2700"
     )

@@ -62,6 +62,12 @@ MENUS: tuple[Menu, ...] = (
 )
 
 PERMISSIONS: frozenset[str] = frozenset(p for menu in MENUS for p in menu.permissions)
+#: the decisions on a mine's yardsticks: held only by users of a supervising unit above
+#: the mine (domain.md "Who decides what"); a mine's staff apply with production:write
+DECISIONS: frozenset[str] = frozenset(
+    {"production:approve"}
+    | {p for menu in MENUS if menu.prefix == "region" for p, _ in menu.extras}
+)
 VIEW_ALL: frozenset[str] = frozenset(menu.view for menu in MENUS)
 
 
@@ -76,7 +82,8 @@ def _views(*prefixes: str) -> set[str]:
 _WATCH = _views("monitor", "video", "query", "alarm", "report", "ledger", "production")
 
 #: the built-in roles (code → name, permissions), for the people of domain.md; the
-#: migration that creates them (0003) holds the same data
+#: migrations that create and update them (0003, 0005, 0022) hold the same data. A
+#: mine's staff apply (production:write) and never decide; the regulator decides
 BUILTIN_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     "duty_operator": (
         "产量监控值机员",
@@ -100,23 +107,18 @@ BUILTIN_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "chief_engineer": (
         "总工程师",
-        frozenset(
-            _WATCH
-            | {"alarm:write", "alarm:handle", "report:sign", "production:approve", "ledger:export"}
-        ),
+        frozenset(_WATCH | {"alarm:write", "alarm:handle", "report:sign", "ledger:export"}),
     ),
     "mine_manager": (
         "矿长",
         frozenset(
-            _WATCH
-            | _views("settlement")
-            | {"report:sign", "production:write", "production:approve", "ledger:export"}
+            _WATCH | _views("settlement") | {"report:sign", "production:write", "ledger:export"}
         ),
     ),
     "maintainer": ("维护人员", frozenset(_WATCH | {"ledger:write", "alarm:write"})),
     "regulator": (
         "监管人员",
-        frozenset(VIEW_ALL | {"production:approve", "ledger:export", "region:write"}),
+        frozenset(VIEW_ALL | DECISIONS | {"ledger:export", "region:write"}),
     ),
     "third_party": ("第三方", frozenset(_views("monitor", "query", "report", "region"))),
     "admin": ("系统管理员", frozenset({ALL})),

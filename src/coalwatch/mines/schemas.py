@@ -35,15 +35,37 @@ class MineIn(_In):
     capacity_effective_from: Day | None = None
 
 
+#: a licence document's number 核定文件文号 (e.g. 晋煤行审〔2026〕12号)
+LicenceNo = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class CapacityIn(_In):
+    """A change of the approved capacity, decided by a supervising unit, with the licence
+    document that decided it (its number and date)."""
+
     annual_capacity_t: CapacityTonnesIn
     effective_from: Day
+    licence_no: LicenceNo | None = None
+    licence_date: Day | None = None
+
+
+class LicensedCapacityIn(CapacityIn):
+    """A capacity change that names its licence document (a mine's request, the page)."""
+
+    licence_no: LicenceNo
+    licence_date: Day
 
 
 class PlanIn(_In):
     month_t: CapacityTonnesIn
     day_t: CapacityTonnesIn | None = None
     hour_t: CapacityTonnesIn | None = None
+
+
+class MonthPlanIn(PlanIn):
+    """A month's plan with its month (YYYY-MM): a mine's submission, the page."""
+
+    month: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 
 
 class CoefficientIn(_In):
@@ -122,6 +144,9 @@ class CapacityOut(BaseModel):
     mine: str
     annual_capacity_t: NumberOut
     effective_from: Day
+    licence_no: str | None = None
+    licence_date: Day | None = None
+    decided_by: str | None = None
 
 
 class PlanOut(BaseModel):
@@ -164,6 +189,9 @@ class CapacityRow(BaseModel):
     annual_capacity_t: NumberOut
     #: None: in force from the start
     effective_from: datetime_date | None
+    licence_no: str | None = None
+    licence_date: datetime_date | None = None
+    decided_by: str | None = None
 
 
 class MineConfig(BaseModel):

@@ -41,6 +41,7 @@ from coalwatch.mines.schemas import (
     StationOut,
 )
 from coalwatch.orgs import repository as org_repository
+from coalwatch.orgs.authority import require_decision
 from coalwatch.orgs.service import unavailable, visible_org
 from coalwatch.production import repository as production_repository
 from coalwatch.storage.models import (
@@ -182,8 +183,9 @@ def _point_out(point: Point) -> PointOut:
 def set_capacity(
     session: Session, principal: Principal, code: str, data: CapacityIn, now: datetime
 ) -> CapacityOut:
-    principal.require("production:write")
-    mine, _ = visible_mine(session, principal, code)
+    """核定生产能力 and its changes: decided by a supervising unit above the mine."""
+    mine, org = visible_mine(session, principal, code)
+    require_decision(session, principal, "region:capacity", org)
     repository.add(
         session,
         Capacity(
@@ -191,6 +193,9 @@ def set_capacity(
             annual_kg=_kg(data.annual_capacity_t),
             effective_from=data.effective_from,
             created_at=now,
+            licence_no=data.licence_no,
+            licence_date=data.licence_date,
+            decided_by=principal.name,
         ),
     )
     audit.record_change(
@@ -198,15 +203,22 @@ def set_capacity(
     )
     enqueue_config(session, "mine.capacity", mine.code, data.model_dump(mode="json"), now)
     return CapacityOut(
-        mine=mine.code, annual_capacity_t=data.annual_capacity_t, effective_from=data.effective_from
+        mine=mine.code,
+        annual_capacity_t=data.annual_capacity_t,
+        effective_from=data.effective_from,
+        licence_no=data.licence_no,
+        licence_date=data.licence_date,
+        decided_by=principal.name,
     )
 
 
 def set_plan(
     session: Session, principal: Principal, code: str, month: str, data: PlanIn, now: datetime
 ) -> PlanOut:
-    principal.require("production:write")
-    mine, _ = visible_mine(session, principal, code)
+    """A month's plan 产量计划, approved by a supervising unit above the mine (until one
+    is, the capacity ratio divides by the capacity)."""
+    mine, org = visible_mine(session, principal, code)
+    require_decision(session, principal, "region:plan", org)
     try:
         year, number = (int(part) for part in month.split("-"))
         first = date(year, number, 1)
@@ -237,9 +249,10 @@ def set_plan(
 def approve_coefficient(
     session: Session, principal: Principal, code: str, data: CoefficientIn, now: datetime
 ) -> CoefficientOut:
-    """Record an approved coefficient; later approvals win for the dates they share."""
-    principal.require("production:approve")
-    mine, _ = visible_mine(session, principal, code)
+    """Record an approved coefficient (a supervising unit's decision); later approvals win
+    for the dates they share."""
+    mine, org = visible_mine(session, principal, code)
+    require_decision(session, principal, "region:coefficient", org)
     try:
         hundredths = coefficient_rules.percent_to_hundredths(data.percent)
     except ValueError as exc:
@@ -352,10 +365,11 @@ def record_manual_production(
     It counts in the figures, marked as manual, spread over the hours of its
     window; a window that overlaps measured production is flagged for review.
     ``entered_by``: who entered it, when the caller approves someone else's entry
-    (the workflow of coalwatch.workflows); the caller by default.
+    (the workflow of coalwatch.workflows); the caller by default. Approving is a
+    supervising unit's act (``production:approve``); a mine's staff apply instead.
     """
-    principal.require("production:write")
-    mine, _ = visible_mine(session, principal, code)
+    mine, org = visible_mine(session, principal, code)
+    require_decision(session, principal, "production:approve", org)
     point = mine_point(session, mine, data.point)
     start, end = data.start.astimezone(UTC), data.end.astimezone(UTC)
     if end > now:
@@ -467,6 +481,9 @@ def mine_config(session: Session, principal: Principal, code: str, now: datetime
             CapacityRow(
                 annual_capacity_t=kg_to_tonnes(c.annual_kg),
                 effective_from=None if c.effective_from == FROM_THE_START else c.effective_from,
+                licence_no=c.licence_no,
+                licence_date=c.licence_date,
+                decided_by=c.decided_by,
             )
             for c in repository.capacities_of(session, mine.id)
         ],

@@ -8,15 +8,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import Field
 from sqlalchemy.orm import Session
 
 from coalwatch.mines import service
 from coalwatch.mines.schemas import (
-    CapacityIn,
+    LicensedCapacityIn,
     MineConfig,
     MineIn,
     MineOut,
+    MonthPlanIn,
     PlanIn,
     PointIn,
     StationIn,
@@ -25,6 +25,7 @@ from coalwatch.orgs import service as orgs
 from coalwatch.schemas import Code
 from coalwatch.web.forms import submit
 from coalwatch.web.pages import Page, need
+from coalwatch.workflows.views import STATUS_LABELS, requests_of
 
 router = APIRouter(include_in_schema=False)
 SystemPage = Annotated[Page, Depends(need("system:view"))]
@@ -120,7 +121,15 @@ async def register_station(page: SystemPage) -> Response:
 def _production_page(page: Page, template: str, mine: str | None) -> Response:
     mines = _mines(page)
     code = _chosen(mines, mine)
-    return page.render(template, mines=mines, mine=code, config=_config(page, code))
+    return page.render(
+        template,
+        mines=mines,
+        mine=code,
+        config=_config(page, code),
+        requests=requests_of(page, code, "capacity", "plan"),
+        statuses=STATUS_LABELS,
+        back_page="capacity",
+    )
 
 
 @router.get("/production/capacity")
@@ -130,31 +139,27 @@ def capacity_page(page: ProductionPage, mine: MineParam = None) -> Response:
 
 @router.post("/production/{mine}/capacity")
 async def set_capacity(page: ProductionPage, mine: str) -> Response:
-    def action(session: Session, data: CapacityIn) -> None:
+    def action(session: Session, data: LicensedCapacityIn) -> None:
         service.set_capacity(session, page.principal, mine, data, page.now())
 
     return await submit(
         page,
-        CapacityIn,
+        LicensedCapacityIn,
         action,
         back=f"/production/capacity?mine={mine}",
         done=page._("核定生产能力已保存"),
     )
 
 
-class PlanForm(PlanIn):
-    month: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")]
-
-
 @router.post("/production/{mine}/plans")
 async def set_plan(page: ProductionPage, mine: str) -> Response:
-    def action(session: Session, data: PlanForm) -> None:
+    def action(session: Session, data: MonthPlanIn) -> None:
         plan = PlanIn(month_t=data.month_t, day_t=data.day_t, hour_t=data.hour_t)
         service.set_plan(session, page.principal, mine, data.month, plan, page.now())
 
     return await submit(
         page,
-        PlanForm,
+        MonthPlanIn,
         action,
         back=f"/production/capacity?mine={mine}",
         done=page._("产量计划已保存"),

@@ -36,6 +36,17 @@ def declare_shutdown(mine: str, data: ShutdownIn, ctx: Ctx) -> ShutdownOut:
         return service.declare_shutdown(session, ctx.principal(session), mine, data, ctx.now())
 
 
+@router.post(
+    "/mines/{mine}/shutdowns/{shutdown_id}/acknowledge",
+    summary="Acknowledge a shutdown declaration (停产确认, a supervising unit's act)",
+)
+def acknowledge_shutdown(mine: str, shutdown_id: int, ctx: Ctx) -> ShutdownOut:
+    with ctx.session() as session:
+        return service.acknowledge_shutdown(
+            session, ctx.principal(session), mine, shutdown_id, ctx.now()
+        )
+
+
 @router.get("/mines/{mine}/shutdowns", summary="A mine's shutdown declarations")
 def list_shutdowns(mine: str, ctx: Ctx) -> ShutdownList:
     with ctx.session() as session:

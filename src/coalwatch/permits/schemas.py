@@ -50,6 +50,9 @@ class ShutdownOut(BaseModel):
     end: Instant
     reason: str
     declared_by: str
+    #: the supervising unit's acknowledgement 停产确认; None: not yet acknowledged
+    acknowledged_by: str | None = None
+    acknowledged_at: Instant | None = None
 
 
 class PermitList(BaseModel):

@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
-from coalwatch.errors import Invalid
+from coalwatch.errors import Conflict, Invalid, NotFound
 from coalwatch.federation.queue import enqueue_config
 from coalwatch.mines import repository as mine_repository
 from coalwatch.mines.service import mine_point, visible_mine
+from coalwatch.orgs.authority import require_decision
 from coalwatch.permits.schemas import (
     CalibrationIn,
     CalibrationOut,
@@ -29,8 +30,9 @@ from coalwatch.storage.models import Calibration, Mine, Permit, Point, Shutdown
 def approve_permit(
     session: Session, principal: Principal, mine_code: str, data: PermitIn, now: datetime
 ) -> PermitOut:
-    principal.require("production:approve")
-    mine, _ = visible_mine(session, principal, mine_code)
+    """开盖/调参审批: a supervising unit above the mine approves the permit."""
+    mine, org = visible_mine(session, principal, mine_code)
+    require_decision(session, principal, "region:permit", org)
     point = mine_point(session, mine, data.point) if data.point else None
     permit = Permit(
         mine_id=mine.id,
@@ -67,6 +69,10 @@ def declare_shutdown(
         created_at=now,
     )
     _keep(session, principal, shutdown, "shutdown.declare", data, now)
+    return _shutdown_out(shutdown, mine)
+
+
+def _shutdown_out(shutdown: Shutdown, mine: Mine) -> ShutdownOut:
     return ShutdownOut(
         id=shutdown.id,
         mine=mine.code,
@@ -74,7 +80,36 @@ def declare_shutdown(
         end=shutdown.end,
         reason=shutdown.reason,
         declared_by=shutdown.declared_by,
+        acknowledged_by=shutdown.acknowledged_by,
+        acknowledged_at=shutdown.acknowledged_at,
     )
+
+
+def acknowledge_shutdown(
+    session: Session, principal: Principal, mine_code: str, shutdown_id: int, now: datetime
+) -> ShutdownOut:
+    """停产确认: a supervising unit above the mine acknowledges the mine's declaration."""
+    mine, org = visible_mine(session, principal, mine_code)
+    require_decision(session, principal, "region:shutdown", org)
+    shutdown = session.get(Shutdown, shutdown_id)
+    if shutdown is None or shutdown.mine_id != mine.id:
+        raise NotFound(f"shutdown {shutdown_id} of mine {mine.code!r} not found")
+    if shutdown.acknowledged_by is not None:
+        raise Conflict(
+            f"shutdown {shutdown_id} was acknowledged already by {shutdown.acknowledged_by!r}"
+        )
+    shutdown.acknowledged_by, shutdown.acknowledged_at = principal.name, now
+    session.flush()
+    audit.record(
+        session,
+        actor=principal.name,
+        action="shutdown.acknowledge",
+        entity="shutdown",
+        key=str(shutdown.id),
+        detail={"mine": mine.code, "declared_by": shutdown.declared_by},
+        at=now,
+    )
+    return _shutdown_out(shutdown, mine)
 
 
 def list_permits(session: Session, principal: Principal, mine_code: str) -> list[PermitOut]:
@@ -104,17 +139,7 @@ def list_shutdowns(session: Session, principal: Principal, mine_code: str) -> li
     rows = session.scalars(
         select(Shutdown).where(Shutdown.mine_id == mine.id).order_by(Shutdown.start.desc())
     )
-    return [
-        ShutdownOut(
-            id=s.id,
-            mine=mine.code,
-            start=s.start,
-            end=s.end,
-            reason=s.reason,
-            declared_by=s.declared_by,
-        )
-        for s in rows
-    ]
+    return [_shutdown_out(s, mine) for s in rows]
 
 
 def record_calibration(

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
 from coalwatch.mines import service as mines
@@ -13,6 +14,7 @@ from coalwatch.permits import service
 from coalwatch.permits.schemas import PermitIn, ShutdownIn
 from coalwatch.web.forms import submit
 from coalwatch.web.pages import Page, need
+from coalwatch.workflows.views import STATUS_LABELS, requests_of
 
 router = APIRouter(include_in_schema=False)
 ProductionPage = Annotated[Page, Depends(need("production:view"))]
@@ -27,7 +29,15 @@ def _page(page: Page, template: str, mine: str | None) -> Response:
         permits = service.list_permits(session, page.principal, code) if code else []
     current = next((m for m in items if m.code == code), None)
     return page.render(
-        template, mines=items, mine=code, current=current, shutdowns=shutdowns, permits=permits
+        template,
+        mines=items,
+        mine=code,
+        current=current,
+        shutdowns=shutdowns,
+        permits=permits,
+        requests=requests_of(page, code, "permit"),
+        statuses=STATUS_LABELS,
+        back_page="permits",
     )
 
 
@@ -48,6 +58,24 @@ async def declare_shutdown(page: ProductionPage, mine: str) -> Response:
         back=f"/production/shutdowns?mine={mine}",
         done=page._("停产报备已登记"),
         local_times=("start", "end"),
+    )
+
+
+class _Confirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@router.post("/production/{mine}/shutdowns/{shutdown_id}/acknowledge")
+async def acknowledge_shutdown(page: ProductionPage, mine: str, shutdown_id: int) -> Response:
+    def action(session: Session, _: _Confirm) -> None:
+        service.acknowledge_shutdown(session, page.principal, mine, shutdown_id, page.now())
+
+    return await submit(
+        page,
+        _Confirm,
+        action,
+        back=f"/production/shutdowns?mine={mine}",
+        done=page._("停产报备已确认"),
     )
 
 

@@ -64,6 +64,10 @@ class Capacity(Base):
     annual_kg: Mapped[int] = mapped_column(BigInteger)
     effective_from: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: the licence document 核定文件 that decided it (number, date), and who recorded it
+    licence_no: Mapped[str | None] = mapped_column(String(200))
+    licence_date: Mapped[date | None] = mapped_column(Date)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class CapacityReduction(Base):
@@ -428,6 +432,9 @@ class Shutdown(Base):
     reason: Mapped[str] = mapped_column(Text)
     declared_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: the supervising unit's acknowledgement 停产确认 (who, when); None: not yet
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Calibration(Base):
@@ -693,6 +700,7 @@ from coalwatch.storage import (  # noqa: E402
     models_sessions,
     models_video,
 )
+from coalwatch.workflows import models as workflow_models  # noqa: E402
 
 __all__ = [
     "audit_models",
@@ -707,4 +715,5 @@ __all__ = [
     "models_ledgers",
     "models_sessions",
     "models_video",
+    "workflow_models",
 ]

@@ -98,6 +98,18 @@ def role_user_counts(session: Session) -> dict[int, int]:
     return {role_id: int(count) for role_id, count in rows}
 
 
+def holders_of(session: Session, role_id: int) -> list[tuple[User, Org | None]]:
+    """The users holding a role, with their units, by user name."""
+    query = (
+        select(User, Org)
+        .join(UserRole, UserRole.user_id == User.id)
+        .outerjoin(Org, Org.id == User.org_id)
+        .where(UserRole.role_id == role_id)
+        .order_by(User.username)
+    )
+    return [(user, org) for user, org in session.execute(query)]
+
+
 def delete_role(session: Session, role: Role) -> None:
     session.execute(delete(UserRole).where(UserRole.role_id == role.id))
     session.delete(role)

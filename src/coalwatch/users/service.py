@@ -24,6 +24,7 @@ from coalwatch.auth.principal import Principal
 from coalwatch.config import Settings
 from coalwatch.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from coalwatch.orgs import repository as org_repository
+from coalwatch.orgs.authority import beyond_the_unit, is_supervising
 from coalwatch.orgs.service import unavailable
 from coalwatch.storage.models import Org, Role, User
 from coalwatch.storage.models_sessions import WebSession
@@ -419,6 +420,21 @@ def _require_within(principal: Principal, permissions: Iterable[str], what: str)
         )
 
 
+def _require_supervising(user: str, org: Org | None, roles: Sequence[Role]) -> None:
+    """A user of a mine (a unit that is not supervising) holds no decision on a mine's
+    yardsticks (domain.md "Who decides what"): a mine's staff apply, never approve."""
+    if is_supervising(org):
+        return
+    assert org is not None
+    decisions = beyond_the_unit(_permissions(roles))
+    if decisions:
+        raise Invalid(
+            N_("%(user)s 属于被监管单位 %(unit)s，不能持有监管单位的决定权限（%(permissions)s）"),
+            {"user": user, "unit": org.code, "permissions": decisions},
+            params={"user": user, "unit": org.name, "permissions": " ".join(decisions)},
+        )
+
+
 def create_user(session: Session, principal: Principal, data: UserIn, now: datetime) -> UserOut:
     """增加用户: with an initial password that must be changed at the first sign-in."""
     principal.require("system:write")
@@ -426,6 +442,7 @@ def create_user(session: Session, principal: Principal, data: UserIn, now: datet
         raise unavailable(N_("用户名"), data.username)
     org = _unit(session, principal, data.org)
     roles = _grantable(session, principal, data.roles)
+    _require_supervising(data.username, org, roles)
     check_password_rules(data.password, data.username)
     user = User(
         username=data.username,
@@ -469,6 +486,7 @@ def update_user(
     _require_within(principal, _permissions(before_roles), user.username)
     org = _unit(session, principal, data.org)
     roles = _grantable(session, principal, data.roles)
+    _require_supervising(user.username, org, roles)
     if user.id == principal.user_id and not data.active:
         raise Invalid(N_("不能停用自己的账户"))
     before = {
@@ -675,6 +693,25 @@ def update_role(
     before = role.permissions.split()
     permissions = _clean(data.permissions)
     _require_within(principal, [*before, *permissions], role.name)
+    decisions = beyond_the_unit(permissions)
+    if decisions:
+        for holder, org in repository.holders_of(session, role.id):
+            if not is_supervising(org):
+                assert org is not None
+                raise Conflict(
+                    N_(
+                        "%(role)s 的用户 %(user)s 属于被监管单位 %(unit)s："
+                        "该角色不能增加监管单位的决定权限（%(permissions)s）"
+                    ),
+                    {"user": holder.username, "unit": org.code, "permissions": decisions},
+                    params={
+                        "role": role.name,
+                        "user": holder.username,
+                        "unit": org.name,
+                        "permissions": " ".join(decisions),
+                    },
+                    labels=("role",),
+                )
     role.name = data.name
     role.permissions = " ".join(permissions)
     role.updated_at = now

@@ -1,5 +1,6 @@
-"""Approval workflows over the API: submit (``production:write``), then approve or reject
-(``production:approve``, never one's own)."""
+"""Approval workflows over the API: a mine submits (``production:write``), a supervising
+unit above it approves or rejects (coefficients ``region:coefficient``, manual entries
+``production:approve``; never one's own)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from coalwatch.mines.schemas import ManualProductionIn
+from coalwatch.mines.schemas import LicensedCapacityIn, ManualProductionIn, MonthPlanIn
+from coalwatch.permits.schemas import PermitIn
 from coalwatch.schemas import Id
 from coalwatch.web.context import Ctx
 from coalwatch.workflows import service
@@ -18,6 +20,9 @@ from coalwatch.workflows.schemas import (
     ManualEntryList,
     ManualEntryOut,
     RejectIn,
+    RequestKind,
+    RequestList,
+    RequestOut,
     Status,
 )
 
@@ -124,3 +129,79 @@ def approve_manual_entry(entry: Id, ctx: Ctx) -> ManualEntryOut:
 def reject_manual_entry(entry: Id, data: RejectIn, ctx: Ctx) -> ManualEntryOut:
     with ctx.session() as session:
         return service.reject_manual_entry(session, ctx.principal(session), entry, data, ctx.now())
+
+
+# ---- a mine's requests for what a supervising unit decides -----------------------------
+
+
+@router.post(
+    "/mines/{mine}/capacity-requests",
+    status_code=201,
+    summary="Request a change of the approved capacity, with its licence document",
+)
+def request_capacity(mine: MineCode, data: LicensedCapacityIn, ctx: Ctx) -> RequestOut:
+    with ctx.session() as session:
+        return service.submit_request(
+            session, ctx.principal(session), mine, "capacity", data, ctx.now()
+        )
+
+
+@router.post(
+    "/mines/{mine}/plan-requests",
+    status_code=201,
+    summary="Submit a month's production plan (the capacity counts until it is approved)",
+)
+def request_plan(mine: MineCode, data: MonthPlanIn, ctx: Ctx) -> RequestOut:
+    with ctx.session() as session:
+        return service.submit_request(
+            session, ctx.principal(session), mine, "plan", data, ctx.now()
+        )
+
+
+@router.post(
+    "/mines/{mine}/permit-requests",
+    status_code=201,
+    summary="Request a maintenance permit 开盖/调参 (in force once approved)",
+)
+def request_permit(mine: MineCode, data: PermitIn, ctx: Ctx) -> RequestOut:
+    with ctx.session() as session:
+        return service.submit_request(
+            session, ctx.principal(session), mine, "permit", data, ctx.now()
+        )
+
+
+@router.get("/requests", summary="The mines' requests in scope (capacity, plan, permit)")
+def list_requests(
+    ctx: Ctx,
+    mine: MineFilter = None,
+    kind: Annotated[RequestKind | None, Query(description="capacity, plan or permit")] = None,
+    status: StatusFilter = None,
+    page: PageNo = 1,
+    size: Size = 50,
+) -> RequestList:
+    with ctx.session() as session:
+        items, total = service.mine_requests(
+            session,
+            ctx.principal(session),
+            mine=mine,
+            kinds=(kind,) if kind else (),
+            status=status,
+            page=page,
+            size=size,
+        )
+        return RequestList(items=items, total=total)
+
+
+@router.post(
+    "/requests/{request}/approve",
+    summary="Approve (the supervising unit above the mine): in force as its decision",
+)
+def approve_request(request: Id, ctx: Ctx) -> RequestOut:
+    with ctx.session() as session:
+        return service.approve_request(session, ctx.principal(session), request, ctx.now())
+
+
+@router.post("/requests/{request}/reject", summary="Reject a request, with the reason")
+def reject_request(request: Id, data: RejectIn, ctx: Ctx) -> RequestOut:
+    with ctx.session() as session:
+        return service.reject_request(session, ctx.principal(session), request, data, ctx.now())

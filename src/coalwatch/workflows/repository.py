@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from coalwatch.storage.models import Mine, Org, Point
 from coalwatch.storage.models_duty import CoefficientApplication, ManualEntry
+from coalwatch.workflows.models import MineRequest
 
 
 def add(session: Session, row: object) -> None:
@@ -100,3 +102,36 @@ def manual_entry(session: Session, entry_id: int) -> tuple[ManualEntry, Mine, Or
         .where(ManualEntry.id == entry_id)
     ).first()
     return (row[0], row[1], row[2], row[3]) if row else None
+
+
+def mine_requests(
+    session: Session,
+    scope_path: str | None,
+    *,
+    mine: str | None,
+    status: str | None,
+    page: int,
+    size: int,
+    kinds: Sequence[str] = (),
+) -> tuple[list[tuple[MineRequest, Mine]], int]:
+    """Newest first; pending ones ahead of decided ones."""
+    query = select(MineRequest, Mine).join(Mine, Mine.id == MineRequest.mine_id)
+    query = query.join(Org, Org.id == Mine.org_id)
+    conditions = _scope(scope_path, mine)
+    if status is not None:
+        conditions.append(MineRequest.status == status)
+    if kinds:
+        conditions.append(MineRequest.kind.in_(kinds))
+    query = query.where(*conditions)
+    order = (MineRequest.status != "pending", MineRequest.id.desc())
+    return _page(session, query, order, page, size)
+
+
+def mine_request(session: Session, request_id: int) -> tuple[MineRequest, Mine, Org] | None:
+    row = session.execute(
+        select(MineRequest, Mine, Org)
+        .join(Mine, Mine.id == MineRequest.mine_id)
+        .join(Org, Org.id == Mine.org_id)
+        .where(MineRequest.id == request_id)
+    ).first()
+    return (row[0], row[1], row[2]) if row else None

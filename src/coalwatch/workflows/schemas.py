@@ -4,7 +4,7 @@ production entries 人工录入."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -93,4 +93,32 @@ class ManualEntryOut(BaseModel):
 
 class ManualEntryList(BaseModel):
     items: list[ManualEntryOut]
+    total: int
+
+
+RequestKind = Literal["capacity", "plan", "permit"]
+REQUEST_KINDS: tuple[RequestKind, ...] = ("capacity", "plan", "permit")
+
+
+class RequestOut(BaseModel):
+    """A mine's request for a yardstick a supervising unit decides (``kind``: capacity
+    change, month plan, maintenance permit); ``detail`` is what was asked for."""
+
+    id: int
+    mine: str
+    mine_name: str
+    kind: RequestKind
+    #: the permission of the supervising unit that decides it
+    decided_with: str
+    detail: dict[str, Any]
+    status: Status
+    applied_by: str
+    applied_at: Instant
+    decided_by: str | None
+    decided_at: Instant | None
+    decision_note: str | None
+
+
+class RequestList(BaseModel):
+    items: list[RequestOut]
     total: int

@@ -1,22 +1,29 @@
-"""Approval workflows 审批: a mine's user submits, a user with ``production:approve``
-approves or rejects; nobody approves their own application.
+"""Approval workflows 审批: a mine's user submits, a supervising unit above the mine
+decides (coefficients ``region:coefficient``, manual entries ``production:approve``);
+nobody approves their own application.
 
 - Coefficient applications 折算系数申报: approved, the coefficient is in force through
   :func:`coalwatch.mines.service.approve_coefficient` (raw coal changes from its date).
 - Manual production 人工录入: approved, it counts through
   :func:`coalwatch.mines.service.record_manual_production` (marked manual everywhere).
+- A mine's requests 申请 for the yardsticks decided above it (a capacity change with
+  its licence document, a month's plan, a maintenance permit): approved, they are the
+  supervising unit's decision (:func:`coalwatch.mines.service.set_capacity`,
+  ``set_plan``, :func:`coalwatch.permits.service.approve_permit`).
 
 Pending applications change no figure.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from coalwatch.audit import service as audit
@@ -28,15 +35,27 @@ from coalwatch.domain.units import kg_to_tonnes, tonnes_to_kg
 from coalwatch.errors import Conflict, Forbidden, Invalid, NotFound
 from coalwatch.mines import repository as mine_repository
 from coalwatch.mines import service as mines
-from coalwatch.mines.schemas import CoefficientIn, ManualProductionIn
-from coalwatch.storage.models import Mine, Point
+from coalwatch.mines.schemas import (
+    CoefficientIn,
+    LicensedCapacityIn,
+    ManualProductionIn,
+    MonthPlanIn,
+    PlanIn,
+)
+from coalwatch.orgs.authority import refusal, require_decision
+from coalwatch.permits import service as permits
+from coalwatch.permits.schemas import PermitIn
+from coalwatch.storage.models import Mine, Org, Point
 from coalwatch.storage.models_duty import CoefficientApplication, ManualEntry
 from coalwatch.workflows import repository
+from coalwatch.workflows.models import MineRequest
 from coalwatch.workflows.schemas import (
     CoefficientApplicationIn,
     CoefficientApplicationOut,
     ManualEntryOut,
     RejectIn,
+    RequestKind,
+    RequestOut,
     Status,
 )
 
@@ -44,29 +63,29 @@ PENDING: Status = "pending"
 APPROVED: Status = "approved"
 REJECTED: Status = "rejected"
 Row = TypeVar("Row")
+Application = CoefficientApplication | ManualEntry | MineRequest
 
 
 class SelfApproval(Forbidden):
     code = "self_approval"
 
 
-def _decide(principal: Principal, row: CoefficientApplication | ManualEntry, what: str) -> None:
+def _decide(principal: Principal, row: Application, what: str) -> None:
     """Refuse a decision on an application decided already or submitted by the caller
-    (the caller's ``production:approve`` is checked before the application is looked up:
-    no probing of ids)."""
+    (who may decide is checked first, by :func:`_decision_on`)."""
     if row.status != PENDING:
         raise Conflict(f"{what} {row.id} is {row.status} already", {"status": row.status})
     if row.applied_by == principal.name:
         raise SelfApproval(
             f"nobody approves their own application: {what} {row.id} was submitted by "
-            f"{row.applied_by!r}; another user with production:approve decides it"
+            f"{row.applied_by!r}; another user of the supervising unit decides it"
         )
 
 
 def _decided(
     session: Session,
     principal: Principal,
-    row: CoefficientApplication | ManualEntry,
+    row: Application,
     mine: Mine,
     status: Status,
     action: str,
@@ -87,7 +106,7 @@ def _decided(
     )
 
 
-def _fields(row: CoefficientApplication | ManualEntry, mine: Mine) -> dict[str, Any]:
+def _fields(row: Application, mine: Mine) -> dict[str, Any]:
     """What an application of either kind shows: who submitted and who decided it, when."""
     return {
         "id": row.id,
@@ -100,6 +119,19 @@ def _fields(row: CoefficientApplication | ManualEntry, mine: Mine) -> dict[str, 
         "decided_at": row.decided_at,
         "decision_note": row.decision_note,
     }
+
+
+def _decision_on(
+    session: Session, principal: Principal, permission: str, org: Org | None, what: str
+) -> None:
+    """The caller may take the decision ``permission`` on an application of a mine of
+    ``org`` (None: not found, or outside the caller's scope). Without the permission the
+    answer is 403 whether or not the application exists: no probing of ids."""
+    if org is None or not principal.sees(org.path):
+        if not principal.has(permission):
+            raise refusal(permission, None)
+        raise NotFound(f"{what} not found")
+    require_decision(session, principal, permission, org)
 
 
 def _status(value: str) -> Status:
@@ -208,8 +240,11 @@ def _visible_application(
 def _application_to_decide(
     session: Session, principal: Principal, application_id: int
 ) -> tuple[CoefficientApplication, Mine]:
-    principal.require("production:approve")  # before the lookup: no probing of ids
-    row, mine = _visible_application(session, principal, application_id)
+    found = repository.coefficient_application(session, application_id)
+    what = f"coefficient application {application_id}"
+    _decision_on(session, principal, "region:coefficient", found[2] if found else None, what)
+    assert found is not None
+    row, mine = found[0], found[1]
     _decide(principal, row, "coefficient application")
     return row, mine
 
@@ -354,8 +389,11 @@ def _visible_entry(
 def _entry_to_decide(
     session: Session, principal: Principal, entry_id: int
 ) -> tuple[ManualEntry, Mine, Point]:
-    principal.require("production:approve")  # before the lookup: no probing of ids
-    row, mine, point = _visible_entry(session, principal, entry_id)
+    found = repository.manual_entry(session, entry_id)
+    what = f"manual entry {entry_id}"
+    _decision_on(session, principal, "production:approve", found[2] if found else None, what)
+    assert found is not None
+    row, mine, point = found[0], found[1], found[3]
     _decide(principal, row, "manual entry")
     return row, mine, point
 
@@ -429,3 +467,136 @@ def pending_counts(session: Session, principal: Principal) -> dict[str, int]:
     )
     _, manual = _listed(session, principal, repository.manual_entries, None, PENDING, 1, 1)
     return {"coefficients": coefficients, "manual": manual}
+
+
+# ---- a mine's requests for what a supervising unit decides -----------------------------
+
+#: per kind: the request's schema and the decision's permission
+REQUESTS: dict[RequestKind, tuple[type[BaseModel], str]] = {
+    "capacity": (LicensedCapacityIn, "region:capacity"),
+    "plan": (MonthPlanIn, "region:plan"),
+    "permit": (PermitIn, "region:permit"),
+}
+
+
+def _kind(value: str) -> RequestKind:
+    return next(kind for kind in REQUESTS if kind == value)
+
+
+def _request_out(row: MineRequest, mine: Mine) -> RequestOut:
+    kind = _kind(row.kind)
+    return RequestOut(
+        **_fields(row, mine),
+        kind=kind,
+        decided_with=REQUESTS[kind][1],
+        detail=json.loads(row.payload),
+    )
+
+
+def submit_request(
+    session: Session,
+    principal: Principal,
+    mine_code: str,
+    kind: RequestKind,
+    data: BaseModel,
+    now: datetime,
+) -> RequestOut:
+    """A mine applies (``production:write``): a capacity change with its licence document,
+    a month's plan, a maintenance permit. It waits, changing nothing, for the supervising
+    unit above the mine."""
+    principal.require("production:write")
+    mine, _ = mines.visible_mine(session, principal, mine_code)
+    if isinstance(data, PermitIn) and data.point:
+        mines.mine_point(session, mine, data.point)
+    row = MineRequest(
+        mine_id=mine.id,
+        kind=kind,
+        payload=data.model_dump_json(),
+        status=PENDING,
+        applied_by=principal.name,
+        applied_at=now,
+    )
+    repository.add(session, row)
+    audit.record_change(
+        session,
+        actor=principal.name,
+        action=f"{kind}_request.submit",
+        key=str(row.id),
+        data=data,
+        at=now,
+    )
+    return _request_out(row, mine)
+
+
+def _request_to_decide(
+    session: Session, principal: Principal, request_id: int
+) -> tuple[MineRequest, Mine]:
+    found = repository.mine_request(session, request_id)
+    # the permission depends on the request's kind: an unknown request is refused to a
+    # caller holding none of them
+    permission = (
+        REQUESTS[_kind(found[0].kind)][1]
+        if found
+        else next((p for _, p in REQUESTS.values() if principal.has(p)), "region:capacity")
+    )
+    what = f"request {request_id}"
+    _decision_on(session, principal, permission, found[2] if found else None, what)
+    assert found is not None
+    _decide(principal, found[0], "request")
+    return found[0], found[1]
+
+
+def approve_request(
+    session: Session, principal: Principal, request_id: int, now: datetime
+) -> RequestOut:
+    """The supervising unit approves: the capacity, plan or permit is in force as its own
+    decision (recorded as decided by the caller)."""
+    row, mine = _request_to_decide(session, principal, request_id)
+    schema, _ = REQUESTS[_kind(row.kind)]
+    data = schema.model_validate_json(row.payload)
+    if isinstance(data, LicensedCapacityIn):
+        mines.set_capacity(session, principal, mine.code, data, now)
+    elif isinstance(data, MonthPlanIn):
+        plan = PlanIn(month_t=data.month_t, day_t=data.day_t, hour_t=data.hour_t)
+        mines.set_plan(session, principal, mine.code, data.month, plan, now)
+    else:
+        assert isinstance(data, PermitIn)
+        permits.approve_permit(session, principal, mine.code, data, now)
+    _decided(session, principal, row, mine, APPROVED, f"{row.kind}_request.approve", {}, now)
+    return _request_out(row, mine)
+
+
+def reject_request(
+    session: Session, principal: Principal, request_id: int, data: RejectIn, now: datetime
+) -> RequestOut:
+    row, mine = _request_to_decide(session, principal, request_id)
+    row.decision_note = data.reason
+    _decided(
+        session,
+        principal,
+        row,
+        mine,
+        REJECTED,
+        f"{row.kind}_request.reject",
+        {"reason": data.reason},
+        now,
+    )
+    return _request_out(row, mine)
+
+
+def mine_requests(
+    session: Session,
+    principal: Principal,
+    *,
+    mine: str | None = None,
+    kinds: tuple[RequestKind, ...] = (),
+    status: Status | None = None,
+    page: int = 1,
+    size: int = 50,
+) -> tuple[list[RequestOut], int]:
+    if mine is not None:
+        mines.visible_mine(session, principal, mine)
+    rows, total = repository.mine_requests(
+        session, principal.scope_path, mine=mine, status=status, page=page, size=size, kinds=kinds
+    )
+    return [_request_out(row, m) for row, m in rows], total

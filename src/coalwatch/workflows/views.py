@@ -27,6 +27,8 @@ from coalwatch.workflows.schemas import (
     CoefficientApplicationOut,
     ManualEntryOut,
     RejectIn,
+    RequestKind,
+    RequestOut,
     Status,
 )
 
@@ -289,4 +291,79 @@ async def reject_manual(page: ProductionPage, mine: str, entry: int) -> Response
         action,
         back=f"/production/manual?mine={mine}",
         done=page._("人工录入已驳回"),
+    )
+
+
+# ---- a mine's requests: capacity change, month plan, maintenance permit ----------------
+
+#: the page a request's form and decisions go back to
+REQUEST_PAGES = {"capacity": "capacity", "plan": "capacity", "permit": "permits"}
+
+
+def requests_of(page: Page, mine: str | None, *kinds: RequestKind) -> list[RequestOut]:
+    """A mine's requests of the given kinds, pending first (for the pages that show them)."""
+    if mine is None:
+        return []
+    with page.session() as session:
+        rows, _ = service.mine_requests(session, page.principal, mine=mine, kinds=kinds, size=100)
+    return rows
+
+
+async def _request(page: Page, mine: str, kind: RequestKind, done: str) -> Response:
+    schema, _ = service.REQUESTS[kind]
+
+    def action(session: Session, data: BaseModel) -> None:
+        service.submit_request(session, page.principal, mine, kind, data, page.now())
+
+    return await submit(
+        page,
+        schema,
+        action,
+        back=f"/production/{REQUEST_PAGES[kind]}?mine={mine}",
+        done=done,
+        local_times=("start", "end") if kind == "permit" else (),
+    )
+
+
+@router.post("/production/{mine}/capacity-requests")
+async def request_capacity(page: ProductionPage, mine: str) -> Response:
+    return await _request(page, mine, "capacity", page._("核定生产能力变更申请已提交，待审批"))
+
+
+@router.post("/production/{mine}/plan-requests")
+async def request_plan(page: ProductionPage, mine: str) -> Response:
+    return await _request(page, mine, "plan", page._("产量计划已报送，待审批"))
+
+
+@router.post("/production/{mine}/permit-requests")
+async def request_permit(page: ProductionPage, mine: str) -> Response:
+    return await _request(page, mine, "permit", page._("开盖/调参申请已提交，待审批"))
+
+
+async def _back_to(page: Page, mine: str) -> str:
+    """The page the decision was taken on (the form says which)."""
+    form = await page.request.form()
+    shown = "permits" if form.get("page") == "permits" else "capacity"
+    return f"/production/{shown}?mine={mine}"
+
+
+@router.post("/production/{mine}/requests/{request}/approve")
+async def approve_request(page: ProductionPage, mine: str, request: int) -> Response:
+    def action(session: Session, _data: _Confirm) -> None:
+        service.approve_request(session, page.principal, request, page.now())
+
+    back = await _back_to(page, mine)
+    return await submit(
+        page, _Confirm, action, back=back, done=page._("申请已批准并生效"), exclude=("page",)
+    )
+
+
+@router.post("/production/{mine}/requests/{request}/reject")
+async def reject_request(page: ProductionPage, mine: str, request: int) -> Response:
+    def action(session: Session, data: RejectIn) -> None:
+        service.reject_request(session, page.principal, request, data, page.now())
+
+    back = await _back_to(page, mine)
+    return await submit(
+        page, RejectIn, action, back=back, done=page._("申请已驳回"), exclude=("page",)
     )
