@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.domain.alarms import LEGAL_LIMITS, THRESHOLD_LIMITS, THRESHOLD_NAMES, Thresholds
-from coalwatch.errors import N_, Invalid
+from coalwatch.errors import Invalid
 from coalwatch.federation.queue import enqueue_config
 from coalwatch.limits import service as legal
 from coalwatch.mines.service import mine_point, visible_mine
-from coalwatch.orgs.service import require_supervisor
+from coalwatch.orgs.authority import require_decision
 from coalwatch.storage.models import Point, Threshold
 
 
@@ -116,7 +116,7 @@ def set_threshold(
         raise Invalid(f"{data.name} is at most {limit}, got {data.value}")
     mine, org = visible_mine(session, principal, mine_code)
     if data.name in LEGAL_LIMITS:  # the mine's judges shorten it, for this mine alone
-        require_supervisor(session, principal, legal.PERMISSION, org, N_("法定时限"))
+        require_decision(session, principal, legal.PERMISSION, org)
         if data.value is not None:
             legal.check_value(
                 data.name, data.value, legal.settings_above(session, [org.path])[org.path]

@@ -40,7 +40,7 @@ from coalwatch.faults.schemas import (
 from coalwatch.federation.outbound import forward_fault, mirror_of
 from coalwatch.mines import repository as mine_repository
 from coalwatch.mines.service import mine_point, visible_mine
-from coalwatch.orgs.service import require_supervisor
+from coalwatch.orgs.authority import require_decision
 from coalwatch.storage.models import Alarm, CapacityReduction, Fault, Mine, Org, Point
 
 MAX_LISTED = 1000
@@ -182,7 +182,7 @@ def confirm_report(
     is then unreported, and its reduction pending if the deadline has passed."""
     principal.require(REDUCTION)
     fault, mine, org = _visible(session, principal, fault_id)
-    require_supervisor(session, principal, REDUCTION, org, N_("电话上报确认"))
+    require_decision(session, principal, REDUCTION, org)
     if fault.reported_via != "phone" or fault.report_confirmed_at is not None:
         raise Conflict(f"fault {fault_id} has no telephone report waiting to be confirmed")
     if not data.accepted and data.reason is None:
@@ -221,7 +221,7 @@ def decide_reduction(
     one no longer lowers the capacity), with a reason; audited."""
     principal.require(REDUCTION)
     fault, mine, org = _visible(session, principal, fault_id)
-    require_supervisor(session, principal, REDUCTION, org, N_("核减与免减"))
+    require_decision(session, principal, REDUCTION, org)
     reduction = (
         None
         if fault.reduction_id is None

@@ -21,7 +21,8 @@ from coalwatch.errors import N_, Invalid, NotFound
 from coalwatch.limits.models import LegalLimit
 from coalwatch.limits.schemas import LimitOut, LimitsOut
 from coalwatch.mines.service import visible_mine
-from coalwatch.orgs.service import require_supervisor, unit_of, visible_org
+from coalwatch.orgs.authority import require_decision
+from coalwatch.orgs.service import unit_of, visible_org
 from coalwatch.storage.models import Mine, Org, Threshold
 
 PERMISSION = "region:limits"
@@ -131,7 +132,7 @@ def set_limit(
     """Shorten a legal limit for an org's subtree (None: return to the level above's)."""
     principal.require(PERMISSION)
     org = visible_org(session, principal, org_code)
-    require_supervisor(session, principal, PERMISSION, org, N_("法定时限"))
+    require_decision(session, principal, PERMISSION, org)
     if name not in LEGAL_LIMITS:
         raise Invalid(f"unknown legal limit {name!r}; known: {', '.join(LEGAL_LIMITS)}")
     parent = org.path.rstrip("/").rpartition("/")[0] + "/"

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from coalwatch.auth.permissions import DECISIONS
 from coalwatch.auth.principal import Principal
-from coalwatch.domain.authority import SUPERVISING_KINDS
+from coalwatch.domain.authority import SUPERVISING_KINDS, supervises
 from coalwatch.errors import N_, Forbidden
 from coalwatch.storage.models import Org
 
@@ -45,10 +45,8 @@ def is_supervising(org: Org | None) -> bool:
 def may_decide(session: Session, principal: Principal, permission: str, org: Org) -> bool:
     if not principal.has(permission) or deciding_unit(session, org) is None:
         return False
-    if principal.scope_path is None:
-        return True
-    own = session.get(Org, _ids(principal.scope_path)[-1])
-    return own is not None and own.kind in SUPERVISING_KINDS and org.path.startswith(own.path)
+    own = None if principal.scope_path is None else session.get(Org, _ids(principal.scope_path)[-1])
+    return supervises(own.kind if own else None, principal.scope_path, org.path)
 
 
 def refusal(permission: str, unit: Org | None) -> Forbidden:

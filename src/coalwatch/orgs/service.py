@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
-from coalwatch.domain.authority import supervises
 from coalwatch.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from coalwatch.federation.queue import enqueue_config
 from coalwatch.orgs import repository
@@ -99,34 +98,3 @@ def unit_of(session: Session, principal: Principal) -> Org | None:
     if principal.scope_path is None:
         return None
     return session.get(Org, int(principal.scope_path.strip("/").rsplit("/", 1)[-1]))
-
-
-def require_supervisor(
-    session: Session, principal: Principal, permission: str, target: Org, what: str
-) -> None:
-    """403 unless ``principal`` holds ``permission`` and belongs to a supervising unit at or
-    above ``target`` (``supervises``): the yardstick ``what`` (a label) of a mine is
-    decided there, never by the mine or its company. The answer names the permission and
-    the units that may decide."""
-    principal.require(permission)
-    unit = unit_of(session, principal)
-    if supervises(unit.kind if unit else None, principal.scope_path, target.path):
-        return
-    raise Forbidden(
-        N_(
-            "%(what)s 由 %(target)s 的上级监管单位（县、市、省）决定，需 %(permission)s 权限；"
-            "%(unit)s 不是其监管单位"
-        ),
-        {
-            "permission": permission,
-            "unit": unit.code if unit else None,
-            "decided_by": f"a supervising unit (county, city, province) above {target.code}",
-        },
-        params={
-            "what": what,
-            "target": target.code,
-            "permission": permission,
-            "unit": unit.code if unit else "",
-        },
-        labels={"what"},
-    )
