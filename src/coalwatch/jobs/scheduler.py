@@ -19,7 +19,9 @@ from coalwatch.alarms import channels, engine
 from coalwatch.events.broker import Broker, attach
 from coalwatch.jobs import outages
 from coalwatch.jobs.leader import node_name
+from coalwatch.people import service as people
 from coalwatch.reports import service as reports
+from coalwatch.routines import service as routines
 from coalwatch.storage.session import transaction
 
 if TYPE_CHECKING:
@@ -48,6 +50,8 @@ def run_once(
         if broker is not None:
             attach(session, broker)
         engine.tick(session, now)
+        people.tick(session, now)  # staffing, sign-on, certificates, handovers
+        routines.tick(session, now)  # routine checks past their due day
     channels.deliver_due(sessions, now)
     with transaction(sessions) as session:
         reports.generate_due(session, now)
