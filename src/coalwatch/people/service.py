@@ -144,6 +144,7 @@ def _staffing_out(session: Session, place: Unit) -> StaffingOut:
 
 
 def staffing(session: Session, principal: Principal, code: str) -> StaffingOut:
+    principal.require("ledger:view")
     return _staffing_out(session, unit(session, principal, code))
 
 
@@ -554,6 +555,7 @@ def _require_leader(session: Session, principal: Principal, place: Unit) -> None
 def decide_substitution(
     session: Session, principal: Principal, entry_id: int, data: DecisionIn, now: datetime
 ) -> RosterEntryOut:
+    principal.require("ledger:write")
     entry = repository.roster_entry(session, entry_id)
     found = repository.unit_by_key(session, entry.unit) if entry else None
     if entry is None or found is None or not principal.sees(found[0].path):
@@ -594,10 +596,10 @@ def sign(
     principal.require("ledger:write")
     place = unit(session, principal, code)
     if principal.kind != "user" or principal.user_id is None:
-        raise Forbidden("sign-on is by a person: sign in as a user linked to a person")
+        raise Invalid("sign-on is by a person: sign in as a user linked to a person")
     person = repository.person_of_user(session, principal.user_id)
     if person is None:
-        raise Forbidden(f"{principal.name} is not a registered person of {place.code}")
+        raise Invalid(f"{principal.name} is not a registered person of {place.code}")
     slot = _slot_for_sign(place, data, now)
     entry = repository.entry_of(session, place.key, slot.day, slot.name, person.id)
     if entry is None or entry.status != "rostered":
