@@ -37,14 +37,14 @@ def data_labels() -> Iterator[str]:
         STATE_LABELS,
         VALUE_UNITS,
     )
+    from coalwatch.domain.people import ACTS, CERTIFICATE_KINDS, POSITIONS
+    from coalwatch.domain.people import STATE_LABELS as CERTIFICATE_STATES
     from coalwatch.domain.records import (
         KIND_LABELS,
         MAINTENANCE_LABELS,
         SCRAP_LABELS,
         STATUS_LABELS,
     )
-    from coalwatch.domain.people import ACTS, CERTIFICATE_KINDS, POSITIONS
-    from coalwatch.domain.people import STATE_LABELS as CERTIFICATE_STATES
     from coalwatch.domain.reports import DEFAULT_SHIFTS
     from coalwatch.domain.routines import DUE_LABELS, ROUTINES, VERDICT_LABELS
     from coalwatch.domain.video import HEALTH_LABELS
