@@ -2,8 +2,8 @@
 
 The center's clock stands at 2026-03-15 12:00 in Asia/Shanghai (the 早班 08–16). 张三's
 certificate issued 2024-12-10 is valid through 2026-12-09 (two years less a day), so it
-is valid today; the user admin is linked to 张三. A UPS runtime of 50 minutes is under the 60 below which the batteries
-are replaced.
+is valid today; the user admin is linked to 张三. A UPS runtime of 50 minutes is under
+the 60 below which the batteries are replaced.
 """
 
 from __future__ import annotations
