@@ -17,7 +17,7 @@ from coalwatch.duty.schemas import HandoverIn
 from coalwatch.errors import Forbidden
 from coalwatch.jobs.scheduler import run_once
 from coalwatch.people import service as people
-from coalwatch.people.schemas import SignOnIn
+from coalwatch.people.schemas import DecisionIn, SignOnIn
 from coalwatch.routines import service as routines
 from coalwatch.routines.schemas import RoutineIn
 from coalwatch.storage.models import Alarm, User
@@ -162,6 +162,7 @@ def test_a_county_night_shift_with_two_signed_on_raises_the_staffing_alarm(
     with transaction(db.sessions) as session:
         signed = people.sign(session, sun, "C1", "on", SignOnIn(), w.clock())
     assert signed.late is True
+    assert db.alarms("late_sign_on")[0].end == w.clock()  # ended as sun signed on
     run_once(sessions, None, w.clock())
     assert db.alarms("understaffed_shift")[0].end is not None
     # a unit may raise its minimum, never lower it below 3
@@ -222,3 +223,92 @@ def test_a_line_check_not_done_for_3_days_is_overdue(w: World, db: Db) -> None:
     w.tick()
     [alarm] = [a for a in db.alarms("routine_overdue") if a.subject == "line_check"]
     assert alarm.threshold == "2026-03-17"
+
+
+def calibrate(w: World, day: str, indicated_t: str) -> None:
+    body = {
+        "point": "B1",
+        "calibrated_on": day,
+        "old_interval": "1.0000",
+        "first_actual_t": "5.000",
+        "first_indicated_t": indicated_t,
+        "second_actual_t": "5.000",
+        "second_indicated_t": "5.001",
+        "calibrated_by": "王工",
+    }
+    w.ok(w.post("/mines/M1/ledger/calibrations", body))
+
+
+def test_a_calibration_error_beyond_the_class_is_a_metering_anomaly(w: World, db: Db) -> None:
+    # error = (5.010 − 5.000) / 5.000 × 100 = 0.2 %: within class 0.5, no alarm
+    calibrate(w, "2026-03-01", "5.010")
+    assert db.alarms("metering_anomaly") == []
+    # (5.050 − 5.000) / 5.000 × 100 = 1.000 %: beyond ±0.5 %
+    calibrate(w, "2026-03-08", "5.050")
+    [alarm] = db.alarms("metering_anomaly")
+    assert (alarm.value, alarm.threshold) == ("1.000 %", "0.5 %")
+    board = w.ok(w.get("/routines/board", mine="M1"))["items"]
+    [cal] = [i for i in board if i["kind"] == "calibration"]
+    assert (cal["interval_days"], cal["due"]) == (15, "2026-03-23")  # 03-08 + 15 days
+    # a second one beyond in a row: (4.960 − 5.000) / 5.000 × 100 = −0.8 %; the interval
+    # halves to 7 days: 03-14 + 7 = 03-21
+    calibrate(w, "2026-03-14", "4.960")
+    board = w.ok(w.get("/routines/board", mine="M1"))["items"]
+    [cal] = [i for i in board if i["kind"] == "calibration"]
+    assert (cal["interval_days"], cal["due"]) == (7, "2026-03-21")
+
+
+def test_a_substitution_waits_for_the_leader_and_a_shift_needs_its_handover_signed(
+    w: World, db: Db
+) -> None:
+    w.users([(u, "C1", ["duty_operator"]) for u in ("zhao", "qian", "boss")], PASSWORD)
+    zhao = person(w, "M1", "zhao", "zhao", "2026-01-05")
+    qian = person(w, "M1", "qian", "qian", "2026-01-05")
+    leader = w.ok(
+        w.post(
+            "/units/M1/people",
+            {
+                "name": "boss",
+                "id_number": "110101197001011234",
+                "position": "leader",
+                "user": "boss",
+            },
+        )
+    )
+    w.ok(w.post("/units/M1/roster", {"day": "2026-03-15", "shift": "早班", "person": zhao}))
+    asked = w.ok(
+        w.post(
+            "/units/M1/substitutions",
+            {
+                "day": "2026-03-15",
+                "shift": "早班",
+                "person": qian,
+                "replaces": zhao,
+                "reason": "病假",
+            },
+        )
+    )
+    assert asked["status"] == "requested"
+    by_zhao, by_boss = db.user("zhao"), db.user("boss")
+    with transaction(db.sessions) as session, pytest.raises(Forbidden):
+        people.decide_substitution(
+            session, by_zhao, asked["id"], DecisionIn(approve=True), w.clock()
+        )
+    with transaction(db.sessions) as session:
+        decided = people.decide_substitution(
+            session, by_boss, asked["id"], DecisionIn(approve=True), w.clock()
+        )
+    assert decided.status == "rostered" and leader["position"] == "leader"
+    roster = w.ok(w.get("/units/M1/roster", **{"from": "2026-03-15", "to": "2026-03-15"}))
+    [early] = [s for s in roster["shifts"] if s["shift"] == "早班"]
+    assert {e["person_name"]: e["status"] for e in early["entries"]} == {
+        "zhao": "replaced",
+        "qian": "rostered",
+    }
+    # the 早班 ends 16:00 local (08:00 UTC); no handover by 16:30: unsigned_handover
+    sessions = w.client.app.state.coalwatch.sessions  # type: ignore[attr-defined]
+    run_once(sessions, None, datetime(2026, 3, 15, 8, 29, tzinfo=UTC))
+    assert db.alarms("unsigned_handover") == []
+    run_once(sessions, None, datetime(2026, 3, 15, 8, 30, tzinfo=UTC))
+    [alarm] = db.alarms("unsigned_handover")
+    assert alarm.start == datetime(2026, 3, 15, 8, 30, tzinfo=UTC)

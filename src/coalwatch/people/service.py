@@ -613,6 +613,13 @@ def sign(
             raise Conflict(f"{person.name} has signed on already")
         require_certified(session, principal, place.org, place.mine, "duty", now)
         entry.signed_on_at = now
+        alarms.end_condition(
+            session,
+            mine_id=entry.mine_id,
+            type_=AlarmType.LATE_SIGN_ON,
+            at=now,
+            subject=_subject(slot, place, f"/{person.id}"),
+        )
     else:
         if entry.signed_on_at is None:
             raise Invalid(f"{person.name} has not signed on")
