@@ -32,6 +32,7 @@ from coalwatch.domain import people as rules
 from coalwatch.domain.alarms import AlarmType, detail_params
 from coalwatch.domain.authority import SUPERVISING_KINDS
 from coalwatch.domain.reports import DEFAULT_SHIFTS, Shift
+from coalwatch.duty import repository as duty_repository
 from coalwatch.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from coalwatch.people import repository
 from coalwatch.people.models import (
@@ -60,7 +61,6 @@ from coalwatch.people.schemas import (
 )
 from coalwatch.reports import service as reports
 from coalwatch.storage.models import Mine, Org
-from coalwatch.storage.models_duty import Handover
 
 #: the scanned certificate: at most this many bytes, of these media types
 MAX_SCAN_BYTES = 5 * 1024 * 1024
@@ -588,6 +588,17 @@ def _slot_for_sign(place: Unit, data: SignOnIn, now: datetime) -> shifts_rules.S
     return upcoming if upcoming.start > now else shifts_rules.slot_at(now, place.shifts, place.tz)
 
 
+def me(session: Session, principal: Principal, code: str) -> int | None:
+    """The id of the signed-in user's person record when it is of this unit."""
+    if principal.kind != "user" or principal.user_id is None:
+        return None
+    place = unit(session, principal, code)
+    person = repository.person_of_user(session, principal.user_id)
+    if person is None or person.org_id != place.org.id:
+        return None
+    return person.id if person.mine_id == (place.mine.id if place.mine else None) else None
+
+
 def sign(
     session: Session, principal: Principal, code: str, act: str, data: SignOnIn, now: datetime
 ) -> RosterEntryOut:
@@ -837,11 +848,7 @@ def _handover_signed(
     session: Session, place: Unit, slot: shifts_rules.ShiftSlot, now: datetime
 ) -> None:
     assert place.mine is not None
-    handover = (
-        session.query(Handover)
-        .filter_by(mine_id=place.mine.id, shift_day=slot.day, shift=slot.name)
-        .first()
-    )
+    handover = duty_repository.handover_of(session, place.mine.id, slot.day, slot.name)
     subject = _subject(slot, place)
     if handover is not None and handover.incoming_signed_at is not None:
         alarms.end_condition(

@@ -160,15 +160,18 @@ def _roster_context(page: Page, unit: str | None, first: date, last: date) -> di
     code = _chosen(units, unit) or (units[0].code if units else None)
     roster = None
     people = []
+    me = None
     if code:
         with page.session() as session:
             roster = service.roster(session, page.principal, code, first, last, page.now())
             people = service.register(session, page.principal, code, page.now())
+            me = service.me(session, page.principal, code)
     return {
         "units": units,
         "unit": code,
         "roster": roster,
         "people": people,
+        "me": me,
         "first": first,
         "last": last,
         "entry_labels": ENTRY_LABELS,

@@ -15,7 +15,6 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coalwatch.alarms import service as alarms
@@ -28,9 +27,10 @@ from coalwatch.errors import Invalid
 from coalwatch.mines.service import mine_point, visible_mine
 from coalwatch.orgs.repository import mines_under
 from coalwatch.people.service import require_certified
+from coalwatch.routines import repository
 from coalwatch.routines.models import RoutineRecord
 from coalwatch.routines.schemas import Board, BoardItem, RoutineIn, RoutineList, RoutineOut
-from coalwatch.storage.models import Calibration, Mine, Org, Point
+from coalwatch.storage.models import Calibration, Mine, Org
 
 #: a time written ahead of the center's clock by more than this is refused
 FUTURE_SECONDS = 60
@@ -52,20 +52,6 @@ def _out(row: RoutineRecord, mine: Mine, point: str | None) -> RoutineOut:
         taken_back_by=row.taken_back_by,
         recorded_by=row.recorded_by,
     )
-
-
-def _last_done(session: Session, mine_id: int) -> dict[tuple[str, int | None], datetime]:
-    rows = session.execute(
-        select(RoutineRecord.kind, RoutineRecord.point_id, RoutineRecord.done_at).where(
-            RoutineRecord.mine_id == mine_id
-        )
-    )
-    last: dict[tuple[str, int | None], datetime] = {}
-    for kind, point_id, done_at in rows:
-        key = (kind, point_id)
-        if key not in last or done_at > last[key]:
-            last[key] = done_at
-    return last
 
 
 def record(
@@ -93,7 +79,7 @@ def record(
         verdict = rules.ups_verdict(data.minutes).value
     if data.kind in rules.INSPECTION_CHAIN[1:]:
         before = rules.INSPECTION_CHAIN[rules.INSPECTION_CHAIN.index(data.kind) - 1]
-        last = _last_done(session, mine.id).get((before, None))
+        last = repository.last_done(session, mine.id).get((before, None))
         if last is None or (done_at - last).days > 366:
             raise Invalid(
                 f"the {data.kind} follows the {before} of the same year; record that first"
@@ -114,8 +100,7 @@ def record(
         recorded_by=principal.name,
         created_at=now,
     )
-    session.add(row)
-    session.flush()
+    repository.add(session, row)
     audit.record_change(
         session, actor=principal.name, action="routine.record", key=str(row.id), data=data, at=now
     )
@@ -128,14 +113,7 @@ def records(
 ) -> RoutineList:
     principal.require("ledger:view")
     mine, _ = visible_mine(session, principal, code)
-    query = (
-        select(RoutineRecord, Point.code)
-        .outerjoin(Point, Point.id == RoutineRecord.point_id)
-        .where(RoutineRecord.mine_id == mine.id)
-    )
-    if kind:
-        query = query.where(RoutineRecord.kind == kind)
-    rows = session.execute(query.order_by(RoutineRecord.done_at.desc(), RoutineRecord.id.desc()))
+    rows = repository.records(session, mine.id, kind)
     return RoutineList(items=[_out(row, mine, point) for row, point in rows])
 
 
@@ -144,16 +122,10 @@ def records(
 
 def _errors(session: Session, point_id: int) -> list[Decimal]:
     out = []
-    for text in session.scalars(
-        select(Calibration.error_percent)
-        .where(Calibration.point_id == point_id, Calibration.error_percent.is_not(None))
-        .order_by(Calibration.calibrated_on, Calibration.id)
-    ):
-        if text is None:
-            continue
+    for text in repository.calibration_errors(session, point_id):
         try:
             out.append(Decimal(text))
-        except (InvalidOperation, TypeError):
+        except InvalidOperation:
             continue
     return out
 
@@ -164,10 +136,8 @@ def calibration_interval(session: Session, point_id: int) -> int:
 
 
 def _items(session: Session, mine: Mine, today: date, joined: date | None) -> list[BoardItem]:
-    points = list(
-        session.scalars(select(Point).where(Point.mine_id == mine.id).order_by(Point.code))
-    )
-    last = _last_done(session, mine.id)
+    points = repository.points(session, mine.id)
+    last = repository.last_done(session, mine.id)
     tz = ZoneInfo(mine.timezone)
     out = []
     for routine in rules.ROUTINES:
@@ -188,13 +158,7 @@ def _items(session: Session, mine: Mine, today: date, joined: date | None) -> li
                     interval_days=routine.days or None,
                 )
             )
-    calibrated = dict(
-        session.execute(
-            select(Calibration.point_id, Calibration.calibrated_on)
-            .where(Calibration.mine_id == mine.id, Calibration.pending.is_(False))
-            .order_by(Calibration.calibrated_on)
-        ).all()
-    )
+    calibrated = repository.last_calibrated(session, mine.id)
     for point in points:
         if point.kind != "belt":
             continue
@@ -217,15 +181,6 @@ def _items(session: Session, mine: Mine, today: date, joined: date | None) -> li
     return out
 
 
-def _joined(session: Session, mine_id: int) -> datetime | None:
-    return session.scalars(
-        select(RoutineRecord.done_at)
-        .where(RoutineRecord.mine_id == mine_id)
-        .order_by(RoutineRecord.done_at)
-        .limit(1)
-    ).first()
-
-
 def board(session: Session, principal: Principal, code: str | None, now: datetime) -> Board:
     """What is due, overdue and done: for one mine, or every mine the principal sees."""
     principal.require("ledger:view")
@@ -236,7 +191,7 @@ def board(session: Session, principal: Principal, code: str | None, now: datetim
     items: list[BoardItem] = []
     for mine, _ in mines:
         tz = ZoneInfo(mine.timezone)
-        joined = _joined(session, mine.id)
+        joined = repository.joined(session, mine.id)
         items.extend(
             _items(
                 session,
@@ -256,11 +211,11 @@ def board(session: Session, principal: Principal, code: str | None, now: datetim
 
 
 def _judge_mine(session: Session, mine: Mine, now: datetime) -> None:
-    joined = _joined(session, mine.id)
+    joined = repository.joined(session, mine.id)
     if joined is None:
         return
     tz = ZoneInfo(mine.timezone)
-    points = {p.code: p.id for p in session.scalars(select(Point).where(Point.mine_id == mine.id))}
+    points = {p.code: p.id for p in repository.points(session, mine.id)}
     for item in _items(session, mine, now.astimezone(tz).date(), joined.astimezone(tz).date()):
         if item.kind == "calibration":
             continue  # calibration_overdue says it
@@ -294,10 +249,8 @@ def _judge_mine(session: Session, mine: Mine, now: datetime) -> None:
 
 def tick(session: Session, now: datetime) -> None:
     """``routine_overdue`` for every mine on the schedule."""
-    mine_ids = set(session.scalars(select(RoutineRecord.mine_id).distinct()))
-    for mine in session.scalars(select(Mine).where(Mine.id.in_(mine_ids))):
-        if mine.managed_by_center_id is None:
-            _judge_mine(session, mine, now)
+    for mine in repository.scheduled_mines(session):
+        _judge_mine(session, mine, now)
 
 
 def calibration_anomaly(
