@@ -94,6 +94,23 @@ ROLES: dict[str, tuple[str, frozenset[str]]] = {
         "矿长",
         MINE_VIEWS | {"settlement:view", "report:sign", "production:write", "ledger:export"},
     ),
+    # 调度主任: organises the calibration and the duty roster 调度室负责校验的组织, 按调度规定的
+    # 名单轮流上岗; records in the ledgers, handles alarms
+    "dispatch_director": (
+        "调度主任",
+        MINE_VIEWS | {"alarm:write", "alarm:handle", "ledger:write", "ledger:export"},
+    ),
+    # 安全矿长: follows the alarms and signs abnormal-situation reports
+    "safety_mine_manager": (
+        "安全矿长",
+        MINE_VIEWS | {"alarm:write", "alarm:handle", "report:sign", "ledger:export"},
+    ),
+    # 生产矿长: handles what the monitoring staff report, takes part in maintenance; applies
+    # for production entries (production:write), never approves
+    "production_mine_manager": (
+        "生产矿长",
+        MINE_VIEWS | {"alarm:write", "alarm:handle", "production:write", "ledger:export"},
+    ),
     # repairs and calibrates, records maintenance, calibration and patrols; registers faults
     "maintainer": ("维护人员", MINE_VIEWS | {"ledger:write", "alarm:write"}),
     # watches every mine of its region and decides its yardsticks: capacity, coefficients,

@@ -530,6 +530,82 @@ ROUTES.update(
         ("GET", "/api/v1/mines/{mine}/handovers/carried"): Rule(TOKEN),
         ("GET", "/api/v1/handovers/{handover}"): Rule(TOKEN),
         ("POST", "/api/v1/handovers/{handover}/sign"): Rule(perms("ledger:write"), json={}),
+        # ---- API: 人员与证书, 排班, 定期检查 people, rosters, routines
+        ("GET", "/api/v1/people"): Rule(perms("ledger:view")),
+        ("POST", "/api/v1/units/{unit}/people"): Rule(
+            perms("ledger:write"),
+            path="/api/v1/units/C1/people",
+            json={"name": "张三", "id_number": "110101199003074518", "position": "operator"},
+        ),
+        ("POST", "/api/v1/people/{person_id}/certificates"): Rule(
+            perms("ledger:write"),
+            path="/api/v1/people/999999/certificates",
+            ok=404,
+            json={"number": "SX-1", "issued_by": "晋城市煤炭局", "issued_on": "2026-01-05"},
+        ),
+        ("POST", "/api/v1/certificates/{certificate_id}/renewals"): Rule(
+            perms("ledger:write"),
+            path="/api/v1/certificates/999999/renewals",
+            ok=404,
+            json={"renewed_by": "晋城市煤炭局", "renewed_on": "2026-03-01"},
+        ),
+        ("PUT", "/api/v1/certificates/{certificate_id}/scan"): Rule(
+            perms("ledger:write"),
+            path="/api/v1/certificates/999999/scan",
+            ok=404,
+            content=b"%PDF-1.4",
+            headers={"Content-Type": "application/pdf"},
+        ),
+        ("GET", "/api/v1/certificates/{certificate_id}/scan"): Rule(
+            perms("ledger:view"), path="/api/v1/certificates/999999/scan", ok=404
+        ),
+        ("GET", "/api/v1/units/{unit}/staffing"): Rule(
+            perms("ledger:view"), path="/api/v1/units/C1/staffing"
+        ),
+        ("PUT", "/api/v1/units/{unit}/staffing"): Rule(
+            perms("ledger:write"), path="/api/v1/units/C1/staffing", json={"early_minutes": 10}
+        ),
+        ("GET", "/api/v1/units/{unit}/roster"): Rule(
+            perms("ledger:view"), path="/api/v1/units/M1/roster", query=DAYS
+        ),
+        ("POST", "/api/v1/units/{unit}/roster"): Rule(
+            perms("ledger:write"),
+            path="/api/v1/units/M1/roster",
+            ok=422,
+            json={"day": "2026-03-16", "shift": "夜班", "person": 999999},
+        ),
+        ("POST", "/api/v1/units/{unit}/substitutions"): Rule(
+            perms("ledger:write"),
+            path="/api/v1/units/M1/substitutions",
+            ok=422,
+            json={
+                "day": "2026-03-16",
+                "shift": "夜班",
+                "person": 999999,
+                "replaces": 999998,
+                "reason": "病假",
+            },
+        ),
+        ("POST", "/api/v1/roster/{entry_id}/decision"): Rule(
+            perms("ledger:write"),
+            path="/api/v1/roster/999999/decision",
+            ok=404,
+            json={"approve": True},
+        ),
+        ("POST", "/api/v1/units/{unit}/sign-{act}"): Rule(
+            perms("ledger:write"), path="/api/v1/units/M1/sign-on", ok=422, json={}
+        ),
+        ("POST", "/api/v1/mines/{mine}/routines"): Rule(
+            perms("ledger:write"),
+            json={
+                "kind": "ups_runtime",
+                "minutes": 130,
+                "performed_by": "李四",
+                "taken_back_by": "王五",
+            },
+        ),
+        ("GET", "/api/v1/mines/{mine}/routines"): Rule(perms("ledger:view")),
+        ("GET", "/api/v1/routines/board"): Rule(perms("ledger:view")),
         # ---- API: 视频 video
         ("GET", "/api/v1/mines/{mine}/points/{point}/cameras"): Rule(perms("video:view")),
         ("POST", "/api/v1/mines/{mine}/points/{point}/cameras"): Rule(
@@ -665,6 +741,67 @@ ROUTES.update(
         ),
         ("POST", "/ledger/{mine}/handover/{handover}/sign"): Rule(
             perms("ledger:view", "ledger:write"), form={}
+        ),
+        # ---- pages: 人员与证书, 排班, 当班人员, 定期检查
+        ("GET", "/people"): Rule(perms("ledger:view")),
+        ("GET", "/people/roster"): Rule(perms("ledger:view"), query={"unit": "M1"}),
+        ("GET", "/people/today"): Rule(perms("ledger:view"), query={"unit": "C1"}),
+        ("GET", "/people/certificates/{certificate}/scan"): Rule(
+            perms("ledger:view"), path="/people/certificates/999999/scan", ok=404
+        ),
+        ("POST", "/people/{unit}/add"): Rule(
+            perms("ledger:view", "ledger:write"),
+            path="/people/C1/add",
+            form={"name": "张三", "id_number": "110101199003074518", "position": "operator"},
+        ),
+        ("POST", "/people/{unit}/{person}/certificates"): Rule(
+            perms("ledger:view", "ledger:write"),
+            path="/people/M1/999999/certificates",
+            form={"number": "SX-1", "issued_by": "晋城市煤炭局", "issued_on": "2026-01-05"},
+        ),
+        ("POST", "/people/{unit}/certificates/{certificate}/renew"): Rule(
+            perms("ledger:view", "ledger:write"),
+            path="/people/M1/certificates/999999/renew",
+            form={"renewed_by": "晋城市煤炭局", "renewed_on": "2026-03-01"},
+        ),
+        ("POST", "/people/{unit}/roster"): Rule(
+            perms("ledger:view", "ledger:write"),
+            path="/people/M1/roster",
+            form={"day": "2026-03-16", "shift": "夜班", "person": "999999"},
+        ),
+        ("POST", "/people/{unit}/substitutions"): Rule(
+            perms("ledger:view", "ledger:write"),
+            path="/people/M1/substitutions",
+            form={
+                "day": "2026-03-16",
+                "shift": "夜班",
+                "person": "999999",
+                "replaces": "999998",
+                "reason": "病假",
+            },
+        ),
+        ("POST", "/people/{unit}/roster/{entry}/decision"): Rule(
+            perms("ledger:view", "ledger:write"),
+            path="/people/M1/roster/999999/decision",
+            form={"approve": "true"},
+        ),
+        ("POST", "/people/{unit}/sign-{act}"): Rule(
+            perms("ledger:view", "ledger:write"), path="/people/M1/sign-on", form={}
+        ),
+        ("POST", "/people/{unit}/staffing"): Rule(
+            perms("ledger:view", "ledger:write"),
+            path="/people/C1/staffing",
+            form={"early_minutes": "10"},
+        ),
+        ("GET", "/routines/board"): Rule(perms("ledger:view"), query={"mine": "M1"}),
+        ("POST", "/routines/{mine}/record"): Rule(
+            perms("ledger:view", "ledger:write"),
+            form={
+                "kind": "ups_runtime",
+                "minutes": "130",
+                "performed_by": "李四",
+                "taken_back_by": "王五",
+            },
         ),
         # ---- pages: 视频监视
         ("GET", "/video/live"): Rule(perms("video:view"), query={"mine": "M1"}),

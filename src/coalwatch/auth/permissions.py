@@ -115,6 +115,20 @@ BUILTIN_ROLES: dict[str, tuple[str, frozenset[str]]] = {
             _WATCH | _views("settlement") | {"report:sign", "production:write", "ledger:export"}
         ),
     ),
+    # the mine roles of the duty rules (migration 0028): the dispatch director organises
+    # calibration and the roster; the safety and production managers follow the alarms
+    "dispatch_director": (
+        "调度主任",
+        frozenset(_WATCH | {"alarm:write", "alarm:handle", "ledger:write", "ledger:export"}),
+    ),
+    "safety_mine_manager": (
+        "安全矿长",
+        frozenset(_WATCH | {"alarm:write", "alarm:handle", "report:sign", "ledger:export"}),
+    ),
+    "production_mine_manager": (
+        "生产矿长",
+        frozenset(_WATCH | {"alarm:write", "alarm:handle", "production:write", "ledger:export"}),
+    ),
     "maintainer": ("维护人员", frozenset(_WATCH | {"ledger:write", "alarm:write"})),
     "regulator": (
         "监管人员",

@@ -21,7 +21,9 @@ from fractions import Fraction
 
 from coalwatch.domain.capacity import SERIOUS_MONTH_FACTOR, SUSTAINED_FACTOR, monthly_capacity
 from coalwatch.domain.limits import MAX_TRIP_T, MAX_WINDOW_T
+from coalwatch.domain.people import STATE_LABELS as CERTIFICATE_STATE_LABELS
 from coalwatch.domain.periods import Period
+from coalwatch.domain.routines import ROUTINES
 from coalwatch.domain.video import HEALTH_LABELS
 
 
@@ -54,6 +56,16 @@ class AlarmType(StrEnum):
     DATA_TAMPER = "data_tamper"
     #: configuration a downstream center pushed up, refused by this (upstream) center
     FORWARDING_REFUSED = "forwarding_refused"
+    #: a person on duty without a valid certificate 未持证上岗
+    UNCERTIFIED_ON_DUTY = "uncertified_on_duty"
+    #: fewer people signed on than the shift's minimum 值班人数不足
+    UNDERSTAFFED_SHIFT = "understaffed_shift"
+    #: a rostered person not signed on by the time to arrive for the handover
+    LATE_SIGN_ON = "late_sign_on"
+    #: a shift ended without a handover signed by both sides
+    UNSIGNED_HANDOVER = "unsigned_handover"
+    #: a routine check not done by its last day 定期检查超期
+    ROUTINE_OVERDUE = "routine_overdue"
 
 
 class Severity(StrEnum):
@@ -90,6 +102,11 @@ SEVERITY: dict[AlarmType, Severity] = {
     AlarmType.NOTIFICATION_FAILED: Severity.MAJOR,
     AlarmType.DATA_TAMPER: Severity.CRITICAL,
     AlarmType.FORWARDING_REFUSED: Severity.MAJOR,
+    AlarmType.UNCERTIFIED_ON_DUTY: Severity.MAJOR,
+    AlarmType.UNDERSTAFFED_SHIFT: Severity.MAJOR,
+    AlarmType.LATE_SIGN_ON: Severity.WARNING,
+    AlarmType.UNSIGNED_HANDOVER: Severity.WARNING,
+    AlarmType.ROUTINE_OVERDUE: Severity.WARNING,
 }
 
 #: how the pages and exports name a severity and a state (gettext message ids)
@@ -134,6 +151,11 @@ LABELS: dict[AlarmType, str] = {
     AlarmType.NOTIFICATION_FAILED: "通知发送失败",
     AlarmType.DATA_TAMPER: "数据篡改",
     AlarmType.FORWARDING_REFUSED: "越权上报被拒",
+    AlarmType.UNCERTIFIED_ON_DUTY: "未持证上岗",
+    AlarmType.UNDERSTAFFED_SHIFT: "值班人数不足",
+    AlarmType.LATE_SIGN_ON: "未按时到岗",
+    AlarmType.UNSIGNED_HANDOVER: "交接班未签字",
+    AlarmType.ROUTINE_OVERDUE: "定期检查超期",
 }
 
 OVERPRODUCTION = {
@@ -271,6 +293,12 @@ DETAILS: dict[str, str] = {
     "audit_broken": "审计日志第 %(entry)s 条起被删除或改写",
     "forwarding_refused": "下级中心 %(center)s 上报的配置变更 %(op)s 由上级单位决定，已拒绝",
     "downstream_audit": "下级中心 %(center)s 的审计日志被删除或改写",
+    "uncertified": "%(person)s 在岗，上岗资格证%(state)s",
+    "understaffed": "%(unit)s %(day)s %(shift)s：到岗 %(signed)s 人，至少 %(minimum)s 人",
+    "late_sign_on": "%(person)s 未在 %(due)s 前到岗（%(day)s %(shift)s）",
+    "unsigned_handover": "%(day)s %(shift)s 交接班未由双方签字",
+    "routine_overdue": "%(routine)s 应于 %(due)s 前完成（上次 %(last)s）",
+    "calibration_error": "调校误差 %(error)s%%，超过 %(accuracy)s 级允许误差",
 }
 
 #: how late a fault report is, as the detail says it
@@ -283,6 +311,8 @@ LATENESS_LABELS: dict[str, str] = {
 _CODED: dict[str, Mapping[str, str]] = {
     "lateness": LATENESS_LABELS,
     "health": {h.value: label for h, label in HEALTH_LABELS.items()},
+    "state": CERTIFICATE_STATE_LABELS,
+    "routine": {r.code: r.label for r in ROUTINES},
 }
 
 Gettext = Callable[[str], str]

@@ -34,8 +34,9 @@ from coalwatch.duty.schemas import (
 )
 from coalwatch.errors import Conflict, Forbidden, Invalid, NotFound
 from coalwatch.mines.service import mine_point, visible_mine
+from coalwatch.people import service as people
 from coalwatch.reports.service import shifts_for
-from coalwatch.storage.models import Mine
+from coalwatch.storage.models import Mine, Org
 from coalwatch.storage.models_duty import (
     DutyEntry,
     Handover,
@@ -319,6 +320,13 @@ def _slot(
     )
 
 
+def _certified(session: Session, principal: Principal, mine: Mine, now: datetime) -> None:
+    """Both sides of a handover are on duty: each holds a valid certificate 持证上岗."""
+    org = session.get(Org, mine.org_id)
+    assert org is not None
+    people.require_certified(session, principal, org, mine, "duty", now)
+
+
 def carried(session: Session, principal: Principal, code: str, now: datetime) -> list[IssueOut]:
     """The unresolved issues the handover of the shift running now would carry in."""
     mine, tz, shifts = _mine(session, principal, code)
@@ -335,6 +343,7 @@ def create_handover(
     """The outgoing operator hands over the shift, signing it (it is frozen from then on)."""
     principal.require("ledger:write")
     mine, tz, shifts = _mine(session, principal, code)
+    _certified(session, principal, mine, now)
     slot = _slot(data.shift_day, data.shift, shifts, tz, now)
     if slot.start > now:
         raise Invalid(f"the shift {slot.name} of {slot.day} has not begun")
@@ -425,6 +434,7 @@ def sign_handover(
     """The incoming operator countersigns; then the handover is complete."""
     principal.require("ledger:write")
     row, mine = _visible_handover(session, principal, handover_id)
+    _certified(session, principal, mine, now)
     if rules.next_signer(_state(row)) is None:
         raise Conflict(f"handover {row.id} is signed by both sides; it cannot change")
     if principal.name != row.incoming:

@@ -20,7 +20,9 @@ from coalwatch.events.broker import Broker, attach
 from coalwatch.faults import service as faults
 from coalwatch.jobs import outages
 from coalwatch.jobs.leader import node_name
+from coalwatch.people import service as people
 from coalwatch.reports import service as reports
+from coalwatch.routines import service as routines
 from coalwatch.storage.session import transaction
 
 if TYPE_CHECKING:
@@ -52,6 +54,8 @@ def run_once(
             attach(session, broker)
         engine.tick(session, now)
         faults.assess_due(session, now)  # 核减: pending once a report is late, growing
+        people.tick(session, now)  # staffing, sign-on, certificates, handovers
+        routines.tick(session, now)  # routine checks past their due day
     channels.deliver_due(sessions, now)
     with transaction(sessions) as session:
         reports.generate_due(session, now)

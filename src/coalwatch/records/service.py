@@ -28,6 +28,7 @@ from coalwatch.errors import Conflict, Invalid, NotFound
 from coalwatch.faults import service as faults
 from coalwatch.faults.schemas import FaultList
 from coalwatch.mines.service import mine_point, visible_mine
+from coalwatch.people import service as people
 from coalwatch.records import repository
 from coalwatch.records.schemas import (
     CalibrationList,
@@ -46,7 +47,8 @@ from coalwatch.records.schemas import (
     UpsTestList,
     UpsTestOut,
 )
-from coalwatch.storage.models import Calibration, Mine
+from coalwatch.routines import service as routines
+from coalwatch.storage.models import Calibration, Mine, Org
 from coalwatch.storage.models_ledgers import Equipment, MaintenanceRecord, UpsTest
 
 VIEW = "ledger:view"
@@ -353,10 +355,18 @@ def list_maintenance(
     )
 
 
+def _certified(session: Session, principal: Principal, mine: Mine, act: str, now: datetime) -> None:
+    """持证上岗: the person recording it holds a valid certificate (people.service)."""
+    org = session.get(Org, mine.org_id)
+    assert org is not None
+    people.require_certified(session, principal, org, mine, act, now)
+
+
 def record_maintenance(
     session: Session, principal: Principal, mine_code: str, data: MaintenanceIn, now: datetime
 ) -> MaintenanceOut:
     mine = _mine(session, principal, mine_code, WRITE)
+    _certified(session, principal, mine, "maintenance", now)
     if data.start > now or (data.end is not None and data.end > now):
         raise Invalid("a maintenance record is of work done: start and end must not be ahead")
     equipment = None if data.equipment is None else _in_service(session, mine, data.equipment)
@@ -481,6 +491,7 @@ def record_calibration(
     """A physical calibration: new interval value = actual / indicated × old from the first
     run; with a confirming second run it counts at once, else it waits (pending) for one."""
     mine = _mine(session, principal, mine_code, WRITE)
+    _certified(session, principal, mine, "calibration", now)
     point = mine_point(session, mine, data.point)
     if point.kind != "belt":
         raise Invalid(
@@ -524,6 +535,7 @@ def record_calibration(
     )
     repository.add(session, row)
     _audit(session, principal, "calibration.add", row.id, mine, data, now)
+    routines.calibration_anomaly(session, row, error, now)
     return _calibration_out(row, mine, point.code)
 
 

@@ -41,6 +41,7 @@ from coalwatch.federation.outbound import forward_report
 from coalwatch.mines.service import visible_mine
 from coalwatch.orgs import repository as org_repository
 from coalwatch.orgs.service import visible_org
+from coalwatch.people import service as people
 from coalwatch.production import repository as production_repository
 from coalwatch.production import service as production
 from coalwatch.production.service import ZERO, _buckets, _Measure, _sum_measures, _table, yardsticks
@@ -466,6 +467,8 @@ def sign(
             params={"signer": SIGNER_LABELS[role]},
             labels=("signer",),
         )
+    if role is Signer.DUTY_OPERATOR:
+        people.require_certified(session, principal, org, mine, "sign_report", now)
     revision, stale = _store(session, mine, org, day, principal.name, now, new_revision=False)
     if stale:
         raise Conflict(

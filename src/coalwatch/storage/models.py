@@ -691,6 +691,8 @@ from coalwatch.exchange import models as exchange_models  # noqa: E402
 from coalwatch.federation import models as federation_models  # noqa: E402
 from coalwatch.integrity import models as integrity_models  # noqa: E402
 from coalwatch.limits import models as limits_models  # noqa: E402
+from coalwatch.people import models as people_models  # noqa: E402
+from coalwatch.routines import models as routines_models  # noqa: E402
 from coalwatch.storage import (  # noqa: E402
     models_backups,
     models_duty,
@@ -716,4 +718,6 @@ __all__ = [
     "models_sessions",
     "models_video",
     "workflow_models",
+    "people_models",
+    "routines_models",
 ]

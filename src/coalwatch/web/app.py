@@ -46,6 +46,8 @@ from coalwatch.mines.views import router as mines_pages
 from coalwatch.monitor.views import router as monitor_pages
 from coalwatch.orgs.api import router as orgs_router
 from coalwatch.orgs.views import router as orgs_pages
+from coalwatch.people.api import router as people_router
+from coalwatch.people.views import router as people_pages
 from coalwatch.permits.api import router as permits_router
 from coalwatch.permits.views import router as permits_pages
 from coalwatch.production.api import router as production_router
@@ -56,6 +58,8 @@ from coalwatch.region.api import router as region_router
 from coalwatch.region.views import router as region_pages
 from coalwatch.reports.api import router as reports_router
 from coalwatch.reports.views import router as reports_pages
+from coalwatch.routines.api import router as routines_router
+from coalwatch.routines.views import router as routines_pages
 from coalwatch.settlement.api import router as settlement_router
 from coalwatch.settlement.views import router as settlement_pages
 from coalwatch.status.api import router as status_router
@@ -188,6 +192,8 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         jobs_router,
         video_router,
         region_router,
+        people_router,
+        routines_router,
     ):
         app.include_router(router, prefix=API)
 
@@ -208,6 +214,8 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         video_pages,
         region_pages,
         settlement_pages,
+        people_pages,
+        routines_pages,
     ):
         app.include_router(pages)
     app.include_router(docs_router(f"{API}/docs", f"{API}/openapi.json", app.title))

@@ -39,6 +39,8 @@ def data_labels() -> Iterator[str]:
     )
     from coalwatch.domain.authority import ORG_KIND_LABELS
     from coalwatch.domain.capacity import REDUCTION_LABELS
+    from coalwatch.domain.people import ACTS, CERTIFICATE_KINDS, POSITIONS
+    from coalwatch.domain.people import STATE_LABELS as CERTIFICATE_STATES
     from coalwatch.domain.records import (
         KIND_LABELS,
         MAINTENANCE_LABELS,
@@ -46,6 +48,7 @@ def data_labels() -> Iterator[str]:
         STATUS_LABELS,
     )
     from coalwatch.domain.reports import DEFAULT_SHIFTS
+    from coalwatch.domain.routines import DUE_LABELS, ROUTINES, VERDICT_LABELS
     from coalwatch.domain.video import HEALTH_LABELS
     from coalwatch.production.views import PERIOD_LABELS
     from coalwatch.users.service import LOGIN_MESSAGES
@@ -71,6 +74,11 @@ def data_labels() -> Iterator[str]:
     yield from PERIOD_LABELS.values()
     yield from (shift.name for shift in DEFAULT_SHIFTS)  # a mine may name its own
     yield from LOGIN_MESSAGES
+    for people_labels in (ACTS, CERTIFICATE_KINDS, POSITIONS, CERTIFICATE_STATES):
+        yield from people_labels.values()
+    yield from (routine.label for routine in ROUTINES)
+    yield from DUE_LABELS.values()
+    yield from VERDICT_LABELS.values()
     yield from SETTINGS_LABELS
 
 

@@ -70,6 +70,10 @@ PAGES: dict[str, tuple[Item, ...]] = {
         Item("交接班记录", "/ledger/handover"),
         Item("巡检记录", "/ledger/patrols"),
         Item("UPS 测试", "/ledger/ups"),
+        Item("人员与证书", "/people"),
+        Item("排班", "/people/roster"),
+        Item("当班人员", "/people/today"),
+        Item("定期检查", "/routines/board"),
         Item("备份记录", "/ledger/backups", whole_tree=True),
     ),
     "region": (
