@@ -717,7 +717,7 @@ __all__ = [
     "models_ledgers",
     "models_sessions",
     "models_video",
-    "workflow_models",
     "people_models",
     "routines_models",
+    "workflow_models",
 ]
