@@ -230,6 +230,8 @@ DETAILS: dict[str, str] = {
     "tampered": "转发批次的签名无效",
     "figures_disagree": "%(count)s 处存储的数据与主站签名的来源不一致（coalwatch verify 列出全部）",
     "audit_broken": "审计日志第 %(entry)s 条起被删除或改写",
+    "config_mismatch": "主站 %(station)s 运行的配置 %(running)s 不是中心下发的第 %(version)s 版 "
+    "%(issued)s",
 }
 
 #: how late a fault report is, as the detail says it

@@ -668,6 +668,8 @@ class FederationReject(Base):
 # them in the metadata wherever the models are used.
 from coalwatch.audit import models as audit_models  # noqa: E402
 from coalwatch.integrity import models as integrity_models  # noqa: E402
+from coalwatch.signals import models as signals_models  # noqa: E402
+from coalwatch.stationconfig import models as stationconfig_models  # noqa: E402
 from coalwatch.storage import (  # noqa: E402
     models_backups,
     models_duty,
@@ -688,4 +690,6 @@ __all__ = [
     "models_ledgers",
     "models_sessions",
     "models_video",
+    "signals_models",
+    "stationconfig_models",
 ]

@@ -54,6 +54,8 @@ from coalwatch.reports.api import router as reports_router
 from coalwatch.reports.views import router as reports_pages
 from coalwatch.settlement.api import router as settlement_router
 from coalwatch.settlement.views import router as settlement_pages
+from coalwatch.signals.api import router as signals_router
+from coalwatch.stationconfig.api import router as stationconfig_router
 from coalwatch.status.api import router as status_router
 from coalwatch.storage.crypto import use_secret_key
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
@@ -172,6 +174,8 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         jobs_router,
         video_router,
         region_router,
+        signals_router,
+        stationconfig_router,
     ):
         app.include_router(router, prefix=API)
 
