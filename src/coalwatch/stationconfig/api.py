@@ -5,9 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from starlette.concurrency import run_in_threadpool
 
+from coalwatch.events.broker import attach
 from coalwatch.stationconfig import service
 from coalwatch.stationconfig.schemas import StationConfigIn, StationConfigOut
-from coalwatch.web.context import Ctx
+from coalwatch.storage.session import transaction
+from coalwatch.web.context import Ctx, app_state
 from coalwatch.wire.station_config import SignedConfig
 
 router = APIRouter(tags=["stations"])
@@ -49,13 +51,14 @@ def issue(station: str, data: StationConfigIn, ctx: Ctx) -> StationConfigOut:
 async def fetch(
     station: str,
     request: Request,
-    ctx: Ctx,
     x_signature: Annotated[str | None, Header(alias="X-Signature")] = None,
 ) -> SignedConfig:
     body = await request.body()
+    state = app_state(request)
 
     def answer() -> SignedConfig:
-        with ctx.session() as session:
-            return service.fetch(session, station, body, x_signature, ctx.now())
+        with transaction(state.sessions) as session:
+            attach(session, state.broker)
+            return service.fetch(session, station, body, x_signature, state.clock())
 
     return await run_in_threadpool(answer)

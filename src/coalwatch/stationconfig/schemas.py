@@ -40,4 +40,5 @@ class StationConfigOut(BaseModel):
     #: the station runs what the center issued
     matches: bool | None
     #: the center's public key (base64): ``[station] center_key`` of the station's file
-    center_key: str
+    #: (none before the center's key exists: it is made at the first issue)
+    center_key: str | None

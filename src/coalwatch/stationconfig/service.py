@@ -50,10 +50,10 @@ def _station(session: Session, principal: Principal, code: str) -> tuple[Station
     return found[0], found[1], found[2].path
 
 
-def _key_b64(settings: Settings) -> str:
-    key = center_key(settings)
-    assert key is not None
-    return public_key_b64(key)
+def _key_b64(settings: Settings) -> str | None:
+    """The center's public key, once it has one (it is made at the first issue)."""
+    key = center_key(settings, create=False)
+    return None if key is None else public_key_b64(key)
 
 
 def show(session: Session, principal: Principal, code: str, settings: Settings) -> StationConfigOut:
@@ -151,7 +151,7 @@ def fetch(
     found = repository.station_with_mine(session, code)
     if found is None:
         raise Unauthorized(f"unknown station {code!r}")
-    station, mine, _ = found
+    station = found[0]
     if not signature or not verify(parse_public_key(station.public_key), body, signature):
         raise Unauthorized("the signature does not match the body and the station's key")
     try:
@@ -162,8 +162,8 @@ def fetch(
         ) from exc
     if request.station != station.code:
         raise BadRequest(f"the body is for station {request.station!r}", code="malformed_body")
-    if request.running is not None:
-        report_running(session, mine, station, request.running, now)
+    # what it runs is judged from its heartbeats: a station fetching at start is about to
+    # change what it runs
     issued = repository.latest(session, station.id)
     if issued is None:
         raise NotFound(f"the center holds no configuration for station {code!r}")

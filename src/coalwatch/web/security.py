@@ -75,7 +75,9 @@ class SecurityHeaders(_HttpMiddleware):
 #: API paths that authenticate otherwise than by token: the documentation (public), the
 #: event stream (token, ticket or session cookie: events/api.py) and the signed uploads
 _OPEN_API = re.compile(r"^/api/v1/(openapi\.json|docs(/.*)?|events)$")
-_SIGNED_UPLOAD = re.compile(r"^/api/v1/(stations|centers)/[^/]+/batches$")
+_SIGNED_UPLOAD = re.compile(
+    r"^/api/v1/((stations|centers)/[^/]+/batches|stations/[^/]+/config/fetch)$"
+)
 
 
 class BodyTooLarge(HTTPException):
