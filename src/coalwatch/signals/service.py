@@ -62,11 +62,17 @@ def for_answer(
     )
 
 
+def supervising(session: Session, principal: Principal) -> bool:
+    """The principal acts for a supervising unit 监管单位: its unit is a county, city or
+    province, or it sees the whole tree."""
+    if principal.scope_path is None:
+        return True
+    return repository.org_kind(session, principal.scope_path) in SUPERVISING_KINDS
+
+
 def _require_supervising(session: Session, principal: Principal) -> None:
     principal.require(PERMISSION)
-    if principal.scope_path is None:
-        return
-    if repository.org_kind(session, principal.scope_path) not in SUPERVISING_KINDS:
+    if not supervising(session, principal):
         raise Forbidden(
             "声光预警的报警类型由监管单位（县级及以上）选定 (the alarm types that sound are "
             "chosen by a supervising unit: county and up)",

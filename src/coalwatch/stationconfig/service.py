@@ -17,6 +17,7 @@ commission, the regulator's side switches a running station over.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -26,10 +27,9 @@ from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.config import Settings
 from coalwatch.domain.alarms import AlarmType, detail_params
-from coalwatch.domain.authority import SUPERVISING_KINDS
 from coalwatch.errors import BadRequest, Forbidden, Invalid, NotFound, Unauthorized
 from coalwatch.integrity.keys import center_key
-from coalwatch.signals.repository import org_kind
+from coalwatch.signals.service import supervising
 from coalwatch.station.config import ConfigError
 from coalwatch.station.remote_config import issued_form
 from coalwatch.stationconfig import repository
@@ -78,13 +78,6 @@ def show(session: Session, principal: Principal, code: str, settings: Settings) 
     )
 
 
-def _live_and_not_supervising(session: Session, principal: Principal, station: Station) -> bool:
-    """A station that has reached the center, and a user below the supervising units."""
-    if station.last_seen_at is None or principal.scope_path is None:
-        return False
-    return org_kind(session, principal.scope_path) not in SUPERVISING_KINDS
-
-
 def issue_config(
     session: Session,
     principal: Principal,
@@ -96,7 +89,8 @@ def issue_config(
     """A new version of the station's configuration, signed with the center's key."""
     principal.require("system:write")
     station, mine, _ = _station(session, principal, code)
-    if _live_and_not_supervising(session, principal, station):
+    # a live station: one that has reached the center
+    if station.last_seen_at is not None and not supervising(session, principal):
         raise Forbidden(
             "运行中主站的配置只能由监管单位（县级及以上）修改 (the configuration of a "
             "live station is changed by a supervising unit: county and up)",
@@ -185,23 +179,19 @@ def report_running(
     issued = repository.latest(session, station.id)
     if issued is None:
         return None
+    condition: dict[str, Any] = {
+        "mine_id": mine.id,
+        "type_": AlarmType.PARAMETER_CHANGE,
+        "at": now,
+        "station_id": station.id,
+        "subject": SUBJECT,
+    }
     if running == issued.fingerprint:
-        end_condition(
-            session,
-            mine_id=mine.id,
-            type_=AlarmType.PARAMETER_CHANGE,
-            at=now,
-            station_id=station.id,
-            subject=SUBJECT,
-        )
+        end_condition(session, **condition)
     else:
         raise_alarm(
             session,
-            mine_id=mine.id,
-            type_=AlarmType.PARAMETER_CHANGE,
-            at=now,
-            station_id=station.id,
-            subject=SUBJECT,
+            **condition,
             value=running[:12],
             threshold=issued.fingerprint[:12],
             detail=f"主站 {station.code} 运行的配置 {running[:12]} 不是中心下发的第 "
