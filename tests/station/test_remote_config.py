@@ -248,8 +248,8 @@ def test_a_station_running_another_configuration_raises_parameter_change(
         finish(agent)
 
 
-def test_who_may_issue_a_station_configuration(sqlite_url: str, center_key_file: Path) -> None:
-    with real_center(sqlite_url, generate_private_key()) as (w, _):
+def test_who_may_issue_a_station_configuration(database_url: str, center_key_file: Path) -> None:
+    with real_center(database_url, generate_private_key()) as (w, _):
         w.ok(w.post("/orgs", {"code": "CO", "name": "公司", "kind": "company", "parent": "C1"}))
         w.mine("M2", org="CO", belts=("B1",), trips=("K1",), station="S2")
         company = w.token_for("CO", write=True)
@@ -275,4 +275,6 @@ def test_who_may_issue_a_station_configuration(sqlite_url: str, center_key_file:
         no_bus = {**body, "buses": {}}
         bad = w.put("/stations/S1/config", no_bus)
         assert bad.status_code == 422 and "no bus named 'line'" in bad.text
+        bad = w.put("/stations/S1/config", {**body, "points": []})
+        assert bad.status_code == 422 and "no points" in bad.text
         assert w.ok(w.get("/stations/S1/config"))["version"] == 0

@@ -89,6 +89,8 @@ def issued_form(data: dict[str, Any]) -> dict[str, Any]:
         equipment = Equipment.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"the configuration is invalid:\n{describe(exc)}") from exc
+    if not equipment.points:
+        raise ConfigError("the configuration has no points")
     for point in equipment.points:
         for device in point.devices:
             if device.map is not None and device.map not in SHIPPED_MAPS:
