@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from coalwatch.events.broker import attach
 from coalwatch.stationconfig import service
-from coalwatch.stationconfig.schemas import StationConfigIn, StationConfigOut
+from coalwatch.stationconfig.schemas import FetchIn, StationConfigIn, StationConfigOut
 from coalwatch.storage.session import transaction
 from coalwatch.web.context import Ctx, app_state
 from coalwatch.wire.station_config import SignedConfig
@@ -47,6 +47,17 @@ def issue(station: str, data: StationConfigIn, ctx: Ctx) -> StationConfigOut:
         "is the document the center signed (a JSON text) and its signature; 404 when the "
         "center holds no configuration for the station."
     ),
+    responses={
+        400: {"description": "the body is not the request described"},
+        401: {"description": "unknown station or bad signature"},
+        404: {"description": "the center holds no configuration for the station"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": FetchIn.model_json_schema()}},
+        }
+    },
 )
 async def fetch(
     station: str,

@@ -152,7 +152,7 @@ class Signals(BaseModel):
 
 class ConfigNotice(BaseModel):
     """The station configuration the center issued last (fetch it when it differs from
-    the one running); absent when the center holds none for the station."""
+    the one running); null when the center holds none for the station."""
 
     version: int
     fingerprint: str
