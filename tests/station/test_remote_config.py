@@ -25,7 +25,7 @@ from coalwatch.wire.signing import generate_private_key, public_key_b64
 from tests.station.conftest import CenterTransport, real_center
 from tests.station.test_agent import KEY, Clock, belt, skip
 from tests.station.test_signal import COIL, write_config
-from tests.support.world import World
+from tests.support.world import Station, World
 
 
 def issued(port: int, k1_unit: int = 2) -> dict[str, Any]:
@@ -278,3 +278,35 @@ def test_who_may_issue_a_station_configuration(database_url: str, center_key_fil
         bad = w.put("/stations/S1/config", {**body, "points": []})
         assert bad.status_code == 422 and "no points" in bad.text
         assert w.ok(w.get("/stations/S1/config"))["version"] == 0
+
+
+def test_a_new_issue_gives_the_station_time_to_switch_over(
+    database_url: str, center_key_file: Path
+) -> None:
+    with real_center(database_url, KEY) as (w, _):
+        first = w.ok(w.put("/stations/S1/config", issued(5020)))["fingerprint"]
+        w.stations["S1"] = Station("S1", KEY)
+
+        def beat(config: str) -> dict[str, Any]:
+            seq = w.stations["S1"].seqs(1)[0]
+            record = {"seq": seq, "ts": w.clock(), "type": "heartbeat", "config": config}
+            answer: dict[str, Any] = w.ok(w.upload("S1", [record]))
+            return answer
+
+        assert beat(first)["config"] == {"version": 1, "fingerprint": first}
+        second = w.ok(w.put("/stations/S1/config", issued(5021)))["fingerprint"]
+        w.clock.advance(minutes=4)
+        # still the first issue, 4 minutes after the second: switching over, no alarm
+        assert beat(first)["config"] == {"version": 2, "fingerprint": second}
+        assert config_alarms(w) == []
+        w.clock.advance(minutes=2)
+        beat(first)  # 6 minutes: beyond the 5 minutes to switch over
+        (alarm,) = config_alarms(w)
+        assert alarm["value"] == first[:12] and alarm["threshold"] == second[:12]
+        answer = beat(second)
+        (alarm,) = config_alarms(w)
+        assert alarm["end"] is not None
+        # the alarm of the whole station sounded every beacon until it was acknowledged
+        assert [p["on"] for p in answer["signals"]["points"]] == [True, True]
+        w.ok(w.post(f"/alarms/{alarm['id']}/ack", {}))
+        assert [p["on"] for p in beat(second)["signals"]["points"]] == [False, False]

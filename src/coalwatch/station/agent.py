@@ -26,7 +26,7 @@ from coalwatch.station.config import Maps, StationConfig, load_config
 from coalwatch.station.outbox import Outbox, OutboxFull
 from coalwatch.station.poller import DevicePoller, DeviceState, Outcome, Record
 from coalwatch.station.remote_config import RemoteConfig, running_fingerprint
-from coalwatch.station.signal import SignalOutputs
+from coalwatch.station.signal import TYPES_KEY, SignalOutputs
 from coalwatch.station.uploader import (
     Backoff,
     HttpTransport,
@@ -138,7 +138,9 @@ class Agent:
                 )
                 poller.adopt(DeviceState.from_json(saved.get(poller.key)))
                 self.pollers.append(poller)
-        self.signals = SignalOutputs(config.points, self.buses, self.outbox.states("signal:"))
+        saved_signals = self.outbox.states("signal:")
+        saved_signals[TYPES_KEY] = self.outbox.state(TYPES_KEY)
+        self.signals = SignalOutputs(config.points, self.buses, saved_signals)
 
     async def reconfigure(self, config: StationConfig, maps: Maps, why: str) -> None:
         """Run another configuration from the next poll cycle on."""

@@ -30,7 +30,8 @@ from coalwatch.wire.batches import Signals
 log = logging.getLogger("coalwatch.station.signal")
 
 Record = dict[str, Any]
-TYPES_KEY = "signal:types"
+#: the alarm types the center last named (not under "signal:", where outputs are kept)
+TYPES_KEY = "signal-types"
 
 
 @dataclass

@@ -17,12 +17,15 @@ def station_with_mine(session: Session, code: str) -> tuple[Station, Mine, Org] 
     return None if row is None else (row[0], row[1], row[2])
 
 
-def latest(session: Session, station_id: int) -> StationConfigVersion | None:
-    return session.scalar(
-        select(StationConfigVersion)
-        .where(StationConfigVersion.station_id == station_id)
-        .order_by(StationConfigVersion.version.desc())
-        .limit(1)
+def latest(session: Session, station_id: int, count: int = 1) -> list[StationConfigVersion]:
+    """The station's last ``count`` issues, newest first."""
+    return list(
+        session.scalars(
+            select(StationConfigVersion)
+            .where(StationConfigVersion.station_id == station_id)
+            .order_by(StationConfigVersion.version.desc())
+            .limit(count)
+        )
     )
 
 

@@ -16,7 +16,7 @@ commission, the regulator's side switches a running station over.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -41,6 +41,9 @@ from coalwatch.wire.signing import parse_public_key, public_key_b64, verify
 from coalwatch.wire.station_config import ConfigDocument, SignedConfig, issue
 
 SUBJECT = "station_config"
+#: after a new issue, the previous one still runs this long (the station fetches the new
+#: one when an upload answer names it) before it counts as not issued
+SWITCH_OVER = timedelta(minutes=5)
 
 
 def _station(session: Session, principal: Principal, code: str) -> tuple[Station, Mine, str]:
@@ -59,7 +62,7 @@ def _key_b64(settings: Settings) -> str | None:
 def show(session: Session, principal: Principal, code: str, settings: Settings) -> StationConfigOut:
     principal.require("system:view")
     station, _, _ = _station(session, principal, code)
-    issued = repository.latest(session, station.id)
+    issued = _last(session, station.id)
     running = repository.running(session, station.id)
     document = None if issued is None else ConfigDocument.model_validate_json(issued.document)
     return StationConfigOut(
@@ -109,7 +112,7 @@ def issue_config(
         )
     key = center_key(settings)
     assert key is not None
-    latest = repository.latest(session, station.id)
+    latest = _last(session, station.id)
     version = 1 if latest is None else latest.version + 1
     signed = issue(key, station.code, version, now, config)
     document = ConfigDocument.model_validate_json(signed.document)
@@ -158,7 +161,7 @@ def fetch(
         raise BadRequest(f"the body is for station {request.station!r}", code="malformed_body")
     # what it runs is judged from its heartbeats: a station fetching at start is about to
     # change what it runs
-    issued = repository.latest(session, station.id)
+    issued = _last(session, station.id)
     if issued is None:
         raise NotFound(f"the center holds no configuration for station {code!r}")
     return SignedConfig(document=issued.document, signature=issued.signature)
@@ -176,9 +179,18 @@ def report_running(
         )
     else:
         row.fingerprint, row.reported_at = running, now
-    issued = repository.latest(session, station.id)
-    if issued is None:
+    last_two = repository.latest(session, station.id, 2)
+    if not last_two:
         return None
+    issued = last_two[0]
+    notice = ConfigNotice(version=issued.version, fingerprint=issued.fingerprint)
+    previous = last_two[1] if len(last_two) > 1 else None
+    if (
+        previous is not None
+        and running == previous.fingerprint
+        and now - issued.issued_at < SWITCH_OVER
+    ):
+        return notice  # switching over to the new issue
     condition: dict[str, Any] = {
         "mine_id": mine.id,
         "type_": AlarmType.PARAMETER_CHANGE,
@@ -204,11 +216,16 @@ def report_running(
                 version=issued.version,
             ),
         )
-    return ConfigNotice(version=issued.version, fingerprint=issued.fingerprint)
+    return notice
 
 
 def notice(session: Session, station: Station) -> ConfigNotice | None:
-    issued = repository.latest(session, station.id)
+    issued = _last(session, station.id)
     if issued is None:
         return None
     return ConfigNotice(version=issued.version, fingerprint=issued.fingerprint)
+
+
+def _last(session: Session, station_id: int) -> StationConfigVersion | None:
+    found = repository.latest(session, station_id)
+    return found[0] if found else None
