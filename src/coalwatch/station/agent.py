@@ -228,14 +228,6 @@ class Agent:
     async def poll_cycle(self) -> int:
         """Poll every device once; store what they said in one transaction; then switch
         the warning outputs as the center (or, with the center away, what was seen) wants."""
-        async with self.cycle_lock:
-            stored = await self._poll_devices()
-            switched, state = await self.signals.sync(self.clock)
-            if switched or state:
-                self.emit(switched, state)
-            return stored
-
-    async def _poll_devices(self) -> int:
         outcomes: list[Outcome | BaseException] = await asyncio.gather(
             *(poller.poll(self.clock) for poller in self.pollers), return_exceptions=True
         )
@@ -260,6 +252,9 @@ class Agent:
         # only now, with records and state on disk, does the poller move on
         for poller, new_state in adopted:
             poller.adopt(new_state)
+        switched, signal_state = await self.signals.sync(self.clock)
+        if switched or signal_state:
+            self.emit(switched, signal_state)
         self.stats.cycles += 1
         self.stats.device_polls += len(self.pollers)
         return len(records)
@@ -346,7 +341,8 @@ class Agent:
         while not self.stop.is_set():
             started = loop.time()
             try:
-                await self.poll_cycle()
+                async with self.cycle_lock:  # the configuration changes between cycles
+                    await self.poll_cycle()
             except OutboxFull:
                 pass  # logged once by emit; the devices' state stays, nothing is skipped
             except Exception:
