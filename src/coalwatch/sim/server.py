@@ -64,8 +64,18 @@ def _blocks(image: Image) -> tuple[list[SimData], list[SimData], list[SimData], 
 class InstrumentServer:
     """A Modbus TCP server for one instrument; ``stop`` then ``start`` reopens the same port."""
 
-    def __init__(self, name: str, render: Callable[[], Image], host: str, port: int, unit: int):
+    def __init__(
+        self,
+        name: str,
+        render: Callable[[], Image],
+        host: str,
+        port: int,
+        unit: int,
+        write: Callable[[int, bool], bool] | None = None,
+    ):
         self.name = name
+        #: takes a coil written by the station (an output); None: read only
+        self._write = write
         self.host = host
         self.port = port
         self.unit = unit
@@ -93,7 +103,13 @@ class InstrumentServer:
         if table is None or table not in self._tables:
             return ExcCodes.ILLEGAL_ADDRESS
         if set_values is not None:
-            return ExcCodes.ILLEGAL_ADDRESS  # the instruments are read only to the station
+            # read only to the station, but for an I/O module's outputs
+            writes = list(enumerate(set_values, start=address))
+            if table is not Table.COIL or self._write is None:
+                return ExcCodes.ILLEGAL_ADDRESS
+            if not all(self._write(a, bool(v)) for a, v in writes):
+                return ExcCodes.ILLEGAL_ADDRESS
+            return None
         image = self._render()
         if table in BIT_TABLES:
             # bit blocks are packed 16 to a word, bit 0 first (pymodbus SimUtils)

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo
 
-from coalwatch.sim.instruments import BeltPoint, Clock, Instrument, TripScale, UnknownFault
+from coalwatch.sim.instruments import (
+    BEACON_COIL,
+    BeltPoint,
+    Clock,
+    Instrument,
+    TripScale,
+    UnknownFault,
+)
 from coalwatch.sim.profile import RateNoise, Schedule
 from coalwatch.sim.server import InstrumentServer, serve_loop
 from coalwatch.station.config import load_map
@@ -141,7 +148,7 @@ class SimSet:
             self.belts[spec.code] = point
             self._add(spec.code, point, point.image, spec.unit)
             if io:
-                self._add(spec.code + IO_SUFFIX, point, point.io_image, spec.unit)
+                self._add(spec.code + IO_SUFFIX, point, point.io_image, spec.unit, point.set_output)
         for trip in trips:
             scale = TripScale(
                 load_map(trip.map, here),
@@ -161,10 +168,10 @@ class SimSet:
             for i, server in enumerate(self._servers.values()):
                 server.port = base_port + i
 
-    def _add(self, key: str, owner: Instrument, render: Any, unit: int) -> None:
+    def _add(self, key: str, owner: Instrument, render: Any, unit: int, write: Any = None) -> None:
         if key in self._servers:
             raise ValueError(f"instrument key {key!r} is used twice")
-        self._servers[key] = InstrumentServer(key, render, self.host, 0, unit)
+        self._servers[key] = InstrumentServer(key, render, self.host, 0, unit, write)
         self._owner[key] = owner
 
     # -- life cycle ---------------------------------------------------------------------
@@ -344,6 +351,10 @@ class SimSet:
             lines += device(code, spec.map)
             if code + IO_SUFFIX in self._servers:
                 lines += device(code + IO_SUFFIX, IO_MAP)
+                # the outlet's beacon 声光预警: the I/O module's output coil
+                io_unit = self._servers[code + IO_SUFFIX].unit
+                lines += ["[points.signal]", f"bus = {_toml(code + IO_SUFFIX)}"]
+                lines += [f"unit = {io_unit}", f"coil = {BEACON_COIL}"]
         for code, trip in self._trip_specs.items():
             lines += ["", "[[points]]", f"code = {_toml(code)}", f"kind = {_toml(trip.kind)}"]
             lines += device(code, trip.map)
