@@ -60,7 +60,10 @@ def test_the_mines_own_administrator_cannot_loosen_or_change_a_limit(w: World) -
     tightened = w.put("/mines/M1/thresholds", {"name": VIOLATION, "value": 90}, token=mine)
     assert tightened.status_code == 403
     at_company = w.put(f"/orgs/CO1/limits/{VIOLATION}", {"value": 90}, token=mine)
-    assert at_company.status_code == 403 and "监管单位" in at_company.json()["error"]["message"]
+    # the refusal names the permission and the unit that decides: the county above
+    error = at_company.json()["error"]
+    assert at_company.status_code == 403 and error["details"]["permission"] == "region:limits"
+    assert error["details"]["unit"] == "C1"
     assert w.ok(w.get("/mines/M1/thresholds"))["values"][VIOLATION] == 120
     # thresholds that are not legal limits keep working as before
     ok = w.put("/mines/M1/thresholds", {"name": "window_min", "value": 30}, token=mine)

@@ -199,6 +199,23 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/stations/{station}/gaps/write-off"): Rule(
         perms("system:write"), json={"reason": "测试核销"}
     ),
+    ("POST", "/api/v1/stations/{station}/config/fetch"): Rule(
+        STATION,
+        content=b'{"station":"S1","sent_at":"2026-03-15T04:00:00Z"}',
+        headers=SIGNED,
+    ),
+    ("GET", "/api/v1/stations/{station}/config"): Rule(perms("system:view")),
+    # a point without its kind and devices: refused after the permission check
+    ("PUT", "/api/v1/stations/{station}/config"): Rule(
+        perms("system:write"), json={"buses": {}, "points": [{"code": "B1"}]}
+    ),
+    ("GET", "/api/v1/mines/{mine}/signal-types"): Rule(perms("alarm:view")),
+    ("PUT", "/api/v1/mines/{mine}/signal-types"): Rule(
+        perms("region:limits"), json={"types": ["power_off"]}
+    ),
+    ("PUT", "/api/v1/orgs/{org}/signal-types"): Rule(
+        perms("region:limits"), json={"types": ["power_off"]}
+    ),
     ("GET", "/api/v1/mines/{mine}/records"): Rule(TOKEN),
     ("GET", "/api/v1/mines/{mine}/quarantine"): Rule(TOKEN),
     ("GET", "/api/v1/mines/{mine}/summary"): Rule(TOKEN),
@@ -874,6 +891,8 @@ UNUSUAL = {
     ("POST", "/api/v1/stations/{station}/gaps/write-off"): 409,
     # the old password given is wrong
     ("POST", "/password"): 422,
+    # the configuration given is incomplete (its point has no kind nor devices)
+    ("PUT", "/api/v1/stations/{station}/config"): 422,
     # an alarm, a role and users that do not exist: 404 (not the page's flash)
     ("POST", "/alarms/{alarm_id}/ack"): 404,
     ("POST", "/alarms/{alarm_id}/handle"): 404,

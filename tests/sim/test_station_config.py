@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 from collections.abc import Callable
 from decimal import Decimal
@@ -12,7 +13,9 @@ import pytest
 
 from coalwatch.sim import BeltSpec, SimSet, TripSpec
 from coalwatch.sim.cli import add_parser, handle_line, run_sim
-from coalwatch.station.config import load_config
+from coalwatch.station.bus import Bus, BusError, Group
+from coalwatch.station.config import TcpBus, load_config
+from coalwatch.station.registers import Table
 
 Serve = Callable[..., SimSet]
 
@@ -44,6 +47,33 @@ def test_station_config_polls_every_instrument_with_the_shipped_maps(
         [("K1", "trip_indicator")],
     )
     assert maps[("B1", 1)].door_open is not None
+    # the outlet's beacon: the I/O module's output coil, the one place the station writes
+    assert points["B1"].signal is not None
+    assert (points["B1"].signal.bus, points["B1"].signal.coil) == ("B1-IO", 0)
+    assert points["K1"].signal is None
+
+
+def test_the_io_modules_beacon_coil_is_written_and_read_back_over_modbus(serve: Serve) -> None:
+    sims = serve(belts=[BeltSpec(code="B1")], trips=[])
+    host, port = sims.endpoints["B1-IO"]
+    unit = 1  # the spec's default
+
+    async def switch() -> list[bool]:
+        bus = Bus("io", TcpBus(kind="tcp", host=host, port=port))
+        try:
+            await bus.write_coil(unit, 0, True)
+            assert sims.state("B1")["beacon"] is True
+            (on,) = await bus.read(unit, [Group(Table.COIL, 0, 1)])
+            with pytest.raises(BusError):
+                await bus.write_coil(unit, 1, True)  # not an output
+            await bus.write_coil(unit, 0, False)
+            (off,) = await bus.read(unit, [Group(Table.COIL, 0, 1)])
+            return [bool(on[0]), bool(off[0])]
+        finally:
+            bus.close()
+
+    assert asyncio.run(switch()) == [True, False]
+    assert sims.state("B1")["beacon"] is False
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -299,6 +299,8 @@ DETAILS: dict[str, str] = {
     "unsigned_handover": "%(day)s %(shift)s 交接班未由双方签字",
     "routine_overdue": "%(routine)s 应于 %(due)s 前完成（上次 %(last)s）",
     "calibration_error": "调校误差 %(error)s%%，超过 %(accuracy)s 级允许误差",
+    "config_mismatch": "主站 %(station)s 运行的配置 %(running)s 不是中心下发的第 %(version)s 版 "
+    "%(issued)s",
 }
 
 #: how late a fault report is, as the detail says it

@@ -38,6 +38,8 @@ from coalwatch.errors import BadRequest, Conflict, Invalid, NotFound, Unauthoriz
 from coalwatch.federation import queue as forward_queue
 from coalwatch.ingest import repository
 from coalwatch.production import repository as production_repository
+from coalwatch.signals import service as signals
+from coalwatch.stationconfig import service as station_config
 from coalwatch.storage.models import Mine, Org, Point, Station
 from coalwatch.wire.batches import (
     Batch,
@@ -240,12 +242,22 @@ def ingest_batch(
             now=now,
         ),
     )
+    # the configuration the station runs (its last heartbeat says), against the issued one
+    beats = [r for r in accepted if isinstance(r, HeartbeatRecord) and r.config is not None]
+    if beats:
+        running = max(beats, key=lambda r: r.seq).config
+        assert running is not None
+        config = station_config.report_running(session, mine, station, running, now)
+    else:
+        config = station_config.notice(session, station)
     return BatchAnswer(
         acked_seq=state.max_seq,
         duplicates=duplicates,
         rejected=rejected,
         gaps=list(state.gaps),
         commands=commands,
+        signals=signals.for_answer(session, mine, org.path, station, points),
+        config=config,
     )
 
 
@@ -418,6 +430,8 @@ def signed_columns(record: StationRecord, point: Point | None) -> dict[str, Any]
         columns["running"] = record.running
     elif isinstance(record, EventRecord):
         columns.update(event=record.event, detail=record.detail)
+    elif isinstance(record, HeartbeatRecord) and record.config is not None:
+        columns["detail"] = f"config {record.config}"
     return columns
 
 

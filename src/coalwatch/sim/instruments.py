@@ -21,10 +21,12 @@ from typing import Any
 from coalwatch.sim.access import Handshake, swapped_words
 from coalwatch.sim.image import Image, Readings, modulus_kg, render
 from coalwatch.sim.profile import RateNoise, Schedule, pieces
-from coalwatch.station.registers import RegisterMap, ValueType
+from coalwatch.station.registers import RegisterMap, Table, ValueType
 
 Clock = Callable[[], float]
 _MILLI = Decimal("0.001")
+#: the I/O module's relay output wired to the outlet's beacon (a coil, protocol address)
+BEACON_COIL = 0
 
 
 class UnknownFault(ValueError):
@@ -226,6 +228,17 @@ class BeltPoint(Instrument):
         self.loaded = True
         self.power = True
         self.door_open = False
+        #: the sound-and-light warning at the outlet (声光预警): the I/O module's output
+        #: coil BEACON_COIL, switched by the station
+        self.beacon = False
+
+    def set_output(self, address: int, on: bool) -> bool:
+        """The station writes an output of the I/O module; False: not an output."""
+        if address != BEACON_COIL or self.io_map is None:
+            return False
+        with self._lock:
+            self.beacon = on
+        return True
 
     def _running(self, clock_s: float) -> bool:
         return self.power and not self.held_stopped and self.schedule.running(clock_s)
@@ -277,7 +290,9 @@ class BeltPoint(Instrument):
             raise ValueError("this belt point has no I/O instrument")
         with self._lock:
             self._advance()
-            return render(self.io_map, self._readings())
+            image = render(self.io_map, self._readings())
+            image.bits[Table.COIL][BEACON_COIL] = self.beacon
+            return image
 
     def _state(self) -> dict[str, Any]:
         return {
@@ -288,6 +303,7 @@ class BeltPoint(Instrument):
             "running": self._running(self.clock_s()),
             "counting": self._counting(self.clock_s()),
             "door_open": self.door_open,
+            "beacon": self.beacon,
             "power": self.power,
             "loaded": self.loaded,
             "count_while_stopped": self.count_while_stopped,

@@ -8,6 +8,10 @@ reads 0, as the instrument simulators' registers do; beyond it pymodbus answers 
 2 (illegal data address). A request for more than 125 registers gets an exception answer
 too (pymodbus' "illegal function" 0x80/1, where the spec has 0x83/3).
 
+The station reads and never writes, except a point's warning output 声光预警: a coil made
+writable with ``Registers.add_output`` takes writes (functions 05 and 15); every other
+write is refused (illegal function), as the instruments refuse it.
+
 Faults: ``silent`` (the link swallows every answer), ``refuse(unit, address, code)`` (an
 exception response for requests touching that address), ``stop``/``start`` (the server
 stops listening and comes back on the same port). ``requests`` counts the requests
@@ -36,6 +40,8 @@ from coalwatch.station.registers import Bit, RegisterMap, RegisterValue, Table, 
 _START_TIMEOUT_S = 10
 #: Modbus function code → the table it reads
 _TABLE_OF_CODE = {1: Table.COIL, 2: Table.DISCRETE, 3: Table.HOLDING, 4: Table.INPUT}
+#: write single coil, write multiple coils
+_WRITE_COILS = (5, 15)
 _BIT_TABLES = (Table.COIL, Table.DISCRETE)
 
 
@@ -47,6 +53,14 @@ class Registers:
     input: dict[int, int] = field(default_factory=dict)
     coils: dict[int, bool] = field(default_factory=dict)
     discrete: dict[int, bool] = field(default_factory=dict)
+    #: coils the station may write (an I/O module's relay outputs), and the writes taken
+    outputs: set[int] = field(default_factory=set)
+    writes: list[tuple[int, bool]] = field(default_factory=list)
+
+    def add_output(self, address: int) -> None:
+        """A relay output at coil ``address`` (off), writable by the station."""
+        self.coils[address] = False
+        self.outputs.add(address)
 
     def table(self, table: Table) -> dict[int, Any]:
         tables: dict[Table, dict[int, Any]] = {
@@ -198,7 +212,12 @@ class RegisterServer:
         registers: list[int],
         set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
-        table = _TABLE_OF_CODE.get(function_code)
+        if function_code in _WRITE_COILS:
+            if set_values is not None:
+                return self._write_coils(unit, address, [bool(v) for v in set_values])
+            table: Table | None = Table.COIL  # the write's answer reads the coils back
+        else:
+            table = _TABLE_OF_CODE.get(function_code)
         if table is None or set_values is not None:
             return ExcCodes.ILLEGAL_FUNCTION  # the instruments are read only to the station
         for wanted in range(address, address + count):
@@ -218,6 +237,17 @@ class RegisterServer:
         else:
             for offset in range(address, address + count):
                 registers[offset - start_address] = values.get(offset, 0)
+        return None
+
+    def _write_coils(self, unit: int, address: int, values: list[bool]) -> ExcCodes | None:
+        registers = self.units[unit]
+        wanted = range(address, address + len(values))
+        if not all(a in registers.outputs for a in wanted):
+            return ExcCodes.ILLEGAL_FUNCTION  # not an output: read only to the station
+        with self._lock:
+            for offset, value in zip(wanted, values, strict=True):
+                registers.coils[offset] = value
+                registers.writes.append((offset, value))
         return None
 
 

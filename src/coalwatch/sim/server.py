@@ -74,9 +74,13 @@ class InstrumentServer:
         unit: int,
         write: Callable[[int, list[int]], bool] | None = None,
         serial: str | None = None,
+        set_coil: Callable[[int, bool], bool] | None = None,
     ):
         self.name = name
+        #: takes holding registers written by the station (an instrument's read handshake)
         self._write = write
+        #: takes a coil written by the station (an I/O module's output)
+        self._set_coil = set_coil
         #: a serial device (e.g. one end of a pty pair) to answer Modbus RTU on, not TCP
         self.serial = serial
         self.host = host
@@ -106,10 +110,15 @@ class InstrumentServer:
         if table is None or table not in self._tables:
             return ExcCodes.ILLEGAL_ADDRESS
         if set_values is not None:
-            # only an instrument's handshake registers take writes; nothing else does
-            if table is not Table.HOLDING or self._write is None:
+            # read only to the station, but for a handshake's registers and an output coil
+            if table is Table.HOLDING and self._write is not None:
+                accepted = self._write(address, [int(v) for v in set_values])
+            elif table is Table.COIL and self._set_coil is not None:
+                writes = enumerate(set_values, start=address)
+                accepted = all(self._set_coil(a, bool(v)) for a, v in writes)
+            else:
                 return ExcCodes.ILLEGAL_ADDRESS
-            if not self._write(address, [int(v) for v in set_values]):
+            if not accepted:
                 return ExcCodes.ILLEGAL_ADDRESS
             return None
         image = self._render()

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo
 
-from coalwatch.sim.instruments import BeltPoint, Clock, Instrument, TripScale, UnknownFault
+from coalwatch.sim.instruments import (
+    BEACON_COIL,
+    BeltPoint,
+    Clock,
+    Instrument,
+    TripScale,
+    UnknownFault,
+)
 from coalwatch.sim.profile import RateNoise, Schedule
 from coalwatch.sim.server import InstrumentServer, serve_loop
 from coalwatch.station.config import load_map
@@ -143,7 +150,13 @@ class SimSet:
             self.belts[spec.code] = point
             self._add(spec.code, point, point.image, spec.unit, point.write, spec.serial)
             if io:
-                self._add(spec.code + IO_SUFFIX, point, point.io_image, spec.unit)
+                self._add(
+                    spec.code + IO_SUFFIX,
+                    point,
+                    point.io_image,
+                    spec.unit,
+                    set_coil=point.set_output,
+                )
         for trip in trips:
             scale = TripScale(
                 load_map(trip.map, here),
@@ -171,10 +184,13 @@ class SimSet:
         unit: int,
         write: Any = None,
         serial: str | None = None,
+        set_coil: Any = None,
     ) -> None:
         if key in self._servers:
             raise ValueError(f"instrument key {key!r} is used twice")
-        self._servers[key] = InstrumentServer(key, render, self.host, 0, unit, write, serial)
+        self._servers[key] = InstrumentServer(
+            key, render, self.host, 0, unit, write, serial, set_coil
+        )
         self._owner[key] = owner
 
     # -- life cycle ---------------------------------------------------------------------
@@ -354,6 +370,10 @@ class SimSet:
             lines += device(code, spec.map)
             if code + IO_SUFFIX in self._servers:
                 lines += device(code + IO_SUFFIX, IO_MAP)
+                # the outlet's beacon 声光预警: the I/O module's output coil
+                io_unit = self._servers[code + IO_SUFFIX].unit
+                lines += ["[points.signal]", f"bus = {_toml(code + IO_SUFFIX)}"]
+                lines += [f"unit = {io_unit}", f"coil = {BEACON_COIL}"]
         for code, trip in self._trip_specs.items():
             lines += ["", "[[points]]", f"code = {_toml(code)}", f"kind = {_toml(trip.kind)}"]
             lines += device(code, trip.map)

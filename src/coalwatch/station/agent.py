@@ -22,11 +22,12 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from coalwatch.station.bus import Bus
-from coalwatch.station.config import StationConfig, load_config
+from coalwatch.station.config import Maps, StationConfig, load_config
 from coalwatch.station.mqtt_uploader import MqttTransport
 from coalwatch.station.outbox import Outbox, OutboxFull
 from coalwatch.station.poller import DevicePoller, DeviceState, Outcome, Record
-from coalwatch.station.registers import RegisterMap
+from coalwatch.station.remote_config import RemoteConfig, running_fingerprint
+from coalwatch.station.signal import TYPES_KEY, SignalOutputs
 from coalwatch.station.uploader import (
     Backoff,
     HttpTransport,
@@ -34,6 +35,7 @@ from coalwatch.station.uploader import (
     Uploader,
     tls_context,
 )
+from coalwatch.wire.batches import BatchAnswer
 from coalwatch.wire.signing import load_private_key_pem
 
 log = logging.getLogger("coalwatch.station")
@@ -76,32 +78,22 @@ class Agent:
     def __init__(
         self,
         config: StationConfig,
-        maps: dict[tuple[str, int], RegisterMap],
+        maps: Maps,
         key: Ed25519PrivateKey,
         outbox: Outbox,
         *,
         clock: Callable[[], datetime] = utc_now,
         transport: Transport | None = None,
+        remote: RemoteConfig | None = None,
     ) -> None:
         section = config.station
-        self.config = config
         self.outbox = outbox
         self.clock = clock
-        self.buses = {name: Bus(name, spec) for name, spec in config.buses.items()}
-        self.pollers: list[DevicePoller] = []
-        saved = outbox.states("device:")
-        for point in config.points:
-            for index, device in enumerate(point.devices):
-                poller = DevicePoller(
-                    point.code,
-                    index,
-                    device.unit,
-                    maps[(point.code, index)],
-                    self.buses[device.bus],
-                    section.fault_after,
-                )
-                poller.adopt(DeviceState.from_json(saved.get(poller.key)))
-                self.pollers.append(poller)
+        self.remote = remote
+        #: a poll cycle and a change of configuration never overlap
+        self.cycle_lock = asyncio.Lock()
+        self.config_wanted = asyncio.Event()
+        self._equip(config, maps)
         stored_interval = outbox.state(POLL_INTERVAL_KEY)
         self.poll_interval_s = float(stored_interval or section.poll_interval_s)
         self.heartbeat_s = section.heartbeat_s
@@ -122,9 +114,50 @@ class Agent:
             transport=transport or HttpTransport(section.request_timeout_s),
             backoff=Backoff(section.retry_first_s, section.retry_max_s),
             on_commands=self.handle_commands,
+            on_answer=self.handle_answer,
             clock=clock,
         )
         self.report_moved_outbox()
+
+    def _equip(self, config: StationConfig, maps: Maps) -> None:
+        """Buses, device pollers and warning outputs of a configuration (with the
+        state the outbox kept of each)."""
+        self.config = config
+        self.config_fingerprint = running_fingerprint(config, maps)
+        self.buses = {name: Bus(name, spec) for name, spec in config.buses.items()}
+        self.pollers: list[DevicePoller] = []
+        saved = self.outbox.states("device:")
+        for point in config.points:
+            for index, device in enumerate(point.devices):
+                poller = DevicePoller(
+                    point.code,
+                    index,
+                    device.unit,
+                    maps[(point.code, index)],
+                    self.buses[device.bus],
+                    config.station.fault_after,
+                )
+                poller.adopt(DeviceState.from_json(saved.get(poller.key)))
+                self.pollers.append(poller)
+        saved_signals = self.outbox.states("signal:")
+        saved_signals[TYPES_KEY] = self.outbox.state(TYPES_KEY)
+        self.signals = SignalOutputs(config.points, self.buses, saved_signals)
+
+    async def reconfigure(self, config: StationConfig, maps: Maps, why: str) -> None:
+        """Run another configuration from the next poll cycle on."""
+        async with self.cycle_lock:
+            for bus in self.buses.values():
+                bus.close()
+            old = self.config_fingerprint
+            self._equip(config, maps)
+        log.warning(
+            "configuration %s… → %s… (%s): %d devices on %d buses",
+            old[:12],
+            self.config_fingerprint[:12],
+            why,
+            len(self.pollers),
+            len(self.buses),
+        )
 
     # -- records ---------------------------------------------------------------------------
 
@@ -191,10 +224,12 @@ class Agent:
         )
 
     def heartbeat(self, **extra: Any) -> None:
-        self.emit([{"ts": self.clock().isoformat(), "type": "heartbeat", **extra}])
+        record = {"ts": self.clock().isoformat(), "type": "heartbeat"}
+        self.emit([{**record, "config": self.config_fingerprint, **extra}])
 
     async def poll_cycle(self) -> int:
-        """Poll every device once; store what they said in one transaction."""
+        """Poll every device once; store what they said in one transaction; then switch
+        the warning outputs as the center (or, with the center away, what was seen) wants."""
         outcomes: list[Outcome | BaseException] = await asyncio.gather(
             *(poller.poll(self.clock) for poller in self.pollers), return_exceptions=True
         )
@@ -213,15 +248,58 @@ class Agent:
                 state[poller.key] = outcome.state.to_json()
                 adopted.append((poller, outcome.state))
         if records or state:
-            self.emit(records, state)
+            seqs = self.emit(records, state)
+            away = self.uploader.failed_rounds > 0 or self.uploader.sent_batches == 0
+            self.signals.observe(records, seqs[len(seqs) - len(records) :], away)
         # only now, with records and state on disk, does the poller move on
         for poller, new_state in adopted:
             poller.adopt(new_state)
+        switched, signal_state = await self.signals.sync(self.clock)
+        if switched or signal_state:
+            self.emit(switched, signal_state)
         self.stats.cycles += 1
         self.stats.device_polls += len(self.pollers)
         return len(records)
 
     # -- commands from the center -----------------------------------------------------------
+
+    def handle_answer(self, answer: BatchAnswer) -> None:
+        """The optional parts of an upload answer: warning outputs, the configuration."""
+        if answer.signals is not None:
+            state = self.signals.from_center(answer.signals, answer.acked_seq)
+            if state:
+                self.outbox.set_state(state)
+        notice = answer.config
+        if notice is not None and notice.fingerprint != self.config_fingerprint:
+            if self.remote is None:
+                if not self._unknown_commands & {"config"}:
+                    self._unknown_commands.add("config")
+                    log.warning(
+                        "the center issued configuration v%d; this station runs its file "
+                        "(set [station] center_key to take it)",
+                        notice.version,
+                    )
+            else:
+                self.config_wanted.set()
+
+    async def take_center_config(self, at_start: bool = False) -> bool:
+        """Fetch the center's configuration and run it (at start: the kept one when no
+        center answers); False when there is none to take."""
+        if self.remote is None:
+            return False
+        loop = asyncio.get_running_loop()
+        taken = await loop.run_in_executor(
+            None, self.remote.fetch, self.uploader.transport.post, self.config_fingerprint
+        )
+        why = "issued by the center"
+        if taken is None and at_start:
+            taken, why = self.remote.cached(), "kept from the center's last issue"
+        if taken is None:
+            return False
+        config, maps, fingerprint, version = taken
+        if fingerprint != self.config_fingerprint:
+            await self.reconfigure(config, maps, f"v{version} {why}")
+        return True
 
     def handle_commands(self, commands: list[dict[str, Any]]) -> None:
         for command in commands:
@@ -265,7 +343,8 @@ class Agent:
         while not self.stop.is_set():
             started = loop.time()
             try:
-                await self.poll_cycle()
+                async with self.cycle_lock:  # the configuration changes between cycles
+                    await self.poll_cycle()
             except OutboxFull:
                 pass  # logged once by emit; the devices' state stays, nothing is skipped
             except Exception:
@@ -280,6 +359,18 @@ class Agent:
                     self.poll_interval_s,
                 )
             await _sleep(self.stop, max(0.0, self.poll_interval_s - took))
+
+    async def _config_loop(self) -> None:
+        while not self.stop.is_set():
+            await _wait_either(self.stop, self.config_wanted)
+            if self.stop.is_set():
+                return
+            self.config_wanted.clear()
+            try:
+                await self.take_center_config()
+            except Exception:
+                log.exception("taking the center's configuration failed")
+            await _sleep(self.stop, self.heartbeat_s)  # a refused one is not fetched in a loop
 
     async def _heartbeat_loop(self) -> None:
         while not self.stop.is_set():
@@ -318,7 +409,10 @@ class Agent:
             self.outbox.path,
             self.status_line(),
         )
+        if self.remote is not None:
+            await self.take_center_config(at_start=True)
         tasks = [
+            asyncio.create_task(self._config_loop(), name="config"),
             asyncio.create_task(self._poll_loop(), name="poll"),
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
             asyncio.create_task(self.uploader.run(self.stop, self.wake), name="upload"),
@@ -361,6 +455,15 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
+async def _wait_either(stop: asyncio.Event, event: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(event.wait())]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
 async def run_station(config_path: Path) -> None:
     """``coalwatch station run``: the agent until SIGINT or SIGTERM."""
     config, maps = load_config(config_path)
@@ -380,7 +483,11 @@ async def run_station(config_path: Path) -> None:
                 config.station.mqtt_topic_prefix,
                 config.station.request_timeout_s,
             )
-        agent = Agent(config, maps, key, outbox, transport=transport)
+        remote = None
+        if config.station.center_key is not None:
+            cache = resolve(base, config.station.config_cache)
+            remote = RemoteConfig(config, key, cache, utc_now)
+        agent = Agent(config, maps, key, outbox, transport=transport, remote=remote)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, agent.stop.set)

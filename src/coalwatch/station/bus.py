@@ -157,6 +157,25 @@ class Bus:
             f"{request} (read {words[: len(request)]})"
         )
 
+    async def write_coil(self, unit: int, address: int, on: bool) -> None:
+        """Switch one coil (function 05) under the bus lock: a point's warning output only."""
+        async with self.lock:
+            try:
+                client = await self._connected()
+                response = await asyncio.wait_for(
+                    client.write_coil(address, on, device_id=unit), self.spec.timeout_s * 3 + 1
+                )
+            except BusError:
+                raise
+            except (ModbusException, OSError, TimeoutError) as exc:
+                self.close()
+                raise BusError(f"bus {self.describe()}, unit {unit}: {exc}") from exc
+        if response.isError():
+            raise BusError(
+                f"bus {self.describe()}, unit {unit}: exception response "
+                f"{getattr(response, 'exception_code', '?')} writing coil {address}"
+            )
+
     async def _read_one(
         self, client: AsyncModbusTcpClient | AsyncModbusSerialClient, unit: int, group: Group
     ) -> Words:

@@ -27,8 +27,12 @@ map = "bw500"                         # a shipped map, a path to a TOML map, or 
 # [points.devices.registers] ... (the fields of a map)
 ```
 
-Relative paths (``key_file``, ``outbox``, ``ca_file``, map files) are relative to the
-configuration file's directory.
+Relative paths (``key_file``, ``outbox``, ``ca_file``, ``config_cache``, map files) are
+relative to the configuration file's directory.
+
+With ``center_key`` (the center's public key, base64) the station takes its buses and
+points from the center (``station.remote_config``); the file's own, if any, are then only
+for commissioning and for a station that has never reached its center.
 """
 
 from __future__ import annotations
@@ -92,6 +96,12 @@ class StationSection(_Section):
             return [self.mqtt_broker]
         return list(self.centers)
 
+    #: the center's Ed25519 public key (base64 of the raw 32 bytes): the configuration the
+    #: center issues is verified with it; without it the station runs this file only
+    center_key: Annotated[str, Field(min_length=40, max_length=64)] | None = None
+    #: the last configuration the center issued, kept to run it when the center is away
+    config_cache: Path = Path("var/station-config.json")
+
 
 class TcpBus(_Section):
     kind: Literal["tcp"]
@@ -135,26 +145,54 @@ class Device(_Section):
         return self
 
 
+class SignalOutput(_Section):
+    """The coil of an I/O module wired to the point's sounder/beacon 声光报警器: the only
+    place the station writes (function 05, write single coil)."""
+
+    bus: Code
+    unit: Annotated[int, Field(ge=0, le=247)] = 1
+    #: the coil's protocol address (0-based)
+    coil: Annotated[int, Field(ge=0, le=65535)]
+    #: the relay is wired normally closed: sounding is the coil off
+    invert: bool = False
+
+
 class PointSection(_Section):
     code: Code
     kind: Literal["belt", "skip", "mine_car", "tyred_vehicle", "truck"]
     devices: Annotated[list[Device], Field(min_length=1)]
+    #: the sound-and-light warning at the outlet 声光预警 (optional)
+    signal: SignalOutput | None = None
 
 
-class StationConfig(_Section):
-    station: StationSection
-    buses: dict[str, Bus]
-    points: Annotated[list[PointSection], Field(min_length=1)]
+class Equipment(_Section):
+    """What the station polls: its buses and points (what the center may issue)."""
+
+    buses: dict[str, Bus] = {}
+    points: list[PointSection] = []
 
     @model_validator(mode="after")
-    def _references(self) -> StationConfig:
+    def _references(self) -> Equipment:
         codes = [p.code for p in self.points]
         if len(set(codes)) != len(codes):
             raise ValueError("point codes must be unique")
         for point in self.points:
-            for device in point.devices:
-                if device.bus not in self.buses:
-                    raise ValueError(f"point {point.code}: no bus named {device.bus!r}")
+            buses = [d.bus for d in point.devices]
+            if point.signal is not None:
+                buses.append(point.signal.bus)
+            for bus in buses:
+                if bus not in self.buses:
+                    raise ValueError(f"point {point.code}: no bus named {bus!r}")
+        return self
+
+
+class StationConfig(Equipment):
+    station: StationSection
+
+    @model_validator(mode="after")
+    def _points_or_center(self) -> StationConfig:
+        if not self.points and self.station.center_key is None:
+            raise ValueError("give [[points]], or the center's key to take them from the center")
         return self
 
 
@@ -172,7 +210,7 @@ def load_map(name: str, relative_to: Path) -> RegisterMap:
         ) from exc
 
 
-def _describe(exc: ValidationError) -> str:
+def describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors(include_url=False):
         where = ".".join(str(p) for p in error["loc"])
@@ -180,7 +218,10 @@ def _describe(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_config(path: Path) -> tuple[StationConfig, dict[tuple[str, int], RegisterMap]]:
+Maps = dict[tuple[str, int], RegisterMap]
+
+
+def load_config(path: Path) -> tuple[StationConfig, Maps]:
     """The config and the resolved register map of every (point, device index)."""
     try:
         data: dict[str, Any] = tomllib.loads(path.read_text())
@@ -188,11 +229,22 @@ def load_config(path: Path) -> tuple[StationConfig, dict[tuple[str, int], Regist
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    return build_config(data, path)
+
+
+def build_config(data: dict[str, Any], path: Path) -> tuple[StationConfig, Maps]:
+    """Validate a configuration; ``path`` names it in messages, and map files are
+    relative to its directory."""
     try:
         config = StationConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{path} is invalid:\n{_describe(exc)}") from exc
-    maps: dict[tuple[str, int], RegisterMap] = {}
+        raise ConfigError(f"{path} is invalid:\n{describe(exc)}") from exc
+    return config, resolve_maps(config, path)
+
+
+def resolve_maps(config: Equipment, path: Path) -> Maps:
+    """The register map of every (point, device index), checked against the point's kind."""
+    maps: Maps = {}
     for point in config.points:
         for index, device in enumerate(point.devices):
             try:
@@ -201,7 +253,7 @@ def load_config(path: Path) -> tuple[StationConfig, dict[tuple[str, int], Regist
                 )
             except ValidationError as exc:
                 raise ConfigError(
-                    f"{path}: point {point.code}, map {device.map!r} is invalid:\n{_describe(exc)}"
+                    f"{path}: point {point.code}, map {device.map!r} is invalid:\n{describe(exc)}"
                 ) from exc
     for point in config.points:
         merged = [maps[(point.code, i)] for i in range(len(point.devices))]
@@ -211,4 +263,4 @@ def load_config(path: Path) -> tuple[StationConfig, dict[tuple[str, int], Regist
             raise ConfigError(
                 f"{path}: {point.kind} point {point.code} needs a trip_counter and trip_net"
             )
-    return config, maps
+    return maps

@@ -130,6 +130,7 @@ class Backoff:
 
 
 CommandHandler = Callable[[list[dict[str, Any]]], None]
+AnswerHandler = Callable[[BatchAnswer], None]
 #: is the center at this URL listening at all (cheap: no request, no database)?
 Probe = Callable[[str], bool]
 #: a center that answered 503 is tried again this soon (its ``Retry-After``)
@@ -161,6 +162,7 @@ class Uploader:
         transport: Transport,
         backoff: Backoff | None = None,
         on_commands: CommandHandler | None = None,
+        on_answer: AnswerHandler | None = None,
         clock: Callable[[], datetime],
         rng: random.Random | None = None,
         probe: Probe = tcp_probe,
@@ -174,6 +176,7 @@ class Uploader:
         self.transport = transport
         self.backoff = backoff or Backoff()
         self.on_commands = on_commands
+        self.on_answer = on_answer
         self.clock = clock
         self.rng = rng or random.Random()
         self.probe, self.probe_s = probe, probe_s
@@ -308,6 +311,8 @@ class Uploader:
         if answer.rejected:
             reasons = "; ".join(f"seq {r.get('seq')}: {r.get('reason')}" for r in answer.rejected)
             log.error("the center quarantined %d records: %s", len(answer.rejected), reasons[:1000])
+        if self.on_answer is not None:
+            self.on_answer(answer)
         if answer.commands and self.on_commands is not None:
             self.on_commands(answer.commands)
         return freed > 0

@@ -693,6 +693,8 @@ from coalwatch.integrity import models as integrity_models  # noqa: E402
 from coalwatch.limits import models as limits_models  # noqa: E402
 from coalwatch.people import models as people_models  # noqa: E402
 from coalwatch.routines import models as routines_models  # noqa: E402
+from coalwatch.signals import models as signals_models  # noqa: E402
+from coalwatch.stationconfig import models as stationconfig_models  # noqa: E402
 from coalwatch.storage import (  # noqa: E402
     models_backups,
     models_duty,
@@ -719,5 +721,7 @@ __all__ = [
     "models_video",
     "people_models",
     "routines_models",
+    "signals_models",
+    "stationconfig_models",
     "workflow_models",
 ]

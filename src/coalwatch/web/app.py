@@ -62,6 +62,8 @@ from coalwatch.routines.api import router as routines_router
 from coalwatch.routines.views import router as routines_pages
 from coalwatch.settlement.api import router as settlement_router
 from coalwatch.settlement.views import router as settlement_pages
+from coalwatch.signals.api import router as signals_router
+from coalwatch.stationconfig.api import router as stationconfig_router
 from coalwatch.status.api import router as status_router
 from coalwatch.storage.crypto import use_secret_key
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
@@ -194,6 +196,8 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         region_router,
         people_router,
         routines_router,
+        signals_router,
+        stationconfig_router,
     ):
         app.include_router(router, prefix=API)
 

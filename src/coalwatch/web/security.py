@@ -76,7 +76,10 @@ class SecurityHeaders(_HttpMiddleware):
 #: event stream (token, ticket or session cookie: events/api.py) and the signed uploads
 #: (a downstream center's poll for decisions is signed as its batches are)
 _OPEN_API = re.compile(r"^/api/v1/(openapi\.json|docs(/.*)?|events)$")
-_SIGNED_UPLOAD = re.compile(r"^/api/v1/(stations/[^/]+/batches|centers/[^/]+/(batches|decisions))$")
+_SIGNED_UPLOAD = re.compile(
+    r"^/api/v1/((stations|centers)/[^/]+/batches|centers/[^/]+/decisions"
+    r"|stations/[^/]+/config/fetch)$"
+)
 
 
 class BodyTooLarge(HTTPException):

@@ -36,6 +36,8 @@ EVENTS = (
     "device_ok",
     "camera_fault",
     "camera_ok",
+    "signal_on",
+    "signal_off",
 )
 EventName = Literal[
     "enclosure_open",
@@ -47,6 +49,9 @@ EventName = Literal[
     "device_ok",
     "camera_fault",
     "camera_ok",
+    # the point's sound-and-light warning 声光预警 was switched on / off (who, why: detail)
+    "signal_on",
+    "signal_off",
 ]
 
 
@@ -102,8 +107,14 @@ class EventRecord(_Record):
     detail: Annotated[str, Field(max_length=2000)] | None = None
 
 
+#: the SHA-256 fingerprint of a station configuration, as 64 lower-case hex digits
+Fingerprint = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
 class HeartbeatRecord(_Record):
     type: Literal["heartbeat"]
+    #: the fingerprint of the configuration the station runs (optional: older stations)
+    config: Fingerprint | None = None
 
 
 StationRecord = Annotated[
@@ -122,12 +133,40 @@ class Batch(BaseModel):
     records: list[dict[str, Any]]
 
 
+class PointSignal(BaseModel):
+    """Whether a point's warning output should sound, and the alarms that make it."""
+
+    point: str
+    on: bool
+    #: ids of the unacknowledged alarms that sound it (empty when off)
+    alarms: list[int] = []
+
+
+class Signals(BaseModel):
+    """The sound-and-light warning 声光预警 the center commands: the alarm types chosen by
+    the supervising unit, and per point of the mine whether its output sounds."""
+
+    types: list[str]
+    points: list[PointSignal]
+
+
+class ConfigNotice(BaseModel):
+    """The station configuration the center issued last (fetch it when it differs from
+    the one running); null when the center holds none for the station."""
+
+    version: int
+    fingerprint: str
+
+
 class BatchAnswer(BaseModel):
     acked_seq: int
     duplicates: int
     rejected: list[dict[str, Any]]
     gaps: list[tuple[int, int]]
     commands: list[dict[str, Any]]
+    #: optional additions (older centers send neither; stations ignore what they lack)
+    signals: Signals | None = None
+    config: ConfigNotice | None = None
 
 
 class MalformedBody(ValueError):
