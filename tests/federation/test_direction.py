@@ -43,7 +43,8 @@ def capacity_of(w: World) -> Any:
 def test_a_mine_centers_yardsticks_are_refused_and_alarmed(down: World, upstream_url: str) -> None:
     down.ok(down.post("/orgs", {"code": "X1", "name": "X1 公司", "kind": "company"}))
     down.mine("M1", org="X1", belts=("B1",), trips=("K1",))
-    feed(down)
+    # a mine's own center approves nothing of its own: no manual production here
+    feed(down, manual=False)
     items = queued(down)
     last = items[-1][0]
     # the mine center's own capacity, plan and coefficient, pushed up between its records

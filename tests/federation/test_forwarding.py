@@ -72,7 +72,8 @@ def configure(down: World) -> None:
     )
 
 
-def feed(down: World) -> None:
+def feed(down: World, manual: bool = True) -> None:
+    """Five readings of S1, and (``manual``) manual production approved at this center."""
     t = T0 - timedelta(hours=3)
     seq = down.stations["S1"].seqs(5)
     down.ok(
@@ -87,6 +88,8 @@ def feed(down: World) -> None:
         )
     )
     down.ok(down.upload("S1", [totalizer(seq[4], t + timedelta(hours=2), "B1", 171.5)]))
+    if not manual:
+        return
     down.ok(
         down.post(
             "/mines/M1/manual-production",

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from coalwatch.audit import checkpoints
-from coalwatch.federation.queue import enable_forwarding
+from coalwatch.federation.queue import enable_forwarding, enqueue_config
 from coalwatch.federation.service import Forwarder
 from coalwatch.storage.session import transaction
 from coalwatch.wire.signing import generate_private_key, public_key_b64
@@ -90,13 +90,16 @@ def test_capacity_flows_down_and_is_refused_going_up(
                 ],
             )
         )
-        # the mine center raises its own capacity to 9.9 Mt: nothing decided it yet here
-        mine.ok(
-            mine.put(
-                "/mines/M1/capacity",
-                {"annual_capacity_t": 9_900_000, "effective_from": "2026-01-01"},
-            )
+        # the mine center cannot raise its own capacity to 9.9 Mt: it is never authoritative
+        # for its own yardsticks, even before anything was decided above it
+        own = mine.put(
+            "/mines/M1/capacity", {"annual_capacity_t": 9_900_000, "effective_from": "2026-01-01"}
         )
+        assert own.status_code == 403 and own.json()["error"]["details"]["unit"] is None
+        # a mine center that pushes one up anyway (an old or altered program)
+        with transaction(sessions(mine)) as session:
+            data = {"annual_capacity_t": 9_900_000, "effective_from": "2026-01-01"}
+            enqueue_config(session, "mine.capacity", "M1", data, T0)
         with transaction(sessions(mine)) as session:
             checkpoints.make_checkpoint(session, mine_key, T0, None)
         with served(county.client.app) as county_url, served(province.client.app) as prov_url:
@@ -126,15 +129,13 @@ def test_capacity_flows_down_and_is_refused_going_up(
             assert capacity(mine) == 600_000
             assert capacity(province) == 600_000
 
-            # read-only at the mine center now, naming the county
+            # read-only at the mine center, as before the county decided
             again = mine.put(
                 "/mines/M1/capacity",
                 {"annual_capacity_t": 9_900_000, "effective_from": "2026-01-01"},
             )
             assert again.status_code == 403
-            error = again.json()["error"]
-            assert error["code"] == "decided_upstream"
-            assert "C1 县" in error["message"] and "region:capacity" in error["message"]
+            assert again.json()["error"]["details"]["permission"] == "region:capacity"
             assert capacity(mine) == 600_000
 
             # the records flowed up to the province; all three compute the same day

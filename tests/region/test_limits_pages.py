@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from coalwatch.auth.permissions import VIEW_ALL
+from coalwatch.auth.permissions import DECISIONS, PERMISSIONS, VIEW_ALL
 from coalwatch.auth.principal import OPERATOR
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.users import service as users
@@ -35,8 +35,12 @@ def w(sqlite_url: str) -> Iterator[World]:
             permissions = sorted(VIEW_ALL | {"region:limits", "region:reduction"})
             role = RoleIn(code="county_office", name="县局", permissions=permissions)
             users.create_role(session, OPERATOR, role, w.clock())
+            # the mine's administrator: every permission a mine's user may hold
+            everything = sorted(PERMISSIONS - DECISIONS)
+            role = RoleIn(code="mine_admin", name="矿井管理员", permissions=everything)
+            users.create_role(session, OPERATOR, role, w.clock())
         engine.dispose()
-        accounts = [("county-li", "C1", ["county_office"]), ("mine-wang", "CO1", ["admin"])]
+        accounts = [("county-li", "C1", ["county_office"]), ("mine-wang", "CO1", ["mine_admin"])]
         w.users(accounts, PASSWORD, ready=True)
         yield w
 

@@ -3,6 +3,9 @@ supervising units above them (county, city, province offices) 监管单位."""
 
 from __future__ import annotations
 
+#: the session marker of a decision applied as the upstream center's (its supervising
+#: unit decided it there, and the answer carrying it was signed by that center)
+FROM_UPSTREAM = "coalwatch.from_upstream"
 #: org kinds of the supervising units; a company is a supervised unit
 SUPERVISING_KINDS = frozenset({"province", "city", "county"})
 #: how the pages name the levels a yardstick is set at (gettext message ids)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from coalwatch.alarms import thresholds
 from coalwatch.auth.permissions import ALL
 from coalwatch.auth.principal import Principal
+from coalwatch.domain.authority import FROM_UPSTREAM
 from coalwatch.errors import BadRequest, CoalwatchError, Invalid, Unauthorized
 from coalwatch.federation import downward, repository
 from coalwatch.federation.models import CenterDecision, UpstreamDecision
@@ -183,7 +184,7 @@ def apply_decision(session: Session, item: DecisionOut, now: datetime) -> bool:
         name=f"upstream:{item.unit}", scope_path=None, permissions=frozenset({ALL}), kind="token"
     )
     applier = APPLIERS.get(item.kind)
-    session.info[downward.FROM_UPSTREAM] = item.unit
+    session.info[FROM_UPSTREAM] = item.unit
     try:
         if applier is not None:
             applier(session, principal, item.key, item.data, now)
@@ -210,7 +211,7 @@ def apply_decision(session: Session, item: DecisionOut, now: datetime) -> bool:
             unit=item.unit,
         )
     finally:
-        session.info.pop(downward.FROM_UPSTREAM, None)
+        session.info.pop(FROM_UPSTREAM, None)
     session.flush()
     return True
 

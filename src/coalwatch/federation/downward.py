@@ -23,13 +23,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from coalwatch.domain.authority import FROM_UPSTREAM
 from coalwatch.errors import N_, Forbidden
 from coalwatch.federation.models import CenterDecision, UpstreamDecision
 from coalwatch.storage.models import AuditEntry, DownstreamCenter, Mine, Org
 
-#: the session is applying a decision of the upstream (its unit): nothing is queued
-#: upward, nothing is refused as decided upstream
-FROM_UPSTREAM = "coalwatch.from_upstream"
+#: (FROM_UPSTREAM: the session is applying a decision of the upstream, its unit: nothing
+#: is queued upward, nothing is refused as decided upstream)
 #: the session is applying an item a downstream center sent (its code): what it
 #: changes is not published back down
 FROM_DOWNSTREAM = "coalwatch.from_downstream"

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from coalwatch.auth.permissions import DECISIONS
 from coalwatch.auth.principal import Principal
-from coalwatch.domain.authority import SUPERVISING_KINDS, supervises
+from coalwatch.domain.authority import FROM_UPSTREAM, SUPERVISING_KINDS, supervises
 from coalwatch.errors import N_, Forbidden
 from coalwatch.storage.models import Org
 
@@ -43,6 +43,8 @@ def is_supervising(org: Org | None) -> bool:
 
 
 def may_decide(session: Session, principal: Principal, permission: str, org: Org) -> bool:
+    if session.info.get(FROM_UPSTREAM):
+        return True  # decided by the upstream's supervising unit, applied here as such
     if not principal.has(permission) or deciding_unit(session, org) is None:
         return False
     own = None if principal.scope_path is None else session.get(Org, _ids(principal.scope_path)[-1])
