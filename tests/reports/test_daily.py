@@ -145,7 +145,7 @@ def fixture_day(w: World) -> None:
             },
         )
     )
-    w.ok(
+    fault = w.ok(
         w.post(
             "/mines/M1/faults",
             {
@@ -156,6 +156,12 @@ def fixture_day(w: World) -> None:
         )
     )
     w.tick()  # the overproduction alarms of 20 Feb and 5 Mar end with their hours
+    # never reported: a reduction of A / 330 × 3 × 2 days = 6,000 t is pending at once; the
+    # supervising unit waives it, so A stays 330,000 t in the figures below
+    waived = w.post(
+        f"/faults/{fault['id']}/reduction", {"decision": "waive", "reason": "已电话报告县中心"}
+    )
+    assert w.ok(waived)["reduction_status"] == "waived"
 
 
 @pytest.fixture
