@@ -134,12 +134,16 @@ class Point(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))
     rollover_kg: Mapped[int | None] = mapped_column(BigInteger)
+    #: the most the belt carries (kg/h): an increment beyond it × the time is suspect
+    max_flow_kgph: Mapped[int | None] = mapped_column(BigInteger)
     min_trip_kg: Mapped[int | None] = mapped_column(BigInteger)
     window_min: Mapped[int | None] = mapped_column(Integer)
     window_min_kg: Mapped[int | None] = mapped_column(BigInteger)
     last_total_ts: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_total_seq: Mapped[int | None] = mapped_column(BigInteger)
     last_total_kg: Mapped[int | None] = mapped_column(BigInteger)
+    #: the flow rate reported with the last reading (kg/h), if it reported one
+    last_flow_kgph: Mapped[int | None] = mapped_column(BigInteger)
     #: when the center last received a totalizer sample of the point, on its own clock
     #: (silence is measured on it, whatever the station's clock says)
     last_sample_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -677,6 +681,7 @@ from coalwatch.storage import (  # noqa: E402
     models_sessions,
     models_video,
 )
+from coalwatch.suspects import models as suspect_models  # noqa: E402
 
 __all__ = [
     "audit_models",
@@ -688,4 +693,5 @@ __all__ = [
     "models_ledgers",
     "models_sessions",
     "models_video",
+    "suspect_models",
 ]

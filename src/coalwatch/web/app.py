@@ -57,6 +57,8 @@ from coalwatch.settlement.views import router as settlement_pages
 from coalwatch.status.api import router as status_router
 from coalwatch.storage.crypto import use_secret_key
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+from coalwatch.suspects.api import router as suspects_router
+from coalwatch.suspects.views import router as suspects_pages
 from coalwatch.users.service import ensure_builtin_roles
 from coalwatch.users.views import router as users_pages
 from coalwatch.video.api import router as video_router
@@ -172,6 +174,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         jobs_router,
         video_router,
         region_router,
+        suspects_router,
     ):
         app.include_router(router, prefix=API)
 
@@ -192,6 +195,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         video_pages,
         region_pages,
         settlement_pages,
+        suspects_pages,
     ):
         app.include_router(pages)
     app.include_router(docs_router(f"{API}/docs", f"{API}/openapi.json", app.title))
