@@ -7,7 +7,8 @@ ceiling is the mine's hourly limit, 200,000 t/h) and B2 (maximum flow 1,000 t/h)
 both wrapping at 4,294,967.296 t.
 
 What an interval of s seconds can carry at a flow of F t/h, in kg:
-F × 1,000 × s / 3,600 × 1.5 (rounded up) + 1,000 (one tonne of totalizer resolution).
+F × 1,000 × (s + 2) / 3,600 × 1.5 (rounded up) + 1,000: 2 s for how far a time stamp may
+be from the read, one tonne for the totalizer's resolution.
 """
 
 from __future__ import annotations
@@ -156,11 +157,11 @@ def audit_actions(w: World) -> list[tuple[str, str]]:
 def test_a_reset_taken_for_a_rollover_is_held_and_rejected(w: World) -> None:
     # 3,000,000 t → 0.250 t in 2 s: the drop (2,999,999.75 t) exceeds half the wrap value,
     # so it reads as a rollover of 4,294,967.296 − 3,000,000 + 0.250 = 1,294,967.546 t.
-    # B1 can carry 200,000 t/h × 2 s: 200,000,000 × 2 / 3,600 × 1.5 = 166,666.67 →
-    # 166,667 + 1,000 = 167,667 kg: held
+    # B1 can carry 200,000 t/h × 2 s: 200,000,000 × 4 / 3,600 × 1.5 = 333,333.33 →
+    # 333,334 + 1,000 = 334,334 kg: held
     send(w, reading("B1", 0, "3000000", "600"), reading("B1", 2, "0.250", "600"))
-    # 0.250 → 0.500 t in 2 s at 600 t/h (at most 600,000 × 2 / 3,600 × 1.5 + 1,000 =
-    # 1,500 kg): counted from the held reading
+    # 0.250 → 0.500 t in 2 s at 600 t/h (at most 600,000 × 4 / 3,600 × 1.5 + 1,000 =
+    # 2,000 kg): counted from the held reading
     send(w, reading("B1", 4, "0.500", "600"))
     assert hour_t(w, "B1") == Decimal("0.250")
     assert w.alarms(type="overproduction_hour") == []
@@ -173,9 +174,9 @@ def test_a_reset_taken_for_a_rollover_is_held_and_rejected(w: World) -> None:
         "held",
     )
     assert Decimal(str(held["increment_t"])) == Decimal("1294967.546")
-    assert Decimal(str(held["limit_t"])) == Decimal("167.667")
+    assert Decimal(str(held["limit_t"])) == Decimal("334.334")
     [alarm] = metering(w)
-    assert (alarm["value"], alarm["threshold"], alarm["end"]) == ("1294967.546", "167.667", None)
+    assert (alarm["value"], alarm["threshold"], alarm["end"]) == ("1294967.546", "334.334", None)
     assert alarm["params"] == {
         "code": "suspect_increment",
         "kind": "rollover",
@@ -183,7 +184,7 @@ def test_a_reset_taken_for_a_rollover_is_held_and_rejected(w: World) -> None:
         "old": "3000000.000",
         "new": "0.250",
         "increment": "1294967.546",
-        "limit": "167.667",
+        "limit": "334.334",
         "seconds": "2",
     }
     county = county_user(w, "county_confirm", ["alarm:view", "region:confirm"])
@@ -221,12 +222,13 @@ def test_an_instrument_restarted_at_a_non_zero_total_is_held_and_confirmed(w: Wo
         reading("B2", 6, "1234"),  # a "reset" of 1,234.000 t in 3 s
         reading("B2", 9, "1234.250"),  # +250 kg
     )
-    # B2 carries 1,000 t/h: 1,000,000 × 3 / 3,600 × 1.5 = 1,250 + 1,000 = 2,250 kg in 3 s
+    # B2 carries 1,000 t/h: 1,000,000 × 5 / 3,600 × 1.5 = 2,083.33 → 2,084 + 1,000 =
+    # 3,084 kg in 3 s
     assert hour_t(w, "B2") == Decimal("0.750")
     [held] = suspects(w, status="held")
     assert (held["kind"], held["reason"]) == ("reset", "max_flow")
     assert Decimal(str(held["increment_t"])) == Decimal("1234")
-    assert Decimal(str(held["limit_t"])) == Decimal("2.25")
+    assert Decimal(str(held["limit_t"])) == Decimal("3.084")
     # who may decide: a county user holding region:confirm, not one without it
     viewer = county_user(w, "county_viewer", ["alarm:view"])
     assert decide(viewer, held["id"], "confirm", "").status_code == 403
@@ -256,21 +258,21 @@ def test_a_totalizer_advance_the_flow_rate_cannot_explain_is_held(w: World) -> N
     send(
         w,
         reading("B1", 0, "100", "450"),
-        # +16.384 t in 2 s at 450 t/h: at most 450,000 × 2 / 3,600 × 1.5 = 375 + 1,000 =
-        # 1,375 kg (the maximum flow allows 167,667 kg): the flow rate says no
+        # +16.384 t in 2 s at 450 t/h: at most 450,000 × 4 / 3,600 × 1.5 = 750 + 1,000 =
+        # 1,750 kg (the maximum flow allows 334,334 kg): the flow rate says no
         reading("B1", 2, "116.384", "450"),
-        # +16,384 t in 2 s: beyond the maximum flow's 167,667 kg
+        # +16,384 t in 2 s: beyond the maximum flow's 334,334 kg
         reading("B1", 4, "16500.384", "450"),
         reading("B1", 6, "16500.634", "450"),  # +250 kg: counted
     )
     assert hour_t(w, "B1") == Decimal("0.250")
     found = sorted((s["seq"], s["reason"], str(s["increment_t"])) for s in suspects(w))
     assert [(r, t) for _, r, t in found] == [("flow_rate", "16.384"), ("max_flow", "16384")]
-    assert sorted(a["threshold"] for a in metering(w)) == ["1.375", "167.667"]
+    assert sorted(a["threshold"] for a in metering(w)) == ["1.750", "334.334"]
 
 
 def test_a_plausible_reset_still_counts_as_a_reset(w: World) -> None:
-    # 1,000 t → 0.200 t in 2 s at 450 t/h: 200 kg ≤ 1,375 kg, a reset that is possible
+    # 1,000 t → 0.200 t in 2 s at 450 t/h: 200 kg ≤ 1,750 kg, a reset that is possible
     send(w, reading("B1", 0, "1000", "450"), reading("B1", 2, "0.200", "450"))
     assert hour_t(w, "B1") == Decimal("0.200")
     assert suspects(w) == [] and metering(w) == []

@@ -63,6 +63,9 @@ PLAUSIBLE_MARGIN = Fraction(3, 2)
 #: ... plus one tonne: the coarsest totalizer resolution in use, so that a total shown
 #: in whole tonnes may step by one in a short interval
 PLAUSIBLE_SLACK_KG = 1000
+#: how far a reading's time stamp may be from the moment its register was read (a poll
+#: cycle is dated once; a busy station reads a little later): added to every interval
+TIME_TOLERANCE = timedelta(seconds=2)
 #: the flow rate an instrument reports at two readings describes the interval between
 #: them only when they are close; beyond this the rate is not compared
 FLOW_CHECK_MAX = timedelta(minutes=10)
@@ -89,8 +92,9 @@ class Suspicion:
 
 def carried_at_most(flow_kgph: int, elapsed: timedelta) -> int:
     """The most a belt flowing at ``flow_kgph`` carries in ``elapsed`` (kg, rounded up):
-    flow × seconds / 3600 × ``PLAUSIBLE_MARGIN`` + ``PLAUSIBLE_SLACK_KG``."""
-    seconds = Fraction(max(_microseconds(elapsed), 0), 1_000_000)
+    flow × (seconds + ``TIME_TOLERANCE``) / 3600 × ``PLAUSIBLE_MARGIN`` +
+    ``PLAUSIBLE_SLACK_KG``."""
+    seconds = Fraction(max(_microseconds(elapsed), 0) + _microseconds(TIME_TOLERANCE), 1_000_000)
     kg = Fraction(flow_kgph) * seconds / 3600 * PLAUSIBLE_MARGIN
     return -(-kg.numerator // kg.denominator) + PLAUSIBLE_SLACK_KG
 

@@ -218,7 +218,9 @@ class BeltPoint(Instrument):
             self.total_kg %= self.modulus_kg
 
     def _flow_now(self) -> Decimal:
-        return Decimal(repr(self._rate(self._sim_s))).quantize(_MILLI)
+        """The flow the integrator shows: the rate as a station on the real clock sees the
+        totalizer advance (× ``time_factor``), so that total and rate agree for it."""
+        return Decimal(repr(self._rate(self._sim_s) * self.time_factor)).quantize(_MILLI)
 
     def _readings(self) -> Readings:
         running = self._running(self.clock_s())
