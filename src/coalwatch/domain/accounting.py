@@ -108,7 +108,9 @@ def implausible(
     """Why ``increment``, over ``elapsed`` since the previous reading, cannot be true
     (None when it can): above what the point's maximum flow carries in that time, or,
     for readings close together, above what the larger of the two flow rates reported
-    at them carries. A baseline or a zero increment is always possible."""
+    at them carries. A baseline or a zero increment is always possible; flow rates of
+    0 at both readings say nothing of the interval (an integrator that reports no rate
+    sends 0), and the maximum flow alone judges it."""
     if increment.kind is IncrementKind.BASELINE or increment.kg <= 0:
         return None
     limit = carried_at_most(
@@ -116,7 +118,7 @@ def implausible(
     )
     if increment.kg > limit:
         return Suspicion(SuspectReason.MAX_FLOW, increment.kg, limit)
-    flows = [f for f in flows_kgph if f is not None]
+    flows = [f for f in flows_kgph if f]
     if flows and elapsed <= FLOW_CHECK_MAX:
         limit = carried_at_most(max(flows), elapsed)
         if increment.kg > limit:
