@@ -145,8 +145,8 @@ def test_an_increment_is_suspect_beyond_what_the_flows_carry() -> None:
     )
 
     two_s = timedelta(seconds=2)
-    # 3 t in 2 s with no maximum flow: at most 200,000,000 × (2 + 2) / 3,600 × 1.5 =
-    # 333,333.33 → 333,334 + 1,000 = 334,334 kg; at 450 t/h: 450,000 × 4 / 3,600 × 1.5 =
+    # 3 t in 2 s with no maximum flow: at most the hourly limit over an hour,
+    # 200,000,000 × (3,600 + 2) / 3,600 × 1.5 + 1,000 kg; at 450 t/h: 450,000 × 4 / 3,600 × 1.5 =
     # 750 + 1,000 = 1,750 kg
     three_t = Increment(3000, IncrementKind.NORMAL)
     found = implausible(three_t, two_s, None, (450_000, 0))

@@ -3,8 +3,8 @@
 
 Clock: 2026-03-15 12:00 Asia/Shanghai; readings at 10:00 local. Mine M1 (county C1,
 A = 330,000 t: H = 330,000 / 330 / 16 = 62.5 t) with belts B1 (no maximum flow: the
-ceiling is the mine's hourly limit, 200,000 t/h) and B2 (maximum flow 1,000 t/h),
-both wrapping at 4,294,967.296 t.
+ceiling is the mine's hourly limit, 200,000 t/h, over at least an hour) and B2
+(maximum flow 1,000 t/h), both wrapping at 4,294,967.296 t.
 
 What an interval of s seconds can carry at a flow of F t/h, in kg:
 F × 1,000 × (s + 2) / 3,600 × 1.5 (rounded up) + 1,000: 2 s for how far a time stamp may
@@ -157,8 +157,9 @@ def audit_actions(w: World) -> list[tuple[str, str]]:
 def test_a_reset_taken_for_a_rollover_is_held_and_rejected(w: World) -> None:
     # 3,000,000 t → 0.250 t in 2 s: the drop (2,999,999.75 t) exceeds half the wrap value,
     # so it reads as a rollover of 4,294,967.296 − 3,000,000 + 0.250 = 1,294,967.546 t.
-    # B1 can carry 200,000 t/h × 2 s: 200,000,000 × 4 / 3,600 × 1.5 = 333,333.33 →
-    # 333,334 + 1,000 = 334,334 kg: held
+    # B1 without a maximum flow: at most 200,000 t/h over at least an hour,
+    # 200,000,000 × 3,602 / 3,600 × 1.5 = 300,166,666.67 → 300,166,667 + 1,000 =
+    # 300,167,667 kg: held
     send(w, reading("B1", 0, "3000000", "600"), reading("B1", 2, "0.250", "600"))
     # 0.250 → 0.500 t in 2 s at 600 t/h (at most 600,000 × 4 / 3,600 × 1.5 + 1,000 =
     # 2,000 kg): counted from the held reading
@@ -174,9 +175,13 @@ def test_a_reset_taken_for_a_rollover_is_held_and_rejected(w: World) -> None:
         "held",
     )
     assert Decimal(str(held["increment_t"])) == Decimal("1294967.546")
-    assert Decimal(str(held["limit_t"])) == Decimal("334.334")
+    assert Decimal(str(held["limit_t"])) == Decimal("300167.667")
     [alarm] = metering(w)
-    assert (alarm["value"], alarm["threshold"], alarm["end"]) == ("1294967.546", "334.334", None)
+    assert (alarm["value"], alarm["threshold"], alarm["end"]) == (
+        "1294967.546",
+        "300167.667",
+        None,
+    )
     assert alarm["params"] == {
         "code": "suspect_increment",
         "kind": "rollover",
@@ -184,7 +189,7 @@ def test_a_reset_taken_for_a_rollover_is_held_and_rejected(w: World) -> None:
         "old": "3000000.000",
         "new": "0.250",
         "increment": "1294967.546",
-        "limit": "334.334",
+        "limit": "300167.667",
         "seconds": "2",
     }
     county = county_user(w, "county_confirm", ["alarm:view", "region:confirm"])
@@ -259,16 +264,16 @@ def test_a_totalizer_advance_the_flow_rate_cannot_explain_is_held(w: World) -> N
         w,
         reading("B1", 0, "100", "450"),
         # +16.384 t in 2 s at 450 t/h: at most 450,000 × 4 / 3,600 × 1.5 = 750 + 1,000 =
-        # 1,750 kg (the maximum flow allows 334,334 kg): the flow rate says no
+        # 1,750 kg (the hourly limit allows 300,167,667 kg): the flow rate says no
         reading("B1", 2, "116.384", "450"),
-        # +16,384 t in 2 s: beyond the maximum flow's 334,334 kg
+        # +16,384 t in 2 s: the same
         reading("B1", 4, "16500.384", "450"),
         reading("B1", 6, "16500.634", "450"),  # +250 kg: counted
     )
     assert hour_t(w, "B1") == Decimal("0.250")
     found = sorted((s["seq"], s["reason"], str(s["increment_t"])) for s in suspects(w))
-    assert [(r, t) for _, r, t in found] == [("flow_rate", "16.384"), ("max_flow", "16384")]
-    assert sorted(a["threshold"] for a in metering(w)) == ["1.750", "334.334"]
+    assert [(r, t) for _, r, t in found] == [("flow_rate", "16.384"), ("flow_rate", "16384")]
+    assert sorted(a["threshold"] for a in metering(w)) == ["1.750", "1.750"]
 
 
 def test_a_plausible_reset_still_counts_as_a_reset(w: World) -> None:

@@ -70,8 +70,9 @@ TIME_TOLERANCE = timedelta(seconds=2)
 #: them only when they are close; beyond this the rate is not compared
 FLOW_CHECK_MAX = timedelta(minutes=10)
 #: a point with no maximum flow of its own: the most a mine can produce in an hour
-#: (domain/limits.py) is the ceiling
+#: (domain/limits.py) is the ceiling, over any interval up to an hour
 DEFAULT_MAX_FLOW_KGPH = 200_000_000
+_HOUR = timedelta(hours=1)
 
 
 class SuspectReason(StrEnum):
@@ -113,9 +114,10 @@ def implausible(
     sends 0), and the maximum flow alone judges it."""
     if increment.kind is IncrementKind.BASELINE or increment.kg <= 0:
         return None
-    limit = carried_at_most(
-        DEFAULT_MAX_FLOW_KGPH if max_flow_kgph is None else max_flow_kgph, elapsed
-    )
+    if max_flow_kgph is None:
+        limit = carried_at_most(DEFAULT_MAX_FLOW_KGPH, max(elapsed, _HOUR))
+    else:
+        limit = carried_at_most(max_flow_kgph, elapsed)
     if increment.kg > limit:
         return Suspicion(SuspectReason.MAX_FLOW, increment.kg, limit)
     flows = [f for f in flows_kgph if f]

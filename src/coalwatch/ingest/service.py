@@ -498,7 +498,9 @@ def _account_totalizer(
     out, and the point's readings after its last stored one are counted alone.
 
     An increment that cannot be true (``implausible``) is held as suspect: the
-    reading is stored without production and the next one counts from it.
+    reading is stored without production and the next one counts from it; a reading
+    whose suspect increment a supervising user decides (held, confirmed) keeps it
+    through a recount.
     """
     last_seq = point.last_total_seq if point.last_total_ts is not None else None
     if last_seq is None or samples[0].seq > last_seq:
@@ -533,10 +535,12 @@ def _account_totalizer(
         increment = totalizer_increment(
             None if previous is None else previous.value_kg, sample.value_kg, point.rollover_kg
         )
-        suspicion = _suspicion(point, previous, sample, increment)
-        counted = _HELD if suspicion else increment
-        planned.append((sample, increment, previous, suspicion))
-        kg_by_hour[accounting.hour_of(sample.ts)] += counted.kg - sample.stored_increment
+        planned.append(
+            (sample, increment, previous, _suspicion(point, previous, sample, increment))
+        )
+        # late readings that would overfill an hour through the recount are kept out
+        # before anything is held
+        kg_by_hour[accounting.hour_of(sample.ts)] += increment.kg - sample.stored_increment
         previous = sample
     refusal = accounting.overflow(session, kg_by_hour)
     if refusal:
