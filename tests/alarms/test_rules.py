@@ -174,6 +174,37 @@ def test_metering_anomaly_when_counting_with_the_conveyor_stopped(w: World) -> N
     assert of_type(w, "metering_anomaly")[0]["end"] == "2026-03-15T02:03:00Z"
 
 
+@pytest.mark.parametrize("conveyor_first", [True, False], ids=["io-first", "integrator-first"])
+def test_a_conveyor_stop_judged_over_the_interval_is_no_metering_anomaly(
+    w: World, conveyor_first: bool
+) -> None:
+    # running since 10:00; at 10:02 the belt has carried 0.5 t and stands: both devices
+    # read in one cycle at 10:02 (either order). The 0.5 t were carried in
+    # (10:01, 10:02], while the conveyor ran: no anomaly
+    send(w, conveyor(local(2026, 3, 15, 10, 0), True), belt(local(2026, 3, 15, 10, 0), "50"))
+    send(w, belt(local(2026, 3, 15, 10, 1), "50.5"))
+    stop = [conveyor(local(2026, 3, 15, 10, 2), False), belt(local(2026, 3, 15, 10, 2), "51")]
+    send(w, *(stop if conveyor_first else stop[::-1]))
+    assert of_type(w, "metering_anomaly") == []
+
+
+@pytest.mark.parametrize("conveyor_first", [True, False], ids=["io-first", "integrator-first"])
+def test_a_conveyor_start_read_after_the_scale_ends_the_metering_anomaly(
+    w: World, conveyor_first: bool
+) -> None:
+    # stopped since 10:00; the scale's reading at 10:02:00 shows 0.5 t carried over
+    # (10:01, 10:02] (stopped throughout as far as the records say), and the I/O module,
+    # read 0.3 s later, says the conveyor runs: the alarm is raised and ends at 10:02:00.3
+    send(w, conveyor(local(2026, 3, 15, 10, 0), False), belt(local(2026, 3, 15, 10, 0), "50"))
+    send(w, belt(local(2026, 3, 15, 10, 1), "50"))
+    start = conveyor(local(2026, 3, 15, 10, 2, 0) + timedelta(seconds=0.3), True)
+    sample = belt(local(2026, 3, 15, 10, 2), "50.5")
+    send(w, *((start, sample) if conveyor_first else (sample, start)))
+    [alarm] = of_type(w, "metering_anomaly")
+    assert alarm["start"] == "2026-03-15T02:02:00Z"
+    assert alarm["end"] == "2026-03-15T02:02:00.300000Z"
+
+
 def test_no_data_while_running(w: World) -> None:
     w.clock.now = local(2026, 3, 15, 11, 41)  # silence is measured from the receipt
     send(w, conveyor(local(2026, 3, 15, 11, 40), True), belt(local(2026, 3, 15, 11, 41), "1"))

@@ -132,3 +132,30 @@ def test_trip_production_is_the_sum_of_trip_net_weights() -> None:
 def test_trip_with_negative_net_weight_is_refused() -> None:
     with pytest.raises(ValueError):
         trip_production(-1)
+
+
+def test_an_increment_is_suspect_beyond_what_the_flows_carry() -> None:
+    from datetime import timedelta
+
+    from coalwatch.domain.accounting import (
+        Increment,
+        IncrementKind,
+        SuspectReason,
+        implausible,
+    )
+
+    two_s = timedelta(seconds=2)
+    # 3 t in 2 s with no maximum flow: at most the hourly limit over an hour,
+    # 200,000,000 × (3,600 + 2) / 3,600 × 1.5 + 1,000 kg; at 450 t/h: 450,000 × 4 / 3,600 × 1.5 =
+    # 750 + 1,000 = 1,750 kg
+    three_t = Increment(3000, IncrementKind.NORMAL)
+    found = implausible(three_t, two_s, None, (450_000, 0))
+    assert found is not None and (found.reason, found.limit_kg) == (SuspectReason.FLOW_RATE, 1750)
+    # flows of 0 at both readings say nothing: the maximum flow alone judges
+    assert implausible(three_t, two_s, None, (0, 0)) is None
+    assert implausible(three_t, two_s, None) is None
+    # a maximum flow of 1,000 t/h: 1,000,000 × 4 / 3,600 × 1.5 = 1,666.67 → 1,667 + 1,000
+    found = implausible(three_t, two_s, 1_000_000)
+    assert found is not None and (found.reason, found.limit_kg) == (SuspectReason.MAX_FLOW, 2667)
+    # a baseline never is
+    assert implausible(Increment(0, IncrementKind.BASELINE), two_s, 1) is None

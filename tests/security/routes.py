@@ -98,6 +98,7 @@ PARAMS = {
     "camera_id": "999999",
     "shutdown_id": "999999",
     "request": "999999",
+    "suspect_id": "999999",
 }
 DAY = {"period": "day", "from": "2026-03-14T00:00:00+08:00", "to": "2026-03-15T00:00:00+08:00"}
 WINDOW = {"start": "2026-03-16T00:00:00+08:00", "end": "2026-03-16T04:00:00+08:00"}
@@ -218,6 +219,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/mines/{mine}/records"): Rule(TOKEN),
     ("GET", "/api/v1/mines/{mine}/quarantine"): Rule(TOKEN),
+    ("GET", "/api/v1/mines/{mine}/suspects"): Rule(TOKEN),
+    ("POST", "/api/v1/suspects/{suspect_id}/confirm"): Rule(perms("region:confirm"), json={}),
+    ("POST", "/api/v1/suspects/{suspect_id}/reject"): Rule(
+        perms("region:confirm"), json={"reason": "核实为误读"}
+    ),
     ("GET", "/api/v1/mines/{mine}/summary"): Rule(TOKEN),
     ("GET", "/api/v1/mines/{mine}/production"): Rule(TOKEN, query=DAY),
     ("GET", "/api/v1/mines/{mine}/status"): Rule(TOKEN),
@@ -325,6 +331,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/alarms/ack"): Rule(perms("alarm:view", "alarm:write"), form={}),
     ("POST", "/alarms/{alarm_id}/handle"): Rule(
         perms("alarm:view", "alarm:handle"), form={"result": "已处理"}
+    ),
+    ("GET", "/alarms/suspects"): Rule(perms("alarm:view")),
+    ("POST", "/alarms/suspects/{suspect_id}/confirm"): Rule(
+        perms("alarm:view", "region:confirm"), form={}
+    ),
+    ("POST", "/alarms/suspects/{suspect_id}/reject"): Rule(
+        perms("alarm:view", "region:confirm"), form={"reason": "核实为误读"}
     ),
     # ---- pages: 数据查询
     ("GET", "/query/alarms"): Rule(perms("query:view")),

@@ -252,15 +252,17 @@ def test_production_at_a_real_center_equals_the_totalizer_delta(
             def close(self) -> None:
                 pass
 
-        clock = Clock(w.clock())
+        clock = Clock(w.clock() - timedelta(minutes=6))
         agent = make_agent(write_config(tmp_path, server.port), clock=clock, transport=Transport())
 
         async def main() -> None:
-            # 1000.000 → 1000.500 → 1003.250 → 4.000 (a reset: counts 4.000) → 6.125
+            # 1000.000 → 1000.500 → 1003.250 → 4.000 (a reset: counts 4.000) → 6.125, a
+            # minute apart: each step possible at the 600 t/h the scale reports (at most
+            # 600,000 × 62 / 3,600 × 1.5 + 1,000 = 16,500 kg a minute)
             for total in ("1000.000", "1000.500", "1003.250", "4.000", "6.125"):
                 scale.put(BW500, BW500.totalizer, total)  # type: ignore[arg-type]
                 await agent.poll_cycle()
-                clock.now += timedelta(seconds=5)
+                clock.now += timedelta(minutes=1)
             trips.put(TRIPS, TRIPS.trip_counter, 6)  # type: ignore[arg-type]
             trips.put(TRIPS, TRIPS.trip_net, 8250)  # type: ignore[arg-type]
             await agent.poll_cycle()

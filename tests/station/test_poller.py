@@ -178,6 +178,32 @@ def test_an_off_or_negative_flow_omits_the_flow_but_keeps_the_sample() -> None:
         run(r, main)
 
 
+def test_a_flow_out_of_range_is_dropped_told_once_and_the_total_still_counts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # an off-by-one address base: the flow reads 4,294,967.295 t/h (above 10^6 t/h)
+    regs = bw500_registers(flow="4294967.295")
+    with rig(BW500, regs) as r, caplog.at_level(logging.WARNING):
+
+        async def main() -> None:
+            first = await r.poll()
+            assert kinds(first) == ["invalid_data", "totalizer"]
+            assert "flow 4294967.295 t/h above 1000000" in first[0]["detail"]
+            assert "flow_tph" not in first[1] and first[1]["total_t"] == Decimal("1000.000")
+            r.put("totalizer", "1000.250")
+            again = await r.poll()  # the same condition: not told again
+            assert kinds(again) == ["totalizer"] and "flow_tph" not in again[0]
+            assert again[0]["total_t"] == Decimal("1000.250")
+            r.put("flow", "450")
+            (back,) = await r.poll()
+            assert back["flow_tph"] == Decimal("450.000")
+            r.put("flow", "4294967.295")
+            assert kinds(await r.poll()) == ["invalid_data", "totalizer"]  # a new condition
+
+        run(r, main)
+    assert caplog.text.count("above 1000000") == 2
+
+
 def test_a_sentinel_in_the_totalizer_is_a_failed_poll() -> None:
     sentinel = RegisterMap.model_validate(
         {"totalizer": {"address": 0, "type": "uint16", "sentinels": [22222]}}

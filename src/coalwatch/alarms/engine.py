@@ -43,6 +43,7 @@ from coalwatch.faults import service as faults
 from coalwatch.production import repository as production
 from coalwatch.production.service import Yardstick, yardsticks
 from coalwatch.storage.models import Alarm, Mine, Org, Point, Station
+from coalwatch.suspects.models import SuspectIncrement
 
 OPEN = "coalwatch.open_alarms"
 #: after the center was away (``center_outages``), the time its stations are given to
@@ -127,6 +128,12 @@ class BatchFacts:
     skew_limit: timedelta
     now: datetime
     commands: list[dict[str, Any]] = field(default_factory=list)
+    #: increments held as suspect (stored)
+    suspects: list[SuspectIncrement] = field(default_factory=list)
+    #: by a counted reading's seq: when the reading before it was taken
+    previous_ts: dict[int, datetime] = field(default_factory=dict)
+    #: readings whose out-of-range flow was left out: seq → the flow as sent
+    dropped_flows: dict[int, str] = field(default_factory=dict)
 
 
 def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
@@ -167,6 +174,8 @@ def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
                 point_id=point.id,
                 params=detail_params("reset", old=kg_to_tonnes(old_kg), new=kg_to_tonnes(new_kg)),
             )
+    for suspect in batch.suspects:
+        raise_suspect(session, mine, suspect)
     by_point: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in batch.rows:
         if row["point_id"] is not None:
@@ -175,7 +184,12 @@ def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
     # the conveyor states the metering rule needs, of every point at once (one query)
     counting = {p: _counting(rows) for p, rows in in_order.items()}
     states = facts.conveyor_states_of(
-        session, {p: (c[0]["ts"], c[-1]["ts"]) for p, c in counting.items() if c}
+        session,
+        {
+            p: (min(_interval(r, batch.previous_ts)[0] for r in c), c[-1]["ts"])
+            for p, c in counting.items()
+            if c
+        },
     )
     for point_id, rows in in_order.items():
         point = batch.points[point_id]
@@ -187,6 +201,8 @@ def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
             counting[point_id],
             states.get(point_id, []),
             limits(point_id),
+            batch.previous_ts,
+            batch.dropped_flows,
         )
     produced = [r for r in batch.rows if (r["increment_kg"] or 0) > 0]
     if produced:
@@ -277,6 +293,78 @@ def _events(session: Session, batch: BatchFacts) -> None:
             _end(session, mine, rules.ENDING_EVENTS[name], ts, **kwargs)
 
 
+def _interval(row: dict[str, Any], previous_ts: dict[int, datetime]) -> tuple[datetime, datetime]:
+    """The interval a counted reading's production was carried in: from the reading
+    before it (or its own instant, when that came later by the station's clock)."""
+    end: datetime = row["ts"]
+    return min(previous_ts.get(row["seq"], end), end), end
+
+
+def raise_suspect(session: Session, mine: Mine, suspect: SuspectIncrement) -> None:
+    """计量异常 for an increment held as suspect, with the reason and both figures; it
+    ends when a supervising user decides it."""
+    _raise(
+        session,
+        mine,
+        AlarmType.METERING_ANOMALY,
+        suspect.ts,
+        point_id=suspect.point_id,
+        subject=suspect_subject(suspect.id),
+        value=str(kg_to_tonnes(suspect.increment_kg)),
+        threshold=str(kg_to_tonnes(suspect.limit_kg)),
+        params=detail_params(
+            "suspect_increment",
+            kind=suspect.kind,
+            why=suspect.reason,
+            old=kg_to_tonnes(suspect.old_kg),
+            new=kg_to_tonnes(suspect.new_kg),
+            increment=kg_to_tonnes(suspect.increment_kg),
+            limit=kg_to_tonnes(suspect.limit_kg),
+            seconds=_seconds(suspect.ts - suspect.previous_ts),
+        ),
+    )
+
+
+def end_suspect(session: Session, mine: Mine, suspect: SuspectIncrement, at: datetime) -> None:
+    """The suspect increment's alarm ends: a supervising user decided it."""
+    alarms.end_condition(
+        session,
+        mine_id=mine.id,
+        type_=AlarmType.METERING_ANOMALY,
+        at=at,
+        point_id=suspect.point_id,
+        subject=suspect_subject(suspect.id),
+    )
+    _open_keys(session, mine).discard(
+        _key(
+            AlarmType.METERING_ANOMALY,
+            {"point_id": suspect.point_id, "subject": suspect_subject(suspect.id)},
+        )
+    )
+
+
+def suspect_subject(suspect_id: int) -> str:
+    return f"suspect:{suspect_id}"
+
+
+def _seconds(delta: timedelta) -> str:
+    return f"{delta.total_seconds():g}"
+
+
+def after_correction(
+    session: Session,
+    mine: Mine,
+    org_path: str,
+    deltas: dict[tuple[int, datetime], tuple[date, int, int]],
+    now: datetime,
+) -> None:
+    """Production added after the fact (a confirmed suspect increment): the
+    overproduction rules of the hours it went into, and the dashboards redraw."""
+    if mine.managed_by_center_id is None and deltas:
+        _overproduction(session, mine, deltas)
+    emit(session, "figures", org_path, {"mine": mine.code, "at": now.isoformat()})
+
+
 def _counting(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A point's totalizer samples that counted production (in the rows' order)."""
     return [r for r in rows if r["type"] == "totalizer" and (r["increment_kg"] or 0) > 0]
@@ -290,15 +378,17 @@ def _point_checks(
     counting: list[dict[str, Any]],
     states: facts.ConveyorStates,
     limits: Thresholds,
+    previous_ts: dict[int, datetime],
+    dropped_flows: dict[int, str],
 ) -> None:
-    """``counting``: ``_counting(rows)``; ``states``: the point's conveyor states from the
-    first to the last of them (``rules_repository.conveyor_states``)."""
+    """``counting``: ``_counting(rows)``; ``states``: the point's conveyor states over
+    the intervals they were carried in (``rules_repository.conveyor_states``)."""
     conveyor = [r for r in rows if r["type"] == "conveyor"]
     samples = [r for r in rows if r["type"] == "totalizer"]
+    _metering(session, mine, point, conveyor, counting, states, previous_ts)
+    _dropped_flows(session, mine, point, samples, dropped_flows)
     for row in conveyor:
-        if row["running"]:
-            _end(session, mine, AlarmType.METERING_ANOMALY, row["ts"], point_id=point.id)
-        else:
+        if not row["running"]:
             _end(session, mine, AlarmType.NO_DATA_WHILE_RUNNING, row["ts"], point_id=point.id)
             _end(
                 session,
@@ -310,19 +400,6 @@ def _point_checks(
             )
     if samples:
         _end(session, mine, AlarmType.NO_DATA_WHILE_RUNNING, samples[0]["ts"], point_id=point.id)
-    if counting:
-        for row in counting:
-            running = facts.state_at(states, row["ts"])
-            if rules.metering_anomaly(row["increment_kg"], running):
-                _raise(
-                    session,
-                    mine,
-                    AlarmType.METERING_ANOMALY,
-                    row["ts"],
-                    point_id=point.id,
-                    value=str(kg_to_tonnes(row["increment_kg"])),
-                    params=detail_params("counts_while_stopped"),
-                )
     for row in rows:
         if row["type"] == "trip" and rules.light_trip(row["value_kg"], limits.min_trip_kg):
             assert limits.min_trip_kg is not None
@@ -356,6 +433,71 @@ def _point_checks(
             )
         elif carried >= limits.window_min_kg:
             _end(session, mine, AlarmType.TRANSPORT_ANOMALY, end, point_id=point.id, subject="belt")
+
+
+def _metering(
+    session: Session,
+    mine: Mine,
+    point: Point,
+    conveyor: list[dict[str, Any]],
+    counting: list[dict[str, Any]],
+    states: facts.ConveyorStates,
+    previous_ts: dict[int, datetime],
+) -> None:
+    """计量异常 of counting against the conveyor, in time order: a reading counted
+    over an interval the conveyor was stopped throughout raises it, a start ends it
+    (whatever order the station's devices were read and sent in)."""
+    timeline = [(r["ts"], 0, r) for r in counting]
+    timeline += [(r["ts"], 1, r) for r in conveyor if r["running"]]
+    for ts, _, row in sorted(timeline, key=lambda t: (t[0], t[1], t[2]["seq"])):
+        if row["type"] == "conveyor":
+            _end(session, mine, AlarmType.METERING_ANOMALY, ts, point_id=point.id)
+            continue
+        start, end = _interval(row, previous_ts)
+        if rules.metering_anomaly(
+            row["increment_kg"], rules.stopped_throughout(states, start, end)
+        ):
+            _raise(
+                session,
+                mine,
+                AlarmType.METERING_ANOMALY,
+                ts,
+                point_id=point.id,
+                value=str(kg_to_tonnes(row["increment_kg"])),
+                params=detail_params("counts_while_stopped"),
+            )
+
+
+def _dropped_flows(
+    session: Session,
+    mine: Mine,
+    point: Point,
+    samples: list[dict[str, Any]],
+    dropped: dict[int, str],
+) -> None:
+    """数据无效 while a point's readings come with a flow out of range (left out; the
+    readings count): raised once when it begins, ended by a reading whose flow is fine."""
+    for row in samples:
+        if row["seq"] in dropped:
+            _raise(
+                session,
+                mine,
+                AlarmType.INVALID_DATA,
+                row["ts"],
+                point_id=point.id,
+                subject="flow_tph",
+                value=dropped[row["seq"]],
+                params=detail_params("dropped_value", field="flow_tph", value=dropped[row["seq"]]),
+            )
+        else:
+            _end(
+                session,
+                mine,
+                AlarmType.INVALID_DATA,
+                row["ts"],
+                point_id=point.id,
+                subject="flow_tph",
+            )
 
 
 def _shutdown_production(session: Session, mine: Mine, produced: Sequence[dict[str, Any]]) -> None:

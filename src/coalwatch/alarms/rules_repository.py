@@ -125,16 +125,6 @@ def _conveyor(point_id: int) -> Select[int | None, datetime, int, bool | None]:
     )
 
 
-def state_at(states: ConveyorStates, ts: datetime) -> bool | None:
-    """The conveyor's state at an instant: the last record at or before it (None: unknown)."""
-    current = None
-    for at, running in states:
-        if at > ts:
-            break
-        current = running
-    return current
-
-
 def ran_throughout(session: Session, point_id: int, start: datetime, end: datetime) -> bool:
     states = conveyor_states(session, point_id, start, end)
     return bool(states) and states[0][0] <= start and all(running for _, running in states)

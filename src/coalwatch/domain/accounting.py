@@ -6,6 +6,12 @@ a rollover when the point has a rollover value R and the drop exceeds R/2
 (increment = R − T_old + T_new), otherwise a reset (increment = T_new, and a
 ``parameter_change`` event). Trip conveyances (skip, mine car, tyred vehicle,
 truck) report one net weight per trip, counted at the trip time.
+
+An increment is counted only when it is physically possible (``implausible``): at
+most what the belt can carry in the elapsed time at the point's maximum flow, and
+at most what the flow rate the instrument reports says it carried. One that is not
+(a reset taken for a rollover, an instrument restarted at a non-zero total, a wrong
+word order) is held as suspect until a supervising user confirms or rejects it.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
+from fractions import Fraction
 
 from coalwatch.domain.periods import Period, next_period_start, period_starts
 
@@ -23,6 +30,10 @@ class IncrementKind(StrEnum):
     NORMAL = "normal"
     ROLLOVER = "rollover"
     RESET = "reset"
+    #: held: stored, not counted, until a supervising user confirms it
+    SUSPECT = "suspect"
+    #: a suspect increment a supervising user confirmed: counted
+    CONFIRMED = "confirmed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +56,76 @@ def totalizer_increment(old_kg: int | None, new_kg: int, rollover_kg: int | None
     if rollover_kg is not None and 2 * (old_kg - new_kg) > rollover_kg:
         return Increment(rollover_kg - old_kg + new_kg, IncrementKind.ROLLOVER)
     return Increment(new_kg, IncrementKind.RESET)
+
+
+#: what a belt can carry is its maximum flow × the elapsed time × this margin ...
+PLAUSIBLE_MARGIN = Fraction(3, 2)
+#: ... plus one tonne: the coarsest totalizer resolution in use, so that a total shown
+#: in whole tonnes may step by one in a short interval
+PLAUSIBLE_SLACK_KG = 1000
+#: how far a reading's time stamp may be from the moment its register was read (a poll
+#: cycle is dated once; a busy station reads a little later): added to every interval
+TIME_TOLERANCE = timedelta(seconds=2)
+#: the flow rate an instrument reports at two readings describes the interval between
+#: them only when they are close; beyond this the rate is not compared
+FLOW_CHECK_MAX = timedelta(minutes=10)
+#: a point with no maximum flow of its own: the most a mine can produce in an hour
+#: (domain/limits.py) is the ceiling, over any interval up to an hour
+DEFAULT_MAX_FLOW_KGPH = 200_000_000
+_HOUR = timedelta(hours=1)
+
+
+class SuspectReason(StrEnum):
+    #: more than the point's maximum flow can carry in the elapsed time
+    MAX_FLOW = "max_flow"
+    #: more than the flow rate the instrument reported says the belt carried
+    FLOW_RATE = "flow_rate"
+
+
+@dataclass(frozen=True, slots=True)
+class Suspicion:
+    """Why an increment cannot be true: the increment, the most it could have been."""
+
+    reason: SuspectReason
+    increment_kg: int
+    limit_kg: int
+
+
+def carried_at_most(flow_kgph: int, elapsed: timedelta) -> int:
+    """The most a belt flowing at ``flow_kgph`` carries in ``elapsed`` (kg, rounded up):
+    flow × (seconds + ``TIME_TOLERANCE``) / 3600 × ``PLAUSIBLE_MARGIN`` +
+    ``PLAUSIBLE_SLACK_KG``."""
+    seconds = Fraction(max(_microseconds(elapsed), 0) + _microseconds(TIME_TOLERANCE), 1_000_000)
+    kg = Fraction(flow_kgph) * seconds / 3600 * PLAUSIBLE_MARGIN
+    return -(-kg.numerator // kg.denominator) + PLAUSIBLE_SLACK_KG
+
+
+def implausible(
+    increment: Increment,
+    elapsed: timedelta,
+    max_flow_kgph: int | None,
+    flows_kgph: tuple[int | None, int | None] = (None, None),
+) -> Suspicion | None:
+    """Why ``increment``, over ``elapsed`` since the previous reading, cannot be true
+    (None when it can): above what the point's maximum flow carries in that time, or,
+    for readings close together, above what the larger of the two flow rates reported
+    at them carries. A baseline or a zero increment is always possible; flow rates of
+    0 at both readings say nothing of the interval (an integrator that reports no rate
+    sends 0), and the maximum flow alone judges it."""
+    if increment.kind is IncrementKind.BASELINE or increment.kg <= 0:
+        return None
+    if max_flow_kgph is None:
+        limit = carried_at_most(DEFAULT_MAX_FLOW_KGPH, max(elapsed, _HOUR))
+    else:
+        limit = carried_at_most(max_flow_kgph, elapsed)
+    if increment.kg > limit:
+        return Suspicion(SuspectReason.MAX_FLOW, increment.kg, limit)
+    flows = [f for f in flows_kgph if f]
+    if flows and elapsed <= FLOW_CHECK_MAX:
+        limit = carried_at_most(max(flows), elapsed)
+        if increment.kg > limit:
+            return Suspicion(SuspectReason.FLOW_RATE, increment.kg, limit)
+    return None
 
 
 def totalizer_increments(

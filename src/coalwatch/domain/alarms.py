@@ -183,6 +183,7 @@ EVENT_ALARMS: dict[str, tuple[AlarmType, str | None]] = {
     "power_off": (AlarmType.POWER_OFF, "power_on"),
     "device_fault": (AlarmType.DEVICE_FAULT, "device_ok"),
     "camera_fault": (AlarmType.CAMERA_FAULT, "camera_ok"),
+    "invalid_data": (AlarmType.INVALID_DATA, None),
 }
 ENDING_EVENTS: dict[str, AlarmType] = {
     end: alarm for alarm, end in EVENT_ALARMS.values() if end is not None
@@ -272,8 +273,13 @@ DETAILS: dict[str, str] = {
     "excess": "超产产量 %(excess)s t",
     "reset": "累计量由 %(old)s t 变为 %(new)s t",
     "rejected": "被拒收的记录：%(records)s",
+    "dropped_value": "%(field)s 超出范围（%(value)s），已舍弃，累计量照常计入",
     "missing": "缺失序号 %(seqs)s",
     "counts_while_stopped": "计量仪有产量输出但输煤设备停止",
+    "suspect_increment": (
+        "可疑增量未计入产量（%(kind)s，%(why)s）：累计量由 %(old)s t 变为 %(new)s t，"
+        "增量 %(increment)s t，%(seconds)s 秒内最多 %(limit)s t"
+    ),
     "light_trip": "输煤量小于规定的最小输煤量",
     "light_window": "皮带运行 %(minutes)s 分钟，输煤量小于规定的最小输煤量",
     "during_shutdown": "停产报备 %(start)s – %(end)s：%(reason)s",
@@ -309,9 +315,28 @@ LATENESS_LABELS: dict[str, str] = {
     "violation": "超过 2 小时",
 }
 
+#: why an increment is suspect, and what kind of increment it would be
+SUSPECT_REASON_LABELS: dict[str, str] = {
+    "max_flow": "超过计量点最大流量",
+    "flow_rate": "与仪表瞬时流量不符",
+}
+INCREMENT_KIND_LABELS: dict[str, str] = {
+    "normal": "正常累计",
+    "rollover": "溢出回零",
+    "reset": "清零",
+}
+#: what became of a suspect increment
+SUSPECT_STATE_LABELS: dict[str, str] = {
+    "held": "挂起待确认",
+    "confirmed": "已确认计入",
+    "rejected": "已驳回",
+}
+
 #: params holding a code, with the labels the code is shown by
 _CODED: dict[str, Mapping[str, str]] = {
     "lateness": LATENESS_LABELS,
+    "why": SUSPECT_REASON_LABELS,
+    "kind": INCREMENT_KIND_LABELS,
     "health": {h.value: label for h, label in HEALTH_LABELS.items()},
     "state": CERTIFICATE_STATE_LABELS,
     "routine": {r.code: r.label for r in ROUTINES},
@@ -479,9 +504,29 @@ def light_belt_window(ran_whole_window: bool, carried_kg: int, window_min_kg: in
     return ran_whole_window and window_min_kg is not None and carried_kg < window_min_kg
 
 
-def metering_anomaly(increment_kg: int, conveyor_running: bool | None) -> bool:
-    """计量异常: the scale reports production while its conveyor is known to be stopped."""
-    return increment_kg > 0 and conveyor_running is False
+def metering_anomaly(increment_kg: int, stopped: bool) -> bool:
+    """计量异常: the scale reports production carried over an interval in which its
+    conveyor is known to have been stopped throughout (``stopped_throughout``)."""
+    return increment_kg > 0 and stopped
+
+
+def stopped_throughout(
+    states: Sequence[tuple[datetime, bool]], start: datetime, end: datetime
+) -> bool:
+    """Whether a conveyor was known to be stopped over all of (``start``, ``end``]: the
+    last state at or before ``start`` says stopped, and none up to ``end`` says running.
+    ``states``: the conveyor's records (time, running) in time order, from the last one
+    at or before ``start``. A conveyor that started or stopped within the interval (also
+    at its very end) was not: the tonnes may have been carried while it ran."""
+    known: bool | None = None
+    for at, running in states:
+        if at <= start:
+            known = running
+        elif at > end:
+            break
+        elif running:
+            return False
+    return known is False
 
 
 def silent_for(last: datetime | None, since: datetime, now: datetime, minutes: int) -> bool:

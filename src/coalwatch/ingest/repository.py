@@ -128,12 +128,16 @@ def insert_quarantined(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(insert(QuarantinedRecord), rows)
 
 
+StoredSample = tuple[int, int, datetime, int, int, int, str | None, int | None]
+
+
 def stored_totalizer_window(
     session: Session, mine_id: int, point_id: int, first: tuple[int, int], last: tuple[int, int]
-) -> list[tuple[int, int, datetime, int, int, int]]:
+) -> list[StoredSample]:
     """Stored totalizer samples of a point from the one before ``first`` to the one
     after ``last``, keys being (station id, seq) (the order the readings were taken;
-    one batch is one station's): (id, station id, ts, seq, value_kg, increment_kg)."""
+    one batch is one station's): (id, station id, ts, seq, value_kg, increment_kg,
+    increment_kind, flow_kgph)."""
     columns = (
         Record.id,
         Record.station_id,
@@ -141,6 +145,8 @@ def stored_totalizer_window(
         Record.seq,
         Record.value_kg,
         Record.increment_kg,
+        Record.increment_kind,
+        Record.flow_kgph,
     )
     # mine_id first: the unique (mine_id, station_id, seq) index gives the order
     base = select(*columns).where(
@@ -169,7 +175,7 @@ def stored_totalizer_window(
     inside = base.where(
         Record.station_id == first[0], Record.seq >= first[1], Record.seq <= last[1]
     )
-    rows: dict[int, tuple[int, int, datetime, int, int, int]] = {}
+    rows: dict[int, StoredSample] = {}
     for statement in (before, inside, after):
         for row in session.execute(statement):
             rows[row[0]] = (
@@ -179,6 +185,8 @@ def stored_totalizer_window(
                 int(row[3]),
                 int(row[4] or 0),
                 int(row[5] or 0),
+                row[6],
+                None if row[7] is None else int(row[7]),
             )
     return sorted(rows.values(), key=lambda r: (r[1], r[3]))
 

@@ -26,6 +26,8 @@ from coalwatch.auth.principal import Principal
 from coalwatch.domain.accounting import (
     Increment,
     IncrementKind,
+    Suspicion,
+    implausible,
     totalizer_increment,
     trip_production,
 )
@@ -41,6 +43,7 @@ from coalwatch.production import repository as production_repository
 from coalwatch.signals import service as signals
 from coalwatch.stationconfig import service as station_config
 from coalwatch.storage.models import Mine, Org, Point, Station
+from coalwatch.suspects.models import SuspectIncrement
 from coalwatch.wire.batches import (
     Batch,
     BatchAnswer,
@@ -78,6 +81,10 @@ class _Sample:
     record_id: int | None = None  # a stored record
     stored_increment: int = 0
     station_id: int = 0
+    flow_kgph: int | None = None
+    #: a stored reading whose increment a supervising user decides (held or confirmed):
+    #: a recount leaves it as it is
+    pinned: bool = False
 
     @property
     def key(self) -> tuple[int, int]:
@@ -97,6 +104,13 @@ class _Accounting:
     added: dict[datetime, int] = field(default_factory=dict)
     #: records kept out of the figures: seq → reason
     refused: dict[int, str] = field(default_factory=dict)
+    #: when the reading before each counted reading (by seq) was taken: the interval
+    #: its production was carried in
+    previous_ts: dict[int, datetime] = field(default_factory=dict)
+    #: increments held as suspect, to be stored with the records
+    suspects: list[SuspectIncrement] = field(default_factory=list)
+    #: readings whose flow was out of range and left out: seq → the flow as sent
+    dropped_flows: dict[int, str] = field(default_factory=dict)
 
     def hour_of(self, ts: datetime) -> datetime:
         return period_start(ts, Period.HOUR, self.tz).astimezone(UTC)
@@ -136,6 +150,35 @@ class _Accounting:
     def take(self, session: Session, ts: datetime, kg: int) -> str:
         """``overflow`` of one record's kg at ``ts``."""
         return self.overflow(session, {self.hour_of(ts): kg})
+
+    def hold(
+        self,
+        point: Point,
+        sample: _Sample,
+        previous: _Sample,
+        increment: Increment,
+        suspicion: Suspicion,
+        now: datetime,
+    ) -> None:
+        """Keep a suspect increment for a supervising user to decide."""
+        self.suspects.append(
+            SuspectIncrement(
+                mine_id=self.mine_id,
+                point_id=point.id,
+                station_id=sample.station_id,
+                seq=sample.seq,
+                ts=sample.ts,
+                old_kg=previous.value_kg,
+                new_kg=sample.value_kg,
+                previous_ts=previous.ts,
+                increment_kg=increment.kg,
+                kind=increment.kind.value,
+                reason=suspicion.reason.value,
+                limit_kg=suspicion.limit_kg,
+                status="held",
+                created_at=now,
+            )
+        )
 
 
 def ingest_batch(
@@ -202,6 +245,9 @@ def ingest_batch(
             row["batch_id"] = batch_id
     repository.insert_records(session, rows)
     repository.insert_quarantined(session, quarantined)
+    if accounting.suspects:
+        session.add_all(accounting.suspects)
+        session.flush()
     production_repository.add_to_rollups(session, mine.id, accounting.deltas)
 
     state = advance(station.max_seq, gaps, received)
@@ -234,6 +280,9 @@ def ingest_batch(
             points={p.id: p for p in points.values()},
             deltas=accounting.deltas,
             resets=accounting.resets,
+            suspects=accounting.suspects,
+            previous_ts=accounting.previous_ts,
+            dropped_flows=accounting.dropped_flows,
             rejected=rejected,
             opened_gaps=state.opened,
             gaps_left=bool(state.gaps),
@@ -381,8 +430,17 @@ def _account(
             row["station_ts"], row["ts"] = row["ts"], now
         if isinstance(record, TotalizerRecord):
             assert point is not None
+            if record.dropped_flow is not None:
+                accounting.dropped_flows[record.seq] = record.dropped_flow
             totalizers[point.id].append(
-                _Sample(row["ts"], record.seq, row["value_kg"], row=row, station_id=station.id)
+                _Sample(
+                    row["ts"],
+                    record.seq,
+                    row["value_kg"],
+                    row=row,
+                    station_id=station.id,
+                    flow_kgph=row["flow_kgph"],
+                )
             )
         elif isinstance(record, TripRecord):
             assert point is not None
@@ -398,7 +456,7 @@ def _account(
     repository.lock_points(session, list(totalizers))
     for point_id, samples in totalizers.items():
         _account_totalizer(
-            session, by_id[point_id], sorted(samples, key=lambda s: s.key), accounting
+            session, by_id[point_id], sorted(samples, key=lambda s: s.key), accounting, now
         )
         by_id[point_id].last_sample_received_at = now
     return [row for row in rows if row["seq"] not in accounting.refused]
@@ -436,7 +494,7 @@ def signed_columns(record: StationRecord, point: Point | None) -> dict[str, Any]
 
 
 def _account_totalizer(
-    session: Session, point: Point, samples: list[_Sample], accounting: _Accounting
+    session: Session, point: Point, samples: list[_Sample], accounting: _Accounting, now: datetime
 ) -> None:
     """Increments of a point's new readings, and of the stored ones they fall between.
 
@@ -452,29 +510,52 @@ def _account_totalizer(
     limit is kept out (quarantined) and the next one is counted from the last
     reading kept; late readings that would do so through the recount are all kept
     out, and the point's readings after its last stored one are counted alone.
+
+    An increment that cannot be true (``implausible``) is held as suspect: the
+    reading is stored without production and the next one counts from it; a reading
+    whose suspect increment a supervising user decides (held, confirmed) keeps it
+    through a recount.
     """
     last_seq = point.last_total_seq if point.last_total_ts is not None else None
     if last_seq is None or samples[0].seq > last_seq:
-        _account_in_order(session, point, samples, accounting)
+        _account_in_order(session, point, samples, accounting, now)
         return
     stored = [
-        _Sample(ts, seq, value, record_id=rid, stored_increment=inc, station_id=sid)
-        for rid, sid, ts, seq, value, inc in repository.stored_totalizer_window(
+        _Sample(
+            ts,
+            seq,
+            value,
+            record_id=rid,
+            stored_increment=inc,
+            station_id=sid,
+            flow_kgph=flow,
+            pinned=kind in (IncrementKind.SUSPECT, IncrementKind.CONFIRMED),
+        )
+        for rid, sid, ts, seq, value, inc, kind, flow in repository.stored_totalizer_window(
             session, point.mine_id, point.id, samples[0].key, samples[-1].key
         )
     ]
     sequence = sorted(stored + samples, key=lambda s: s.key)
-    previous = None
+    previous: _Sample | None = None
     if sequence[0].record_id is not None:  # keeps its increment: its predecessor is outside
-        previous = sequence[0].value_kg
+        previous = sequence[0]
         sequence = sequence[1:]
-    planned: list[tuple[_Sample, Increment, int | None]] = []
+    planned: list[tuple[_Sample, Increment, _Sample | None, Suspicion | None]] = []
     kg_by_hour: dict[datetime, int] = defaultdict(int)
     for sample in sequence:
-        increment = totalizer_increment(previous, sample.value_kg, point.rollover_kg)
-        planned.append((sample, increment, previous))
+        if sample.pinned:
+            previous = sample
+            continue
+        increment = totalizer_increment(
+            None if previous is None else previous.value_kg, sample.value_kg, point.rollover_kg
+        )
+        planned.append(
+            (sample, increment, previous, _suspicion(point, previous, sample, increment))
+        )
+        # late readings that would overfill an hour through the recount are kept out
+        # before anything is held
         kg_by_hour[accounting.hour_of(sample.ts)] += increment.kg - sample.stored_increment
-        previous = sample.value_kg
+        previous = sample
     refusal = accounting.overflow(session, kg_by_hour)
     if refusal:
         assert last_seq is not None
@@ -483,23 +564,32 @@ def _account_totalizer(
                 accounting.refused[sample.seq] = refusal
         after = [sample for sample in samples if sample.seq > last_seq]
         if after:
-            _account_in_order(session, point, after, accounting)
+            _account_in_order(session, point, after, accounting, now)
         return
     changes: list[dict[str, Any]] = []
-    for sample, increment, before in planned:
-        if increment.kind is IncrementKind.RESET:
-            accounting.resets.append((point, sample.ts, before or 0, sample.value_kg))
+    for sample, increment, before, suspicion in planned:
+        counted = increment
+        if suspicion is not None:
+            assert before is not None
+            accounting.hold(point, sample, before, increment, suspicion, now)
+            counted = _HELD
+        elif increment.kind is IncrementKind.RESET:
+            accounting.resets.append(
+                (point, sample.ts, 0 if before is None else before.value_kg, sample.value_kg)
+            )
+        if before is not None:
+            accounting.previous_ts[sample.seq] = before.ts
         if sample.row is not None:
-            _set_increment(sample, increment, point.id, accounting)
-        elif increment.kg != sample.stored_increment:
+            _set_increment(sample, counted, point.id, accounting)
+        elif counted.kg != sample.stored_increment or suspicion is not None:
             changes.append(
                 {
                     "id": sample.record_id,
-                    "increment_kg": increment.kg,
-                    "increment_kind": increment.kind.value,
+                    "increment_kg": counted.kg,
+                    "increment_kind": counted.kind.value,
                 }
             )
-            accounting.add(point.id, sample.ts, increment.kg - sample.stored_increment)
+            accounting.add(point.id, sample.ts, counted.kg - sample.stored_increment)
     repository.update_increments(session, changes)
     newest = sequence[-1] if sequence else None
     if newest is not None and newest.row is not None:
@@ -507,24 +597,57 @@ def _account_totalizer(
 
 
 def _account_in_order(
-    session: Session, point: Point, samples: list[_Sample], accounting: _Accounting
+    session: Session, point: Point, samples: list[_Sample], accounting: _Accounting, now: datetime
 ) -> None:
     """Readings that all come after the point's last one, in order."""
-    previous = point.last_total_kg
+    previous: _Sample | None = None
+    if point.last_total_kg is not None and point.last_total_ts is not None:
+        previous = _Sample(
+            point.last_total_ts,
+            point.last_total_seq or 0,
+            point.last_total_kg,
+            flow_kgph=point.last_flow_kgph,
+        )
     newest: _Sample | None = None
     for sample in samples:
-        increment = totalizer_increment(previous, sample.value_kg, point.rollover_kg)
-        refusal = accounting.take(session, sample.ts, increment.kg)
+        increment = totalizer_increment(
+            None if previous is None else previous.value_kg, sample.value_kg, point.rollover_kg
+        )
+        suspicion = _suspicion(point, previous, sample, increment)
+        counted = _HELD if suspicion else increment
+        refusal = accounting.take(session, sample.ts, counted.kg)
         if refusal:
             accounting.refused[sample.seq] = refusal
             continue
-        if increment.kind is IncrementKind.RESET:
-            accounting.resets.append((point, sample.ts, previous or 0, sample.value_kg))
-        _set_increment(sample, increment, point.id, accounting)
-        previous = sample.value_kg
+        if previous is not None:
+            accounting.previous_ts[sample.seq] = previous.ts
+            if suspicion is not None:
+                accounting.hold(point, sample, previous, increment, suspicion, now)
+            elif increment.kind is IncrementKind.RESET:
+                accounting.resets.append((point, sample.ts, previous.value_kg, sample.value_kg))
+        _set_increment(sample, counted, point.id, accounting)
+        previous = sample
         newest = sample
     if newest is not None:
         _move_last(point, newest)
+
+
+#: what a suspect reading counts until it is decided
+_HELD = Increment(0, IncrementKind.SUSPECT)
+
+
+def _suspicion(
+    point: Point, previous: _Sample | None, sample: _Sample, increment: Increment
+) -> Suspicion | None:
+    """Why a reading's increment since ``previous`` cannot be true (None: it can)."""
+    if previous is None:
+        return None
+    return implausible(
+        increment,
+        sample.ts - previous.ts,
+        point.max_flow_kgph,
+        (previous.flow_kgph, sample.flow_kgph),
+    )
 
 
 def _set_increment(
@@ -540,6 +663,7 @@ def _move_last(point: Point, newest: _Sample) -> None:
     point.last_total_ts = newest.ts
     point.last_total_seq = newest.seq
     point.last_total_kg = newest.value_kg
+    point.last_flow_kgph = newest.flow_kgph
 
 
 def write_off_gaps(

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from coalwatch.domain.limits import MAX_FLOW_TPH
 from coalwatch.schemas import (
     CapacityTonnesIn,
     Code,
@@ -80,11 +81,18 @@ class CoefficientIn(_In):
         return self
 
 
+#: a belt's maximum flow (t/h), to the kilogram
+FlowIn = Annotated[TonnesIn, Field(gt=0, le=MAX_FLOW_TPH)]
+
+
 class PointIn(_In):
     code: Code
     name: Name
     kind: PointKind
     rollover_t: TonnesIn | None = None
+    #: the most the belt carries (its design capacity or the instrument's rate range):
+    #: an increment beyond it over the time between two readings is held as suspect
+    max_flow_tph: FlowIn | None = None
     min_trip_t: MinTripTonnesIn | None = None
     window_min: Annotated[int, Field(ge=1, le=1440)] | None = None
     window_min_t: WindowTonnesIn | None = None
@@ -114,6 +122,7 @@ class PointOut(BaseModel):
     name: str
     kind: str
     rollover_t: NumberOut | None
+    max_flow_tph: NumberOut | None = None
     min_trip_t: NumberOut | None
     window_min: int | None
     window_min_t: NumberOut | None

@@ -34,7 +34,11 @@ one a line:
 """
 
 #: positional arguments of the faults that take some
-_POSITIONAL = {"error": ("code",), "parameter_change": ("index", "value")}
+_POSITIONAL = {
+    "error": ("code",),
+    "parameter_change": ("index", "value"),
+    "restart": ("total_t",),
+}
 
 
 def add_parser(subparsers: Any) -> None:

@@ -270,7 +270,9 @@ class BeltPoint(Instrument):
             self.total_kg %= self.modulus_kg
 
     def _flow_now(self) -> Decimal:
-        return Decimal(repr(self._rate(self._sim_s))).quantize(_MILLI)
+        """The flow the integrator shows: the rate as a station on the real clock sees the
+        totalizer advance (× ``time_factor``), so that total and rate agree for it."""
+        return Decimal(repr(self._rate(self._sim_s) * self.time_factor)).quantize(_MILLI)
 
     def _readings(self) -> Readings:
         running = self._running(self.clock_s())
@@ -320,6 +322,7 @@ class BeltPoint(Instrument):
             "conveyor_start",
             "count_while_stopped",
             "reset_totalizer",
+            "restart",
             "belt_empty",
             "belt_load",
             "power_off",
@@ -341,6 +344,14 @@ class BeltPoint(Instrument):
                 self.count_while_stopped = True
             case "reset_totalizer":
                 self.total_kg = 0
+                self._carry_kg = 0.0
+            case "restart":
+                # the integrator comes back showing another total (a swap, a restore,
+                # a preset): ``total_t`` in tonnes, whole kilograms
+                kg = Decimal(str(params.get("total_t", 0))) * 1000
+                if kg != kg.to_integral_value() or kg < 0:
+                    raise ValueError(f"total_t {params.get('total_t')} is not whole kilograms")
+                self.total_kg = int(kg) % self.modulus_kg if self.modulus_kg else int(kg)
                 self._carry_kg = 0.0
             case "belt_empty" | "belt_load":
                 self.loaded = fault == "belt_load"

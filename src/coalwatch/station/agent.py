@@ -229,9 +229,18 @@ class Agent:
 
     async def poll_cycle(self) -> int:
         """Poll every device once; store what they said in one transaction; then switch
-        the warning outputs as the center (or, with the center away, what was seen) wants."""
+        the warning outputs as the center (or, with the center away, what was seen) wants.
+
+        Everything read in one cycle is dated with the cycle's one instant: the devices
+        of a point (an integrator and the conveyor's I/O module) then tell the same
+        moment, whatever order they answer in."""
+        now = self.clock()
+
+        def cycle_clock() -> datetime:
+            return now
+
         outcomes: list[Outcome | BaseException] = await asyncio.gather(
-            *(poller.poll(self.clock) for poller in self.pollers), return_exceptions=True
+            *(poller.poll(cycle_clock) for poller in self.pollers), return_exceptions=True
         )
         records: list[Record] = []
         state: dict[str, Any] = {}

@@ -18,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from coalwatch.domain.limits import MAX_FLOW_TPH
 from coalwatch.station.access import (
     Fingerprint,
     handshake_value,
@@ -56,11 +57,14 @@ class DeviceState:
     parameters: tuple[int, ...] | None = None
     #: why the device is in fault (device_fault sent, device_ok not yet)
     fault: str | None = None
+    #: optional values out of range (invalid_data sent), dropped until they are back
+    invalid: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         if self.parameters is not None:
             data["parameters"] = list(self.parameters)
+        data["invalid"] = list(self.invalid)
         return data
 
     @classmethod
@@ -72,6 +76,8 @@ class DeviceState:
             known["total_t"] = Decimal(str(known["total_t"]))
         if known.get("parameters") is not None:
             known["parameters"] = tuple(int(v) for v in known["parameters"])
+        if "invalid" in known:
+            known["invalid"] = tuple(str(v) for v in known["invalid"] or ())
         return cls(**known)
 
 
@@ -161,7 +167,11 @@ class DevicePoller:
         return len(self._groups)
 
     async def poll(self, clock: Clock) -> Outcome:
-        """Read the device once; never raises for what a field device can do wrong."""
+        """Read the device once; never raises for what a field device can do wrong.
+
+        ``clock`` dates what was read: the agent gives every device of a cycle the
+        cycle's instant, so that a point's totalizer and its conveyor state (two
+        devices) describe the same moment."""
         try:
             words = await self.bus.read(self.unit, self._groups)
             if self._recheck_counter:
@@ -389,10 +399,35 @@ class DevicePoller:
             "total_t": total,
         }
         flow = values.get("flow")
-        if isinstance(flow, Decimal) and flow >= 0:
-            record["flow_tph"] = flow.quantize(_FLOW)
+        if isinstance(flow, Decimal) and flow > MAX_FLOW_TPH:
+            # an optional value never sinks the reading: dropped, told once
+            state = self._invalid(
+                state, "flow", f"flow {flow} t/h above {MAX_FLOW_TPH}", ts, records
+            )
+        else:
+            state = self._valid(state, "flow")
+            if isinstance(flow, Decimal) and flow >= 0:
+                record["flow_tph"] = flow.quantize(_FLOW)
         records.append(record)
         return replace(state, total_t=total)
+
+    def _invalid(
+        self, state: DeviceState, name: str, why: str, ts: datetime, records: list[Record]
+    ) -> DeviceState:
+        """An optional value out of range: left out of the record; the first time (until
+        it is in range again) a warning and an ``invalid_data`` event say so."""
+        if name in state.invalid:
+            return state
+        detail = f"{why}: left out of the readings until it is in range again"
+        log.warning("%s: %s", self.describe(), detail)
+        records.append(self._event(ts, "invalid_data", detail))
+        return replace(state, invalid=(*state.invalid, name))
+
+    def _valid(self, state: DeviceState, name: str) -> DeviceState:
+        if name not in state.invalid:
+            return state
+        log.info("%s: %s in range again", self.describe(), name)
+        return replace(state, invalid=tuple(n for n in state.invalid if n != name))
 
     def _trips(
         self, values: dict[str, Any], ts: datetime, state: DeviceState, records: list[Record]

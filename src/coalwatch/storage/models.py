@@ -144,12 +144,16 @@ class Point(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))
     rollover_kg: Mapped[int | None] = mapped_column(BigInteger)
+    #: the most the belt carries (kg/h): an increment beyond it × the time is suspect
+    max_flow_kgph: Mapped[int | None] = mapped_column(BigInteger)
     min_trip_kg: Mapped[int | None] = mapped_column(BigInteger)
     window_min: Mapped[int | None] = mapped_column(Integer)
     window_min_kg: Mapped[int | None] = mapped_column(BigInteger)
     last_total_ts: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_total_seq: Mapped[int | None] = mapped_column(BigInteger)
     last_total_kg: Mapped[int | None] = mapped_column(BigInteger)
+    #: the flow rate reported with the last reading (kg/h), if it reported one
+    last_flow_kgph: Mapped[int | None] = mapped_column(BigInteger)
     #: when the center last received a totalizer sample of the point, on its own clock
     #: (silence is measured on it, whatever the station's clock says)
     last_sample_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -704,6 +708,7 @@ from coalwatch.storage import (  # noqa: E402
     models_sessions,
     models_video,
 )
+from coalwatch.suspects import models as suspect_models  # noqa: E402
 from coalwatch.workflows import models as workflow_models  # noqa: E402
 
 __all__ = [
@@ -723,5 +728,6 @@ __all__ = [
     "routines_models",
     "signals_models",
     "stationconfig_models",
+    "suspect_models",
     "workflow_models",
 ]

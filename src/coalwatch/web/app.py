@@ -67,6 +67,8 @@ from coalwatch.stationconfig.api import router as stationconfig_router
 from coalwatch.status.api import router as status_router
 from coalwatch.storage.crypto import use_secret_key
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+from coalwatch.suspects.api import router as suspects_router
+from coalwatch.suspects.views import router as suspects_pages
 from coalwatch.users.service import ensure_builtin_roles
 from coalwatch.users.views import router as users_pages
 from coalwatch.video.api import router as video_router
@@ -198,6 +200,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         routines_router,
         signals_router,
         stationconfig_router,
+        suspects_router,
     ):
         app.include_router(router, prefix=API)
 
@@ -220,6 +223,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         settlement_pages,
         people_pages,
         routines_pages,
+        suspects_pages,
     ):
         app.include_router(pages)
     app.include_router(docs_router(f"{API}/docs", f"{API}/openapi.json", app.title))

@@ -30,10 +30,13 @@ def data_labels() -> Iterator[str]:
     from coalwatch.auth.permissions import BUILTIN_ROLES, MENUS
     from coalwatch.domain.alarms import (
         DETAILS,
+        INCREMENT_KIND_LABELS,
         LABELS,
         LATENESS_LABELS,
         SEVERITY_LABELS,
         STATE_LABELS,
+        SUSPECT_REASON_LABELS,
+        SUSPECT_STATE_LABELS,
         THRESHOLD_LABELS,
         VALUE_UNITS,
     )
@@ -64,6 +67,8 @@ def data_labels() -> Iterator[str]:
     yield from LABELS.values()
     for alarm_texts in (DETAILS, LATENESS_LABELS, SEVERITY_LABELS, STATE_LABELS, VALUE_UNITS):
         yield from alarm_texts.values()
+    for suspect_texts in (INCREMENT_KIND_LABELS, SUSPECT_REASON_LABELS, SUSPECT_STATE_LABELS):
+        yield from suspect_texts.values()
     yield from HEALTH_LABELS.values()
     for ledger_labels in (KIND_LABELS, STATUS_LABELS, SCRAP_LABELS, MAINTENANCE_LABELS):
         yield from ledger_labels.values()

@@ -54,6 +54,7 @@ PAGES: dict[str, tuple[Item, ...]] = {
     "alarm": (
         Item("当前报警", "/alarms"),
         Item("报警确认与处理", "/alarms?todo=1"),
+        Item("可疑增量", "/alarms/suspects"),
     ),
     "report": (
         Item("监测日报表", "/reports/daily"),

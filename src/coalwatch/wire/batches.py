@@ -20,6 +20,7 @@ from pydantic import (
     StrictBool,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 
 from coalwatch.domain.limits import MAX_FLOW_TPH
@@ -38,6 +39,7 @@ EVENTS = (
     "camera_ok",
     "signal_on",
     "signal_off",
+    "invalid_data",
 )
 EventName = Literal[
     "enclosure_open",
@@ -52,6 +54,8 @@ EventName = Literal[
     # the point's sound-and-light warning 声光预警 was switched on / off (who, why: detail)
     "signal_on",
     "signal_off",
+    #: an optional value a device reported out of range (left out of the readings)
+    "invalid_data",
 ]
 
 
@@ -75,13 +79,32 @@ class _Record(BaseModel):
     ts: Moment
 
 
+Flow = Annotated[Decimal, Field(ge=0, le=MAX_FLOW_TPH, allow_inf_nan=False)]
+_flow: TypeAdapter[Decimal] = TypeAdapter(Flow)
+
+
 class TotalizerRecord(_Record):
     """A belt scale's cumulative totalizer reading (t) and optional flow (t/h)."""
 
     type: Literal["totalizer"]
     point: Code
     total_t: Tonnes
-    flow_tph: Annotated[Decimal, Field(ge=0, le=MAX_FLOW_TPH, allow_inf_nan=False)] | None = None
+    flow_tph: Flow | None = None
+    #: a flow out of range as it was sent: left out, the reading counts all the same
+    #: (an optional value never sinks a reading); not a field a station sends
+    dropped_flow: Annotated[str, Field(max_length=40)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_bad_flow(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k != "dropped_flow"}
+            if data.get("flow_tph") is not None:
+                try:
+                    _flow.validate_python(data["flow_tph"])
+                except ValidationError:
+                    return {**data, "flow_tph": None, "dropped_flow": str(data["flow_tph"])[:40]}
+        return data
 
 
 class TripRecord(_Record):
