@@ -59,13 +59,33 @@ def needs_postgres(item: pytest.Item) -> bool:
     return bool(PG_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 
-#: where the long cases live: a browser, real servers and processes, whole-center walks
-LONG = ("tests/web/", "tests/e2e/", "tests/reliability/", "tests/demo/")
+#: where the long cases live: a browser, real servers and processes, whole-center walks;
+#: the longest single cases first of all
+LONGEST = (
+    "tests/federation/test_three_levels_e2e.py",
+    "tests/web/test_click_everything.py",
+    "tests/web/test_hostile_values.py",
+)
+LONG = (
+    "tests/web/",
+    "tests/e2e/",
+    "tests/reliability/",
+    "tests/demo/",
+    "tests/ops/",
+    "tests/exchange/test_mqtt.py",
+    "tests/cli/test_demo_console.py",
+    "tests/station/test_rtu.py",
+    "tests/station/test_one_instant.py",
+)
 
 
-def _long(item: pytest.Item) -> bool:
+def _weight(item: pytest.Item) -> int:
     path = item.nodeid.replace("\\", "/")
-    return path.startswith(LONG) or "browser" in getattr(item, "fixturenames", ())
+    if path.startswith(LONGEST):
+        return 0
+    if path.startswith(LONG) or "browser" in getattr(item, "fixturenames", ()):
+        return 1
+    return 2
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -74,7 +94,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.postgres)
     # the long cases first: the workers share them out at the start, and the short ones
     # fill the gaps, instead of one worker finishing a browser walk alone at the end
-    items.sort(key=lambda item: not _long(item))
+    items.sort(key=_weight)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ validation: a body that does not is answered 422 before the permission is looked
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -110,7 +111,11 @@ SHIFTS = [
 SIGNED = {"X-Signature": "AAAA", "Content-Type": "application/json"}
 DAYS = {"from": "2026-03-14", "to": "2026-03-15"}
 SPAN = {"period": "day", "from": "2026-03-14T00:00:00+08:00", "to": "2026-03-15T00:00:00+08:00"}
-CAMERA = {"code": "SECCAM", "name": "测试摄像机", "snapshot_url": "http://127.0.0.1:9/snap.jpg"}
+CAMERA = {
+    "code": "SECCAM{unique}",
+    "name": "测试摄像机",
+    "snapshot_url": "http://127.0.0.1:9/snap.jpg",
+}
 MANUAL = {
     "point": "B1",
     "start": "2026-03-14T00:00:00+08:00",
@@ -916,10 +921,20 @@ for _route, _status in UNUSUAL.items():
     ROUTES[_route] = replace(ROUTES[_route], ok=_status)
 
 
+_UNIQUE = itertools.count(1)
+
+
 def fill(text: str, s: Site, signer: str = "duty_operator", **values: str) -> str:
     """A path, form or body value with its ``{placeholders}`` filled in (twice: a
     parameter's value may name another, as ``{user_id}`` names ``{victim}``)."""
-    known = {**PARAMS, "victim": str(s.user_ids["victim"]), "signer": signer, **values}
+    known = {
+        **PARAMS,
+        "victim": str(s.user_ids["victim"]),
+        "signer": signer,
+        # a new code each time: several callers of one worker create the same kind of object
+        "unique": str(next(_UNIQUE)),
+        **values,
+    }
     for _ in range(2):
         if "{" in text:
             text = text.format(**known)
