@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -478,24 +479,41 @@ def add_to_roster(
     place = unit(session, principal, code)
     _shift(place, data.shift)
     person = _unit_person(session, place, data.person)
-    if repository.entry_of(session, place.key, data.day, data.shift, person.id) is not None:
-        raise Conflict(f"{person.name} is on the {data.shift} of {data.day} already")
-    entry = RosterEntry(
-        unit=place.key,
-        org_id=place.org.id,
-        mine_id=place.mine.id if place.mine else None,
-        day=data.day,
-        shift=data.shift,
-        person_id=person.id,
-        status="rostered",
-        created_by=principal.name,
-        created_at=now,
-    )
-    repository.add(session, entry)
+    entry = _new_entry(session, principal, place, data.day, data.shift, person, "rostered", now)
     audit.record_change(
         session, actor=principal.name, action="roster.add", key=str(entry.id), data=data, at=now
     )
     return _entries_out(session, place, [entry], now)[0]
+
+
+def _new_entry(
+    session: Session,
+    principal: Principal,
+    place: Unit,
+    day: date,
+    shift: str,
+    person: Person,
+    status: str,
+    now: datetime,
+    **extra: Any,
+) -> RosterEntry:
+    """A person's new entry on a shift of the unit's roster (409 when already on it)."""
+    if repository.entry_of(session, place.key, day, shift, person.id) is not None:
+        raise Conflict(f"{person.name} is on the {shift} of {day} already")
+    entry = RosterEntry(
+        unit=place.key,
+        org_id=place.org.id,
+        mine_id=place.mine.id if place.mine else None,
+        day=day,
+        shift=shift,
+        person_id=person.id,
+        status=status,
+        created_by=principal.name,
+        created_at=now,
+        **extra,
+    )
+    repository.add(session, entry)
+    return entry
 
 
 def request_substitution(
@@ -509,22 +527,18 @@ def request_substitution(
     replaced = repository.entry_of(session, place.key, data.day, data.shift, data.replaces)
     if replaced is None or replaced.status != "rostered":
         raise Invalid(f"person {data.replaces} is not on the {data.shift} of {data.day}")
-    if repository.entry_of(session, place.key, data.day, data.shift, person.id) is not None:
-        raise Conflict(f"{person.name} is on the {data.shift} of {data.day} already")
-    entry = RosterEntry(
-        unit=place.key,
-        org_id=place.org.id,
-        mine_id=place.mine.id if place.mine else None,
-        day=data.day,
-        shift=data.shift,
-        person_id=person.id,
-        status="requested",
+    entry = _new_entry(
+        session,
+        principal,
+        place,
+        data.day,
+        data.shift,
+        person,
+        "requested",
+        now,
         replaces_id=data.replaces,
         reason=data.reason,
-        created_by=principal.name,
-        created_at=now,
     )
-    repository.add(session, entry)
     audit.record_change(
         session,
         actor=principal.name,
