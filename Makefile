@@ -73,10 +73,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# six workers on two cores: the tests wait on browsers, servers, brokers and simulated
+# four workers on two cores: the tests wait on browsers, servers, brokers and simulated
 # instruments more than they compute (tests/conftest.py starts the longest cases first)
 pytest: install assets browser
-	$(BIN)/pytest -n 6
+	$(BIN)/pytest -n 4
 
 test: lint typecheck pytest
 

@@ -324,8 +324,10 @@ def center(center_url: str, tmp_path: Path) -> Iterator[Center]:
         yield live
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one module: Playwright's sync API keeps an event loop running while it
+    is started, so it must not outlive the module (later cases call ``asyncio.run``)."""
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: `make browser` installs it", pytrace=False)
     from playwright.sync_api import sync_playwright
