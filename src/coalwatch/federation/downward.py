@@ -70,7 +70,7 @@ def from_upstream(session: Session) -> str | None:
     return None if unit is None else str(unit)
 
 
-def deciding_unit(session: Session, mine: Mine) -> str:
+def top_unit(session: Session, mine: Mine) -> str:
     """The unit that decides here: the topmost org of the mine's branch at this center."""
     org = session.get_one(Org, mine.org_id)
     root_id = int(org.path.strip("/").split("/")[0])
@@ -102,7 +102,7 @@ def publish_decision(
                 mine=mine.code,
                 kind=kind,
                 payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-                unit=unit or deciding_unit(session, mine),
+                unit=unit or top_unit(session, mine),
                 decided_by=decided_by,
                 decided_at=at,
             )
