@@ -464,7 +464,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/system/users/new"): Rule(
         perms("system:view", "system:write"),
         form={
-            "username": "sec-new",
+            "username": "sec-new{unique}",
             "name": "新用户",
             "roles": "third_party",
             "password": "Secure-2026-x",
