@@ -25,7 +25,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from coalwatch.storage import migrate
-from coalwatch.storage.base import Base
 from coalwatch.storage.session import make_engine
 
 PG_SERVER = os.environ.get(
@@ -133,15 +132,37 @@ def postgres_schema() -> Iterator[str]:
 
 
 def _schema_url(schema: str) -> str:
-    url = make_url(PG_SERVER).update_query_dict({"options": f"-csearch_path={schema}"})
+    # commits that do not wait for the disk: the cases kill centers and stations, never the
+    # database server, so nothing a case can see changes, and four workers stop queueing on
+    # one fsync
+    options = f"-csearch_path={schema} -csynchronous_commit=off"
+    url = make_url(PG_SERVER).update_query_dict({"options": options})
     return url.render_as_string(hide_password=False)
 
 
+#: empties every table of the schema and restarts its sequences, in one round trip: a
+#: DELETE of the few rows a case leaves costs little, where TRUNCATE of eighty tables
+#: makes new files for each (1.6 s a case under load, against 0.05 s)
+_EMPTY_SCHEMA = """
+DO $$
+DECLARE item record;
+BEGIN
+    SET LOCAL session_replication_role = replica;
+    FOR item IN SELECT tablename FROM pg_tables
+        WHERE schemaname = current_schema() AND tablename <> 'alembic_version' LOOP
+        EXECUTE format('DELETE FROM %I', item.tablename);
+    END LOOP;
+    FOR item IN SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() LOOP
+        PERFORM setval(quote_ident(item.sequencename), 1, false);
+    END LOOP;
+END $$
+"""
+
+
 def _truncate_postgres(url: str) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     engine = make_engine(url)
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        connection.execute(text(_EMPTY_SCHEMA))
     engine.dispose()
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -29,8 +29,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from coalwatch.adapters.dumps import DumpFailed
 from coalwatch.audit import checkpoints
 from coalwatch.audit.checkpoints import Checkpoint
 from coalwatch.auth.principal import Principal
@@ -44,6 +45,7 @@ from coalwatch.storage.session import make_engine, make_sessionmaker, transactio
 from coalwatch.users import service as users
 from coalwatch.wire.signing import generate_private_key
 from tests.backups.conftest import Pair
+from tests.conftest import _truncate_postgres
 from tests.support.world import World, totalizer, world
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -337,3 +339,31 @@ def test_every_backup_carries_the_newest_audit_checkpoint(env: Env, tmp_path: Pa
     manifest, _ = service.verify(env.policy.directory / f"{made.file_name}.json")
     assert manifest.audit_checkpoint == signed.as_json()
     assert Checkpoint.from_json(manifest.audit_checkpoint).head_id == made.audit_head_id
+
+
+@pytest.fixture
+def postgres_env(postgres_schema: str, tmp_path: Path) -> Iterator[Env]:
+    _truncate_postgres(postgres_schema)
+    with _env(postgres_schema, tmp_path) as env:
+        yield env
+
+
+def test_a_backup_behind_a_held_table_lock_fails_in_time_and_leaves_nothing(
+    postgres_env: Env,
+) -> None:
+    """A migration (or any DDL) holding a table: the dump gives up with the reason after
+    the policy's wait, instead of queueing for ever (and with it every later lock on the
+    table, a deadlock once the holder waits for the backup); once the lock is gone the
+    next backup is made."""
+    env = replace(postgres_env, policy=replace(postgres_env.policy, lock_wait=timedelta(seconds=1)))
+    holder = make_engine(env.url)
+    try:
+        with holder.begin() as connection:
+            connection.execute(text("LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE"))
+            with pytest.raises(DumpFailed, match="lock"):
+                service.create(env.url, env.policy, "manual", "op", env.now())
+        assert list(env.policy.directory.glob("*")) == []
+        made = service.create(env.url, env.policy, "manual", "op", env.now())
+        assert (env.policy.directory / made.file_name).exists()
+    finally:
+        holder.dispose()

@@ -237,14 +237,23 @@ def _run(command: list[str], database: PgDatabase, what: str) -> str:
     return done.stdout
 
 
-def pg_dump(tool: Path, database: PgDatabase, target: Path, snapshot: str | None = None) -> None:
+def pg_dump(
+    tool: Path,
+    database: PgDatabase,
+    target: Path,
+    snapshot: str | None = None,
+    *,
+    lock_wait_ms: int = 60_000,
+) -> None:
     """``pg_dump --format=custom`` of the center's schema, in the exported ``snapshot``
-    (the one the figures were computed in) when given."""
+    (the one the figures were computed in) when given; it fails rather than wait longer
+    than ``lock_wait_ms`` for a table another transaction holds."""
     command = [
         str(tool),
         "--format=custom",
         f"--schema={database.schema}",
         f"--file={target}",
+        f"--lock-wait-timeout={lock_wait_ms}",
         "--no-password",
     ]
     if snapshot:

@@ -27,6 +27,7 @@ from pathlib import Path
 from alembic.runtime.migration import MigrationContext
 from pydantic import ValidationError
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from coalwatch.adapters import dumps
@@ -58,6 +59,8 @@ EXTENSIONS: dict[Kind, str] = {"sqlite": "sqlite3", "postgresql": "pgdump"}
 AFTER_CHANGE_QUIET = timedelta(minutes=5)
 #: after a failed scheduled backup, the job tries again this much later
 RETRY_AFTER = timedelta(hours=1)
+#: PostgreSQL's code for a lock not granted within ``lock_timeout``
+LOCK_NOT_AVAILABLE = "55P03"
 #: audit actions that are password changes (修改密码, a reset by an administrator)
 PASSWORD_ACTIONS = ("password.",)
 PASSWORD_RESET = ("user.update",)
@@ -99,6 +102,10 @@ class Policy:
     #: None: no scheduled backups (manual and after-change ones still are)
     interval: timedelta | None
     retention: timedelta
+    #: PostgreSQL: how long the dump waits for a table that another transaction holds
+    #: exclusively (a migration, DDL) before it gives up with the reason; a dump that
+    #: queued for ever would hold every later lock on that table behind it
+    lock_wait: timedelta = timedelta(minutes=1)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
@@ -177,18 +184,30 @@ def _dump_sqlite(url: str, partial: Path, now: datetime) -> _Facts:
         return _facts(session, now)
 
 
-def _dump_postgres(engine: Engine, partial: Path, now: datetime) -> tuple[_Facts, str]:
+def _dump_postgres(
+    engine: Engine, partial: Path, now: datetime, lock_wait: timedelta
+) -> tuple[_Facts, str]:
     """pg_dump in the snapshot the figures are computed in: both see the same rows."""
     database = dumps.pg_database(engine.url)
+    wait_ms = max(1, int(lock_wait.total_seconds() * 1000))
     with engine.connect() as connection:
         major = _server_major(connection.dialect.server_version_info)
         tool = dumps.pg_tool("pg_dump", major)
         connection.execution_options(isolation_level="REPEATABLE READ")
         with connection.begin():
+            connection.execute(text(f"SET LOCAL lock_timeout = {wait_ms}"))
             snapshot = connection.scalar(text("SELECT pg_export_snapshot()"))
-            with Session(bind=connection) as session:
-                facts = _facts(session, now)
-            dumps.pg_dump(tool, database, partial, str(snapshot))
+            try:
+                with Session(bind=connection) as session:
+                    facts = _facts(session, now)
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                    raise
+                raise dumps.DumpFailed(
+                    f"a table is locked by another transaction (a migration?) for longer "
+                    f"than {lock_wait.total_seconds():g} s; try again when it has finished"
+                ) from exc
+            dumps.pg_dump(tool, database, partial, str(snapshot), lock_wait_ms=wait_ms)
     return facts, database.schema
 
 
@@ -213,7 +232,7 @@ def create(url: str, policy: Policy, trigger: Trigger, by: str, now: datetime) -
             if kind == "sqlite":
                 facts = _dump_sqlite(url, partial, now)
             else:
-                facts, schema = _dump_postgres(engine, partial, now)
+                facts, schema = _dump_postgres(engine, partial, now, policy.lock_wait)
             size, sha256 = partial.stat().st_size, dumps.sha256_of(partial)
             os.replace(partial, final)
         finally:
