@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ def decisions(session: Session, mine_id: int) -> list[AcceptanceDecision]:
         session.scalars(
             select(AcceptanceDecision)
             .where(AcceptanceDecision.mine_id == mine_id)
-            .order_by(AcceptanceDecision.decided_at, AcceptanceDecision.id)
+            .order_by(AcceptanceDecision.decided_on, AcceptanceDecision.id)
         )
     )
 
@@ -27,19 +28,31 @@ def decision(session: Session, decision_id: int) -> AcceptanceDecision | None:
     return session.get(AcceptanceDecision, decision_id)
 
 
+def effective(decided_on: date, timezone: str) -> datetime:
+    """A decision holds from the start of its day (mine-local): the day of the act."""
+    return datetime.combine(decided_on, time(), ZoneInfo(timezone))
+
+
 def histories(session: Session, mine_ids: Sequence[int] | None) -> dict[int, list[Step]]:
     """The states of these mines (all when None) in time order, in one query; a mine
     without decisions has an empty history (under construction)."""
-    query = select(
-        AcceptanceDecision.mine_id, AcceptanceDecision.decided_at, AcceptanceDecision.state
-    ).order_by(AcceptanceDecision.mine_id, AcceptanceDecision.decided_at, AcceptanceDecision.id)
+    query = (
+        select(
+            AcceptanceDecision.mine_id,
+            AcceptanceDecision.decided_on,
+            AcceptanceDecision.state,
+            Mine.timezone,
+        )
+        .join(Mine, Mine.id == AcceptanceDecision.mine_id)
+        .order_by(AcceptanceDecision.mine_id, AcceptanceDecision.decided_on, AcceptanceDecision.id)
+    )
     if mine_ids is not None:
         if not mine_ids:
             return {}
         query = query.where(AcceptanceDecision.mine_id.in_(list(mine_ids)))
     found: dict[int, list[Step]] = {m: [] for m in mine_ids or ()}
-    for mine_id, at, state in session.execute(query):
-        found.setdefault(mine_id, []).append(Step(at, state))
+    for mine_id, day, state, timezone in session.execute(query):
+        found.setdefault(mine_id, []).append(Step(effective(day, timezone), state))
     return found
 
 
@@ -50,7 +63,7 @@ def latest(session: Session, mine_ids: Sequence[int]) -> dict[int, AcceptanceDec
     rows = session.scalars(
         select(AcceptanceDecision)
         .where(AcceptanceDecision.mine_id.in_(list(mine_ids)))
-        .order_by(AcceptanceDecision.decided_at, AcceptanceDecision.id)
+        .order_by(AcceptanceDecision.decided_on, AcceptanceDecision.id)
     )
     return {d.mine_id: d for d in rows}
 
@@ -63,7 +76,7 @@ def last_accepting(session: Session, mine_ids: Sequence[int]) -> dict[int, Accep
         select(AcceptanceDecision)
         .where(AcceptanceDecision.mine_id.in_(list(mine_ids)), AcceptanceDecision.passed)
         .where(AcceptanceDecision.kind != "suspension")
-        .order_by(AcceptanceDecision.decided_at, AcceptanceDecision.id)
+        .order_by(AcceptanceDecision.decided_on, AcceptanceDecision.id)
     )
     return {d.mine_id: d for d in rows}
 

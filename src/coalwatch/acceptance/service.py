@@ -95,7 +95,11 @@ def _describe(
                 org=org.code,
                 state=state,
                 accepted=accepted,
-                since=current.decided_at if current else mine.created_at,
+                since=(
+                    repository.effective(current.decided_on, mine.timezone)
+                    if current
+                    else mine.created_at
+                ),
                 accepted_by=basis.decided_by if basis else None,
                 accepted_unit=unit,
                 accepted_on=basis.decided_on if basis else None,
@@ -275,23 +279,6 @@ def record_file(session: Session, principal: Principal, decision_id: int) -> tup
     if found.record_file is None or found.record_type is None:
         raise NotFound(f"acceptance decision {decision_id} has no record file")
     return found.record_file, found.record_type, found.record_name or f"acceptance-{found.id}"
-
-
-# ---- what the other pages ask ----------------------------------------------------------
-
-
-def unaccepted_now(session: Session, mine_ids: list[int], now: datetime) -> set[int]:
-    """The mines among these whose system is not accepted at ``now``."""
-    histories = repository.histories(session, mine_ids)
-    return {m for m in mine_ids if rules.state_at(histories.get(m, []), now) != rules.ACCEPTED}
-
-
-def unaccepted_during(
-    session: Session, mine_ids: list[int], start: datetime, end: datetime
-) -> set[int]:
-    """The mines among these whose system was not accepted at some time of [start, end)."""
-    histories = repository.histories(session, mine_ids)
-    return {m for m in mine_ids if rules.unaccepted_during(histories.get(m, []), start, end)}
 
 
 # ---- timed rule ------------------------------------------------------------------------

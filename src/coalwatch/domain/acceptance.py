@@ -47,7 +47,8 @@ UNACCEPTED_MARK = "未验收"
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """A decision in the history: from ``at`` on the system is in ``state``."""
+    """A decision in the history: from ``at`` on (the start of the day of the act, as on
+    its record) the system is in ``state``."""
 
     at: datetime
     state: str
@@ -79,13 +80,13 @@ def unaccepted_during(history: Sequence[Step], start: datetime, end: datetime) -
     """Whether the system was not accepted at any instant of [start, end)."""
     if state_at(history, start) != ACCEPTED:
         return True
-    return any(start < s.at < end and s.state != ACCEPTED for s in history)
+    return any(start <= s.at < end and s.state != ACCEPTED for s in history)
 
 
 def unaccepted_since(history: Sequence[Step], now: datetime) -> datetime | None:
-    """Since when the system is not accepted (None when it is accepted at ``now``):
-    the last decision that left it so, or None-dated history (never accepted) → None is
-    not returned; the caller gives the mine's creation for an empty history."""
+    """Since when the system is not accepted at ``now``: the last decision that left it
+    so; None when it is accepted, or when no decision was taken yet (the caller knows
+    since when the mine exists)."""
     if state_at(history, now) == ACCEPTED:
         return None
     past = [s for s in history if s.at <= now]

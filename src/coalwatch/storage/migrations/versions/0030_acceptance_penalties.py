@@ -7,8 +7,10 @@ Create Date: 2026-12-06 13:00:00.000000
 - ``acceptance_decisions``: the supervising unit's acceptances 验收, resumptions 复产验收,
   annual inspections 年检 and suspensions of a mine's monitoring system. A mine without
   any is under construction 在建. Every mine that exists when this runs was producing
-  under the center already: it gets one acceptance, dated when the mine was created and
-  recorded by the upgrade (no unit, no record), so that nothing it shows changes.
+  under the center already: it gets one acceptance recorded by the upgrade (no unit, no
+  record, no inspection due), in force from the day before its first day (of creation or
+  of production: the UTC date may be a day ahead of the mine's), so nothing it shows
+  changes.
 - ``penalties`` and ``penalty_evidence``: penalty decisions 处罚决定 of the regulation's
   penalty article, the evidence they link and their execution.
 - The built-in role 监管人员 (regulator) gets the two new decisions ``region:acceptance``
@@ -18,7 +20,7 @@ Written by hand.
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -36,6 +38,9 @@ ROLES = sa.table(
     sa.column("builtin", sa.Boolean),
 )
 MINES = sa.table("mines", sa.column("id", sa.Integer), sa.column("created_at", sa.DateTime))
+HOURS = sa.table(
+    "hourly_production", sa.column("mine_id", sa.Integer), sa.column("local_day", sa.Date)
+)
 UPGRADE_ACTOR = "系统升级"
 UPGRADE_NOTE = "升级前已在运行的矿井，视为已验收"
 
@@ -143,9 +148,16 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_penalty_evidence_penalty_id"), "penalty_evidence", ["penalty_id"], unique=False
     )
-    # the mines that exist were producing under the center: accepted since their creation
+    # the mines that exist were producing under the center: accepted from their first
+    # day (of creation or of production, whichever came first), so that no figure of
+    # theirs is marked
     bind = op.get_bind()
     now = datetime.now(UTC)
+    first_days = dict(
+        bind.execute(
+            sa.select(HOURS.c.mine_id, sa.func.min(HOURS.c.local_day)).group_by(HOURS.c.mine_id)
+        ).all()
+    )
     rows = []
     for mine_id, created_at in bind.execute(sa.select(MINES.c.id, MINES.c.created_at)).all():
         if isinstance(created_at, str):  # SQLite without the column's type: ISO text
@@ -153,14 +165,18 @@ def upgrade() -> None:
         at = created_at if created_at is not None else now
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
+        first = first_days.get(mine_id)
+        if isinstance(first, str):
+            first = date.fromisoformat(first)
+        day = min(at.date(), first) if first is not None else at.date()
         rows.append(
             {
                 "mine_id": mine_id,
                 "kind": "acceptance",
                 "passed": True,
                 "state": "accepted",
-                "decided_on": at.date(),
-                "decided_at": at,
+                "decided_on": day - timedelta(days=1),
+                "decided_at": now,
                 "decided_by": UPGRADE_ACTOR,
                 "note": UPGRADE_NOTE,
             }
