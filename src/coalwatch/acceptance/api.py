@@ -27,6 +27,7 @@ def acceptance(mine: str, ctx: Ctx) -> AcceptanceOut:
 
 @router.post(
     "/mines/{mine}/acceptance",
+    status_code=201,
     summary="Accept, re-accept, inspect (年检) or suspend a mine's system (supervising unit)",
 )
 def decide(mine: str, data: DecisionIn, ctx: Ctx) -> AcceptanceOut:

@@ -138,6 +138,7 @@ def decide(
     session: Session, principal: Principal, code: str, data: DecisionIn, now: datetime
 ) -> AcceptanceOut:
     """Record a supervising unit's decision; the system's state follows from it."""
+    principal.require(DECIDE)
     mine, org = visible_mine(session, principal, code)
     authority.require_decision(session, principal, DECIDE, org)
     tz = ZoneInfo(mine.timezone)
@@ -242,6 +243,7 @@ def set_record(
 ) -> DecisionOut:
     """The acceptance record 验收记录 as a file (PDF, JPEG or PNG, at most 10 MB), kept
     with its SHA-256 (in the audit log too); by the unit that may decide."""
+    principal.require(DECIDE)
     found, mine, org = _visible_decision(session, principal, decision_id)
     authority.require_decision(session, principal, DECIDE, org)
     media_type = media_type.split(";")[0].strip().lower()

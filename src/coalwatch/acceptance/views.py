@@ -75,6 +75,7 @@ async def decide(page: RegionPage, mine: str) -> Response:
 @router.post("/region/acceptance/{mine}/records/{decision_id}")
 async def upload_record(page: RegionPage, mine: str, decision_id: Id) -> Response:
     """The acceptance record's file, uploaded from the page (multipart)."""
+    page.principal.require(service.DECIDE)
     form = await page.request.form()
     upload = form.get("file")
     back = f"/region/acceptance/{mine}"

@@ -133,6 +133,7 @@ def record_penalty(
     session: Session, principal: Principal, data: PenaltyIn, now: datetime
 ) -> PenaltyOut:
     """A penalty decision on a mine, with its evidence."""
+    principal.require(DECIDE)
     mine, org = visible_mine(session, principal, data.mine)
     authority.require_decision(session, principal, DECIDE, org)
     offence = rules.OFFENCE_BY_CODE[data.offence]
@@ -260,6 +261,7 @@ def _decidable(
 def add_evidence(
     session: Session, principal: Principal, penalty_id: int, data: EvidenceIn, now: datetime
 ) -> PenaltyOut:
+    principal.require(DECIDE)
     penalty, mine, org = _decidable(session, principal, penalty_id)
     authority.require_decision(session, principal, DECIDE, org)
     evidence = _link(session, principal, penalty, mine, data, now)
@@ -286,6 +288,7 @@ def attach(
 ) -> PenaltyOut:
     """A picture or document (PDF, JPEG or PNG, at most 10 MB) kept with its SHA-256,
     which the audit log holds too."""
+    principal.require(DECIDE)
     penalty, _, org = _decidable(session, principal, penalty_id)
     authority.require_decision(session, principal, DECIDE, org)
     media_type = media_type.split(";")[0].strip().lower()
@@ -344,6 +347,7 @@ def execute(
 ) -> PenaltyOut:
     """Record the execution: the fines paid, the orders (stop, licence held) carried out.
     The record is executed when the fines are paid and the orders, if any, carried out."""
+    principal.require(DECIDE)
     penalty, mine, org = _decidable(session, principal, penalty_id)
     authority.require_decision(session, principal, DECIDE, org)
     if penalty.status == "executed":

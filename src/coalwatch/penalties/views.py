@@ -217,6 +217,7 @@ async def add_evidence(page: RegionPage, penalty_id: Id) -> Response:
 
 @router.post("/region/penalties/{penalty_id}/attachments")
 async def attach(page: RegionPage, penalty_id: Id) -> Response:
+    page.principal.require(service.DECIDE)
     form = await page.request.form()
     upload = form.get("file")
     back = f"/region/penalties/{penalty_id}"
