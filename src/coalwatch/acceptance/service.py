@@ -30,6 +30,7 @@ from coalwatch.domain import acceptance as rules
 from coalwatch.domain.alarms import AlarmType, detail_params
 from coalwatch.domain.units import kg_to_tonnes
 from coalwatch.errors import N_, Conflict, Forbidden, Invalid, NotFound
+from coalwatch.federation import downward
 from coalwatch.mines.service import visible_mine
 from coalwatch.orgs import authority
 from coalwatch.orgs.repository import mines_under
@@ -37,6 +38,9 @@ from coalwatch.orgs.service import unit_of, visible_org
 from coalwatch.storage.models import Mine, Org
 
 DECIDE = "region:acceptance"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: how the decision travels down to the center holding the mine (federation/decisions.py)
+DECISION_KIND = "acceptance.decide"
 #: the next annual inspection is due within a year of the decision
 MAX_INSPECTION_DAYS = 366
 MAX_RECORD_BYTES = 10 * 1024 * 1024
@@ -162,7 +166,8 @@ def decide(
     result = rules.result(data.kind, data.passed)
     _check(data, result)
     unit = unit_of(session, principal) or authority.deciding_unit(session, org)
-    if unit is None:  # may_decide would have refused
+    upstream = downward.from_upstream(session)
+    if unit is None and upstream is None:  # may_decide would have refused
         raise Forbidden(N_("本中心没有矿井之上的监管单位"), {"permission": DECIDE})
     made = AcceptanceDecision(
         mine_id=mine.id,
@@ -172,7 +177,8 @@ def decide(
         decided_on=data.decided_on,
         decided_at=now,
         decided_by=principal.name,
-        unit_id=unit.id,
+        # decided by the upstream's unit (named in decided_by), applied here
+        unit_id=unit.id if unit is not None and upstream is None else None,
         record_no=data.record_no,
         note=data.note,
         inspection_due=data.inspection_due if result == rules.ACCEPTED else None,
@@ -185,9 +191,24 @@ def decide(
         action=f"acceptance.{data.kind}",
         entity="acceptance",
         key=mine.code,
-        detail={**data.model_dump(mode="json"), "state": result, "unit": unit.code},
+        detail={
+            **data.model_dump(mode="json"),
+            "state": result,
+            "unit": upstream or (unit.code if unit else None),
+        },
         at=now,
     )
+    if upstream is None and unit is not None and mine.managed_by_center_id is not None:
+        # the center that holds the mine below learns the decision (federation/downward.py)
+        downward.publish_decision(
+            session,
+            mine,
+            DECISION_KIND,
+            {"key": mine.code, "data": data.model_dump(mode="json")},
+            now=now,
+            decided_by=principal.name,
+            unit=f"{unit.code} {unit.name}",
+        )
     if result == rules.ACCEPTED:  # at once, not at the next round
         alarms.end_condition(
             session, mine_id=mine.id, type_=AlarmType.UNACCEPTED_PRODUCTION, at=now
@@ -300,7 +321,8 @@ def tick(session: Session, now: datetime) -> None:
     for mine in mines:
         history = histories.get(mine.id, [])
         if rules.state_at(history, now) != rules.ACCEPTED:
-            since[mine.id] = rules.unaccepted_since(history, now) or mine.created_at
+            # never accepted: all its production, a backlog older than the mine's entry too
+            since[mine.id] = rules.unaccepted_since(history, now) or EPOCH
         elif mine.id in open_unaccepted:
             alarms.end_condition(
                 session, mine_id=mine.id, type_=AlarmType.UNACCEPTED_PRODUCTION, at=now
@@ -322,7 +344,7 @@ def tick(session: Session, now: datetime) -> None:
                     params=detail_params(
                         "unaccepted",
                         acceptance=history[-1].state if history else rules.UNDER_CONSTRUCTION,
-                        since=since[mine.id].isoformat(),
+                        since=(history[-1].at if history else mine.created_at).isoformat(),
                         produced=kg_to_tonnes(kg),
                     ),
                 )
