@@ -327,7 +327,10 @@ def tick(session: Session, now: datetime) -> None:
             alarms.end_condition(
                 session, mine_id=mine.id, type_=AlarmType.UNACCEPTED_PRODUCTION, at=now
             )
-    produced = repository.produced_since(session, since)
+    # a mine alarmed already stays alarmed until accepted: only the others are read
+    produced = repository.produced_since(
+        session, {m: at for m, at in since.items() if m not in open_unaccepted}
+    )
     accepting = repository.last_accepting(session, [m.id for m in mines if m.id not in since])
     for mine in mines:
         history = histories.get(mine.id, [])
