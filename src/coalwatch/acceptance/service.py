@@ -145,6 +145,7 @@ def decide(
     principal.require(DECIDE)
     mine, org = visible_mine(session, principal, code)
     authority.require_decision(session, principal, DECIDE, org)
+    session.refresh(mine, with_for_update=True)  # one decision at a time per mine
     tz = ZoneInfo(mine.timezone)
     history = repository.decisions(session, mine.id)
     state = history[-1].state if history else rules.UNDER_CONSTRUCTION
