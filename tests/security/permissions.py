@@ -36,6 +36,10 @@ MENUS: dict[str, tuple[str, ...]] = {
         "region:shutdown",
         "region:limits",
         "region:confirm",
+        # the supervision of the mines: accepting their systems 验收 (第七条、第十四条),
+        # penalty decisions 处罚 (第十八条): the coal administration's, never a mine's
+        "region:acceptance",
+        "region:penalty",
     ),
     "settlement": (),
     "system": (),
@@ -46,7 +50,8 @@ PERMISSIONS: tuple[str, ...] = tuple(
 EVERY_VIEW = frozenset(f"{prefix}:view" for prefix in MENUS)
 #: the decisions on a mine's yardsticks: a supervising unit's, never a mine's (approving
 #: manual entries, capacity, coefficients, plans, permits; reductions and waivers;
-#: acknowledging shutdowns; the legal limits; confirming suspect increments)
+#: acknowledging shutdowns; the legal limits; confirming suspect increments; accepting a
+#: mine's system; penalty decisions)
 DECISIONS = frozenset({"production:approve", *MENUS["region"]})
 #: what every person at a mine sees: the mine's monitoring, video, data, alarms, reports,
 #: ledgers and production (not the region's view, the fees, nor the system settings)

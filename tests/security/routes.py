@@ -100,7 +100,22 @@ PARAMS = {
     "shutdown_id": "999999",
     "request": "999999",
     "suspect_id": "999999",
+    "decision_id": "999999",
+    "penalty_id": "999999",
+    "evidence_id": "999999",
 }
+#: a penalty the service refuses after its permission check (a fine below the article's)
+PENALTY = {
+    "number": "SEC-1",
+    "mine": "M1",
+    "offence": "uncertified_staff",
+    "facts": "未持证上岗",
+    "found_on": "2026-03-14",
+    "enterprise_fine": "1",
+    "decided_on": "2026-03-14",
+}
+#: a decision on a system the service refuses after its permission check (in the future)
+ACCEPTANCE = {"kind": "suspension", "decided_on": "2099-01-01", "note": "停产整顿"}
 DAY = {"period": "day", "from": "2026-03-14T00:00:00+08:00", "to": "2026-03-15T00:00:00+08:00"}
 WINDOW = {"start": "2026-03-16T00:00:00+08:00", "end": "2026-03-16T04:00:00+08:00"}
 SHIFTS = [
@@ -230,6 +245,33 @@ ROUTES: dict[tuple[str, str], Rule] = {
         perms("region:confirm"), json={"reason": "核实为误读"}
     ),
     ("GET", "/api/v1/mines/{mine}/summary"): Rule(TOKEN),
+    # ---- API: acceptance 验收 and penalties 处罚
+    ("GET", "/api/v1/acceptance"): Rule(TOKEN),
+    ("GET", "/api/v1/mines/{mine}/acceptance"): Rule(TOKEN),
+    ("POST", "/api/v1/mines/{mine}/acceptance"): Rule(
+        perms("region:acceptance"), json=ACCEPTANCE, ok=422
+    ),
+    ("PUT", "/api/v1/acceptance/{decision_id}/record"): Rule(
+        perms("region:acceptance"),
+        content=b"%PDF-1.4",
+        headers={"Content-Type": "application/pdf"},
+    ),
+    ("GET", "/api/v1/acceptance/{decision_id}/record"): Rule(TOKEN),
+    ("POST", "/api/v1/penalties"): Rule(perms("region:penalty"), json=PENALTY, ok=422),
+    ("GET", "/api/v1/penalties"): Rule(TOKEN),
+    ("GET", "/api/v1/penalties/report"): Rule(TOKEN, query=DAYS),
+    ("GET", "/api/v1/penalties/{penalty_id}"): Rule(TOKEN),
+    ("GET", "/api/v1/penalties/{penalty_id}/pdf"): Rule(TOKEN),
+    ("POST", "/api/v1/penalties/{penalty_id}/evidence"): Rule(
+        perms("region:penalty"), json={"kind": "alarm", "ref": "1"}
+    ),
+    ("POST", "/api/v1/penalties/{penalty_id}/attachments"): Rule(
+        perms("region:penalty"), content=b"\x89PNG", headers={"Content-Type": "image/png"}
+    ),
+    ("GET", "/api/v1/penalties/{penalty_id}/attachments/{evidence_id}"): Rule(TOKEN),
+    ("POST", "/api/v1/penalties/{penalty_id}/execution"): Rule(
+        perms("region:penalty"), json={"paid_on": "2026-03-14"}
+    ),
     ("GET", "/api/v1/mines/{mine}/production"): Rule(TOKEN, query=DAY),
     ("GET", "/api/v1/mines/{mine}/status"): Rule(TOKEN),
     ("GET", "/api/v1/jobs/leader"): Rule(TOKEN),
@@ -858,6 +900,31 @@ ROUTES.update(
         ),
         ("POST", "/region/faults/{fault_id}/report-confirm"): Rule(
             perms("region:view", "region:reduction"), form={"accepted": "true"}
+        ),
+        ("GET", "/region/acceptance"): Rule(perms("region:view")),
+        ("GET", "/region/acceptance/{mine}"): Rule(perms("region:view")),
+        ("POST", "/region/acceptance/{mine}"): Rule(
+            perms("region:view", "region:acceptance"), form=ACCEPTANCE
+        ),
+        ("POST", "/region/acceptance/{mine}/records/{decision_id}"): Rule(
+            perms("region:view", "region:acceptance"), form={}
+        ),
+        ("GET", "/region/acceptance/records/{decision_id}"): Rule(perms("region:view")),
+        ("GET", "/region/penalties"): Rule(perms("region:view")),
+        ("POST", "/region/penalties"): Rule(perms("region:view", "region:penalty"), form=PENALTY),
+        ("GET", "/region/penalties/{penalty_id}"): Rule(perms("region:view")),
+        ("GET", "/region/penalties/{penalty_id}/pdf"): Rule(perms("region:view")),
+        ("POST", "/region/penalties/{penalty_id}/evidence"): Rule(
+            perms("region:view", "region:penalty"), form={"kind": "alarm", "ref": "1"}
+        ),
+        ("POST", "/region/penalties/{penalty_id}/attachments"): Rule(
+            perms("region:view", "region:penalty"), form={}
+        ),
+        ("GET", "/region/penalties/{penalty_id}/attachments/{evidence_id}"): Rule(
+            perms("region:view")
+        ),
+        ("POST", "/region/penalties/{penalty_id}/execution"): Rule(
+            perms("region:view", "region:penalty"), form={"paid_on": "2026-03-14"}
         ),
         # ---- pages: 生产管理, the approvals
         ("POST", "/production/{mine}/coefficient-applications/{application}/approve"): Rule(

@@ -124,8 +124,11 @@ class World:
         trips: tuple[str, ...] = (),
         station: str | None = "S1",
         rollover_t: str | int | None = None,
+        accepted: bool = True,
     ) -> None:
-        """A county (if missing), a mine, its points and one station."""
+        """A county (if missing), a mine, its points and one station. ``accepted``: its
+        system is accepted from the start, as the upgrade leaves a mine that was running
+        (a new mine is under construction until a supervising unit accepts it)."""
         existing = {o["code"] for o in self.ok(self.get("/orgs"))["items"]}
         if org not in existing:
             self.ok(self.post("/orgs", {"code": org, "name": f"{org} 县", "kind": "county"}))
@@ -135,6 +138,8 @@ class World:
                 {"code": code, "name": f"{code} 矿", "org": org, "annual_capacity_t": capacity_t},
             )
         )
+        if accepted:
+            self.accept_from_the_start(code)
         for point in belts:
             body: dict[str, Any] = {"code": point, "name": f"{point} 皮带秤", "kind": "belt"}
             if rollover_t is not None:
@@ -152,6 +157,31 @@ class World:
                 )
             )
             self.stations[station] = Station(station, key)
+
+    def accept_from_the_start(self, code: str) -> None:
+        """The mine's system accepted since long before any record (what migration 0030
+        records for the mines that exist when it runs)."""
+        from datetime import date
+
+        from sqlalchemy import select
+
+        from coalwatch.acceptance.models import AcceptanceDecision
+        from coalwatch.storage.models import Mine
+
+        state = self.client.app.state.coalwatch  # type: ignore[attr-defined]
+        with transaction(state.sessions) as session:
+            mine = session.scalars(select(Mine).where(Mine.code == code)).one()
+            session.add(
+                AcceptanceDecision(
+                    mine_id=mine.id,
+                    kind="acceptance",
+                    passed=True,
+                    state="accepted",
+                    decided_on=date(2000, 1, 1),
+                    decided_at=self.clock(),
+                    decided_by="系统升级",
+                )
+            )
 
     def upload(
         self,

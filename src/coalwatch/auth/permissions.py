@@ -55,6 +55,9 @@ MENUS: tuple[Menu, ...] = (
             ("region:shutdown", "停产确认"),
             ("region:limits", "法定时限"),
             ("region:confirm", "可疑增量确认"),
+            # the supervision of the mines: acceptance of their systems, penalties
+            ("region:acceptance", "验收与年检"),
+            ("region:penalty", "违法处罚"),
         ),
     ),
     Menu("settlement", "结算管理"),

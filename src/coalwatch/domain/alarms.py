@@ -19,6 +19,7 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from coalwatch.domain.acceptance import STATE_LABELS as ACCEPTANCE_STATE_LABELS
 from coalwatch.domain.capacity import SERIOUS_MONTH_FACTOR, SUSTAINED_FACTOR, monthly_capacity
 from coalwatch.domain.limits import MAX_TRIP_T, MAX_WINDOW_T
 from coalwatch.domain.people import STATE_LABELS as CERTIFICATE_STATE_LABELS
@@ -66,6 +67,10 @@ class AlarmType(StrEnum):
     UNSIGNED_HANDOVER = "unsigned_handover"
     #: a routine check not done by its last day 定期检查超期
     ROUTINE_OVERDUE = "routine_overdue"
+    #: production recorded at a mine whose monitoring system is not accepted 未验收生产
+    UNACCEPTED_PRODUCTION = "unaccepted_production"
+    #: the licence's annual inspection of the system past its due day 年检超期
+    INSPECTION_OVERDUE = "inspection_overdue"
 
 
 class Severity(StrEnum):
@@ -107,6 +112,8 @@ SEVERITY: dict[AlarmType, Severity] = {
     AlarmType.LATE_SIGN_ON: Severity.WARNING,
     AlarmType.UNSIGNED_HANDOVER: Severity.WARNING,
     AlarmType.ROUTINE_OVERDUE: Severity.WARNING,
+    AlarmType.UNACCEPTED_PRODUCTION: Severity.CRITICAL,
+    AlarmType.INSPECTION_OVERDUE: Severity.MAJOR,
 }
 
 #: how the pages and exports name a severity and a state (gettext message ids)
@@ -156,6 +163,8 @@ LABELS: dict[AlarmType, str] = {
     AlarmType.LATE_SIGN_ON: "未按时到岗",
     AlarmType.UNSIGNED_HANDOVER: "交接班未签字",
     AlarmType.ROUTINE_OVERDUE: "定期检查超期",
+    AlarmType.UNACCEPTED_PRODUCTION: "未验收生产",
+    AlarmType.INSPECTION_OVERDUE: "年检超期",
 }
 
 OVERPRODUCTION = {
@@ -305,6 +314,8 @@ DETAILS: dict[str, str] = {
     "unsigned_handover": "%(day)s %(shift)s 交接班未由双方签字",
     "routine_overdue": "%(routine)s 应于 %(due)s 前完成（上次 %(last)s）",
     "calibration_error": "调校误差 %(error)s%%，超过 %(accuracy)s 级允许误差",
+    "unaccepted": "监控系统%(acceptance)s（自 %(since)s 起），记录到产量 %(produced)s t",
+    "inspection_due": "年检应于 %(due)s 前完成",
     "config_mismatch": "主站 %(station)s 运行的配置 %(running)s 不是中心下发的第 %(version)s 版 "
     "%(issued)s",
 }
@@ -340,6 +351,7 @@ _CODED: dict[str, Mapping[str, str]] = {
     "health": {h.value: label for h, label in HEALTH_LABELS.items()},
     "state": CERTIFICATE_STATE_LABELS,
     "routine": {r.code: r.label for r in ROUTINES},
+    "acceptance": ACCEPTANCE_STATE_LABELS,
 }
 
 Gettext = Callable[[str], str]
@@ -417,6 +429,7 @@ TONNE_TYPES = frozenset(
         AlarmType.TRANSPORT_ANOMALY,
         AlarmType.METERING_ANOMALY,
         AlarmType.PRODUCTION_DURING_SHUTDOWN,
+        AlarmType.UNACCEPTED_PRODUCTION,
     }
 )
 

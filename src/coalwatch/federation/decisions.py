@@ -25,6 +25,8 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from coalwatch.acceptance import service as acceptance
+from coalwatch.acceptance.schemas import DecisionIn
 from coalwatch.alarms import thresholds
 from coalwatch.auth.permissions import ALL
 from coalwatch.auth.principal import Principal
@@ -153,6 +155,10 @@ def _permit(session: Session, principal: Principal, key: str, data: Any, now: da
     permits.approve_permit(session, principal, key, _model(PermitIn, data), now)
 
 
+def _acceptance(session: Session, principal: Principal, key: str, data: Any, now: datetime) -> None:
+    acceptance.decide(session, principal, key, _model(DecisionIn, data), now)
+
+
 def _threshold(session: Session, principal: Principal, key: str, data: Any, now: datetime) -> None:
     thresholds.set_threshold(session, principal, key, _model(thresholds.ThresholdIn, data), now)
 
@@ -165,6 +171,7 @@ APPLIERS: dict[str, Applier] = {
     "mine.coefficient": _coefficient,
     "permit.approve": _permit,
     "threshold.set": _threshold,
+    acceptance.DECISION_KIND: _acceptance,
 }
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from coalwatch.acceptance import service as acceptance
 from coalwatch.alarms import channels, engine
 from coalwatch.events.broker import Broker, attach
 from coalwatch.faults import service as faults
@@ -56,6 +57,7 @@ def run_once(
         faults.assess_due(session, now)  # 核减: pending once a report is late, growing
         people.tick(session, now)  # staffing, sign-on, certificates, handovers
         routines.tick(session, now)  # routine checks past their due day
+        acceptance.tick(session, now)  # production not accepted, annual inspection overdue
     channels.deliver_due(sessions, now)
     with transaction(sessions) as session:
         reports.generate_due(session, now)

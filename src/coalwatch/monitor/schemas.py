@@ -39,6 +39,12 @@ class MineStatus(BaseModel):
     stations: list[StationState]
     alarms_open: int
     alarms_unacked: int
+    #: the state of the mine's monitoring system (验收); production shows 未验收 unless
+    acceptance: str = "accepted"
+
+    @property
+    def accepted(self) -> bool:
+        return self.acceptance == "accepted"
 
     @property
     def online(self) -> bool:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from coalwatch.acceptance import flags
 from coalwatch.alarms import service as alarms
 from coalwatch.auth.principal import Principal
 from coalwatch.domain.alarms import Thresholds
@@ -100,6 +101,7 @@ def overview(
     ids = [m.id for m in mines]
     current = production.current_figures(session, mines, now)
     counts = alarms.open_counts(session, ids)
+    states = flags.states_now(session, ids, now)
     stations: dict[int, list[StationState]] = {m: [] for m in ids}
     for station in repository.stations_of(session, ids):
         stations[station.mine_id].append(
@@ -120,6 +122,7 @@ def overview(
             stations=stations[m.id],
             alarms_open=counts.get(m.id, (0, 0))[0],
             alarms_unacked=counts.get(m.id, (0, 0))[1],
+            acceptance=states[m.id],
         )
         for m, o in rows
     ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -34,6 +35,10 @@ class Summary(BaseModel):
     day: Figure
     month: Figure
     year: Figure
+    #: the state of the mine's monitoring system at ``at`` (验收): production of a mine
+    #: not accepted is flagged (未验收)
+    acceptance: Literal["under_construction", "accepted", "suspended"] = "accepted"
+    accepted: bool = True
 
 
 class PeriodFigure(Figure):

@@ -17,8 +17,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from coalwatch.acceptance import flags
 from coalwatch.auth.principal import Principal
 from coalwatch.domain import capacity as rules
+from coalwatch.domain.acceptance import ACCEPTED
 from coalwatch.domain.coefficients import raw_units
 from coalwatch.domain.periods import (
     Period,
@@ -178,9 +180,12 @@ def summary(
         ),
     )
     yardstick = yardsticks(session, [mine.id], today, today)[mine.id]
+    state = flags.states_now(session, [mine.id], at)[mine.id]
     return Summary(
         mine=mine.code,
         at=at,
+        acceptance=state,
+        accepted=state == ACCEPTED,
         hour=_measure(hour_sums, yardstick, Period.HOUR, today).figure(),
         day=_measure(day_sums, yardstick, Period.DAY, today).figure(),
         month=_measure(month_sums, yardstick, Period.MONTH, today).figure(),

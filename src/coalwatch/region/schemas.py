@@ -22,6 +22,8 @@ class RegionRow(BaseModel):
     #: the sub-region a mine row belongs to (None: directly in the region)
     parent: str | None
     figure: Figure
+    #: a mine's production of the range recorded while its system was not accepted (未验收)
+    unaccepted: bool = False
 
 
 class RegionProduction(BaseModel):
@@ -46,6 +48,13 @@ class RankedMine(BaseModel):
     ratio: NumberOut | None
     over: bool
     alarms_open: int
+    #: the state of the mine's monitoring system now (验收), and whether production of
+    #: the range was recorded while it was not accepted (未验收)
+    acceptance: str = "accepted"
+    unaccepted: bool = False
+    #: penalty decisions not yet executed, and all of them (违法处罚)
+    penalties_open: int = 0
+    penalties: int = 0
 
 
 class Ranking(BaseModel):

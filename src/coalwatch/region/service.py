@@ -12,12 +12,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from coalwatch.acceptance import flags
 from coalwatch.alarms import repository as alarm_repository
 from coalwatch.auth.principal import Principal
 from coalwatch.domain.periods import Period
 from coalwatch.faults import service as faults
 from coalwatch.orgs import repository as org_repository
 from coalwatch.orgs.service import visible_org
+from coalwatch.penalties import repository as penalty_repository
 from coalwatch.production import service as production
 from coalwatch.production.schemas import Figure, MineProduction
 from coalwatch.region import repository
@@ -88,8 +90,27 @@ def region_production(
                 )
             )
     return RegionProduction(
-        org=org.code, name=org.name, period=period, start=start, end=end, rows=rows
+        org=org.code,
+        name=org.name,
+        period=period,
+        start=start,
+        end=end,
+        rows=_flag(session, org, rows, start, end),
     )
+
+
+def _flag(
+    session: Session, org: Org, rows: list[RegionRow], start: datetime, end: datetime
+) -> list[RegionRow]:
+    """未验收 on the mine rows with production while the mine's system was not accepted."""
+    ids = {row.code: row.id for row in org_repository.mine_rows_under(session, org.path)}
+    during = flags.unaccepted_during(session, list(ids.values()), start, end)
+    return [
+        r.model_copy(update={"unaccepted": True})
+        if r.kind == "mine" and r.figure.gross_t > 0 and ids.get(r.code) in during
+        else r
+        for r in rows
+    ]
 
 
 def ranking(
@@ -110,7 +131,11 @@ def ranking(
     mines = {
         mine.code: (mine, unit) for mine, unit in org_repository.mines_under(session, org.path)
     }
-    counts = alarm_repository.open_counts(session, [mine.id for mine, _ in mines.values()])
+    ids = [mine.id for mine, _ in mines.values()]
+    counts = alarm_repository.open_counts(session, ids)
+    states = flags.states_now(session, ids, now)
+    during = flags.unaccepted_during(session, ids, start, end)
+    penalty_counts = penalty_repository.counts(session, ids)
     rows: list[tuple[MineProduction, Figure, Mine, Org]] = []
     for item in whole.mines:
         if item.total is not None and item.mine in mines:
@@ -139,6 +164,10 @@ def ranking(
                 ratio=figure.ratio,
                 over=figure.over,
                 alarms_open=counts.get(mine.id, (0, 0))[0],
+                acceptance=states[mine.id],
+                unaccepted=figure.gross_t > 0 and mine.id in during,
+                penalties_open=penalty_counts.get(mine.id, (0, 0))[0],
+                penalties=penalty_counts.get(mine.id, (0, 0))[1],
             )
             for index, (_, figure, mine, unit) in enumerate(rows, start=1)
         ],

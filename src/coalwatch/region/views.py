@@ -168,7 +168,15 @@ def _export(
 
     labels = {"total": _("合计"), "org": _("小计")}
     table = [
-        line(f"{r.name} {labels[r.kind]}" if r.kind in labels else r.name, r.code, r.figure)
+        line(
+            f"{r.name} {labels[r.kind]}"
+            if r.kind in labels
+            else f"{r.name} [{_('未验收')}]"
+            if getattr(r, "unaccepted", False)
+            else r.name,
+            r.code,
+            r.figure,
+        )
         for r in rows
     ]
     name = f"{title}-{_('辖区产量')}-{page.label(PERIOD_LABELS[period.value])}-{first}-{last}"

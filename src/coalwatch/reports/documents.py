@@ -15,9 +15,10 @@ from coalwatch.adapters.documents import (
     render_pdf,
     xlsx_bytes,
 )
+from coalwatch.domain.acceptance import UNACCEPTED_MARK
 from coalwatch.domain.reports import SIGNER_LABELS, SIGNING_ORDER
 from coalwatch.production.schemas import Figure
-from coalwatch.reports.schemas import DailyReport, PeriodReport
+from coalwatch.reports.schemas import DailyReport, PeriodReport, PeriodRow
 
 RATIO_FORMAT = "0.00%"
 FIGURE_HEADER = [
@@ -58,6 +59,7 @@ def daily_xlsx(report: DailyReport) -> bytes:
             f"矿井 Mine: {report.mine} {report.name}",
             f"单位 Org: {report.org} {report.org_name}",
             f"版本 Revision: {report.revision}  SHA-256: {report.sha256}",
+            *([UNACCEPTED_NOTE] if report.unaccepted else []),
         ],
         tables=[
             Table(
@@ -183,10 +185,22 @@ PERIOD_CSV_HEADER = (
 )
 
 
+#: what a daily report of a day with production while not accepted says (未验收)
+UNACCEPTED_NOTE = (
+    f"{UNACCEPTED_MARK}：本日产量记录于监控系统未经验收期间 "
+    "(production recorded while the monitoring system was not accepted)"
+)
+
+
+def _marked(row: PeriodRow) -> str:
+    """A row's label, marked 未验收 when its production was recorded while not accepted."""
+    return f"{row.label} [{UNACCEPTED_MARK}]" if row.unaccepted else row.label
+
+
 def period_csv(report: PeriodReport) -> list[list[Cell]]:
     """One row per sub-period or mine, then the totals (key ``*``)."""
     rows: list[list[Cell]] = [
-        [r.key, r.label, *_figure(r), str(r.over).lower()] for r in report.rows
+        [r.key, _marked(r), *_figure(r), str(r.over).lower()] for r in report.rows
     ]
     t = report.total
     rows.append(["*", "合计", *_figure(t), str(t.over).lower()])
@@ -194,7 +208,7 @@ def period_csv(report: PeriodReport) -> list[list[Cell]]:
 
 
 def period_xlsx(report: PeriodReport) -> bytes:
-    rows: list[Sequence[Cell]] = [[r.key, r.label, *_figure(r)] for r in report.rows]
+    rows: list[Sequence[Cell]] = [[r.key, _marked(r), *_figure(r)] for r in report.rows]
     rows.append(["合计 Total", None, *_figure(report.total)])
     sheet = Sheet(
         title=report.title.strip(),

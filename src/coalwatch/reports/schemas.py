@@ -139,6 +139,8 @@ class DailyReport(DailyContent):
     stale: bool
     #: the day has not ended yet (not stored: provisional)
     provisional: bool
+    #: production recorded while the mine's monitoring system was not accepted (未验收)
+    unaccepted: bool = False
 
 
 class RevisionOut(BaseModel):
@@ -179,6 +181,8 @@ class PeriodRow(Figure):
 
     key: str
     label: str
+    #: production of this row recorded while the mine's system was not accepted (未验收)
+    unaccepted: bool = False
 
 
 class PeriodReport(BaseModel):
@@ -200,3 +204,5 @@ class PeriodReport(BaseModel):
     #: exact sums of the rows rounded once
     total: Figure
     computed_at: Instant
+    #: the row keys (sub-periods or mines) with production while not accepted (未验收)
+    unaccepted: list[str] = []

@@ -18,9 +18,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from coalwatch.acceptance import flags
 from coalwatch.alarms.service import label as alarm_label
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
+from coalwatch.domain.acceptance import unaccepted_during
 from coalwatch.domain.alarms import params_of
 from coalwatch.domain.periods import Period
 from coalwatch.domain.reports import (
@@ -374,7 +376,17 @@ def _stored_report(
 ) -> DailyReport:
     content = DailyContent.model_validate_json(revision.content)
     sigs = repository.signatures(session, [revision.id])[revision.id]
-    return _report(content, revision, sigs, stale, now)
+    return _flagged(session, revision.mine_id, _report(content, revision, sigs, stale, now))
+
+
+def _flagged(session: Session, mine_id: int, report: DailyReport) -> DailyReport:
+    """未验收: the day had production while the mine's system was not accepted."""
+    if report.day.gross_t <= 0:
+        return report
+    start, end = _day_bounds(report.date, ZoneInfo(report.timezone))
+    if mine_id in flags.unaccepted_during(session, [mine_id], start, end):
+        return report.model_copy(update={"unaccepted": True})
+    return report
 
 
 def _local_today(mine: Mine, now: datetime) -> date:
@@ -390,7 +402,9 @@ def daily(
     mine, org = visible_mine(session, principal, code)
     day = parse_day(day_text)
     if day >= _local_today(mine, now):
-        return _report(compute(session, mine, org, day), None, [], False, now)
+        return _flagged(
+            session, mine.id, _report(compute(session, mine, org, day), None, [], False, now)
+        )
     revision, stale = _store(session, mine, org, day, principal.name, now, new_revision=False)
     return _stored_report(session, revision, stale, now)
 
@@ -641,9 +655,19 @@ def mine_period(
     first, last, start, end, suffix = _span(kind, key, shift, shifts_for(session, mine.id), tz)
     result = production.mine_production(session, principal, code, ROW_PERIOD[kind], start, end, now)
     rows = []
-    for item in result.items:
+    history = flags.history_of(session, mine.id)
+    ends = [i.start for i in result.items[1:]] + [end]
+    for item, item_end in zip(result.items, ends, strict=True):
         row_key, label = _label(kind, item.start, tz)
-        rows.append(PeriodRow(key=row_key, label=label, **item.model_dump(exclude={"start"})))
+        flagged = item.gross_t > 0 and unaccepted_during(history, item.start, item_end)
+        rows.append(
+            PeriodRow(
+                key=row_key,
+                label=label,
+                unaccepted=flagged,
+                **item.model_dump(exclude={"start"}),
+            )
+        )
     assert result.total is not None
     return PeriodReport(
         kind=kind,
@@ -659,6 +683,7 @@ def mine_period(
         rows=rows,
         total=result.total,
         computed_at=now,
+        unaccepted=[r.key for r in rows if r.unaccepted],
     )
 
 
@@ -681,8 +706,15 @@ def org_period(
         session, principal, code, ROW_PERIOD[kind], start, end, now, tz
     )
     assert result.total is not None
+    ids = {row.code: row.id for row in org_repository.mine_rows_under(session, org.path)}
+    during = flags.unaccepted_during(session, list(ids.values()), start, end)
     rows = [
-        PeriodRow(key=m.mine, label=m.name, **m.total.model_dump())
+        PeriodRow(
+            key=m.mine,
+            label=m.name,
+            unaccepted=m.total.gross_t > 0 and ids.get(m.mine) in during,
+            **m.total.model_dump(),
+        )
         for m in result.mines
         if m.total is not None
     ]
@@ -700,4 +732,5 @@ def org_period(
         rows=rows,
         total=result.total,
         computed_at=now,
+        unaccepted=[r.key for r in rows if r.unaccepted],
     )

@@ -690,11 +690,13 @@ class FederationReject(Base):
 
 # The tables of later features live in modules of their own; importing them here puts
 # them in the metadata wherever the models are used.
+from coalwatch.acceptance import models as acceptance_models  # noqa: E402
 from coalwatch.audit import models as audit_models  # noqa: E402
 from coalwatch.exchange import models as exchange_models  # noqa: E402
 from coalwatch.federation import models as federation_models  # noqa: E402
 from coalwatch.integrity import models as integrity_models  # noqa: E402
 from coalwatch.limits import models as limits_models  # noqa: E402
+from coalwatch.penalties import models as penalties_models  # noqa: E402
 from coalwatch.people import models as people_models  # noqa: E402
 from coalwatch.routines import models as routines_models  # noqa: E402
 from coalwatch.signals import models as signals_models  # noqa: E402
@@ -712,6 +714,7 @@ from coalwatch.suspects import models as suspect_models  # noqa: E402
 from coalwatch.workflows import models as workflow_models  # noqa: E402
 
 __all__ = [
+    "acceptance_models",
     "audit_models",
     "exchange_models",
     "federation_models",
@@ -724,6 +727,7 @@ __all__ = [
     "models_ledgers",
     "models_sessions",
     "models_video",
+    "penalties_models",
     "people_models",
     "routines_models",
     "signals_models",

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
 
 from coalwatch import __version__
+from coalwatch.acceptance.api import router as acceptance_router
+from coalwatch.acceptance.views import router as acceptance_pages
 from coalwatch.alarms.api import router as alarms_router
 from coalwatch.alarms.views import router as alarms_pages
 from coalwatch.audit.views import router as audit_pages
@@ -46,6 +48,8 @@ from coalwatch.mines.views import router as mines_pages
 from coalwatch.monitor.views import router as monitor_pages
 from coalwatch.orgs.api import router as orgs_router
 from coalwatch.orgs.views import router as orgs_pages
+from coalwatch.penalties.api import router as penalties_router
+from coalwatch.penalties.views import router as penalties_pages
 from coalwatch.people.api import router as people_router
 from coalwatch.people.views import router as people_pages
 from coalwatch.permits.api import router as permits_router
@@ -201,6 +205,8 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         signals_router,
         stationconfig_router,
         suspects_router,
+        acceptance_router,
+        penalties_router,
     ):
         app.include_router(router, prefix=API)
 
@@ -224,6 +230,8 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         people_pages,
         routines_pages,
         suspects_pages,
+        acceptance_pages,
+        penalties_pages,
     ):
         app.include_router(pages)
     app.include_router(docs_router(f"{API}/docs", f"{API}/openapi.json", app.title))

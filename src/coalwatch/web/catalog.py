@@ -28,6 +28,7 @@ OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 def data_labels() -> Iterator[str]:
     """Texts shown through ``_(variable)``: they are not literals at the call."""
     from coalwatch.auth.permissions import BUILTIN_ROLES, MENUS
+    from coalwatch.domain import acceptance, penalties
     from coalwatch.domain.alarms import (
         DETAILS,
         INCREMENT_KIND_LABELS,
@@ -85,6 +86,12 @@ def data_labels() -> Iterator[str]:
     yield from DUE_LABELS.values()
     yield from VERDICT_LABELS.values()
     yield from SETTINGS_LABELS
+    yield from acceptance.STATE_LABELS.values()
+    yield from acceptance.KIND_LABELS.values()
+    yield from (offence.label for offence in penalties.OFFENCES)
+    for penalty_labels in (penalties.MANNERS, penalties.STATUS_LABELS, penalties.EVIDENCE_LABELS):
+        yield from penalty_labels.values()
+    yield from penalties.PARTY_LABELS.values()
 
 
 #: the labels of the 系统参数 page (alarms/views.py)

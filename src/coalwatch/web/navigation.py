@@ -81,6 +81,8 @@ PAGES: dict[str, tuple[Item, ...]] = {
         Item("辖区产量", "/region/production"),
         Item("超产排名", "/region/ranking"),
         Item("故障与上报", "/region/faults"),
+        Item("验收与年检", "/region/acceptance"),
+        Item("违法处罚", "/region/penalties"),
     ),
     "production": (
         Item("产能与计划", "/production/capacity"),
