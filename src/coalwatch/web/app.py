@@ -18,6 +18,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from coalwatch import __version__
 from coalwatch.alarms.api import router as alarms_router
 from coalwatch.alarms.views import router as alarms_pages
+from coalwatch.archive.api import router as archive_router
+from coalwatch.archive.views import router as archive_pages
 from coalwatch.audit.views import router as audit_pages
 from coalwatch.backups.api import router as backups_router
 from coalwatch.backups.service import BackupJob
@@ -201,6 +203,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         signals_router,
         stationconfig_router,
         suspects_router,
+        archive_router,
     ):
         app.include_router(router, prefix=API)
 
@@ -224,6 +227,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         people_pages,
         routines_pages,
         suspects_pages,
+        archive_pages,
     ):
         app.include_router(pages)
     app.include_router(docs_router(f"{API}/docs", f"{API}/openapi.json", app.title))

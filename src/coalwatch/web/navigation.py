@@ -75,6 +75,7 @@ PAGES: dict[str, tuple[Item, ...]] = {
         Item("排班", "/people/roster"),
         Item("当班人员", "/people/today"),
         Item("定期检查", "/routines/board"),
+        Item("档案资料", "/ledger/archive"),
         Item("备份记录", "/ledger/backups", whole_tree=True),
     ),
     "region": (
