@@ -66,6 +66,10 @@ class AlarmType(StrEnum):
     UNSIGNED_HANDOVER = "unsigned_handover"
     #: a routine check not done by its last day 定期检查超期
     ROUTINE_OVERDUE = "routine_overdue"
+    #: a stop of 2 days or more declared, or its written report filed, after it began
+    SHUTDOWN_DECLARED_LATE = "shutdown_declared_late"
+    #: production again after a declared stop, its resumption not acknowledged 复产未确认
+    RESUMPTION_UNACKNOWLEDGED = "resumption_unacknowledged"
 
 
 class Severity(StrEnum):
@@ -107,6 +111,8 @@ SEVERITY: dict[AlarmType, Severity] = {
     AlarmType.LATE_SIGN_ON: Severity.WARNING,
     AlarmType.UNSIGNED_HANDOVER: Severity.WARNING,
     AlarmType.ROUTINE_OVERDUE: Severity.WARNING,
+    AlarmType.SHUTDOWN_DECLARED_LATE: Severity.MAJOR,
+    AlarmType.RESUMPTION_UNACKNOWLEDGED: Severity.MAJOR,
 }
 
 #: how the pages and exports name a severity and a state (gettext message ids)
@@ -156,6 +162,8 @@ LABELS: dict[AlarmType, str] = {
     AlarmType.LATE_SIGN_ON: "未按时到岗",
     AlarmType.UNSIGNED_HANDOVER: "交接班未签字",
     AlarmType.ROUTINE_OVERDUE: "定期检查超期",
+    AlarmType.SHUTDOWN_DECLARED_LATE: "停产报备迟报",
+    AlarmType.RESUMPTION_UNACKNOWLEDGED: "复产未确认",
 }
 
 OVERPRODUCTION = {
@@ -304,9 +312,17 @@ DETAILS: dict[str, str] = {
     "late_sign_on": "%(person)s 未在 %(due)s 前到岗（%(day)s %(shift)s）",
     "unsigned_handover": "%(day)s %(shift)s 交接班未由双方签字",
     "routine_overdue": "%(routine)s 应于 %(due)s 前完成（上次 %(last)s）",
+    "shutdown_late": "%(start)s 起的停产 %(what)s（报备于 %(declared)s）",
+    "resumption_unacknowledged": "%(end)s 停产结束后已有产量，复产未经监管单位确认",
     "calibration_error": "调校误差 %(error)s%%，超过 %(accuracy)s 级允许误差",
     "config_mismatch": "主站 %(station)s 运行的配置 %(running)s 不是中心下发的第 %(version)s 版 "
     "%(issued)s",
+}
+
+#: what of a shutdown declaration came late
+SHUTDOWN_LATE_LABELS: dict[str, str] = {
+    "declaration": "报备晚于停产开始",
+    "report": "书面报告未在停产开始前提交",
 }
 
 #: how late a fault report is, as the detail says it
@@ -340,6 +356,7 @@ _CODED: dict[str, Mapping[str, str]] = {
     "health": {h.value: label for h, label in HEALTH_LABELS.items()},
     "state": CERTIFICATE_STATE_LABELS,
     "routine": {r.code: r.label for r in ROUTINES},
+    "what": SHUTDOWN_LATE_LABELS,
 }
 
 Gettext = Callable[[str], str]
@@ -544,6 +561,17 @@ def undeclared_shutdown(
 ) -> bool:
     """停产未报备: no production for ``days`` or more, and no shutdown declared."""
     return not declared and now - (last_production or since) >= timedelta(days=days)
+
+
+def needs_written_report(start: datetime, end: datetime, days: int) -> bool:
+    """停产报备: a stop of ``days`` (2) days or more (含2天) needs a written report."""
+    return end - start >= timedelta(days=days)
+
+
+def shutdown_declared_late(start: datetime, filed_at: datetime) -> bool:
+    """A declaration (or its written report) filed, by the server's clock, after the stop
+    began: accepted, and late."""
+    return filed_at > start
 
 
 def calibration_overdue(last_calibrated: date, today: date, days: int) -> bool:

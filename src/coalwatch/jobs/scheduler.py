@@ -21,6 +21,7 @@ from coalwatch.faults import service as faults
 from coalwatch.jobs import outages
 from coalwatch.jobs.leader import node_name
 from coalwatch.people import service as people
+from coalwatch.permits import service as permits
 from coalwatch.reports import service as reports
 from coalwatch.routines import service as routines
 from coalwatch.storage.session import transaction
@@ -56,6 +57,7 @@ def run_once(
         faults.assess_due(session, now)  # 核减: pending once a report is late, growing
         people.tick(session, now)  # staffing, sign-on, certificates, handovers
         routines.tick(session, now)  # routine checks past their due day
+        permits.tick(session, now)  # stops begun without their report; unacknowledged resumption
     channels.deliver_due(sessions, now)
     with transaction(sessions) as session:
         reports.generate_due(session, now)
