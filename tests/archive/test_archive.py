@@ -36,11 +36,6 @@ DRAWING_V2 = "设备布置图 第二版".encode() * 10
 def w(sqlite_url: str, tmp_path: Path) -> Iterator[World]:
     with world(sqlite_url, T0, var_dir=tmp_path / "var") as w:
         w.mine("M1")
-        w.users(
-            [("chief1", None, ["chief_engineer"]), ("op1", None, ["duty_operator"])],
-            PASSWORD,
-            ready=True,
-        )
         yield w
 
 
