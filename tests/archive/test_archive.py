@@ -84,6 +84,11 @@ def audit(w: World, action: str) -> list[dict[str, Any]]:
 
 
 def test_a_layout_drawing_from_upload_to_deletion_after_two_years(w: World, tmp_path: Path) -> None:
+    w.users(
+        [("chief1", None, ["chief_engineer"]), ("op1", None, ["duty_operator"])],
+        PASSWORD,
+        ready=True,
+    )
     checklist = w.ok(w.get("/mines/M1/archive"))
     # 第十三条 (diagram and topology, guide, six rules), the layout drawing, calibration
     # certificates and acceptance records: twelve kinds, none there yet
