@@ -75,3 +75,23 @@ def test_documents_and_a_written_report_from_the_pages(
     (shutdown,) = w.ok(w.get("/mines/M1/shutdowns"))["items"]
     assert shutdown["report_document"] is not None and not shutdown["late"]
     assert "已提交" in page.text
+
+
+def test_the_summary_pages_and_a_centers_archive_render(
+    admin: tuple[World, TestClient, str],
+) -> None:
+    w, client, csrf = admin
+    month = client.get("/reports/summaries?mine=M1&kind=month&period=2026-02")
+    assert month.status_code == 200 and "月终汇总" in month.text
+    # signing is the role holder's own act: the administrator holds none of the roles
+    assert "待签字" in month.text and 'id="sign-duty_operator"' not in month.text
+    abnormal = client.get("/reports/summaries?mine=M1&kind=abnormal")
+    assert abnormal.status_code == 200 and "异常情况上传报表" in abnormal.text
+    assert "2026-03-14" in abnormal.text  # yesterday by default
+    refused = client.post(
+        "/reports/summaries/M1/abnormal/2026-03-14/sign",
+        data={"csrf_token": csrf, "role": "duty_mine_manager"},
+    )
+    assert refused.status_code == 403 and "值班矿长" in refused.text
+    center = client.get("/ledger/archive?org=C1")
+    assert center.status_code == 200 and "网络拓扑结构图" in center.text

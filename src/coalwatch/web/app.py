@@ -69,6 +69,8 @@ from coalwatch.stationconfig.api import router as stationconfig_router
 from coalwatch.status.api import router as status_router
 from coalwatch.storage.crypto import use_secret_key
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+from coalwatch.summaries.api import router as summaries_router
+from coalwatch.summaries.views import router as summaries_pages
 from coalwatch.suspects.api import router as suspects_router
 from coalwatch.suspects.views import router as suspects_pages
 from coalwatch.users.service import ensure_builtin_roles
@@ -204,6 +206,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         stationconfig_router,
         suspects_router,
         archive_router,
+        summaries_router,
     ):
         app.include_router(router, prefix=API)
 
@@ -228,6 +231,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         routines_pages,
         suspects_pages,
         archive_pages,
+        summaries_pages,
     ):
         app.include_router(pages)
     app.include_router(docs_router(f"{API}/docs", f"{API}/openapi.json", app.title))
