@@ -80,7 +80,7 @@ def test_documents_and_a_written_report_from_the_pages(
 def test_the_summary_pages_and_a_centers_archive_render(
     admin: tuple[World, TestClient, str],
 ) -> None:
-    w, client, csrf = admin
+    _, client, csrf = admin
     month = client.get("/reports/summaries?mine=M1&kind=month&period=2026-02")
     assert month.status_code == 200 and "月终汇总" in month.text
     # signing is the role holder's own act: the administrator holds none of the roles
