@@ -129,6 +129,7 @@ async def declare_shutdown(page: ProductionPage, mine: str) -> Response:
 @router.post("/production/{mine}/shutdowns/{shutdown_id}/report")
 async def file_report(page: ProductionPage, mine: str, shutdown_id: int) -> Response:
     def act(session: Session, document: int | None) -> None:
+        page.principal.require("production:write")
         if document is None:
             raise Invalid(page._("请选择书面报告文件"))
         data = ShutdownReportIn(document=document)
