@@ -247,7 +247,8 @@ def upload(
     return document_out(doc, where)
 
 
-def _holds_role(session: Session, principal: Principal, role: str) -> bool:
+def holds_role(session: Session, principal: Principal, role: str) -> bool:
+    """The principal signs in ``role``: a user holding it, or a write token."""
     if principal.kind == "user":
         return principal.user_id is not None and role in report_repository.role_codes(
             session, principal.user_id
@@ -268,7 +269,7 @@ def approve(
         raise Conflict(f"document {doc.id} was approved already by {doc.approved_by!r}")
     kind = BY_CODE[doc.kind]
     roles = (kind.approver,) if kind.approver else APPROVERS
-    role = next((r for r in roles if _holds_role(session, principal, r)), None)
+    role = next((r for r in roles if holds_role(session, principal, r)), None)
     if role is None:
         raise Forbidden(
             N_("须由%(signer)s审批"),

@@ -37,6 +37,11 @@ def archive_page(page: LedgerPage, mine: CodeParam = None, org: CodeParam = None
         mine_items = mines.list_mines(session, page.principal, page.now())
         units = orgs.unit_tree(session, page.principal)
         code = None if org else (mine or (mine_items[0].code if mine_items else None))
+        approves = (
+            {r for r in service.APPROVERS if service.holds_role(session, page.principal, r)}
+            if page.principal.has(service.APPROVE)
+            else set()
+        )
         checklist: Checklist | None = None
         if org:
             checklist = service.checklist(
@@ -57,6 +62,7 @@ def archive_page(page: LedgerPage, mine: CodeParam = None, org: CodeParam = None
         by_code=BY_CODE,
         states=STATE_LABELS,
         roles=service.ROLE_LABELS,
+        approves=approves,
         back=_where(code, org),
     )
 
