@@ -103,6 +103,8 @@ PARAMS = {
     "decision_id": "999999",
     "penalty_id": "999999",
     "evidence_id": "999999",
+    "doc_id": "999999",
+    "period": "2026-02",
 }
 #: a penalty the service refuses after its permission check (a fine below the article's)
 PENALTY = {
@@ -138,6 +140,20 @@ MANUAL = {
     "gross_t": "10",
     "reason": "补录",
 }
+
+#: a document for the archive, as a browser sends a file (multipart)
+BOUNDARY = "coalwatch-security-boundary"
+UPLOAD = (
+    f"--{BOUNDARY}\r\n"
+    'Content-Disposition: form-data; name="kind"\r\n\r\nsystem_diagram\r\n'
+    f"--{BOUNDARY}\r\n"
+    'Content-Disposition: form-data; name="title"\r\n\r\n系统示意图\r\n'
+    f"--{BOUNDARY}\r\n"
+    'Content-Disposition: form-data; name="file"; filename="diagram.pdf"\r\n'
+    "Content-Type: application/pdf\r\n\r\n%PDF-1.4 diagram\r\n"
+    f"--{BOUNDARY}--\r\n"
+).encode()
+MULTIPART = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
 
 #: a capacity change names its licence document (the page requires it)
 LICENCE = {"licence_no": "晋煤行审〔2026〕12号", "licence_date": "2026-01-05"}
@@ -454,6 +470,16 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/production/{mine}/shutdowns/{shutdown_id}/acknowledge"): Rule(
         perms("production:view", "region:shutdown"), form={}
     ),
+    ("POST", "/production/{mine}/shutdowns/{shutdown_id}/report"): Rule(
+        perms("production:view", "production:write"), form={}
+    ),
+    ("POST", "/production/{mine}/shutdowns/{shutdown_id}/resume"): Rule(
+        perms("production:view", "production:write"),
+        form={"resume_at": "2026-03-16T08:00"},
+    ),
+    ("POST", "/production/{mine}/shutdowns/{shutdown_id}/resumption/acknowledge"): Rule(
+        perms("production:view", "region:shutdown"), form={}
+    ),
     # ---- pages: 结算管理
     ("GET", "/settlement/items"): Rule(perms("settlement:view")),
     ("POST", "/settlement/items"): Rule(
@@ -683,6 +709,38 @@ ROUTES.update(
         ),
         ("GET", "/api/v1/mines/{mine}/routines"): Rule(perms("ledger:view")),
         ("GET", "/api/v1/routines/board"): Rule(perms("ledger:view")),
+        # ---- API: 档案 the document archive
+        ("GET", "/api/v1/mines/{mine}/archive"): Rule(perms("ledger:view")),
+        ("GET", "/api/v1/orgs/{org}/archive"): Rule(perms("ledger:view")),
+        ("POST", "/api/v1/mines/{mine}/archive"): Rule(
+            perms("ledger:write"), content=UPLOAD, headers=MULTIPART
+        ),
+        ("POST", "/api/v1/orgs/{org}/archive"): Rule(
+            perms("ledger:write"), content=UPLOAD, headers=MULTIPART
+        ),
+        ("POST", "/api/v1/archive/{doc_id}/approve"): Rule(perms("report:sign")),
+        ("GET", "/api/v1/archive/{doc_id}/file"): Rule(perms("ledger:view")),
+        ("DELETE", "/api/v1/archive/{doc_id}"): Rule(perms("ledger:write")),
+        # ---- API: 停产报备 a shutdown's written report and resumption
+        ("POST", "/api/v1/mines/{mine}/shutdowns/{shutdown_id}/report"): Rule(
+            perms("production:write"), json={"document": 1}
+        ),
+        ("POST", "/api/v1/mines/{mine}/shutdowns/{shutdown_id}/resume"): Rule(
+            perms("production:write"), json={"resume_at": "2026-03-16T00:00:00+08:00"}
+        ),
+        ("POST", "/api/v1/mines/{mine}/shutdowns/{shutdown_id}/resumption/acknowledge"): Rule(
+            perms("region:shutdown")
+        ),
+        # ---- API: 月终/年终汇总, 异常情况上传报表 summaries upward
+        ("GET", "/api/v1/mines/{mine}/summaries/{kind}/{period}"): Rule(perms("report:view")),
+        # a signature answers 200 (the summary signed), as the daily report's
+        ("POST", "/api/v1/mines/{mine}/summaries/{kind}/{period}/sign"): Rule(
+            perms("report:sign", signer=True), json={"role": "{signer}"}, ok=200
+        ),
+        ("POST", "/api/v1/mines/{mine}/summaries/{kind}/{period}/regenerate"): Rule(
+            perms(any_of=("report:write", "report:sign")), ok=200
+        ),
+        ("GET", "/api/v1/summaries/received"): Rule(perms("report:view")),
         # ---- API: 视频 video
         ("GET", "/api/v1/mines/{mine}/points/{point}/cameras"): Rule(perms("video:view")),
         ("POST", "/api/v1/mines/{mine}/points/{point}/cameras"): Rule(
@@ -871,6 +929,32 @@ ROUTES.update(
             form={"early_minutes": "10"},
         ),
         ("GET", "/routines/board"): Rule(perms("ledger:view"), query={"mine": "M1"}),
+        # ---- pages: 档案资料
+        ("GET", "/ledger/archive"): Rule(perms("ledger:view"), query={"mine": "M1"}),
+        ("POST", "/ledger/archive/{owner}/{code}/upload"): Rule(
+            perms("ledger:view", "ledger:write"),
+            path="/ledger/archive/mine/M1/upload",
+            content=UPLOAD,
+            headers=MULTIPART,
+        ),
+        ("POST", "/ledger/archive/documents/{doc_id}/approve"): Rule(
+            perms("ledger:view", "report:sign"), form={}
+        ),
+        ("POST", "/ledger/archive/documents/{doc_id}/delete"): Rule(
+            perms("ledger:view", "ledger:write"), form={}
+        ),
+        ("GET", "/ledger/archive/documents/{doc_id}/file"): Rule(perms("ledger:view")),
+        # ---- pages: 月终/年终汇总, 异常情况上传报表
+        ("GET", "/reports/summaries"): Rule(perms("report:view"), query={"mine": "M1"}),
+        # a month of its own: the API's cells sign 2026-02, and signatures go in order
+        ("POST", "/reports/summaries/{mine}/{kind}/{period}/sign"): Rule(
+            perms("report:view", "report:sign", signer=True),
+            path="/reports/summaries/M1/month/2026-01/sign",
+            form={"role": "{signer}"},
+        ),
+        ("POST", "/reports/summaries/{mine}/{kind}/{period}/regenerate"): Rule(
+            perms("report:view", any_of=("report:write", "report:sign")), form={}
+        ),
         ("POST", "/routines/{mine}/record"): Rule(
             perms("ledger:view", "ledger:write"),
             form={

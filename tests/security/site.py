@@ -8,11 +8,14 @@ stands at 2026-03-15 12:00 in Asia/Shanghai (04:00 UTC).
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -190,8 +193,14 @@ def make_token(url: str, now: datetime, kind: str, scope: str | None = None) -> 
 def site(url: str, now: datetime = NOW) -> Iterator[Site]:
     clock = Clock(now)
     keys, ids = _seed(url, now)
+    # the archive's files go to a folder of the site's own, removed with it
+    var_dir = Path(tempfile.mkdtemp(prefix="coalwatch-site-"))
     settings = Settings(
-        database_url=url, timezone="Asia/Shanghai", jobs=False, secret_key="security-test-key"
+        database_url=url,
+        timezone="Asia/Shanghai",
+        jobs=False,
+        secret_key="security-test-key",
+        var_dir=var_dir,
     )
     app = create_app(settings, clock=clock)
     with TestClient(app) as client:
@@ -225,3 +234,4 @@ def site(url: str, now: datetime = NOW) -> Iterator[Site]:
         finally:
             s.close()
     app.state.coalwatch.sessions.kw["bind"].dispose()
+    shutil.rmtree(var_dir, ignore_errors=True)

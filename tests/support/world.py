@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -222,7 +223,7 @@ def trip(seq: int, ts: datetime, point: str, net_t: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def world(url: str, now: datetime | None = None) -> Iterator[World]:
+def world(url: str, now: datetime | None = None, var_dir: Path | None = None) -> Iterator[World]:
     clock = Clock(now or datetime(2026, 3, 15, 4, 0, tzinfo=UTC))
     # test runs share one PostgreSQL database (a schema each), and the audit log's
     # advisory lock is database-wide: a busy neighbour is no database failure
@@ -233,6 +234,7 @@ def world(url: str, now: datetime | None = None) -> Iterator[World]:
         secret_key="test-session-key",
         db_lock_timeout_s=60,
         db_statement_timeout_s=120,
+        **({"var_dir": var_dir} if var_dir is not None else {}),
     )
     app = create_app(settings, clock=clock)
     with TestClient(app) as client:

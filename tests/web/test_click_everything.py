@@ -81,12 +81,15 @@ FILL: dict[str, str] = {
     "result": "已通知调度员，恢复供电后复查",
     "snapshot_url": "http://127.0.0.1:9/snapshot.jpg",
     "yuan_per_t": "5.50",
+    "resume_at": "2026-03-10T10:00",
 }
 #: forms that are not submitted, with the reason (keep this short)
 NOT_SUBMITTED = {
     # deleting users is covered by tests/web/test_accounts.py; here it would remove the
     # users the other pages are looked at with
     "/system/users-delete": "deletes users",
+    # a file to choose, which a script cannot: tests/archive/test_pages.py uploads
+    **{f"/ledger/archive/mine/{code}/upload": "a file to choose" for code, *_ in MINES},
 }
 
 

@@ -71,6 +71,10 @@ class AlarmType(StrEnum):
     UNACCEPTED_PRODUCTION = "unaccepted_production"
     #: the licence's annual inspection of the system past its due day 年检超期
     INSPECTION_OVERDUE = "inspection_overdue"
+    #: a stop of 2 days or more declared, or its written report filed, after it began
+    SHUTDOWN_DECLARED_LATE = "shutdown_declared_late"
+    #: production again after a declared stop, its resumption not acknowledged 复产未确认
+    RESUMPTION_UNACKNOWLEDGED = "resumption_unacknowledged"
 
 
 class Severity(StrEnum):
@@ -114,6 +118,8 @@ SEVERITY: dict[AlarmType, Severity] = {
     AlarmType.ROUTINE_OVERDUE: Severity.WARNING,
     AlarmType.UNACCEPTED_PRODUCTION: Severity.CRITICAL,
     AlarmType.INSPECTION_OVERDUE: Severity.MAJOR,
+    AlarmType.SHUTDOWN_DECLARED_LATE: Severity.MAJOR,
+    AlarmType.RESUMPTION_UNACKNOWLEDGED: Severity.MAJOR,
 }
 
 #: how the pages and exports name a severity and a state (gettext message ids)
@@ -165,6 +171,8 @@ LABELS: dict[AlarmType, str] = {
     AlarmType.ROUTINE_OVERDUE: "定期检查超期",
     AlarmType.UNACCEPTED_PRODUCTION: "未验收生产",
     AlarmType.INSPECTION_OVERDUE: "年检超期",
+    AlarmType.SHUTDOWN_DECLARED_LATE: "停产报备迟报",
+    AlarmType.RESUMPTION_UNACKNOWLEDGED: "复产未确认",
 }
 
 OVERPRODUCTION = {
@@ -313,11 +321,19 @@ DETAILS: dict[str, str] = {
     "late_sign_on": "%(person)s 未在 %(due)s 前到岗（%(day)s %(shift)s）",
     "unsigned_handover": "%(day)s %(shift)s 交接班未由双方签字",
     "routine_overdue": "%(routine)s 应于 %(due)s 前完成（上次 %(last)s）",
+    "shutdown_late": "%(start)s 起的停产 %(what)s（报备于 %(declared)s）",
+    "resumption_unacknowledged": "%(end)s 停产结束后已有产量，复产未经监管单位确认",
     "calibration_error": "调校误差 %(error)s%%，超过 %(accuracy)s 级允许误差",
     "unaccepted": "监控系统%(acceptance)s（自 %(since)s 起），记录到产量 %(produced)s t",
     "inspection_due": "年检应于 %(due)s 前完成",
     "config_mismatch": "主站 %(station)s 运行的配置 %(running)s 不是中心下发的第 %(version)s 版 "
     "%(issued)s",
+}
+
+#: what of a shutdown declaration came late
+SHUTDOWN_LATE_LABELS: dict[str, str] = {
+    "declaration": "报备晚于停产开始",
+    "report": "书面报告未在停产开始前提交",
 }
 
 #: how late a fault report is, as the detail says it
@@ -352,6 +368,7 @@ _CODED: dict[str, Mapping[str, str]] = {
     "state": CERTIFICATE_STATE_LABELS,
     "routine": {r.code: r.label for r in ROUTINES},
     "acceptance": ACCEPTANCE_STATE_LABELS,
+    "what": SHUTDOWN_LATE_LABELS,
 }
 
 Gettext = Callable[[str], str]
@@ -557,6 +574,17 @@ def undeclared_shutdown(
 ) -> bool:
     """停产未报备: no production for ``days`` or more, and no shutdown declared."""
     return not declared and now - (last_production or since) >= timedelta(days=days)
+
+
+def needs_written_report(start: datetime, end: datetime, days: int) -> bool:
+    """停产报备: a stop of ``days`` (2) days or more (含2天) needs a written report."""
+    return end - start >= timedelta(days=days)
+
+
+def shutdown_declared_late(start: datetime, filed_at: datetime) -> bool:
+    """A declaration (or its written report) filed, by the server's clock, after the stop
+    began: accepted, and late."""
+    return filed_at > start
 
 
 def calibration_overdue(last_calibrated: date, today: date, days: int) -> bool:

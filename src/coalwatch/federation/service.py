@@ -97,6 +97,7 @@ from coalwatch.storage.models import (
 )
 from coalwatch.storage.models_federation_more import FaultMirror, ReceivedReport
 from coalwatch.storage.session import transaction
+from coalwatch.summaries import service as summaries
 from coalwatch.wire.batches import MalformedBody, describe_error, parse_body
 from coalwatch.wire.signing import (
     SIGNATURE_HEADER,
@@ -361,6 +362,9 @@ def _apply(
         _apply_fault(session, principal, center, payload, now)
     elif kind == REPORT:
         _apply_report(session, principal, center, payload, now)
+    elif kind == summaries.SUMMARY:
+        mine, _ = _managed_mine(session, principal, center, str(payload.get("mine")))
+        summaries.receive(session, principal.name, center.id, mine, payload, now)
     elif kind == AUDIT_CHECKPOINT:
         upward.receive_checkpoint(session, center, payload, now)
     else:

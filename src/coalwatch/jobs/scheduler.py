@@ -22,6 +22,7 @@ from coalwatch.faults import service as faults
 from coalwatch.jobs import outages
 from coalwatch.jobs.leader import node_name
 from coalwatch.people import service as people
+from coalwatch.permits import service as permits
 from coalwatch.reports import service as reports
 from coalwatch.routines import service as routines
 from coalwatch.storage.session import transaction
@@ -58,6 +59,7 @@ def run_once(
         people.tick(session, now)  # staffing, sign-on, certificates, handovers
         routines.tick(session, now)  # routine checks past their due day
         acceptance.tick(session, now)  # production not accepted, annual inspection overdue
+        permits.tick(session, now)  # stops begun without their report; unacknowledged resumption
     channels.deliver_due(sessions, now)
     with transaction(sessions) as session:
         reports.generate_due(session, now)

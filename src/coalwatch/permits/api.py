@@ -9,9 +9,11 @@ from coalwatch.permits.schemas import (
     PermitIn,
     PermitList,
     PermitOut,
+    ResumeIn,
     ShutdownIn,
     ShutdownList,
     ShutdownOut,
+    ShutdownReportIn,
 )
 from coalwatch.web.context import Ctx
 
@@ -43,6 +45,41 @@ def declare_shutdown(mine: str, data: ShutdownIn, ctx: Ctx) -> ShutdownOut:
 def acknowledge_shutdown(mine: str, shutdown_id: int, ctx: Ctx) -> ShutdownOut:
     with ctx.session() as session:
         return service.acknowledge_shutdown(
+            session, ctx.principal(session), mine, shutdown_id, ctx.now()
+        )
+
+
+@router.post(
+    "/mines/{mine}/shutdowns/{shutdown_id}/report",
+    summary="File a declaration's written report (书面报告, a document of the mine's archive)",
+)
+def file_shutdown_report(
+    mine: str, shutdown_id: int, data: ShutdownReportIn, ctx: Ctx
+) -> ShutdownOut:
+    with ctx.session() as session:
+        return service.file_shutdown_report(
+            session, ctx.principal(session), mine, shutdown_id, data, ctx.now()
+        )
+
+
+@router.post(
+    "/mines/{mine}/shutdowns/{shutdown_id}/resume",
+    summary="Ask to resume production after a stop (复产申请)",
+)
+def request_resumption(mine: str, shutdown_id: int, data: ResumeIn, ctx: Ctx) -> ShutdownOut:
+    with ctx.session() as session:
+        return service.request_resumption(
+            session, ctx.principal(session), mine, shutdown_id, data, ctx.now()
+        )
+
+
+@router.post(
+    "/mines/{mine}/shutdowns/{shutdown_id}/resumption/acknowledge",
+    summary="Acknowledge a resumption (复产确认, a supervising unit's act)",
+)
+def acknowledge_resumption(mine: str, shutdown_id: int, ctx: Ctx) -> ShutdownOut:
+    with ctx.session() as session:
+        return service.acknowledge_resumption(
             session, ctx.principal(session), mine, shutdown_id, ctx.now()
         )
 

@@ -30,7 +30,24 @@ class PermitIn(_Window):
 
 
 class ShutdownIn(_Window):
-    """A declared shutdown 停产报备 (the written notice is kept on file)."""
+    """A declared shutdown 停产报备; a stop of 2 days or more needs its written report
+    书面报告 (a ``shutdown_report`` document of the mine's archive), here or filed later."""
+
+    report_document: int | None = Field(default=None, ge=1)
+
+
+class ShutdownReportIn(BaseModel):
+    """The written report of a declaration: a document of the mine's archive."""
+
+    model_config = ConfigDict(extra="forbid")
+    document: int = Field(ge=1)
+
+
+class ResumeIn(BaseModel):
+    """复产申请: when the mine means to produce again."""
+
+    model_config = ConfigDict(extra="forbid")
+    resume_at: Moment
 
 
 class PermitOut(BaseModel):
@@ -50,9 +67,23 @@ class ShutdownOut(BaseModel):
     end: Instant
     reason: str
     declared_by: str
+    #: when the declaration was filed (the server's clock)
+    declared_at: Instant | None = None
     #: the supervising unit's acknowledgement 停产确认; None: not yet acknowledged
     acknowledged_by: str | None = None
     acknowledged_at: Instant | None = None
+    #: a stop of 2 days or more needs a written report filed before it begins
+    needs_report: bool = False
+    report_document: int | None = None
+    report_filed_at: Instant | None = None
+    #: declared, or its report filed, after the stop began
+    late: bool = False
+    #: 复产: asked for (when, by whom) and acknowledged by the supervising unit
+    resume_at: Instant | None = None
+    resumption_requested_by: str | None = None
+    resumption_requested_at: Instant | None = None
+    resumption_acknowledged_by: str | None = None
+    resumption_acknowledged_at: Instant | None = None
 
 
 class PermitList(BaseModel):

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
+from coalwatch.archive import service as archive
+from coalwatch.archive import store
+from coalwatch.domain.archive import Owner
+from coalwatch.errors import CoalwatchError, Invalid
 from coalwatch.mines import service as mines
 from coalwatch.permits import service
-from coalwatch.permits.schemas import PermitIn, ShutdownIn
-from coalwatch.web.forms import submit
-from coalwatch.web.pages import Page, need
+from coalwatch.permits.schemas import PermitIn, ResumeIn, ShutdownIn, ShutdownReportIn
+from coalwatch.web.forms import error_text, submit
+from coalwatch.web.pages import CSRF_FIELD, Page, need
 from coalwatch.workflows.views import STATUS_LABELS, requests_of
 
 router = APIRouter(include_in_schema=False)
@@ -46,18 +55,115 @@ def shutdowns(page: ProductionPage, mine: MineParam = None) -> Response:
     return _page(page, "permits/shutdowns.html", mine)
 
 
+async def _report_file(page: Page) -> archive.Upload | None:
+    """The written report 书面报告 sent with the form, if any."""
+    form = await page.request.form()
+    file = form.get("report")
+    if not isinstance(file, UploadFile) or not file.filename:
+        return None
+    return archive.Upload(
+        kind="shutdown_report",
+        title=f"{page._('停产书面报告')} {file.filename}",
+        file_name=file.filename,
+        content_type=file.content_type or "application/octet-stream",
+        data=await file.read(),
+    )
+
+
+def _keep_report(page: Page, session: Session, mine: str, upload: archive.Upload) -> int:
+    settings = page.state.settings
+    kept = archive.upload(
+        session,
+        page.principal,
+        store.root(settings),
+        Owner.MINE,
+        mine,
+        upload,
+        page.now(),
+        settings.tz,
+    )
+    return kept.id
+
+
+async def _with_report(
+    page: Page, mine: str, act: Callable[[Session, int | None], object], done: str
+) -> Response:
+    """Run ``act`` with the written report of the form kept in the mine's archive first,
+    in one transaction (a refused act keeps no document)."""
+    back = f"/production/shutdowns?mine={mine}"
+    upload = await _report_file(page)
+
+    def work() -> None:
+        with page.session() as session:
+            document = _keep_report(page, session, mine, upload) if upload else None
+            act(session, document)
+
+    try:
+        await run_in_threadpool(work)
+    except (ValidationError, CoalwatchError) as exc:
+        if isinstance(exc, CoalwatchError) and exc.status in (401, 403):
+            raise
+        page.flash(error_text(exc, page._), "error")
+        return page.redirect(back)
+    return page.redirect(back, done)
+
+
 @router.post("/production/{mine}/shutdowns")
 async def declare_shutdown(page: ProductionPage, mine: str) -> Response:
-    def action(session: Session, data: ShutdownIn) -> None:
+    form = await page.request.form()
+    fields = {k: v.strip() for k, v in form.items() if isinstance(v, str) and v.strip()}
+    for name in ("start", "end"):
+        if name in fields:
+            with suppress(ValueError):
+                local = datetime.fromisoformat(fields[name]).replace(tzinfo=page.state.settings.tz)
+                fields[name] = local.isoformat()
+    fields.pop(CSRF_FIELD, None)
+
+    def act(session: Session, document: int | None) -> None:
+        data = ShutdownIn.model_validate({**fields, "report_document": document})
         service.declare_shutdown(session, page.principal, mine, data, page.now())
+
+    return await _with_report(page, mine, act, page._("停产报备已登记"))
+
+
+@router.post("/production/{mine}/shutdowns/{shutdown_id}/report")
+async def file_report(page: ProductionPage, mine: str, shutdown_id: int) -> Response:
+    def act(session: Session, document: int | None) -> None:
+        page.principal.require("production:write")
+        if document is None:
+            raise Invalid(page._("请选择书面报告文件"))
+        data = ShutdownReportIn(document=document)
+        service.file_shutdown_report(session, page.principal, mine, shutdown_id, data, page.now())
+
+    return await _with_report(page, mine, act, page._("书面报告已提交"))
+
+
+@router.post("/production/{mine}/shutdowns/{shutdown_id}/resume")
+async def request_resumption(page: ProductionPage, mine: str, shutdown_id: int) -> Response:
+    def action(session: Session, data: ResumeIn) -> None:
+        service.request_resumption(session, page.principal, mine, shutdown_id, data, page.now())
 
     return await submit(
         page,
-        ShutdownIn,
+        ResumeIn,
         action,
         back=f"/production/shutdowns?mine={mine}",
-        done=page._("停产报备已登记"),
-        local_times=("start", "end"),
+        done=page._("复产申请已提交"),
+        local_times=("resume_at",),
+    )
+
+
+@router.post("/production/{mine}/shutdowns/{shutdown_id}/resumption/acknowledge")
+async def acknowledge_resumption(page: ProductionPage, mine: str, shutdown_id: int) -> Response:
+    def action(session: Session, _: _Confirm) -> None:
+        service.acknowledge_resumption(session, page.principal, mine, shutdown_id, page.now())
+
+    return await submit(
+        page,
+        _Confirm,
+        action,
+        back=f"/production/shutdowns?mine={mine}",
+        done=page._("复产已确认"),
     )
 
 

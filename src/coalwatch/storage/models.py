@@ -439,6 +439,18 @@ class Shutdown(Base):
     #: the supervising unit's acknowledgement 停产确认 (who, when); None: not yet
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the written report 书面报告 (a document of the mine's archive) and when it was filed
+    report_document_id: Mapped[int | None] = mapped_column(ForeignKey("archive_documents.id"))
+    report_filed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: declared after the stop began, or its written report filed after it (server time)
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: resumption 复产: when the mine means to produce again, who asked, when
+    resume_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resumption_requested_by: Mapped[str | None] = mapped_column(String(200))
+    resumption_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the supervising unit's acknowledgement of the resumption 复产确认
+    resumption_acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    resumption_acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Calibration(Base):
@@ -691,6 +703,7 @@ class FederationReject(Base):
 # The tables of later features live in modules of their own; importing them here puts
 # them in the metadata wherever the models are used.
 from coalwatch.acceptance import models as acceptance_models  # noqa: E402
+from coalwatch.archive import models as archive_models  # noqa: E402
 from coalwatch.audit import models as audit_models  # noqa: E402
 from coalwatch.exchange import models as exchange_models  # noqa: E402
 from coalwatch.federation import models as federation_models  # noqa: E402
@@ -710,11 +723,13 @@ from coalwatch.storage import (  # noqa: E402
     models_sessions,
     models_video,
 )
+from coalwatch.summaries import models as summaries_models  # noqa: E402
 from coalwatch.suspects import models as suspect_models  # noqa: E402
 from coalwatch.workflows import models as workflow_models  # noqa: E402
 
 __all__ = [
     "acceptance_models",
+    "archive_models",
     "audit_models",
     "exchange_models",
     "federation_models",
@@ -732,6 +747,7 @@ __all__ = [
     "routines_models",
     "signals_models",
     "stationconfig_models",
+    "summaries_models",
     "suspect_models",
     "workflow_models",
 ]

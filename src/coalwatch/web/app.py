@@ -20,6 +20,8 @@ from coalwatch.acceptance.api import router as acceptance_router
 from coalwatch.acceptance.views import router as acceptance_pages
 from coalwatch.alarms.api import router as alarms_router
 from coalwatch.alarms.views import router as alarms_pages
+from coalwatch.archive.api import router as archive_router
+from coalwatch.archive.views import router as archive_pages
 from coalwatch.audit.views import router as audit_pages
 from coalwatch.backups.api import router as backups_router
 from coalwatch.backups.service import BackupJob
@@ -71,6 +73,8 @@ from coalwatch.stationconfig.api import router as stationconfig_router
 from coalwatch.status.api import router as status_router
 from coalwatch.storage.crypto import use_secret_key
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+from coalwatch.summaries.api import router as summaries_router
+from coalwatch.summaries.views import router as summaries_pages
 from coalwatch.suspects.api import router as suspects_router
 from coalwatch.suspects.views import router as suspects_pages
 from coalwatch.users.service import ensure_builtin_roles
@@ -207,6 +211,8 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         suspects_router,
         acceptance_router,
         penalties_router,
+        archive_router,
+        summaries_router,
     ):
         app.include_router(router, prefix=API)
 
@@ -232,6 +238,8 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         suspects_pages,
         acceptance_pages,
         penalties_pages,
+        archive_pages,
+        summaries_pages,
     ):
         app.include_router(pages)
     app.include_router(docs_router(f"{API}/docs", f"{API}/openapi.json", app.title))

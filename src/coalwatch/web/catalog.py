@@ -35,6 +35,7 @@ def data_labels() -> Iterator[str]:
         LABELS,
         LATENESS_LABELS,
         SEVERITY_LABELS,
+        SHUTDOWN_LATE_LABELS,
         STATE_LABELS,
         SUSPECT_REASON_LABELS,
         SUSPECT_STATE_LABELS,
@@ -66,7 +67,14 @@ def data_labels() -> Iterator[str]:
         yield from (item.label for item in items)
     yield from (name for name, _ in BUILTIN_ROLES.values())
     yield from LABELS.values()
-    for alarm_texts in (DETAILS, LATENESS_LABELS, SEVERITY_LABELS, STATE_LABELS, VALUE_UNITS):
+    for alarm_texts in (
+        DETAILS,
+        LATENESS_LABELS,
+        SHUTDOWN_LATE_LABELS,
+        SEVERITY_LABELS,
+        STATE_LABELS,
+        VALUE_UNITS,
+    ):
         yield from alarm_texts.values()
     for suspect_texts in (INCREMENT_KIND_LABELS, SUSPECT_REASON_LABELS, SUSPECT_STATE_LABELS):
         yield from suspect_texts.values()

@@ -60,6 +60,8 @@ PAGES: dict[str, tuple[Item, ...]] = {
         Item("监测日报表", "/reports/daily"),
         Item("班报表", "/reports/period?kind=shift"),
         Item("旬/月/季/年报表", "/reports/period?kind=month"),
+        Item("月终/年终汇总", "/reports/summaries?kind=month"),
+        Item("异常情况上传报表", "/reports/summaries?kind=abnormal"),
         Item("报表审签", "/reports/pending"),
     ),
     "ledger": (
@@ -75,6 +77,7 @@ PAGES: dict[str, tuple[Item, ...]] = {
         Item("排班", "/people/roster"),
         Item("当班人员", "/people/today"),
         Item("定期检查", "/routines/board"),
+        Item("档案资料", "/ledger/archive"),
         Item("备份记录", "/ledger/backups", whole_tree=True),
     ),
     "region": (
