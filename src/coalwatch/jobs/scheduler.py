@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from coalwatch.federation.service import Forwarder
     from coalwatch.integrity.service import IntegrityJob
     from coalwatch.jobs.leader import Leader
+    from coalwatch.partitions.service import PartitionJob
     from coalwatch.video.service import VideoJob
 
 log = logging.getLogger("coalwatch.jobs")
@@ -45,6 +46,7 @@ def run_once(
     backups: BackupJob | None = None,
     integrity: IntegrityJob | None = None,
     exchange: ExchangeJob | None = None,
+    partitions: PartitionJob | None = None,
 ) -> None:
     """One round: timers first (they may queue messages), then delivery, then yesterday's
     daily reports of the mines past 00:10 local time that have none yet, then forwarding
@@ -69,6 +71,8 @@ def run_once(
         integrity(sessions, now)
     if exchange is not None:  # collection files due, and their push (数据采集文件)
         exchange(sessions, now)
+    if partitions is not None:  # raw partitions ahead, and the retention (原始数据归档)
+        partitions(sessions, now)
 
 
 def run_round(
@@ -101,6 +105,7 @@ class Scheduler:
         backups: BackupJob | None = None,
         integrity: IntegrityJob | None = None,
         exchange: ExchangeJob | None = None,
+        partitions: PartitionJob | None = None,
     ) -> None:
         """With a ``leader`` (two centers on one database), rounds run only while this
         process holds the jobs lease (coalwatch.jobs.leader); without one, always."""
@@ -111,6 +116,7 @@ class Scheduler:
         self._backups = backups
         self._integrity = integrity
         self._exchange = exchange
+        self._partitions = partitions
         self._interval = interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -142,6 +148,7 @@ class Scheduler:
                     backups=self._backups,
                     integrity=self._integrity,
                     exchange=self._exchange,
+                    partitions=self._partitions,
                 )
                 if self._leader is not None:
                     self._leader.lease.note_round()

@@ -46,6 +46,7 @@ from coalwatch.mines.views import router as mines_pages
 from coalwatch.monitor.views import router as monitor_pages
 from coalwatch.orgs.api import router as orgs_router
 from coalwatch.orgs.views import router as orgs_pages
+from coalwatch.partitions.service import PartitionJob
 from coalwatch.people.api import router as people_router
 from coalwatch.people.views import router as people_pages
 from coalwatch.permits.api import router as permits_router
@@ -140,6 +141,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
                 backups=BackupJob.from_settings(settings),
                 integrity=IntegrityJob(settings),
                 exchange=ExchangeJob.from_settings(settings),
+                partitions=PartitionJob.from_settings(settings),
             )
             scheduler.start()
         try:

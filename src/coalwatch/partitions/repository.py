@@ -1,0 +1,187 @@
+"""All SQL of the raw partitions (PostgreSQL): the catalog, the DDL, the export reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from coalwatch.integrity.models import SignedBatch
+from coalwatch.partitions.archive import Batch, Station
+from coalwatch.partitions.models import RawArchive
+from coalwatch.storage.models import Station as StationRow
+from coalwatch.storage.partitioning import (
+    PARTITIONED,
+    next_month,
+    parse_partition,
+    partition_name,
+)
+
+
+class Part(NamedTuple):
+    name: str
+    table: str
+    #: None: the default partition
+    month: datetime | None
+    attached: bool
+    bytes: int
+    rows_estimate: int
+
+
+def parts(session: Session) -> list[Part]:
+    """Every partition of the raw tables in this schema, and the month tables that were
+    detached but not yet archived (an archive interrupted)."""
+    rows = session.execute(
+        text(
+            "SELECT c.relname, EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid), "
+            "pg_total_relation_size(c.oid), GREATEST(c.reltuples, 0)::bigint "
+            "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
+            "AND c.relkind = 'r' ORDER BY c.relname"
+        )
+    )
+    found = []
+    for name, attached, size, estimate in rows:
+        parsed = parse_partition(str(name))
+        if parsed is not None:
+            found.append(Part(str(name), parsed[0], parsed[1], bool(attached), size, estimate))
+    return found
+
+
+def exists(session: Session, name: str) -> bool:
+    return session.scalar(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}) is True
+
+
+def default_months(session: Session, table: str) -> list[datetime]:
+    """The months (UTC) of the rows that sit in the default partition."""
+    key = PARTITIONED[table]
+    return list(
+        session.scalars(
+            text(
+                f"SELECT DISTINCT date_trunc('month', {key}, 'UTC') "
+                f"FROM {partition_name(table, None)} ORDER BY 1"
+            )
+        )
+    )
+
+
+def create_partition(session: Session, table: str, start: datetime) -> None:
+    """The partition of ``table`` for the month at ``start``, with the rows of that month
+    that the default partition took meanwhile moved into it. Made beside the table and
+    attached (a lighter lock than CREATE ... PARTITION OF, which locks out ingest)."""
+    key, name, end = PARTITIONED[table], partition_name(table, start), next_month(start)
+    default = partition_name(table, None)
+    bounds = {"start": start, "end": end}
+    session.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)"))
+    session.execute(
+        text(
+            f"ALTER TABLE {name} ADD CONSTRAINT {name}_bounds "
+            f"CHECK ({key} IS NOT NULL AND {key} >= '{start.isoformat()}' "
+            f"AND {key} < '{end.isoformat()}')"
+        )
+    )
+    session.execute(
+        text(f"INSERT INTO {name} SELECT * FROM {default} WHERE {key} >= :start AND {key} < :end"),
+        bounds,
+    )
+    session.execute(text(f"DELETE FROM {default} WHERE {key} >= :start AND {key} < :end"), bounds)
+    session.execute(
+        text(
+            f"ALTER TABLE {table} ATTACH PARTITION {name} "
+            f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+        )
+    )
+    session.execute(text(f"ALTER TABLE {name} DROP CONSTRAINT {name}_bounds"))
+
+
+def detach(session: Session, table: str, name: str) -> None:
+    session.execute(text(f"ALTER TABLE {table} DETACH PARTITION {name}"))
+
+
+def drop(session: Session, name: str) -> None:
+    session.execute(text(f"DROP TABLE {name}"))
+
+
+def columns(session: Session, table: str) -> list[str]:
+    return list(
+        session.scalars(
+            text(
+                "SELECT attname FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) "
+                "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+            ),
+            {"t": table},
+        )
+    )
+
+
+def rows(session: Session, name: str, names: list[str]) -> Iterator[tuple[Any, ...]]:
+    result = session.execute(
+        text(f"SELECT {', '.join(names)} FROM {name} ORDER BY id").execution_options(
+            yield_per=10_000
+        )
+    )
+    for row in result:
+        yield tuple(row)
+
+
+def batch_ids(session: Session, name: str) -> list[int]:
+    return [
+        int(b)
+        for b in session.scalars(
+            text(f"SELECT DISTINCT batch_id FROM {name} WHERE batch_id IS NOT NULL ORDER BY 1")
+        )
+    ]
+
+
+def batches(session: Session, ids: list[int]) -> Iterator[Batch]:
+    for start in range(0, len(ids), 1000):
+        for row in session.execute(
+            select(
+                SignedBatch.id,
+                SignedBatch.mine_id,
+                SignedBatch.station_id,
+                SignedBatch.received_at,
+                SignedBatch.signature,
+                SignedBatch.body,
+            )
+            .where(SignedBatch.id.in_(ids[start : start + 1000]))
+            .order_by(SignedBatch.id)
+        ):
+            yield Batch(*row)
+
+
+def stations(session: Session, ids: set[int]) -> list[Station]:
+    rows = session.execute(
+        select(StationRow.id, StationRow.code, StationRow.public_key)
+        .where(StationRow.id.in_(sorted(ids)))
+        .order_by(StationRow.id)
+    )
+    return [Station(int(i), str(c), str(k)) for i, c, k in rows]
+
+
+def batch_stations(session: Session, ids: list[int]) -> set[int]:
+    found: set[int] = set()
+    for start in range(0, len(ids), 1000):
+        found.update(
+            int(s)
+            for s in session.scalars(
+                select(SignedBatch.station_id)
+                .where(SignedBatch.id.in_(ids[start : start + 1000]))
+                .distinct()
+            )
+        )
+    return found
+
+
+def archives(session: Session, table: str | None = None) -> list[RawArchive]:
+    query = select(RawArchive).order_by(RawArchive.month_start, RawArchive.id)
+    if table is not None:
+        query = query.where(RawArchive.table_name == table)
+    return list(session.scalars(query))
+
+
+def add_archive(session: Session, archive: RawArchive) -> None:
+    session.add(archive)
+    session.flush()
