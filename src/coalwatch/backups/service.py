@@ -35,6 +35,7 @@ from coalwatch.auth.principal import Principal
 from coalwatch.backups import figures as fingerprint
 from coalwatch.backups import repository
 from coalwatch.backups.schemas import (
+    ArchivedMonth,
     BackupOut,
     Figures,
     Kind,
@@ -122,6 +123,7 @@ class _Facts:
     audit_head_id: int | None
     #: the newest signed audit checkpoint the content holds (a JSON line), if any
     audit_checkpoint: str | None = None
+    raw_archives: tuple[ArchivedMonth, ...] = ()
 
 
 def _facts(session: Session, at: datetime) -> _Facts:
@@ -132,6 +134,16 @@ def _facts(session: Session, at: datetime) -> _Facts:
         revision,
         None if head is None else head[0],
         repository.newest_checkpoint(session),
+        tuple(
+            ArchivedMonth(
+                table=a.table_name,
+                month=f"{a.month_start:%Y-%m}",
+                file_name=a.file_name,
+                sha256=a.sha256,
+                rows=a.rows,
+            )
+            for a in repository.raw_archives(session)
+        ),
     )
 
 
@@ -232,6 +244,7 @@ def create(url: str, policy: Policy, trigger: Trigger, by: str, now: datetime) -
             audit_checkpoint=facts.audit_checkpoint,
             figures=facts.figures,
             figures_sha256=fingerprint.digest(facts.figures),
+            raw_archives=list(facts.raw_archives),
         )
         write_manifest(directory, manifest)
         with transaction(make_sessionmaker(engine)) as session:
