@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from coalwatch.integrity.models import SignedBatch
-from coalwatch.partitions.archive import Batch, Station
+from coalwatch.partitions.archive import Batch, Station, Summary
 from coalwatch.partitions.models import RawArchive
 from coalwatch.storage.models import Station as StationRow
 from coalwatch.storage.partitioning import (
@@ -116,14 +116,24 @@ def columns(session: Session, table: str) -> list[str]:
     )
 
 
-def rows(session: Session, name: str, names: list[str]) -> Iterator[tuple[Any, ...]]:
+def rows(session: Session, name: str, names: list[str]) -> Iterator[str]:
+    """The rows in id order, each a JSON array of its values in the order of ``names``
+    (instants ISO 8601 with offset), made by the database."""
     result = session.execute(
-        text(f"SELECT {', '.join(names)} FROM {name} ORDER BY id").execution_options(
-            yield_per=10_000
-        )
+        text(
+            f"SELECT json_build_array({', '.join(names)})::text FROM {name} ORDER BY id"
+        ).execution_options(yield_per=10_000)
     )
-    for row in result:
-        yield tuple(row)
+    for (row,) in result:
+        yield str(row)
+
+
+def summary(session: Session, name: str, names: list[str]) -> Summary:
+    kg = "coalesce(sum(increment_kg), 0)" if "increment_kg" in names else "0"
+    count, total, first, last = session.execute(
+        text(f"SELECT count(*), {kg}, min(id), max(id) FROM {name}")
+    ).one()
+    return Summary(int(count), int(total), first, last)
 
 
 def batch_ids(session: Session, name: str) -> list[int]:

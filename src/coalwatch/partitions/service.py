@@ -146,6 +146,7 @@ def archive_month(
             end=end,
             columns=names,
             rows=repository.rows(session, name, names),
+            summary=repository.summary(session, name, names),
             stations=stations,
             batches=repository.batches(session, batch_ids),
             archived_at=now,
