@@ -127,7 +127,10 @@ def write(
         first_id=summary.first_id,
         last_id=summary.last_id,
     )
-    with partial.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
+    with (
+        partial.open("wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as out,
+    ):
         out.write(
             _line(
                 {

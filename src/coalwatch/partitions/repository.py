@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import select, text
+from sqlalchemy import column, select, table, text
 from sqlalchemy.orm import Session
 
 from coalwatch.integrity.models import SignedBatch
@@ -136,53 +136,33 @@ def summary(session: Session, name: str, names: list[str]) -> Summary:
     return Summary(int(count), int(total), first, last)
 
 
-def batch_ids(session: Session, name: str) -> list[int]:
-    return [
-        int(b)
-        for b in session.scalars(
-            text(f"SELECT DISTINCT batch_id FROM {name} WHERE batch_id IS NOT NULL ORDER BY 1")
+def batches(session: Session, name: str) -> Iterator[Batch]:
+    """The signed uploads that brought the rows of ``name``, in id order."""
+    result = session.execute(
+        select(
+            SignedBatch.id,
+            SignedBatch.mine_id,
+            SignedBatch.station_id,
+            SignedBatch.received_at,
+            SignedBatch.signature,
+            SignedBatch.body,
         )
-    ]
+        .where(SignedBatch.id.in_(select(column("batch_id")).select_from(table(name))))
+        .order_by(SignedBatch.id)
+        .execution_options(yield_per=1000)
+    )
+    for row in result:
+        yield Batch(*row)
 
 
-def batches(session: Session, ids: list[int]) -> Iterator[Batch]:
-    for start in range(0, len(ids), 1000):
-        for row in session.execute(
-            select(
-                SignedBatch.id,
-                SignedBatch.mine_id,
-                SignedBatch.station_id,
-                SignedBatch.received_at,
-                SignedBatch.signature,
-                SignedBatch.body,
-            )
-            .where(SignedBatch.id.in_(ids[start : start + 1000]))
-            .order_by(SignedBatch.id)
-        ):
-            yield Batch(*row)
-
-
-def stations(session: Session, ids: set[int]) -> list[Station]:
+def stations(session: Session, name: str) -> list[Station]:
+    """The stations of the rows of ``name`` (those of their uploads too)."""
     rows = session.execute(
         select(StationRow.id, StationRow.code, StationRow.public_key)
-        .where(StationRow.id.in_(sorted(ids)))
+        .where(StationRow.id.in_(select(column("station_id")).select_from(table(name))))
         .order_by(StationRow.id)
     )
     return [Station(int(i), str(c), str(k)) for i, c, k in rows]
-
-
-def batch_stations(session: Session, ids: list[int]) -> set[int]:
-    found: set[int] = set()
-    for start in range(0, len(ids), 1000):
-        found.update(
-            int(s)
-            for s in session.scalars(
-                select(SignedBatch.station_id)
-                .where(SignedBatch.id.in_(ids[start : start + 1000]))
-                .distinct()
-            )
-        )
-    return found
 
 
 def archives(session: Session, table: str | None = None) -> list[RawArchive]:

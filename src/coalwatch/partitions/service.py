@@ -137,8 +137,7 @@ def archive_month(
     path = directory / archive.free_name(directory, table, start)
     with transaction(sessions) as session:
         names = repository.columns(session, name)
-        batch_ids = repository.batch_ids(session, name) if "batch_id" in names else []
-        stations = repository.stations(session, repository.batch_stations(session, batch_ids))
+        signed = "batch_id" in names
         written = archive.write(
             path,
             table=table,
@@ -147,8 +146,8 @@ def archive_month(
             columns=names,
             rows=repository.rows(session, name, names),
             summary=repository.summary(session, name, names),
-            stations=stations,
-            batches=repository.batches(session, batch_ids),
+            stations=repository.stations(session, name) if signed else [],
+            batches=repository.batches(session, name) if signed else [],
             archived_at=now,
         )
     with transaction(sessions) as session:
