@@ -7,6 +7,10 @@ API; PostgreSQL: ``pg_dump --format=custom`` of the center's schema) and a manif
 live in the database itself, so a restore brings back an older ledger: the rows of the
 later backups are re-inserted from their manifests (:func:`sync_ledger`).
 
+On PostgreSQL the raw months past the retention are archived to files and dropped
+(coalwatch.partitions): a backup holds the rollups, the configuration and the raw
+months still in the database, and its manifest names the archive files of the others.
+
 Backups are made by the command line, by the schedule (every ``backup_interval_days``)
 and after a password or parameter change (the audit log says which changed; the job
 waits for :data:`AFTER_CHANGE_QUIET` without further changes, so that a session of

@@ -77,26 +77,44 @@ def _partition(table: str, start: datetime) -> None:
     )
 
 
-def _set_views_aside() -> list[tuple[str, str]]:
+def _set_views_aside() -> list[tuple[str, str, list[str]]]:
     """Drop the views that read the raw tables (the exchange views), returning how to
-    make them again: a view is bound to the table it was made on, not to its name."""
+    make them again with their grants (a reader role's): a view is bound to the table it
+    was made on, not to its name."""
+    bind = op.get_bind()
     tables = ", ".join(f"'{t[0]}'::regclass" for t in _TABLES)
-    rows = op.get_bind().execute(
+    rows = bind.execute(
         sa.text(
-            "SELECT v.relname, pg_get_viewdef(v.oid) FROM pg_class v WHERE v.oid IN ("
+            "SELECT v.oid, v.relname, pg_get_viewdef(v.oid) FROM pg_class v WHERE v.oid IN ("
             "SELECT r.ev_class FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
             f"WHERE d.refobjid IN ({tables})) AND v.relkind = 'v' ORDER BY v.oid"
         )
-    )
-    views = [(str(name), str(definition)) for name, definition in rows]
-    for name, _definition in reversed(views):
+    ).all()
+    views = []
+    for oid, name, definition in rows:
+        grants = [
+            f"GRANT {privilege} ON {name} TO {'PUBLIC' if grantee == 0 else grantee_name}"
+            for grantee, grantee_name, privilege in bind.execute(
+                sa.text(
+                    "SELECT a.grantee, quote_ident(coalesce(r.rolname, 'public')), "
+                    "a.privilege_type FROM pg_class c, aclexplode(c.relacl) a "
+                    "LEFT JOIN pg_roles r ON r.oid = a.grantee "
+                    "WHERE c.oid = :oid AND a.grantee <> c.relowner"
+                ),
+                {"oid": oid},
+            )
+        ]
+        views.append((str(name), str(definition), grants))
+    for name, _definition, _grants in reversed(views):
         op.execute(f"DROP VIEW {name}")
     return views
 
 
-def _restore_views(views: list[tuple[str, str]]) -> None:
-    for name, definition in views:
+def _restore_views(views: list[tuple[str, str, list[str]]]) -> None:
+    for name, definition, grants in views:
         op.execute(f"CREATE VIEW {name} AS {definition}")
+        for grant in grants:
+            op.execute(grant)
 
 
 def upgrade() -> None:
