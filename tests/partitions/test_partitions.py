@@ -128,6 +128,8 @@ def test_a_month_is_archived_dropped_and_verified(w: World, tmp_path: Path) -> N
     row = _archive_march(w, tmp_path)
     assert (row.rows, row.batches, row.increment_kg) == (5, 1, 17_250)
     assert not _exists(w, "records_y2026m03") and _count(w, "records") == 0
+    # the upload that brought them is in the file now, and no stored record needs it
+    assert _count(w, "signed_batches") == 0
     path = tmp_path / "archives" / "records-2026-03.jsonl.gz"
     assert row.file_name == path.name and archive.sha256_of(path) == row.sha256
     sidecar = path.with_name(path.name + ".sha256").read_text()
@@ -237,3 +239,29 @@ def test_migration_moves_existing_rows_into_their_months(w: World) -> None:
     finally:
         engine.dispose()
     assert _count(w, "records_y2026m03") == 5 and _count(w, "records_default") == 0
+
+
+def test_an_upload_with_records_of_two_months_stays_until_both_are_archived(
+    w: World, tmp_path: Path
+) -> None:
+    """On April 4 one upload brings B1 at 101.500 t on March 31 23:50 UTC (+250 kg, in
+    March) and 102.000 t on April 2 (+500 kg, in April). Archiving March takes the first
+    upload away (its 5 records are all archived) but keeps this one (its April record
+    is stored); verify proves March's part from the file and April's from the table."""
+    w.clock.advance(days=20)
+    late = datetime(2026, 3, 31, 23, 50, tzinfo=UTC)
+    w.ok(
+        w.upload(
+            "S1",
+            [
+                totalizer(6, late, "B1", "101.500"),
+                totalizer(7, datetime(2026, 4, 2, tzinfo=UTC), "B1", "102.000"),
+            ],
+        )
+    )
+    with transaction(_sessions(w)) as session:
+        service.ensure(session, w.clock(), 2)
+    row = _archive_march(w, tmp_path)
+    assert (row.rows, row.batches, row.increment_kg) == (6, 2, 17_250 + 250)
+    assert _count(w, "signed_batches") == 1 and _count(w, "records_y2026m04") == 1
+    assert _findings(w, tmp_path) == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import column, select, table, text
@@ -163,6 +163,32 @@ def stations(session: Session, name: str) -> list[Station]:
         .order_by(StationRow.id)
     )
     return [Station(int(i), str(c), str(k)) for i, c, k in rows]
+
+
+def drop_archived_batches(session: Session, name: str) -> int:
+    """Delete the signed uploads that brought rows of ``name`` (now in its archive file)
+    and no record still in the database; returns how many. A stored record of an upload
+    lies before the upload's receipt and the clock tolerance (a record dated further
+    ahead is stored at its receipt): the records after the newest receipt plus a day
+    are not read."""
+    until = session.scalar(
+        text(
+            "SELECT max(b.received_at) FROM signed_batches b "
+            f"WHERE b.id IN (SELECT batch_id FROM {name})"
+        )
+    )
+    if until is None:
+        return 0
+    result = session.execute(
+        text(
+            "DELETE FROM signed_batches b "
+            f"USING (SELECT DISTINCT batch_id FROM {name} WHERE batch_id IS NOT NULL) a "
+            "WHERE b.id = a.batch_id AND NOT EXISTS (SELECT 1 FROM records r "
+            "WHERE r.batch_id = b.id AND r.ts < :until)"
+        ),
+        {"until": until + timedelta(days=1)},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def archives(session: Session, table: str | None = None) -> list[RawArchive]:

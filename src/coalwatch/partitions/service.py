@@ -11,7 +11,8 @@ coalwatch.storage.partitioning). The partition job
    default partition, and get an archive of their own in turn), written to a
    compressed, checksummed archive file with the signed uploads that brought its
    records (coalwatch.partitions.archive), recorded in ``raw_archives`` and the audit
-   log, and dropped. ``coalwatch verify`` re-proves each archive file from its checksum
+   log, and dropped, with the signed uploads that no stored record needs any more (the
+   file holds them). ``coalwatch verify`` re-proves each archive file from its checksum
    and its stations' signatures, and counts its production in the hours it re-adds.
 
 The rollups (hourly, daily) are kept for ever: every figure stays readable. On SQLite
@@ -183,6 +184,8 @@ def archive_month(
             },
             at=now,
         )
+        if signed:  # their bodies and signatures are in the file now
+            repository.drop_archived_batches(session, name)
         repository.drop(session, name)
         session.expunge(row)
     log.info("archived %s to %s (%d rows)", name, written.file_name, written.rows)
