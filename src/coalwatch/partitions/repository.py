@@ -50,6 +50,13 @@ def parts(session: Session) -> list[Part]:
     return found
 
 
+def unbounded(session: Session) -> None:
+    """No statement limit for the rest of this transaction: a month of a province's
+    records is read, counted and moved in statements longer than the request limit
+    (the lock limit stays: the job gives way to ingest and retries)."""
+    session.execute(text("SET LOCAL statement_timeout = 0"))
+
+
 def exists(session: Session, name: str) -> bool:
     return session.scalar(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}) is True
 

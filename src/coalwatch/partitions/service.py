@@ -79,6 +79,7 @@ def ensure(session: Session, now: datetime, ahead: int) -> list[str]:
     partition holds rows of; returns those made."""
     if not partitioned(session):
         return []
+    repository.unbounded(session)
     made = []
     this = month_of(now)
     for table in PARTITIONED:
@@ -124,6 +125,7 @@ def archive_month(
     name = partition_name(table, start)
     with transaction(sessions) as session:
         _require_postgresql(session)
+        repository.unbounded(session)
         attached = {p.name: p.attached for p in repository.parts(session)}
         if name not in attached:
             if start not in repository.default_months(session, table):
@@ -137,6 +139,7 @@ def archive_month(
     private_dir(directory)
     path = directory / archive.free_name(directory, table, start)
     with transaction(sessions) as session:
+        repository.unbounded(session)
         names = repository.columns(session, name)
         signed = "batch_id" in names
         written = archive.write(
@@ -152,6 +155,7 @@ def archive_month(
             archived_at=now,
         )
     with transaction(sessions) as session:
+        repository.unbounded(session)
         row = RawArchive(
             table_name=table,
             month_start=start,
