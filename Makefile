@@ -88,6 +88,7 @@ bench: install
 	$(BIN)/python bench/video_snapshots.py
 	$(BIN)/python bench/batch_cost.py
 	$(BIN)/python bench/verify_year.py
+	$(BIN)/python bench/storage.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis node_modules $(VENDOR) $(COMPILED)

@@ -25,6 +25,7 @@ from coalwatch.config import DEFAULT_VAR_DIR, Settings, load_settings
 from coalwatch.errors import CoalwatchError
 from coalwatch.exchange.cli import add_parser as add_exchange
 from coalwatch.integrity.cli import add_parser as add_verify
+from coalwatch.partitions.cli import add_parser as add_partitions
 from coalwatch.sim.cli import add_parser as add_sim
 from coalwatch.station.cli import add_parser as add_station
 from coalwatch.web.secret import SECRET_FILE
@@ -257,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_backup(commands)
     add_verify(commands)
     add_exchange(commands)
+    add_partitions(commands)
     return parser
 
 

@@ -86,6 +86,14 @@ class Settings(BaseSettings):
     backup_interval_days: int = Field(default=91, ge=0)
     #: backups older than this are pruned (never the newest); at least 2 years by rule
     backup_retention_days: int = Field(default=730, ge=1)
+    #: raw records 原始数据 (PostgreSQL: partitioned by month) are kept this long, then
+    #: archived to files and dropped; at least 2 years by rule (0: kept for ever).
+    #: The hourly and daily rollups are kept for ever.
+    raw_retention_days: int = Field(default=730, ge=0)
+    #: monthly partitions made ahead of this month
+    raw_partitions_ahead: int = Field(default=2, ge=1, le=24)
+    #: where raw archives go (default: var_dir/archives)
+    archive_dir: Path | None = None
     #: video 视频监视: a snapshot this often while the point's conveyor runs, and while
     #: it stands (or its state is unknown)
     video_interval_running_s: float = Field(default=60.0, gt=0)
@@ -136,6 +144,13 @@ class Settings(BaseSettings):
         default="coalwatch", pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"
     )
 
+    @field_validator("raw_retention_days")
+    @classmethod
+    def _two_years_at_least(cls, value: int) -> int:
+        if 0 < value < 730:
+            raise ValueError("raw records are kept at least 2 years (730 days; 0: for ever)")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -182,6 +197,10 @@ class Settings(BaseSettings):
     @property
     def resolved_backup_dir(self) -> Path:
         return self.backup_dir if self.backup_dir is not None else self.var_dir / "backups"
+
+    @property
+    def resolved_archive_dir(self) -> Path:
+        return self.archive_dir if self.archive_dir is not None else self.var_dir / "archives"
 
     @classmethod
     def settings_customise_sources(

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from coalwatch.audit.checkpoints import Checkpoint
 from coalwatch.audit.models import AuditCheckpoint
+from coalwatch.partitions.models import RawArchive
 from coalwatch.storage.base import Base
 from coalwatch.storage.models import AuditEntry, Mine
 from coalwatch.storage.models_backups import BackupEntry
@@ -103,6 +104,13 @@ def by_file(session: Session, file_name: str) -> BackupEntry | None:
 def add(session: Session, entry: BackupEntry) -> None:
     session.add(entry)
     session.flush()
+
+
+def raw_archives(session: Session) -> list[RawArchive]:
+    """The raw months archived and dropped (none before the table existed)."""
+    if RawArchive.__tablename__ not in existing_tables(session):
+        return []
+    return list(session.scalars(select(RawArchive).order_by(RawArchive.month_start, RawArchive.id)))
 
 
 def newest_checkpoint(session: Session) -> str | None:

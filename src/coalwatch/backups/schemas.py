@@ -50,6 +50,17 @@ class Figures(BaseModel):
     audit_head: str
 
 
+class ArchivedMonth(BaseModel):
+    """A month of raw records that was archived to a file and dropped before the backup
+    was made: the backup does not hold it, the archive file does."""
+
+    table: str
+    month: str
+    file_name: str
+    sha256: str
+    rows: int
+
+
 class Manifest(BaseModel):
     """Written next to each backup file as ``<file>.json``."""
 
@@ -72,6 +83,9 @@ class Manifest(BaseModel):
     figures_sha256: str
     pruned_at: datetime | None = None
     pruned_by: str | None = None
+    #: the raw months the backup relies on their archive files for (in the archive
+    #: directory, coalwatch.partitions): restore them beside the backup
+    raw_archives: list[ArchivedMonth] = []
 
 
 class BackupOut(BaseModel):

@@ -7,6 +7,10 @@ API; PostgreSQL: ``pg_dump --format=custom`` of the center's schema) and a manif
 live in the database itself, so a restore brings back an older ledger: the rows of the
 later backups are re-inserted from their manifests (:func:`sync_ledger`).
 
+On PostgreSQL the raw months past the retention are archived to files and dropped
+(coalwatch.partitions): a backup holds the rollups, the configuration and the raw
+months still in the database, and its manifest names the archive files of the others.
+
 Backups are made by the command line, by the schedule (every ``backup_interval_days``)
 and after a password or parameter change (the audit log says which changed; the job
 waits for :data:`AFTER_CHANGE_QUIET` without further changes, so that a session of
@@ -36,6 +40,7 @@ from coalwatch.auth.principal import Principal
 from coalwatch.backups import figures as fingerprint
 from coalwatch.backups import repository
 from coalwatch.backups.schemas import (
+    ArchivedMonth,
     BackupOut,
     Figures,
     Kind,
@@ -129,6 +134,7 @@ class _Facts:
     audit_head_id: int | None
     #: the newest signed audit checkpoint the content holds (a JSON line), if any
     audit_checkpoint: str | None = None
+    raw_archives: tuple[ArchivedMonth, ...] = ()
 
 
 def _facts(session: Session, at: datetime) -> _Facts:
@@ -139,6 +145,16 @@ def _facts(session: Session, at: datetime) -> _Facts:
         revision,
         None if head is None else head[0],
         repository.newest_checkpoint(session),
+        tuple(
+            ArchivedMonth(
+                table=a.table_name,
+                month=f"{a.month_start:%Y-%m}",
+                file_name=a.file_name,
+                sha256=a.sha256,
+                rows=a.rows,
+            )
+            for a in repository.raw_archives(session)
+        ),
     )
 
 
@@ -251,6 +267,7 @@ def create(url: str, policy: Policy, trigger: Trigger, by: str, now: datetime) -
             audit_checkpoint=facts.audit_checkpoint,
             figures=facts.figures,
             figures_sha256=fingerprint.digest(facts.figures),
+            raw_archives=list(facts.raw_archives),
         )
         write_manifest(directory, manifest)
         with transaction(make_sessionmaker(engine)) as session:

@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from coalwatch.integrity.models import SignedBatch, VerificationProgress
+from coalwatch.partitions.models import RawArchive
 from coalwatch.storage.models import (
     DailyProduction,
     HourlyProduction,
@@ -48,6 +49,7 @@ class Kept(NamedTuple):
     station_id: int
     body: bytes
     signature: str
+    received_at: datetime
 
 
 _KEPT = select(
@@ -56,6 +58,7 @@ _KEPT = select(
     SignedBatch.station_id,
     SignedBatch.body,
     SignedBatch.signature,
+    SignedBatch.received_at,
 )
 
 
@@ -316,3 +319,12 @@ def mine_points(session: Session, mine_id: int) -> dict[str, Point]:
 
 def station(session: Session, station_id: int) -> Station:
     return session.get_one(Station, station_id)
+
+
+def station_key(session: Session, station_id: int) -> str | None:
+    return session.scalar(select(Station.public_key).where(Station.id == station_id))
+
+
+def archives(session: Session) -> list[RawArchive]:
+    """The months of raw tables archived to files and dropped, oldest first."""
+    return list(session.scalars(select(RawArchive).order_by(RawArchive.month_start, RawArchive.id)))

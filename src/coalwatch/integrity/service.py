@@ -12,6 +12,11 @@ and every record points to the upload that brought it. Verification
    the hourly rollups;
 3. compares each daily rollup with the sum of its hours.
 
+Raw months archived to files after the retention (coalwatch.partitions) are re-proved
+from their files: each file's SHA-256 against the one recorded when it was written, its
+uploads' signatures against their stations' keys, its records against what was signed;
+its records' production counts in the hours as the stored records' does.
+
 Month, year and every report are read from the daily rollups (raw coal is computed
 from them at read time), so they stand once the days do. A disagreement is a
 ``data_tamper`` alarm of the mine; the alarm ends only after a full verification
@@ -24,6 +29,7 @@ the hours they touched; the daily check always covers every day. A full run
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -47,7 +53,11 @@ from coalwatch.domain.units import kg_to_tonnes
 from coalwatch.ingest.service import signed_columns
 from coalwatch.integrity import repository
 from coalwatch.integrity.keys import center_key
+from coalwatch.integrity.models import VerificationProgress
+from coalwatch.partitions import archive
+from coalwatch.partitions.models import RawArchive
 from coalwatch.storage.models import AuditEntry, Point
+from coalwatch.storage.partitioning import month_of
 from coalwatch.storage.session import transaction
 from coalwatch.wire.batches import MalformedBody, parse_body, parse_record, record_seq
 from coalwatch.wire.signing import parse_public_key, public_key_b64, verify
@@ -91,10 +101,14 @@ class Verification:
             self.findings.append(finding)
 
 
-def verify_figures(session: Session, now: datetime, *, full: bool = True) -> Verification:
+def verify_figures(
+    session: Session, now: datetime, *, full: bool = True, archive_dir: Path | None = None
+) -> Verification:
     """Re-prove the stored figures (all of them, or what came since the last run) and
-    raise or end ``data_tamper`` alarms accordingly."""
+    raise or end ``data_tamper`` alarms accordingly. ``archive_dir`` holds the archive
+    files of the raw months that were dropped (coalwatch.partitions)."""
     progress = repository.progress(session)
+    archived = Archived.of(session)
     newest_record = repository.newest_record_id(session)
     newest_batch = repository.newest_batch_id(session)
     since_batch = 0 if full else progress.last_batch_id
@@ -104,7 +118,7 @@ def verify_figures(session: Session, now: datetime, *, full: bool = True) -> Ver
     result = Verification(full=full)
     touched: dict[int, set[datetime]] = defaultdict(set)
     info = repository.points(session)
-    _verify_batches(session, result, info, since_batch, since_record, touched)
+    _verify_batches(session, result, info, since_batch, since_record, touched, archived)
     for row in repository.unproved_records(session, since_record):
         result.add(
             Finding(
@@ -116,7 +130,10 @@ def verify_figures(session: Session, now: datetime, *, full: bool = True) -> Ver
                 else f"it names upload {row.batch_id}, which is not kept",
             )
         )
-    _verify_hours(session, result, info, None if full else touched)
+    archived_kg = _verify_archives(
+        session, result, info, archived, archive_dir, None if full else touched, progress
+    )
+    _verify_hours(session, result, info, None if full else touched, archived_kg)
     _verify_days(session, result, info)
     progress.last_batch_id = max(progress.last_batch_id, newest_batch)
     progress.last_record_id = max(progress.last_record_id, newest_record)
@@ -136,6 +153,7 @@ def _verify_batches(
     since_batch: int,
     since_record: int,
     touched: dict[int, set[datetime]],
+    archived: Archived,
 ) -> None:
     """Signatures, and every record against what was signed (a chunk of uploads at a
     time: a few queries per chunk, not per upload)."""
@@ -147,6 +165,7 @@ def _verify_batches(
     for chunk in repository.batches(session, since_batch, extra, _CHUNK):
         stored = repository.records_of_batches(session, [b.id for b in chunk])
         missing: list[tuple[repository.Kept, int]] = []
+        signed_of: dict[int, dict[int, Any]] = {}
         for batch in chunk:
             result.batches += 1
             if batch.station_id not in keys:
@@ -175,11 +194,14 @@ def _verify_batches(
                         )
                     )
             kept = {record.seq for record in own}
+            signed_of[batch.id] = signed
             missing.extend((batch, seq) for seq in signed if seq not in kept)
         # a signed seq stored with another upload (sent twice) or quarantined is held
         held = repository.held(session, [(b.station_id, seq) for b, seq in missing])
         for batch, seq in missing:
-            if (batch.station_id, seq) not in held:
+            if (batch.station_id, seq) not in held and not archived.holds(
+                batch, signed_of[batch.id][seq]
+            ):
                 result.add(
                     Finding(
                         batch.mine_id,
@@ -222,6 +244,137 @@ def _compare(record: repository.Stored, raw: Any, points: dict[str, Point]) -> s
     return None
 
 
+@dataclass(frozen=True)
+class Archived:
+    """The months of raw records and of quarantine that were archived and dropped."""
+
+    rows: list[RawArchive]
+    records: frozenset[datetime]
+    quarantine: frozenset[datetime]
+
+    @classmethod
+    def of(cls, session: Session) -> Archived:
+        rows = repository.archives(session)
+        return cls(
+            rows,
+            frozenset(r.month_start for r in rows if r.table_name == "records"),
+            frozenset(r.month_start for r in rows if r.table_name == "quarantined_records"),
+        )
+
+    def holds(self, batch: repository.Kept, raw: Any) -> bool:
+        """Whether a signed record missing from the tables went to an archive: the month
+        of its time (or of its receipt: a record dated ahead is counted at receipt) is
+        archived, or its upload's month is and it was quarantined."""
+        months = {month_of(batch.received_at)}
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            months.add(month_of(datetime.fromisoformat(str(raw["ts"]))))
+        return bool(months & self.records) or month_of(batch.received_at) in self.quarantine
+
+
+def _verify_archives(
+    session: Session,
+    result: Verification,
+    info: dict[int, repository.PointInfo],
+    archived: Archived,
+    directory: Path | None,
+    touched: dict[int, set[datetime]] | None,
+    progress: VerificationProgress,
+) -> dict[tuple[int, datetime], int]:
+    """Re-prove the archive files (all, or those of the months the touched hours fall
+    in) and return their production per (point, hour)."""
+    kg: dict[tuple[int, datetime], int] = defaultdict(int)
+    if touched is not None:
+        hours = {h for hs in touched.values() for h in hs}
+        if not hours:
+            return kg
+        first, last = min(hours), max(hours) + timedelta(hours=1)
+    for row in archived.rows:
+        if touched is not None and (row.month_end <= first or row.month_start >= last):
+            continue
+        where = f"archive {row.file_name} ({row.table_name} {row.month_start:%Y-%m})"
+        if directory is None or not (directory / row.file_name).exists():
+            result.add(Finding(None, where, "the archive file is missing"))
+            continue
+        path = directory / row.file_name
+        if archive.sha256_of(path) != row.sha256:
+            result.add(Finding(None, where, "its SHA-256 differs from the one recorded"))
+            continue
+        try:
+            content = archive.read(path)
+        except archive.ArchiveDamaged as exc:
+            result.add(Finding(None, where, str(exc)))
+            continue
+        if row.table_name == "records":
+            _verify_archived_records(session, result, info, content, where, progress, kg)
+    return kg
+
+
+def _verify_archived_records(
+    session: Session,
+    result: Verification,
+    info: dict[int, repository.PointInfo],
+    content: archive.Content,
+    where: str,
+    progress: VerificationProgress,
+    kg: dict[tuple[int, datetime], int],
+) -> None:
+    by_batch: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
+    for record in content.rows:
+        by_batch[record["batch_id"]].append(record)
+        result.records += 1
+        point_id, increment = record["point_id"], record["increment_kg"]
+        if point_id is not None and increment and point_id in info:
+            kg[(point_id, _hour(record["ts"], ZoneInfo(info[point_id].timezone)))] += increment
+    points_of: dict[int, dict[str, Point]] = {}
+    for batch in content.batches:
+        result.batches += 1
+        station = content.stations.get(batch.station_id)
+        key_b64 = repository.station_key(session, batch.station_id) or (
+            station.public_key if station else None
+        )
+        code = station.code if station else str(batch.station_id)
+        if key_b64 is None:
+            result.add(Finding(batch.mine_id, where, f"upload {batch.id}: its station is unknown"))
+            continue
+        kept = repository.Kept(
+            batch.id,
+            batch.mine_id,
+            batch.station_id,
+            batch.body,
+            batch.signature,
+            batch.received_at,
+        )
+        signed = _signed_records(kept, parse_public_key(key_b64))
+        if isinstance(signed, str):
+            result.add(Finding(batch.mine_id, f"{where}, upload {batch.id} of {code}", signed))
+            continue
+        if batch.mine_id not in points_of:
+            points_of[batch.mine_id] = repository.mine_points(session, batch.mine_id)
+        for record in by_batch.pop(batch.id, []):
+            stored = repository.Stored(*(record[c] for c in repository.Stored._fields))
+            problem = _compare(stored, signed.get(record["seq"]), points_of[batch.mine_id])
+            if problem:
+                result.add(
+                    Finding(
+                        batch.mine_id,
+                        f"{where}, record {record['id']} (station {code}, seq {record['seq']})",
+                        problem,
+                    )
+                )
+    for batch_id, records in by_batch.items():
+        for record in records:
+            if record["id"] > progress.unsigned_before:
+                result.add(
+                    Finding(
+                        record["mine_id"],
+                        f"{where}, record {record['id']} (seq {record['seq']})",
+                        "no signed upload in the archive brought it"
+                        if batch_id is None
+                        else f"it names upload {batch_id}, which the archive does not hold",
+                    )
+                )
+
+
 def _hour(ts: datetime, tz: ZoneInfo) -> datetime:
     return period_start(ts, Period.HOUR, tz).astimezone(UTC)
 
@@ -231,8 +384,10 @@ def _verify_hours(
     result: Verification,
     info: dict[int, repository.PointInfo],
     touched: dict[int, set[datetime]] | None,
+    archived_kg: dict[tuple[int, datetime], int],
 ) -> None:
-    """Hourly rollups = their records' production + approved manual entries."""
+    """Hourly rollups = their records' production (stored or archived) + approved
+    manual entries."""
     point_ids: list[int] | None = None
     start = end = None
     if touched is not None:
@@ -241,9 +396,13 @@ def _verify_hours(
         point_ids = sorted(touched)
         start = min(min(hours) for hours in touched.values())
         end = max(max(hours) for hours in touched.values()) + timedelta(hours=1)
+    touched_points = set(point_ids or ())
     expected: dict[tuple[int, datetime], list[int]] = defaultdict(lambda: [0, 0])
     for point_id, ts, kg in repository.increments(session, point_ids, start, end):
         expected[(point_id, _hour(ts, ZoneInfo(info[point_id].timezone)))][0] += kg
+    for key, kg in archived_kg.items():
+        if point_ids is None or key[0] in touched_points:
+            expected[key][0] += kg
     for entry in repository.manual_entries(session):
         if touched is not None and entry.point_id not in touched:
             continue
@@ -359,7 +518,7 @@ def verify_all(
     key = center_key(settings, create=False)
     public_key = None if key is None else public_key_b64(key)
     with transaction(sessions) as session:
-        figures = verify_figures(session, now, full=full)
+        figures = verify_figures(session, now, full=full, archive_dir=settings.resolved_archive_dir)
         broken = checkpoints.verify_anchored(
             session, public_key, checkpoints.from_file(Path(settings.var_dir))
         )

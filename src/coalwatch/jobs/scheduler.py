@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from coalwatch.federation.service import Forwarder
     from coalwatch.integrity.service import IntegrityJob
     from coalwatch.jobs.leader import Leader
+    from coalwatch.partitions.service import PartitionJob
     from coalwatch.video.service import VideoJob
 
 log = logging.getLogger("coalwatch.jobs")
@@ -47,6 +48,7 @@ def run_once(
     backups: BackupJob | None = None,
     integrity: IntegrityJob | None = None,
     exchange: ExchangeJob | None = None,
+    partitions: PartitionJob | None = None,
 ) -> None:
     """One round: timers first (they may queue messages), then delivery, then yesterday's
     daily reports of the mines past 00:10 local time that have none yet, then forwarding
@@ -73,6 +75,8 @@ def run_once(
         integrity(sessions, now)
     if exchange is not None:  # collection files due, and their push (数据采集文件)
         exchange(sessions, now)
+    if partitions is not None:  # raw partitions ahead, and the retention (原始数据归档)
+        partitions(sessions, now)
 
 
 def run_round(
@@ -105,6 +109,7 @@ class Scheduler:
         backups: BackupJob | None = None,
         integrity: IntegrityJob | None = None,
         exchange: ExchangeJob | None = None,
+        partitions: PartitionJob | None = None,
     ) -> None:
         """With a ``leader`` (two centers on one database), rounds run only while this
         process holds the jobs lease (coalwatch.jobs.leader); without one, always."""
@@ -115,6 +120,7 @@ class Scheduler:
         self._backups = backups
         self._integrity = integrity
         self._exchange = exchange
+        self._partitions = partitions
         self._interval = interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -146,6 +152,7 @@ class Scheduler:
                     backups=self._backups,
                     integrity=self._integrity,
                     exchange=self._exchange,
+                    partitions=self._partitions,
                 )
                 if self._leader is not None:
                     self._leader.lease.note_round()

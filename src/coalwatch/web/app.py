@@ -52,6 +52,7 @@ from coalwatch.orgs.api import router as orgs_router
 from coalwatch.orgs.views import router as orgs_pages
 from coalwatch.penalties.api import router as penalties_router
 from coalwatch.penalties.views import router as penalties_pages
+from coalwatch.partitions.service import PartitionJob
 from coalwatch.people.api import router as people_router
 from coalwatch.people.views import router as people_pages
 from coalwatch.permits.api import router as permits_router
@@ -148,6 +149,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
                 backups=BackupJob.from_settings(settings),
                 integrity=IntegrityJob(settings),
                 exchange=ExchangeJob.from_settings(settings),
+                partitions=PartitionJob.from_settings(settings),
             )
             scheduler.start()
         try:

@@ -6,6 +6,7 @@ from alembic import context
 
 from coalwatch.storage import models  # noqa: F401  (registers the tables)
 from coalwatch.storage.base import Base
+from coalwatch.storage.partitioning import include_object_for
 
 config = context.config
 engine = config.attributes["engine"]
@@ -16,6 +17,7 @@ with engine.begin() as connection:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object_for(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
