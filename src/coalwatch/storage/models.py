@@ -691,8 +691,10 @@ class FederationReject(Base):
 # The tables of later features live in modules of their own; importing them here puts
 # them in the metadata wherever the models are used.
 from coalwatch.audit import models as audit_models  # noqa: E402
+from coalwatch.auth import models as auth_models  # noqa: E402
 from coalwatch.exchange import models as exchange_models  # noqa: E402
 from coalwatch.federation import models as federation_models  # noqa: E402
+from coalwatch.horizon import models as horizon_models  # noqa: E402
 from coalwatch.integrity import models as integrity_models  # noqa: E402
 from coalwatch.limits import models as limits_models  # noqa: E402
 from coalwatch.people import models as people_models  # noqa: E402
@@ -713,8 +715,10 @@ from coalwatch.workflows import models as workflow_models  # noqa: E402
 
 __all__ = [
     "audit_models",
+    "auth_models",
     "exchange_models",
     "federation_models",
+    "horizon_models",
     "integrity_models",
     "limits_models",
     "models_backups",
