@@ -69,11 +69,6 @@ def cmd_center_keygen(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
-    import uvicorn
-
-    from coalwatch.storage.migrate import current_engine
-    from coalwatch.web.app import create_app
-
     certfile = args.certfile or settings.tls_certfile
     keyfile = args.keyfile or settings.tls_keyfile
     if keyfile is not None and certfile is None:
@@ -95,6 +90,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         }
     )
     _check_exchange_files(settings)
+    import uvicorn
+
+    from coalwatch.storage.migrate import current_engine
+    from coalwatch.web.app import create_app
+
     current_engine(settings.resolved_database_url).dispose()
     if args.workers > 1:
         _serve_workers(args, settings)
@@ -144,6 +144,9 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> None:
             log_level=settings.log_level.lower(),
             ssl_certfile=None if certfile is None else str(certfile),
             ssl_keyfile=None if keyfile is None else str(keyfile),
+            # a worker is given this long to start (import and migrate-check) or answer a
+            # ping before it is replaced: the default 5 s is short on a loaded machine
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         )
     finally:
         if jobs is not None:
@@ -152,6 +155,10 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> None:
                 jobs.wait(timeout=40)
             except subprocess.TimeoutExpired:
                 jobs.kill()
+
+
+#: seconds a worker of ``serve --workers`` may take to start or to answer a ping
+WORKER_HEALTHCHECK_S = 60
 
 
 def cmd_jobs(args: argparse.Namespace, settings: Settings) -> None:
