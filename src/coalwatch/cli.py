@@ -90,15 +90,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         }
     )
     _check_exchange_files(settings)
-    import uvicorn
-
     from coalwatch.storage.migrate import current_engine
-    from coalwatch.web.app import create_app
 
     current_engine(settings.resolved_database_url).dispose()
-    if args.workers > 1:
+    if args.workers > 1:  # the workers import the app; this process only supervises
         _serve_workers(args, settings)
         return
+    import uvicorn
+
+    from coalwatch.web.app import create_app
+
     uvicorn.run(
         create_app(settings),
         host=args.host,

@@ -14,6 +14,7 @@ import queue
 import subprocess
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,20 +73,20 @@ def site(postgres_schema: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     token = write_token(postgres_schema)
     a.token = b.token = token
     worker: subprocess.Popen[bytes] | None = None
-    threads = [threading.Thread(target=c.start) for c in (a, b)]
+    pool = ThreadPoolExecutor(2)
     try:
-        for thread in threads:
-            thread.start()
+        starting = [pool.submit(c.start) for c in (a, b)]  # at once: they take seconds
         with jobs.log.open("ab") as log:
             worker = subprocess.Popen(
                 coalwatch("jobs"), env=jobs.env, stdout=log, stderr=subprocess.STDOUT
             )
-        for thread in threads:
-            thread.join()
+        for started in starting:
+            started.result()
         key = generate_private_key()
         register(a, "PM", "PS", public_key_b64(key), ["B1"], [], org="PX")
         yield {"a": a, "b": b, "jobs": worker, "jobs_log": jobs.log, "key": key}
     finally:
+        pool.shutdown()
         if worker is not None:
             stop_process(worker)
         for center in (a, b):
