@@ -137,6 +137,10 @@ def build_stream(
     return stream
 
 
+#: seconds a server may take to answer after its start (a busy machine is slow to import)
+START_S = 180
+
+
 class Server:
     """``coalwatch serve`` in a subprocess, on a free loopback port."""
 
@@ -167,6 +171,9 @@ class Server:
         return done.stdout
 
     def start(self) -> None:
+        self.start_serve([])
+
+    def start_serve(self, args: list[str]) -> None:
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [
@@ -178,12 +185,13 @@ class Server:
                     "127.0.0.1",
                     "--port",
                     str(self.port),
+                    *args,
                 ],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + START_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise BenchError(f"the server exited: {self.log.read_text()[-2000:]}")
@@ -194,7 +202,7 @@ class Server:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise BenchError("the server did not answer within 60 s")
+        raise BenchError(f"the server did not answer within {START_S} s")
 
     def cpu_seconds(self) -> float | None:
         """CPU time the server process has used (Linux /proc), None where unknown."""

@@ -24,23 +24,36 @@ On a fresh migrated schema in the PostgreSQL test database (dropped at the end):
    station's sender computed (belt: the sum of the differences of consecutive
    readings, the first one a baseline of 0; skip: the sum of the trips).
 
-Prints records made / accepted, throughput, upload latency (request p50 / p99 /
-max, and the age of a record when its ack came back), the center process's CPU,
-and the zero-loss check. ``--mines 100 --minutes 1`` is a quick try.
+Prints records made / accepted, batches achieved / offered, throughput, upload
+latency (request p50 / p99 / max, and the age of a record when its ack came back),
+batch → alarm on the event stream (a probe station beside the load opens its
+enclosure every few seconds: from the POST of that batch to the ``alarm`` event on
+a browser-like SSE client), the false ``comm_interruption`` alarms (every station
+is alive: each one is false), the center's CPU (every process of it: the web
+workers and the jobs process) per batch, and the zero-loss check.
+``--mines 100 --minutes 1`` is a quick try.
 
-Run: ``.venv/bin/python bench/province_load.py [--mines 2500] [--minutes 10] [--senders 2]``.
+``--workers N`` runs ``coalwatch serve --workers N``; ``--jobs-process`` runs the
+background jobs in a ``coalwatch jobs`` process of their own beside
+``serve --no-jobs``.
+
+Run: ``.venv/bin/python bench/province_load.py [--mines 2500] [--minutes 10] [--senders 2]
+[--workers 2] [--jobs-process]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import random
 import resource
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -76,6 +89,163 @@ from coalwatch.wire.signing import (
 
 from _common import fresh_database, load, machine, percentile
 from ingest_throughput import BenchError, Server
+
+#: the probe station's enclosure opens (an alarm) and closes every this many seconds
+PROBE_S = 4.0
+PROBE_STATION = "PROBE-S"
+
+
+class Center(Server):
+    """``coalwatch serve [--workers N] [--no-jobs]`` and, if asked, ``coalwatch jobs``."""
+
+    def __init__(self, url: str, log: Path, workers: int, jobs_process: bool) -> None:
+        super().__init__(url, log, jobs=True)
+        self.workers = workers
+        self.jobs_process = jobs_process
+        self.jobs: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        args = ["--workers", str(self.workers)]
+        if self.jobs_process:
+            args.append("--no-jobs")
+        self.start_serve(args)
+        if self.jobs_process:
+            with self.log.with_suffix(".jobs.log").open("wb") as out:
+                self.jobs = subprocess.Popen(
+                    [sys.executable, "-m", "coalwatch.cli", "jobs"],
+                    env=self.env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time of the whole center: the serve process, its workers (and the jobs
+        process serve --workers starts), and a separate jobs process."""
+        roots = [p.pid for p in (self.process, self.jobs) if p is not None]
+        pids = _descendants(roots)
+        total = 0.0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def stop(self) -> None:
+        if self.jobs is not None and self.jobs.poll() is None:
+            self.jobs.terminate()
+            self.jobs.wait(timeout=30)
+        super().stop()
+
+
+def _descendants(roots: list[int]) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    found = set(roots)
+    grew = True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in found and pid not in found:
+                found.add(pid)
+                grew = True
+    return found
+
+
+class AlarmProbe:
+    """A station of its own that opens its enclosure every ``PROBE_S`` (an alarm) and
+    closes it, and an event stream on the center: batch → alarm on the stream."""
+
+    def __init__(self, base: str, token: str, spec: StationSpec) -> None:
+        self.base, self.token, self.spec = base, token, spec
+        self.key = load_private_key_pem(spec.key_pem)
+        self.latencies_ms: list[float] = []
+        self.missed = 0
+        self._stop = threading.Event()
+        self._raised = threading.Condition()
+        self._seen: dict[int, float] = {}  # probe number → when its alarm came
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        opened = threading.Event()
+        for target, args in ((self._listen, (opened,)), (self._send, ())):
+            thread = threading.Thread(target=target, args=args, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+            if target == self._listen and not opened.wait(30):
+                raise BenchError("the event stream did not open")
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=PROBE_S * 3)
+
+    def _listen(self, opened: threading.Event) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        with httpx.Client(base_url=self.base, headers=headers, timeout=None) as client:
+            ticket = client.post("/api/v1/events/tickets").json()["ticket"]
+            kind = ""
+            with client.stream("GET", "/api/v1/events", params={"ticket": ticket}) as stream:
+                for line in stream.iter_lines():
+                    if self._stop.is_set():
+                        return
+                    if line.startswith(":"):
+                        opened.set()
+                    elif line.startswith("event: "):
+                        kind = line[7:]
+                    elif line.startswith("data: ") and kind == "alarm":
+                        data = json.loads(line[6:])
+                        if data.get("mine") == self.spec.mine and data["transition"] == "raised":
+                            with self._raised:
+                                self._seen[len(self._seen)] = time.monotonic()
+                                self._raised.notify_all()
+
+    def _send(self) -> None:
+        seq = 0
+        with httpx.Client(base_url=self.base, timeout=120) as client:
+            while not self._stop.wait(PROBE_S / 2):
+                for event in ("enclosure_open", "enclosure_closed"):
+                    seq += 1
+                    now = datetime.now(UTC)
+                    record = {"seq": seq, "ts": now, "type": "event", "point": "B1", "event": event}
+                    body = encode_batch(self.spec.station, now, [record])
+                    with self._raised:
+                        expected = len(self._seen) + 1
+                    sent = time.monotonic()
+                    # as a station does: the same record again until the center holds it
+                    while not self._stop.is_set():
+                        try:
+                            answer = client.post(
+                                f"/api/v1/stations/{self.spec.station}/batches",
+                                content=body,
+                                headers={"X-Signature": sign(self.key, body)},
+                            )
+                        except httpx.TransportError:
+                            continue
+                        if answer.status_code == 200:
+                            break
+                        time.sleep(1)
+                    else:
+                        return
+                    if event != "enclosure_open":
+                        continue
+                    with self._raised:
+                        self._raised.wait_for(lambda n=expected: len(self._seen) >= n, timeout=10)
+                        if len(self._seen) >= expected:
+                            self.latencies_ms.append((self._seen[expected - 1] - sent) * 1000)
+                        else:
+                            self.missed += 1
+                    if self._stop.wait(PROBE_S / 2):
+                        return
+
 
 CAPACITY_T = 30_000_000
 BELTS = ("B1", "B2", "B3")
@@ -350,6 +520,26 @@ def configure(server: Server, token: str, mines: int) -> list[StationSpec]:
     return [spec for group in groups for spec in group]
 
 
+def configure_probe(server: Server, token: str) -> StationSpec:
+    """The alarm probe's mine (one belt) and station."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=f"{server.base}/api/v1", headers=headers, timeout=60) as client:
+        for path, body in (
+            ("/mines", {"code": "PROBE", "name": "探针 矿", "org": "PROV", "annual_capacity_t": 1}),
+            ("/mines/PROBE/points", {"code": "B1", "name": "B1", "kind": "belt"}),
+        ):
+            answer = client.post(path, json=body)
+            if answer.status_code >= 300:
+                raise BenchError(f"POST {path}: {answer.status_code} {answer.text}")
+        key = generate_private_key()
+        answer = client.post(
+            "/mines/PROBE/stations", json={"code": PROBE_STATION, "public_key": public_key_b64(key)}
+        )
+        if answer.status_code >= 300:
+            raise BenchError(f"POST probe station: {answer.status_code} {answer.text}")
+    return StationSpec("PROBE", PROBE_STATION, private_key_pem(key))
+
+
 def ms(values: Sequence[float]) -> str:
     if not values:
         return "-"
@@ -369,7 +559,12 @@ def check(url: str, server: Server, read_token: str, results: list[SenderResult]
     engine = make_engine(url)
     try:
         with engine.connect() as db:
-            stored = db.scalar(select(func.count()).select_from(Record))
+            stored = db.scalar(
+                select(func.count())
+                .select_from(Record)
+                .join(Station, Station.id == Record.station_id)
+                .where(Station.code != PROBE_STATION)
+            )
             per_station = {
                 code: (n, lo, hi, distinct)
                 for code, n, lo, hi, distinct in db.execute(
@@ -438,6 +633,8 @@ def check(url: str, server: Server, read_token: str, results: list[SenderResult]
         problems.append(f"{len(api_wrong)} mines' summary day differs, e.g. {api_wrong[:5]}")
     raised = ", ".join(f"{kind} × {count}" for kind, count in alarms) or "none"
     print(f"  alarms raised: {raised}")
+    false_silence = dict(alarms).get("comm_interruption", 0)
+    print(f"  false comm_interruption (every station was alive): {false_silence}")
     return problems
 
 
@@ -468,16 +665,21 @@ def api_days(server: Server, token: str, day_kg: dict[str, dict[date, int]]) -> 
         return [w for ws in pool.map(one_group, [jobs[i::4] for i in range(4)]) for w in ws]
 
 
-def run(mines: int, minutes: float, senders: int) -> int:
+def run(mines: int, minutes: float, senders: int, workers: int, jobs_process: bool) -> int:
     with fresh_database("postgresql", "province") as db, tempfile.TemporaryDirectory() as tmp:
         print(f"\n== postgresql ({db.where})")
-        server = Server(db.url, Path(tmp) / "server.log", jobs=True)
+        server = Center(db.url, Path(tmp) / "server.log", workers, jobs_process)
+        print(
+            f"  center: serve --workers {workers}"
+            + (" --no-jobs, and a coalwatch jobs process" if jobs_process else ", jobs beside it")
+        )
         token = server.cli("token", "create", "--name", "load", "--write").strip().splitlines()[-1]
         read_token = server.cli("token", "create", "--name", "read").strip().splitlines()[-1]
         try:
             server.start()
             started = time.perf_counter()
             specs = configure(server, token, mines)
+            probe = AlarmProbe(server.base, token, configure_probe(server, token))
             print(
                 f"  configured {mines:,} mines × {len(BELTS)} belts + {len(SKIPS)} skip, one "
                 f"station each, through the API in {time.perf_counter() - started:.0f} s"
@@ -499,6 +701,7 @@ def run(mines: int, minutes: float, senders: int) -> int:
             ]
             for process in processes:
                 process.start()
+            probe.start()
             cpu_before = server.cpu_seconds() or 0.0
             wall_before = time.monotonic()
             load_samples: list[float] = []
@@ -512,10 +715,11 @@ def run(mines: int, minutes: float, senders: int) -> int:
                         raise BenchError("a sender process died") from None
             wall = time.monotonic() - wall_before
             cpu = (server.cpu_seconds() or 0.0) - cpu_before
+            probe.stop()
             for process in processes:
                 process.join(timeout=30)
             return report(
-                db.url, server, read_token, results, mines, minutes, wall, cpu, load_samples
+                db.url, server, read_token, results, mines, minutes, wall, cpu, load_samples, probe
             )
         finally:
             server.stop()
@@ -531,6 +735,7 @@ def report(
     wall: float,
     cpu: float,
     load_samples: list[float],
+    probe: AlarmProbe,
 ) -> int:
     made = sum(r.made for r in results)
     accepted = sum(r.accepted for r in results)
@@ -556,11 +761,21 @@ def report(
     timeline = ", ".join(
         f"{buckets.get(b, 0) / BUCKET_S:,.0f}" for b in range(max(buckets, default=-1) + 1)
     )
+    offered = mines * minutes * 60 / PERIOD_S
+    print(
+        f"  batches achieved / offered: {batches:,} / {offered:,.0f} = {batches / offered:.0%} "
+        "(a center that falls behind gets fewer, larger batches)"
+    )
     print(f"  acked records/s, minute by minute from the start: {timeline}")
     print(f"  upload request latency: {ms(request_ms)}")
     print(f"  record made → acked: {ms(ages)}")
     print(
-        f"  center process CPU: {cpu:,.0f} s in {wall:,.0f} s = {cpu / wall:.0%} of one core; "
+        f"  batch → alarm on the event stream: {ms(probe.latencies_ms)} "
+        f"({len(probe.latencies_ms)} probes, {probe.missed} not seen within 10 s)"
+    )
+    print(
+        f"  center CPU (all its processes): {cpu:,.0f} s in {wall:,.0f} s = {cpu / wall:.0%} of "
+        f"one core, {cpu * 1000 / max(batches, 1):.1f} ms per batch; "
         f"senders {sum(r.cpu_s for r in results):,.0f} s"
     )
     if load_samples:
@@ -596,10 +811,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mines", type=int, default=2500, help="mines (stations), default 2500")
     parser.add_argument("--minutes", type=float, default=10, help="minutes of load, default 10")
     parser.add_argument("--senders", type=int, default=2, help="sender processes, default 2")
+    parser.add_argument("--workers", type=int, default=1, help="serve --workers, default 1")
+    parser.add_argument(
+        "--jobs-process",
+        action="store_true",
+        help="the jobs in a coalwatch jobs process (serve --no-jobs)",
+    )
     args = parser.parse_args(argv)
     print(f"province load, {machine()}")
     try:
-        return run(args.mines, args.minutes, args.senders)
+        return run(args.mines, args.minutes, args.senders, args.workers, args.jobs_process)
     except BenchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1

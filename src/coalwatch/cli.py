@@ -70,11 +70,6 @@ def cmd_center_keygen(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
-    import uvicorn
-
-    from coalwatch.storage.migrate import current_engine
-    from coalwatch.web.app import create_app
-
     certfile = args.certfile or settings.tls_certfile
     keyfile = args.keyfile or settings.tls_keyfile
     if keyfile is not None and certfile is None:
@@ -82,18 +77,108 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     for name, path in (("certificate", certfile), ("key", keyfile)):
         if path is not None and not os.access(path, os.R_OK):
             raise CommandError(f"the TLS {name} file {path} cannot be read")
-    settings = settings.model_copy(update={"tls_certfile": certfile, "tls_keyfile": keyfile})
+    if args.workers > 1 and not _on_postgresql(settings):
+        raise CommandError(
+            f"--workers {args.workers} needs PostgreSQL (COALWATCH_DATABASE_URL="
+            "postgresql+psycopg://...): SQLite writes one transaction at a time, and live "
+            "events and rate limits are shared through PostgreSQL; run one process on SQLite"
+        )
+    settings = settings.model_copy(
+        update={
+            "tls_certfile": certfile,
+            "tls_keyfile": keyfile,
+            "jobs": settings.jobs and not args.no_jobs,
+        }
+    )
     _check_exchange_files(settings)
+    from coalwatch.storage.migrate import current_engine
+
     current_engine(settings.resolved_database_url).dispose()
-    app = create_app(settings)
+    if args.workers > 1:  # the workers import the app; this process only supervises
+        _serve_workers(args, settings)
+        return
+    import uvicorn
+
+    from coalwatch.web.app import create_app
+
     uvicorn.run(
-        app,
+        create_app(settings),
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),
         ssl_certfile=None if certfile is None else str(certfile),
         ssl_keyfile=None if keyfile is None else str(keyfile),
     )
+
+
+def _on_postgresql(settings: Settings) -> bool:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.resolved_database_url).get_backend_name() == "postgresql"
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings) -> None:
+    """``args.workers`` web processes (uvicorn's, sharing the listening socket) and,
+    unless the jobs run elsewhere, one ``coalwatch jobs`` process beside them."""
+    import subprocess
+
+    import uvicorn
+
+    from coalwatch.web.secret import session_secret
+
+    session_secret(settings)  # made once here, not raced for by the workers
+    # the workers read their settings from the environment, as this process did
+    os.environ["COALWATCH_JOBS"] = "false"
+    certfile, keyfile = settings.tls_certfile, settings.tls_keyfile
+    for name, value in (("TLS_CERTFILE", certfile), ("TLS_KEYFILE", keyfile)):
+        if value is not None:
+            os.environ[f"COALWATCH_{name}"] = str(value)
+    jobs = None
+    if settings.jobs:
+        jobs = subprocess.Popen([sys.executable, "-m", "coalwatch.cli", "jobs"])
+    try:
+        uvicorn.run(
+            "coalwatch.web.app:app_from_environment",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level=settings.log_level.lower(),
+            ssl_certfile=None if certfile is None else str(certfile),
+            ssl_keyfile=None if keyfile is None else str(keyfile),
+            # a worker is given this long to start (import and migrate-check) or answer a
+            # ping before it is replaced: the default 5 s is short on a loaded machine
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+        )
+    finally:
+        if jobs is not None:
+            jobs.terminate()
+            try:
+                jobs.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                jobs.kill()
+
+
+#: seconds a worker of ``serve --workers`` may take to start or to answer a ping
+WORKER_HEALTHCHECK_S = 60
+
+
+def cmd_jobs(args: argparse.Namespace, settings: Settings) -> None:
+    import signal
+    import threading
+
+    from coalwatch.storage.migrate import current_engine
+    from coalwatch.web.app import run_jobs
+
+    current_engine(settings.resolved_database_url).dispose()
+    stop = threading.Event()
+
+    def stopping(_signal: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, stopping)
+    signal.signal(signal.SIGINT, stopping)
+    run_jobs(settings.model_copy(update={"jobs": True}), stop)
 
 
 def _check_exchange_files(settings: Settings) -> None:
@@ -106,6 +191,12 @@ def _check_exchange_files(settings: Settings) -> None:
         load_layout(settings.exchange_layout_file)
     if settings.mqtt_broker and settings.mqtt_gateways_file is not None:
         load_mappings(settings.mqtt_gateways_file)
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError("a number of processes from 1 to 64")
+    return int(text)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
@@ -217,7 +308,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="the certificate's private key (PEM; default: COALWATCH_TLS_KEYFILE, "
         "else inside the certificate file)",
     )
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help="web processes sharing the port (PostgreSQL only for more than 1); the "
+        "background jobs then run in one `coalwatch jobs` process beside them",
+    )
+    serve.add_argument(
+        "--no-jobs",
+        action="store_true",
+        help="do not run the background jobs (timed rules, reports, forwarding, video, "
+        "backups, exchange files): `coalwatch jobs` runs them",
+    )
     serve.set_defaults(handler=cmd_serve)
+
+    jobs = commands.add_parser(
+        "jobs",
+        help="run the background jobs alone (beside `coalwatch serve --no-jobs`)",
+        description="Run the center's background jobs (timed alarm rules, notification "
+        "delivery, daily reports, upstream forwarding, camera polling, backups, integrity "
+        "checkpoints, exchange files) without a web server, until stopped. With several "
+        "processes on one database the jobs lease decides which one runs them "
+        "(GET /api/v1/jobs/leader).",
+    )
+    jobs.set_defaults(handler=cmd_jobs)
 
     demo = commands.add_parser(
         "demo", help="run a self-contained demo region on SQLite under ./var/"

@@ -229,7 +229,7 @@ def test_migration_moves_existing_rows_into_their_months(w: World) -> None:
     partition (the test schema ends at the head as it began)."""
     engine = make_engine(w.url)
     try:
-        command.downgrade(migrate.alembic_config(engine), "0025")
+        command.downgrade(migrate.alembic_config(engine), "0031")
         with transaction(make_sessionmaker(engine)) as session:
             kind = session.scalar(
                 text("SELECT relkind FROM pg_class WHERE oid = 'records'::regclass")

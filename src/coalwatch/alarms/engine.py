@@ -40,6 +40,7 @@ from coalwatch.domain.periods import Period, day_start, next_period_start
 from coalwatch.domain.units import RAW_UNITS_PER_T, kg_to_tonnes, round_tonnes
 from coalwatch.events.broker import emit
 from coalwatch.faults import service as faults
+from coalwatch.horizon import service as horizon
 from coalwatch.production import repository as production
 from coalwatch.production.service import Yardstick, yardsticks
 from coalwatch.storage.models import Alarm, Mine, Org, Point, Station
@@ -776,12 +777,15 @@ def tick(session: Session, now: datetime) -> None:
     shutdowns = facts.shutdowns_of(session, silent, now)
     back = facts.center_back_at(session, now)
     listening = back + RECONNECT_GRACE if back is not None else None
+    # silence is judged up to what the center has heard of all that reached it: an
+    # upload still waiting in a lagging process is a backlog, not silence
+    heard = horizon.heard_until(session, now)
     for mine in own:
-        _comm_loss(session, mine, stations.get(mine.id, []), mine_limits[mine.id], now, listening)
+        _comm_loss(session, mine, stations.get(mine.id, []), mine_limits[mine.id], heard, listening)
         for point in points.get(mine.id, []):
             limits = for_point(session, mine.id, point)
             if point.kind == "belt":
-                _no_data(session, mine, point, conveyors.get(point.id), limits, now, listening)
+                _no_data(session, mine, point, conveyors.get(point.id), limits, heard, listening)
                 _calibration(session, mine, point, calibrations.get(point.id), limits, now)
         if mine.id in silent:
             _undeclared_shutdown(

@@ -2,7 +2,9 @@
 
 Services add events to their session; they are published when, and only if,
 the transaction commits, so a listener never hears of a change that was rolled
-back. The broker fans them out to subscribers in this process.
+back. The broker fans them out to subscribers in this process and, when a relay is
+connected (several center processes on one PostgreSQL: ``coalwatch.events.relay``),
+hands them to it for the other processes, whose brokers fan them out to theirs.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ class Broker:
         self._lock = threading.Lock()
         self._listeners: list[Callable[[Event], None]] = []
         self._ids = itertools.count(1)
+        self._relay: Callable[[str, str, dict[str, Any]], None] | None = None
+
+    def relay_to(self, send: Callable[[str, str, dict[str, Any]], None] | None) -> None:
+        """Also hand every event published here to ``send`` (None: stop)."""
+        self._relay = send
 
     def listen(self, listener: Callable[[Event], None]) -> None:
         with self._lock:
@@ -47,6 +54,15 @@ class Broker:
                 self._listeners.remove(listener)
 
     def publish(self, kind: str, org_path: str, data: dict[str, Any]) -> Event:
+        """An event of this process: to the listeners here, and to the relay."""
+        item = self.publish_here(kind, org_path, data)
+        relay = self._relay
+        if relay is not None:
+            relay(kind, org_path, data)
+        return item
+
+    def publish_here(self, kind: str, org_path: str, data: dict[str, Any]) -> Event:
+        """An event to the listeners of this process only (one another process relayed)."""
         item = Event(next(self._ids), kind, org_path, data)
         with self._lock:
             listeners = list(self._listeners)

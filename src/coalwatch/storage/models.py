@@ -705,8 +705,10 @@ class FederationReject(Base):
 from coalwatch.acceptance import models as acceptance_models  # noqa: E402
 from coalwatch.archive import models as archive_models  # noqa: E402
 from coalwatch.audit import models as audit_models  # noqa: E402
+from coalwatch.auth import models as auth_models  # noqa: E402
 from coalwatch.exchange import models as exchange_models  # noqa: E402
 from coalwatch.federation import models as federation_models  # noqa: E402
+from coalwatch.horizon import models as horizon_models  # noqa: E402
 from coalwatch.integrity import models as integrity_models  # noqa: E402
 from coalwatch.limits import models as limits_models  # noqa: E402
 from coalwatch.penalties import models as penalties_models  # noqa: E402
@@ -732,8 +734,10 @@ __all__ = [
     "acceptance_models",
     "archive_models",
     "audit_models",
+    "auth_models",
     "exchange_models",
     "federation_models",
+    "horizon_models",
     "integrity_models",
     "limits_models",
     "models_backups",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +25,16 @@ from coalwatch.alarms.views import router as alarms_pages
 from coalwatch.archive.api import router as archive_router
 from coalwatch.archive.views import router as archive_pages
 from coalwatch.audit.views import router as audit_pages
+from coalwatch.auth.limits import DatabaseRateLimiter, limiter_for
 from coalwatch.backups.api import router as backups_router
 from coalwatch.backups.service import BackupJob
 from coalwatch.backups.views import router as backups_pages
-from coalwatch.config import Settings
+from coalwatch.config import Settings, load_settings
 from coalwatch.duty.api import router as duty_router
 from coalwatch.duty.views import router as duty_pages
 from coalwatch.events.api import router as events_router
 from coalwatch.events.broker import Broker
+from coalwatch.events.relay import PgRelay, uses_relay
 from coalwatch.exchange.gateway import gateways_from_settings
 from coalwatch.exchange.mqtt import ingest_from_settings
 from coalwatch.exchange.service import ExchangeJob
@@ -38,6 +42,7 @@ from coalwatch.faults.api import router as faults_router
 from coalwatch.federation.api import router as federation_router
 from coalwatch.federation.queue import enable_forwarding
 from coalwatch.federation.service import Forwarder, forwarder_from_settings
+from coalwatch.horizon.service import Arrivals, ArrivalsMiddleware, HorizonReporter
 from coalwatch.ingest.api import document_schemas
 from coalwatch.ingest.api import router as ingest_router
 from coalwatch.integrity.service import IntegrityJob
@@ -107,27 +112,123 @@ def _ensure_roles(sessions: sessionmaker[Session], clock: Clock) -> None:
         log.warning("the built-in roles could not be checked (is the database migrated?)")
 
 
-def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
+def make_forwarder(settings: Settings, sessions: sessionmaker[Session]) -> Forwarder | None:
+    """The sender to the upstream center, when there is one (its sessions then queue
+    their changes for it)."""
+    if not settings.upstream_url:
+        return None
+    enable_forwarding(sessions, settings.center_code)
+    key_file = settings.center_key_file
+    return forwarder_from_settings(
+        settings.upstream_url,
+        settings.center_code,
+        None if key_file is None else str(key_file),
+        write_off_after_s=settings.forward_write_off_after_s,
+        upstream_public_key=settings.upstream_public_key,
+    )
+
+
+@dataclass
+class BackgroundJobs:
+    """The timed work of a center (timed rules, reports, forwarding, video, backups,
+    integrity, exchange files), run by the holder of the jobs lease."""
+
+    leader: Leader
+    scheduler: Scheduler
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+        self.leader.stop()
+
+
+def start_jobs(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    broker: Broker,
+    clock: Clock,
+    forwarder: Forwarder | None,
+) -> BackgroundJobs:
+    """Claim the jobs lease and run the rounds while holding it: beside the web server
+    (``coalwatch serve``) or alone (``coalwatch jobs``). With several processes on one
+    database the lease decides which one runs them (jobs/leader.py)."""
+    leader = Leader(Lease(sessions, ttl_s=settings.jobs_lease_s))
+    leader.start()
+    scheduler = Scheduler(
+        sessions,
+        broker,
+        clock,
+        settings.jobs_interval_s,
+        forwarder=forwarder,
+        leader=leader,
+        video=VideoJob(settings),
+        backups=BackupJob.from_settings(settings),
+        integrity=IntegrityJob(settings),
+        exchange=ExchangeJob.from_settings(settings),
+        partitions=PartitionJob.from_settings(settings),
+    )
+    scheduler.start()
+    return BackgroundJobs(leader, scheduler)
+
+
+def start_relay(settings: Settings, broker: Broker) -> PgRelay | None:
+    """On PostgreSQL, the link to the other center processes on the database."""
+    if not uses_relay(settings.resolved_database_url):
+        return None
+    relay = PgRelay(settings.resolved_database_url, broker, settings.db_connect_timeout_s)
+    relay.start()
+    return relay
+
+
+def run_jobs(settings: Settings, stop: threading.Event, clock: Clock = system_clock) -> None:
+    """``coalwatch jobs``: the background jobs in a process of their own, until ``stop``.
+    Its events (alarms of the timed rules, the center's outages) reach the browsers of
+    the web processes through the database (PostgreSQL)."""
     use_secret_key(session_secret(settings))
     engine = make_engine(settings.resolved_database_url, settings.db_timeouts)
     sessions = make_sessionmaker(engine)
     broker = Broker()
-    forwarder: Forwarder | None = None
-    if settings.upstream_url:
-        enable_forwarding(sessions, settings.center_code)
-        key_file = settings.center_key_file
-        forwarder = forwarder_from_settings(
-            settings.upstream_url,
-            settings.center_code,
-            None if key_file is None else str(key_file),
-            write_off_after_s=settings.forward_write_off_after_s,
-            upstream_public_key=settings.upstream_public_key,
+    if not uses_relay(settings.resolved_database_url):
+        log.warning(
+            "on SQLite the live events of the jobs (alarms of the timed rules) do not reach "
+            "the browsers of the web server: run the jobs in `coalwatch serve` instead"
         )
+    _ensure_roles(sessions, clock)
+    relay = start_relay(settings, broker)
+    jobs = start_jobs(settings, sessions, broker, clock, make_forwarder(settings, sessions))
+    log.info("the jobs process runs as %s", jobs.leader.lease.holder)
+    try:
+        stop.wait()
+    finally:
+        jobs.stop()
+        if relay is not None:
+            relay.stop()
+        engine.dispose()
+
+
+def app_from_environment() -> FastAPI:
+    """The app of a worker of ``coalwatch serve --workers N`` (settings from the
+    environment the command prepared)."""
+    return create_app(load_settings())
+
+
+def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
+    """The web server: the API, the pages, station uploads (HTTP and MQTT); and, unless
+    ``settings.jobs`` is off (``serve --no-jobs``, ``serve --workers N``), the background
+    jobs in the same process."""
+    use_secret_key(session_secret(settings))
+    engine = make_engine(settings.resolved_database_url, settings.db_timeouts)
+    sessions = make_sessionmaker(engine)
+    broker = Broker()
+    forwarder = make_forwarder(settings, sessions)
+    arrivals = Arrivals()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _ensure_roles(sessions, clock)
-        scheduler = leader = None
+        relay = start_relay(settings, broker)
+        jobs = None
+        horizon = HorizonReporter(sessions, arrivals, clock)
+        horizon.start()
         # station batches over MQTT beside HTTP, when a broker is configured
         mqtt_ingest = ingest_from_settings(settings, sessions, clock, broker)
         gateways = gateways_from_settings(settings, sessions, clock)
@@ -135,33 +236,21 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
             if subscriber is not None:
                 subscriber.start()
         if settings.jobs:
-            # two centers on one database: the jobs run where the lease is (jobs/leader.py)
-            leader = Leader(Lease(sessions, ttl_s=settings.jobs_lease_s))
-            leader.start()
-            scheduler = Scheduler(
-                sessions,
-                broker,
-                clock,
-                settings.jobs_interval_s,
-                forwarder=forwarder,
-                leader=leader,
-                video=VideoJob(settings),
-                backups=BackupJob.from_settings(settings),
-                integrity=IntegrityJob(settings),
-                exchange=ExchangeJob.from_settings(settings),
-                partitions=PartitionJob.from_settings(settings),
-            )
-            scheduler.start()
+            jobs = start_jobs(settings, sessions, broker, clock, forwarder)
         try:
             yield
         finally:
             for subscriber in (mqtt_ingest, gateways):
                 if subscriber is not None:
                     subscriber.stop()
-            if scheduler is not None:
-                scheduler.stop()
-            if leader is not None:
-                leader.stop()
+            if jobs is not None:
+                jobs.stop()
+            horizon.stop()
+            if relay is not None:
+                relay.stop()
+            limiter = _app.state.coalwatch.limiter
+            if isinstance(limiter, DatabaseRateLimiter):
+                limiter.engine.dispose()
             engine.dispose()
 
     app = FastAPI(
@@ -172,7 +261,13 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         docs_url=None,  # served from the center's own files: web/api_docs.py
         redoc_url=None,
     )
-    app.state.coalwatch = AppState(settings=settings, sessions=sessions, clock=clock, broker=broker)
+    app.state.coalwatch = AppState(
+        settings=settings,
+        sessions=sessions,
+        clock=clock,
+        broker=broker,
+        limiter=limiter_for(settings.resolved_database_url, settings.db_timeouts),
+    )
     errors.install(app)
     app.add_middleware(
         SessionMiddleware,
@@ -185,6 +280,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     app.add_middleware(RequestGuard)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BlankQueryParameters)
+    app.add_middleware(ArrivalsMiddleware, arrivals=arrivals, clock=clock)
     for router in (
         orgs_router,
         mines_router,

@@ -2,7 +2,7 @@
 upward
 
 Revision ID: 0031
-Revises: 0025
+Revises: 0030
 Create Date: 2026-12-06 13:00:00.000000
 
 - ``archive_documents``: the documents of a mine's or a center's archive 档案 (the file
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0031"
-down_revision: str | None = "0025"
+down_revision: str | None = "0030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """raw records partitioned by month (PostgreSQL); archived partitions
 
 Revision ID: 0032
-Revises: 0025
+Revises: 0031
 Create Date: 2026-12-06 13:00:00.000000
 
 On PostgreSQL ``records`` (by ``ts``) and ``quarantined_records`` (by ``received_at``)
@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0032"
-down_revision: str | None = "0025"
+down_revision: str | None = "0031"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
