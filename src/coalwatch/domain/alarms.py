@@ -21,6 +21,7 @@ from fractions import Fraction
 
 from coalwatch.domain.capacity import SERIOUS_MONTH_FACTOR, SUSTAINED_FACTOR, monthly_capacity
 from coalwatch.domain.limits import MAX_TRIP_T, MAX_WINDOW_T
+from coalwatch.domain.notices import STAGE_LABELS as DOCUMENT_STAGE_LABELS
 from coalwatch.domain.people import STATE_LABELS as CERTIFICATE_STATE_LABELS
 from coalwatch.domain.periods import Period
 from coalwatch.domain.routines import ROUTINES
@@ -66,6 +67,10 @@ class AlarmType(StrEnum):
     UNSIGNED_HANDOVER = "unsigned_handover"
     #: a routine check not done by its last day 定期检查超期
     ROUTINE_OVERDUE = "routine_overdue"
+    #: a rectification notice not acknowledged or not answered in time 整改通知逾期
+    NOTICE_OVERDUE = "notice_overdue"
+    #: an instruction not acknowledged or not answered in time 指令逾期未反馈
+    INSTRUCTION_OVERDUE = "instruction_overdue"
 
 
 class Severity(StrEnum):
@@ -107,6 +112,8 @@ SEVERITY: dict[AlarmType, Severity] = {
     AlarmType.LATE_SIGN_ON: Severity.WARNING,
     AlarmType.UNSIGNED_HANDOVER: Severity.WARNING,
     AlarmType.ROUTINE_OVERDUE: Severity.WARNING,
+    AlarmType.NOTICE_OVERDUE: Severity.MAJOR,
+    AlarmType.INSTRUCTION_OVERDUE: Severity.MAJOR,
 }
 
 #: how the pages and exports name a severity and a state (gettext message ids)
@@ -156,6 +163,8 @@ LABELS: dict[AlarmType, str] = {
     AlarmType.LATE_SIGN_ON: "未按时到岗",
     AlarmType.UNSIGNED_HANDOVER: "交接班未签字",
     AlarmType.ROUTINE_OVERDUE: "定期检查超期",
+    AlarmType.NOTICE_OVERDUE: "整改通知逾期",
+    AlarmType.INSTRUCTION_OVERDUE: "指令逾期未反馈",
 }
 
 OVERPRODUCTION = {
@@ -305,6 +314,7 @@ DETAILS: dict[str, str] = {
     "unsigned_handover": "%(day)s %(shift)s 交接班未由双方签字",
     "routine_overdue": "%(routine)s 应于 %(due)s 前完成（上次 %(last)s）",
     "calibration_error": "调校误差 %(error)s%%，超过 %(accuracy)s 级允许误差",
+    "document_overdue": "%(number)s %(stage)s（期限 %(due)s）",
     "config_mismatch": "主站 %(station)s 运行的配置 %(running)s 不是中心下发的第 %(version)s 版 "
     "%(issued)s",
 }
@@ -340,6 +350,7 @@ _CODED: dict[str, Mapping[str, str]] = {
     "health": {h.value: label for h, label in HEALTH_LABELS.items()},
     "state": CERTIFICATE_STATE_LABELS,
     "routine": {r.code: r.label for r in ROUTINES},
+    "stage": DOCUMENT_STAGE_LABELS,
 }
 
 Gettext = Callable[[str], str]

@@ -20,6 +20,7 @@ from coalwatch.events.broker import Broker, attach
 from coalwatch.faults import service as faults
 from coalwatch.jobs import outages
 from coalwatch.jobs.leader import node_name
+from coalwatch.notices import service as notices
 from coalwatch.people import service as people
 from coalwatch.reports import service as reports
 from coalwatch.routines import service as routines
@@ -56,6 +57,7 @@ def run_once(
         faults.assess_due(session, now)  # 核减: pending once a report is late, growing
         people.tick(session, now)  # staffing, sign-on, certificates, handovers
         routines.tick(session, now)  # routine checks past their due day
+        notices.tick(session, now)  # notices and instructions not acknowledged or answered
     channels.deliver_due(sessions, now)
     with transaction(sessions) as session:
         reports.generate_due(session, now)

@@ -695,6 +695,7 @@ from coalwatch.exchange import models as exchange_models  # noqa: E402
 from coalwatch.federation import models as federation_models  # noqa: E402
 from coalwatch.integrity import models as integrity_models  # noqa: E402
 from coalwatch.limits import models as limits_models  # noqa: E402
+from coalwatch.notices import models as notices_models  # noqa: E402
 from coalwatch.people import models as people_models  # noqa: E402
 from coalwatch.routines import models as routines_models  # noqa: E402
 from coalwatch.signals import models as signals_models  # noqa: E402
@@ -724,6 +725,7 @@ __all__ = [
     "models_ledgers",
     "models_sessions",
     "models_video",
+    "notices_models",
     "people_models",
     "routines_models",
     "signals_models",
