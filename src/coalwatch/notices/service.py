@@ -260,6 +260,12 @@ def open_counts(session: Session, mine_ids: list[int], now: datetime) -> dict[in
     return out
 
 
+def open_counts_by_code(session: Session, codes: list[str], now: datetime) -> dict[str, MineCounts]:
+    """``open_counts`` keyed by the mines' codes."""
+    ids = dict(session.execute(select(Mine.id, Mine.code).where(Mine.code.in_(codes))).all())
+    return {ids[i]: c for i, c in open_counts(session, list(ids), now).items()}
+
+
 def attachment(
     session: Session, principal: Principal, number: str, attachment_id: int
 ) -> NoticeAttachment:

@@ -81,6 +81,7 @@ PAGES: dict[str, tuple[Item, ...]] = {
         Item("辖区产量", "/region/production"),
         Item("超产排名", "/region/ranking"),
         Item("故障与上报", "/region/faults"),
+        Item("整改通知与指令", "/region/notices"),
     ),
     "production": (
         Item("产能与计划", "/production/capacity"),
@@ -88,6 +89,7 @@ PAGES: dict[str, tuple[Item, ...]] = {
         Item("人工录入", "/production/manual"),
         Item("停产报备", "/production/shutdowns"),
         Item("开盖/调参审批", "/production/permits"),
+        Item("上级通知与指令", "/production/notices"),
     ),
     "settlement": (
         Item("收费项目", "/settlement/items"),
