@@ -660,6 +660,7 @@ def verify(
     session: Session, principal: Principal, number: str, data: VerifyIn, now: datetime
 ) -> NoticeOut:
     """验收: the issuer finds the rectification done and closes the notice at the mine."""
+    principal.require(ISSUE[rules.Kind.NOTICE])
     notice, recipient, mine = _recipient(session, principal, number, data.mine)
     _require_issuer(session, principal, notice, mine, N_("验收"))
     if not rules.may_verify(rules.Kind(notice.kind), rules.State(recipient.state)):
@@ -674,6 +675,7 @@ def send_back(
     session: Session, principal: Principal, number: str, data: ReturnIn, now: datetime
 ) -> NoticeOut:
     """退回: the rectification is not done; the mine answers again (by a new deadline)."""
+    principal.require(ISSUE[rules.Kind.NOTICE])
     notice, recipient, mine = _recipient(session, principal, number, data.mine)
     _require_issuer(session, principal, notice, mine, N_("退回"))
     if not rules.may_verify(rules.Kind(notice.kind), rules.State(recipient.state)):
