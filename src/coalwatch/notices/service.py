@@ -569,7 +569,7 @@ def acknowledge(
     principal.require(ANSWER)
     notice, recipient, mine = _recipient(session, principal, number, data.mine)
     if not rules.may_acknowledge(rules.State(recipient.state)):
-        raise _state_conflict(notice, recipient, N_("签收"))
+        raise _state_conflict(notice, recipient, N_("办理签收"))
     reply = Reply(mine=mine.code, by=principal.name, at=now, passed_to=data.passed_to)
     _acknowledged(session, notice, recipient, reply, now)
     audit.record(
@@ -602,7 +602,7 @@ def answer(
     principal.require(ANSWER)
     notice, recipient, mine = _recipient(session, principal, number, data.mine)
     if not rules.may_answer(rules.State(recipient.state)):
-        raise _state_conflict(notice, recipient, N_("反馈"))
+        raise _state_conflict(notice, recipient, N_("办理反馈"))
     reply = Reply(
         mine=mine.code, by=principal.name, at=now, answer=data.answer, attachments=data.attachments
     )
@@ -662,9 +662,9 @@ def verify(
     """验收: the issuer finds the rectification done and closes the notice at the mine."""
     principal.require(ISSUE[rules.Kind.NOTICE])
     notice, recipient, mine = _recipient(session, principal, number, data.mine)
-    _require_issuer(session, principal, notice, mine, N_("验收"))
+    _require_issuer(session, principal, notice, mine, N_("办理验收"))
     if not rules.may_verify(rules.Kind(notice.kind), rules.State(recipient.state)):
-        raise _state_conflict(notice, recipient, N_("验收"))
+        raise _state_conflict(notice, recipient, N_("办理验收"))
     recipient.state = rules.State.CLOSED.value
     recipient.verified_by, recipient.verified_at = principal.name, now
     recipient.verdict_note = data.note
@@ -677,9 +677,9 @@ def send_back(
     """退回: the rectification is not done; the mine answers again (by a new deadline)."""
     principal.require(ISSUE[rules.Kind.NOTICE])
     notice, recipient, mine = _recipient(session, principal, number, data.mine)
-    _require_issuer(session, principal, notice, mine, N_("退回"))
+    _require_issuer(session, principal, notice, mine, N_("办理退回"))
     if not rules.may_verify(rules.Kind(notice.kind), rules.State(recipient.state)):
-        raise _state_conflict(notice, recipient, N_("退回"))
+        raise _state_conflict(notice, recipient, N_("办理退回"))
     if data.deadline is not None:
         if data.deadline.tzinfo is None:
             raise Invalid("deadline needs a UTC offset")
