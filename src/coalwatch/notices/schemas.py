@@ -74,13 +74,13 @@ class CiteIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: LinkKind
-    ref: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    ref: Annotated[str, Field(min_length=1, max_length=18)] | None = None
     label: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
 
     @model_validator(mode="after")
     def _either(self) -> CiteIn:
         if self.kind in ("alarm", "fault"):
-            if self.ref is None or not self.ref.isdigit():
+            if self.ref is None or not (self.ref.isascii() and self.ref.isdigit()):
                 raise ValueError(f"a cited {self.kind} needs its id as ref")
         elif self.label is None:
             raise ValueError(f"a cited {self.kind} needs a label that describes it")
