@@ -207,3 +207,47 @@ class NoticeOut(BaseModel):
 
 class NoticeList(BaseModel):
     items: list[NoticeOut]
+
+
+# ---- between centers: a document going down, a verdict going down, a reply going up ----
+
+
+class IssuedCopy(BaseModel):
+    """A document as it travels down to the center that holds the mine."""
+
+    kind: Kind
+    mine: str
+    title: str
+    problem: str
+    measures: str | None
+    issuer_unit: str
+    issued_by: str
+    issued_at: datetime
+    ack_hours: int
+    ack_due: datetime
+    deadline: datetime
+    cites: list[LinkOut]
+    attachments: list[AttachmentIn]
+
+
+class Verdict(BaseModel):
+    """The issuer closed the notice at the mine, or sent it back."""
+
+    mine: str
+    state: Literal["closed", "returned"]
+    by: str
+    at: datetime
+    note: str | None
+    deadline: datetime
+    returns: int
+
+
+class Reply(BaseModel):
+    """A mine's acknowledgement (``passed_to``) or answer, going up."""
+
+    mine: str
+    by: str
+    at: datetime
+    passed_to: str | None = None
+    answer: str | None = None
+    attachments: list[AttachmentIn] = []

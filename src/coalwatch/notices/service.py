@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -48,11 +48,14 @@ from coalwatch.notices.schemas import (
     AnswerIn,
     AttachmentIn,
     AttachmentOut,
+    IssuedCopy,
     IssueIn,
     LinkOut,
     NoticeOut,
     RecipientOut,
+    Reply,
     ReturnIn,
+    Verdict,
     VerifyIn,
 )
 from coalwatch.orgs.authority import deciding_unit, refusal, require_decision
@@ -475,41 +478,6 @@ def _copy(
     ).model_dump(mode="json")
 
 
-class IssuedCopy(BaseModel):
-    kind: str
-    mine: str
-    title: str
-    problem: str
-    measures: str | None
-    issuer_unit: str
-    issued_by: str
-    issued_at: datetime
-    ack_hours: int
-    ack_due: datetime
-    deadline: datetime
-    cites: list[LinkOut]
-    attachments: list[AttachmentIn]
-
-
-class Verdict(BaseModel):
-    mine: str
-    state: str
-    by: str
-    at: datetime
-    note: str | None
-    deadline: datetime
-    returns: int
-
-
-class Reply(BaseModel):
-    mine: str
-    by: str
-    at: datetime
-    passed_to: str | None = None
-    answer: str | None = None
-    attachments: list[AttachmentIn] = []
-
-
 def _send_down(
     session: Session,
     notice: Notice,
@@ -827,14 +795,12 @@ def receive_verdict(session: Session, key: str, data: Any, unit: str, now: datet
     """The issuer closed the notice at the mine, or sent it back."""
     verdict: Verdict = _parsed(Verdict, data)
     notice, recipient, mine = _copy_of(session, key, verdict.mine)
-    if verdict.state not in (rules.State.CLOSED, rules.State.RETURNED):
-        raise Invalid(f"a verdict closes or sends back, not {verdict.state!r}")
     recipient.state = verdict.state
     recipient.verified_by, recipient.verified_at = verdict.by, verdict.at
     recipient.verdict_note, recipient.deadline = verdict.note, verdict.deadline
     recipient.returns = verdict.returns
     session.flush()
-    act = "verify" if verdict.state == rules.State.CLOSED else "return"
+    act = "verify" if verdict.state == "closed" else "return"
     audit.record(
         session,
         actor=f"upstream:{unit}",
