@@ -25,7 +25,8 @@ MENUS: dict[str, tuple[str, ...]] = {
     "alarm": ("alarm:handle",),
     "report": ("report:sign",),
     "ledger": ("ledger:export",),
-    "production": ("production:approve",),
+    # approves (a supervising unit's); acknowledges and answers what comes from above
+    "production": ("production:approve", "production:answer"),
     # the yardsticks of a mine, decided only by a supervising unit above it
     "region": (
         "region:capacity",
@@ -40,6 +41,9 @@ MENUS: dict[str, tuple[str, ...]] = {
         # penalty decisions 处罚 (第十八条): the coal administration's, never a mine's
         "region:acceptance",
         "region:penalty",
+        # the notices and instructions a supervising unit sends a mine
+        "region:notice",
+        "region:instruction",
     ),
     "settlement": (),
     "system": (),
@@ -51,7 +55,7 @@ EVERY_VIEW = frozenset(f"{prefix}:view" for prefix in MENUS)
 #: the decisions on a mine's yardsticks: a supervising unit's, never a mine's (approving
 #: manual entries, capacity, coefficients, plans, permits; reductions and waivers;
 #: acknowledging shutdowns; the legal limits; confirming suspect increments; accepting a
-#: mine's system; penalty decisions)
+#: mine's system; penalty decisions; issuing rectification notices and instructions)
 DECISIONS = frozenset({"production:approve", *MENUS["region"]})
 #: what every person at a mine sees: the mine's monitoring, video, data, alarms, reports,
 #: ledgers and production (not the region's view, the fees, nor the system settings)
@@ -82,12 +86,18 @@ ROLES: dict[str, tuple[str, frozenset[str]]] = {
             "ledger:export",
             "production:write",
             "report:sign",
+            # acknowledges an instruction, passes it on, answers 及时反馈处理结果
+            "production:answer",
         },
     ),
-    # is notified of alarms, orders stops on overproduction
-    "dispatcher": ("调度员", MINE_VIEWS | {"alarm:write", "alarm:handle"}),
-    # reviews and signs the daily report (second signature)
-    "duty_mine_manager": ("值班矿长", MINE_VIEWS | {"alarm:write", "alarm:handle", "report:sign"}),
+    # is notified of alarms, orders stops on overproduction; 矿调度 receives the county's
+    # instructions and answers them
+    "dispatcher": ("调度员", MINE_VIEWS | {"alarm:write", "alarm:handle", "production:answer"}),
+    # reviews and signs the daily report (second signature); answers for the mine on duty
+    "duty_mine_manager": (
+        "值班矿长",
+        MINE_VIEWS | {"alarm:write", "alarm:handle", "report:sign", "production:answer"},
+    ),
     # reviews and signs (third signature); a mine's staff: applies for coefficients, never
     # approves them
     "chief_engineer": (
@@ -97,13 +107,22 @@ ROLES: dict[str, tuple[str, frozenset[str]]] = {
     # signs; sees the mine's fees; applies (production:write), never approves
     "mine_manager": (
         "矿长",
-        MINE_VIEWS | {"settlement:view", "report:sign", "production:write", "ledger:export"},
+        MINE_VIEWS
+        | {
+            "settlement:view",
+            "report:sign",
+            "production:write",
+            "ledger:export",
+            # answers the notices to the mine
+            "production:answer",
+        },
     ),
     # 调度主任: organises the calibration and the duty roster 调度室负责校验的组织, 按调度规定的
     # 名单轮流上岗; records in the ledgers, handles alarms
     "dispatch_director": (
         "调度主任",
-        MINE_VIEWS | {"alarm:write", "alarm:handle", "ledger:write", "ledger:export"},
+        MINE_VIEWS
+        | {"alarm:write", "alarm:handle", "ledger:write", "ledger:export", "production:answer"},
     ),
     # 安全矿长: follows the alarms and signs abnormal-situation reports
     "safety_mine_manager": (

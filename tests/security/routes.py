@@ -118,6 +118,24 @@ PENALTY = {
 }
 #: a decision on a system the service refuses after its permission check (in the future)
 ACCEPTANCE = {"kind": "suspension", "decided_on": "2099-01-01", "note": "停产整顿"}
+    "number": "999999",
+    "attachment_id": "999999",
+}
+#: a notice to M1 about a finding, valid at the site's clock (2026-03-15)
+NOTICE_FORM = {
+    "kind": "notice",
+    "mine": "M1",
+    "title": "整改",
+    "problem": "超产",
+    "measures": "限产",
+}
+NOTICE = {
+    **NOTICE_FORM,
+    "deadline": "2026-03-20T12:00:00+08:00",
+    "cites": [{"kind": "finding", "label": "现场检查发现"}],
+}
+#: who reads notices: the supervising side or the mine's
+NOTICE_VIEWS = ("region:view", "production:view")
 DAY = {"period": "day", "from": "2026-03-14T00:00:00+08:00", "to": "2026-03-15T00:00:00+08:00"}
 WINDOW = {"start": "2026-03-16T00:00:00+08:00", "end": "2026-03-16T04:00:00+08:00"}
 SHIFTS = [
@@ -1040,6 +1058,50 @@ ROUTES.update(
         ),
         ("POST", "/production/{mine}/manual-entries/{entry}/reject"): Rule(
             perms("production:view", "production:approve"), form={"reason": "依据不足"}
+        ),
+        # ---- API: 整改通知与指令 notices and instructions
+        ("POST", "/api/v1/notices"): Rule(perms("region:notice"), json=NOTICE),
+        ("GET", "/api/v1/notices"): Rule(perms(any_of=NOTICE_VIEWS)),
+        ("GET", "/api/v1/notices/{number}"): Rule(perms(any_of=NOTICE_VIEWS)),
+        ("POST", "/api/v1/notices/{number}/ack"): Rule(perms("production:answer"), json={}),
+        ("POST", "/api/v1/notices/{number}/answer"): Rule(
+            perms("production:answer"), json={"answer": "已整改"}
+        ),
+        ("POST", "/api/v1/notices/{number}/verify"): Rule(perms("region:notice"), json={}),
+        ("POST", "/api/v1/notices/{number}/return"): Rule(
+            perms("region:notice"), json={"reason": "未整改"}
+        ),
+        ("GET", "/api/v1/notices/{number}/pdf"): Rule(perms(any_of=NOTICE_VIEWS)),
+        ("GET", "/api/v1/notices/{number}/attachments/{attachment_id}"): Rule(
+            perms(any_of=NOTICE_VIEWS)
+        ),
+        # ---- pages: 区域监管 · 整改通知与指令, 生产管理 · 上级通知与指令
+        ("GET", "/region/notices"): Rule(perms("region:view")),
+        ("GET", "/region/notices/new"): Rule(perms("region:view"), query={"mine": "M1"}),
+        ("POST", "/region/notices"): Rule(
+            perms("region:view", "region:notice"),
+            form={**NOTICE_FORM, "finding": "现场检查发现", "deadline": "2026-03-20T12:00"},
+        ),
+        ("GET", "/region/notices/{number}"): Rule(perms("region:view")),
+        ("GET", "/region/notices/{number}/pdf"): Rule(perms("region:view")),
+        ("GET", "/region/notices/{number}/attachments/{attachment_id}"): Rule(perms("region:view")),
+        ("POST", "/region/notices/{number}/verify"): Rule(
+            perms("region:view", "region:notice"), form={}
+        ),
+        ("POST", "/region/notices/{number}/return"): Rule(
+            perms("region:view", "region:notice"), form={"reason": "未整改"}
+        ),
+        ("GET", "/production/notices"): Rule(perms("production:view")),
+        ("GET", "/production/notices/{number}"): Rule(perms("production:view")),
+        ("GET", "/production/notices/{number}/pdf"): Rule(perms("production:view")),
+        ("GET", "/production/notices/{number}/attachments/{attachment_id}"): Rule(
+            perms("production:view")
+        ),
+        ("POST", "/production/notices/{number}/ack"): Rule(
+            perms("production:view", "production:answer"), form={}
+        ),
+        ("POST", "/production/notices/{number}/answer"): Rule(
+            perms("production:view", "production:answer"), form={"answer": "已整改"}
         ),
     }
 )

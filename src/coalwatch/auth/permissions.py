@@ -41,7 +41,15 @@ MENUS: tuple[Menu, ...] = (
     Menu("alarm", "报警处理", (("alarm:handle", "处理"),)),
     Menu("report", "报表管理", (("report:sign", "审签"),)),
     Menu("ledger", "台账管理", (("ledger:export", "导出"),)),
-    Menu("production", "生产管理", (("production:approve", "审批"),)),
+    Menu(
+        "production",
+        "生产管理",
+        (
+            ("production:approve", "审批"),
+            # a mine acknowledges and answers the notices and instructions from above
+            ("production:answer", "签收与反馈"),
+        ),
+    ),
     Menu(
         "region",
         "区域监管",
@@ -58,6 +66,9 @@ MENUS: tuple[Menu, ...] = (
             # the supervision of the mines: acceptance of their systems, penalties
             ("region:acceptance", "验收与年检"),
             ("region:penalty", "违法处罚"),
+            # the documents a supervising unit sends a mine (and verifies, for a notice)
+            ("region:notice", "整改通知"),
+            ("region:instruction", "下达指令"),
         ),
     ),
     Menu("settlement", "结算管理"),
@@ -85,7 +96,8 @@ def _views(*prefixes: str) -> set[str]:
 _WATCH = _views("monitor", "video", "query", "alarm", "report", "ledger", "production")
 
 #: the built-in roles (code → name, permissions), for the people of domain.md; the
-#: migrations that create and update them (0003, 0005, 0022) hold the same data. A
+#: migrations that create and update them (0003, 0005, 0022, 0028, 0029) hold the same
+#: data. A
 #: mine's staff apply (production:write) and never decide; the regulator decides
 BUILTIN_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     "duty_operator": (
@@ -100,13 +112,18 @@ BUILTIN_ROLES: dict[str, tuple[str, frozenset[str]]] = {
                 "ledger:export",
                 # the first signature of the daily report 值机员签字 (migration 0005)
                 "report:sign",
+                # acknowledges and answers what comes from above (migration 0029)
+                "production:answer",
             }
         ),
     ),
-    "dispatcher": ("调度员", frozenset(_WATCH | {"alarm:write", "alarm:handle"})),
+    "dispatcher": (
+        "调度员",
+        frozenset(_WATCH | {"alarm:write", "alarm:handle", "production:answer"}),
+    ),
     "duty_mine_manager": (
         "值班矿长",
-        frozenset(_WATCH | {"alarm:write", "alarm:handle", "report:sign"}),
+        frozenset(_WATCH | {"alarm:write", "alarm:handle", "report:sign", "production:answer"}),
     ),
     "chief_engineer": (
         "总工程师",
@@ -115,14 +132,19 @@ BUILTIN_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     "mine_manager": (
         "矿长",
         frozenset(
-            _WATCH | _views("settlement") | {"report:sign", "production:write", "ledger:export"}
+            _WATCH
+            | _views("settlement")
+            | {"report:sign", "production:write", "ledger:export", "production:answer"}
         ),
     ),
     # the mine roles of the duty rules (migration 0028): the dispatch director organises
     # calibration and the roster; the safety and production managers follow the alarms
     "dispatch_director": (
         "调度主任",
-        frozenset(_WATCH | {"alarm:write", "alarm:handle", "ledger:write", "ledger:export"}),
+        frozenset(
+            _WATCH
+            | {"alarm:write", "alarm:handle", "ledger:write", "ledger:export", "production:answer"}
+        ),
     ),
     "safety_mine_manager": (
         "安全矿长",

@@ -22,6 +22,7 @@ from fractions import Fraction
 from coalwatch.domain.acceptance import STATE_LABELS as ACCEPTANCE_STATE_LABELS
 from coalwatch.domain.capacity import SERIOUS_MONTH_FACTOR, SUSTAINED_FACTOR, monthly_capacity
 from coalwatch.domain.limits import MAX_TRIP_T, MAX_WINDOW_T
+from coalwatch.domain.notices import STAGE_LABELS as DOCUMENT_STAGE_LABELS
 from coalwatch.domain.people import STATE_LABELS as CERTIFICATE_STATE_LABELS
 from coalwatch.domain.periods import Period
 from coalwatch.domain.routines import ROUTINES
@@ -75,6 +76,10 @@ class AlarmType(StrEnum):
     SHUTDOWN_DECLARED_LATE = "shutdown_declared_late"
     #: production again after a declared stop, its resumption not acknowledged 复产未确认
     RESUMPTION_UNACKNOWLEDGED = "resumption_unacknowledged"
+    #: a rectification notice not acknowledged or not answered in time 整改通知逾期
+    NOTICE_OVERDUE = "notice_overdue"
+    #: an instruction not acknowledged or not answered in time 指令逾期未反馈
+    INSTRUCTION_OVERDUE = "instruction_overdue"
 
 
 class Severity(StrEnum):
@@ -120,6 +125,8 @@ SEVERITY: dict[AlarmType, Severity] = {
     AlarmType.INSPECTION_OVERDUE: Severity.MAJOR,
     AlarmType.SHUTDOWN_DECLARED_LATE: Severity.MAJOR,
     AlarmType.RESUMPTION_UNACKNOWLEDGED: Severity.MAJOR,
+    AlarmType.NOTICE_OVERDUE: Severity.MAJOR,
+    AlarmType.INSTRUCTION_OVERDUE: Severity.MAJOR,
 }
 
 #: how the pages and exports name a severity and a state (gettext message ids)
@@ -173,6 +180,8 @@ LABELS: dict[AlarmType, str] = {
     AlarmType.INSPECTION_OVERDUE: "年检超期",
     AlarmType.SHUTDOWN_DECLARED_LATE: "停产报备迟报",
     AlarmType.RESUMPTION_UNACKNOWLEDGED: "复产未确认",
+    AlarmType.NOTICE_OVERDUE: "整改通知逾期",
+    AlarmType.INSTRUCTION_OVERDUE: "指令逾期未反馈",
 }
 
 OVERPRODUCTION = {
@@ -326,6 +335,7 @@ DETAILS: dict[str, str] = {
     "calibration_error": "调校误差 %(error)s%%，超过 %(accuracy)s 级允许误差",
     "unaccepted": "监控系统%(acceptance)s（自 %(since)s 起），记录到产量 %(produced)s t",
     "inspection_due": "年检应于 %(due)s 前完成",
+    "document_overdue": "%(number)s %(stage)s（期限 %(due)s）",
     "config_mismatch": "主站 %(station)s 运行的配置 %(running)s 不是中心下发的第 %(version)s 版 "
     "%(issued)s",
 }
@@ -369,6 +379,7 @@ _CODED: dict[str, Mapping[str, str]] = {
     "routine": {r.code: r.label for r in ROUTINES},
     "acceptance": ACCEPTANCE_STATE_LABELS,
     "what": SHUTDOWN_LATE_LABELS,
+    "stage": DOCUMENT_STAGE_LABELS,
 }
 
 Gettext = Callable[[str], str]

@@ -37,6 +37,7 @@ from coalwatch.federation.models import CenterDecision, UpstreamDecision
 from coalwatch.mines import repository as mines_repository
 from coalwatch.mines import service as mines
 from coalwatch.mines.schemas import CapacityIn, CoefficientIn, PlanIn
+from coalwatch.notices import service as notices
 from coalwatch.permits import service as permits
 from coalwatch.permits.schemas import PermitIn
 from coalwatch.storage.session import transaction
@@ -163,6 +164,18 @@ def _threshold(session: Session, principal: Principal, key: str, data: Any, now:
     thresholds.set_threshold(session, principal, key, _model(thresholds.ThresholdIn, data), now)
 
 
+def _notice_issued(
+    session: Session, principal: Principal, key: str, data: Any, now: datetime
+) -> None:
+    notices.receive_issued(session, key, data, downward.from_upstream(session) or "", now)
+
+
+def _notice_verdict(
+    session: Session, principal: Principal, key: str, data: Any, now: datetime
+) -> None:
+    notices.receive_verdict(session, key, data, downward.from_upstream(session) or "", now)
+
+
 #: how each kind of decision is applied here; a kind without one is recorded (and so
 #: read-only here) and relayed, not applied: ``register_applier`` adds one
 APPLIERS: dict[str, Applier] = {
@@ -172,6 +185,8 @@ APPLIERS: dict[str, Applier] = {
     "permit.approve": _permit,
     "threshold.set": _threshold,
     acceptance.DECISION_KIND: _acceptance,
+    notices.ISSUED_DOWN: _notice_issued,
+    notices.VERDICT_DOWN: _notice_verdict,
 }
 
 

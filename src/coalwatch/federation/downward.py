@@ -47,9 +47,10 @@ DECIDED_ABOVE: dict[str, tuple[str, str]] = {
 
 #: what a downstream center may send up besides records, alarms, faults, reports and
 #: audit checkpoints: the registrations the upstream needs to map and prove the records
-#: (org, mine, point, station), and the mine's own declarations and records (manual
+#: (org, mine, point, station), the mine's own declarations and records (manual
 #: production during a fault, a shutdown declaration, a calibration, the reduction the
-#: rule computed from an unreported fault, which can only lower the capacity)
+#: rule computed from an unreported fault, which can only lower the capacity) and its
+#: replies to the notices and instructions that came down
 ACCEPTED_FROM_BELOW = frozenset(
     {
         "org.create",
@@ -60,6 +61,9 @@ ACCEPTED_FROM_BELOW = frozenset(
         "shutdown.declare",
         "calibration.record",
         "mine.reduction",
+        # a mine's acknowledgement and answer of a notice or instruction from above
+        "notice.ack",
+        "notice.answer",
     }
 )
 

@@ -82,6 +82,7 @@ from coalwatch.mines.schemas import (
     PointIn,
     StationIn,
 )
+from coalwatch.notices import service as notices
 from coalwatch.orgs import repository as orgs_repository
 from coalwatch.orgs import service as orgs
 from coalwatch.orgs.schemas import OrgIn
@@ -756,6 +757,16 @@ def _threshold(target: _Target, key: str, data: Any) -> None:
     )
 
 
+def _notice_ack(target: _Target, key: str, data: Any) -> None:
+    notices.receive_reply(target.session, target.principal, notices.ACK_UP, key, data, target.now)
+
+
+def _notice_answer(target: _Target, key: str, data: Any) -> None:
+    notices.receive_reply(
+        target.session, target.principal, notices.ANSWER_UP, key, data, target.now
+    )
+
+
 _Handler = Callable[[_Target, str, Any], None]
 _CONFIG: dict[str, _Handler] = {
     "org.create": _org_create,
@@ -771,6 +782,8 @@ _CONFIG: dict[str, _Handler] = {
     "shutdown.declare": _shutdown,
     "calibration.record": _calibration,
     "threshold.set": _threshold,
+    notices.ACK_UP: _notice_ack,
+    notices.ANSWER_UP: _notice_answer,
 }
 
 

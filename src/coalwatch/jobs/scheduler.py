@@ -21,6 +21,7 @@ from coalwatch.events.broker import Broker, attach
 from coalwatch.faults import service as faults
 from coalwatch.jobs import outages
 from coalwatch.jobs.leader import node_name
+from coalwatch.notices import service as notices
 from coalwatch.people import service as people
 from coalwatch.permits import service as permits
 from coalwatch.reports import service as reports
@@ -62,6 +63,7 @@ def run_once(
         routines.tick(session, now)  # routine checks past their due day
         acceptance.tick(session, now)  # production not accepted, annual inspection overdue
         permits.tick(session, now)  # stops begun without their report; unacknowledged resumption
+        notices.tick(session, now)  # notices and instructions not acknowledged or answered
     channels.deliver_due(sessions, now)
     with transaction(sessions) as session:
         reports.generate_due(session, now)

@@ -1,6 +1,7 @@
 """Pages of 区域监管: 辖区产量 (production by sub-region and mine, CSV/XLSX), 超产排名
-(mines by capacity ratio) and 故障与上报 (open faults, late reports, telephone reports to
-confirm and pending reductions to confirm or waive)."""
+(mines by capacity ratio, with their open notices) and 故障与上报 (open faults, late
+reports, telephone reports to confirm and pending reductions to confirm or waive). Every
+problem shown links to 下发整改通知, prefilled with it (``notices.views``)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from coalwatch.domain.periods import Period
 from coalwatch.errors import Invalid
 from coalwatch.faults import service as fault_service
 from coalwatch.faults.schemas import ReductionDecisionIn, ReportDecisionIn
+from coalwatch.notices import service as notices
 from coalwatch.orgs import service as orgs
 from coalwatch.production.schemas import Figure
 from coalwatch.region import service
@@ -196,9 +198,11 @@ def ranking(
     end: End = None,
 ) -> Response:
     """超产排名: the mines by capacity ratio over the range, with their open alarms."""
-    return page.render(
-        "region/ranking.html", **_ranged(page, org, period, start, end, service.ranking).context()
-    )
+    ranged = _ranged(page, org, period, start, end, service.ranking)
+    codes = [r.mine for r in ranged.view.items] if ranged.view is not None else []
+    with page.session() as session:
+        counts = notices.open_counts_by_code(session, codes, page.now())
+    return page.render("region/ranking.html", notice_counts=counts, **ranged.context())
 
 
 @router.get("/region/faults")

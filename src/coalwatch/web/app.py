@@ -53,6 +53,8 @@ from coalwatch.limits.api import router as limits_router
 from coalwatch.mines.api import router as mines_router
 from coalwatch.mines.views import router as mines_pages
 from coalwatch.monitor.views import router as monitor_pages
+from coalwatch.notices.api import router as notices_router
+from coalwatch.notices.views import router as notices_pages
 from coalwatch.orgs.api import router as orgs_router
 from coalwatch.orgs.views import router as orgs_pages
 from coalwatch.penalties.api import router as penalties_router
@@ -311,6 +313,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         penalties_router,
         archive_router,
         summaries_router,
+        notices_router,
     ):
         app.include_router(router, prefix=API)
 
@@ -338,6 +341,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         penalties_pages,
         archive_pages,
         summaries_pages,
+        notices_pages,
     ):
         app.include_router(pages)
     app.include_router(docs_router(f"{API}/docs", f"{API}/openapi.json", app.title))

@@ -86,6 +86,7 @@ PAGES: dict[str, tuple[Item, ...]] = {
         Item("故障与上报", "/region/faults"),
         Item("验收与年检", "/region/acceptance"),
         Item("违法处罚", "/region/penalties"),
+        Item("整改通知与指令", "/region/notices"),
     ),
     "production": (
         Item("产能与计划", "/production/capacity"),
@@ -93,6 +94,7 @@ PAGES: dict[str, tuple[Item, ...]] = {
         Item("人工录入", "/production/manual"),
         Item("停产报备", "/production/shutdowns"),
         Item("开盖/调参审批", "/production/permits"),
+        Item("上级通知与指令", "/production/notices"),
     ),
     "settlement": (
         Item("收费项目", "/settlement/items"),
