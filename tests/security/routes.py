@@ -105,6 +105,8 @@ PARAMS = {
     "evidence_id": "999999",
     "doc_id": "999999",
     "period": "2026-02",
+    "number": "999999",
+    "attachment_id": "999999",
 }
 #: a penalty the service refuses after its permission check (a fine below the article's)
 PENALTY = {
@@ -118,9 +120,6 @@ PENALTY = {
 }
 #: a decision on a system the service refuses after its permission check (in the future)
 ACCEPTANCE = {"kind": "suspension", "decided_on": "2099-01-01", "note": "停产整顿"}
-    "number": "999999",
-    "attachment_id": "999999",
-}
 #: a notice to M1 about a finding, valid at the site's clock (2026-03-15)
 NOTICE_FORM = {
     "kind": "notice",

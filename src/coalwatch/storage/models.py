@@ -711,9 +711,9 @@ from coalwatch.federation import models as federation_models  # noqa: E402
 from coalwatch.horizon import models as horizon_models  # noqa: E402
 from coalwatch.integrity import models as integrity_models  # noqa: E402
 from coalwatch.limits import models as limits_models  # noqa: E402
-from coalwatch.penalties import models as penalties_models  # noqa: E402
-from coalwatch.partitions import models as partition_models  # noqa: E402
 from coalwatch.notices import models as notices_models  # noqa: E402
+from coalwatch.partitions import models as partition_models  # noqa: E402
+from coalwatch.penalties import models as penalties_models  # noqa: E402
 from coalwatch.people import models as people_models  # noqa: E402
 from coalwatch.routines import models as routines_models  # noqa: E402
 from coalwatch.signals import models as signals_models  # noqa: E402
@@ -748,9 +748,9 @@ __all__ = [
     "models_ledgers",
     "models_sessions",
     "models_video",
-    "penalties_models",
-    "partition_models",
     "notices_models",
+    "partition_models",
+    "penalties_models",
     "people_models",
     "routines_models",
     "signals_models",

@@ -57,9 +57,9 @@ from coalwatch.notices.api import router as notices_router
 from coalwatch.notices.views import router as notices_pages
 from coalwatch.orgs.api import router as orgs_router
 from coalwatch.orgs.views import router as orgs_pages
+from coalwatch.partitions.service import PartitionJob
 from coalwatch.penalties.api import router as penalties_router
 from coalwatch.penalties.views import router as penalties_pages
-from coalwatch.partitions.service import PartitionJob
 from coalwatch.people.api import router as people_router
 from coalwatch.people.views import router as people_pages
 from coalwatch.permits.api import router as permits_router
