@@ -198,7 +198,7 @@ def ingest_batch(
     if not verify(parse_public_key(station.public_key), body, signature):
         raise Unauthorized("the signature does not match the body and the station's key")
     batch = _envelope(body, station, limits)
-    points = repository.points_of_mine(session, mine.id)
+    points = repository.points_for_batch(session, mine.id)
     gaps = repository.gaps_of(session, station.id)
 
     accepted: list[StationRecord] = []
@@ -253,9 +253,7 @@ def ingest_batch(
     state = advance(station.max_seq, gaps, received)
     if state.gaps != tuple(gaps):
         repository.replace_gaps(session, mine.id, station.id, state.gaps)
-    station.max_seq = state.max_seq
-    station.last_seen_at = now
-    station.last_sent_at = batch.sent_at
+    repository.save_station_state(session, station, state.max_seq, now, batch.sent_at)
     if received:
         # the upstream re-ingests the exact bytes and verifies the station's signature itself
         forward_queue.enqueue(
@@ -453,12 +451,11 @@ def _account(
         rows.append(row)
 
     by_id = {p.id: p for p in points.values()}
-    repository.lock_points(session, list(totalizers))
     for point_id, samples in totalizers.items():
         _account_totalizer(
             session, by_id[point_id], sorted(samples, key=lambda s: s.key), accounting, now
         )
-        by_id[point_id].last_sample_received_at = now
+    repository.save_point_states(session, [by_id[p] for p in totalizers], now)
     return [row for row in rows if row["seq"] not in accounting.refused]
 
 
