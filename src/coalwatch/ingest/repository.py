@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -28,17 +28,22 @@ def station_for_update(session: Session, code: str) -> Station | None:
     return session.scalars(select(Station).where(Station.code == code).with_for_update()).first()
 
 
-def station_for_batch(session: Session, code: str) -> tuple[Station, Mine, Org] | None:
+def station_for_batch(session: Session, code: str) -> tuple[Station, Mine, Org, bool] | None:
     """The station row, locked as ``station_for_update`` does (its row only), read with
-    its mine and the mine's org in one query."""
+    its mine, the mine's org and whether it has gaps (``gaps_of``) in one query."""
     row = session.execute(_STATION_FOR_BATCH, {"code": code}).first()
-    return None if row is None else (row[0], row[1], row[2])
+    return None if row is None else (row[0], row[1], row[2], bool(row[3]))
 
 
 # The statements run for every batch are built once, here: building a statement costs
 # more than running a small one (SQLAlchemy caches the SQL, not the statement objects).
 _STATION_FOR_BATCH = (
-    select(Station, Mine, Org)
+    select(
+        Station,
+        Mine,
+        Org,
+        exists().where(StationGap.station_id == Station.id).label("has_gaps"),
+    )
     .join(Mine, Mine.id == Station.mine_id)
     .join(Org, Org.id == Mine.org_id)
     .where(Station.code == bindparam("code"))
@@ -86,9 +91,9 @@ _UPDATE_STATION = _state_update(Station.__table__, _STATION_STATE)
 
 
 def save_point_states(session: Session, points: Sequence[Point], received_at: datetime) -> None:
-    """Write the totalizer state of these points (their attributes as the batch left them)
-    and when they last sent a sample, in one statement, beside the ORM: the objects stay
-    as the database now holds them, with nothing left to flush."""
+    """Write the totalizer state of these points (their attributes as the batch left them,
+    ``ingest.service._move_last``) and when they last sent a sample, in one statement,
+    beside the ORM: the objects stay as the database now holds them, nothing to flush."""
     if not points:
         return
     rows = [
@@ -102,8 +107,6 @@ def save_point_states(session: Session, points: Sequence[Point], received_at: da
     # not ``core``: what it would flush is what this writes
     session.connection().execute(_UPDATE_POINTS, rows)
     for point in points:
-        for name in _POINT_STATE:
-            set_committed_value(point, name, getattr(point, name))
         set_committed_value(point, "last_sample_received_at", received_at)
 
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from coalwatch.alarms import engine
 from coalwatch.alarms.service import end_condition
@@ -192,14 +193,14 @@ def ingest_batch(
     found = repository.station_for_batch(session, station_code)
     if found is None:
         raise Unauthorized(f"unknown station {station_code!r}")
-    station, mine, org = found
+    station, mine, org, has_gaps = found
     if not signature:
         raise Unauthorized("missing X-Signature header")
     if not verify(parse_public_key(station.public_key), body, signature):
         raise Unauthorized("the signature does not match the body and the station's key")
     batch = _envelope(body, station, limits)
     points = repository.points_for_batch(session, mine.id)
-    gaps = repository.gaps_of(session, station.id)
+    gaps = repository.gaps_of(session, station.id) if has_gaps else []
 
     accepted: list[StationRecord] = []
     raws: dict[int, Any] = {}
@@ -657,10 +658,12 @@ def _set_increment(
 
 
 def _move_last(point: Point, newest: _Sample) -> None:
-    point.last_total_ts = newest.ts
-    point.last_total_seq = newest.seq
-    point.last_total_kg = newest.value_kg
-    point.last_flow_kgph = newest.flow_kgph
+    """The point's last reading is now ``newest``: kept in the object as if read (nothing
+    for the ORM to flush), written by ``repository.save_point_states``."""
+    set_committed_value(point, "last_total_ts", newest.ts)
+    set_committed_value(point, "last_total_seq", newest.seq)
+    set_committed_value(point, "last_total_kg", newest.value_kg)
+    set_committed_value(point, "last_flow_kgph", newest.flow_kgph)
 
 
 def write_off_gaps(

@@ -57,7 +57,7 @@ TABLES = frozenset(
     }
 )
 #: the longest a value is kept (seconds), whatever happens
-MAX_AGE_S = 60.0
+MAX_AGE_S = 300.0
 
 _WROTE = "coalwatch.facts.wrote"  # connection info: fact tables written in its transaction
 _BEGAN = "coalwatch.facts.began"  # connection info: the generation when it began
