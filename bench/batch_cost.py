@@ -22,7 +22,8 @@ PostgreSQL test database, or a SQLite file; removed at the end):
 
 and prints the CPU of this process per batch (``time.process_time``: the
 database server's own CPU is not in it; on SQLite everything is), the wall
-time per batch, batches/s (one thread), and the split: station lookup +
+time per batch, batches/s (one thread), the round trips to the database per batch
+(``RoundTrips``), and the split (CPU, wall and round trips): station lookup +
 signature, parse (envelope + records), ingest (accounting, SQL), alarm engine,
 commit; and, for comparison, the CPU of one round of the timed rules
 (``alarms.engine.tick``, run every 10 s by the background jobs) over the same
