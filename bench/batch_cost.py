@@ -22,7 +22,8 @@ PostgreSQL test database, or a SQLite file; removed at the end):
 
 and prints the CPU of this process per batch (``time.process_time``: the
 database server's own CPU is not in it; on SQLite everything is), the wall
-time per batch, batches/s (one thread), and the split: station lookup +
+time per batch, batches/s (one thread), the round trips to the database per batch
+(``RoundTrips``), and the split (CPU, wall and round trips): station lookup +
 signature, parse (envelope + records), ingest (accounting, SQL), alarm engine,
 commit; and, for comparison, the CPU of one round of the timed rules
 (``alarms.engine.tick``, run every 10 s by the background jobs) over the same
@@ -52,7 +53,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from coalwatch.alarms import engine as alarm_engine
 from coalwatch.auth.service import create_token
@@ -122,36 +123,72 @@ class SimStation:
         return body, sign(self.key, body), self.seq
 
 
-class Split:
-    """CPU and wall time per part of a batch, by wrapping the functions that do them."""
+class RoundTrips:
+    """Round trips to the database, counted by engine events: every statement SQLAlchemy
+    sends, every commit, the pool's liveness ping at checkout (PostgreSQL engines with
+    time limits), and on PostgreSQL the implicit BEGIN of each transaction and the COPY of
+    the records (sent on the driver's own cursor)."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine: Any) -> None:
+        self.count = 0
+        self.postgres = engine.dialect.name == "postgresql"
+
+        def one(*_args: Any) -> None:
+            self.count += 1
+
+        event.listen(engine, "before_cursor_execute", one)
+        event.listen(engine, "commit", one)
+        if self.postgres:
+            event.listen(engine, "begin", one)  # psycopg sends BEGIN before the first statement
+            event.listen(engine, "checkout", one)  # the pessimistic ping (SELECT 1)
+            original = ingest_repository.insert_records
+
+            def copy(session: Any, rows: list[dict[str, Any]]) -> None:
+                if rows:
+                    self.count += 1
+                original(session, rows)
+
+            ingest_repository.insert_records = copy  # type: ignore[assignment]
+
+
+class Split:
+    """CPU and wall time (and round trips) per part of a batch, by wrapping the functions
+    that do them."""
+
+    def __init__(self, trips: RoundTrips | None = None) -> None:
         self.cpu: dict[str, float] = defaultdict(float)
         self.wall: dict[str, float] = defaultdict(float)
+        self.trips: dict[str, int] = defaultdict(int)
+        self._counter = trips
         self._saved: list[tuple[Any, str, Any]] = []
+
+    def _count(self) -> int:
+        return self._counter.count if self._counter is not None else 0
 
     def wrap(self, owner: Any, name: str, part: str) -> None:
         original = getattr(owner, name)
 
         def timed(*args: Any, **kwargs: Any) -> Any:
-            c, w = time.process_time(), time.perf_counter()
+            c, w, n = time.process_time(), time.perf_counter(), self._count()
             try:
                 return original(*args, **kwargs)
             finally:
                 self.cpu[part] += time.process_time() - c
                 self.wall[part] += time.perf_counter() - w
+                self.trips[part] += self._count() - n
 
         self._saved.append((owner, name, original))
         setattr(owner, name, timed)
 
     @contextmanager
     def part(self, part: str) -> Iterator[None]:
-        c, w = time.process_time(), time.perf_counter()
+        c, w, n = time.process_time(), time.perf_counter(), self._count()
         try:
             yield
         finally:
             self.cpu[part] += time.process_time() - c
             self.wall[part] += time.perf_counter() - w
+            self.trips[part] += self._count() - n
 
     def restore(self) -> None:
         for owner, name, original in reversed(self._saved):
@@ -217,8 +254,9 @@ def run_backend(backend: str, mines: int, rounds: int, profile: cProfile.Profile
                 max_records=settings.max_batch_records,
             )
             rng = random.Random(11)
-            split = Split()
-            returned: list[tuple[float, float]] = []
+            trips = RoundTrips(state.sessions.kw["bind"])
+            split = Split(trips)
+            returned: list[tuple[float, float, int]] = []
 
             def send(st: SimStation, at: datetime) -> None:
                 body, signature, last_seq = st.batch(at, rng)
@@ -231,14 +269,15 @@ def run_backend(backend: str, mines: int, rounds: int, profile: cProfile.Profile
                         )
                     # the commit: what the block's end did after ingest_batch returned
                     if returned:
-                        c, w = returned.pop()
+                        c, w, n = returned.pop()
                         split.cpu["commit"] += time.process_time() - c
                         split.wall["commit"] += time.perf_counter() - w
+                        split.trips["commit"] += trips.count - n
                 check(answer, last_seq, st.code)
 
             for st in stations:  # warm-up: the first readings are baselines
                 send(st, START)
-            split = Split()
+            split = Split(trips)
             wrappers: list[tuple[Any, str, str]] = [
                 # the station's row (with its mine and org since they are read together)
                 (
@@ -263,7 +302,7 @@ def run_backend(backend: str, mines: int, rounds: int, profile: cProfile.Profile
 
                 def ingest_then_commit(*args: Any, **kwargs: Any) -> BatchAnswer:
                     answer = original_ingest(*args, **kwargs)
-                    returned.append((time.process_time(), time.perf_counter()))
+                    returned.append((time.process_time(), time.perf_counter(), trips.count))
                     return answer
 
                 service.ingest_batch = ingest_then_commit  # type: ignore[assignment]
@@ -317,7 +356,8 @@ def run_backend(backend: str, mines: int, rounds: int, profile: cProfile.Profile
         f"  per batch: {1000 * cpu / batches:.2f} ms CPU (this process), "
         f"{1000 * wall / batches:.2f} ms wall; "
         f"{batches / wall:.0f} batches/s (one thread), "
-        f"{batches / cpu:.0f} batches/s of CPU"
+        f"{batches / cpu:.0f} batches/s of CPU; "
+        f"{split.trips['batch'] / batches:.1f} round trips"
     )
     inside = split.cpu["ingest_batch"] - sum(
         split.cpu[p] for p in ("lookup+signature", "parse", "alarm engine")
@@ -325,16 +365,24 @@ def run_backend(backend: str, mines: int, rounds: int, profile: cProfile.Profile
     inside_wall = split.wall["ingest_batch"] - sum(
         split.wall[p] for p in ("lookup+signature", "parse", "alarm engine")
     )
+    inside_trips = split.trips["ingest_batch"] - sum(
+        split.trips[p] for p in ("lookup+signature", "parse", "alarm engine")
+    )
     split.cpu["ingest"], split.wall["ingest"] = inside, inside_wall
+    split.trips["ingest"] = inside_trips
     rest_cpu = cpu - split.cpu["ingest_batch"] - split.cpu["commit"]
     rest_wall = wall - split.wall["ingest_batch"] - split.wall["commit"]
-    print(f"  {'part':<18} {'CPU ms':>8} {'wall ms':>8} {'CPU %':>6}")
-    for part, c, w in [
-        *((p, split.cpu[p], split.wall[p]) for p in PARTS),
-        ("session, begin", rest_cpu, rest_wall),
+    rest_trips = split.trips["batch"] - split.trips["ingest_batch"] - split.trips["commit"]
+    print(f"  {'part':<18} {'CPU ms':>8} {'wall ms':>8} {'CPU %':>6} {'trips':>6}")
+    for part, c, w, n in [
+        *((p, split.cpu[p], split.wall[p], split.trips[p]) for p in PARTS),
+        ("session, begin", rest_cpu, rest_wall, rest_trips),
     ]:
         share = 100 * c / cpu
-        print(f"  {part:<18} {1000 * c / batches:8.2f} {1000 * w / batches:8.2f} {share:5.0f}%")
+        print(
+            f"  {part:<18} {1000 * c / batches:8.2f} {1000 * w / batches:8.2f} {share:5.0f}%"
+            f" {n / batches:6.1f}"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,17 +3,20 @@ invalidation channel, in one test process: two relays stand for two processes.""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
 from coalwatch.events import invalidation
 from coalwatch.events.broker import Broker, Event
 from coalwatch.events.relay import PgRelay, channel_name
 from coalwatch.storage.session import make_engine, transaction
+from coalwatch.web.app import connect_caches
 
 
 def until(check: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -64,7 +67,8 @@ def test_events_and_announcements_reach_the_other_process_once(postgres_schema: 
     try:
         for relay in relays:
             relay.start()
-        assert relays[0].channel == channel_name(postgres_schema.rsplit("%3D", 1)[-1])
+        schema = re.search(r"search_path(?:=|%3D)(\w+)", postgres_schema)
+        assert schema is not None and relays[0].channel == channel_name(schema.group(1))
         data: dict[str, Any] = {"mine": "M1", "type": "overproduction_hour"}
         here.publish("alarm", "/1/2/", data)
         here.publish("alarm", "/1/2/", data)  # equal events are two events
@@ -79,3 +83,27 @@ def test_events_and_announcements_reach_the_other_process_once(postgres_schema: 
         unregister()
         for relay in relays:
             relay.stop()
+
+
+@pytest.mark.postgres
+def test_a_fact_changed_in_one_process_is_forgotten_by_the_other(postgres_schema: str) -> None:
+    """The facts cache of the app (connect_caches): a committed change of a threshold in
+    one process reaches the other's cache through the relay; two relays and two engines
+    stand for the two processes, whose caches live in one module here."""
+    connect_caches()
+    forgotten: list[str] = []
+    unregister = invalidation.register(forgotten.append)
+    relays = [PgRelay(postgres_schema, Broker()), PgRelay(postgres_schema, Broker())]
+    engine = make_engine(postgres_schema)
+    try:
+        for relay in relays:
+            relay.start()
+        with transaction(sessionmaker(engine)) as session:
+            session.execute(text("DELETE FROM thresholds WHERE id = -1"))
+        # once here (the commit), once more from the other process's link
+        assert until(lambda: forgotten.count("thresholds") == 2)
+    finally:
+        unregister()
+        for relay in relays:
+            relay.stop()
+        engine.dispose()

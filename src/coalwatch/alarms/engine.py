@@ -43,6 +43,7 @@ from coalwatch.faults import service as faults
 from coalwatch.horizon import service as horizon
 from coalwatch.production import repository as production
 from coalwatch.production.service import Yardstick, yardsticks
+from coalwatch.storage.facts import cached as cached_facts
 from coalwatch.storage.models import Alarm, Mine, Org, Point, Station
 from coalwatch.suspects.models import SuspectIncrement
 
@@ -58,11 +59,19 @@ def _open_keys(session: Session, mine: Mine) -> set[AlarmKey]:
     most records end nothing, and this spares a query for each of them."""
     cache: dict[int, set[AlarmKey]] = session.info.setdefault(OPEN, {})
     if mine.id not in cache:
-        cache[mine.id] = {
-            (a.type, a.point_id, a.station_id, a.subject)
-            for a in alarm_repository.ongoing_of_mine(session, mine.id)
-        }
+        # kept per process until an alarm changes; this transaction's set is its own copy
+        cache[mine.id] = set(
+            cached_facts(
+                session,
+                ("open alarms", mine.id),
+                _ALARM_TABLES,
+                lambda: frozenset(alarm_repository.ongoing_keys_of_mine(session, mine.id)),
+            )
+        )
     return cache[mine.id]
+
+
+_ALARM_TABLES = frozenset({"alarms"})
 
 
 def _key(type_: AlarmType, kwargs: dict[str, Any]) -> AlarmKey:
@@ -602,9 +611,13 @@ def _overproduction(
     days = sorted({day for day, _, _ in deltas.values()})
     months = sorted({d.replace(day=1) for d in days})
     years = sorted({d.year for d in days})
-    stick = yardsticks(session, [mine.id], date(years[0] - 1, 12, 1), date(years[-1] + 1, 1, 31))[
-        mine.id
-    ]
+    first, last = date(years[0] - 1, 12, 1), date(years[-1] + 1, 1, 31)
+    stick = cached_facts(
+        session,
+        ("yardstick", mine.id, first, last),
+        _YARDSTICK_TABLES,
+        lambda: yardsticks(session, [mine.id], first, last)[mine.id],
+    )
     totals = _Totals(session, mine, tz)
     totals.load(hours, days[0] - timedelta(days=1), days[-1] + timedelta(days=1), months, years)
     for hour, raw in totals.hours(hours).items():
@@ -649,6 +662,10 @@ def _overproduction(
                 params=detail_params("year_capacity"),
                 expires_at=next_period_start(start, Period.YEAR, tz).astimezone(UTC),
             )
+
+
+#: what a mine's yardstick is read from (kept per process until one of them changes)
+_YARDSTICK_TABLES = frozenset({"capacities", "capacity_reductions", "plans"})
 
 
 def _started(start: datetime) -> datetime:

@@ -54,8 +54,16 @@ def ongoing(
     return list(session.scalars(query))
 
 
-def ongoing_of_mine(session: Session, mine_id: int) -> list[Alarm]:
-    return list(session.scalars(_ONGOING_OF_MINE, {"mine_id": mine_id}))
+def ongoing_keys_of_mine(
+    session: Session, mine_id: int
+) -> list[tuple[str, int | None, int | None, str | None]]:
+    """(type, point, station, subject) of a mine's alarms whose condition has not ended."""
+    return [
+        (type_, point_id, station_id, subject)
+        for type_, point_id, station_id, subject in session.execute(
+            _ONGOING_KEYS_OF_MINE, {"mine_id": mine_id}
+        )
+    ]
 
 
 def ongoing_keys(
@@ -69,7 +77,9 @@ def ongoing_keys(
 
 
 #: read for every batch: built once
-_ONGOING_OF_MINE = select(Alarm).where(Alarm.mine_id == bindparam("mine_id"), Alarm.end.is_(None))
+_ONGOING_KEYS_OF_MINE = select(Alarm.type, Alarm.point_id, Alarm.station_id, Alarm.subject).where(
+    Alarm.mine_id == bindparam("mine_id"), Alarm.end.is_(None)
+)
 #: read for every round of the timed rules: built once
 _ONGOING_KEYS = select(
     Alarm.mine_id, Alarm.type, Alarm.point_id, Alarm.station_id, Alarm.subject

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import Select, bindparam, func, select, union_all
 from sqlalchemy.orm import Session
 
 from coalwatch.domain.alarms import Window
+from coalwatch.storage import facts
 from coalwatch.storage.models import (
     Calibration,
     Fault,
@@ -23,6 +25,7 @@ from coalwatch.storage.models import (
     Station,
 )
 from coalwatch.storage.models_leases import CenterOutage
+from coalwatch.storage.session import core
 
 ConveyorStates = list[tuple[datetime, bool]]
 
@@ -35,16 +38,38 @@ def permits(session: Session, mine_id: int, start: datetime, end: datetime) -> l
     return [Window(p.start, p.end, str(p.point_id) if p.point_id else None) for p in rows]
 
 
-def shutdowns(session: Session, mine_id: int, start: datetime, end: datetime) -> list[Shutdown]:
-    return list(session.scalars(_SHUTDOWNS, {"mine_id": mine_id, "start": start, "end": end}))
+@dataclass(frozen=True, slots=True)
+class DeclaredShutdown:
+    """A declared shutdown as the rules read it (a cached fact: not an entity)."""
+
+    id: int
+    start: datetime
+    end: datetime
+    reason: str
 
 
-#: read for every batch that produced: built once
-_SHUTDOWNS = select(Shutdown).where(
-    Shutdown.mine_id == bindparam("mine_id"),
-    Shutdown.start <= bindparam("end"),
-    Shutdown.end > bindparam("start"),
+def shutdowns(
+    session: Session, mine_id: int, start: datetime, end: datetime
+) -> list[DeclaredShutdown]:
+    """The mine's declared shutdowns overlapping [start, end], in the order declared."""
+    every = facts.cached(
+        session,
+        ("shutdowns", mine_id),
+        _SHUTDOWN_TABLES,
+        lambda: tuple(
+            DeclaredShutdown(*row) for row in session.execute(_SHUTDOWNS, {"mine_id": mine_id})
+        ),
+    )
+    return [s for s in every if s.start <= end and s.end > start]
+
+
+#: read for every batch that produced (every shutdown of the mine, kept per process)
+_SHUTDOWNS = (
+    select(Shutdown.id, Shutdown.start, Shutdown.end, Shutdown.reason)
+    .where(Shutdown.mine_id == bindparam("mine_id"))
+    .order_by(Shutdown.id)
 )
+_SHUTDOWN_TABLES = frozenset({"shutdowns"})
 
 
 #: conveyor records read back at once; a conveyor changes state far less often
@@ -76,7 +101,7 @@ def conveyor_states_of(
         params.update({f"point_{index}": point_id, f"last_{index}": last})
     query = _latest_conveyor(len(windows))
     latest: dict[int, list[tuple[datetime, int, bool]]] = {p: [] for p in windows}
-    for point_id, ts, seq, running in session.execute(query, params):
+    for point_id, ts, seq, running in core(session).execute(query, params):
         latest[point_id].append((ts, seq, bool(running)))
     found: dict[int, ConveyorStates] = {}
     for point_id, (first, last) in windows.items():

@@ -21,6 +21,7 @@ from coalwatch.federation.queue import enqueue_config
 from coalwatch.limits import service as legal
 from coalwatch.mines.service import mine_point, visible_mine
 from coalwatch.orgs.authority import require_decision
+from coalwatch.storage import facts
 from coalwatch.storage.models import Point, Threshold
 
 
@@ -73,11 +74,20 @@ def _read(session: Session, mine_id: int) -> tuple[Rows, dict[str, int]]:
     every point)."""
     cache: dict[int, tuple[Rows, dict[str, int]]] = session.info.setdefault(_CACHE, {})
     if mine_id not in cache:
-        rows = [
-            (r.point_id, r.name, r.value) for r in session.execute(_OF_MINE, {"mine_id": mine_id})
-        ]
-        cache[mine_id] = (rows, legal.mine_ceilings(session, [mine_id])[mine_id])
+
+        def load() -> tuple[Rows, dict[str, int]]:
+            rows = [
+                (r.point_id, r.name, r.value)
+                for r in session.execute(_OF_MINE, {"mine_id": mine_id})
+            ]
+            return rows, legal.mine_ceilings(session, [mine_id])[mine_id]
+
+        # the same for every batch of the mine until one of these tables changes
+        cache[mine_id] = facts.cached(session, ("thresholds", mine_id), _TABLES, load)
     return cache[mine_id]
+
+
+_TABLES = frozenset({"thresholds", "legal_limits", "orgs", "mines"})
 
 
 def preload(session: Session, mine_ids: Iterable[int]) -> None:

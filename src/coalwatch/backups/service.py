@@ -51,6 +51,7 @@ from coalwatch.backups.schemas import (
 )
 from coalwatch.config import Settings
 from coalwatch.errors import N_, CoalwatchError, Conflict, Forbidden, Invalid, NotFound
+from coalwatch.storage import facts
 from coalwatch.storage.files import private_dir, write_private
 from coalwatch.storage.models_backups import BackupEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
@@ -531,6 +532,7 @@ def restore(
             _restore_postgres(engine, manifest, backup, now)
     finally:
         engine.dispose()
+        facts.invalidate()  # the database was replaced beside SQLAlchemy
     # a fresh engine: the schema it works in was just created or renamed
     engine = make_engine(url)
     try:

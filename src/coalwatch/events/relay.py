@@ -34,6 +34,7 @@ import threading
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import make_url
 
 from coalwatch.events import invalidation
@@ -55,9 +56,19 @@ def uses_relay(database_url: str) -> bool:
 
 
 def conninfo(database_url: str) -> str:
-    """The SQLAlchemy URL as a libpq connection string (its query, e.g. a search_path,
-    kept)."""
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """The SQLAlchemy URL as a libpq connection string (its query, e.g. ``options`` with
+    a search_path, kept as the driver would pass it)."""
+    url = make_url(database_url)
+    parts: dict[str, Any] = {
+        "host": url.host,
+        "port": url.port,
+        "user": url.username,
+        "password": url.password,
+        "dbname": url.database,
+    }
+    for key, value in url.query.items():
+        parts[key] = value if isinstance(value, str) else value[-1]
+    return make_conninfo(**{k: v for k, v in parts.items() if v is not None})
 
 
 def channel_name(schema: str) -> str:

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from coalwatch.integrity.models import SignedBatch
 from coalwatch.storage.models import (
@@ -19,6 +20,7 @@ from coalwatch.storage.models import (
     Station,
     StationGap,
 )
+from coalwatch.storage.session import core
 
 
 def station_for_update(session: Session, code: str) -> Station | None:
@@ -26,29 +28,29 @@ def station_for_update(session: Session, code: str) -> Station | None:
     return session.scalars(select(Station).where(Station.code == code).with_for_update()).first()
 
 
-def station_for_batch(session: Session, code: str) -> tuple[Station, Mine, Org] | None:
+def station_for_batch(session: Session, code: str) -> tuple[Station, Mine, Org, bool] | None:
     """The station row, locked as ``station_for_update`` does (its row only), read with
-    its mine and the mine's org in one query."""
+    its mine, the mine's org and whether it has gaps (``gaps_of``) in one query."""
     row = session.execute(_STATION_FOR_BATCH, {"code": code}).first()
-    return None if row is None else (row[0], row[1], row[2])
+    return None if row is None else (row[0], row[1], row[2], bool(row[3]))
 
 
 # The statements run for every batch are built once, here: building a statement costs
 # more than running a small one (SQLAlchemy caches the SQL, not the statement objects).
 _STATION_FOR_BATCH = (
-    select(Station, Mine, Org)
+    select(
+        Station,
+        Mine,
+        Org,
+        exists().where(StationGap.station_id == Station.id).label("has_gaps"),
+    )
     .join(Mine, Mine.id == Station.mine_id)
     .join(Org, Org.id == Mine.org_id)
     .where(Station.code == bindparam("code"))
     .with_for_update(of=Station)
 )
-_POINTS_OF_MINE = select(Point).where(Point.mine_id == bindparam("mine_id"))
-_LOCK_POINTS = (
-    select(Point.id)
-    .where(Point.id.in_(bindparam("point_ids", expanding=True)))
-    .order_by(Point.id)
-    .with_for_update()
-)
+_POINTS_OF_MINE = select(Point).where(Point.mine_id == bindparam("mine_id")).order_by(Point.id)
+_POINTS_OF_MINE_LOCKED = _POINTS_OF_MINE.with_for_update()
 _GAPS_OF = (
     select(StationGap.seq_from, StationGap.seq_to)
     .where(StationGap.station_id == bindparam("station_id"))
@@ -60,14 +62,68 @@ def points_of_mine(session: Session, mine_id: int) -> dict[str, Point]:
     return {p.code: p for p in session.scalars(_POINTS_OF_MINE, {"mine_id": mine_id})}
 
 
-def lock_points(session: Session, point_ids: Sequence[int]) -> None:
-    """Lock the points whose totalizer state this batch changes (in id order: no deadlock)."""
-    if point_ids:
-        session.execute(_LOCK_POINTS, {"point_ids": sorted(point_ids)}).all()
+def points_for_batch(session: Session, mine_id: int) -> dict[str, Point]:
+    """The mine's points, locked for this transaction (in id order: no deadlock), as a
+    batch reads them: its totalizer readings change their state. SQLite has one writer at
+    a time already (``BEGIN IMMEDIATE``)."""
+    statement = (
+        _POINTS_OF_MINE_LOCKED
+        if session.get_bind().dialect.name == "postgresql"
+        else _POINTS_OF_MINE
+    )
+    return {p.code: p for p in session.scalars(statement, {"mine_id": mine_id})}
+
+
+_POINT_STATE = ("last_total_ts", "last_total_seq", "last_total_kg", "last_flow_kgph")
+_STATION_STATE = ("max_seq", "last_seen_at", "last_sent_at")
+
+
+def _state_update(table: Any, columns: tuple[str, ...]) -> Any:
+    return (
+        update(table)
+        .where(table.c.id == bindparam("id_"))
+        .values({name: bindparam(f"{name}_") for name in columns})
+    )
+
+
+_UPDATE_POINTS = _state_update(Point.__table__, (*_POINT_STATE, "last_sample_received_at"))
+_UPDATE_STATION = _state_update(Station.__table__, _STATION_STATE)
+
+
+def save_point_states(session: Session, points: Sequence[Point], received_at: datetime) -> None:
+    """Write the totalizer state of these points (their attributes as the batch left them,
+    ``ingest.service._move_last``) and when they last sent a sample, in one statement,
+    beside the ORM: the objects stay as the database now holds them, nothing to flush."""
+    if not points:
+        return
+    rows = [
+        {
+            "id_": point.id,
+            "last_sample_received_at_": received_at,
+            **{f"{name}_": getattr(point, name) for name in _POINT_STATE},
+        }
+        for point in points
+    ]
+    # not ``core``: what it would flush is what this writes
+    session.connection().execute(_UPDATE_POINTS, rows)
+    for point in points:
+        set_committed_value(point, "last_sample_received_at", received_at)
+
+
+def save_station_state(
+    session: Session, station: Station, max_seq: int, seen_at: datetime, sent_at: datetime
+) -> None:
+    """Write the station's sequence state and times (as ``save_point_states`` does)."""
+    values = {"max_seq": max_seq, "last_seen_at": seen_at, "last_sent_at": sent_at}
+    core(session).execute(
+        _UPDATE_STATION, {"id_": station.id, **{f"{n}_": v for n, v in values.items()}}
+    )
+    for name, value in values.items():
+        set_committed_value(station, name, value)
 
 
 def gaps_of(session: Session, station_id: int) -> list[tuple[int, int]]:
-    rows = session.execute(_GAPS_OF, {"station_id": station_id})
+    rows = core(session).execute(_GAPS_OF, {"station_id": station_id})
     return [(int(a), int(b)) for a, b in rows]
 
 
@@ -102,25 +158,28 @@ def insert_records(session: Session, rows: list[dict[str, Any]]) -> None:
                 for row in rows:
                     copy.write_row([row[name] for name in _RECORD_COLUMNS])
         else:
-            session.execute(insert(cast(Table, Record.__table__)), rows)
+            core(session).execute(_INSERT_RECORDS, rows)
 
 
 def keep_signed_batch(
     session: Session, station: Station, body: bytes, signature: str, now: datetime
 ) -> int:
-    batch_id = session.scalar(
-        insert(SignedBatch)
-        .values(
-            mine_id=station.mine_id,
-            station_id=station.id,
-            body=body,
-            signature=signature,
-            received_at=now,
-        )
-        .returning(SignedBatch.id)
+    batch_id = core(session).scalar(
+        _KEEP_SIGNED_BATCH,
+        {
+            "mine_id": station.mine_id,
+            "station_id": station.id,
+            "body": body,
+            "signature": signature,
+            "received_at": now,
+        },
     )
     assert batch_id is not None
     return int(batch_id)
+
+
+_KEEP_SIGNED_BATCH = insert(cast(Table, SignedBatch.__table__)).returning(SignedBatch.id)
+_INSERT_RECORDS = insert(cast(Table, Record.__table__))
 
 
 def insert_quarantined(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from coalwatch.alarms import engine
 from coalwatch.alarms.service import end_condition
@@ -192,14 +193,14 @@ def ingest_batch(
     found = repository.station_for_batch(session, station_code)
     if found is None:
         raise Unauthorized(f"unknown station {station_code!r}")
-    station, mine, org = found
+    station, mine, org, has_gaps = found
     if not signature:
         raise Unauthorized("missing X-Signature header")
     if not verify(parse_public_key(station.public_key), body, signature):
         raise Unauthorized("the signature does not match the body and the station's key")
     batch = _envelope(body, station, limits)
-    points = repository.points_of_mine(session, mine.id)
-    gaps = repository.gaps_of(session, station.id)
+    points = repository.points_for_batch(session, mine.id)
+    gaps = repository.gaps_of(session, station.id) if has_gaps else []
 
     accepted: list[StationRecord] = []
     raws: dict[int, Any] = {}
@@ -253,9 +254,7 @@ def ingest_batch(
     state = advance(station.max_seq, gaps, received)
     if state.gaps != tuple(gaps):
         repository.replace_gaps(session, mine.id, station.id, state.gaps)
-    station.max_seq = state.max_seq
-    station.last_seen_at = now
-    station.last_sent_at = batch.sent_at
+    repository.save_station_state(session, station, state.max_seq, now, batch.sent_at)
     if received:
         # the upstream re-ingests the exact bytes and verifies the station's signature itself
         forward_queue.enqueue(
@@ -453,12 +452,11 @@ def _account(
         rows.append(row)
 
     by_id = {p.id: p for p in points.values()}
-    repository.lock_points(session, list(totalizers))
     for point_id, samples in totalizers.items():
         _account_totalizer(
             session, by_id[point_id], sorted(samples, key=lambda s: s.key), accounting, now
         )
-        by_id[point_id].last_sample_received_at = now
+    repository.save_point_states(session, [by_id[p] for p in totalizers], now)
     return [row for row in rows if row["seq"] not in accounting.refused]
 
 
@@ -660,10 +658,12 @@ def _set_increment(
 
 
 def _move_last(point: Point, newest: _Sample) -> None:
-    point.last_total_ts = newest.ts
-    point.last_total_seq = newest.seq
-    point.last_total_kg = newest.value_kg
-    point.last_flow_kgph = newest.flow_kgph
+    """The point's last reading is now ``newest``: kept in the object as if read (nothing
+    for the ORM to flush), written by ``repository.save_point_states``."""
+    set_committed_value(point, "last_total_ts", newest.ts)
+    set_committed_value(point, "last_total_seq", newest.seq)
+    set_committed_value(point, "last_total_kg", newest.value_kg)
+    set_committed_value(point, "last_flow_kgph", newest.flow_kgph)
 
 
 def write_off_gaps(

@@ -41,6 +41,7 @@ from coalwatch.storage.models import (
     Plan,
     Record,
 )
+from coalwatch.storage.session import core
 
 #: (point_id, hour_start UTC) → (local_day, measured_kg, manual_kg)
 HourDeltas = Mapping[tuple[int, datetime], tuple[date, int, int]]
@@ -50,7 +51,7 @@ def _upsert(session: Session, model: Any, rows: list[dict[str, Any]], keys: Sequ
     if not rows:
         return
     dialect = session.get_bind().dialect.name
-    session.execute(_upsert_statement(dialect, model.__table__, tuple(keys)), rows)
+    core(session).execute(_upsert_statement(dialect, model.__table__, tuple(keys)), rows)
 
 
 @functools.cache
@@ -108,16 +109,23 @@ def mine_hour_kg(
     wanted = sorted(set(hours))
     if not wanted:
         return {}
-    query = (
-        select(
-            HourlyProduction.hour_start,
-            func.sum(HourlyProduction.measured_kg),
-            func.sum(HourlyProduction.manual_kg),
-        )
-        .where(HourlyProduction.mine_id == mine_id, HourlyProduction.hour_start.in_(wanted))
-        .group_by(HourlyProduction.hour_start)
+    rows = core(session).execute(_MINE_HOUR_KG, {"mine_id": mine_id, "hours": wanted})
+    return {hour: (int(measured), int(manual)) for hour, measured, manual in rows}
+
+
+#: read for every batch: built once
+_MINE_HOUR_KG = (
+    select(
+        HourlyProduction.hour_start,
+        func.sum(HourlyProduction.measured_kg),
+        func.sum(HourlyProduction.manual_kg),
     )
-    return {hour: (int(measured), int(manual)) for hour, measured, manual in session.execute(query)}
+    .where(
+        HourlyProduction.mine_id == bindparam("mine_id"),
+        HourlyProduction.hour_start.in_(bindparam("hours", expanding=True)),
+    )
+    .group_by(HourlyProduction.hour_start)
+)
 
 
 def _raw_units(measured: Any, manual: Any) -> ColumnElement[Any]:
@@ -240,7 +248,7 @@ def mine_totals(
     for index, (first, last) in enumerate(ranges):
         params.update({f"first_{index}": first, f"last_{index}": last})
     statement = _mine_totals_statement(hours is not None, days is not None, len(ranges))
-    for branch, hour, day, raw in session.execute(statement, params):
+    for branch, hour, day, raw in core(session).execute(statement, params):
         if branch == -2:
             totals.hours[hour] = int(raw)
         elif branch == -1:

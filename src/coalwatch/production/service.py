@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -68,9 +68,15 @@ class Yardstick:
     changes: tuple[rules.CapacityChange, ...]
     reductions: tuple[rules.Reduction, ...]
     plans: dict[date, rules.Plan]
+    #: ``annual`` of each day asked for (a mine's yardstick serves many batches)
+    _annual: dict[date, Fraction | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def annual(self, day: date) -> Fraction | None:
-        return rules.reduced_annual(self.changes, self.reductions, day)
+        if day not in self._annual:
+            self._annual[day] = rules.reduced_annual(self.changes, self.reductions, day)
+        return self._annual[day]
 
     def approved(self, day: date) -> Fraction | None:
         return rules.approved_annual(self.changes, day)

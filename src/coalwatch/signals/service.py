@@ -24,6 +24,7 @@ from coalwatch.mines.service import visible_mine
 from coalwatch.signals import repository
 from coalwatch.signals.models import SignalChoice
 from coalwatch.signals.schemas import SignalTypesIn, SignalTypesOut
+from coalwatch.storage import facts
 from coalwatch.storage.models import Mine, Org, Point, Station
 from coalwatch.wire.batches import PointSignal, Signals
 
@@ -50,9 +51,26 @@ def for_answer(
     session: Session, mine: Mine, org_path: str, station: Station, points: dict[str, Point]
 ) -> Signals:
     """What the station's warning outputs should do now, for its upload answer."""
-    types, _ = in_force(session, mine, org_path)
+    # both kept per process until a choice or an alarm changes (every upload asks)
+    types = list(
+        facts.cached(
+            session,
+            ("signal types", mine.id, org_path),
+            _CHOICE_TABLES,
+            lambda: tuple(in_force(session, mine, org_path)[0]),
+        )
+    )
     code_of = {p.id: p.code for p in points.values()}
-    alarms = repository.unacknowledged(session, mine.id, types, station.id) if types else []
+    alarms = (
+        facts.cached(
+            session,
+            ("unacknowledged", mine.id, tuple(types), station.id),
+            _ALARM_TABLES,
+            lambda: tuple(repository.unacknowledged(session, mine.id, types, station.id)),
+        )
+        if types
+        else ()
+    )
     sounding = rules.sounding(
         sorted(points), [(i, None if p is None else code_of.get(p, "")) for i, p in alarms]
     )
@@ -60,6 +78,10 @@ def for_answer(
         types=types,
         points=[PointSignal(point=c, on=bool(ids), alarms=ids) for c, ids in sounding.items()],
     )
+
+
+_CHOICE_TABLES = frozenset({"signal_choices"})
+_ALARM_TABLES = frozenset({"alarms"})
 
 
 def supervising(session: Session, principal: Principal) -> bool:

@@ -35,6 +35,7 @@ from coalwatch.station.remote_config import issued_form
 from coalwatch.stationconfig import repository
 from coalwatch.stationconfig.models import StationConfigRunning, StationConfigVersion
 from coalwatch.stationconfig.schemas import FetchIn, StationConfigIn, StationConfigOut
+from coalwatch.storage import facts
 from coalwatch.storage.models import Mine, Station
 from coalwatch.wire.batches import ConfigNotice, describe_error
 from coalwatch.wire.signing import parse_public_key, public_key_b64, verify
@@ -220,10 +221,19 @@ def report_running(
 
 
 def notice(session: Session, station: Station) -> ConfigNotice | None:
-    issued = _last(session, station.id)
-    if issued is None:
+    """The configuration last issued to the station (kept per process until an issue)."""
+
+    def load() -> tuple[int, str] | None:
+        issued = _last(session, station.id)
+        return None if issued is None else (issued.version, issued.fingerprint)
+
+    found = facts.cached(session, ("station config", station.id), _TABLES, load)
+    if found is None:
         return None
-    return ConfigNotice(version=issued.version, fingerprint=issued.fingerprint)
+    return ConfigNotice(version=found[0], fingerprint=found[1])
+
+
+_TABLES = frozenset({"station_configs"})
 
 
 def _last(session: Session, station_id: int) -> StationConfigVersion | None:

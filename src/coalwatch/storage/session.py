@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from coalwatch.storage import facts
 from coalwatch.storage.files import private_dir, private_sqlite
 
 log = logging.getLogger("coalwatch.storage")
@@ -85,12 +86,14 @@ def make_engine(url: str, timeouts: DbTimeouts | None = None, **kwargs: Any) -> 
         def _sqlite_begin(conn: Any) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-        return engine
-    if timeouts is None:
+    elif timeouts is None:
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
-        return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
-    return _bounded_postgres(url, timeouts, **kwargs)
+        engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    else:
+        engine = _bounded_postgres(url, timeouts, **kwargs)
+    facts.install(engine)  # static facts cached per process, invalidated on commit
+    return engine
 
 
 def _bounded_postgres(url: str, timeouts: DbTimeouts, **kwargs: Any) -> Engine:
@@ -199,6 +202,15 @@ def _shut(fileno: int) -> None:
         log.debug("a database connection gave no answer in time; it was shut")
     except OSError:
         pass  # closed meanwhile
+
+
+def core(session: Session) -> Connection:
+    """The session's connection, for a Core statement on the hot path: what
+    ``session.execute`` does for one (the ORM's pending changes flushed first) without the
+    ORM's execution layers, which cost more than a small statement itself."""
+    if session.new or session.deleted or session.dirty:
+        session.flush()
+    return session.connection()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

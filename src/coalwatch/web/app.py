@@ -32,6 +32,7 @@ from coalwatch.backups.views import router as backups_pages
 from coalwatch.config import Settings, load_settings
 from coalwatch.duty.api import router as duty_router
 from coalwatch.duty.views import router as duty_pages
+from coalwatch.events import invalidation
 from coalwatch.events.api import router as events_router
 from coalwatch.events.broker import Broker
 from coalwatch.events.relay import PgRelay, uses_relay
@@ -79,6 +80,7 @@ from coalwatch.settlement.views import router as settlement_pages
 from coalwatch.signals.api import router as signals_router
 from coalwatch.stationconfig.api import router as stationconfig_router
 from coalwatch.status.api import router as status_router
+from coalwatch.storage import facts
 from coalwatch.storage.crypto import use_secret_key
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.summaries.api import router as summaries_router
@@ -172,6 +174,22 @@ def start_jobs(
     return BackgroundJobs(leader, scheduler)
 
 
+_caches_lock = threading.Lock()
+_caches_connected = False
+
+
+def connect_caches() -> None:
+    """The facts each process keeps (storage/facts.py) are forgotten in every process on
+    the database: a commit of a fact announces its table (events/invalidation.py, through
+    the relay on PostgreSQL), and an announcement, from here or elsewhere, forgets it."""
+    global _caches_connected
+    with _caches_lock:
+        if not _caches_connected:
+            facts.announce_with(invalidation.announce)
+            invalidation.register(facts.forget)
+            _caches_connected = True
+
+
 def start_relay(settings: Settings, broker: Broker) -> PgRelay | None:
     """On PostgreSQL, the link to the other center processes on the database."""
     if not uses_relay(settings.resolved_database_url):
@@ -186,6 +204,7 @@ def run_jobs(settings: Settings, stop: threading.Event, clock: Clock = system_cl
     Its events (alarms of the timed rules, the center's outages) reach the browsers of
     the web processes through the database (PostgreSQL)."""
     use_secret_key(session_secret(settings))
+    connect_caches()
     engine = make_engine(settings.resolved_database_url, settings.db_timeouts)
     sessions = make_sessionmaker(engine)
     broker = Broker()
@@ -218,6 +237,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     ``settings.jobs`` is off (``serve --no-jobs``, ``serve --workers N``), the background
     jobs in the same process."""
     use_secret_key(session_secret(settings))
+    connect_caches()
     engine = make_engine(settings.resolved_database_url, settings.db_timeouts)
     sessions = make_sessionmaker(engine)
     broker = Broker()

@@ -1,0 +1,113 @@
+"""Facts cached per process (thresholds, shutdowns, yardsticks, ...) take effect on the
+very next batch after they change, however they change.
+
+Clock: 2026-03-15 12:00 Asia/Shanghai. The mine starts with A = 330,000 t
+(H = 330,000 / 330 / 16 = 62.5 t an hour); lowered to A = 3,300 t, H = 0.625 t.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from coalwatch.storage import facts
+from coalwatch.storage.models import Threshold
+from coalwatch.storage.session import make_engine
+from tests.support.world import World, totalizer, trip, world
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=SH)
+
+
+def send(w: World, *records: dict[str, Any]) -> None:
+    seqs = w.stations["S1"].seqs(len(records))
+    w.ok(w.upload("S1", [dict(r, seq=s) for r, s in zip(records, seqs, strict=True)]))
+
+
+def test_changed_facts_take_effect_on_the_next_batch(sqlite_url: str) -> None:
+    with world(sqlite_url, now=local(2026, 3, 15, 12, 0)) as w:
+        w.mine("M1", capacity_t=330000, trips=("K1",))
+        # the mine's facts are read (and kept) by these batches
+        send(w, totalizer(0, local(2026, 3, 15, 8, 0), "B1", "100"))
+        send(w, trip(0, local(2026, 3, 15, 8, 1), "K1", "4.2"))
+        send(w, totalizer(0, local(2026, 3, 15, 8, 2), "B1", "101"))
+        assert w.alarms() == []
+
+        # a threshold: a trip under 5 t is light
+        w.ok(w.put("/mines/M1/thresholds", {"point": "K1", "name": "min_trip_kg", "value": 5000}))
+        send(w, trip(0, local(2026, 3, 15, 8, 5), "K1", "4.2"))
+        [light] = w.alarms(type="transport_anomaly")
+        assert (light["value"], light["threshold"]) == ("4.200", "5.000")
+
+        # a shutdown declared from 09:00: 0.5 t produced at 09:30 is inside it
+        shutdown = {
+            "start": local(2026, 3, 15, 9, 0).isoformat(),
+            "end": local(2026, 3, 15, 11, 0).isoformat(),
+            "reason": "停产检修",
+        }
+        w.ok(w.post("/mines/M1/shutdowns", shutdown))
+        send(w, totalizer(0, local(2026, 3, 15, 9, 30), "B1", "101.5"))
+        [during] = w.alarms(type="production_during_shutdown")
+        assert during["value"] == "0.500"
+
+        # the capacity lowered to 3,300 t: H = 0.625 t; the 11:00 hour's 1 t is above it
+        assert w.alarms(type="overproduction_hour") == []
+        w.ok(
+            w.put("/mines/M1/capacity", {"annual_capacity_t": 3300, "effective_from": "2026-03-01"})
+        )
+        send(
+            w,
+            totalizer(0, local(2026, 3, 15, 11, 10), "B1", "102"),
+            totalizer(0, local(2026, 3, 15, 11, 20), "B1", "102.5"),
+        )
+        [hour] = w.alarms(type="overproduction_hour")
+        assert (hour["value"], hour["threshold"]) == ("1.000", "0.625")
+
+
+def test_a_commit_forgets_what_it_changed_and_an_open_writer_reads_its_own(
+    sqlite_url: str,
+) -> None:
+    with world(sqlite_url) as w:
+        w.mine("M1", capacity_t=3300)
+        w.ok(w.put("/mines/M1/thresholds", {"name": "window_min", "value": 10}))
+    engine = make_engine(sqlite_url)
+    loads: list[int] = []
+
+    def read(session: Session) -> int:
+        def load() -> int:
+            loads.append(1)
+            value = session.scalar(select(Threshold.value).where(Threshold.name == "window_min"))
+            assert value is not None
+            return value
+
+        return facts.cached(session, ("test window", sqlite_url), frozenset({"thresholds"}), load)
+
+    try:
+        with Session(engine) as session, session.begin():
+            assert read(session) == 10
+        with Session(engine) as session, session.begin():
+            assert read(session) == 10
+        assert len(loads) == 1  # the second read came from the cache
+        with Session(engine) as session:
+            with session.begin():
+                session.execute(update(Threshold).values(value=20))
+                assert read(session) == 20  # its own change, from the database
+                assert len(loads) == 2
+            with session.begin():
+                assert read(session) == 20  # the commit forgot the 10
+        assert len(loads) == 3
+        with Session(engine) as session:
+            session.begin()
+            session.execute(update(Threshold).values(value=30))
+            session.rollback()
+            with session.begin():
+                assert read(session) == 20
+    finally:
+        engine.dispose()
