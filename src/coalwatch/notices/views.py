@@ -181,7 +181,7 @@ def new(
             found = session.get(Alarm, alarm)
             if found is not None and found.mine_id is not None:
                 label = LABELS.get(AlarmType(found.type), found.type)
-                cites.append(("alarm", str(found.id), f"#{found.id} {page._(label)}"))
+                cites.append(("alarm", str(found.id), f"#{found.id} {page.label(label)}"))
         if fault is not None:
             cited = session.get(Fault, fault)
             if cited is not None:

@@ -107,7 +107,7 @@ def _export(
         ]
         rows: list[list[Cell]] = [
             [
-                _(line.name) if line is summary.total else line.name,
+                page.label(line.name) if line is summary.total else line.name,
                 line.mine,
                 line.count,
                 line.serious,
@@ -145,7 +145,7 @@ def _export(
         [
             p.number,
             p.mine,
-            _(p.offence_label),
+            page.label(p.offence_label),
             p.article,
             p.found_on,
             p.decided_on,
@@ -155,7 +155,7 @@ def _export(
             p.responsible_fine,
             yes if p.stop_for_rectification else no,
             yes if p.licence_held else no,
-            _(rules.STATUS_LABELS[p.status]),
+            page.label(rules.STATUS_LABELS[p.status]),
             p.paid_on,
             p.carried_out_on,
             p.unit_name,
