@@ -76,7 +76,7 @@ typecheck: install
 # four workers on two cores: the tests wait on browsers, servers, brokers and simulated
 # instruments more than they compute (tests/conftest.py starts the longest cases first)
 pytest: install assets browser
-	$(BIN)/pytest -n 4 --dist worksteal
+	$(BIN)/pytest -n 4
 
 test: lint typecheck pytest
 

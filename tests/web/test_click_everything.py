@@ -82,6 +82,11 @@ FILL: dict[str, str] = {
     "snapshot_url": "http://127.0.0.1:9/snapshot.jpg",
     "yuan_per_t": "5.50",
     "resume_at": "2026-03-10T10:00",
+    "number": "晋煤罚〔2026〕1号",
+    "mine": "FHS",
+    "facts": "值机员未持证上岗",
+    "found_on": "2026-03-10",
+    "enterprise_fine": "30000",
 }
 #: forms that are not submitted, with the reason (keep this short)
 NOT_SUBMITTED = {
