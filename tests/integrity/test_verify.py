@@ -16,12 +16,13 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, event, func, insert, select, text, update
 
 from coalwatch.audit import checkpoints
 from coalwatch.audit.service import _digest
@@ -452,3 +453,33 @@ def test_checkpoints_kept_upstream_name_a_log_cut_with_its_checkpoints(
     capsys.readouterr()
     assert main(["audit", "verify", "--checkpoints", str(kept)]) == 1
     assert "entries were removed" in capsys.readouterr().err
+
+
+# SQLite serialises the verification and ingest (BEGIN IMMEDIATE): only PostgreSQL lets a
+# batch commit while the figures are being read
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_batch_committed_while_the_figures_are_verified_is_no_finding(
+    w: World, tmp_path: Path
+) -> None:
+    """The verification reads records, uploads and rollups in one snapshot: a batch that
+    commits between its reading of the records and of the hourly rollups (a center under
+    load) is not yet verified, not a rollup that disagrees with its records."""
+    engine = w.client.app.state.coalwatch.sessions.kw["bind"]  # type: ignore[attr-defined]
+    arrived: list[int] = []
+    verifying = threading.get_ident()
+
+    def a_batch_arrives(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if threading.get_ident() == verifying and not arrived and "hourly_production" in statement:
+            arrived.append(0)
+            arrived[0] = w.upload("S1", [totalizer(6, _at(11, 40), "B1", "102.000")]).status_code
+
+    event.listen(engine, "before_cursor_execute", a_batch_arrives)
+    try:
+        outcome = _run(w, tmp_path)
+    finally:
+        event.remove(engine, "before_cursor_execute", a_batch_arrives)
+    assert arrived == [200]
+    assert outcome.figures.findings == []  # type: ignore[attr-defined]
+    assert [a for a in w.alarms() if a["type"] == "data_tamper"] == []
+    # the next round proves the batch that came since
+    assert _run(w, tmp_path, full=False).figures.ok  # type: ignore[attr-defined]

@@ -510,6 +510,15 @@ class Outcome:
     checkpoints: int
 
 
+def _one_snapshot(session: Session) -> None:
+    """Every read of the verification sees the same committed data: on PostgreSQL a batch
+    that commits between the reading of the records and of the rollups would otherwise
+    look like a rollup that disagrees with its records (SQLite's transactions are
+    already serialised with ingest)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def verify_all(
     sessions: sessionmaker[Session], settings: Settings, now: datetime, *, full: bool
 ) -> Outcome:
@@ -518,6 +527,7 @@ def verify_all(
     key = center_key(settings, create=False)
     public_key = None if key is None else public_key_b64(key)
     with transaction(sessions) as session:
+        _one_snapshot(session)
         figures = verify_figures(session, now, full=full, archive_dir=settings.resolved_archive_dir)
         broken = checkpoints.verify_anchored(
             session, public_key, checkpoints.from_file(Path(settings.var_dir))

@@ -121,6 +121,9 @@ def _bounded_postgres(url: str, timeouts: DbTimeouts, **kwargs: Any) -> Engine:
         try:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
+            # the ping opened a transaction: end it, so that the connection's user may
+            # still choose how its own begins (an isolation level, a read-only snapshot)
+            dbapi_connection.rollback()
         except Exception as error:
             raise exc.DisconnectionError(str(error)) from error
         finally:
