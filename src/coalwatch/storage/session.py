@@ -119,11 +119,14 @@ def _bounded_postgres(url: str, timeouts: DbTimeouts, **kwargs: Any) -> Engine:
         # is given up after the connect timeout and replaced (which is bounded too)
         watchdog.watch(dbapi_connection, timeouts.connect)
         try:
-            with dbapi_connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-            # the ping opened a transaction: end it, so that the connection's user may
-            # still choose how its own begins (an isolation level, a read-only snapshot)
-            dbapi_connection.rollback()
+            # outside a transaction, so that the connection's user may still choose how
+            # its own begins (an isolation level, a snapshot); no extra round trip
+            dbapi_connection.autocommit = True
+            try:
+                with dbapi_connection.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+            finally:
+                dbapi_connection.autocommit = False
         except Exception as error:
             raise exc.DisconnectionError(str(error)) from error
         finally:
