@@ -56,12 +56,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 
 from coalwatch.alarms import engine as alarm_engine
+from coalwatch.alarms.models import Alarm
 from coalwatch.auth.service import create_token
 from coalwatch.config import Settings
 from coalwatch.events.broker import attach
 from coalwatch.ingest import repository as ingest_repository
 from coalwatch.ingest import service
-from coalwatch.storage.models import Alarm, Record
+from coalwatch.storage.models import Record
 from coalwatch.storage.session import transaction
 from coalwatch.web.app import create_app
 from coalwatch.wire.batches import BatchAnswer, encode_batch

@@ -47,7 +47,8 @@ import httpx
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from coalwatch.storage.models import Alarm, HourlyProduction, Record
+from coalwatch.alarms.models import Alarm
+from coalwatch.storage.models import HourlyProduction, Record
 from coalwatch.storage.session import make_engine
 from coalwatch.wire.batches import encode_batch
 from coalwatch.wire.signing import generate_private_key, public_key_b64, sign

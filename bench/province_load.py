@@ -68,8 +68,8 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy import func, select
 
+from coalwatch.alarms.models import Alarm
 from coalwatch.storage.models import (
-    Alarm,
     DailyProduction,
     Mine,
     QuarantinedRecord,

@@ -6,8 +6,8 @@ import json
 
 from sqlalchemy import select
 
+from coalwatch.audit.models import AuditEntry
 from coalwatch.audit.service import verify
-from coalwatch.storage.models import AuditEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from tests.support.world import world
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from coalwatch.storage.models import AuditEntry
+from coalwatch.audit.models import AuditEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from tests.support.world import world
 

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coalwatch.archive import service
+from coalwatch.audit.models import AuditEntry
 from coalwatch.auth.principal import Principal
 from coalwatch.errors import Forbidden
-from coalwatch.storage.models import AuditEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.users import repository as user_repository
 from coalwatch.users import service as users

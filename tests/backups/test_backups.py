@@ -34,15 +34,16 @@ from sqlalchemy import select, text
 from coalwatch.adapters.dumps import DumpFailed
 from coalwatch.audit import checkpoints
 from coalwatch.audit.checkpoints import Checkpoint
+from coalwatch.audit.models import AuditEntry
 from coalwatch.auth.principal import Principal
 from coalwatch.auth.service import create_admin
 from coalwatch.backups import service
+from coalwatch.backups.models import BackupEntry
 from coalwatch.backups.schemas import Figures, PeriodTotals
 from coalwatch.jobs.scheduler import run_once
-from coalwatch.storage.models import AuditEntry, User
-from coalwatch.storage.models_backups import BackupEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.users import service as users
+from coalwatch.users.models import User
 from coalwatch.wire.signing import generate_private_key
 from tests.backups.conftest import Pair
 from tests.conftest import _truncate_postgres

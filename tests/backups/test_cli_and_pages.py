@@ -19,8 +19,8 @@ from coalwatch.cli import main
 from coalwatch.config import Settings
 from coalwatch.orgs.schemas import OrgIn
 from coalwatch.orgs.service import create_org
-from coalwatch.storage.models import User
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+from coalwatch.users.models import User
 from coalwatch.web.app import create_app
 
 PASSWORD = "Coal-2026-pass"

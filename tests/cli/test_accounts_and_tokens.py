@@ -18,13 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coalwatch import cli
+from coalwatch.audit.models import AuditEntry
 from coalwatch.auth.passwords import verify_password
 from coalwatch.auth.service import authenticate, create_admin, create_token
 from coalwatch.errors import Unauthorized
-from coalwatch.storage.models import AuditEntry, Org, User
-from coalwatch.storage.models_sessions import WebSession
+from coalwatch.storage.models import Org
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.users import service as users
+from coalwatch.users.models import User, WebSession
 
 #: 10:00 in Asia/Shanghai (UTC+8) is 02:00 UTC
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)

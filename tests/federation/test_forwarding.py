@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from coalwatch.cli import main
 from coalwatch.federation import repository
+from coalwatch.federation.models import ForwardItem
 from coalwatch.federation.queue import CONFIG, enable_forwarding, enqueue
 from coalwatch.federation.service import TAMPERED
-from coalwatch.storage.models import ForwardItem
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.wire.signing import (
     generate_private_key,

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from coalwatch.alarms.models import Threshold
 from coalwatch.storage import facts
-from coalwatch.storage.models import Threshold
 from coalwatch.storage.session import make_engine
 from tests.support.world import World, totalizer, trip, world
 

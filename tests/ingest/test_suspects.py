@@ -23,8 +23,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from coalwatch.audit.models import AuditEntry
 from coalwatch.auth.principal import OPERATOR
-from coalwatch.storage.models import AuditEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.users import service as users
 from coalwatch.users.schemas import RoleIn

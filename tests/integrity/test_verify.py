@@ -25,13 +25,14 @@ import pytest
 from sqlalchemy import delete, event, func, insert, select, text, update
 
 from coalwatch.audit import checkpoints
+from coalwatch.audit.models import AuditEntry
 from coalwatch.audit.service import _digest
 from coalwatch.cli import main
 from coalwatch.config import Settings
 from coalwatch.integrity.keys import center_key
 from coalwatch.integrity.models import SignedBatch
 from coalwatch.integrity.service import IntegrityJob, verify_all
-from coalwatch.storage.models import AuditEntry, DailyProduction, HourlyProduction, Record
+from coalwatch.storage.models import DailyProduction, HourlyProduction, Record
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from tests.support.world import World, totalizer, trip, world
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from coalwatch.storage.models import AuditEntry
+from coalwatch.audit.models import AuditEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from tests.support.documents import pdf_text
 from tests.support.world import World, trip, world

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from coalwatch.storage.models import AuditEntry
+from coalwatch.audit.models import AuditEntry
 from coalwatch.storage.session import transaction
 from tests.duty.pages import PASSWORD, csrf, people
 from tests.support.documents import pdf_text, xlsx_rows

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from coalwatch.alarms.models import Alarm
 from coalwatch.auth.permissions import ALL
 from coalwatch.auth.principal import Principal
 from coalwatch.duty import service as duty
@@ -20,8 +21,8 @@ from coalwatch.people import service as people
 from coalwatch.people.schemas import DecisionIn, SignOnIn
 from coalwatch.routines import service as routines
 from coalwatch.routines.schemas import RoutineIn
-from coalwatch.storage.models import Alarm, User
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+from coalwatch.users.models import User
 from tests.support.world import World, world
 
 PASSWORD = "Xyzzy-4471-q"

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from coalwatch.storage.models import AuditEntry
+from coalwatch.audit.models import AuditEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from tests.support.world import World, world
 

@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from coalwatch.audit.models import AuditEntry
 from coalwatch.auth.principal import Principal
 from coalwatch.errors import Forbidden
 from coalwatch.limits import service as limits
-from coalwatch.storage.models import AuditEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from tests.support.world import World, world
 

@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from coalwatch.alarms import service as alarms
+from coalwatch.alarms.models import Alarm
 from coalwatch.domain.alarms import AlarmType
-from coalwatch.storage.models import Alarm, Mine
+from coalwatch.storage.models import Mine
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from tests.support.world import world
 

@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from coalwatch.storage import migrate
 from coalwatch.storage.base import Base
-from coalwatch.storage.models import Role
 from coalwatch.storage.partitioning import include_object_for
 from coalwatch.storage.session import make_engine
+from coalwatch.users.models import Role
 
 
 def test_migrated_schema_matches_the_models(database_url: str) -> None:

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from coalwatch.audit.models import AuditEntry
 from coalwatch.auth.principal import OPERATOR, Principal
 from coalwatch.domain.reports import Signer
 from coalwatch.errors import Forbidden
 from coalwatch.reports import service
-from coalwatch.storage.models import AuditEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.users import service as users
 from coalwatch.users.schemas import UserIn

@@ -28,14 +28,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from coalwatch import cli
+from coalwatch.audit.models import AuditEntry
 from coalwatch.auth.principal import OPERATOR
 from coalwatch.auth.service import create_admin
 from coalwatch.config import Settings
 from coalwatch.errors import Invalid
-from coalwatch.storage.models import AuditEntry, User
-from coalwatch.storage.models_sessions import WebSession
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.users import service as users
+from coalwatch.users.models import User, WebSession
 from coalwatch.users.schemas import UserIn
 from coalwatch.web.app import SESSION_COOKIE, create_app
 from tests.security.site import PASSWORD, csrf_of, sign_in

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from coalwatch.audit.models import AuditEntry
 from coalwatch.storage.base import Base
-from coalwatch.storage.models import AuditEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from tests.security.routes import API, ROUTES, send
 from tests.security.site import PASSWORD, Site, csrf_of

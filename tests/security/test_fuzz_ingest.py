@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from coalwatch.alarms.models import Alarm
+from coalwatch.federation.models import ForwardItem
 from coalwatch.storage.models import (
-    Alarm,
-    ForwardItem,
     HourlyProduction,
     QuarantinedRecord,
     Record,

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from coalwatch.storage.models import AuditEntry, FeeRate
+from coalwatch.audit.models import AuditEntry
+from coalwatch.settlement.models import FeeRate
 from coalwatch.storage.session import make_engine
 from tests.support.world import World, totalizer, world
 

@@ -20,10 +20,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from coalwatch.audit.models import AuditEntry
 from coalwatch.auth.principal import Principal
 from coalwatch.domain.reports import Signer
 from coalwatch.errors import Conflict, Forbidden
-from coalwatch.storage.models import AuditEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.summaries import service
 from coalwatch.summaries.schemas import SummaryReport

@@ -94,8 +94,8 @@ class World:
         from sqlalchemy import select
 
         from coalwatch.auth.principal import OPERATOR
-        from coalwatch.storage.models import User
         from coalwatch.users import service as users
+        from coalwatch.users.models import User
         from coalwatch.users.schemas import UserIn
 
         engine = make_engine(self.url)

@@ -198,7 +198,7 @@ def test_retention_deletes_the_oldest_first_when_the_quota_is_reached(
 def _paths(video: VideoWorld) -> list[str]:
     from sqlalchemy import select
 
-    from coalwatch.storage.models_video import Snapshot
+    from coalwatch.video.models import Snapshot
 
     sessions = video.world.client.app.state.coalwatch.sessions  # type: ignore[attr-defined]
     with sessions() as session:

@@ -14,11 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from coalwatch.audit.models import AuditEntry
 from coalwatch.auth.principal import OPERATOR
 from coalwatch.auth.service import create_admin
-from coalwatch.storage.models import AuditEntry, Role, User
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.users import service as users
+from coalwatch.users.models import Role, User
 from coalwatch.users.schemas import UserIn
 from tests.security.permissions import AUTHORITY, PERMISSIONS, ROLES
 from tests.support.world import World, world

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from coalwatch.storage.models import Alarm, AuditEntry
+from coalwatch.alarms.models import Alarm
+from coalwatch.audit.models import AuditEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from tests.web.conftest import ADMIN_PASSWORD, SH, Center, Console, screenshot, sign_in
 

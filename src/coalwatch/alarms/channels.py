@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coalwatch.adapters import notifiers
 from coalwatch.alarms import service as alarms
+from coalwatch.alarms.models import Alarm, Delivery, NotificationChannel, Subscription
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.domain.alarms import LABELS, AlarmType, Severity, detail_params
 from coalwatch.errors import Conflict, Invalid, NotFound
 from coalwatch.mines import repository as mine_repository
-from coalwatch.storage.models import Alarm, Delivery, Mine, NotificationChannel, Point, Subscription
+from coalwatch.storage.models import Mine, Point
 from coalwatch.storage.session import transaction
 
 MAX_ATTEMPTS = 5

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from coalwatch.alarms import repository as alarm_repository
 from coalwatch.alarms import rules_repository as facts
 from coalwatch.alarms import service as alarms
+from coalwatch.alarms.models import Alarm
 from coalwatch.alarms.thresholds import for_point
 from coalwatch.alarms.thresholds import preload as preload_thresholds
 from coalwatch.domain import alarms as rules
@@ -44,7 +45,7 @@ from coalwatch.horizon import service as horizon
 from coalwatch.production import repository as production
 from coalwatch.production.service import Yardstick, yardsticks
 from coalwatch.storage.facts import cached as cached_facts
-from coalwatch.storage.models import Alarm, Mine, Org, Point, Station
+from coalwatch.storage.models import Mine, Org, Point, Station
 from coalwatch.suspects.models import SuspectIncrement
 
 OPEN = "coalwatch.open_alarms"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from coalwatch.alarms.models import Alarm, Delivery, NotificationChannel, Subscription
 from coalwatch.domain.alarms import Severity
-from coalwatch.storage.models import Alarm, Delivery, Mine, NotificationChannel, Subscription
+from coalwatch.storage.models import Mine
 
 RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.MAJOR: 2, Severity.CRITICAL: 3}
 #: transitions worth a message: people act on raised alarms and want to know they ended

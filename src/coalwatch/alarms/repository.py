@@ -7,7 +7,8 @@ from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from coalwatch.storage.models import Alarm, Mine, Org, Point
+from coalwatch.alarms.models import Alarm
+from coalwatch.storage.models import Mine, Org, Point
 
 OPEN_STATES = ("active", "acknowledged", "handled")
 

@@ -12,19 +12,12 @@ from sqlalchemy import Select, bindparam, func, select, union_all
 from sqlalchemy.orm import Session
 
 from coalwatch.domain.alarms import Window
+from coalwatch.faults.models import Fault
+from coalwatch.jobs.models import CenterOutage
+from coalwatch.permits.models import Permit, Shutdown
+from coalwatch.records.models import Calibration
 from coalwatch.storage import facts
-from coalwatch.storage.models import (
-    Calibration,
-    Fault,
-    HourlyProduction,
-    Mine,
-    Permit,
-    Point,
-    Record,
-    Shutdown,
-    Station,
-)
-from coalwatch.storage.models_leases import CenterOutage
+from coalwatch.storage.models import HourlyProduction, Mine, Point, Record, Station
 from coalwatch.storage.session import core
 
 ConveyorStates = list[tuple[datetime, bool]]

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from coalwatch.alarms import repository
+from coalwatch.alarms.models import Alarm
 from coalwatch.alarms.schemas import AlarmOut, AlarmState, AlarmView, HandleIn
 from coalwatch.auth.principal import Principal
 from coalwatch.domain.alarms import LABELS, SEVERITY, AlarmType, Severity, compose_detail, params_of
@@ -21,7 +22,7 @@ from coalwatch.domain.authority import SUPERVISING_KINDS
 from coalwatch.errors import N_, Conflict, Forbidden, NotFound
 from coalwatch.events.broker import emit
 from coalwatch.federation import queue as forward_queue
-from coalwatch.storage.models import Alarm, Mine, Org, Station
+from coalwatch.storage.models import Mine, Org, Station
 
 MAX_LISTED = 1000
 #: the event-stream path of the center's own alarms: below no org, so only whole-tree

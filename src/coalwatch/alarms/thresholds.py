@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from coalwatch.alarms.models import Threshold
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.domain.alarms import LEGAL_LIMITS, THRESHOLD_LIMITS, THRESHOLD_NAMES, Thresholds
@@ -22,7 +23,7 @@ from coalwatch.limits import service as legal
 from coalwatch.mines.service import mine_point, visible_mine
 from coalwatch.orgs.authority import require_decision
 from coalwatch.storage import facts
-from coalwatch.storage.models import Point, Threshold
+from coalwatch.storage.models import Point
 
 
 class ThresholdIn(BaseModel):

@@ -21,10 +21,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from coalwatch.audit.models import AuditCheckpoint
+from coalwatch.audit.models import AuditCheckpoint, AuditEntry
 from coalwatch.audit.service import Broken, verify
 from coalwatch.federation import queue
-from coalwatch.storage.models import AuditEntry
 from coalwatch.wire.signing import parse_public_key, public_key_b64, sign
 from coalwatch.wire.signing import verify as verify_signature
 

@@ -36,9 +36,9 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> None:
     from sqlalchemy import func, select
 
     from coalwatch.audit import checkpoints
+    from coalwatch.audit.models import AuditEntry
     from coalwatch.integrity.keys import center_key
     from coalwatch.storage import migrate
-    from coalwatch.storage.models import AuditEntry
     from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
     from coalwatch.wire.signing import public_key_b64
 

@@ -16,9 +16,9 @@ from pydantic import BaseModel
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from coalwatch.audit.models import AuditEntry
 from coalwatch.auth.principal import Principal
 from coalwatch.errors import N_, Forbidden
-from coalwatch.storage.models import AuditEntry
 
 GENESIS = "0" * 64
 #: any constant: serialises writers of the chain on PostgreSQL

@@ -5,7 +5,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coalwatch.storage.models import ApiToken, Org, Role, User
+from coalwatch.auth.models import ApiToken
+from coalwatch.storage.models import Org
+from coalwatch.users.models import Role, User
 
 
 def add_token(session: Session, token: ApiToken) -> None:

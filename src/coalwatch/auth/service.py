@@ -11,13 +11,14 @@ from sqlalchemy.orm import Session
 from coalwatch.audit import service as audit
 from coalwatch.auth import repository
 from coalwatch.auth.limits import DEFAULT_THIRD_PARTY_PER_MIN, MAX_PER_MIN, RateLimiter
+from coalwatch.auth.models import ApiToken
 from coalwatch.auth.passwords import hash_password
 from coalwatch.auth.permissions import BUILTIN_ROLES
 from coalwatch.auth.principal import Principal
 from coalwatch.auth.schemas import TokenOut
 from coalwatch.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from coalwatch.orgs import repository as org_repository
-from coalwatch.storage.models import ApiToken, User, UserRole
+from coalwatch.users.models import User, UserRole
 
 TOKEN_PREFIX = "cw_"
 #: the role ``coalwatch admin create`` gives (系统管理员: every permission)

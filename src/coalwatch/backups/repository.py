@@ -9,11 +9,11 @@ from sqlalchemy import func, inspect, or_, select, table
 from sqlalchemy.orm import Session
 
 from coalwatch.audit.checkpoints import Checkpoint
-from coalwatch.audit.models import AuditCheckpoint
+from coalwatch.audit.models import AuditCheckpoint, AuditEntry
+from coalwatch.backups.models import BackupEntry
 from coalwatch.partitions.models import RawArchive
 from coalwatch.storage.base import Base
-from coalwatch.storage.models import AuditEntry, Mine
-from coalwatch.storage.models_backups import BackupEntry
+from coalwatch.storage.models import Mine
 
 #: the ledger itself is not part of what a backup is compared by (a restore re-inserts
 #: rows of later backups into it)

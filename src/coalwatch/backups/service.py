@@ -39,6 +39,7 @@ from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.backups import figures as fingerprint
 from coalwatch.backups import repository
+from coalwatch.backups.models import BackupEntry
 from coalwatch.backups.schemas import (
     ArchivedMonth,
     BackupOut,
@@ -53,7 +54,6 @@ from coalwatch.config import Settings
 from coalwatch.errors import N_, CoalwatchError, Conflict, Forbidden, Invalid, NotFound
 from coalwatch.storage import facts
 from coalwatch.storage.files import private_dir, write_private
-from coalwatch.storage.models_backups import BackupEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 
 log = logging.getLogger("coalwatch.backups")

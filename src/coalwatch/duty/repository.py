@@ -9,14 +9,8 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from coalwatch.duty.models import DutyEntry, Handover, HandoverCheck, HandoverIssue, Patrol
 from coalwatch.storage.models import Point
-from coalwatch.storage.models_duty import (
-    DutyEntry,
-    Handover,
-    HandoverCheck,
-    HandoverIssue,
-    Patrol,
-)
 
 
 def add(session: Session, *rows: object) -> None:

@@ -19,6 +19,7 @@ from coalwatch.auth.principal import Principal
 from coalwatch.domain import duty as rules
 from coalwatch.domain.reports import Shift
 from coalwatch.duty import repository
+from coalwatch.duty.models import DutyEntry, Handover, HandoverCheck, HandoverIssue, Patrol
 from coalwatch.duty.schemas import (
     CheckOut,
     DutyEntryIn,
@@ -37,13 +38,6 @@ from coalwatch.mines.service import mine_point, visible_mine
 from coalwatch.people import service as people
 from coalwatch.reports.service import shifts_for
 from coalwatch.storage.models import Mine, Org
-from coalwatch.storage.models_duty import (
-    DutyEntry,
-    Handover,
-    HandoverCheck,
-    HandoverIssue,
-    Patrol,
-)
 
 #: a time written ahead of the center's clock by more than this is refused
 FUTURE_TOLERANCE = timedelta(minutes=1)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from coalwatch.alarms.models import Alarm
 from coalwatch.exchange.models import (
     ExchangeFile,
     ExchangeImport,
@@ -16,7 +17,7 @@ from coalwatch.exchange.models import (
     ExchangeReading,
     VirtualStation,
 )
-from coalwatch.storage.models import Alarm, Mine, Point, Record, Station
+from coalwatch.storage.models import Mine, Point, Record, Station
 
 
 def mines(session: Session) -> Sequence[Mine]:

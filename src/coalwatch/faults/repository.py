@@ -3,7 +3,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coalwatch.storage.models import CapacityReduction, Fault, Mine, Org, Point
+from coalwatch.faults.models import Fault
+from coalwatch.storage.models import CapacityReduction, Mine, Org, Point
 
 
 def add(session: Session, fault: Fault) -> None:

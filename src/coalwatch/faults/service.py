@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from coalwatch.alarms import service as alarms
 from coalwatch.alarms import thresholds
+from coalwatch.alarms.models import Alarm
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.domain import capacity as rules
@@ -29,6 +30,7 @@ from coalwatch.domain.units import fraction_to_decimal, kg_to_tonnes
 from coalwatch.errors import N_, Conflict, Invalid, NotFound
 from coalwatch.events.broker import emit
 from coalwatch.faults import repository
+from coalwatch.faults.models import Fault
 from coalwatch.faults.schemas import (
     CloseIn,
     FaultIn,
@@ -41,7 +43,7 @@ from coalwatch.federation.outbound import forward_fault, mirror_of
 from coalwatch.mines import repository as mine_repository
 from coalwatch.mines.service import mine_point, visible_mine
 from coalwatch.orgs.authority import require_decision
-from coalwatch.storage.models import Alarm, CapacityReduction, Fault, Mine, Org, Point
+from coalwatch.storage.models import CapacityReduction, Mine, Org, Point
 
 MAX_LISTED = 1000
 #: the permission of the supervising unit that decides reductions and confirms reports

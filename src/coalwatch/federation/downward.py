@@ -23,10 +23,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from coalwatch.audit.models import AuditEntry
 from coalwatch.domain.authority import FROM_UPSTREAM
 from coalwatch.errors import N_, Forbidden
-from coalwatch.federation.models import CenterDecision, UpstreamDecision
-from coalwatch.storage.models import AuditEntry, DownstreamCenter, Mine, Org
+from coalwatch.federation.models import CenterDecision, DownstreamCenter, UpstreamDecision
+from coalwatch.storage.models import Mine, Org
 
 #: (FROM_UPSTREAM: the session is applying a decision of the upstream, its unit: nothing
 #: is queued upward, nothing is refused as decided upstream)

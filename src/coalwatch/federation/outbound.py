@@ -11,18 +11,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from coalwatch.alarms.models import Alarm
+from coalwatch.faults.models import Fault
 from coalwatch.federation import queue
-from coalwatch.storage.models import (
-    Alarm,
-    CapacityReduction,
-    Fault,
-    Mine,
-    Point,
-    ReportRevision,
-    ReportSignature,
-    Station,
-)
-from coalwatch.storage.models_federation_more import FaultMirror, ReceivedReport
+from coalwatch.federation.models import FaultMirror, ReceivedReport
+from coalwatch.reports.models import ReportRevision, ReportSignature
+from coalwatch.storage.models import CapacityReduction, Mine, Point, Station
 
 #: fault fields sent as they are (times as ISO text)
 FAULT_FIELDS = (

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from coalwatch.federation import downward
-from coalwatch.storage.models import ForwardItem
+from coalwatch.federation.models import ForwardItem
 
 FORWARD = "coalwatch.forward"
 

@@ -9,14 +9,15 @@ from typing import Any
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from coalwatch.storage.models import (
-    Alarm,
+from coalwatch.alarms.models import Alarm
+from coalwatch.federation.models import (
     DownstreamCenter,
+    FaultMirror,
     FederationReject,
     ForwardItem,
-    Org,
+    ReceivedReport,
 )
-from coalwatch.storage.models_federation_more import FaultMirror, ReceivedReport
+from coalwatch.storage.models import Org
 
 
 def queued(session: Session, limit: int) -> list[ForwardItem]:

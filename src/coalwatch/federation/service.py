@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coalwatch.alarms import service as alarms
 from coalwatch.alarms import thresholds
+from coalwatch.alarms.models import Alarm
 from coalwatch.alarms.service import raise_alarm
 from coalwatch.audit import service as audit
 from coalwatch.audit.checkpoints import Checkpoint
@@ -50,9 +51,11 @@ from coalwatch.errors import (
     Unauthorized,
 )
 from coalwatch.events.broker import emit
+from coalwatch.faults.models import Fault
 from coalwatch.federation import outbound, repository, upward
 from coalwatch.federation.decisions import DecisionPoller, post_signed, upstream_problem
 from coalwatch.federation.downward import FROM_DOWNSTREAM
+from coalwatch.federation.models import DownstreamCenter, FaultMirror, ReceivedReport
 from coalwatch.federation.queue import (
     ALARM,
     AUDIT_CHECKPOINT,
@@ -88,15 +91,7 @@ from coalwatch.orgs import service as orgs
 from coalwatch.orgs.schemas import OrgIn
 from coalwatch.permits import service as permits
 from coalwatch.permits.schemas import CalibrationIn, PermitIn, ShutdownIn
-from coalwatch.storage.models import (
-    Alarm,
-    CapacityReduction,
-    DownstreamCenter,
-    Fault,
-    Mine,
-    Org,
-)
-from coalwatch.storage.models_federation_more import FaultMirror, ReceivedReport
+from coalwatch.storage.models import CapacityReduction, Mine, Org
 from coalwatch.storage.session import transaction
 from coalwatch.summaries import service as summaries
 from coalwatch.wire.batches import MalformedBody, describe_error, parse_body

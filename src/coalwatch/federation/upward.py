@@ -26,8 +26,8 @@ from coalwatch.domain.alarms import AlarmType, detail_params
 from coalwatch.domain.authority import SUPERVISING_KINDS
 from coalwatch.errors import Forbidden, Invalid, Unauthorized
 from coalwatch.federation.downward import ACCEPTED_FROM_BELOW, DECIDED_ABOVE
-from coalwatch.federation.models import ReceivedCheckpoint
-from coalwatch.storage.models import DownstreamCenter, Org
+from coalwatch.federation.models import DownstreamCenter, ReceivedCheckpoint
+from coalwatch.storage.models import Org
 from coalwatch.wire.signing import parse_public_key, verify
 
 

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coalwatch.alarms import service as alarms
 from coalwatch.audit import checkpoints
+from coalwatch.audit.models import AuditEntry
 from coalwatch.audit.service import Broken
 from coalwatch.config import Settings
 from coalwatch.domain.accounting import spread_over_hours
@@ -56,7 +57,7 @@ from coalwatch.integrity.keys import center_key
 from coalwatch.integrity.models import VerificationProgress
 from coalwatch.partitions import archive
 from coalwatch.partitions.models import RawArchive
-from coalwatch.storage.models import AuditEntry, Point
+from coalwatch.storage.models import Point
 from coalwatch.storage.partitioning import month_of
 from coalwatch.storage.session import transaction
 from coalwatch.wire.batches import MalformedBody, parse_body, parse_record, record_seq

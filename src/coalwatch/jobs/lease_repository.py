@@ -8,7 +8,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from coalwatch.storage.models_leases import CenterBeat, CenterOutage, JobLease
+from coalwatch.jobs.models import CenterBeat, CenterOutage, JobLease
 
 
 def database_now(session: Session) -> datetime:

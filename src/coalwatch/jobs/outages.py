@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from coalwatch.events.broker import emit
 from coalwatch.jobs import lease_repository as repository
-from coalwatch.storage.models_leases import CenterBeat, CenterOutage
+from coalwatch.jobs.models import CenterBeat, CenterOutage
 
 log = logging.getLogger("coalwatch.jobs")
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from coalwatch.alarms.models import Threshold
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.domain.alarms import LEGAL_LIMITS, MIN_LEGAL_LIMIT, THRESHOLD_LABELS
@@ -23,7 +24,7 @@ from coalwatch.limits.schemas import LimitOut, LimitsOut
 from coalwatch.mines.service import visible_mine
 from coalwatch.orgs.authority import require_decision
 from coalwatch.orgs.service import unit_of, visible_org
-from coalwatch.storage.models import Mine, Org, Threshold
+from coalwatch.storage.models import Mine, Org
 
 PERMISSION = "region:limits"
 

@@ -34,11 +34,13 @@ from sqlalchemy.orm import Session
 
 from coalwatch.adapters.documents import render_html, render_pdf
 from coalwatch.alarms import service as alarms
+from coalwatch.alarms.models import Alarm
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.domain import notices as rules
 from coalwatch.domain.alarms import LABELS, AlarmType, detail_params
 from coalwatch.errors import N_, Conflict, Forbidden, Invalid, NotFound
+from coalwatch.faults.models import Fault
 from coalwatch.federation.downward import publish_decision
 from coalwatch.federation.queue import enqueue_config
 from coalwatch.mines.service import visible_mine
@@ -61,7 +63,7 @@ from coalwatch.notices.schemas import (
 from coalwatch.orgs.authority import deciding_unit, refusal, require_decision
 from coalwatch.orgs.repository import mines_under
 from coalwatch.orgs.service import unit_of, visible_org
-from coalwatch.storage.models import Alarm, Fault, Mine, Org
+from coalwatch.storage.models import Mine, Org
 from coalwatch.wire.batches import describe_error
 
 #: who issues (and, for a notice, verifies) each kind

@@ -22,9 +22,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from coalwatch.adapters.documents import PDF
+from coalwatch.alarms.models import Alarm
 from coalwatch.domain import notices as rules
 from coalwatch.domain.alarms import LABELS, AlarmType
 from coalwatch.errors import CoalwatchError
+from coalwatch.faults.models import Fault
 from coalwatch.mines import service as mines
 from coalwatch.notices import service
 from coalwatch.notices.schemas import (
@@ -38,7 +40,6 @@ from coalwatch.notices.schemas import (
 from coalwatch.orgs import service as orgs
 from coalwatch.orgs.repository import mines_under
 from coalwatch.schemas import Id
-from coalwatch.storage.models import Alarm, Fault
 from coalwatch.web.exports import file_response
 from coalwatch.web.forms import error_text
 from coalwatch.web.pages import CSRF_FIELD, Page, need

@@ -19,10 +19,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from coalwatch.alarms.models import Alarm
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.domain import penalties as rules
 from coalwatch.errors import N_, Conflict, Forbidden, Invalid, NotFound
+from coalwatch.faults.models import Fault
 from coalwatch.mines.service import visible_mine
 from coalwatch.orgs import authority
 from coalwatch.orgs.service import unit_of, visible_org
@@ -36,7 +38,7 @@ from coalwatch.penalties.schemas import (
     PenaltyOut,
     PenaltyReport,
 )
-from coalwatch.storage.models import Alarm, Fault, Mine, Org, Record, Station
+from coalwatch.storage.models import Mine, Org, Record, Station
 
 DECIDE = "region:penalty"
 VIEW = "region:view"

@@ -15,7 +15,8 @@ from coalwatch.people.models import (
     RosterEntry,
     StaffingRule,
 )
-from coalwatch.storage.models import Mine, Org, User
+from coalwatch.storage.models import Mine, Org
+from coalwatch.users.models import User
 
 
 def add(session: Session, *objects: object) -> None:

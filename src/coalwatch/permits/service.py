@@ -37,6 +37,7 @@ from coalwatch.federation.queue import enqueue_config
 from coalwatch.mines import repository as mine_repository
 from coalwatch.mines.service import mine_point, visible_mine
 from coalwatch.orgs.authority import require_decision
+from coalwatch.permits.models import Permit, Shutdown
 from coalwatch.permits.schemas import (
     CalibrationIn,
     CalibrationOut,
@@ -47,7 +48,8 @@ from coalwatch.permits.schemas import (
     ShutdownOut,
     ShutdownReportIn,
 )
-from coalwatch.storage.models import Calibration, Mine, Permit, Point, Shutdown
+from coalwatch.records.models import Calibration
+from coalwatch.storage.models import Mine, Point
 
 
 def approve_permit(

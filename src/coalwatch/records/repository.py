@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from coalwatch.storage.models import Calibration, Point
-from coalwatch.storage.models_ledgers import Equipment, MaintenanceRecord, UpsTest
+from coalwatch.records.models import Calibration, Equipment, MaintenanceRecord, UpsTest
+from coalwatch.storage.models import Point
 
 
 def add(session: Session, row: object) -> None:

@@ -30,6 +30,7 @@ from coalwatch.faults.schemas import FaultList
 from coalwatch.mines.service import mine_point, visible_mine
 from coalwatch.people import service as people
 from coalwatch.records import repository
+from coalwatch.records.models import Calibration, Equipment, MaintenanceRecord, UpsTest
 from coalwatch.records.schemas import (
     CalibrationList,
     CalibrationRecordIn,
@@ -48,8 +49,7 @@ from coalwatch.records.schemas import (
     UpsTestOut,
 )
 from coalwatch.routines import service as routines
-from coalwatch.storage.models import Calibration, Mine, Org
-from coalwatch.storage.models_ledgers import Equipment, MaintenanceRecord, UpsTest
+from coalwatch.storage.models import Mine, Org
 
 VIEW = "ledger:view"
 WRITE = "ledger:write"

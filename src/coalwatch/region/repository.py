@@ -8,8 +8,8 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coalwatch.storage.models import ReportRevision
-from coalwatch.storage.models_federation_more import ReceivedReport
+from coalwatch.federation.models import ReceivedReport
+from coalwatch.reports.models import ReportRevision
 
 
 def submitted(session: Session, mine_ids: Sequence[int], day: date) -> dict[int, ReportRevision]:

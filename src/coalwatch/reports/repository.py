@@ -9,17 +9,11 @@ from datetime import date, datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from coalwatch.storage.models import (
-    Alarm,
-    Fault,
-    ManualProduction,
-    Point,
-    ReportRevision,
-    ReportShifts,
-    ReportSignature,
-    Role,
-    UserRole,
-)
+from coalwatch.alarms.models import Alarm
+from coalwatch.faults.models import Fault
+from coalwatch.reports.models import ReportRevision, ReportShifts, ReportSignature
+from coalwatch.storage.models import ManualProduction, Point
+from coalwatch.users.models import Role, UserRole
 
 
 def add(session: Session, *objects: object) -> None:

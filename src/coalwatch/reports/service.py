@@ -48,6 +48,7 @@ from coalwatch.production import repository as production_repository
 from coalwatch.production import service as production
 from coalwatch.production.service import ZERO, _buckets, _Measure, _sum_measures, _table, yardsticks
 from coalwatch.reports import repository
+from coalwatch.reports.models import ReportRevision, ReportShifts, ReportSignature
 from coalwatch.reports.schemas import (
     AlarmLine,
     DailyContent,
@@ -67,7 +68,7 @@ from coalwatch.reports.schemas import (
     ShiftsOut,
     SignatureOut,
 )
-from coalwatch.storage.models import Mine, Org, ReportRevision, ReportShifts, ReportSignature
+from coalwatch.storage.models import Mine, Org
 from coalwatch.wire.types import FIRST_YEAR, LAST_YEAR
 
 log = logging.getLogger("coalwatch.reports")

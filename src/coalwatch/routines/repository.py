@@ -7,8 +7,9 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from coalwatch.records.models import Calibration
 from coalwatch.routines.models import RoutineRecord
-from coalwatch.storage.models import Calibration, Mine, Point
+from coalwatch.storage.models import Mine, Point
 
 
 def add(session: Session, row: RoutineRecord) -> None:

@@ -27,10 +27,11 @@ from coalwatch.errors import Invalid
 from coalwatch.mines.service import mine_point, visible_mine
 from coalwatch.orgs.repository import mines_under
 from coalwatch.people.service import require_certified
+from coalwatch.records.models import Calibration
 from coalwatch.routines import repository
 from coalwatch.routines.models import RoutineRecord
 from coalwatch.routines.schemas import Board, BoardItem, RoutineIn, RoutineList, RoutineOut
-from coalwatch.storage.models import Calibration, Mine, Org
+from coalwatch.storage.models import Mine, Org
 
 #: a time written ahead of the center's clock by more than this is refused
 FUTURE_SECONDS = 60

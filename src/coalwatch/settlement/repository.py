@@ -11,7 +11,8 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coalwatch.storage.models import CoefficientSpan, FeeItem, FeeRate
+from coalwatch.settlement.models import FeeItem, FeeRate
+from coalwatch.storage.models import CoefficientSpan
 
 
 def item_by_code(session: Session, code: str) -> FeeItem | None:

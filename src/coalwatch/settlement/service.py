@@ -27,6 +27,7 @@ from coalwatch.orgs.service import visible_org
 from coalwatch.production import repository as production_repository
 from coalwatch.production.repository import Sums
 from coalwatch.settlement import repository
+from coalwatch.settlement.models import FeeItem, FeeRate
 from coalwatch.settlement.schemas import (
     Basis,
     CoefficientUsed,
@@ -43,7 +44,6 @@ from coalwatch.settlement.schemas import (
     Statement,
     StatementLine,
 )
-from coalwatch.storage.models import FeeItem, FeeRate
 from coalwatch.wire.types import FIRST_YEAR, LAST_YEAR
 
 VIEW, WRITE = "settlement:view", "settlement:write"

@@ -5,8 +5,9 @@ from collections.abc import Sequence
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from coalwatch.alarms.models import Alarm
 from coalwatch.signals.models import SignalChoice
-from coalwatch.storage.models import Alarm, Org
+from coalwatch.storage.models import Org
 
 
 def choices_for(session: Session, mine_id: int, org_ids: Sequence[int]) -> list[SignalChoice]:

@@ -1,4 +1,6 @@
-"""The schema. Every time-series table carries the mine in its key."""
+"""The shared core of the schema: the organisation tree, mines and their yardsticks,
+stations, points, records and the production rollups. Every time-series table carries
+the mine in its key."""
 
 from __future__ import annotations
 
@@ -14,16 +16,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    column,
-    false,
-    func,
-    text,
-    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coalwatch.storage.base import Base, BigId, UTCDateTime
-from coalwatch.storage.crypto import SecretText
 
 
 class Org(Base):
@@ -280,482 +276,68 @@ class ManualProduction(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class Alarm(Base):
-    """An alarm 报警 with its lifecycle: active → acknowledged → handled → closed."""
-
-    __tablename__ = "alarms"
-    __table_args__ = (
-        Index("ix_alarms_mine_state", "mine_id", "state"),
-        # one alarm per condition while it holds, whoever raises it (two stations of a
-        # mine in parallel, two centers on one database); a mirrored alarm is keyed by
-        # its origin instead; the center's own alarms (no mine) count as mine 0
-        Index(
-            "uq_alarms_open_condition",
-            func.coalesce(column("mine_id"), 0),
-            "type",
-            func.coalesce(column("point_id"), 0),
-            func.coalesce(column("station_id"), 0),
-            func.coalesce(column("subject"), ""),
-            unique=True,
-            postgresql_where=text('"end" IS NULL AND origin IS NULL'),
-            sqlite_where=text('"end" IS NULL AND origin IS NULL'),
-        ),
-    )
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    mine_id: Mapped[int | None] = mapped_column(ForeignKey("mines.id"))
-    point_id: Mapped[int | None] = mapped_column(ForeignKey("points.id"))
-    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
-    type: Mapped[str] = mapped_column(String(40))
-    severity: Mapped[str] = mapped_column(String(16))
-    start: Mapped[datetime] = mapped_column(UTCDateTime)
-    end: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    value: Mapped[str | None] = mapped_column(String(64))
-    threshold: Mapped[str | None] = mapped_column(String(64))
-    detail: Mapped[str | None] = mapped_column(Text)
-    #: JSON: the detail's code and its values, composed into a text per language (0017)
-    params: Mapped[str | None] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16))
-    #: what the alarm is about beyond mine/point/station (e.g. the hour of an overproduction)
-    subject: Mapped[str | None] = mapped_column(String(64))
-    #: when a condition bound to a period ends by itself (the period's end)
-    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
-    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    handled_by: Mapped[str | None] = mapped_column(String(200))
-    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    result: Mapped[str | None] = mapped_column(Text)
-    #: a mirrored alarm: "<center>:<id>" of the alarm at the center that raised it
-    origin: Mapped[str | None] = mapped_column(String(80), index=True)
-
-
-class ApiToken(Base):
-    """A Bearer token for scripts and third parties; only its SHA-256 is stored."""
-
-    __tablename__ = "api_tokens"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    scope_org_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id"))
-    write: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: "script" (read or write) or "third_party" (财政/税务/安监: always read-only)
-    kind: Mapped[str] = mapped_column(String(16), server_default="script")
-    #: requests per minute this token may make (a token bucket in the center); None: no limit
-    rate_limit_per_min: Mapped[int | None] = mapped_column(Integer)
-
-
-class User(Base):
-    """A person who signs in to the web UI."""
-
-    __tablename__ = "users"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    number: Mapped[str | None] = mapped_column(String(64))
-    org_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id"))
-    password_hash: Mapped[str] = mapped_column(String(256))
-    #: created as an administrator (``coalwatch admin create``); rights come from roles
-    is_admin: Mapped[bool] = mapped_column(Boolean)
-    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    #: a disabled user cannot sign in (kept for the audit trail)
-    active: Mapped[bool] = mapped_column(Boolean, server_default=true())
-    #: the password was set by someone else: it must be changed at the next sign-in
-    must_change_password: Mapped[bool] = mapped_column(Boolean, server_default=false())
-    #: failed sign-ins since the last success or lock-out
-    failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: the UI language the user chose ("zh_CN", "en")
-    locale: Mapped[str | None] = mapped_column(String(16))
-
-
-class Role(Base):
-    """A role 角色: a named set of permission strings (``monitor:view``, ``*`` ...)."""
-
-    __tablename__ = "roles"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    #: the permission strings, space-separated and sorted
-    permissions: Mapped[str] = mapped_column(Text)
-    #: created with the system; it can be edited but not deleted
-    builtin: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class UserRole(Base):
-    """Which roles a user has."""
-
-    __tablename__ = "user_roles"
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    role_id: Mapped[int] = mapped_column(ForeignKey("roles.id"), primary_key=True, index=True)
-
-
-class Threshold(Base):
-    """A rule setting changed by an administrator, for a mine or one of its points."""
-
-    __tablename__ = "thresholds"
-    __table_args__ = (UniqueConstraint("mine_id", "point_id", "name"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
-    point_id: Mapped[int | None] = mapped_column(ForeignKey("points.id"))
-    name: Mapped[str] = mapped_column(String(64))
-    value: Mapped[int] = mapped_column(BigInteger)
-    updated_by: Mapped[str] = mapped_column(String(200))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class Permit(Base):
-    """An approved maintenance permit 开盖/调参审批: door and parameter events inside are only
-    logged."""
-
-    __tablename__ = "permits"
-    __table_args__ = (Index("ix_permits_mine_window", "mine_id", "start", "end"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
-    point_id: Mapped[int | None] = mapped_column(ForeignKey("points.id"))
-    start: Mapped[datetime] = mapped_column(UTCDateTime)
-    end: Mapped[datetime] = mapped_column(UTCDateTime)
-    reason: Mapped[str] = mapped_column(Text)
-    approved_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class Shutdown(Base):
-    """A declared shutdown 停产报备 (renovation, maintenance) of a mine."""
-
-    __tablename__ = "shutdowns"
-    __table_args__ = (Index("ix_shutdowns_mine_window", "mine_id", "start", "end"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
-    start: Mapped[datetime] = mapped_column(UTCDateTime)
-    end: Mapped[datetime] = mapped_column(UTCDateTime)
-    reason: Mapped[str] = mapped_column(Text)
-    declared_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    #: the supervising unit's acknowledgement 停产确认 (who, when); None: not yet
-    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
-    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: the written report 书面报告 (a document of the mine's archive) and when it was filed
-    report_document_id: Mapped[int | None] = mapped_column(ForeignKey("archive_documents.id"))
-    report_filed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: declared after the stop began, or its written report filed after it (server time)
-    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    #: resumption 复产: when the mine means to produce again, who asked, when
-    resume_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    resumption_requested_by: Mapped[str | None] = mapped_column(String(200))
-    resumption_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: the supervising unit's acknowledgement of the resumption 复产确认
-    resumption_acknowledged_by: Mapped[str | None] = mapped_column(String(200))
-    resumption_acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class Calibration(Base):
-    """A calibration 调校 of a belt scale (the ledger's detail comes with the records)."""
-
-    __tablename__ = "calibrations"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
-    point_id: Mapped[int] = mapped_column(ForeignKey("points.id"), index=True)
-    #: the day the 15 days count from: the confirming run's (or, pending, the first run's)
-    calibrated_on: Mapped[date] = mapped_column(Date)
-    note: Mapped[str | None] = mapped_column(Text)
-    recorded_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # The ledger's detail (migration 0007, coalwatch.records); None on a calibration
-    # recorded without its runs. A pending one (first run, no confirming second run) does
-    # not count for calibration_overdue.
-    pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    first_run_on: Mapped[date | None] = mapped_column(Date)
-    #: interval values 间隔值 and error percentages as exact decimal strings
-    old_interval: Mapped[str | None] = mapped_column(String(64))
-    new_interval: Mapped[str | None] = mapped_column(String(64))
-    error_percent: Mapped[str | None] = mapped_column(String(64))
-    first_actual_kg: Mapped[int | None] = mapped_column(BigInteger)
-    first_indicated_kg: Mapped[int | None] = mapped_column(BigInteger)
-    second_actual_kg: Mapped[int | None] = mapped_column(BigInteger)
-    second_indicated_kg: Mapped[int | None] = mapped_column(BigInteger)
-    calibrated_by: Mapped[str | None] = mapped_column(String(200))
-    witness: Mapped[str | None] = mapped_column(String(200))
-    written_to_instrument: Mapped[bool | None] = mapped_column(Boolean)
-
-
-class Fault(Base):
-    """A system fault record 故障记录, with its report upward and its recovery."""
-
-    __tablename__ = "faults"
-    __table_args__ = (Index("ix_faults_mine_open", "mine_id", "closed_at"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
-    point_id: Mapped[int | None] = mapped_column(ForeignKey("points.id"))
-    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
-    alarm_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id"))
-    kind: Mapped[str] = mapped_column(String(40))
-    #: 现象: what was observed
-    phenomenon: Mapped[str] = mapped_column(Text)
-    #: JSON: what the system saw (its alarm's type and detail params) when it opened the
-    #: fault, composed into a phenomenon per language (0017); None when entered by hand
-    params: Mapped[str | None] = mapped_column(Text)
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    reported_by: Mapped[str | None] = mapped_column(String(200))
-    #: "system" (reported through the center) or "phone" (recorded as reported by
-    #: telephone, for the supervising unit to confirm); ``reported_at`` is the server's
-    #: time of the act either way
-    reported_via: Mapped[str | None] = mapped_column(String(16))
-    report_note: Mapped[str | None] = mapped_column(Text)
-    report_confirmed_by: Mapped[str | None] = mapped_column(String(200))
-    report_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: 处理结果
-    result: Mapped[str | None] = mapped_column(Text)
-    recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    closed_by: Mapped[str | None] = mapped_column(String(200))
-    reduction_id: Mapped[int | None] = mapped_column(ForeignKey("capacity_reductions.id"))
-    opened_by: Mapped[str] = mapped_column(String(200))
-
-
-class AuditEntry(Base):
-    """The audit log: append-only, each entry hashing the one before it."""
-
-    __tablename__ = "audit_log"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
-    actor: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(64))
-    entity: Mapped[str] = mapped_column(String(64))
-    entity_key: Mapped[str] = mapped_column(String(200))
-    detail: Mapped[str] = mapped_column(Text)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
-
-
-class NotificationChannel(Base):
-    """Where alarms are sent: webhook (json / WeCom / DingTalk), SMTP e-mail, SMS gateway."""
-
-    __tablename__ = "notification_channels"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    #: JSON: url / smtp host, port, sender, recipients / sms url and template ...;
-    #: encrypted at rest (URLs carry access tokens, SMTP and SMS their passwords)
-    settings: Mapped[str] = mapped_column(SecretText)
-    enabled: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class Subscription(Base):
-    """Which alarms a channel receives: by role, mine (None: all in scope) and severity."""
-
-    __tablename__ = "subscriptions"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    channel_id: Mapped[int] = mapped_column(ForeignKey("notification_channels.id"))
-    role: Mapped[str] = mapped_column(String(32))
-    mine_id: Mapped[int | None] = mapped_column(ForeignKey("mines.id"))
-    min_severity: Mapped[str] = mapped_column(String(16))
-
-
-class Delivery(Base):
-    """One message to one channel, retried with backoff until sent or given up."""
-
-    __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    channel_id: Mapped[int] = mapped_column(ForeignKey("notification_channels.id"))
-    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"))
-    transition: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))
-    attempts: Mapped[int] = mapped_column(Integer)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class FeeItem(Base):
-    """A fee or tax charged per tonne of raw coal 收费项目 (资源税, 煤炭价格调节基金 ...)."""
-
-    __tablename__ = "fee_items"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class FeeRate(Base):
-    """A fee item's rate from a date on, in 1/10,000 yuan per tonne of raw coal (exact).
-
-    Never changed or deleted: a correction is a new row for the same date, and of
-    two rows for one date the later added is in force.
-    """
-
-    __tablename__ = "fee_rates"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    fee_item_id: Mapped[int] = mapped_column(ForeignKey("fee_items.id"), index=True)
-    #: yuan per tonne × 10,000 (a rate has at most 4 decimals)
-    rate_ten_thousandths: Mapped[int] = mapped_column(BigInteger)
-    effective_from: Mapped[date] = mapped_column(Date)
-    created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class ReportShifts(Base):
-    """A mine's shifts 班次 for its reports, as JSON ``[{"name", "start_hour", "hours"}]``
-    (a mine without a row has the default three shifts of 8 hours)."""
-
-    __tablename__ = "report_shifts"
-    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"), primary_key=True)
-    shifts: Mapped[str] = mapped_column(Text)
-    updated_by: Mapped[str] = mapped_column(String(200))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class ReportRevision(Base):
-    """One revision of a mine's daily monitoring report 监测日报表: a frozen snapshot of its
-    computed content (JSON text) and the SHA-256 of that text.
-
-    Frozen from its first signature: a later correction of the day's figures creates the
-    next revision, and the signed one stays as it was.
-    """
-
-    __tablename__ = "report_revisions"
-    __table_args__ = (UniqueConstraint("mine_id", "day", "revision"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
-    #: the mine-local calendar day the report covers
-    day: Mapped[date] = mapped_column(Date)
-    revision: Mapped[int] = mapped_column(Integer)
-    content: Mapped[str] = mapped_column(Text)
-    sha256: Mapped[str] = mapped_column(String(64))
-    generated_by: Mapped[str] = mapped_column(String(200))
-    generated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    #: all three have signed and the report went upward 上报
-    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class ReportSignature(Base):
-    """An electronic signature 审阅签字 on a report revision, in the order of SIGNING_ORDER."""
-
-    __tablename__ = "report_signatures"
-    __table_args__ = (UniqueConstraint("revision_id", "role"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    revision_id: Mapped[int] = mapped_column(ForeignKey("report_revisions.id"))
-    #: duty_operator | duty_mine_manager | chief_engineer
-    role: Mapped[str] = mapped_column(String(32))
-    signer: Mapped[str] = mapped_column(String(200))
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    #: the SHA-256 of the content that was signed
-    sha256: Mapped[str] = mapped_column(String(64))
-    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class ForwardItem(Base):
-    """An item waiting to go to the upstream center 上级中心 (federation), in order: the
-    id is its sequence number at the upstream. Written in the transaction of the change
-    it carries; deleted once the upstream holds it."""
-
-    __tablename__ = "forward_queue"
-    #: ids are never reused, even once the queue is empty: they are seqs at the upstream
-    __table_args__ = ({"sqlite_autoincrement": True},)
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    #: station_batch | config
-    kind: Mapped[str] = mapped_column(String(32))
-    #: the item as JSON text
-    payload: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class DownstreamCenter(Base):
-    """A downstream center 下级中心 that forwards the data of the subtree of ``org_id``,
-    with the state of its sequence numbers (as a station's)."""
-
-    __tablename__ = "downstream_centers"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
-    public_key: Mapped[str] = mapped_column(String(64))
-    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
-    #: the highest seq received; every seq below is held or listed in ``gaps``
-    max_seq: Mapped[int] = mapped_column(BigInteger, default=0)
-    #: the runs of seqs not received, JSON ``[[from, to], ...]``
-    gaps: Mapped[str] = mapped_column(Text, default="[]")
-    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class FederationReject(Base):
-    """An item a downstream center sent that could not be applied, and why."""
-
-    __tablename__ = "federation_rejects"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    center_id: Mapped[int] = mapped_column(ForeignKey("downstream_centers.id"), index=True)
-    seq: Mapped[int] = mapped_column(BigInteger)
-    kind: Mapped[str] = mapped_column(String(32))
-    payload: Mapped[str] = mapped_column(Text)
-    reason: Mapped[str] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-# The tables of later features live in modules of their own; importing them here puts
-# them in the metadata wherever the models are used.
+# Each feature keeps its own tables in its package (<feature>/models.py); importing them
+# here puts every table in the metadata wherever the models are used (Alembic, backups).
 from coalwatch.acceptance import models as acceptance_models  # noqa: E402
+from coalwatch.alarms import models as alarms_models  # noqa: E402
 from coalwatch.archive import models as archive_models  # noqa: E402
 from coalwatch.audit import models as audit_models  # noqa: E402
 from coalwatch.auth import models as auth_models  # noqa: E402
+from coalwatch.backups import models as backups_models  # noqa: E402
+from coalwatch.duty import models as duty_models  # noqa: E402
 from coalwatch.exchange import models as exchange_models  # noqa: E402
+from coalwatch.faults import models as faults_models  # noqa: E402
 from coalwatch.federation import models as federation_models  # noqa: E402
 from coalwatch.horizon import models as horizon_models  # noqa: E402
 from coalwatch.integrity import models as integrity_models  # noqa: E402
+from coalwatch.jobs import models as jobs_models  # noqa: E402
 from coalwatch.limits import models as limits_models  # noqa: E402
 from coalwatch.notices import models as notices_models  # noqa: E402
-from coalwatch.partitions import models as partition_models  # noqa: E402
+from coalwatch.partitions import models as partitions_models  # noqa: E402
 from coalwatch.penalties import models as penalties_models  # noqa: E402
 from coalwatch.people import models as people_models  # noqa: E402
+from coalwatch.permits import models as permits_models  # noqa: E402
+from coalwatch.records import models as records_models  # noqa: E402
+from coalwatch.reports import models as reports_models  # noqa: E402
 from coalwatch.routines import models as routines_models  # noqa: E402
+from coalwatch.settlement import models as settlement_models  # noqa: E402
 from coalwatch.signals import models as signals_models  # noqa: E402
 from coalwatch.stationconfig import models as stationconfig_models  # noqa: E402
-from coalwatch.storage import (  # noqa: E402
-    models_backups,
-    models_duty,
-    models_federation_more,
-    models_leases,
-    models_ledgers,
-    models_sessions,
-    models_video,
-)
 from coalwatch.summaries import models as summaries_models  # noqa: E402
-from coalwatch.suspects import models as suspect_models  # noqa: E402
-from coalwatch.workflows import models as workflow_models  # noqa: E402
+from coalwatch.suspects import models as suspects_models  # noqa: E402
+from coalwatch.users import models as users_models  # noqa: E402
+from coalwatch.video import models as video_models  # noqa: E402
+from coalwatch.workflows import models as workflows_models  # noqa: E402
 
 __all__ = [
     "acceptance_models",
+    "alarms_models",
     "archive_models",
     "audit_models",
     "auth_models",
+    "backups_models",
+    "duty_models",
     "exchange_models",
+    "faults_models",
     "federation_models",
     "horizon_models",
     "integrity_models",
+    "jobs_models",
     "limits_models",
-    "models_backups",
-    "models_duty",
-    "models_federation_more",
-    "models_leases",
-    "models_ledgers",
-    "models_sessions",
-    "models_video",
     "notices_models",
-    "partition_models",
+    "partitions_models",
     "penalties_models",
     "people_models",
+    "permits_models",
+    "records_models",
+    "reports_models",
     "routines_models",
+    "settlement_models",
     "signals_models",
     "stationconfig_models",
     "summaries_models",
-    "suspect_models",
-    "workflow_models",
+    "suspects_models",
+    "users_models",
+    "video_models",
+    "workflows_models",
 ]

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from coalwatch.storage.models import Org, Role, User, UserRole
-from coalwatch.storage.models_sessions import WebSession
+from coalwatch.storage.models import Org
+from coalwatch.users.models import Role, User, UserRole, WebSession
 
 
 def user_by_username(session: Session, username: str) -> User | None:

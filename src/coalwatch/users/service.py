@@ -26,9 +26,9 @@ from coalwatch.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from coalwatch.orgs import repository as org_repository
 from coalwatch.orgs.authority import beyond_the_unit, is_supervising
 from coalwatch.orgs.service import unavailable
-from coalwatch.storage.models import Org, Role, User
-from coalwatch.storage.models_sessions import WebSession
+from coalwatch.storage.models import Org
 from coalwatch.users import repository
+from coalwatch.users.models import Role, User, WebSession
 from coalwatch.users.schemas import (
     Account,
     RoleIn,

@@ -6,8 +6,9 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from coalwatch.storage.models import Alarm, Mine, Org, Point
-from coalwatch.storage.models_video import Camera, Snapshot
+from coalwatch.alarms.models import Alarm
+from coalwatch.storage.models import Mine, Org, Point
+from coalwatch.video.models import Camera, Snapshot
 
 
 def add(session: Session, row: Camera | Snapshot) -> None:

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from coalwatch.alarms import service as alarms
+from coalwatch.alarms.models import Alarm
 from coalwatch.alarms.schemas import AlarmView
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
@@ -37,10 +38,10 @@ from coalwatch.events.broker import Broker, attach
 from coalwatch.faults import service as faults
 from coalwatch.mines.service import mine_point, visible_mine
 from coalwatch.monitor import repository as monitor
-from coalwatch.storage.models import Alarm, Mine, Point
-from coalwatch.storage.models_video import Camera, Snapshot
+from coalwatch.storage.models import Mine, Point
 from coalwatch.storage.session import transaction
 from coalwatch.video import capture, overlay, repository
+from coalwatch.video.models import Camera, Snapshot
 from coalwatch.video.schemas import CameraIn, CameraOut, SnapshotOut
 
 log = logging.getLogger("coalwatch.video")

@@ -9,8 +9,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from coalwatch.storage.models import Mine, Org, Point
-from coalwatch.storage.models_duty import CoefficientApplication, ManualEntry
-from coalwatch.workflows.models import MineRequest
+from coalwatch.workflows.models import CoefficientApplication, ManualEntry, MineRequest
 
 
 def add(session: Session, row: object) -> None:

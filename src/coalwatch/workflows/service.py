@@ -46,9 +46,8 @@ from coalwatch.orgs.authority import refusal, require_decision
 from coalwatch.permits import service as permits
 from coalwatch.permits.schemas import PermitIn
 from coalwatch.storage.models import Mine, Org, Point
-from coalwatch.storage.models_duty import CoefficientApplication, ManualEntry
 from coalwatch.workflows import repository
-from coalwatch.workflows.models import MineRequest
+from coalwatch.workflows.models import CoefficientApplication, ManualEntry, MineRequest
 from coalwatch.workflows.schemas import (
     CoefficientApplicationIn,
     CoefficientApplicationOut,

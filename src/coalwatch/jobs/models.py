@@ -1,7 +1,4 @@
-"""Tables of the background jobs: the leader lease, the center's beat and its outages.
-
-Imported by coalwatch.storage.models, so that they are part of the metadata.
-"""
+"""The background jobs' tables: the leader lease, the center's beat and its outages."""
 
 from __future__ import annotations
 

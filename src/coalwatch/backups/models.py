@@ -1,6 +1,4 @@
-"""Tables of the backup ledger 备份记录 (issue 9) (migration 0010).
-
-Imported by coalwatch.storage.models, so that they are part of the metadata.
+"""The backup ledger 备份记录.
 
 The ledger lives in the database it records, so a restore brings back an older
 ledger: each backup also has a manifest (JSON) next to its file, and the rows are

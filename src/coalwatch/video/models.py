@@ -1,7 +1,4 @@
-"""Tables of cameras and snapshots (issue 8) (migration 0009).
-
-Imported by coalwatch.storage.models, so that they are part of the metadata.
-"""
+"""Cameras and their snapshots 抓拍."""
 
 from __future__ import annotations
 

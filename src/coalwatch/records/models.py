@@ -1,7 +1,5 @@
-"""Tables of equipment, maintenance, calibration runs, UPS tests (issue 6) (migration 0007).
+"""The ledgers kept with the records: calibrations 调校, equipment, maintenance, UPS tests.
 
-Imported by coalwatch.storage.models, so that they are part of the metadata. The
-calibration runs are columns of ``calibrations`` (models.Calibration), added by 0007.
 Nothing here is ever deleted by the application (records are kept at least 2 years).
 """
 
@@ -9,10 +7,50 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coalwatch.storage.base import Base, UTCDateTime
+
+
+class Calibration(Base):
+    """A calibration 调校 of a belt scale (the ledger's detail comes with the records)."""
+
+    __tablename__ = "calibrations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
+    point_id: Mapped[int] = mapped_column(ForeignKey("points.id"), index=True)
+    #: the day the 15 days count from: the confirming run's (or, pending, the first run's)
+    calibrated_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The ledger's detail (the calibration runs); None on a calibration
+    # recorded without its runs. A pending one (first run, no confirming second run) does
+    # not count for calibration_overdue.
+    pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    first_run_on: Mapped[date | None] = mapped_column(Date)
+    #: interval values 间隔值 and error percentages as exact decimal strings
+    old_interval: Mapped[str | None] = mapped_column(String(64))
+    new_interval: Mapped[str | None] = mapped_column(String(64))
+    error_percent: Mapped[str | None] = mapped_column(String(64))
+    first_actual_kg: Mapped[int | None] = mapped_column(BigInteger)
+    first_indicated_kg: Mapped[int | None] = mapped_column(BigInteger)
+    second_actual_kg: Mapped[int | None] = mapped_column(BigInteger)
+    second_indicated_kg: Mapped[int | None] = mapped_column(BigInteger)
+    calibrated_by: Mapped[str | None] = mapped_column(String(200))
+    witness: Mapped[str | None] = mapped_column(String(200))
+    written_to_instrument: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Equipment(Base):
