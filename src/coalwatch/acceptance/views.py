@@ -8,19 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from coalwatch.acceptance import service
 from coalwatch.acceptance.schemas import DecisionIn
 from coalwatch.domain.acceptance import ALLOWED_FROM, KIND_LABELS, STATE_LABELS
-from coalwatch.errors import CoalwatchError
 from coalwatch.orgs import authority
 from coalwatch.orgs import service as orgs
 from coalwatch.schemas import Id
 from coalwatch.web.exports import file_response
-from coalwatch.web.forms import error_text, submit
-from coalwatch.web.pages import Page, need
+from coalwatch.web.forms import submit
+from coalwatch.web.pages import Page, Uploaded, need, store_upload
 
 router = APIRouter(include_in_schema=False)
 RegionPage = Annotated[Page, Depends(need("region:view"))]
@@ -76,34 +73,21 @@ async def decide(page: RegionPage, mine: str) -> Response:
 async def upload_record(page: RegionPage, mine: str, decision_id: Id) -> Response:
     """The acceptance record's file, uploaded from the page (multipart)."""
     page.principal.require(service.DECIDE)
-    form = await page.request.form()
-    upload = form.get("file")
-    back = f"/region/acceptance/{mine}"
-    if not isinstance(upload, UploadFile):
-        page.flash(page._("请选择文件"), "error")
-        return page.redirect(back)
-    body = await upload.read()
 
-    def work() -> None:
-        with page.session() as session:
-            service.set_record(
-                session,
-                page.principal,
-                decision_id,
-                body,
-                upload.content_type or "",
-                upload.filename,
-                page.now(),
-            )
+    def store(session: Session, upload: Uploaded) -> None:
+        service.set_record(
+            session,
+            page.principal,
+            decision_id,
+            upload.data,
+            upload.content_type,
+            upload.name,
+            page.now(),
+        )
 
-    try:
-        await run_in_threadpool(work)
-    except CoalwatchError as exc:
-        if exc.status in (401, 403):
-            raise
-        page.flash(error_text(exc, page._), "error")
-        return page.redirect(back)
-    return page.redirect(back, page._("验收记录已保存"))
+    return await store_upload(
+        page, store, back=f"/region/acceptance/{mine}", done=page._("验收记录已保存")
+    )
 
 
 @router.get("/region/acceptance/records/{decision_id}")

@@ -33,8 +33,7 @@ from coalwatch.limits import service as legal
 from coalwatch.mines import repository as mine_repository
 from coalwatch.orgs import repository as org_repository
 from coalwatch.web.exports import Cell, csv_response, xlsx_response
-from coalwatch.web.forms import error_text
-from coalwatch.web.pages import Page, need
+from coalwatch.web.pages import Page, error_text, need
 
 router = APIRouter(include_in_schema=False)
 AlarmPage = Annotated[Page, Depends(need("alarm:view"))]

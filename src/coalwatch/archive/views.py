@@ -9,18 +9,16 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from sqlalchemy.orm import Session
 
 from coalwatch.archive import service, store
 from coalwatch.archive.api import content_disposition
 from coalwatch.archive.schemas import Checklist
 from coalwatch.domain.archive import BY_CODE, KINDS, STATE_LABELS, Owner
-from coalwatch.errors import CoalwatchError, Invalid
+from coalwatch.errors import Invalid
 from coalwatch.mines import service as mines
 from coalwatch.orgs import service as orgs
-from coalwatch.web.forms import error_text
-from coalwatch.web.pages import Page, need
+from coalwatch.web.pages import Page, act, error_text, need, uploaded
 
 router = APIRouter(include_in_schema=False)
 LedgerPage = Annotated[Page, Depends(need("ledger:view"))]
@@ -75,83 +73,70 @@ def _text(value: object) -> str | None:
 async def upload(page: LedgerPage, owner: str, code: str) -> Response:
     where = Owner.CENTER if owner == Owner.CENTER.value else Owner.MINE
     back = _where(None if where is Owner.CENTER else code, code if where is Owner.CENTER else None)
-    form = await page.request.form()
-    file = form.get("file")
-    try:
-        if not isinstance(file, UploadFile):
-            raise Invalid(page._("请选择要上传的文件"))
-        until = _text(form.get("valid_until"))
-        replaces = _text(form.get("replaces"))
-        try:
-            data = service.Upload(
-                kind=_text(form.get("kind")) or "",
-                title=_text(form.get("title")) or "",
-                file_name=file.filename or "document",
-                content_type=file.content_type or "application/octet-stream",
-                data=await file.read(),
-                valid_until=date.fromisoformat(until) if until else None,
-                note=_text(form.get("note")),
-                replaces=int(replaces) if replaces else None,
-            )
-        except ValueError as exc:
-            raise Invalid(str(exc)) from None
-
-        def work() -> None:
-            with page.session() as session:
-                service.upload(
-                    session,
-                    page.principal,
-                    store.root(page.state.settings),
-                    where,
-                    code,
-                    data,
-                    page.now(),
-                    page.state.settings.tz,
-                )
-
-        await run_in_threadpool(work)
-    except CoalwatchError as exc:
-        if exc.status in (401, 403):
-            raise
-        page.flash(error_text(exc, page._), "error")
+    file = await uploaded(page)
+    if file is None:
+        page.flash(page._("请选择要上传的文件"), "error")
         return page.redirect(back)
-    return page.redirect(back, page._("文件已归档"))
+    form = await page.request.form()
+    until = _text(form.get("valid_until"))
+    replaces = _text(form.get("replaces"))
+    try:
+        data = service.Upload(
+            kind=_text(form.get("kind")) or "",
+            title=_text(form.get("title")) or "",
+            file_name=file.name,
+            content_type=file.content_type or "application/octet-stream",
+            data=file.data,
+            valid_until=date.fromisoformat(until) if until else None,
+            note=_text(form.get("note")),
+            replaces=int(replaces) if replaces else None,
+        )
+    except ValueError as exc:
+        page.flash(error_text(Invalid(str(exc)), page._), "error")
+        return page.redirect(back)
+    settings = page.state.settings
+
+    def keep(session: Session) -> None:
+        service.upload(
+            session,
+            page.principal,
+            store.root(settings),
+            where,
+            code,
+            data,
+            page.now(),
+            settings.tz,
+        )
+
+    return await act(page, keep, back=back, done=page._("文件已归档"))
 
 
-async def _act(page: Page, doc_id: int, act: str, done: str) -> Response:
+async def _decide(page: Page, doc_id: int, decision: str, done: str) -> Response:
     form = await page.request.form()
     back = str(form.get("back") or "/ledger/archive")
     if not back.startswith("/ledger/archive"):
         back = "/ledger/archive"
     settings = page.state.settings
 
-    def work() -> None:
-        with page.session() as session:
-            if act == "approve":
-                service.approve(session, page.principal, doc_id, page.now(), settings.tz)
-            else:
-                service.delete(
-                    session, page.principal, store.root(settings), doc_id, page.now(), settings.tz
-                )
+    def work(session: Session) -> None:
+        if decision == "approve":
+            service.approve(session, page.principal, doc_id, page.now(), settings.tz)
+        else:
+            service.delete(
+                session, page.principal, store.root(settings), doc_id, page.now(), settings.tz
+            )
 
-    try:
-        await run_in_threadpool(work)
-    except CoalwatchError as exc:
-        if exc.status in (401, 403):
-            raise
-        page.flash(error_text(exc, page._), "error")
-        return page.redirect(back)
-    return page.redirect(back, done)
+    return await act(page, work, back=back, done=done)
 
 
 @router.post("/ledger/archive/documents/{doc_id}/approve")
 async def approve(page: LedgerPage, doc_id: int) -> Response:
-    return await _act(page, doc_id, "approve", page._("文件已审批"))
+    return await _decide(page, doc_id, "approve", page._("文件已审批"))
 
 
 @router.post("/ledger/archive/documents/{doc_id}/delete")
 async def delete(page: LedgerPage, doc_id: int) -> Response:
-    return await _act(page, doc_id, "delete", page._("文件已删除"))
+    return await _decide(page, doc_id, "delete", page._("文件已删除"))
 
 
 @router.get("/ledger/archive/documents/{doc_id}/file")

@@ -41,8 +41,7 @@ from coalwatch.orgs import service as orgs
 from coalwatch.orgs.repository import mines_under
 from coalwatch.schemas import Id
 from coalwatch.web.exports import file_response
-from coalwatch.web.forms import error_text
-from coalwatch.web.pages import CSRF_FIELD, Page, need
+from coalwatch.web.pages import CSRF_FIELD, Page, error_text, need
 
 router = APIRouter(include_in_schema=False)
 RegionPage = Annotated[Page, Depends(need("region:view"))]

@@ -10,12 +10,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from coalwatch.adapters.documents import PDF
 from coalwatch.domain import penalties as rules
-from coalwatch.errors import CoalwatchError, Invalid
+from coalwatch.errors import Invalid
 from coalwatch.orgs import authority
 from coalwatch.orgs import service as orgs
 from coalwatch.penalties import documents, service
@@ -23,9 +21,9 @@ from coalwatch.penalties.schemas import EvidenceIn, ExecutionIn, PenaltyIn
 from coalwatch.schemas import Id
 from coalwatch.storage.models import Org
 from coalwatch.web.exports import Cell, file_response
-from coalwatch.web.forms import error_text, submit
+from coalwatch.web.forms import submit
 from coalwatch.web.listing import Format, export
-from coalwatch.web.pages import Page, need
+from coalwatch.web.pages import Page, Uploaded, need, store_upload
 
 router = APIRouter(include_in_schema=False)
 RegionPage = Annotated[Page, Depends(need("region:view"))]
@@ -218,34 +216,21 @@ async def add_evidence(page: RegionPage, penalty_id: Id) -> Response:
 @router.post("/region/penalties/{penalty_id}/attachments")
 async def attach(page: RegionPage, penalty_id: Id) -> Response:
     page.principal.require(service.DECIDE)
-    form = await page.request.form()
-    upload = form.get("file")
-    back = f"/region/penalties/{penalty_id}"
-    if not isinstance(upload, UploadFile):
-        page.flash(page._("请选择文件"), "error")
-        return page.redirect(back)
-    body = await upload.read()
 
-    def work() -> None:
-        with page.session() as session:
-            service.attach(
-                session,
-                page.principal,
-                penalty_id,
-                body,
-                upload.content_type or "",
-                upload.filename,
-                page.now(),
-            )
+    def store(session: Session, upload: Uploaded) -> None:
+        service.attach(
+            session,
+            page.principal,
+            penalty_id,
+            upload.data,
+            upload.content_type,
+            upload.name,
+            page.now(),
+        )
 
-    try:
-        await run_in_threadpool(work)
-    except CoalwatchError as exc:
-        if exc.status in (401, 403):
-            raise
-        page.flash(error_text(exc, page._), "error")
-        return page.redirect(back)
-    return page.redirect(back, page._("附件已保存"))
+    return await store_upload(
+        page, store, back=f"/region/penalties/{penalty_id}", done=page._("附件已保存")
+    )
 
 
 @router.get("/region/penalties/{penalty_id}/attachments/{evidence_id}")

@@ -12,7 +12,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from coalwatch.archive import service as archive
 from coalwatch.archive import store
@@ -21,8 +20,8 @@ from coalwatch.errors import CoalwatchError, Invalid
 from coalwatch.mines import service as mines
 from coalwatch.permits import service
 from coalwatch.permits.schemas import PermitIn, ResumeIn, ShutdownIn, ShutdownReportIn
-from coalwatch.web.forms import error_text, submit
-from coalwatch.web.pages import CSRF_FIELD, Page, need
+from coalwatch.web.forms import submit
+from coalwatch.web.pages import CSRF_FIELD, Page, error_text, need, uploaded
 from coalwatch.workflows.views import STATUS_LABELS, requests_of
 
 router = APIRouter(include_in_schema=False)
@@ -57,16 +56,15 @@ def shutdowns(page: ProductionPage, mine: MineParam = None) -> Response:
 
 async def _report_file(page: Page) -> archive.Upload | None:
     """The written report 书面报告 sent with the form, if any."""
-    form = await page.request.form()
-    file = form.get("report")
-    if not isinstance(file, UploadFile) or not file.filename:
+    file = await uploaded(page, "report")
+    if file is None:
         return None
     return archive.Upload(
         kind="shutdown_report",
-        title=f"{page._('停产书面报告')} {file.filename}",
-        file_name=file.filename,
+        title=f"{page._('停产书面报告')} {file.name}",
+        file_name=file.name,
         content_type=file.content_type or "application/octet-stream",
-        data=await file.read(),
+        data=file.data,
     )
 
 

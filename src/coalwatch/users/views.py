@@ -18,13 +18,13 @@ from coalwatch.storage.session import transaction
 from coalwatch.users import service
 from coalwatch.users.schemas import RoleIn, RoleUpdate, UserIn, UserUpdate
 from coalwatch.web.context import app_state
-from coalwatch.web.forms import error_text
 from coalwatch.web.i18n import Formats, choose
 from coalwatch.web.navigation import navigation
 from coalwatch.web.pages import (
     Page,
     check_csrf,
     client_address,
+    error_text,
     need,
     render,
     session_principal,

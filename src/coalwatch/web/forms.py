@@ -14,18 +14,9 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from coalwatch.errors import CoalwatchError
-from coalwatch.web.pages import CSRF_FIELD, Page
+from coalwatch.web.pages import CSRF_FIELD, Page, error_text
 
 Model = TypeVar("Model", bound=BaseModel)
-
-
-def error_text(exc: ValidationError | CoalwatchError, gettext: Callable[[str], str]) -> str:
-    """A refusal as a form shows it: a service's message in the reader's language."""
-    if isinstance(exc, CoalwatchError):
-        return exc.translated(gettext)
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in exc.errors()
-    )
 
 
 async def submit(

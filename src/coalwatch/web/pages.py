@@ -21,8 +21,10 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from coalwatch import __version__
 from coalwatch.auth.principal import Principal
@@ -295,3 +297,60 @@ def login_url(request: Request) -> str:
 def password_url(request: Request) -> str:
     """The forced password change, then on to the page the user asked for."""
     return "/password?next=" + _wanted(request)
+
+
+def error_text(exc: ValidationError | CoalwatchError, gettext: Callable[[str], str]) -> str:
+    """A refusal as a form shows it: a service's message in the reader's language."""
+    if isinstance(exc, CoalwatchError):
+        return exc.translated(gettext)
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in exc.errors()
+    )
+
+
+async def act(page: Page, work: Callable[[Session], object], *, back: str, done: str) -> Response:
+    """Run ``work`` in one transaction and come back to ``back`` with ``done``. A refusal
+    (401, 403) is raised as such; any other error comes back as a message on ``back``."""
+
+    def run() -> None:
+        with page.session() as session:
+            work(session)
+
+    try:
+        await run_in_threadpool(run)
+    except CoalwatchError as exc:
+        if exc.status in (401, 403):
+            raise
+        page.flash(error_text(exc, page._), "error")
+        return page.redirect(back)
+    return page.redirect(back, done)
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    """A file sent with a page's form (multipart)."""
+
+    name: str
+    content_type: str
+    data: bytes
+
+
+async def uploaded(page: Page, name: str = "file") -> Uploaded | None:
+    """The file sent in the form's field ``name``; None when none was chosen."""
+    form = await page.request.form()
+    upload = form.get(name)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    return Uploaded(upload.filename, upload.content_type or "", await upload.read())
+
+
+async def store_upload(
+    page: Page, store: Callable[[Session, Uploaded], object], *, back: str, done: str
+) -> Response:
+    """Store the form's file with ``store`` in one transaction (see :func:`act`); without
+    a file, ``back`` asks for one."""
+    upload = await uploaded(page)
+    if upload is None:
+        page.flash(page._("请选择文件"), "error")
+        return page.redirect(back)
+    return await act(page, lambda session: store(session, upload), back=back, done=done)
