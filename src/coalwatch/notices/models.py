@@ -39,6 +39,16 @@ class Notice(Base):
     origin: Mapped[str | None] = mapped_column(String(300))
 
 
+class NoticeSequence(Base):
+    """The last sequence given in a document number 文号's series: one issuing unit, one
+    kind, one year (``prefix`` "C1-ZG-2026-"). Counted up under its row's lock, so that
+    documents issued at once each get their own number."""
+
+    __tablename__ = "notice_sequences"
+    prefix: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
 class NoticeRecipient(Base):
     """A document at one mine: its acknowledgement, answer and verification."""
 

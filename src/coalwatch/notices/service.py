@@ -29,7 +29,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from coalwatch.adapters.documents import render_html, render_pdf
@@ -44,7 +45,13 @@ from coalwatch.faults.models import Fault
 from coalwatch.federation.downward import publish_decision
 from coalwatch.federation.queue import enqueue_config
 from coalwatch.mines.service import visible_mine
-from coalwatch.notices.models import Notice, NoticeAttachment, NoticeLink, NoticeRecipient
+from coalwatch.notices.models import (
+    Notice,
+    NoticeAttachment,
+    NoticeLink,
+    NoticeRecipient,
+    NoticeSequence,
+)
 from coalwatch.notices.schemas import (
     AckIn,
     AnswerIn,
@@ -337,11 +344,37 @@ def _cite(
 
 
 def _number(session: Session, unit: Org, kind: rules.Kind, year: int) -> str:
+    """The next number 文号 of the unit's series (kind, year). The series' counter row is
+    made on first use from the numbers already given, then counted up: its row lock (the
+    write lock on SQLite) makes a document issued at the same time wait for this one's
+    transaction and take the number after it."""
     prefix = rules.number(unit.code, kind, year, 0)[:-3]
-    taken = session.scalar(
-        select(func.count()).select_from(Notice).where(Notice.number.startswith(prefix))
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(
+        insert(NoticeSequence)
+        .values(prefix=prefix, last=_highest(session, prefix))
+        .on_conflict_do_nothing(index_elements=[NoticeSequence.prefix])
     )
-    return rules.number(unit.code, kind, year, int(taken or 0) + 1)
+    while True:
+        seq = session.execute(
+            update(NoticeSequence)
+            .where(NoticeSequence.prefix == prefix)
+            .values(last=NoticeSequence.last + 1)
+            .returning(NoticeSequence.last)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+        number = rules.number(unit.code, kind, year, seq)
+        # a number may already be taken by a document received from the upstream center
+        if session.scalar(select(func.count()).where(Notice.number == number)) == 0:
+            return number
+
+
+def _highest(session: Session, prefix: str) -> int:
+    """The highest sequence of the series among the documents held (0: none)."""
+    numbers = session.scalars(
+        select(Notice.number).where(Notice.number.startswith(prefix, autoescape=True))
+    )
+    return max((int(n[len(prefix) :]) for n in numbers if n[len(prefix) :].isdigit()), default=0)
 
 
 def _attach(
