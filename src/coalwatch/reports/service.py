@@ -9,7 +9,6 @@ frozen, and a correction yields the next revision, to be signed again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -27,7 +26,6 @@ from coalwatch.domain.alarms import params_of
 from coalwatch.domain.periods import Period
 from coalwatch.domain.reports import (
     DEFAULT_SHIFTS,
-    SIGNER_LABELS,
     SIGNING_ORDER,
     Shift,
     Signer,
@@ -38,7 +36,7 @@ from coalwatch.domain.reports import (
     shift_of,
 )
 from coalwatch.domain.units import kg_to_tonnes
-from coalwatch.errors import N_, Conflict, Forbidden, Invalid
+from coalwatch.errors import Conflict, Invalid
 from coalwatch.federation.outbound import forward_report
 from coalwatch.mines.service import visible_mine
 from coalwatch.orgs import repository as org_repository
@@ -47,7 +45,7 @@ from coalwatch.people import service as people
 from coalwatch.production import repository as production_repository
 from coalwatch.production import service as production
 from coalwatch.production.service import ZERO, _buckets, _Measure, _sum_measures, _table, yardsticks
-from coalwatch.reports import repository
+from coalwatch.reports import repository, signing
 from coalwatch.reports.models import ReportRevision, ReportShifts, ReportSignature
 from coalwatch.reports.schemas import (
     AlarmLine,
@@ -66,17 +64,15 @@ from coalwatch.reports.schemas import (
     ShiftRow,
     ShiftsIn,
     ShiftsOut,
-    SignatureOut,
 )
+from coalwatch.reports.signing import SIGN, SYSTEM, VIEW, WRITE
 from coalwatch.storage.models import Mine, Org
 from coalwatch.wire.types import FIRST_YEAR, LAST_YEAR
 
 log = logging.getLogger("coalwatch.reports")
 
-VIEW, WRITE, SIGN = "report:view", "report:write", "report:sign"
 #: the nightly report of yesterday is made from this local time on (late records settle)
 GENERATE_AFTER = time(0, 10)
-SYSTEM = "system"
 
 
 # --- keys ------------------------------------------------------------------------------
@@ -287,11 +283,6 @@ def compute(session: Session, mine: Mine, org: Org, day: date) -> DailyContent:
     )
 
 
-def _snapshot(content: DailyContent) -> tuple[str, str]:
-    text = content.model_dump_json()
-    return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def _store(
     session: Session,
     mine: Mine,
@@ -301,51 +292,29 @@ def _store(
     now: datetime,
     new_revision: bool,
 ) -> tuple[ReportRevision, bool]:
-    """The latest revision brought up to date: created, refreshed when unsigned, or (with
-    ``new_revision``) followed by a new one when signed and the figures changed.
-    Returns the revision and whether its figures differ from the current ones."""
-    text, digest = _snapshot(compute(session, mine, org, day))
-    latest = repository.latest(session, mine.id, day)
-    if latest is not None and latest.sha256 == digest:
-        return latest, False
-    if latest is not None and not repository.signatures(session, [latest.id])[latest.id]:
-        latest.content, latest.sha256 = text, digest
-        latest.generated_at, latest.generated_by = now, actor
-        session.flush()
-        return latest, False
-    if latest is not None and not new_revision:
-        return latest, True
-    revision = ReportRevision(
-        mine_id=mine.id,
-        day=day,
-        revision=1 if latest is None else latest.revision + 1,
-        content=text,
-        sha256=digest,
-        generated_by=actor,
-        generated_at=now,
-    )
-    repository.add(session, revision)
-    if latest is not None:
-        audit.record(
-            session,
-            actor=actor,
-            action="report.revise",
-            entity="daily_report",
-            key=f"{mine.code}/{day.isoformat()}",
-            detail={"revision": revision.revision, "sha256": digest, "previous": latest.sha256},
-            at=now,
+    """The day's latest revision brought up to date (signing.bring_up_to_date)."""
+
+    def make(number: int, text: str, digest: str) -> ReportRevision:
+        return ReportRevision(
+            mine_id=mine.id,
+            day=day,
+            revision=number,
+            content=text,
+            sha256=digest,
+            generated_by=actor,
+            generated_at=now,
         )
-    return revision, False
 
-
-def _signature_out(sig: ReportSignature) -> SignatureOut:
-    role = Signer(sig.role)
-    return SignatureOut(
-        role=role,
-        label=SIGNER_LABELS[role],
-        signer=sig.signer,
-        signed_at=sig.signed_at,
-        sha256=sig.sha256,
+    return signing.bring_up_to_date(
+        session,
+        compute(session, mine, org, day),
+        repository.latest(session, mine.id, day),
+        lambda latest: bool(repository.signatures(session, [latest.id])[latest.id]),
+        make,
+        actor=actor,
+        now=now,
+        new_revision=new_revision,
+        audited_as=("report.revise", "daily_report", f"{mine.code}/{day.isoformat()}"),
     )
 
 
@@ -360,11 +329,11 @@ def _report(
     return DailyReport(
         **content.model_dump(),
         revision=0 if revision is None else revision.revision,
-        sha256=_snapshot(content)[1] if revision is None else revision.sha256,
+        sha256=signing.snapshot(content)[1] if revision is None else revision.sha256,
         generated_at=now if revision is None else revision.generated_at,
         generated_by=SYSTEM if revision is None else revision.generated_by,
         frozen=bool(sigs),
-        signatures=[_signature_out(s) for s in sigs],
+        signatures=[signing.signature_out(s) for s in sigs],
         next_signer=next_signer(signed) if revision is not None else None,
         submitted_at=None if revision is None else revision.submitted_at,
         stale=stale,
@@ -440,24 +409,12 @@ def revisions(session: Session, principal: Principal, code: str, day_text: str) 
                 generated_at=r.generated_at,
                 generated_by=r.generated_by,
                 frozen=bool(sigs[r.id]),
-                signatures=[_signature_out(s) for s in sigs[r.id]],
+                signatures=[signing.signature_out(s) for s in sigs[r.id]],
                 submitted_at=r.submitted_at,
             )
             for r in revs
         ],
     )
-
-
-def may_sign_as(session: Session, principal: Principal, role: Signer) -> bool:
-    """``report:sign`` and the role itself: a user holds the built-in role; a write token
-    or the operator may sign in the role it names."""
-    if not principal.has(SIGN):
-        return False
-    if principal.kind == "user":
-        return principal.user_id is not None and role.value in repository.role_codes(
-            session, principal.user_id
-        )
-    return principal.write
 
 
 def sign(
@@ -474,36 +431,14 @@ def sign(
     day = parse_day(day_text)
     if day >= _local_today(mine, now):
         raise Conflict(f"the day {day} has not ended: its report cannot be signed yet")
-    if not may_sign_as(session, principal, role):
-        raise Forbidden(
-            N_("签字须由%(signer)s本人进行"),
-            {"role": role.value},
-            code="wrong_role",
-            params={"signer": SIGNER_LABELS[role]},
-            labels=("signer",),
-        )
+    signing.require_signer(session, principal, role)
     if role is Signer.DUTY_OPERATOR:
         people.require_certified(session, principal, org, mine, "sign_report", now)
     revision, stale = _store(session, mine, org, day, principal.name, now, new_revision=False)
-    if stale:
-        raise Conflict(
-            "the day's figures changed after this revision was signed: regenerate it first",
-            {"revision": revision.revision},
-            code="stale_revision",
-        )
     sigs = repository.signatures(session, [revision.id])[revision.id]
-    waiting = next_signer([Signer(s.role) for s in sigs])
-    if waiting != role:
-        raise Forbidden(
-            N_("签字顺序错误：应由%(signer)s签字")
-            if waiting is not None
-            else N_("签字顺序错误：各方均已签字"),
-            {"role": role.value, "expected": None if waiting is None else waiting.value},
-            code="out_of_order",
-            params={"signer": SIGNER_LABELS[waiting]} if waiting is not None else None,
-            labels=("signer",),
-        )
-    repository.add(
+    signing.require_turn(revision, stale, next_signer([Signer(s.role) for s in sigs]), role)
+    key = f"{mine.code}/{day.isoformat()}"
+    signing.record_signature(
         session,
         ReportSignature(
             revision_id=revision.id,
@@ -513,15 +448,11 @@ def sign(
             sha256=revision.sha256,
             signed_at=now,
         ),
-    )
-    audit.record(
-        session,
-        actor=principal.name,
-        action="report.sign",
-        entity="daily_report",
-        key=f"{mine.code}/{day.isoformat()}",
-        detail={"revision": revision.revision, "role": role.value, "sha256": revision.sha256},
-        at=now,
+        revision,
+        role,
+        principal,
+        now,
+        audited_as=("report.sign", "daily_report", key),
     )
     if role is SIGNING_ORDER[-1]:
         submit_upward(session, mine, revision, principal.name, now)
@@ -559,7 +490,7 @@ def pending(session: Session, principal: Principal) -> list[PendingReport]:
     out = []
     for rev in revs:
         waiting = next_signer([Signer(s.role) for s in sigs[rev.id]])
-        if waiting is not None and may_sign_as(session, principal, waiting):
+        if waiting is not None and signing.may_sign_as(session, principal, waiting):
             mine = mines[rev.mine_id]
             out.append(
                 PendingReport(

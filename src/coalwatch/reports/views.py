@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from coalwatch.domain.reports import SIGNER_LABELS, SIGNING_ORDER, Signer
 from coalwatch.errors import N_
 from coalwatch.orgs import repository as org_repository
-from coalwatch.reports import service
+from coalwatch.reports import service, signing
 from coalwatch.reports.api import daily_answer, period_answer
 from coalwatch.reports.schemas import PeriodKind
 from coalwatch.web.pages import Page, need
@@ -60,7 +60,7 @@ def daily(page: ReportPage, mine: Code = None, day: date | None = None) -> Respo
         with page.session() as session:
             report = service.daily(session, page.principal, mine, day.isoformat(), page.now())
             may_sign = {
-                role.value: service.may_sign_as(session, page.principal, role)
+                role.value: signing.may_sign_as(session, page.principal, role)
                 for role in SIGNING_ORDER
             }
     base = f"/reports/daily/{mine}/{day.isoformat()}."
@@ -197,7 +197,7 @@ def pending(page: ReportPage) -> Response:
     """报表审签: the reports waiting for a signature the user may give."""
     with page.session() as session:
         items = service.pending(session, page.principal)
-        mine = [r for r in SIGNING_ORDER if service.may_sign_as(session, page.principal, r)]
+        mine = [r for r in SIGNING_ORDER if signing.may_sign_as(session, page.principal, r)]
     return page.render(
         "reports/pending.html",
         items=items,

@@ -35,7 +35,9 @@ from coalwatch.orgs import repository as org_repository
 from coalwatch.people import service as people
 from coalwatch.reports import repository as report_repository
 from coalwatch.reports import service as reports
-from coalwatch.reports.schemas import PeriodKind, SignatureOut
+from coalwatch.reports import signing
+from coalwatch.reports.schemas import PeriodKind
+from coalwatch.reports.signing import SIGN, SYSTEM, VIEW, WRITE
 from coalwatch.storage.models import Mine, Org
 from coalwatch.summaries import repository
 from coalwatch.summaries.models import ReceivedSummary, SummaryRevision, SummarySignature
@@ -49,10 +51,8 @@ from coalwatch.summaries.schemas import (
     SummaryReport,
 )
 
-VIEW, WRITE, SIGN = "report:view", "report:write", "report:sign"
 #: the forward-queue kind of a signed summary
 SUMMARY = "summary"
-SYSTEM = "system"
 
 
 def kind_of(text: str) -> SummaryKind:
@@ -166,11 +166,6 @@ def compute(
     )
 
 
-def _snapshot(content: SummaryContent) -> tuple[str, str]:
-    text = content.model_dump_json()
-    return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def _store(
     session: Session,
     principal: Principal,
@@ -181,51 +176,30 @@ def _store(
     now: datetime,
     new_revision: bool,
 ) -> tuple[SummaryRevision, bool]:
-    """The latest revision brought up to date (made, refreshed while unsigned, or with
-    ``new_revision`` followed by the next one); and whether its figures are stale."""
-    text, digest = _snapshot(compute(session, principal, mine, org, kind, period, now))
-    latest = repository.latest(session, mine.id, kind.value, period)
-    if latest is not None and latest.sha256 == digest:
-        return latest, False
-    if latest is not None and not repository.signatures(session, latest.id):
-        latest.content, latest.sha256 = text, digest
-        latest.generated_at, latest.generated_by = now, principal.name
-        session.flush()
-        return latest, False
-    if latest is not None and not new_revision:
-        return latest, True
-    revision = SummaryRevision(
-        mine_id=mine.id,
-        kind=kind.value,
-        period=period,
-        revision=1 if latest is None else latest.revision + 1,
-        content=text,
-        sha256=digest,
-        generated_by=principal.name,
-        generated_at=now,
-    )
-    repository.add(session, revision)
-    if latest is not None:
-        audit.record(
-            session,
-            actor=principal.name,
-            action="summary.revise",
-            entity="summary",
-            key=f"{mine.code}/{kind.value}/{period}",
-            detail={"revision": revision.revision, "sha256": digest, "previous": latest.sha256},
-            at=now,
+    """The period's latest revision brought up to date (signing.bring_up_to_date)."""
+
+    def make(number: int, text: str, digest: str) -> SummaryRevision:
+        return SummaryRevision(
+            mine_id=mine.id,
+            kind=kind.value,
+            period=period,
+            revision=number,
+            content=text,
+            sha256=digest,
+            generated_by=principal.name,
+            generated_at=now,
         )
-    return revision, False
 
-
-def _signature_out(sig: SummarySignature) -> SignatureOut:
-    role = Signer(sig.role)
-    return SignatureOut(
-        role=role,
-        label=SIGNER_LABELS[role],
-        signer=sig.signer,
-        signed_at=sig.signed_at,
-        sha256=sig.sha256,
+    return signing.bring_up_to_date(
+        session,
+        compute(session, principal, mine, org, kind, period, now),
+        repository.latest(session, mine.id, kind.value, period),
+        lambda latest: bool(repository.signatures(session, latest.id)),
+        make,
+        actor=principal.name,
+        now=now,
+        new_revision=new_revision,
+        audited_as=("summary.revise", "summary", f"{mine.code}/{kind.value}/{period}"),
     )
 
 
@@ -241,10 +215,10 @@ def _report(
     return SummaryReport(
         **content.model_dump(),
         revision=0 if revision is None else revision.revision,
-        sha256=_snapshot(content)[1] if revision is None else revision.sha256,
+        sha256=signing.snapshot(content)[1] if revision is None else revision.sha256,
         generated_at=now if revision is None else revision.generated_at,
         generated_by=SYSTEM if revision is None else revision.generated_by,
-        signatures=[_signature_out(s) for s in sigs],
+        signatures=[signing.signature_out(s) for s in sigs],
         next_signer=None if revision is None else next_signer(kind, [Signer(s.role) for s in sigs]),
         submitted_at=None if revision is None else revision.submitted_at,
         stale=stale,
@@ -316,36 +290,14 @@ def sign(
             params={"signer": SIGNER_LABELS[role]},
             labels=("signer",),
         )
-    if not reports.may_sign_as(session, principal, role):
-        raise Forbidden(
-            N_("签字须由%(signer)s本人进行"),
-            {"role": role.value},
-            code="wrong_role",
-            params={"signer": SIGNER_LABELS[role]},
-            labels=("signer",),
-        )
+    signing.require_signer(session, principal, role)
     if role is Signer.DUTY_OPERATOR:
         people.require_certified(session, principal, org, mine, "sign_report", now)
     revision, stale = _store(session, principal, mine, org, kind, period, now, False)
-    if stale:
-        raise Conflict(
-            "the figures changed after this revision was signed: regenerate it first",
-            {"revision": revision.revision},
-            code="stale_revision",
-        )
     sigs = repository.signatures(session, revision.id)
-    waiting = next_signer(kind, [Signer(s.role) for s in sigs])
-    if waiting != role:
-        raise Forbidden(
-            N_("签字顺序错误：应由%(signer)s签字")
-            if waiting is not None
-            else N_("签字顺序错误：各方均已签字"),
-            {"role": role.value, "expected": None if waiting is None else waiting.value},
-            code="out_of_order",
-            params={"signer": SIGNER_LABELS[waiting]} if waiting is not None else None,
-            labels=("signer",),
-        )
-    repository.add(
+    signing.require_turn(revision, stale, next_signer(kind, [Signer(s.role) for s in sigs]), role)
+    key = f"{mine.code}/{kind.value}/{period}"
+    signing.record_signature(
         session,
         SummarySignature(
             revision_id=revision.id,
@@ -355,16 +307,11 @@ def sign(
             sha256=revision.sha256,
             signed_at=now,
         ),
-    )
-    key = f"{mine.code}/{kind.value}/{period}"
-    audit.record(
-        session,
-        actor=principal.name,
-        action="summary.sign",
-        entity="summary",
-        key=key,
-        detail={"revision": revision.revision, "role": role.value, "sha256": revision.sha256},
-        at=now,
+        revision,
+        role,
+        principal,
+        now,
+        audited_as=("summary.sign", "summary", key),
     )
     if role is SIGNERS[kind][-1]:
         _submit(session, principal, mine, revision, key, now)

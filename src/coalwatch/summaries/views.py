@@ -15,7 +15,7 @@ from coalwatch.domain.reports import SIGNER_LABELS
 from coalwatch.domain.summaries import SIGNERS, TITLES, SummaryKind
 from coalwatch.errors import CoalwatchError
 from coalwatch.mines import service as mines
-from coalwatch.reports import service as reports
+from coalwatch.reports import signing
 from coalwatch.summaries import service
 from coalwatch.summaries.schemas import SummaryReport, SummarySignIn
 from coalwatch.web.forms import submit
@@ -61,7 +61,7 @@ def summaries_page(
             except CoalwatchError as exc:
                 error = exc.translated(page._)
             may_sign = {
-                s.value: reports.may_sign_as(session, page.principal, s) for s in SIGNERS[chosen]
+                s.value: signing.may_sign_as(session, page.principal, s) for s in SIGNERS[chosen]
             }
     return page.render(
         "summaries/summary.html",
