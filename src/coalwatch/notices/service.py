@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -565,26 +566,56 @@ def _state_conflict(notice: Notice, recipient: NoticeRecipient, act: str) -> Con
     )
 
 
+def _at_mine(
+    session: Session,
+    principal: Principal,
+    number: str,
+    mine_code: str | None,
+    may: Callable[[rules.State], bool],
+    act: str,
+) -> tuple[Notice, NoticeRecipient, Mine]:
+    """The document at the mine a mine's user acts on, if its state allows ``act``."""
+    principal.require(ANSWER)
+    notice, recipient, mine = _recipient(session, principal, number, mine_code)
+    if not may(rules.State(recipient.state)):
+        raise _state_conflict(notice, recipient, act)
+    return notice, recipient, mine
+
+
+def _record(
+    session: Session,
+    notice: Notice,
+    recipient: NoticeRecipient,
+    mine: Mine,
+    actor: str,
+    act: str,
+    detail: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Audit a step of the document at the mine, and judge what is overdue after it."""
+    audit.record(
+        session,
+        actor=actor,
+        action=f"{notice.kind}.{act}",
+        entity=notice.kind,
+        key=notice.number,
+        detail={"mine": mine.code, **detail},
+        at=now,
+    )
+    _judge(session, notice, recipient, mine, now)
+
+
 def acknowledge(
     session: Session, principal: Principal, number: str, data: AckIn, now: datetime
 ) -> NoticeOut:
     """签收: the mine's duty operator acknowledges the document, and whom it passed it to."""
-    principal.require(ANSWER)
-    notice, recipient, mine = _recipient(session, principal, number, data.mine)
-    if not rules.may_acknowledge(rules.State(recipient.state)):
-        raise _state_conflict(notice, recipient, N_("办理签收"))
+    notice, recipient, mine = _at_mine(
+        session, principal, number, data.mine, rules.may_acknowledge, N_("办理签收")
+    )
     reply = Reply(mine=mine.code, by=principal.name, at=now, passed_to=data.passed_to)
     _acknowledged(session, notice, recipient, reply, now)
-    audit.record(
-        session,
-        actor=principal.name,
-        action=f"{notice.kind}.ack",
-        entity=notice.kind,
-        key=notice.number,
-        detail={"mine": mine.code, "passed_to": data.passed_to},
-        at=now,
-    )
-    _judge(session, notice, recipient, mine, now)
+    detail = {"passed_to": data.passed_to}
+    _record(session, notice, recipient, mine, principal.name, "ack", detail, now)
     _reply_up(session, notice, ACK_UP, reply, now)
     return _out(session, principal, notice, now)
 
@@ -602,24 +633,15 @@ def answer(
     session: Session, principal: Principal, number: str, data: AnswerIn, now: datetime
 ) -> NoticeOut:
     """反馈: the mine answers with what it did (and attachments)."""
-    principal.require(ANSWER)
-    notice, recipient, mine = _recipient(session, principal, number, data.mine)
-    if not rules.may_answer(rules.State(recipient.state)):
-        raise _state_conflict(notice, recipient, N_("办理反馈"))
+    notice, recipient, mine = _at_mine(
+        session, principal, number, data.mine, rules.may_answer, N_("办理反馈")
+    )
     reply = Reply(
         mine=mine.code, by=principal.name, at=now, answer=data.answer, attachments=data.attachments
     )
     files = _answered(session, notice, recipient, reply, now)
-    audit.record(
-        session,
-        actor=principal.name,
-        action=f"{notice.kind}.answer",
-        entity=notice.kind,
-        key=notice.number,
-        detail={"mine": mine.code, "answer": data.answer, "attachments": files},
-        at=now,
-    )
-    _judge(session, notice, recipient, mine, now)
+    detail = {"answer": data.answer, "attachments": files}
+    _record(session, notice, recipient, mine, principal.name, "answer", detail, now)
     _reply_up(session, notice, ANSWER_UP, reply, now)
     return _out(session, principal, notice, now)
 
@@ -659,30 +681,36 @@ def _require_issuer(
     require_decision(session, principal, ISSUE[notice.kind], session.get_one(Org, mine.org_id))
 
 
+def _answered_notice(
+    session: Session, principal: Principal, number: str, mine_code: str | None, act: str
+) -> tuple[Notice, NoticeRecipient, Mine]:
+    """The answered notice at the mine its issuer judges (``act``)."""
+    principal.require(ISSUE[rules.Kind.NOTICE])
+    notice, recipient, mine = _recipient(session, principal, number, mine_code)
+    _require_issuer(session, principal, notice, mine, act)
+    if not rules.may_verify(rules.Kind(notice.kind), rules.State(recipient.state)):
+        raise _state_conflict(notice, recipient, act)
+    return notice, recipient, mine
+
+
 def verify(
     session: Session, principal: Principal, number: str, data: VerifyIn, now: datetime
 ) -> NoticeOut:
     """验收: the issuer finds the rectification done and closes the notice at the mine."""
-    principal.require(ISSUE[rules.Kind.NOTICE])
-    notice, recipient, mine = _recipient(session, principal, number, data.mine)
-    _require_issuer(session, principal, notice, mine, N_("办理验收"))
-    if not rules.may_verify(rules.Kind(notice.kind), rules.State(recipient.state)):
-        raise _state_conflict(notice, recipient, N_("办理验收"))
+    notice, recipient, mine = _answered_notice(
+        session, principal, number, data.mine, N_("办理验收")
+    )
     recipient.state = rules.State.CLOSED.value
-    recipient.verified_by, recipient.verified_at = principal.name, now
-    recipient.verdict_note = data.note
-    return _verdict(session, principal, notice, recipient, mine, "verify", now)
+    return _verdict(session, principal, notice, recipient, mine, "verify", data.note, now)
 
 
 def send_back(
     session: Session, principal: Principal, number: str, data: ReturnIn, now: datetime
 ) -> NoticeOut:
     """退回: the rectification is not done; the mine answers again (by a new deadline)."""
-    principal.require(ISSUE[rules.Kind.NOTICE])
-    notice, recipient, mine = _recipient(session, principal, number, data.mine)
-    _require_issuer(session, principal, notice, mine, N_("办理退回"))
-    if not rules.may_verify(rules.Kind(notice.kind), rules.State(recipient.state)):
-        raise _state_conflict(notice, recipient, N_("办理退回"))
+    notice, recipient, mine = _answered_notice(
+        session, principal, number, data.mine, N_("办理退回")
+    )
     if data.deadline is not None:
         if data.deadline.tzinfo is None:
             raise Invalid("deadline needs a UTC offset")
@@ -691,10 +719,8 @@ def send_back(
             raise Invalid(problem)
         recipient.deadline = data.deadline
     recipient.state = rules.State.RETURNED.value
-    recipient.verified_by, recipient.verified_at = principal.name, now
-    recipient.verdict_note = data.reason
     recipient.returns += 1
-    return _verdict(session, principal, notice, recipient, mine, "return", now)
+    return _verdict(session, principal, notice, recipient, mine, "return", data.reason, now)
 
 
 def _verdict(
@@ -704,23 +730,15 @@ def _verdict(
     recipient: NoticeRecipient,
     mine: Mine,
     act: str,
+    note: str | None,
     now: datetime,
 ) -> NoticeOut:
+    """The issuer's verdict (the recipient's new state set) kept, audited, sent down."""
+    recipient.verified_by, recipient.verified_at = principal.name, now
+    recipient.verdict_note = note
     session.flush()
-    audit.record(
-        session,
-        actor=principal.name,
-        action=f"{notice.kind}.{act}",
-        entity=notice.kind,
-        key=notice.number,
-        detail={
-            "mine": mine.code,
-            "note": recipient.verdict_note,
-            "deadline": recipient.deadline.isoformat(),
-        },
-        at=now,
-    )
-    _judge(session, notice, recipient, mine, now)
+    detail = {"note": note, "deadline": recipient.deadline.isoformat()}
+    _record(session, notice, recipient, mine, principal.name, act, detail, now)
     _send_down(session, notice, recipient, mine, VERDICT_DOWN, _verdict_data(recipient, mine))
     return _out(session, principal, notice, now)
 
@@ -801,16 +819,8 @@ def receive_issued(session: Session, key: str, data: Any, unit: str, now: dateti
     )
     session.add(recipient)
     session.flush()
-    audit.record(
-        session,
-        actor=f"upstream:{unit}",
-        action=f"{notice.kind}.receive",
-        entity=notice.kind,
-        key=notice.number,
-        detail={"mine": mine.code, "unit": unit, "deadline": copy.deadline.isoformat()},
-        at=now,
-    )
-    _judge(session, notice, recipient, mine, now)
+    detail = {"unit": unit, "deadline": copy.deadline.isoformat()}
+    _record(session, notice, recipient, mine, f"upstream:{unit}", "receive", detail, now)
 
 
 def _copy_of(session: Session, key: str, mine_code: str) -> tuple[Notice, NoticeRecipient, Mine]:
@@ -836,16 +846,8 @@ def receive_verdict(session: Session, key: str, data: Any, unit: str, now: datet
     recipient.returns = verdict.returns
     session.flush()
     act = "verify" if verdict.state == "closed" else "return"
-    audit.record(
-        session,
-        actor=f"upstream:{unit}",
-        action=f"{notice.kind}.{act}",
-        entity=notice.kind,
-        key=notice.number,
-        detail={"mine": mine.code, "by": verdict.by, "note": verdict.note},
-        at=now,
-    )
-    _judge(session, notice, recipient, mine, now)
+    detail = {"by": verdict.by, "note": verdict.note}
+    _record(session, notice, recipient, mine, f"upstream:{unit}", act, detail, now)
 
 
 def receive_reply(
@@ -869,21 +871,9 @@ def receive_reply(
         _answered(session, notice, recipient, reply, now)
     else:
         raise Invalid(f"unknown reply {op!r}")
-    audit.record(
-        session,
-        actor=principal.name,
-        action=f"{notice.kind}.{'ack' if op == ACK_UP else 'answer'}",
-        entity=notice.kind,
-        key=notice.number,
-        detail={
-            "mine": mine.code,
-            "by": reply.by,
-            "at": reply.at.isoformat(),
-            "answer": reply.answer,
-        },
-        at=now,
-    )
-    _judge(session, notice, recipient, mine, now)
+    act = "ack" if op == ACK_UP else "answer"
+    detail = {"by": reply.by, "at": reply.at.isoformat(), "answer": reply.answer}
+    _record(session, notice, recipient, mine, principal.name, act, detail, now)
     _reply_up(session, notice, op, reply, now)
 
 
