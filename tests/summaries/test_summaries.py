@@ -9,6 +9,7 @@ Asia/Shanghai."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -29,6 +30,7 @@ from coalwatch.summaries import service
 from coalwatch.summaries.schemas import SummaryReport
 from coalwatch.users import repository as user_repository
 from coalwatch.users import service as users
+from tests.support.documents import pdf_text, xlsx_rows
 from tests.support.world import World, totalizer, world
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -195,3 +197,53 @@ def test_the_year_end_summary_waits_for_the_year_and_bad_keys_are_refused(w: Wor
     assert w.get("/mines/M1/summaries/week/2026").status_code == 422
     assert w.get("/mines/M1/summaries/month/2026-13").status_code == 422
     assert w.get("/mines/NOPE/summaries/month/2026-03").status_code == 404
+
+
+def test_the_month_end_summary_reads_back_from_its_pdf(w: World) -> None:
+    sign_as(w, "op1", Signer.DUTY_OPERATOR, "month", "2026-03")
+    response = w.get("/mines/M1/summaries/month/2026-03", format="pdf")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    text, fonts = pdf_text(response.content)
+    for heading in ("月终汇总", "产量", "报警及处理情况", "故障及处理情况", "审阅签字"):
+        assert heading in text
+    # 30 t in March (10 t on the 2nd, 20 t on the 20th); 核减 3,000 t for the fault
+    for figure in ("10.000", "20.000", "30.000", "3,000.000"):
+        assert figure in text
+    assert "停电" in text and "op1" in text
+    font_rows = fonts.splitlines()[2:]
+    assert font_rows and all(row.split()[-5:-3] == ["yes", "yes"] for row in font_rows), fonts
+
+
+def test_the_month_end_summary_reads_back_from_its_workbook(w: World) -> None:
+    sign_as(w, "op1", Signer.DUTY_OPERATOR, "month", "2026-03")
+    response = w.get("/mines/M1/summaries/month/2026-03", format="xlsx")
+    assert response.status_code == 200
+    rows = xlsx_rows(response.content)
+    assert rows[0][0] == "月终汇总 2026-03"
+    by_first = {row[0]: row for row in rows if row and row[0] is not None}
+    # the days of March, then the total: 10 + 20 = 30 t gross and raw
+    assert by_first["2026-03-02"][2] == 10 and by_first["2026-03-20"][2] == 20
+    total = by_first["合计 Total"]
+    assert (total[2], total[3]) == (30, 30)
+    # the fault not reported within 2 h: 核减 = 330,000 / 330 × 3 = 3,000 t
+    [fault] = [row for row in rows if row[6] == 3000]
+    assert fault[3] is None  # never reported upward
+    assert by_first["产量监控值机员 审阅签字"][1] == "op1"
+    assert by_first["值班矿长 审阅签字"][1] is None
+
+
+def test_the_abnormal_report_downloads_from_its_page(w: World) -> None:
+    login = w.client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login.text)
+    assert token
+    w.client.post(
+        "/login", data={"username": "mm1", "password": PASSWORD, "csrf_token": token.group(1)}
+    )
+    page = w.client.get("/reports/summaries", params={"mine": "M1", "kind": "abnormal"})
+    link = "/reports/summaries/M1/abnormal/2026-04-01/document.pdf"
+    assert link in page.text
+    text, _ = pdf_text(w.client.get(link).content)
+    assert "异常情况上传报表" in text and "值班矿长审阅签字" in text
+    workbook = w.client.get(link.replace(".pdf", ".xlsx"))
+    assert xlsx_rows(workbook.content)[0][0] == "异常情况上传报表 2026-04-01"

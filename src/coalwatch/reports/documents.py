@@ -33,7 +33,7 @@ FIGURE_FORMATS = {1: TONNES_FORMAT, 2: TONNES_FORMAT, 3: TONNES_FORMAT, 4: TONNE
 FIGURE_FORMATS.update({5: TONNES_FORMAT, 6: RATIO_FORMAT})
 
 
-def _figure(f: Figure) -> list[Cell]:
+def figure_cells(f: Figure) -> list[Cell]:
     return [f.gross_t, f.raw_t, f.manual_t, f.capacity_t, f.plan_t, f.ratio]
 
 
@@ -65,7 +65,7 @@ def daily_xlsx(report: DailyReport) -> bytes:
             Table(
                 header=["时段 Hour", "班次 Shift", *FIGURE_HEADER],
                 rows=[
-                    [f"{h.hour:02d}:00–{(h.hour + 1) % 24:02d}:00", h.shift, *_figure(h)]
+                    [f"{h.hour:02d}:00–{(h.hour + 1) % 24:02d}:00", h.shift, *figure_cells(h)]
                     for h in report.hours
                 ],
                 formats={k + 1: v for k, v in FIGURE_FORMATS.items()},
@@ -76,7 +76,7 @@ def daily_xlsx(report: DailyReport) -> bytes:
                     [
                         s.name,
                         f"{s.start_hour:02d}:00 +{s.hours}h",
-                        *_figure(s),
+                        *figure_cells(s),
                     ]
                     for s in report.shifts
                 ],
@@ -85,9 +85,9 @@ def daily_xlsx(report: DailyReport) -> bytes:
             Table(
                 header=["累计 Period", "", *FIGURE_HEADER],
                 rows=[
-                    ["当日 Day", None, *_figure(report.day)],
-                    ["月累计 Month to date", None, *_figure(report.month)],
-                    ["年累计 Year to date", None, *_figure(report.year)],
+                    ["当日 Day", None, *figure_cells(report.day)],
+                    ["月累计 Month to date", None, *figure_cells(report.month)],
+                    ["年累计 Year to date", None, *figure_cells(report.year)],
                 ],
                 formats={k + 1: v for k, v in FIGURE_FORMATS.items()},
             ),
@@ -192,7 +192,7 @@ UNACCEPTED_NOTE = (
 )
 
 
-def _marked(row: PeriodRow) -> str:
+def marked_label(row: PeriodRow) -> str:
     """A row's label, marked 未验收 when its production was recorded while not accepted."""
     return f"{row.label} [{UNACCEPTED_MARK}]" if row.unaccepted else row.label
 
@@ -200,16 +200,16 @@ def _marked(row: PeriodRow) -> str:
 def period_csv(report: PeriodReport) -> list[list[Cell]]:
     """One row per sub-period or mine, then the totals (key ``*``)."""
     rows: list[list[Cell]] = [
-        [r.key, _marked(r), *_figure(r), str(r.over).lower()] for r in report.rows
+        [r.key, marked_label(r), *figure_cells(r), str(r.over).lower()] for r in report.rows
     ]
     t = report.total
-    rows.append(["*", "合计", *_figure(t), str(t.over).lower()])
+    rows.append(["*", "合计", *figure_cells(t), str(t.over).lower()])
     return rows
 
 
 def period_xlsx(report: PeriodReport) -> bytes:
-    rows: list[Sequence[Cell]] = [[r.key, _marked(r), *_figure(r)] for r in report.rows]
-    rows.append(["合计 Total", None, *_figure(report.total)])
+    rows: list[Sequence[Cell]] = [[r.key, marked_label(r), *figure_cells(r)] for r in report.rows]
+    rows.append(["合计 Total", None, *figure_cells(report.total)])
     sheet = Sheet(
         title=report.title.strip(),
         heading=[

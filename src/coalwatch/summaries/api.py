@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import HTMLResponse, Response
 
-from coalwatch.summaries import service
+from coalwatch.adapters.documents import PDF, XLSX
+from coalwatch.reports.api import DAILY_CONTENT
+from coalwatch.reports.schemas import DailyFormat
+from coalwatch.summaries import documents, service
 from coalwatch.summaries.schemas import ReceivedSummaryList, SummaryReport, SummarySignIn
 from coalwatch.web.context import Ctx
+from coalwatch.web.exports import file_response
 
 router = APIRouter(tags=["summaries"])
 
@@ -19,10 +24,30 @@ PeriodPath = Annotated[
 BASE = "/mines/{mine}/summaries/{kind}/{period}"
 
 
-@router.get(BASE, summary="A summary (月终/年终汇总, 异常情况上传报表) of a mine")
-def get_summary(mine: str, kind: KindPath, period: PeriodPath, ctx: Ctx) -> SummaryReport:
+@router.get(
+    BASE,
+    summary="A summary (月终/年终汇总, 异常情况上传报表) of a mine",
+    response_model=SummaryReport,
+    responses={200: DAILY_CONTENT},
+)
+def get_summary(
+    mine: str, kind: KindPath, period: PeriodPath, ctx: Ctx, format: DailyFormat = "json"
+) -> SummaryReport | Response:
     with ctx.session() as session:
-        return service.summary(session, ctx.principal(session), mine, kind, period, ctx.now())
+        report = service.summary(session, ctx.principal(session), mine, kind, period, ctx.now())
+    return summary_answer(report, format)
+
+
+def summary_answer(report: SummaryReport, format: str) -> SummaryReport | Response:
+    """The summary in ``format``: the API's answer, and the page's downloads."""
+    name = documents.filename(report)
+    if format == "xlsx":
+        return file_response(f"{name}.xlsx", documents.xlsx(report), XLSX)
+    if format == "pdf":
+        return file_response(f"{name}.pdf", documents.pdf(report), PDF)
+    if format == "html":
+        return HTMLResponse(documents.html(report))
+    return report
 
 
 @router.post(

@@ -4,9 +4,9 @@ upward by the last signature)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from coalwatch.errors import CoalwatchError
 from coalwatch.mines import service as mines
 from coalwatch.reports import signing
 from coalwatch.summaries import service
+from coalwatch.summaries.api import summary_answer
 from coalwatch.summaries.schemas import SummaryReport, SummarySignIn
 from coalwatch.web.forms import submit
 from coalwatch.web.pages import Page, need
@@ -100,3 +101,19 @@ async def regenerate(page: ReportPage, mine: str, kind: str, period: str) -> Res
     return await submit(
         page, _Confirm, action, back=_url(mine, kind, period), done=page._("已重新生成")
     )
+
+
+@router.get("/reports/summaries/{mine}/{kind}/{period}/document.{fmt}")
+def summary_file(
+    page: ReportPage,
+    mine: Annotated[str, Path(max_length=64)],
+    kind: Annotated[str, Path(max_length=16)],
+    period: Annotated[str, Path(max_length=10)],
+    fmt: Literal["pdf", "xlsx", "html"],
+) -> Response:
+    """The summary's PDF, XLSX or printable HTML, for the signed-in browser."""
+    with page.session() as session:
+        report = service.summary(session, page.principal, mine, kind, period, page.now())
+    answer = summary_answer(report, fmt)
+    assert isinstance(answer, Response)
+    return answer
