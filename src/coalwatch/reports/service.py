@@ -431,28 +431,20 @@ def sign(
     day = parse_day(day_text)
     if day >= _local_today(mine, now):
         raise Conflict(f"the day {day} has not ended: its report cannot be signed yet")
-    signing.require_signer(session, principal, role)
-    if role is Signer.DUTY_OPERATOR:
-        people.require_certified(session, principal, org, mine, "sign_report", now)
-    revision, stale = _store(session, mine, org, day, principal.name, now, new_revision=False)
-    sigs = repository.signatures(session, [revision.id])[revision.id]
-    signing.require_turn(revision, stale, next_signer([Signer(s.role) for s in sigs]), role)
-    key = f"{mine.code}/{day.isoformat()}"
-    signing.record_signature(
+    revision = signing.sign_revision(
         session,
-        ReportSignature(
-            revision_id=revision.id,
-            role=role.value,
-            signer=principal.name,
-            user_id=principal.user_id,
-            sha256=revision.sha256,
-            signed_at=now,
-        ),
-        revision,
-        role,
         principal,
+        role,
         now,
-        audited_as=("report.sign", "daily_report", key),
+        certified=lambda: people.require_certified(
+            session, principal, org, mine, "sign_report", now
+        ),
+        latest=lambda: _store(session, mine, org, day, principal.name, now, new_revision=False),
+        waiting=lambda revision: next_signer(
+            [Signer(s.role) for s in repository.signatures(session, [revision.id])[revision.id]]
+        ),
+        signature=ReportSignature,
+        audited_as=("report.sign", "daily_report", f"{mine.code}/{day.isoformat()}"),
     )
     if role is SIGNING_ORDER[-1]:
         submit_upward(session, mine, revision, principal.name, now)

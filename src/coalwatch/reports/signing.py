@@ -184,3 +184,36 @@ def record_signature(
         detail={"revision": revision.revision, "role": role.value, "sha256": revision.sha256},
         at=now,
     )
+
+
+def sign_revision(
+    session: Session,
+    principal: Principal,
+    role: Signer,
+    now: datetime,
+    *,
+    certified: Callable[[], None],
+    latest: Callable[[], tuple[R, bool]],
+    waiting: Callable[[R], Signer | None],
+    signature: Callable[..., object],
+    audited_as: tuple[str, str, str],
+) -> R:
+    """Sign the latest revision (``latest()``: it and whether it is stale) in ``role``:
+    by the signer in person (a duty operator also ``certified()``), on a current
+    revision, in turn (``waiting``: whose turn it is). ``signature`` makes the row;
+    returns the revision."""
+    require_signer(session, principal, role)
+    if role is Signer.DUTY_OPERATOR:
+        certified()
+    revision, stale = latest()
+    require_turn(revision, stale, waiting(revision), role)
+    row = signature(
+        revision_id=revision.id,
+        role=role.value,
+        signer=principal.name,
+        user_id=principal.user_id,
+        sha256=revision.sha256,
+        signed_at=now,
+    )
+    record_signature(session, row, revision, role, principal, now, audited_as=audited_as)
+    return revision

@@ -290,27 +290,20 @@ def sign(
             params={"signer": SIGNER_LABELS[role]},
             labels=("signer",),
         )
-    signing.require_signer(session, principal, role)
-    if role is Signer.DUTY_OPERATOR:
-        people.require_certified(session, principal, org, mine, "sign_report", now)
-    revision, stale = _store(session, principal, mine, org, kind, period, now, False)
-    sigs = repository.signatures(session, revision.id)
-    signing.require_turn(revision, stale, next_signer(kind, [Signer(s.role) for s in sigs]), role)
     key = f"{mine.code}/{kind.value}/{period}"
-    signing.record_signature(
+    revision = signing.sign_revision(
         session,
-        SummarySignature(
-            revision_id=revision.id,
-            role=role.value,
-            signer=principal.name,
-            user_id=principal.user_id,
-            sha256=revision.sha256,
-            signed_at=now,
-        ),
-        revision,
-        role,
         principal,
+        role,
         now,
+        certified=lambda: people.require_certified(
+            session, principal, org, mine, "sign_report", now
+        ),
+        latest=lambda: _store(session, principal, mine, org, kind, period, now, False),
+        waiting=lambda revision: next_signer(
+            kind, [Signer(s.role) for s in repository.signatures(session, revision.id)]
+        ),
+        signature=SummarySignature,
         audited_as=("summary.sign", "summary", key),
     )
     if role is SIGNERS[kind][-1]:
