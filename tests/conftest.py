@@ -32,6 +32,11 @@ PG_SERVER = os.environ.get(
 )
 BACKENDS = ["sqlite", "postgresql"]
 
+#: storage tests run on SQLite and on PostgreSQL; a case (or a module, as ``pytestmark``)
+#: whose result cannot depend on the database (a page, a form, a command's text, the
+#: wording of a refusal, a format) runs on SQLite only: ``database_url`` is one backend
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 def _postgres_reachable() -> str | None:
     engine = make_engine(PG_SERVER, connect_args={"connect_timeout": 3})

@@ -1,7 +1,7 @@
-"""The alarm console's pages (当前报警 / 报警确认与处理, 报警查询), server side, on SQLite and
-PostgreSQL: acknowledging several alarms at once; texts composed in the reader's language
+"""The alarm console's pages (当前报警 / 报警确认与处理, 报警查询), server side: acknowledging
+several alarms at once (on SQLite and PostgreSQL); texts composed in the reader's language
 (an alarm's detail, a fault's phenomenon, a password rule, a refusal) and exports with
-figures as numbers and codes as labels.
+figures as numbers and codes as labels (on SQLite: not a matter of the database).
 
 The world's clock stands at 2026-03-15 12:00 in Asia/Shanghai (04:00 UTC).
 """
@@ -21,6 +21,7 @@ from openpyxl import load_workbook
 
 from coalwatch.domain.alarms import compose_phenomenon, detail_params
 from coalwatch.web.i18n import translations
+from tests.conftest import SQLITE_ONLY
 from tests.support.world import World, world
 from tests.web.test_accounts import PASSWORD, _csrf, _signed_in
 
@@ -126,6 +127,7 @@ def _english(client: TestClient) -> None:
     client.post("/lang", data={"lang": "en", "next": "/", "csrf_token": _csrf(client, "/alarms")})
 
 
+@SQLITE_ONLY
 def test_an_alarm_detail_and_its_figures_are_in_the_pages_language_only(w: World) -> None:
     _overproduce(w)
     operator = _signed_in(w, "op1")
@@ -141,6 +143,7 @@ def test_an_alarm_detail_and_its_figures_are_in_the_pages_language_only(w: World
     assert (alarm["value"], alarm["threshold"]) == ("66.500", "62.500")
 
 
+@SQLITE_ONLY
 def test_a_fault_the_system_opened_reads_in_the_pages_language(w: World) -> None:
     # the station is heard at 12:00, then silent: 3 minutes later (comm_loss_minutes)
     # the timed rules raise 通信中断, which opens a fault record by itself
@@ -164,6 +167,7 @@ def test_a_fault_the_system_opened_reads_in_the_pages_language(w: World) -> None
     )
 
 
+@SQLITE_ONLY
 def test_a_password_rule_and_a_refusal_are_in_the_pages_language_only(w: World) -> None:
     operator = _signed_in(w, "op1")
     weak = {"old": PASSWORD, "new": "short", "again": "short"}
@@ -191,6 +195,7 @@ def _sheet(client: TestClient) -> list[tuple[Any, ...]]:
     return list(book.active.iter_rows(values_only=True))
 
 
+@SQLITE_ONLY
 def test_the_alarm_export_has_numbers_as_numbers_and_codes_as_labels(w: World) -> None:
     _overproduce(w)
     operator = _signed_in(w, "op1")

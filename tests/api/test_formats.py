@@ -1,5 +1,6 @@
-"""The read endpoints as CSV (``format=csv``) and a mine's status, on SQLite and PostgreSQL:
-the CSV parses with the csv module and carries the JSON's figures.
+"""The read endpoints as CSV (``format=csv``) and a mine's status: the CSV parses with the
+csv module and carries the JSON's figures. The sums (an org's production, a mine's day) on
+SQLite and PostgreSQL; the CSV of figures already compared on both, on SQLite.
 
 The clock stands at 2026-03-15 12:00 in Asia/Shanghai. Mine M1 (C1) has belts B1 and B2;
 B1 ran 130.5 t between 09:00 and 10:00 (over the hourly capacity H = 62.5 t, so an
@@ -19,6 +20,7 @@ import pytest
 
 from coalwatch.config import Settings
 from coalwatch.web.app import create_app
+from tests.conftest import SQLITE_ONLY
 from tests.support.world import World, totalizer, world
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -97,6 +99,7 @@ def same_figures(row: dict[str, str], figure: dict[str, Any]) -> None:
     assert row["over"] == str(figure["over"]).lower()
 
 
+@SQLITE_ONLY
 def test_mine_production_as_csv_matches_the_json(w: World) -> None:
     params = {"period": "day", **RANGE}
     data = w.ok(w.get("/mines/M1/production", **params))
@@ -136,6 +139,7 @@ def test_org_production_as_csv_has_a_row_per_mine_and_period_and_the_sums(w: Wor
     assert rows[-1]["name"] == "合计" and D(rows[-1]["gross_t"]) == D("142.75")
 
 
+@SQLITE_ONLY
 def test_alarms_as_csv_match_the_json(w: World) -> None:
     items = w.ok(w.get("/alarms"))["items"]
     assert items, "the fixture raises an overproduction alarm"
@@ -149,6 +153,7 @@ def test_alarms_as_csv_match_the_json(w: World) -> None:
         assert row["value"] == (item["value"] or "")
 
 
+@SQLITE_ONLY
 def test_faults_as_csv_match_the_json(w: World) -> None:
     items = w.ok(w.get("/faults", mine="M1"))["items"]
     rows = table(w.get("/faults", mine="M1", format="csv"))
@@ -183,6 +188,7 @@ def test_mine_status_shows_links_conveyors_alarms_faults_and_today(w: World) -> 
     assert w.ok(w.get("/mines/M2/status"))["points"][0]["conveyor_running"] is None
 
 
+@SQLITE_ONLY
 def test_mine_status_as_csv_matches_the_json(w: World) -> None:
     status = w.ok(w.get("/mines/M1/status"))
     rows = table(w.get("/mines/M1/status", format="csv"))
@@ -206,6 +212,7 @@ def test_mine_status_as_csv_matches_the_json(w: World) -> None:
     assert (b2["conveyor_running"], b2["last_reading_at"]) == ("false", "")
 
 
+@SQLITE_ONLY
 def test_unknown_format_is_refused(w: World) -> None:
     response = w.get("/alarms", format="xml")
     assert response.status_code == 422

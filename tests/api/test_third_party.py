@@ -1,5 +1,6 @@
 """Third-party tokens 第三方令牌 (finance, tax, safety departments): read-only, scoped to a
-subtree, rate-limited per token; on SQLite and PostgreSQL.
+subtree, rate-limited per token. What a token may see on SQLite and PostgreSQL; what it
+may do, its budget and the command that makes it on SQLite (not a matter of the database).
 
 Mine M1 lies in county C1, mine M2 in county C2; the tax bureau's token sees C1 only.
 """
@@ -17,6 +18,7 @@ from coalwatch.config import Settings
 from coalwatch.errors import Invalid
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.web.app import create_app
+from tests.conftest import SQLITE_ONLY
 from tests.support.world import World, totalizer, world
 
 NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
@@ -81,6 +83,7 @@ def test_a_third_party_token_reads_its_subtree(w: World) -> None:
     assert w.ok(w.get("/mines/M1/summary", token=token))["day"]["gross_t"] == 30.5
 
 
+@SQLITE_ONLY
 def test_a_third_party_token_cannot_change_anything(w: World) -> None:
     token = third_party_token(w)
     for method, path, body in [
@@ -99,6 +102,7 @@ def test_a_third_party_token_cannot_change_anything(w: World) -> None:
         assert response.json()["error"]["code"] == "forbidden"
 
 
+@SQLITE_ONLY
 def test_a_third_party_token_is_never_a_write_token(w: World) -> None:
     with pytest.raises(Invalid, match="always read-only"):
         third_party_token(w, write=True)
@@ -121,6 +125,7 @@ def test_outside_its_scope_nothing_exists(w: World) -> None:
     assert [m["code"] for m in w.ok(w.get("/mines", token=token))["items"]] == ["M1"]
 
 
+@SQLITE_ONLY
 def test_the_rate_limit_answers_429_with_retry_after_then_recovers(w: World) -> None:
     # 3 requests a minute: a burst of 3, then one more every 20 s
     token = third_party_token(w, rate_limit=3)
@@ -142,6 +147,7 @@ def test_the_rate_limit_answers_429_with_retry_after_then_recovers(w: World) -> 
     assert [w.get("/fee-items", token=token).status_code for _ in range(4)] == [200, 200, 200, 429]
 
 
+@SQLITE_ONLY
 def test_each_token_has_its_own_budget(w: World) -> None:
     first, second = third_party_token(w, rate_limit=1), third_party_token(w, rate_limit=1)
     assert w.get("/fee-items", token=first).status_code == 200
@@ -149,6 +155,7 @@ def test_each_token_has_its_own_budget(w: World) -> None:
     assert w.get("/fee-items", token=second).status_code == 200
 
 
+@SQLITE_ONLY
 def test_third_party_tokens_get_60_requests_a_minute_by_default(w: World) -> None:
     token = third_party_token(w)
     codes = [w.get("/fee-items", token=token).status_code for _ in range(61)]
@@ -168,6 +175,7 @@ def test_429_is_documented_with_retry_after() -> None:
     }
 
 
+@SQLITE_ONLY
 def test_the_command_line_creates_a_third_party_token(
     w: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,5 +1,6 @@
 """``coalwatch token list | revoke`` and ``coalwatch admin unlock | reset-password``,
-run as the operator runs them, on SQLite and PostgreSQL."""
+run as the operator runs them, on SQLite: what they print and refuse does not depend on the
+database (sessions and lock-out are tested on both in tests/security/test_accounts.py)."""
 
 from __future__ import annotations
 
@@ -42,11 +43,11 @@ class Db:
 
 
 @pytest.fixture
-def db(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Db]:
-    monkeypatch.setenv("COALWATCH_DATABASE_URL", database_url)
+def db(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Db]:
+    monkeypatch.setenv("COALWATCH_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("COALWATCH_TIMEZONE", "Asia/Shanghai")
     monkeypatch.delenv("COALWATCH_CONFIG", raising=False)
-    found = Db(database_url)
+    found = Db(sqlite_url)
     yield found
     found.engine.dispose()
 

@@ -1,4 +1,5 @@
-"""The duty log, patrols and shift handovers through the API, on SQLite and PostgreSQL.
+"""The duty log, patrols and shift handovers through the API, on SQLite and PostgreSQL
+(the rules a handover is checked against, on SQLite).
 Default shifts (夜班 00–08, 早班 08–16, 中班 16–24) in Asia/Shanghai (UTC+8)."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pytest
 from coalwatch.auth.service import create_token
 from coalwatch.domain.duty import CHECK_CODES
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+from tests.conftest import SQLITE_ONLY
 from tests.support.world import World, world
 
 #: 08:30 in Shanghai on 15 March: the 早班 has just begun
@@ -159,6 +161,7 @@ def test_handover_signed_by_both_sides_and_pending_issues_carried(w: World) -> N
     assert shifts(w)["早班"]["handover_state"] == "complete"
 
 
+@SQLITE_ONLY
 def test_handovers_that_break_the_rules_are_refused(w: World) -> None:
     cases: list[tuple[dict[str, Any], int, str]] = [
         ({"incoming": "wang", "checks": _checks()[:4]}, 422, "checks"),

@@ -12,6 +12,7 @@ from coalwatch.exchange import repository
 from coalwatch.exchange.layout import load_layout
 from coalwatch.exchange.service import write_due
 from coalwatch.exchange.writer import Schedule, Writer
+from tests.conftest import SQLITE_ONLY
 from tests.exchange.conftest import at
 from tests.support.world import World
 
@@ -105,6 +106,7 @@ def test_files_follow_changes_only_when_due(mine: World, tmp_path: Path) -> None
     assert "B2;二号；皮带～;1;t;;~" in text(tmp_path, "M1_CDSS_20260315113150.txt")
 
 
+@SQLITE_ONLY  # an encoding: the same on either database
 def test_utf8_by_setting(mine: World, tmp_path: Path) -> None:
     [name, *_] = write(mine, tmp_path, encoding="utf-8")
     assert "M1 矿".encode() in (tmp_path / name).read_bytes()

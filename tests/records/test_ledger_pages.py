@@ -14,7 +14,11 @@ from openpyxl import load_workbook
 
 from coalwatch.auth.service import create_admin
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+from tests.conftest import SQLITE_ONLY
 from tests.support.world import World, world
+
+# the pages on SQLite: the ledgers' storage is tested on both in test_ledgers_api.py
+pytestmark = SQLITE_ONLY
 
 PASSWORD = "Coal-Ledger-2026"
 

@@ -58,6 +58,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
+from tests.conftest import SQLITE_ONLY
 from tests.support.documents import pdf_text
 from tests.support.world import World, totalizer, world
 
@@ -224,6 +225,7 @@ def test_daily_report_lists_the_alarm_fault_and_manual_entry(w: World) -> None:
     ]
 
 
+@SQLITE_ONLY
 def test_daily_report_html_shows_the_figures(w: World) -> None:
     response = w.get(URL, format="html")
     assert response.status_code == 200
@@ -236,6 +238,7 @@ def test_daily_report_html_shows_the_figures(w: World) -> None:
     assert "71.506" in html and "18.46%" in html
 
 
+@SQLITE_ONLY
 def test_daily_report_xlsx_reads_back_with_the_same_figures(w: World) -> None:
     response = w.get(URL, format="xlsx")
     assert response.status_code == 200
@@ -278,6 +281,7 @@ def test_daily_report_xlsx_reads_back_with_the_same_figures(w: World) -> None:
     assert signature_rows == ["产量监控值机员 审阅签字", "值班矿长 审阅签字", "总工程师 审阅签字"]
 
 
+@SQLITE_ONLY
 def test_daily_report_pdf_has_the_chinese_headings_figures_and_embedded_fonts(
     w: World, tmp_path: Path
 ) -> None:

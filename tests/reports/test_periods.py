@@ -31,6 +31,7 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
+from tests.conftest import SQLITE_ONLY
 from tests.support.documents import pdf_text
 from tests.support.world import totalizer, world
 
@@ -128,6 +129,7 @@ def test_quarter_year_and_shift_reports(w: Any) -> None:
     assert D(w.ok(w.get("/mines/M1/reports/shift/2026-03-25", shift="1"))["total"]["gross_t"]) == 0
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     ("kind", "key"),
     [("month", "2026-13"), ("dekad", "2026-03-4"), ("quarter", "2026-Q5"), ("year", "1969"),
@@ -137,6 +139,7 @@ def test_period_keys_are_checked(w: Any, kind: str, key: str) -> None:
     assert w.get(f"/mines/M1/reports/{kind}/{key}").status_code == 422
 
 
+@SQLITE_ONLY
 def test_the_pages_download_the_same_files_as_the_api_with_the_session(w: Any) -> None:
     """The buttons of the report pages use the signed-in session (the API takes tokens
     only): the same CSV, the same workbook's cells, a PDF."""

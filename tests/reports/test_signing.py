@@ -22,6 +22,7 @@ from coalwatch.reports import service
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.users import service as users
 from coalwatch.users.schemas import UserIn
+from tests.conftest import SQLITE_ONLY
 from tests.reports.test_daily import DAY, URL, fixture_day, local
 from tests.support.world import World, world
 
@@ -97,6 +98,7 @@ def test_users_sign_in_order_and_the_last_signature_submits_upward(w: World) -> 
     assert actions[-4:] == ["report.sign", "report.sign", "report.sign", "report.submit"]
 
 
+@SQLITE_ONLY
 def test_out_of_order_is_refused(w: World) -> None:
     with pytest.raises(Forbidden) as refused:
         sign_as(w, "manager1", Signer.DUTY_MINE_MANAGER)
@@ -107,6 +109,7 @@ def test_out_of_order_is_refused(w: World) -> None:
     assert again.value.code == "out_of_order"
 
 
+@SQLITE_ONLY
 def test_a_user_signs_only_in_a_role_held(w: World) -> None:
     # the chief engineer holds report:sign but is not the duty operator
     with pytest.raises(Forbidden) as refused:
@@ -114,6 +117,7 @@ def test_a_user_signs_only_in_a_role_held(w: World) -> None:
     assert refused.value.code == "wrong_role"
 
 
+@SQLITE_ONLY
 def test_without_report_sign_is_refused(w: World) -> None:
     with pytest.raises(Forbidden) as refused:
         sign_as(w, "dispatcher1", Signer.DUTY_OPERATOR)

@@ -1,5 +1,5 @@
 """Fee items 收费项目 and their rates: exact decimals, effective dates, permissions, audit;
-on SQLite and PostgreSQL."""
+on SQLite and PostgreSQL (what a request may not do, on SQLite)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy import select
 from coalwatch.audit.models import AuditEntry
 from coalwatch.settlement.models import FeeRate
 from coalwatch.storage.session import make_engine
+from tests.conftest import SQLITE_ONLY
 from tests.support.world import World, totalizer, world
 
 NOW = datetime(2026, 4, 2, 1, 0, tzinfo=UTC)
@@ -62,6 +63,7 @@ def test_rates_are_stored_exactly_as_ten_thousandths_of_a_yuan(w: World) -> None
     assert stored == 8765
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     ("rate", "reason"),
     [
@@ -87,6 +89,7 @@ def test_item_codes_are_unique_and_must_exist(w: World) -> None:
     assert missing.status_code == 404
 
 
+@SQLITE_ONLY
 def test_a_read_token_cannot_define_fees(w: World) -> None:
     read = w.token_for(None)
     assert w.post("/fee-items", {"code": "fee", "name": "费"}, token=read).status_code == 403

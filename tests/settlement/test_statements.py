@@ -1,5 +1,6 @@
-"""Monthly settlement statements 月结算单 from monitored production, on SQLite and PostgreSQL:
-the same hand-computed figures as JSON, CSV, XLSX and PDF.
+"""Monthly settlement statements 月结算单 from monitored production: the same hand-computed
+figures as JSON, CSV, XLSX and PDF. The figures on SQLite and PostgreSQL; the documents made
+from them and the checks of a request's month and mine on SQLite.
 
 The fixture month is March 2026 (Asia/Shanghai); the clock stands at 2 April, 09:00.
 
@@ -46,6 +47,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
+from tests.conftest import SQLITE_ONLY
 from tests.support.documents import pdf_text
 from tests.support.world import World, totalizer, world
 
@@ -182,6 +184,7 @@ def test_statement_shows_its_production_basis(w: World) -> None:
     assert Decimal(days["2026-03-31"]["raw_t_exact"]) == D("31.833015")
 
 
+@SQLITE_ONLY
 def test_statement_csv_has_the_same_lines_and_total(w: World) -> None:
     response = w.get("/mines/M1/statements/2026-03", format="csv")
     assert response.status_code == 200
@@ -203,6 +206,7 @@ def test_statement_csv_has_the_same_lines_and_total(w: World) -> None:
     assert (rows[-1]["item"], rows[-1]["name"], D(rows[-1]["amount"])) == ("total", "合计", TOTAL)
 
 
+@SQLITE_ONLY
 def test_statement_xlsx_has_the_same_lines_total_and_rule(w: World) -> None:
     response = w.get("/mines/M1/statements/2026-03", format="xlsx")
     assert response.status_code == 200
@@ -222,6 +226,7 @@ def test_statement_xlsx_has_the_same_lines_total_and_rule(w: World) -> None:
     assert any("rounded half-up to the fen" in text for text in texts)
 
 
+@SQLITE_ONLY
 def test_statement_pdf_prints_the_figures_with_embedded_chinese_fonts(
     w: World, tmp_path: Any
 ) -> None:
@@ -271,6 +276,7 @@ def test_org_statement_has_a_row_per_mine_and_the_sums(w: World) -> None:
     assert D(got["M2"]["raw_t_exact"]) == D(100)
 
 
+@SQLITE_ONLY
 def test_org_statement_documents(w: World, tmp_path: Any) -> None:
     sheet = load_workbook(
         io.BytesIO(w.get("/orgs/C1/statements/2026-03", format="xlsx").content)
@@ -304,6 +310,7 @@ def test_a_month_without_production_or_rates_has_no_amount(w: World) -> None:
     assert D(s["basis"]["gross_t"]) == 0 and len(s["basis"]["days"]) == 31
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize("month", ["2026-13", "2026-00", "1969-12", "2200-01"])
 def test_months_are_checked(w: World, month: str) -> None:
     response = w.get(f"/mines/M1/statements/{month}")
@@ -311,6 +318,7 @@ def test_months_are_checked(w: World, month: str) -> None:
     assert response.json()["error"]["code"] == "invalid"
 
 
+@SQLITE_ONLY
 def test_unknown_mine_or_org_is_not_found(w: World) -> None:
     assert w.get("/mines/NOPE/statements/2026-03").status_code == 404
     assert w.get("/orgs/NOPE/statements/2026-03").status_code == 404

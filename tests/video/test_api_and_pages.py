@@ -1,5 +1,6 @@
 """Registering cameras (API and form), what is refused, and the pages: the live view,
-the playback, the pictures of an alarm. On SQLite and PostgreSQL."""
+the playback, the pictures of an alarm. On SQLite (the snapshots' storage is tested on both
+databases in test_snapshots.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.conftest import SQLITE_ONLY
 from tests.support.world import World
 from tests.video.helpers import VideoWorld
+
+# registering and showing cameras: the same on either database
+pytestmark = SQLITE_ONLY
 
 
 def _mine(video: VideoWorld) -> World:

@@ -1,4 +1,6 @@
-"""Sign-in, sessions and permissions, server side (no browser), on SQLite and PostgreSQL.
+"""Sign-in, sessions and permissions, server side (no browser). The built-in roles and the
+subtree a user sees on SQLite and PostgreSQL; the rest on SQLite (sessions and lock-out are
+tested on both databases in tests/security/test_accounts.py).
 
 The world's clock stands at 2026-03-15 12:00 in Asia/Shanghai (04:00 UTC).
 """
@@ -21,6 +23,7 @@ from coalwatch.storage.session import make_engine, make_sessionmaker, transactio
 from coalwatch.users import service as users
 from coalwatch.users.models import Role, User
 from coalwatch.users.schemas import UserIn
+from tests.conftest import SQLITE_ONLY
 from tests.security.permissions import AUTHORITY, PERMISSIONS, ROLES
 from tests.support.world import World, world
 
@@ -104,6 +107,7 @@ def test_the_migration_creates_the_builtin_roles(w: World) -> None:
         assert roles[code][1] & settled == permissions & settled, code
 
 
+@SQLITE_ONLY
 def test_pages_need_a_session_and_the_login_page_says_so(w: World) -> None:
     answer = w.client.get("/monitor", follow_redirects=False)
     assert answer.status_code == 303
@@ -111,6 +115,7 @@ def test_pages_need_a_session_and_the_login_page_says_so(w: World) -> None:
     assert "帐号" in w.client.get("/login").text
 
 
+@SQLITE_ONLY
 def test_a_new_user_must_change_the_initial_password(w: World) -> None:
     answer = login(w.client, "op1")
     assert answer.headers["location"] == "/password"
@@ -148,6 +153,7 @@ def test_a_new_user_must_change_the_initial_password(w: World) -> None:
     assert ("op1", "password.change") in _audit(w)
 
 
+@SQLITE_ONLY
 def test_five_failures_lock_the_account_for_fifteen_minutes(w: World) -> None:
     for _ in range(5):
         assert login(w.client, "admin", "wrong-password").status_code == 401
@@ -161,12 +167,14 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(w: World) -> None:
     assert actions[-1] == ("admin", "login")
 
 
+@SQLITE_ONLY
 def test_an_unknown_account_fails_like_a_wrong_password_and_is_audited(w: World) -> None:
     answer = login(w.client, "nobody", "whatever-123")
     assert answer.status_code == 401 and "用户名或密码错误" in answer.text
     assert ("nobody", "login.failed") in _audit(w)
 
 
+@SQLITE_ONLY
 def test_a_password_expires_after_ninety_days(w: World) -> None:
     w.clock.advance(days=89)
     assert login(w.client, "admin", "Admin-2026-pass").headers["location"] == "/"
@@ -175,6 +183,7 @@ def test_a_password_expires_after_ninety_days(w: World) -> None:
     assert login(w.client, "admin", "Admin-2026-pass").headers["location"] == "/password"
 
 
+@SQLITE_ONLY
 def test_every_form_needs_the_csrf_token(w: World) -> None:
     login(w.client, "admin", "Admin-2026-pass")
     alarm_free = w.client.post("/logout", follow_redirects=False)
@@ -183,6 +192,7 @@ def test_every_form_needs_the_csrf_token(w: World) -> None:
     assert forged.status_code == 403
 
 
+@SQLITE_ONLY
 def test_changing_the_password_ends_the_other_sessions(w: World) -> None:
     other = TestClient(w.client.app)
     login(w.client, "admin", "Admin-2026-pass")
@@ -214,6 +224,7 @@ def _signed_in(w: World, username: str) -> TestClient:
     return client
 
 
+@SQLITE_ONLY
 def test_writes_without_the_permission_are_refused_with_403(w: World) -> None:
     w.upload(
         "S1", [{"seq": 1, "ts": w.clock(), "type": "event", "point": "B1", "event": "power_off"}]
@@ -248,6 +259,7 @@ def test_a_user_sees_the_subtree_of_their_unit_only(w: World) -> None:
     assert "M1 矿" in region and "M2 矿" not in region
 
 
+@SQLITE_ONLY
 def test_menus_without_view_are_hidden_and_refused(w: World) -> None:
     reader = _signed_in(w, "reader")
     page = reader.get("/monitor").text
@@ -256,6 +268,7 @@ def test_menus_without_view_are_hidden_and_refused(w: World) -> None:
     assert reader.get("/system/roles").status_code == 403
 
 
+@SQLITE_ONLY
 def test_the_event_stream_takes_the_session_cookie(w: World) -> None:
     assert w.client.get("/api/v1/events?limit=1").status_code == 401
     login(w.client, "admin", "Admin-2026-pass")
@@ -264,6 +277,7 @@ def test_the_event_stream_takes_the_session_cookie(w: World) -> None:
         assert stream.headers["content-type"].startswith("text/event-stream")
 
 
+@SQLITE_ONLY
 def test_an_administrator_manages_users_and_roles(w: World) -> None:
     login(w.client, "admin", "Admin-2026-pass")
     token = _csrf(w.client, "/system/users/new")
@@ -310,6 +324,7 @@ def test_an_administrator_manages_users_and_roles(w: World) -> None:
     assert {"user.create", "role.update", "user.delete"} <= set(actions)
 
 
+@SQLITE_ONLY
 def test_nobody_grants_more_than_they_hold(w: World) -> None:
     engine = make_engine(w.url)
     sessions = make_sessionmaker(engine)

@@ -1,6 +1,7 @@
 """The configuration pages post through the services: orgs, mines, points, stations,
 capacity, plans, coefficients, thresholds, manual production, shutdowns, permits.
-On SQLite and PostgreSQL; the clock stands at 2026-03-15 12:00 in Asia/Shanghai."""
+On SQLite (the services behind the pages are tested on both databases); the clock stands
+at 2026-03-15 12:00 in Asia/Shanghai."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from fastapi.testclient import TestClient
 from coalwatch.auth.service import create_admin
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from coalwatch.wire.signing import generate_private_key, public_key_b64
+from tests.conftest import SQLITE_ONLY
 from tests.support.world import World, world
+
+# forms and pages: the same on either database
+pytestmark = SQLITE_ONLY
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """Small things a first-day user saw on the pages: capacities and settings shown as set,
 其中人工 the same in rows and totals, the realtime records in a time range with paging,
 period pickers, the password rules on the user form, why 报表审签 is empty, and the
-lock-out minutes. On SQLite and PostgreSQL; the clock stands at 2026-03-15 12:00 in
-Asia/Shanghai (04:00 UTC)."""
+lock-out minutes. On SQLite (what a page shows does not depend on the database); the clock
+stands at 2026-03-15 12:00 in Asia/Shanghai (04:00 UTC)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,12 @@ from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 
+from tests.conftest import SQLITE_ONLY
 from tests.support.world import World, totalizer
 from tests.web.test_configuration import admin
+
+# what the pages show: the same on either database
+pytestmark = SQLITE_ONLY
 
 __all__ = ["admin"]  # the signed-in administrator's fixture
 

@@ -1,5 +1,6 @@
-"""Approval workflows through the API, on SQLite and PostgreSQL: a mine's user submits, a
-different user approves or rejects. The clock stands at 2026-03-15 12:00 in Shanghai."""
+"""Approval workflows through the API, on SQLite and PostgreSQL (the rules an application is
+checked against, on SQLite): a mine's user submits, a different user approves or rejects.
+The clock stands at 2026-03-15 12:00 in Shanghai."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from coalwatch.auth.service import create_token
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+from tests.conftest import SQLITE_ONLY
 from tests.support.world import World, totalizer, world
 
 
@@ -183,6 +185,7 @@ REFUSED: list[tuple[dict[str, Any], str]] = [
 ]
 
 
+@SQLITE_ONLY
 def test_applications_that_break_the_rules_are_refused(w: World) -> None:
     for body, message in REFUSED:
         answer = w.post("/mines/M1/coefficient-applications", body)
@@ -191,6 +194,7 @@ def test_applications_that_break_the_rules_are_refused(w: World) -> None:
     assert w.ok(w.get("/coefficient-applications"))["total"] == 0
 
 
+@SQLITE_ONLY
 def test_the_rules_accept_their_edges(w: World) -> None:
     # 12 % with a site measurement; a change 15 days ago (28 Feb → 15 Mar is day 15)
     ok = w.post(
