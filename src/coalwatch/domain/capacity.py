@@ -92,7 +92,9 @@ def less_reductions(
     if approved is None:
         return None
     made = [
-        r.amount_t for r in reductions if r.effective_from.year == day.year and r.effective_from <= day
+        r.amount_t
+        for r in reductions
+        if r.effective_from.year == day.year and r.effective_from <= day
     ]
     if not made:
         return approved if approved > 0 else Fraction(0)
