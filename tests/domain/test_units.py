@@ -10,6 +10,7 @@ import pytest
 from coalwatch.domain.units import (
     fraction_to_decimal,
     kg_to_tonnes,
+    quotient_to_decimal,
     raw_units_to_tonnes,
     round_tonnes,
     tonnes_to_kg,
@@ -98,6 +99,20 @@ def test_fraction_to_decimal_on_negative_ties() -> None:
     # and positive ties go up: 5/2 → 3, 1/8 → 0.13
     assert fraction_to_decimal(Fraction(5, 2), 0) == Decimal("3")
     assert fraction_to_decimal(Fraction(1, 8), 2) == Decimal("0.13")
+
+
+@pytest.mark.parametrize(
+    ("numerator", "denominator"),
+    [(1, 3), (-5, 2), (5, 2), (-1, 8), (1, 8), (10, 20), (-10, 20), (3, -8), (0, 7), (-7, -16)],
+)
+@pytest.mark.parametrize("places", [0, 2, 3, 4])
+def test_a_quotient_rounds_as_its_fraction(numerator: int, denominator: int, places: int) -> None:
+    # terms not in lowest terms (10/20) and negative denominators (3/−8 = −0.375) round as
+    # the fraction they make: −0.375 → −0.38 (2 places), 10/20 = 0.5 → 1 (0 places)
+    exact = fraction_to_decimal(Fraction(numerator, denominator), places)
+    assert quotient_to_decimal(numerator, denominator, places) == exact
+    assert str(quotient_to_decimal(numerator * 7, denominator * 7, places)) == str(exact)
+    assert quotient_to_decimal(3, -8, 2) == Decimal("-0.38")
 
 
 def test_a_total_is_the_rounding_of_the_exact_sum_not_the_sum_of_rounded_parts() -> None:

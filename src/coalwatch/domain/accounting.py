@@ -95,9 +95,16 @@ def carried_at_most(flow_kgph: int, elapsed: timedelta) -> int:
     """The most a belt flowing at ``flow_kgph`` carries in ``elapsed`` (kg, rounded up):
     flow × (seconds + ``TIME_TOLERANCE``) / 3600 × ``PLAUSIBLE_MARGIN`` +
     ``PLAUSIBLE_SLACK_KG``."""
-    seconds = Fraction(max(_microseconds(elapsed), 0) + _microseconds(TIME_TOLERANCE), 1_000_000)
-    kg = Fraction(flow_kgph) * seconds / 3600 * PLAUSIBLE_MARGIN
-    return -(-kg.numerator // kg.denominator) + PLAUSIBLE_SLACK_KG
+    microseconds = max(_microseconds(elapsed), 0) + _TOLERANCE_US
+    # the exact product as one integer quotient, rounded up (every reading of a batch
+    # is judged: no fraction built)
+    numerator = flow_kgph * microseconds * PLAUSIBLE_MARGIN.numerator
+    return -(-numerator // _CARRIED_DENOMINATOR) + PLAUSIBLE_SLACK_KG
+
+
+_TOLERANCE_US = TIME_TOLERANCE // timedelta(microseconds=1)
+#: microseconds in an hour × the margin's denominator
+_CARRIED_DENOMINATOR = 3600 * 1_000_000 * PLAUSIBLE_MARGIN.denominator
 
 
 def implausible(

@@ -82,18 +82,23 @@ def reduced_annual(
     changes: Sequence[CapacityChange], reductions: Sequence[Reduction], day: date
 ) -> Fraction | None:
     """A in force on ``day``: the approved value less that year's reductions made by then."""
-    approved = approved_annual(changes, day)
+    return less_reductions(approved_annual(changes, day), reductions, day)
+
+
+def less_reductions(
+    approved: Fraction | None, reductions: Sequence[Reduction], day: date
+) -> Fraction | None:
+    """``reduced_annual`` from A as approved on ``day``."""
     if approved is None:
         return None
-    reduced = sum(
-        (
-            r.amount_t
-            for r in reductions
-            if r.effective_from.year == day.year and r.effective_from <= day
-        ),
-        Fraction(0),
-    )
-    return max(approved - reduced, Fraction(0))
+    made = [
+        r.amount_t
+        for r in reductions
+        if r.effective_from.year == day.year and r.effective_from <= day
+    ]
+    if not made:
+        return approved if approved > 0 else Fraction(0)
+    return max(approved - sum(made, Fraction(0)), Fraction(0))
 
 
 def daily_capacity(annual: Fraction) -> Fraction:
@@ -102,8 +107,8 @@ def daily_capacity(annual: Fraction) -> Fraction:
 
 
 def monthly_capacity(annual: Fraction) -> Fraction:
-    """M = D × 30 月生产能力."""
-    return daily_capacity(annual) * DAYS_PER_MONTH
+    """M = D × 30 月生产能力 (A × 30 / 330 in one step: the same exact value)."""
+    return Fraction(annual.numerator * DAYS_PER_MONTH, annual.denominator * DAYS_PER_YEAR)
 
 
 def hourly_capacity(annual: Fraction) -> Fraction:

@@ -58,10 +58,16 @@ def round_tonnes(value: Decimal | Fraction) -> Decimal:
 
 def fraction_to_decimal(value: Fraction, places: int) -> Decimal:
     """Round an exact fraction half-up (away from zero on ties) to ``places`` decimals."""
-    scale = 10**places
-    numerator = abs(value.numerator) * scale
-    quotient, remainder = divmod(numerator, value.denominator)
-    if 2 * remainder >= value.denominator:
+    return quotient_to_decimal(value.numerator, value.denominator, places)
+
+
+def quotient_to_decimal(numerator: int, denominator: int, places: int) -> Decimal:
+    """``fraction_to_decimal`` of numerator / denominator (any non-zero denominator, the
+    two need not be coprime), without building the fraction: what a table of many
+    figures rounds."""
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    quotient, remainder = divmod(abs(numerator) * 10**places, denominator)
+    if 2 * remainder >= denominator:
         quotient += 1
-    sign = -1 if value < 0 else 1
-    return Decimal(sign * quotient).scaleb(-places)
+    return Decimal(-quotient if numerator < 0 else quotient).scaleb(-places)

@@ -113,14 +113,24 @@ class _Accounting:
     #: readings whose flow was out of range and left out: seq → the flow as sent
     dropped_flows: dict[int, str] = field(default_factory=dict)
 
+    #: each instant's hour: (local start, UTC start), computed once per batch
+    hours: dict[datetime, tuple[datetime, datetime]] = field(default_factory=dict)
+
+    def _hour(self, ts: datetime) -> tuple[datetime, datetime]:
+        found = self.hours.get(ts)
+        if found is None:
+            local = period_start(ts, Period.HOUR, self.tz)
+            found = self.hours[ts] = (local, local.astimezone(UTC))
+        return found
+
     def hour_of(self, ts: datetime) -> datetime:
-        return period_start(ts, Period.HOUR, self.tz).astimezone(UTC)
+        return self._hour(ts)[1]
 
     def add(self, point_id: int, ts: datetime, kg: int) -> None:
         if kg == 0:
             return
-        hour = period_start(ts, Period.HOUR, self.tz)
-        key = (point_id, hour.astimezone(UTC))
+        hour, utc = self._hour(ts)
+        key = (point_id, utc)
         day, measured, manual = self.deltas.get(key, (hour.date(), 0, 0))
         self.deltas[key] = (day, measured + kg, manual)
         self.added[key[1]] = self.added.get(key[1], 0) + kg

@@ -33,6 +33,7 @@ from coalwatch.domain.units import (
     RAW_UNITS_PER_T,
     fraction_to_decimal,
     kg_to_tonnes,
+    quotient_to_decimal,
     round_tonnes,
 )
 from coalwatch.errors import Invalid, NotFound
@@ -68,18 +69,24 @@ class Yardstick:
     changes: tuple[rules.CapacityChange, ...]
     reductions: tuple[rules.Reduction, ...]
     plans: dict[date, rules.Plan]
-    #: ``annual`` of each day asked for (a mine's yardstick serves many batches)
+    #: ``annual`` and ``approved`` of each day asked for (a mine's yardstick serves many
+    #: batches)
     _annual: dict[date, Fraction | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _approved: dict[date, Fraction | None] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
     def annual(self, day: date) -> Fraction | None:
         if day not in self._annual:
-            self._annual[day] = rules.reduced_annual(self.changes, self.reductions, day)
+            self._annual[day] = rules.less_reductions(self.approved(day), self.reductions, day)
         return self._annual[day]
 
     def approved(self, day: date) -> Fraction | None:
-        return rules.approved_annual(self.changes, day)
+        if day not in self._approved:
+            self._approved[day] = rules.approved_annual(self.changes, day)
+        return self._approved[day]
 
     def plan(self, period: Period, day: date) -> Decimal | None:
         plan = self.plans.get(day.replace(day=1))
@@ -124,29 +131,46 @@ class _Measure:
 
     @functools.cached_property
     def _fields(self) -> dict[str, Any]:
+        """The figure's fields: ``rules.capacity_ratio`` and ``rules.overproduction`` of
+        raw / RAW_UNITS_PER_T tonnes, computed on integer numerators and denominators
+        (a province's table rounds thousands of them; the same exact values)."""
         measured, manual, raw = self.sums
-        raw_t = Fraction(raw, RAW_UNITS_PER_T)
-        ratio = rules.capacity_ratio(raw_t, self.plan, self.capacity)
-        excess = rules.overproduction(raw_t, self.capacity)
+        capacity, approved, plan = self.capacity, self.approved, self.plan
+        ratio = excess = None
+        if plan:
+            by_n, by_d = plan.as_integer_ratio()
+        elif capacity:
+            by_n, by_d = capacity.numerator, capacity.denominator
+        else:
+            by_n = 0
+        if by_n:
+            ratio = quotient_to_decimal(raw * by_d, RAW_UNITS_PER_T * by_n, RATIO_PLACES)
+        if capacity is not None:
+            over_n = raw * capacity.denominator - capacity.numerator * RAW_UNITS_PER_T
+            if over_n > 0:
+                excess = quotient_to_decimal(over_n, RAW_UNITS_PER_T * capacity.denominator, 3)
         return dict(
             gross_t=kg_to_tonnes(measured + manual),
-            raw_t=round_tonnes(raw_t),
+            raw_t=quotient_to_decimal(raw, RAW_UNITS_PER_T, 3),
             manual_t=kg_to_tonnes(manual),
-            capacity_t=None if self.capacity is None else round_tonnes(self.capacity),
-            approved_capacity_t=None if self.approved is None else round_tonnes(self.approved),
-            plan_t=None if self.plan is None else round_tonnes(self.plan),
-            ratio=None if ratio is None else fraction_to_decimal(ratio, RATIO_PLACES),
+            capacity_t=None if capacity is None else round_tonnes(capacity),
+            approved_capacity_t=None if approved is None else round_tonnes(approved),
+            plan_t=None if plan is None else round_tonnes(plan),
+            ratio=ratio,
             over=excess is not None,
-            excess_t=None if excess is None else round_tonnes(excess),
+            excess_t=excess,
         )
 
 
 def _measure(sums: Sums, yardstick: Yardstick, period: Period, day: date) -> _Measure:
     annual = yardstick.annual(day)
     approved = yardstick.approved(day)
+    capacity = None if annual is None else rules.period_capacity(annual, period)
+    if approved is annual:  # no reduction: the same figure
+        return _Measure(sums, capacity, capacity, yardstick.plan(period, day))
     return _Measure(
         sums,
-        None if annual is None else rules.period_capacity(annual, period),
+        capacity,
         None if approved is None else rules.period_capacity(approved, period),
         yardstick.plan(period, day),
     )
@@ -269,24 +293,42 @@ def _sum_measures(measures: Sequence[_Measure]) -> _Measure:
         return measures[0]  # and its figure, computed once
     # none: zero production, and neither capacity nor plan to compare it with
     measured = manual = raw = 0
-    capacity: Fraction | None = None
-    approved: Fraction | None = None
-    planned = Fraction(0)
+    capacities: list[Fraction] = []
+    approvals: list[Fraction] = []
+    planned: list[Fraction | Decimal] = []
     any_plan = any(m.plan is not None for m in measures)
     for m in measures:
         measured += m.sums[0]
         manual += m.sums[1]
         raw += m.sums[2]
         if m.capacity is not None:
-            capacity = m.capacity if capacity is None else capacity + m.capacity
+            capacities.append(m.capacity)
         if m.approved is not None:
-            approved = m.approved if approved is None else approved + m.approved
+            approvals.append(m.approved)
         if any_plan:
             part = m.plan if m.plan is not None else m.capacity
             if part is not None:
-                planned += Fraction(part)
-    plan = fraction_to_decimal(planned, 7) if any_plan else None
-    return _Measure((measured, manual, raw), capacity, approved, plan)
+                planned.append(part)
+    plan = fraction_to_decimal(_exact_sum(planned), 7) if any_plan else None
+    return _Measure(
+        (measured, manual, raw),
+        _exact_sum(capacities) if capacities else None,
+        _exact_sum(approvals) if approvals else None,
+        plan,
+    )
+
+
+def _exact_sum(values: Sequence[Fraction | Decimal]) -> Fraction:
+    """The exact sum of many fractions: numerators added per denominator (a province's
+    capacities have a few denominators), then one fraction per denominator."""
+    by_denominator: dict[int, int] = {}
+    for value in values:
+        numerator, denominator = value.as_integer_ratio()
+        by_denominator[denominator] = by_denominator.get(denominator, 0) + numerator
+    return sum(
+        (Fraction(n, d) for d, n in by_denominator.items()),
+        Fraction(0),
+    )
 
 
 def _items(buckets: Sequence[datetime], measures: Sequence[_Measure]) -> list[PeriodFigure]:

@@ -98,13 +98,23 @@ class TotalizerRecord(_Record):
     @classmethod
     def _drop_bad_flow(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            data = {k: v for k, v in data.items() if k != "dropped_flow"}
-            if data.get("flow_tph") is not None:
+            if "dropped_flow" in data:
+                data = {k: v for k, v in data.items() if k != "dropped_flow"}
+            flow = data.get("flow_tph")
+            if flow is not None and not _plain_flow(flow):
                 try:
-                    _flow.validate_python(data["flow_tph"])
+                    _flow.validate_python(flow)
                 except ValidationError:
-                    return {**data, "flow_tph": None, "dropped_flow": str(data["flow_tph"])[:40]}
+                    return {**data, "flow_tph": None, "dropped_flow": str(flow)[:40]}
         return data
+
+
+def _plain_flow(value: Any) -> bool:
+    """A flow ``Flow`` surely accepts as it is: a finite Decimal (as JSON numbers with a
+    fraction are parsed) or an int, within its range. Anything else is validated."""
+    if type(value) is Decimal:
+        return value.is_finite() and 0 <= value <= MAX_FLOW_TPH
+    return type(value) is int and 0 <= value <= MAX_FLOW_TPH
 
 
 class TripRecord(_Record):
@@ -205,13 +215,20 @@ MAX_DEPTH = 32
 
 
 def _depth_exceeds(data: Any, limit: int) -> bool:
-    stack = [(data, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item
+    """Whether an array or object lies deeper than ``limit`` (the body at 1): level by
+    level, the containers only."""
+    level = [data]
+    depth = 1
+    while level:
         if depth > limit:
             return True
-        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+        level = [
+            child
+            for item in level
+            for child in (item.values() if type(item) is dict else item)
+            if type(child) is dict or type(child) is list
+        ]
+        depth += 1
     return False
 
 
