@@ -15,10 +15,11 @@ import re
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import URL, make_url
 
 from coalwatch.errors import CoalwatchError
@@ -244,14 +245,24 @@ def pg_dump(
     snapshot: str | None = None,
     *,
     lock_wait_ms: int = 60_000,
+    exclude_data: Sequence[str] = (),
+    data_of: str | None = None,
 ) -> None:
     """``pg_dump --format=custom`` of the center's schema, in the exported ``snapshot``
     (the one the figures were computed in) when given; it fails rather than wait longer
-    than ``lock_wait_ms`` for a table another transaction holds."""
+    than ``lock_wait_ms`` for a table another transaction holds.
+
+    ``exclude_data``: tables of the schema dumped without their rows; ``data_of``: only
+    the rows of that one table of the schema (``--data-only``)."""
+    if data_of is None:
+        what = [f"--schema={database.schema}"]
+        what += [f"--exclude-table-data={_qualified(database, t)}" for t in exclude_data]
+    else:
+        what = ["--data-only", f"--table={_qualified(database, data_of)}"]
     command = [
         str(tool),
         "--format=custom",
-        f"--schema={database.schema}",
+        *what,
         f"--file={target}",
         f"--lock-wait-timeout={lock_wait_ms}",
         "--no-password",
@@ -262,11 +273,17 @@ def pg_dump(
     _run(command, database, "pg_dump")
 
 
-def pg_restore(tool: Path, database: PgDatabase, dump: Path) -> None:
+def _qualified(database: PgDatabase, table: str) -> str:
+    """A pg_dump pattern that matches exactly that table of the center's schema."""
+    return f'"{database.schema}"."{table}"'
+
+
+def pg_restore(tool: Path, database: PgDatabase, dump: Path, *, data_only: bool = False) -> None:
     """Everything in ``dump`` into the database, in one transaction: all or nothing."""
     _run(
         [
             str(tool),
+            *(["--data-only"] if data_only else []),
             f"--dbname={database.dbname}",
             "--no-owner",
             "--no-privileges",
@@ -286,11 +303,22 @@ def pg_list(tool: Path, dump: Path) -> str:
 
 
 def pg_restore_schema(
-    engine: Engine, tool: Path, database: PgDatabase, dump: Path, source: str, aside: str
+    engine: Engine,
+    tool: Path,
+    database: PgDatabase,
+    dump: Path,
+    source: str,
+    aside: str,
+    *,
+    data: Sequence[Path] = (),
+    finish: Callable[[Connection, str], None] | None = None,
 ) -> None:
     """Restore a dump of schema ``source`` into the database under the target's schema
-    name (``database.schema``). A target schema already there is renamed to ``aside``
-    and dropped only once the restore has succeeded; on failure it is put back."""
+    name (``database.schema``), then the rows of the ``data`` dumps (``--data-only`` of
+    tables of that schema), then ``finish`` (given the restored schema's name before it
+    is renamed) in the transaction that renames it. A target schema already there is
+    renamed to ``aside`` and dropped only once all of it has succeeded; on failure it is
+    put back."""
     target = database.schema
     with engine.connect() as connection:
         schemas = set(connection.scalars(text("SELECT nspname FROM pg_namespace")).all())
@@ -305,7 +333,11 @@ def pg_restore_schema(
             connection.execute(text(f'ALTER SCHEMA "{target}" RENAME TO "{aside}"'))
     try:
         pg_restore(tool, database, dump)
+        for rows in data:
+            pg_restore(tool, database, rows, data_only=True)
         with engine.begin() as connection:
+            if finish is not None:
+                finish(connection, source)
             if source != target:
                 connection.execute(text(f'ALTER SCHEMA "{source}" RENAME TO "{target}"'))
             if moved:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -44,9 +45,13 @@ def _mine(session: Session, code: str, zone: str, at: datetime) -> MineFigures:
     )
 
 
-def compute(session: Session, at: datetime) -> Figures:
+def compute(
+    session: Session, at: datetime, known: Mapping[str, Mapping[str, int]] | None = None
+) -> Figures:
+    """The figures at ``at``; ``known``: the rows of partitions that are not counted
+    again (closed months whose change mark says they are as when they were counted)."""
     head = repository.audit_head(session)
-    rows = repository.row_counts(session)
+    rows = repository.row_counts(session, known)
     return Figures(
         at=at,
         mines={

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, inspect, or_, select, table
+from sqlalchemy import Connection, func, inspect, or_, select, table, text
 from sqlalchemy.orm import Session
 
 from coalwatch.audit.checkpoints import Checkpoint
 from coalwatch.audit.models import AuditCheckpoint, AuditEntry
 from coalwatch.backups.models import BackupEntry
-from coalwatch.partitions.models import RawArchive
+from coalwatch.partitions.models import RawArchive, RawChangeEpoch, RawMonthChange
 from coalwatch.storage.base import Base
 from coalwatch.storage.models import Mine
 
@@ -33,15 +34,73 @@ def existing_tables(session: Session) -> set[str]:
     return set(inspect(session.connection()).get_table_names())
 
 
-def row_counts(session: Session) -> dict[str, int]:
-    """Rows per table of the models (the tables this database has), but the ledger."""
+def row_counts(
+    session: Session, known: Mapping[str, Mapping[str, int]] | None = None
+) -> dict[str, int]:
+    """Rows per table of the models (the tables this database has), but the ledger.
+
+    ``known``: per partitioned table, partitions whose rows are known already (closed
+    months, unchanged since they were counted): only its other partitions are counted."""
     present = existing_tables(session)
     counts = {}
     for name in sorted(Base.metadata.tables):
         if name in NOT_COUNTED or name not in present:
             continue
-        counts[name] = int(session.scalar(select(func.count()).select_from(table(name))) or 0)
+        parts = (known or {}).get(name)
+        if parts:
+            counts[name] = sum(parts.values()) + sum(
+                count_rows(session, p) for p in partitions_of(session, name) if p not in parts
+            )
+        else:
+            counts[name] = count_rows(session, name)
     return counts
+
+
+def count_rows(session: Session, name: str) -> int:
+    return int(session.scalar(select(func.count()).select_from(table(name))) or 0)
+
+
+def partitions_of(session: Session, name: str) -> list[str]:
+    """The partitions attached to table ``name`` (PostgreSQL)."""
+    return list(
+        session.scalars(
+            text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = CAST(:t AS regclass) ORDER BY c.relname"
+            ),
+            {"t": name},
+        )
+    )
+
+
+def ensure_change_epoch(session: Session) -> None:
+    """The change epoch's row, if a database emptied by hand lost it (PostgreSQL)."""
+    session.execute(
+        text(
+            f"INSERT INTO {RawChangeEpoch.__tablename__} (id, epoch) VALUES (1, :epoch) "
+            "ON CONFLICT (id) DO NOTHING"
+        ),
+        {"epoch": str(uuid.uuid4())},
+    )
+
+
+def change_epoch(session: Session) -> str | None:
+    return session.scalar(select(RawChangeEpoch.epoch).where(RawChangeEpoch.id == 1))
+
+
+def renew_change_epoch(connection: Connection, schema: str) -> None:
+    """A new change epoch in ``schema`` (a restored one), if it has the table."""
+    name = f'"{schema}".{RawChangeEpoch.__tablename__}'
+    if connection.scalar(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": name}):
+        connection.execute(text(f"UPDATE {name} SET epoch = :epoch"), {"epoch": str(uuid.uuid4())})
+
+
+def month_changes(session: Session) -> dict[tuple[str, datetime], int]:
+    """(table, month start) -> rows changed after that month had ended."""
+    rows = session.execute(
+        select(RawMonthChange.table_name, RawMonthChange.month_start, RawMonthChange.changes)
+    )
+    return {(str(t), m): int(c) for t, m, c in rows}
 
 
 def holds_data(session: Session) -> bool:

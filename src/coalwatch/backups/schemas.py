@@ -61,6 +61,21 @@ class ArchivedMonth(BaseModel):
     rows: int
 
 
+class MonthFile(BaseModel):
+    """The data of one closed month of a raw table, dumped to a file of its own in the
+    backup directory (``pg_dump --data-only`` of the month's partition). Later backups
+    name the same file while the month's change ``mark`` is unchanged."""
+
+    table: str
+    #: YYYY-MM (UTC)
+    month: str
+    file_name: str
+    size_bytes: int
+    sha256: str
+    rows: int
+    mark: str
+
+
 class Manifest(BaseModel):
     """Written next to each backup file as ``<file>.json``."""
 
@@ -86,6 +101,9 @@ class Manifest(BaseModel):
     #: the raw months the backup relies on their archive files for (in the archive
     #: directory, coalwatch.partitions): restore them beside the backup
     raw_archives: list[ArchivedMonth] = []
+    #: PostgreSQL: the closed raw months whose data is in month files beside the backup
+    #: and not in its main file; a restore loads them after it
+    raw_months: list[MonthFile] = []
 
 
 class BackupOut(BaseModel):

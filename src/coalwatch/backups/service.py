@@ -10,6 +10,9 @@ later backups are re-inserted from their manifests (:func:`sync_ledger`).
 On PostgreSQL the raw months past the retention are archived to files and dropped
 (coalwatch.partitions): a backup holds the rollups, the configuration and the raw
 months still in the database, and its manifest names the archive files of the others.
+The rows of each closed raw month are dumped once to a month file of their own beside
+the backups and named by every later backup while the month is unchanged
+(coalwatch.backups.months); the main file holds the rest.
 
 Backups are made by the command line, by the schedule (every ``backup_interval_days``)
 and after a password or parameter change (the audit log says which changed; the job
@@ -38,7 +41,7 @@ from coalwatch.adapters import dumps
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.backups import figures as fingerprint
-from coalwatch.backups import repository
+from coalwatch.backups import months, repository
 from coalwatch.backups.models import BackupEntry
 from coalwatch.backups.schemas import (
     ArchivedMonth,
@@ -46,6 +49,7 @@ from coalwatch.backups.schemas import (
     Figures,
     Kind,
     Manifest,
+    MonthFile,
     PruneResult,
     RestoreResult,
     Trigger,
@@ -138,11 +142,13 @@ class _Facts:
     raw_archives: tuple[ArchivedMonth, ...] = ()
 
 
-def _facts(session: Session, at: datetime) -> _Facts:
+def _facts(
+    session: Session, at: datetime, known: dict[str, dict[str, int]] | None = None
+) -> _Facts:
     head = repository.audit_head(session)
     revision = MigrationContext.configure(session.connection()).get_current_revision()
     return _Facts(
-        fingerprint.compute(session, at),
+        fingerprint.compute(session, at, known),
         revision,
         None if head is None else head[0],
         repository.newest_checkpoint(session),
@@ -202,21 +208,39 @@ def _dump_sqlite(url: str, partial: Path, now: datetime) -> _Facts:
 
 
 def _dump_postgres(
-    engine: Engine, partial: Path, now: datetime, lock_wait: timedelta
-) -> tuple[_Facts, str]:
-    """pg_dump in the snapshot the figures are computed in: both see the same rows."""
+    engine: Engine, directory: Path, name: str, partial: Path, now: datetime, lock_wait: timedelta
+) -> tuple[_Facts, str, list[MonthFile]]:
+    """pg_dump in the snapshot the figures are computed in: both see the same rows.
+
+    Each closed raw month goes to a month file of its own (a kept backup's when its
+    change mark is unchanged, else a new one), and its rows are not dumped in the main
+    file nor counted again for the figures."""
     database = dumps.pg_database(engine.url)
     wait_ms = max(1, int(lock_wait.total_seconds() * 1000))
+    reuse = months.reusable(directory, manifests(directory))
+    with transaction(make_sessionmaker(engine)) as session:
+        if months.marked(session):
+            repository.ensure_change_epoch(session)
     with engine.connect() as connection:
         major = _server_major(connection.dialect.server_version_info)
         tool = dumps.pg_tool("pg_dump", major)
         connection.execution_options(isolation_level="REPEATABLE READ")
         with connection.begin():
             connection.execute(text(f"SET LOCAL lock_timeout = {wait_ms}"))
-            snapshot = connection.scalar(text("SELECT pg_export_snapshot()"))
+            snapshot = str(connection.scalar(text("SELECT pg_export_snapshot()")))
             try:
                 with Session(bind=connection) as session:
-                    facts = _facts(session, now)
+                    closed = months.closed(session, now)
+                    rows = {
+                        c.partition: reuse[c.key].rows
+                        if c.key in reuse
+                        else repository.count_rows(session, c.partition)
+                        for c in closed
+                    }
+                    known: dict[str, dict[str, int]] = {}
+                    for c in closed:
+                        known.setdefault(c.table, {})[c.partition] = rows[c.partition]
+                    facts = _facts(session, now, known)
             except OperationalError as exc:
                 if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
                     raise
@@ -224,8 +248,45 @@ def _dump_postgres(
                     f"a table is locked by another transaction (a migration?) for longer "
                     f"than {lock_wait.total_seconds():g} s; try again when it has finished"
                 ) from exc
-            dumps.pg_dump(tool, database, partial, str(snapshot), lock_wait_ms=wait_ms)
-    return facts, database.schema
+            raw_months: list[MonthFile] = []
+            written: list[Path] = []
+            try:
+                for c in closed:
+                    if c.key in reuse:
+                        raw_months.append(reuse[c.key])
+                        continue
+                    month_name = months.file_name(name, c.partition)
+                    final = directory / month_name
+                    part = directory / f"{month_name}.partial"
+                    written += [part, final]
+                    dumps.pg_dump(
+                        tool, database, part, snapshot, lock_wait_ms=wait_ms, data_of=c.partition
+                    )
+                    raw_months.append(
+                        MonthFile(
+                            table=c.table,
+                            month=f"{c.month:%Y-%m}",
+                            file_name=month_name,
+                            size_bytes=part.stat().st_size,
+                            sha256=dumps.sha256_of(part),
+                            rows=rows[c.partition],
+                            mark=c.mark,
+                        )
+                    )
+                    os.replace(part, final)
+                dumps.pg_dump(
+                    tool,
+                    database,
+                    partial,
+                    snapshot,
+                    lock_wait_ms=wait_ms,
+                    exclude_data=[c.partition for c in closed],
+                )
+            except BaseException:
+                for path in written:
+                    path.unlink(missing_ok=True)
+                raise
+    return facts, database.schema, raw_months
 
 
 def _server_major(version: tuple[int | str, ...] | None) -> int:
@@ -245,11 +306,14 @@ def create(url: str, policy: Policy, trigger: Trigger, by: str, now: datetime) -
         final = directory / name
         partial = directory / f"{name}.partial"
         schema: str | None = None
+        raw_months: list[MonthFile] = []
         try:
             if kind == "sqlite":
                 facts = _dump_sqlite(url, partial, now)
             else:
-                facts, schema = _dump_postgres(engine, partial, now, policy.lock_wait)
+                facts, schema, raw_months = _dump_postgres(
+                    engine, directory, name, partial, now, policy.lock_wait
+                )
             size, sha256 = partial.stat().st_size, dumps.sha256_of(partial)
             os.replace(partial, final)
         finally:
@@ -269,6 +333,7 @@ def create(url: str, policy: Policy, trigger: Trigger, by: str, now: datetime) -
             figures=facts.figures,
             figures_sha256=fingerprint.digest(facts.figures),
             raw_archives=list(facts.raw_archives),
+            raw_months=raw_months,
         )
         write_manifest(directory, manifest)
         with transaction(make_sessionmaker(engine)) as session:
@@ -343,6 +408,13 @@ def check(manifest: Manifest, backup: Path) -> None:
         raise BackupCorrupt(
             f"{backup.name} is damaged: its SHA-256 differs from the manifest's; not used"
         )
+    for month in manifest.raw_months:
+        path = backup.parent / month.file_name
+        what = f"the month file {month.file_name} ({month.table} {month.month}) of {backup.name}"
+        if not path.is_file():
+            raise BackupCorrupt(f"{what} is missing from {backup.parent}: the backup is not whole")
+        if dumps.sha256_of(path) != month.sha256:
+            raise BackupCorrupt(f"{what} is damaged: its SHA-256 differs from the manifest's")
 
 
 def _record(session: Session, directory: Path, manifest: Manifest) -> BackupEntry:
@@ -489,6 +561,8 @@ def _restore_postgres(engine: Engine, manifest: Manifest, backup: Path, now: dat
             backup,
             source,
             aside=f"{database.schema}_before_restore_{now.astimezone(UTC):%Y%m%d%H%M%S}",
+            data=[backup.parent / m.file_name for m in manifest.raw_months],
+            finish=repository.renew_change_epoch,
         )
     except dumps.SchemaTaken as exc:
         raise Conflict(exc.message) from exc
@@ -588,6 +662,12 @@ def verify(file: Path) -> tuple[Manifest, list[str]]:
         contents = dumps.pg_list(tool, backup)
         tables = sum(1 for line in contents.splitlines() if " TABLE DATA " in line)
         checked.append(f"{tool.name} {dumps.tool_major(tool)} reads it: {tables} tables of data")
+        for month in manifest.raw_months:
+            dumps.pg_list(tool, backup.parent / month.file_name)
+        if manifest.raw_months:
+            checked.append(
+                f"{len(manifest.raw_months)} month files: SHA-256 matches, {tool.name} reads them"
+            )
     return manifest, checked
 
 
@@ -604,6 +684,7 @@ def prune(session: Session, policy: Policy, by: str, now: datetime) -> PruneResu
     newest = max(live, key=lambda e: (e.created_at, e.id))
     cutoff = now - policy.retention
     pruned, kept = [], []
+    month_files: set[tuple[Path, str]] = set()
     for entry in sorted(live, key=lambda e: e.created_at):
         if entry is newest or entry.created_at >= cutoff:
             kept.append(entry.file_name)
@@ -615,8 +696,10 @@ def prune(session: Session, policy: Policy, by: str, now: datetime) -> PruneResu
                 manifest = read_manifest(manifest_path)
                 manifest.pruned_at, manifest.pruned_by = now.astimezone(UTC), by
                 write_manifest(directory, manifest)
+                month_files.update((directory, m.file_name) for m in manifest.raw_months)
         entry.pruned_at, entry.pruned_by = now, by
         pruned.append(entry.file_name)
+    _prune_month_files(month_files)
     if pruned:
         audit.record(
             session,
@@ -628,6 +711,17 @@ def prune(session: Session, policy: Policy, by: str, now: datetime) -> PruneResu
             at=now,
         )
     return PruneResult(pruned=pruned, kept=kept)
+
+
+def _prune_month_files(candidates: set[tuple[Path, str]]) -> None:
+    """Delete the month files of pruned backups that no kept backup names."""
+    needed = {
+        directory: months.named(m for m in manifests(directory) if m.pruned_at is None)
+        for directory in {d for d, _ in candidates}
+    }
+    for directory, name in candidates:
+        if name not in needed[directory]:
+            (directory / name).unlink(missing_ok=True)
 
 
 # -- the schedule ---------------------------------------------------------------------

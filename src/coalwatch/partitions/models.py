@@ -34,3 +34,26 @@ class RawArchive(Base):
     last_id: Mapped[int | None] = mapped_column(BigInteger)
     archived_at: Mapped[datetime] = mapped_column(UTCDateTime)
     archived_by: Mapped[str] = mapped_column(String(200))
+
+
+class RawMonthChange(Base):
+    """How many rows of a month of a raw table were inserted, updated or deleted after
+    that month had ended (a late record, an increment corrected, a deletion), kept on
+    PostgreSQL by statement triggers on the partitioned tables (migration 0038). With
+    :class:`RawChangeEpoch` it is the month's change mark: a backup reuses the dump of a
+    closed month while its mark is unchanged (coalwatch.backups.months)."""
+
+    __tablename__ = "raw_month_changes"
+    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    month_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    changes: Mapped[int] = mapped_column(BigInteger)
+
+
+class RawChangeEpoch(Base):
+    """One row: a random value renewed when the counts of :class:`RawMonthChange` stop
+    telling this database's history apart from another's (a restore brings back older
+    counts, which later changes would count up to again; a TRUNCATE of a raw table)."""
+
+    __tablename__ = "raw_change_epoch"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    epoch: Mapped[str] = mapped_column(String(36))

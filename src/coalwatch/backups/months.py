@@ -1,0 +1,97 @@
+"""The closed raw months of a PostgreSQL backup: each is dumped once to a month file.
+
+A month partition of a raw table (coalwatch.storage.partitioning) is *closed* when its
+month ended more than :data:`GRACE` before the backup. A backup dumps a closed month's
+rows to a file of their own (``pg_dump --data-only`` of the partition, in the backup's
+snapshot) and leaves them out of its main file; the next backup names the same file
+while the month's change mark is unchanged, and dumps the month again when it changed.
+
+The mark is ``<epoch>:<changes>``: ``changes`` counts the rows of the month inserted,
+updated or deleted after the month had ended (``raw_month_changes``, kept by triggers
+in the transaction that changes them, migration 0038), ``epoch`` is a random value a
+restore renews (the restored counts would otherwise count up again to marks of files
+holding other rows). Both are read in the backup's snapshot, like the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from coalwatch.backups import repository
+from coalwatch.backups.schemas import Manifest, MonthFile
+from coalwatch.partitions import repository as partitions
+from coalwatch.partitions.models import RawChangeEpoch, RawMonthChange
+from coalwatch.storage.partitioning import next_month
+
+#: a month is closed this long after its end: the triggers count a change by the
+#: database's clock at the start of its transaction, so a transaction begun before the
+#: month ended, or a center clock ahead of the database's, is not missed
+GRACE = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    table: str
+    month: datetime
+    partition: str
+    mark: str
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.table, f"{self.month:%Y-%m}", self.mark)
+
+
+def marked(session: Session) -> bool:
+    """Whether this database keeps change marks (PostgreSQL, migrated to 0038)."""
+    tables = {RawMonthChange.__tablename__, RawChangeEpoch.__tablename__}
+    return session.get_bind().dialect.name == "postgresql" and tables <= (
+        repository.existing_tables(session)
+    )
+
+
+def closed(session: Session, now: datetime) -> list[Closed]:
+    """The closed month partitions with their change marks (none without marks)."""
+    if not marked(session):
+        return []
+    epoch = repository.change_epoch(session)
+    if epoch is None:
+        return []
+    changes = repository.month_changes(session)
+    return [
+        Closed(
+            part.table, part.month, part.name, f"{epoch}:{changes.get((part.table, part.month), 0)}"
+        )
+        for part in partitions.parts(session)
+        if part.attached and part.month is not None and next_month(part.month) + GRACE <= now
+    ]
+
+
+def reusable(directory: Path, kept: Iterable[Manifest]) -> dict[tuple[str, str, str], MonthFile]:
+    """The month files the kept backups name that are still in ``directory`` whole (by
+    size: a reused file is not read again; ``backup verify`` checks its SHA-256), by
+    (table, month, mark)."""
+    found: dict[tuple[str, str, str], MonthFile] = {}
+    for manifest in kept:
+        if manifest.pruned_at is not None:
+            continue
+        for month in manifest.raw_months:
+            path = directory / month.file_name
+            if path.is_file() and path.stat().st_size == month.size_bytes:
+                found[(month.table, month.month, month.mark)] = month
+    return found
+
+
+def file_name(backup: str, partition: str) -> str:
+    """The month file a backup writes for a partition, named after the backup."""
+    stem, dot, extension = backup.rpartition(".")
+    return f"{stem}.{partition}{dot}{extension}"
+
+
+def named(kept: Iterable[Manifest]) -> set[str]:
+    """The month files the manifests name."""
+    return {month.file_name for manifest in kept for month in manifest.raw_months}
