@@ -244,8 +244,8 @@ def app_routes(s: Site) -> set[tuple[str, str]]:
     return found
 
 
-def test_every_route_is_in_the_matrix(s: Site) -> None:
-    routes = app_routes(s)
+def test_every_route_is_in_the_matrix(matrix_site: Site) -> None:
+    routes = app_routes(matrix_site)
     missing = sorted(routes - ROUTES.keys())
     stale = sorted(ROUTES.keys() - routes)
     assert not missing, f"routes without an entry in ROUTES (add what they need): {missing}"
@@ -254,9 +254,9 @@ def test_every_route_is_in_the_matrix(s: Site) -> None:
 
 @pytest.mark.parametrize(("route", "who"), cells(sorted(ROUTES)))
 def test_each_caller_gets_the_answer_the_rules_give(
-    s: Site, route: tuple[str, str], who: Who
+    matrix_site: Site, route: tuple[str, str], who: Who
 ) -> None:
-    check_cell(s, route, who)
+    check_cell(matrix_site, route, who)
 
 
 #: a sample of the matrix, again on PostgreSQL (reads, writes, pages, scope)
