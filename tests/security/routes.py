@@ -972,6 +972,9 @@ ROUTES.update(
         ("POST", "/reports/summaries/{mine}/{kind}/{period}/regenerate"): Rule(
             perms("report:view", any_of=("report:write", "report:sign")), form={}
         ),
+        ("GET", "/reports/summaries/{mine}/{kind}/{period}/document.{fmt}"): Rule(
+            perms("report:view"), path="/reports/summaries/M1/month/2026-03/document.xlsx"
+        ),
         ("POST", "/routines/{mine}/record"): Rule(
             perms("ledger:view", "ledger:write"),
             form={

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, Response
@@ -24,6 +25,7 @@ from coalwatch.web.exports import csv_response, file_response
 from coalwatch.web.formats import CSV
 
 router = APIRouter(tags=["reports"])
+Report = TypeVar("Report")
 MinePath = Annotated[str, Path(max_length=64)]
 Day = Annotated[
     str,
@@ -87,13 +89,31 @@ def daily(
 
 def daily_answer(report: DailyReport, format: str) -> DailyReport | Response:
     """The report in ``format``: the API's answer, and the pages' downloads."""
-    name = documents.daily_filename(report)
+    return document_answer(
+        report,
+        format,
+        documents.daily_filename(report),
+        documents.daily_xlsx,
+        documents.daily_pdf,
+        documents.daily_html,
+    )
+
+
+def document_answer(
+    report: Report,
+    format: str,
+    name: str,
+    xlsx: Callable[[Report], bytes],
+    pdf: Callable[[Report], bytes],
+    html: Callable[[Report], str],
+) -> Report | Response:
+    """A report (or summary) as XLSX, PDF or printable HTML, else itself (JSON)."""
     if format == "xlsx":
-        return file_response(f"{name}.xlsx", documents.daily_xlsx(report), XLSX)
+        return file_response(f"{name}.xlsx", xlsx(report), XLSX)
     if format == "pdf":
-        return file_response(f"{name}.pdf", documents.daily_pdf(report), PDF)
+        return file_response(f"{name}.pdf", pdf(report), PDF)
     if format == "html":
-        return HTMLResponse(documents.daily_html(report))
+        return HTMLResponse(html(report))
     return report
 
 
@@ -154,13 +174,14 @@ def period_answer(report: PeriodReport, format: str) -> PeriodReport | Response:
     name = documents.period_filename(report)
     if format == "csv":
         return csv_response(name, documents.PERIOD_CSV_HEADER, documents.period_csv(report))
-    if format == "xlsx":
-        return file_response(f"{name}.xlsx", documents.period_xlsx(report), XLSX)
-    if format == "pdf":
-        return file_response(f"{name}.pdf", documents.period_pdf(report), PDF)
-    if format == "html":
-        return HTMLResponse(documents.period_html(report))
-    return report
+    return document_answer(
+        report,
+        format,
+        name,
+        documents.period_xlsx,
+        documents.period_pdf,
+        documents.period_html,
+    )
 
 
 @router.get(

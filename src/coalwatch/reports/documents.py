@@ -16,9 +16,9 @@ from coalwatch.adapters.documents import (
     xlsx_bytes,
 )
 from coalwatch.domain.acceptance import UNACCEPTED_MARK
-from coalwatch.domain.reports import SIGNER_LABELS, SIGNING_ORDER
+from coalwatch.domain.reports import SIGNER_LABELS, SIGNING_ORDER, Signer
 from coalwatch.production.schemas import Figure
-from coalwatch.reports.schemas import DailyReport, PeriodReport, PeriodRow
+from coalwatch.reports.schemas import DailyReport, PeriodReport, PeriodRow, SignatureOut
 
 RATIO_FORMAT = "0.00%"
 FIGURE_HEADER = [
@@ -37,6 +37,24 @@ def figure_cells(f: Figure) -> list[Cell]:
     return [f.gross_t, f.raw_t, f.manual_t, f.capacity_t, f.plan_t, f.ratio]
 
 
+def signature_table(
+    signatures: Sequence[SignatureOut], order: Sequence[Signer], tz: ZoneInfo
+) -> Table:
+    """审阅签字: a row per signer in ``order``, the signer and time where signed."""
+    sigs = {s.role: s for s in signatures}
+    return Table(
+        header=["签字 Signature", "签字人 Signer", "时间 Signed at"],
+        rows=[
+            [
+                f"{SIGNER_LABELS[role]} 审阅签字",
+                sigs[role].signer if role in sigs else None,
+                sigs[role].signed_at.astimezone(tz) if role in sigs else None,
+            ]
+            for role in order
+        ],
+    )
+
+
 def daily_filename(report: DailyReport) -> str:
     return f"daily-{report.mine}-{report.date.isoformat()}-r{report.revision}"
 
@@ -51,7 +69,6 @@ def _local(report: DailyReport) -> ZoneInfo:
 
 def daily_xlsx(report: DailyReport) -> bytes:
     tz = _local(report)
-    sigs = {s.role: s for s in report.signatures}
     sheet = Sheet(
         title="监测日报表",
         heading=[
@@ -140,17 +157,7 @@ def daily_xlsx(report: DailyReport) -> bytes:
                 or [["无 None"]],
                 formats={4: TONNES_FORMAT},
             ),
-            Table(
-                header=["签字 Signature", "签字人 Signer", "时间 Signed at"],
-                rows=[
-                    [
-                        f"{SIGNER_LABELS[role]} 审阅签字",
-                        sigs[role].signer if role in sigs else None,
-                        sigs[role].signed_at.astimezone(tz) if role in sigs else None,
-                    ]
-                    for role in SIGNING_ORDER
-                ],
-            ),
+            signature_table(report.signatures, SIGNING_ORDER, tz),
         ],
         widths=[22, 24, 16, 16, 16, 16, 16, 12],
     )

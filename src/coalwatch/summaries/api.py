@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 
-from coalwatch.adapters.documents import PDF, XLSX
-from coalwatch.reports.api import DAILY_CONTENT
+from coalwatch.reports.api import DAILY_CONTENT, document_answer
 from coalwatch.reports.schemas import DailyFormat
 from coalwatch.summaries import documents, service
 from coalwatch.summaries.schemas import ReceivedSummaryList, SummaryReport, SummarySignIn
 from coalwatch.web.context import Ctx
-from coalwatch.web.exports import file_response
 
 router = APIRouter(tags=["summaries"])
 
@@ -41,13 +39,7 @@ def get_summary(
 def summary_answer(report: SummaryReport, format: str) -> SummaryReport | Response:
     """The summary in ``format``: the API's answer, and the page's downloads."""
     name = documents.filename(report)
-    if format == "xlsx":
-        return file_response(f"{name}.xlsx", documents.xlsx(report), XLSX)
-    if format == "pdf":
-        return file_response(f"{name}.pdf", documents.pdf(report), PDF)
-    if format == "html":
-        return HTMLResponse(documents.html(report))
-    return report
+    return document_answer(report, format, name, documents.xlsx, documents.pdf, documents.html)
 
 
 @router.post(

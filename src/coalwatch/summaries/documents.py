@@ -17,7 +17,13 @@ from coalwatch.adapters.documents import (
 )
 from coalwatch.domain.reports import SIGNER_LABELS
 from coalwatch.domain.summaries import SIGNERS, SummaryKind
-from coalwatch.reports.documents import FIGURE_FORMATS, FIGURE_HEADER, figure_cells, marked_label
+from coalwatch.reports.documents import (
+    FIGURE_FORMATS,
+    FIGURE_HEADER,
+    figure_cells,
+    marked_label,
+    signature_table,
+)
 from coalwatch.summaries.schemas import SummaryReport
 
 
@@ -36,7 +42,6 @@ def _signers(report: SummaryReport) -> list[tuple[str, str, object]]:
 
 def xlsx(report: SummaryReport) -> bytes:
     tz = ZoneInfo(report.timezone)
-    sigs = {s.role: s for s in report.signatures}
     tables = []
     if report.total is not None:
         rows: list[Sequence[Cell]] = [
@@ -105,17 +110,7 @@ def xlsx(report: SummaryReport) -> bytes:
             or [["无 None"]],
             formats={6: TONNES_FORMAT},
         ),
-        Table(
-            header=["签字 Signature", "签字人 Signer", "时间 Signed at"],
-            rows=[
-                [
-                    f"{SIGNER_LABELS[role]} 审阅签字",
-                    sigs[role].signer if role in sigs else None,
-                    sigs[role].signed_at.astimezone(tz) if role in sigs else None,
-                ]
-                for role in SIGNERS[SummaryKind(report.kind)]
-            ],
-        ),
+        signature_table(report.signatures, SIGNERS[SummaryKind(report.kind)], tz),
     ]
     sheet = Sheet(
         title=report.title,
