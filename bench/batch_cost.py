@@ -396,7 +396,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(machine())
     for backend in backends(args.backend):
-        profile = cProfile.Profile() if args.profile or args.profile_out else None
+        profile = (
+            cProfile.Profile(time.process_time) if args.profile or args.profile_out else None
+        )
         try:
             run_backend(backend, args.mines, args.rounds, profile)
         except BenchError as exc:
