@@ -95,9 +95,11 @@ def carried_at_most(flow_kgph: int, elapsed: timedelta) -> int:
     """The most a belt flowing at ``flow_kgph`` carries in ``elapsed`` (kg, rounded up):
     flow × (seconds + ``TIME_TOLERANCE``) / 3600 × ``PLAUSIBLE_MARGIN`` +
     ``PLAUSIBLE_SLACK_KG``."""
-    seconds = Fraction(max(_microseconds(elapsed), 0) + _microseconds(TIME_TOLERANCE), 1_000_000)
-    kg = Fraction(flow_kgph) * seconds / 3600 * PLAUSIBLE_MARGIN
-    return -(-kg.numerator // kg.denominator) + PLAUSIBLE_SLACK_KG
+    microseconds = max(_microseconds(elapsed), 0) + _microseconds(TIME_TOLERANCE)
+    # in integers, exactly: kg = flow × µs × margin / (10⁶ × 3600), rounded up
+    numerator = flow_kgph * microseconds * PLAUSIBLE_MARGIN.numerator
+    denominator = 1_000_000 * 3600 * PLAUSIBLE_MARGIN.denominator
+    return -(-numerator // denominator) + PLAUSIBLE_SLACK_KG
 
 
 def implausible(
