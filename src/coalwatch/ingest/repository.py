@@ -8,10 +8,11 @@ from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, exists, insert, or_, select, text, update
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from coalwatch.integrity.models import SignedBatch
+from coalwatch.storage.connections import connection_of
 from coalwatch.storage.models import (
     Mine,
     Org,
@@ -60,12 +61,18 @@ class _Rows(Generic[T]):
         attrs = self.mapper.column_attrs
         self.keys = tuple(attr.key for attr in attrs)
         self.columns = tuple(attr.columns[0] for attr in attrs)
+        self.primary_key = tuple(self.columns.index(c) for c in self.mapper.primary_key)
 
     def make(self, row: Sequence[Any], start: int) -> tuple[T, int]:
+        """The object of the columns from ``start`` in ``row``, and where they end: what
+        ``make_transient_to_detached`` makes of an object with every column set."""
         end = start + len(self.keys)
+        values = row[start:end]
         instance = self.mapper.class_manager.new_instance()
-        instance.__dict__.update(zip(self.keys, row[start:end], strict=True))
-        make_transient_to_detached(instance)
+        instance.__dict__.update(zip(self.keys, values, strict=True))
+        instance_state(instance).key = self.mapper.identity_key_from_primary_key(
+            [values[i] for i in self.primary_key]
+        )
         return instance, end
 
 
@@ -147,7 +154,8 @@ def save_point_states(session: Session, points: Sequence[Point], received_at: da
     beside the ORM: the objects stay as the database now holds them, nothing to flush."""
     if not points:
         return
-    connection = session.connection()  # not ``core``: what it would flush is what this writes
+    # not ``core``: what it would flush is what this writes
+    connection = connection_of(session)
     if connection.dialect.name == "postgresql":
         # one statement with the points as arrays (an executemany runs a pipeline)
         connection.execute(
@@ -214,7 +222,7 @@ def insert_records(session: Session, rows: list[dict[str, Any]]) -> None:
         # Core, not the ORM bulk path: the ORM leaves out None values and starts a
         # new executemany whenever the set of non-None columns changes from one row
         # to the next (~70 statements, ~70 round trips for a batch of 500 mixed records)
-        connection = session.connection()
+        connection = connection_of(session)
         if connection.dialect.name == "postgresql":
             # COPY, in the session's transaction: ~1.5-2x the rows/s of executemany
             driver: Any = connection.connection.driver_connection
