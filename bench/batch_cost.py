@@ -27,7 +27,7 @@ time per batch, batches/s (one thread), the round trips to the database per batc
 signature, parse (envelope + records), ingest (accounting, SQL), alarm engine,
 commit; and, for comparison, the CPU of one round of the timed rules
 (``alarms.engine.tick``, run every 10 s by the background jobs) over the same
-mines. ``--profile`` runs the timed rounds under cProfile instead and prints
+mines. ``--profile`` runs the timed rounds under cProfile (CPU time) instead and prints
 the functions with the most time (``--profile-out FILE`` keeps the stats).
 
 Run: ``.venv/bin/python bench/batch_cost.py [--backend sqlite|postgresql|both]
@@ -397,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(machine())
     for backend in backends(args.backend):
-        profile = cProfile.Profile() if args.profile or args.profile_out else None
+        profile = cProfile.Profile(time.process_time) if args.profile or args.profile_out else None
         try:
             run_backend(backend, args.mines, args.rounds, profile)
         except BenchError as exc:

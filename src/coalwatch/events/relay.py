@@ -50,6 +50,10 @@ SEND_BATCH = 500
 POLL_S = 0.5
 
 
+#: the notifications of one send, in the order queued
+_NOTIFY_ALL = "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload"
+
+
 def uses_relay(database_url: str) -> bool:
     """Whether the database can carry events between processes (PostgreSQL)."""
     return make_url(database_url).get_backend_name() == "postgresql"
@@ -86,6 +90,8 @@ class PgRelay:
         self._timeout = connect_timeout_s
         self._broker = broker
         self.origin = f"{os.getpid()}:{secrets.token_hex(4)}"
+        #: how this process's own notifications begin (``_send`` puts the origin first)
+        self._own = json.dumps({"o": self.origin}, separators=(",", ":"))[:-1] + ","
         self._numbers = itertools.count(1)
         #: payloads to send; None asks the sender to wake the listener and stop
         self._outbox: queue.SimpleQueue[str | None] = queue.SimpleQueue()
@@ -179,6 +185,8 @@ class PgRelay:
                 self._stop.wait(1.0)
 
     def _heard(self, payload: str) -> None:
+        if payload.startswith(self._own):
+            return  # this process published it already (told without parsing it)
         try:
             body = json.loads(payload)
             if body.get("o") == self.origin:
@@ -214,11 +222,9 @@ class PgRelay:
                         connection = psycopg.connect(
                             self._conninfo, autocommit=True, connect_timeout=self._timeout
                         )
-                    # one transaction: one commit for the lot, delivered in this order
-                    with connection.transaction(), connection.cursor() as cursor:
-                        cursor.executemany(
-                            "SELECT pg_notify(%s, %s)", [(self.channel, p) for p in payloads]
-                        )
+                    # one statement (its own transaction) for the lot, delivered in order:
+                    # one round trip, where a transaction around an executemany took three
+                    connection.execute(_NOTIFY_ALL, (self.channel, payloads))
                     if failing:
                         log.info("sending to the other center processes again")
                         failing = False

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, exists, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, insert, or_, select, text, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from coalwatch.integrity.models import SignedBatch
+from coalwatch.storage.connections import connection_of
 from coalwatch.storage.models import (
     Mine,
     Org,
@@ -22,6 +24,8 @@ from coalwatch.storage.models import (
 )
 from coalwatch.storage.session import core
 
+T = TypeVar("T")
+
 
 def station_for_update(session: Session, code: str) -> Station | None:
     """The station row, locked for this transaction: one batch of a station at a time."""
@@ -30,27 +34,69 @@ def station_for_update(session: Session, code: str) -> Station | None:
 
 def station_for_batch(session: Session, code: str) -> tuple[Station, Mine, Org, bool] | None:
     """The station row, locked as ``station_for_update`` does (its row only), read with
-    its mine, the mine's org and whether it has gaps (``gaps_of``) in one query."""
-    row = session.execute(_STATION_FOR_BATCH, {"code": code}).first()
-    return None if row is None else (row[0], row[1], row[2], bool(row[3]))
+    its mine, the mine's org and whether it has gaps (``gaps_of``) in one query.
 
+    Read as plain rows (Core) and returned as detached objects (``_Rows``), not through
+    the ORM's loading: values to read, written back by the batch with Core statements
+    (``save_station_state``). Each batch reads them afresh, so several batches of a
+    station in one transaction each see what the one before wrote."""
+    row = core(session).execute(_STATION_FOR_BATCH, {"code": code}).first()
+    if row is None:
+        return None
+    station, rest = _STATION.make(row, 0)
+    mine, rest = _MINE.make(row, rest)
+    org, rest = _ORG.make(row, rest)
+    return station, mine, org, bool(row[rest])
+
+
+class _Rows(Generic[T]):
+    """A model's columns in a Core select, and the detached object made of them: as the
+    ORM loads one (values straight into the instance, no history), without its layers.
+    Every column is read, so no attribute is left to load (a detached object would
+    refuse to)."""
+
+    def __init__(self, model: type[T]) -> None:
+        self.model = model
+        self.mapper = sa_inspect(model)
+        attrs = self.mapper.column_attrs
+        self.keys = tuple(attr.key for attr in attrs)
+        self.columns = tuple(attr.columns[0] for attr in attrs)
+        self.primary_key = tuple(self.columns.index(c) for c in self.mapper.primary_key)
+
+    def make(self, row: Sequence[Any], start: int) -> tuple[T, int]:
+        """The object of the columns from ``start`` in ``row``, and where they end: what
+        ``make_transient_to_detached`` makes of an object with every column set."""
+        end = start + len(self.keys)
+        values = row[start:end]
+        instance = self.mapper.class_manager.new_instance()
+        instance.__dict__.update(zip(self.keys, values, strict=True))
+        instance_state(instance).key = self.mapper.identity_key_from_primary_key(
+            [values[i] for i in self.primary_key]
+        )
+        return instance, end
+
+
+_STATION, _MINE, _ORG, _POINT = _Rows(Station), _Rows(Mine), _Rows(Org), _Rows(Point)
 
 # The statements run for every batch are built once, here: building a statement costs
 # more than running a small one (SQLAlchemy caches the SQL, not the statement objects).
 _STATION_FOR_BATCH = (
     select(
-        Station,
-        Mine,
-        Org,
+        *_STATION.columns,
+        *_MINE.columns,
+        *_ORG.columns,
         exists().where(StationGap.station_id == Station.id).label("has_gaps"),
     )
     .join(Mine, Mine.id == Station.mine_id)
     .join(Org, Org.id == Mine.org_id)
     .where(Station.code == bindparam("code"))
-    .with_for_update(of=Station)
+    .with_for_update(of=Station.__table__)
 )
 _POINTS_OF_MINE = select(Point).where(Point.mine_id == bindparam("mine_id")).order_by(Point.id)
-_POINTS_OF_MINE_LOCKED = _POINTS_OF_MINE.with_for_update()
+_POINT_ROWS = (
+    select(*_POINT.columns).where(Point.mine_id == bindparam("mine_id")).order_by(Point.id)
+)
+_POINT_ROWS_LOCKED = _POINT_ROWS.with_for_update()
 _GAPS_OF = (
     select(StationGap.seq_from, StationGap.seq_to)
     .where(StationGap.station_id == bindparam("station_id"))
@@ -66,12 +112,10 @@ def points_for_batch(session: Session, mine_id: int) -> dict[str, Point]:
     """The mine's points, locked for this transaction (in id order: no deadlock), as a
     batch reads them: its totalizer readings change their state. SQLite has one writer at
     a time already (``BEGIN IMMEDIATE``)."""
-    statement = (
-        _POINTS_OF_MINE_LOCKED
-        if session.get_bind().dialect.name == "postgresql"
-        else _POINTS_OF_MINE
-    )
-    return {p.code: p for p in session.scalars(statement, {"mine_id": mine_id})}
+    connection = core(session)
+    statement = _POINT_ROWS_LOCKED if connection.dialect.name == "postgresql" else _POINT_ROWS
+    points = (_POINT.make(row, 0)[0] for row in connection.execute(statement, {"mine_id": mine_id}))
+    return {p.code: p for p in points}
 
 
 _POINT_STATE = ("last_total_ts", "last_total_seq", "last_total_kg", "last_flow_kgph")
@@ -88,6 +132,20 @@ def _state_update(table: Any, columns: tuple[str, ...]) -> Any:
 
 _UPDATE_POINTS = _state_update(Point.__table__, (*_POINT_STATE, "last_sample_received_at"))
 _UPDATE_STATION = _state_update(Station.__table__, _STATION_STATE)
+_UPDATE_POINTS_PG = text(
+    """
+UPDATE points SET
+    last_total_ts = u.last_total_ts, last_total_seq = u.last_total_seq,
+    last_total_kg = u.last_total_kg, last_flow_kgph = u.last_flow_kgph,
+    last_sample_received_at = :received_at
+FROM unnest(
+    CAST(:ids AS integer[]), CAST(:last_total_ts AS timestamptz[]),
+    CAST(:last_total_seq AS bigint[]), CAST(:last_total_kg AS bigint[]),
+    CAST(:last_flow_kgph AS bigint[])
+) AS u(id, last_total_ts, last_total_seq, last_total_kg, last_flow_kgph)
+WHERE points.id = u.id
+"""
+)
 
 
 def save_point_states(session: Session, points: Sequence[Point], received_at: datetime) -> None:
@@ -95,6 +153,21 @@ def save_point_states(session: Session, points: Sequence[Point], received_at: da
     ``ingest.service._move_last``) and when they last sent a sample, in one statement,
     beside the ORM: the objects stay as the database now holds them, nothing to flush."""
     if not points:
+        return
+    # not ``core``: what it would flush is what this writes
+    connection = connection_of(session)
+    if connection.dialect.name == "postgresql":
+        # one statement with the points as arrays (an executemany runs a pipeline)
+        connection.execute(
+            _UPDATE_POINTS_PG,
+            {
+                "ids": [point.id for point in points],
+                "received_at": received_at,
+                **{name: [getattr(point, name) for point in points] for name in _POINT_STATE},
+            },
+        )
+        for point in points:
+            set_committed_value(point, "last_sample_received_at", received_at)
         return
     rows = [
         {
@@ -104,8 +177,7 @@ def save_point_states(session: Session, points: Sequence[Point], received_at: da
         }
         for point in points
     ]
-    # not ``core``: what it would flush is what this writes
-    session.connection().execute(_UPDATE_POINTS, rows)
+    connection.execute(_UPDATE_POINTS, rows)
     for point in points:
         set_committed_value(point, "last_sample_received_at", received_at)
 
@@ -150,7 +222,7 @@ def insert_records(session: Session, rows: list[dict[str, Any]]) -> None:
         # Core, not the ORM bulk path: the ORM leaves out None values and starts a
         # new executemany whenever the set of non-None columns changes from one row
         # to the next (~70 statements, ~70 round trips for a batch of 500 mixed records)
-        connection = session.connection()
+        connection = connection_of(session)
         if connection.dialect.name == "postgresql":
             # COPY, in the session's transaction: ~1.5-2x the rows/s of executemany
             driver: Any = connection.connection.driver_connection

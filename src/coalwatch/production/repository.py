@@ -26,6 +26,7 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -69,6 +70,36 @@ def _upsert_statement(dialect: str, table: Any, keys: tuple[str, ...]) -> Any:
     )
 
 
+#: PostgreSQL: both rollups in one statement (arrays of the rows, one round trip, no
+#: executemany pipeline); the hourly rows in the data-modifying CTE, run to completion
+_ADD_TO_ROLLUPS_PG = text(
+    """
+WITH hourly AS (
+    INSERT INTO hourly_production
+        (mine_id, point_id, hour_start, local_day, measured_kg, manual_kg)
+    SELECT :mine_id, u.point_id, u.hour_start, u.local_day, u.measured_kg, u.manual_kg
+    FROM unnest(
+        CAST(:h_point AS integer[]), CAST(:h_hour AS timestamptz[]), CAST(:h_day AS date[]),
+        CAST(:h_measured AS bigint[]), CAST(:h_manual AS bigint[])
+    ) AS u(point_id, hour_start, local_day, measured_kg, manual_kg)
+    ON CONFLICT (mine_id, point_id, hour_start) DO UPDATE SET
+        measured_kg = hourly_production.measured_kg + excluded.measured_kg,
+        manual_kg = hourly_production.manual_kg + excluded.manual_kg
+    RETURNING 1
+)
+INSERT INTO daily_production (mine_id, point_id, local_day, measured_kg, manual_kg)
+SELECT :mine_id, u.point_id, u.local_day, u.measured_kg, u.manual_kg
+FROM unnest(
+    CAST(:d_point AS integer[]), CAST(:d_day AS date[]),
+    CAST(:d_measured AS bigint[]), CAST(:d_manual AS bigint[])
+) AS u(point_id, local_day, measured_kg, manual_kg)
+ON CONFLICT (mine_id, point_id, local_day) DO UPDATE SET
+    measured_kg = daily_production.measured_kg + excluded.measured_kg,
+    manual_kg = daily_production.manual_kg + excluded.manual_kg
+"""
+)
+
+
 def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> None:
     """Add production to the hourly and daily rollups (in the caller's transaction)."""
     hourly: list[dict[str, Any]] = []
@@ -89,6 +120,27 @@ def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> None:
         sums = daily.setdefault((point_id, local_day), [0, 0])
         sums[0] += measured
         sums[1] += manual
+    if not hourly:
+        return
+    connection = core(session)
+    if connection.dialect.name == "postgresql":
+        days = sorted(daily.items())
+        connection.execute(
+            _ADD_TO_ROLLUPS_PG,
+            {
+                "mine_id": mine_id,
+                "h_point": [row["point_id"] for row in hourly],
+                "h_hour": [row["hour_start"] for row in hourly],
+                "h_day": [row["local_day"] for row in hourly],
+                "h_measured": [row["measured_kg"] for row in hourly],
+                "h_manual": [row["manual_kg"] for row in hourly],
+                "d_point": [p for (p, _), _ in days],
+                "d_day": [d for (_, d), _ in days],
+                "d_measured": [m for _, (m, _) in days],
+                "d_manual": [n for _, (_, n) in days],
+            },
+        )
+        return
     _upsert(session, HourlyProduction, hourly, ("mine_id", "point_id", "hour_start"))
     _upsert(
         session,

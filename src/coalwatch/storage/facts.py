@@ -38,6 +38,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
+from coalwatch.storage.connections import connection_of
+
 T = TypeVar("T")
 
 #: the tables whose rows are cached facts
@@ -112,7 +114,7 @@ def committed(tables: Iterable[str]) -> None:
 def cached(session: Session, key: Hashable, tables: frozenset[str], load: Callable[[], T]) -> T:
     """The value ``load()`` reads from ``tables``, from this process's cache when it holds
     it (see the module's rules)."""
-    connection = session.connection()
+    connection = connection_of(session)
     info = connection.info
     store = _stores.get(connection.engine)
     if store is None or info.get(_WROTE, _EMPTY) & tables:

@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from coalwatch.storage import facts
+from coalwatch.storage.connections import connection_of
 from coalwatch.storage.files import private_dir, private_sqlite
 
 log = logging.getLogger("coalwatch.storage")
@@ -216,7 +217,7 @@ def core(session: Session) -> Connection:
     ORM's execution layers, which cost more than a small statement itself."""
     if session.new or session.deleted or session.dirty:
         session.flush()
-    return session.connection()
+    return connection_of(session)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
