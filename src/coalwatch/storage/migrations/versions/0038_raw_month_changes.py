@@ -1,7 +1,7 @@
 """change marks of the raw months, for backups that dump each closed month once
 
 Revision ID: 0038
-Revises: 0029
+Revises: 0037
 Create Date: 2026-12-06 16:30:00.000000
 
 - ``raw_month_changes``: per raw table and month (UTC), how many rows were inserted,
@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0038"
-down_revision: str | None = "0029"
+down_revision: str | None = "0037"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
