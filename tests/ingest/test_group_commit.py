@@ -136,8 +136,9 @@ def failing_commits(
     healed = threading.Event()
 
     @event.listens_for(factory, "before_commit")
-    def _refuse(_session: Session) -> None:
-        if not healed.is_set():
+    def _refuse(session: Session) -> None:
+        # the transaction's commit (a savepoint's release runs the same hook)
+        if not healed.is_set() and not session.in_nested_transaction():
             raise error
 
     return factory, healed
@@ -145,9 +146,13 @@ def failing_commits(
 
 def test_a_failed_commit_fails_every_batch_of_the_group_and_keeps_nothing(w: World) -> None:
     sessions, healed = failing_commits(state(w).sessions, RuntimeError("the disk is full"))
-    committer = Committer(sessions, None, w.clock, wait_s=5.0, max_batches=3)
+    heard: list[Event] = []
+    broker = Broker()
+    broker.listen(heard.append)
+    committer = Committer(sessions, broker, w.clock, wait_s=5.0, max_batches=3)
+    late = w.clock() - timedelta(minutes=10)  # an alarm, never told: it was not kept
     futures = [
-        committer.submit(upload(w, "S1", range(1, 3))),
+        committer.submit(upload(w, "S1", range(1, 3), sent_at=late)),
         committer.submit(upload(w, "S2", range(1, 3))),
         committer.submit(upload(w, "S1", range(3, 4))),
     ]
@@ -156,6 +161,7 @@ def test_a_failed_commit_fails_every_batch_of_the_group_and_keeps_nothing(w: Wor
             future.result(timeout=60)
     assert stored(w) == []
     assert (committer.groups, committer.batches) == (0, 0)
+    assert heard == []
     healed.set()
     answer = committer.submit(upload(w, "S1", range(1, 3))).result(timeout=60)
     assert answer.acked_seq == 2 and not answer.gaps  # nothing of the failed group stayed
@@ -179,9 +185,10 @@ def test_answered_only_after_the_commit_and_a_full_queue_is_refused(w: World) ->
     committing, release = threading.Event(), threading.Event()
 
     @event.listens_for(factory, "after_commit")
-    def _hold(_session: Session) -> None:
-        committing.set()
-        assert release.wait(60)
+    def _hold(session: Session) -> None:
+        if not session.in_nested_transaction():
+            committing.set()
+            assert release.wait(60)
 
     committer = Committer(factory, None, w.clock, wait_s=0.0, max_batches=1, queue_size=1)
     first = committer.submit(upload(w, "S1", range(1, 3)))
@@ -202,9 +209,10 @@ def test_a_full_queue_is_answered_503_with_retry_after(w: World) -> None:
     committing, release = threading.Event(), threading.Event()
 
     @event.listens_for(factory, "before_commit")
-    def _hold(_session: Session) -> None:
-        committing.set()
-        assert release.wait(60)
+    def _hold(session: Session) -> None:
+        if not session.in_nested_transaction():
+            committing.set()
+            assert release.wait(60)
 
     app_state = state(w)
     previous = app_state.committer
@@ -244,3 +252,17 @@ def test_uploads_over_http_share_groups(w: World) -> None:
     assert committer is not None and committer.batches == 3
     with state(w).sessions() as session:
         assert session.scalar(select(func.count()).select_from(Record)) == 3
+
+
+def test_several_lanes_keep_each_stations_order(w: World) -> None:
+    committer = Committer(state(w).sessions, None, w.clock, lanes=3, wait_s=0.0, max_batches=2)
+    futures = [
+        committer.submit(upload(w, station, range(first, first + 2)))
+        for first in (1, 3, 5)
+        for station in ("S1", "S2", "S3")
+    ]
+    answers = [f.result(timeout=60) for f in futures]
+    assert [a.acked_seq for a in answers] == [2, 2, 2, 4, 4, 4, 6, 6, 6]
+    assert not any(a.gaps or a.duplicates for a in answers)
+    committer.stop()
+    assert stored(w, "S2") == [1, 2, 3, 4, 5, 6]

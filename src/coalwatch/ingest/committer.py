@@ -1,8 +1,9 @@
 """Group commit of station batches: many uploads, one transaction, one durable commit.
 
-Every upload of the process (HTTP and MQTT) is put on a bounded queue; one committer
-thread takes what is queued (up to ``max_batches`` batches and ``max_bytes`` of bodies,
-waiting at most ``wait_s`` for more once it holds one), ingests each batch with
+Every upload of the process (HTTP and MQTT) is put on a bounded queue; a committer
+thread (one per lane; a station's batches always take the same lane) takes what is
+queued (up to ``max_batches`` batches and ``max_bytes`` of bodies, waiting at most
+``wait_s`` for more once it holds one), ingests each batch with
 ``service.ingest_batch`` in ONE transaction and commits once. Each upload is answered
 only after that commit, with exactly what it would have been answered alone.
 
@@ -17,6 +18,7 @@ only after that commit, with exactly what it would have been answered alone.
 - The database unavailable (cannot connect, lost connection, pool time-out): every
   batch of the group, and every one queued behind it, gets that error (the API answers
   503 ``database_unavailable``), at once rather than one group's time-out after another.
+  A statement or lock time-out is one batch's error (503 as before), not the group's.
 - A full queue refuses the upload (503 ``busy`` with ``Retry-After``) rather than wait.
 - Events (alarms) are published when the group commits (``events.broker``), never for a
   batch that was rolled back.
@@ -30,10 +32,12 @@ import os
 import queue
 import threading
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -93,9 +97,13 @@ def ingest_group(
     given, its answer or the error it alone was refused with. Raises (nothing stored)
     when the group as a whole fails: the database unavailable, its commit failed, or a
     deadlock / serialization failure (``retry_alone`` tells which). ``savepoints`` False
-    is for measuring their cost only: then a refused batch may leave work behind."""
+    is for measuring their cost only: then a refused batch fails the whole group."""
     outcomes: list[Outcome | None] = [None] * len(uploads)
     order = sorted(range(len(uploads)), key=lambda i: uploads[i].station)
+    #: the events of the batches kept: a savepoint's release runs the session's
+    #: ``after_commit`` (which publishes) and its rollback ``after_rollback`` (which
+    #: drops every pending event), so each batch's events are held here meanwhile
+    kept: list[Any] = []
     with sessions() as session, session.begin():
         if broker is not None:
             attach(session, broker)
@@ -103,23 +111,29 @@ def ingest_group(
             upload = uploads[i]
             if not savepoints:
                 outcomes[i] = _ingest(session, upload, clock)
+                session.flush()
+                kept.extend(session.info.pop(PENDING, ()))
                 session.expunge_all()
                 continue
-            events = list(session.info.get(PENDING, ()))
             savepoint = session.begin_nested()
             try:
                 outcomes[i] = _ingest(session, upload, clock)
+                session.flush()
+                events = session.info.pop(PENDING, [])
                 savepoint.commit()
             except Exception as error:
                 if _group_wide(error):
                     raise
                 savepoint.rollback()
-                # the savepoint's rollback drops every pending event: keep the others'
-                session.info[PENDING] = events
+                session.info.pop(PENDING, None)
                 outcomes[i] = error
+            else:
+                kept.extend(events)
             # a fresh identity map for the next batch, as a transaction of its own had:
             # rows a rolled-back batch changed in memory are not seen by the next one
             session.expunge_all()
+        # published by the commit (after it, and only if it succeeds)
+        session.info[PENDING] = kept
     return [o for o in outcomes if o is not None]
 
 
@@ -150,17 +164,22 @@ def retry_alone(error: BaseException) -> bool:
     return code in _RETRY_ALONE
 
 
-def database_down(error: BaseException) -> bool:
-    """The database cannot be reached or did not answer in time (the API's 503)."""
-    if retry_alone(error):
+def connection_lost(error: BaseException) -> bool:
+    """The database cannot be reached (not connected, connection lost, no pooled
+    connection in time): every batch would meet it. A statement or lock time-out, which
+    the server reports itself, is one batch's (its savepoint is rolled back)."""
+    if isinstance(error, InterfaceError | PoolTimeout):
+        return True
+    if not isinstance(error, DBAPIError):
         return False
-    return isinstance(error, OperationalError | InterfaceError | PoolTimeout) or (
-        isinstance(error, DBAPIError) and error.connection_invalidated
-    )
+    if error.connection_invalidated:
+        return True
+    server_said = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return isinstance(error, OperationalError) and not server_said
 
 
 def _group_wide(error: BaseException) -> bool:
-    return retry_alone(error) or database_down(error)
+    return retry_alone(error) or connection_lost(error)
 
 
 def _after_commit() -> None:
@@ -175,8 +194,11 @@ class _Waiting:
 
 
 class Committer:
-    """The process's committer thread and its queue (started on the first upload, ended
-    after ``idle_s`` without one and by ``stop``, which drains the queue first)."""
+    """The process's committer threads ("lanes") and their queues. A station's batches
+    always go to the same lane (by its code), so they are committed in arrival order;
+    each lane's thread starts on its first upload and ends after ``idle_s`` without one,
+    or by ``stop``, which drains its queue first. More than one lane lets the database
+    round trips of one group overlap another's (one connection each)."""
 
     def __init__(
         self,
@@ -184,6 +206,7 @@ class Committer:
         broker: Broker | None,
         clock: Callable[[], datetime],
         *,
+        lanes: int = 1,
         max_batches: int = 32,
         max_bytes: int = 1024 * 1024,
         wait_s: float = 0.005,
@@ -193,16 +216,51 @@ class Committer:
         self.sessions, self.broker, self.clock = sessions, broker, clock
         self.max_batches, self.max_bytes, self.wait_s = max_batches, max_bytes, wait_s
         self.idle_s = idle_s
-        self._queue: queue.Queue[_Waiting | None] = queue.Queue(maxsize=queue_size)
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._stopping = False
+        self._lanes = [_Lane(self, max(1, queue_size // lanes)) for _ in range(lanes)]
+        self._count_lock = threading.Lock()
         #: groups committed and batches in them (for benchmarks and tests)
         self.groups = 0
         self.batches = 0
 
     def submit(self, upload: Upload) -> Future[BatchAnswer]:
         """Queue ``upload``; the future holds its answer (or error) once committed."""
+        lane = self._lanes[zlib.crc32(upload.station.encode()) % len(self._lanes)]
+        return lane.submit(upload)
+
+    async def ingest(self, upload: Upload) -> BatchAnswer:
+        """The answer to ``upload`` after its durable commit (its error raised)."""
+        return await asyncio.wrap_future(self.submit(upload))
+
+    def ingest_blocking(self, upload: Upload) -> BatchAnswer:
+        """``ingest`` for a thread that is not an event loop (MQTT)."""
+        return self.submit(upload).result()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Refuse new uploads, commit those queued, end the threads."""
+        for lane in self._lanes:
+            lane.stop()
+        deadline = time.monotonic() + timeout_s
+        for lane in self._lanes:
+            lane.join(max(0.0, deadline - time.monotonic()))
+
+    def _committed(self, batches: int) -> None:
+        with self._count_lock:
+            self.groups += 1
+            self.batches += batches
+
+
+class _Lane:
+    """One committer thread and its bounded queue."""
+
+    def __init__(self, owner: Committer, queue_size: int) -> None:
+        self.owner = owner
+        self._queue: queue.Queue[_Waiting | None] = queue.Queue(maxsize=queue_size)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._joining: threading.Thread | None = None
+
+    def submit(self, upload: Upload) -> Future[BatchAnswer]:
         waiting = _Waiting(upload)
         with self._lock:
             if self._stopping:
@@ -218,29 +276,22 @@ class Committer:
                 self._thread.start()
         return waiting.future
 
-    async def ingest(self, upload: Upload) -> BatchAnswer:
-        """The answer to ``upload`` after its durable commit (its error raised)."""
-        return await asyncio.wrap_future(self.submit(upload))
-
-    def ingest_blocking(self, upload: Upload) -> BatchAnswer:
-        """``ingest`` for a thread that is not an event loop (MQTT)."""
-        return self.submit(upload).result()
-
-    def stop(self, timeout_s: float = 30.0) -> None:
-        """Refuse new uploads, commit those queued, end the thread."""
+    def stop(self) -> None:
         with self._lock:
             self._stopping = True
-            thread = self._thread
-            if thread is not None:
+            self._joining = self._thread
+            if self._thread is not None:
                 self._queue.put(None)  # after the queued uploads (waits for room)
-        if thread is not None:
-            thread.join(timeout_s)
+
+    def join(self, timeout_s: float) -> None:
+        if self._joining is not None:
+            self._joining.join(timeout_s)
 
     def _run(self) -> None:
         stop = False
         while not stop:
             try:
-                first = self._queue.get(timeout=self.idle_s)
+                first = self._queue.get(timeout=self.owner.idle_s)
             except queue.Empty:
                 with self._lock:
                     if self._queue.empty():
@@ -263,8 +314,9 @@ class Committer:
     def _gather(self, first: _Waiting) -> tuple[list[_Waiting], bool]:
         """The group to commit, and whether the queue ended (``stop``) behind it."""
         group, size = [first], len(first.upload.body)
-        deadline = time.monotonic() + self.wait_s
-        while len(group) < self.max_batches and size < self.max_bytes:
+        deadline = time.monotonic() + self.owner.wait_s
+        owner = self.owner
+        while len(group) < owner.max_batches and size < owner.max_bytes:
             try:
                 waiting = self._queue.get_nowait()
             except queue.Empty:
@@ -283,8 +335,9 @@ class Committer:
 
     def _commit(self, group: list[_Waiting]) -> None:
         uploads = [w.upload for w in group]
+        owner = self.owner
         try:
-            outcomes = ingest_group(self.sessions, self.broker, uploads, self.clock)
+            outcomes = ingest_group(owner.sessions, owner.broker, uploads, owner.clock)
         except Exception as error:
             if retry_alone(error) and len(group) > 1:
                 log.info("a group of %d batches met a %s: each alone", len(group), error)
@@ -292,11 +345,10 @@ class Committer:
                 return
             for waiting in group:
                 waiting.future.set_exception(error)
-            if database_down(error):
+            if connection_lost(error):
                 self._refuse_queued(error)
             return
-        self.groups += 1
-        self.batches += len(group)
+        owner._committed(len(group))
         _after_commit()
         for waiting, outcome in zip(group, outcomes, strict=True):
             if isinstance(outcome, Exception):
@@ -306,13 +358,13 @@ class Committer:
 
     def _alone(self, group: list[_Waiting]) -> None:
         for waiting in sorted(group, key=lambda w: w.upload.station):
+            owner = self.owner
             try:
-                answer = ingest_alone(self.sessions, self.broker, waiting.upload, self.clock)
+                answer = ingest_alone(owner.sessions, owner.broker, waiting.upload, owner.clock)
             except Exception as error:
                 waiting.future.set_exception(error)
                 continue
-            self.groups += 1
-            self.batches += 1
+            owner._committed(1)
             _after_commit()
             waiting.future.set_result(answer)
 
