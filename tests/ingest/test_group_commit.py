@@ -180,16 +180,26 @@ def test_a_database_away_refuses_the_group_and_the_queue_at_once(w: World) -> No
     committer.stop()
 
 
-def test_answered_only_after_the_commit_and_a_full_queue_is_refused(w: World) -> None:
-    factory = sessionmaker(state(w).sessions.kw["bind"], expire_on_commit=False)
+def held_commits(
+    sessions: sessionmaker[Session], hook: str
+) -> tuple[sessionmaker[Session], threading.Event, threading.Event]:
+    """Sessions whose transaction's commit waits at ``hook`` (``before_commit``: before
+    it, ``after_commit``: done, not yet returned) until released; and the events that
+    tell it is there and release it."""
+    factory = sessionmaker(sessions.kw["bind"], expire_on_commit=False)
     committing, release = threading.Event(), threading.Event()
 
-    @event.listens_for(factory, "after_commit")
     def _hold(session: Session) -> None:
-        if not session.in_nested_transaction():
+        if not session.in_nested_transaction():  # a savepoint's release runs it too
             committing.set()
             assert release.wait(60)
 
+    event.listen(factory, hook, _hold)
+    return factory, committing, release
+
+
+def test_answered_only_after_the_commit_and_a_full_queue_is_refused(w: World) -> None:
+    factory, committing, release = held_commits(state(w).sessions, "after_commit")
     committer = Committer(factory, None, w.clock, wait_s=0.0, max_batches=1, queue_size=1)
     first = committer.submit(upload(w, "S1", range(1, 3)))
     assert committing.wait(60)
@@ -205,15 +215,7 @@ def test_answered_only_after_the_commit_and_a_full_queue_is_refused(w: World) ->
 
 
 def test_a_full_queue_is_answered_503_with_retry_after(w: World) -> None:
-    factory = sessionmaker(state(w).sessions.kw["bind"], expire_on_commit=False)
-    committing, release = threading.Event(), threading.Event()
-
-    @event.listens_for(factory, "before_commit")
-    def _hold(session: Session) -> None:
-        if not session.in_nested_transaction():
-            committing.set()
-            assert release.wait(60)
-
+    factory, committing, release = held_commits(state(w).sessions, "before_commit")
     app_state = state(w)
     previous = app_state.committer
     app_state.committer = Committer(factory, None, w.clock, wait_s=0.0, max_batches=1, queue_size=1)
