@@ -31,7 +31,10 @@ mines. ``--profile`` runs the timed rounds under cProfile (CPU time) instead and
 the functions with the most time (``--profile-out FILE`` keeps the stats).
 
 Run: ``.venv/bin/python bench/batch_cost.py [--backend sqlite|postgresql|both]
-[--mines 200] [--rounds 5] [--profile]``.
+[--mines 200] [--rounds 5] [--profile] [--group N [--no-savepoints]]``: with
+``--group N`` the timed batches go N at a time through the committer's one-transaction
+function (``ingest.committer.ingest_group``: a savepoint per batch, one commit), and
+only the per-batch line is printed.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ from coalwatch.config import Settings
 from coalwatch.events.broker import attach
 from coalwatch.ingest import repository as ingest_repository
 from coalwatch.ingest import service
+from coalwatch.alarms.models import Alarm
+from coalwatch.ingest.committer import Upload, ingest_group
 from coalwatch.storage.models import Record
 from coalwatch.storage.session import transaction
 from coalwatch.web.app import create_app
@@ -236,7 +241,14 @@ def check(answer: BatchAnswer, last_seq: int, code: str) -> None:
         raise BenchError(f"station {code}: unexpected answer {answer.model_dump()}")
 
 
-def run_backend(backend: str, mines: int, rounds: int, profile: cProfile.Profile | None) -> None:
+def run_backend(
+    backend: str,
+    mines: int,
+    rounds: int,
+    profile: cProfile.Profile | None,
+    group: int = 0,
+    savepoints: bool = True,
+) -> None:
     with fresh_database(backend, "batch_cost") as db:
         settings = Settings(
             database_url=db.url, timezone="Asia/Shanghai", jobs=False, secret_key="bench-key"
@@ -276,6 +288,22 @@ def run_backend(backend: str, mines: int, rounds: int, profile: cProfile.Profile
                         split.trips["commit"] += trips.count - n
                 check(answer, last_seq, st.code)
 
+            def send_group(members: list[SimStation], at: datetime) -> None:
+                made = [st.batch(at, rng) for st in members]
+                uploads = [
+                    Upload(st.code, body, signature, limits)
+                    for st, (body, signature, _) in zip(members, made, strict=True)
+                ]
+                now = at + timedelta(milliseconds=300)
+                with split.part("batch"):
+                    outcomes = ingest_group(
+                        state.sessions, state.broker, uploads, lambda: now, savepoints=savepoints
+                    )
+                for st, (_, _, last_seq), outcome in zip(members, made, outcomes, strict=True):
+                    if not isinstance(outcome, BatchAnswer):
+                        raise BenchError(f"station {st.code}: {outcome!r}")
+                    check(outcome, last_seq, st.code)
+
             for st in stations:  # warm-up: the first readings are baselines
                 send(st, START)
             split = Split(trips)
@@ -295,11 +323,11 @@ def run_backend(backend: str, mines: int, rounds: int, profile: cProfile.Profile
                 (alarm_engine, "after_batch", "alarm engine"),
                 (service, "ingest_batch", "ingest_batch"),
             ]
-            if profile is None:
+            original_ingest = service.ingest_batch
+            if profile is None and not group:
                 for owner, name, part in wrappers:
                     split.wrap(owner, name, part)
                 # commit: from ingest_batch's return to the end of the transaction block
-                original_ingest = service.ingest_batch
 
                 def ingest_then_commit(*args: Any, **kwargs: Any) -> BatchAnswer:
                     answer = original_ingest(*args, **kwargs)
@@ -313,14 +341,17 @@ def run_backend(backend: str, mines: int, rounds: int, profile: cProfile.Profile
                     profile.enable()
                 for round_ in range(1, rounds + 1):
                     at = START + round_ * TICK
-                    for st in stations:
-                        send(st, at)
-                        batches += 1
+                    if group:
+                        for first in range(0, len(stations), group):
+                            send_group(stations[first : first + group], at)
+                    else:
+                        for st in stations:
+                            send(st, at)
+                    batches += len(stations)
             finally:
                 if profile is not None:
                     profile.disable()
-                if profile is None:
-                    service.ingest_batch = original_ingest  # type: ignore[assignment]
+                service.ingest_batch = original_ingest  # type: ignore[assignment]
                 split.restore()
             # one round of the timed rules (what the background jobs run every 10 s), for
             # comparison: its cost grows with the mines, not with the batches
@@ -353,6 +384,16 @@ def run_backend(backend: str, mines: int, rounds: int, profile: cProfile.Profile
     if profile is not None:
         return
     cpu, wall = split.cpu["batch"], split.wall["batch"]
+    if group:
+        kind = "one savepoint a batch" if savepoints else "no savepoints"
+        print(
+            f"  group commit, {group} batches a transaction ({kind}): "
+            f"per batch {1000 * cpu / batches:.2f} ms CPU (this process), "
+            f"{1000 * wall / batches:.2f} ms wall; {batches / wall:.0f} batches/s (one thread), "
+            f"{batches / cpu:.0f} batches/s of CPU; "
+            f"{split.trips['batch'] / batches:.1f} round trips"
+        )
+        return
     print(
         f"  per batch: {1000 * cpu / batches:.2f} ms CPU (this process), "
         f"{1000 * wall / batches:.2f} ms wall; "
@@ -394,12 +435,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile the timed rounds")
     parser.add_argument("--profile-out", help="write the cProfile stats to this file")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument(
+        "--group",
+        type=int,
+        default=0,
+        help="N batches a transaction through the committer's ingest_group (0: one each)",
+    )
+    parser.add_argument(
+        "--no-savepoints", action="store_true", help="with --group: no savepoint per batch"
+    )
     args = parser.parse_args(argv)
     print(machine())
     for backend in backends(args.backend):
         profile = cProfile.Profile(time.process_time) if args.profile or args.profile_out else None
         try:
-            run_backend(backend, args.mines, args.rounds, profile)
+            run_backend(
+                backend, args.mines, args.rounds, profile, args.group, not args.no_savepoints
+            )
         except BenchError as exc:
             print(f"{backend}: FAILED: {exc}", file=sys.stderr)
             return 1

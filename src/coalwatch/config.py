@@ -36,6 +36,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     #: a signed upload (a station's or a downstream center's batch) at most (bytes)
     max_upload_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    #: group commit of station uploads (ingest/committer.py): a group holds at most this
+    #: many batches, and waits at most this long for more once it holds one
+    ingest_group_batches: int = Field(default=32, ge=1, le=1000)
+    ingest_group_wait_ms: float = Field(default=5.0, ge=0, le=1000)
+    #: committer threads per process (a station's batches always take the same one):
+    #: more overlap one group's database round trips with another's
+    ingest_committers: int = Field(default=1, ge=1, le=64)
+    #: uploads waiting for their commit at most (per process): more are answered 503
+    #: ``busy`` with ``Retry-After``
+    ingest_queue: int = Field(default=1000, ge=1)
     log_level: str = "INFO"
     #: the longest the center waits on its database before it answers 503 (the station
     #: retries): to connect, for a statement, for a lock, for a pooled connection; on

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coalwatch.errors import CoalwatchError, Invalid
 from coalwatch.events.broker import Broker, attach
+from coalwatch.ingest.committer import Committer, Upload
 from coalwatch.ingest.service import IngestLimits, ingest_batch
 from coalwatch.storage.session import transaction
 from coalwatch.wire.mqtt import (
@@ -76,6 +77,7 @@ class MqttIngest:
         clock: Callable[[], datetime],
         limits: IngestLimits,
         events: Broker | None = None,
+        committer: Committer | None = None,
     ) -> None:
         self.address = BrokerAddress.from_url(url)
         self.prefix = prefix
@@ -88,6 +90,9 @@ class MqttIngest:
         self.subscribed = threading.Event()
         self.client.on_subscribe = lambda *_: self.subscribed.set()
         self.handled = 0
+        #: the process's group commit, shared with the HTTP uploads (None: a transaction
+        #: per batch, in the MQTT client's thread)
+        self.committer = committer
 
     def start(self) -> None:
         """Connects in the background; reconnects by itself while the broker is away."""
@@ -129,10 +134,17 @@ class MqttIngest:
     def answer(self, station: str, body: bytes, signature: str | None) -> tuple[int, bytes]:
         """What ``POST /api/v1/stations/{station}/batches`` would answer: status and body."""
         try:
-            with transaction(self.sessions) as session:
-                if self.events is not None:
-                    attach(session, self.events)
-                answer = ingest_batch(session, station, body, signature, self.clock(), self.limits)
+            if self.committer is not None:
+                answer = self.committer.ingest_blocking(
+                    Upload(station, body, signature, self.limits)
+                )
+            else:
+                with transaction(self.sessions) as session:
+                    if self.events is not None:
+                        attach(session, self.events)
+                    answer = ingest_batch(
+                        session, station, body, signature, self.clock(), self.limits
+                    )
             return 200, answer.model_dump_json().encode()
         except CoalwatchError as exc:
             return exc.status, json.dumps(exc.body(), ensure_ascii=False).encode()
@@ -142,7 +154,11 @@ class MqttIngest:
 
 
 def ingest_from_settings(
-    settings: Any, sessions: sessionmaker[Session], clock: Callable[[], datetime], events: Broker
+    settings: Any,
+    sessions: sessionmaker[Session],
+    clock: Callable[[], datetime],
+    events: Broker,
+    committer: Committer | None = None,
 ) -> MqttIngest | None:
     if not settings.mqtt_broker:
         return None
@@ -151,5 +167,11 @@ def ingest_from_settings(
         max_records=settings.max_batch_records,
     )
     return MqttIngest(
-        settings.mqtt_broker, settings.mqtt_topic_prefix, sessions, clock, limits, events
+        settings.mqtt_broker,
+        settings.mqtt_topic_prefix,
+        sessions,
+        clock,
+        limits,
+        events,
+        committer,
     )

@@ -1,16 +1,13 @@
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from starlette.concurrency import run_in_threadpool
 
-from coalwatch.events.broker import attach
 from coalwatch.ingest import queries, service
+from coalwatch.ingest.committer import Upload
 from coalwatch.ingest.schemas import QuarantineList, RecordList, WriteOffIn, WriteOffOut
-from coalwatch.storage.session import transaction
 from coalwatch.web.context import Ctx, app_state
 from coalwatch.wire.batches import Batch, BatchAnswer, StationRecord
 from coalwatch.wire.types import Moment
@@ -57,27 +54,8 @@ async def upload_batch(
         clock_skew=timedelta(seconds=state.settings.clock_skew_s),
         max_records=state.settings.max_batch_records,
     )
-
-    def ingest() -> BatchAnswer:
-        with transaction(state.sessions) as session:
-            attach(session, state.broker)
-            answer = service.ingest_batch(
-                session, station, body, x_signature, state.clock(), limits
-            )
-        _committed()
-        return answer
-
-    return await run_in_threadpool(ingest)
-
-
-#: a test's way to kill the center between a batch's commit and its answer (the moment a
-#: commit must already be durable); never set in service
-EXIT_AFTER_COMMIT = "COALWATCH_TEST_EXIT_AFTER_COMMIT"
-
-
-def _committed() -> None:
-    if os.environ.get(EXIT_AFTER_COMMIT) == "1":
-        os._exit(70)
+    # answered after the durable commit of the group it joins (ingest/committer.py)
+    return await state.uploads().ingest(Upload(station, body, x_signature, limits))
 
 
 def document_schemas() -> dict[str, Any]:

@@ -95,7 +95,7 @@ from coalwatch.video.views import router as video_pages
 from coalwatch.web import errors
 from coalwatch.web.api_docs import docs_router
 from coalwatch.web.blank_query import BlankQueryParameters
-from coalwatch.web.context import AppState, Clock, system_clock
+from coalwatch.web.context import AppState, Clock, committer_for, system_clock
 from coalwatch.web.secret import session_secret
 from coalwatch.web.security import RequestGuard, SecurityHeaders
 from coalwatch.workflows.api import router as workflows_router
@@ -243,6 +243,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     broker = Broker()
     forwarder = make_forwarder(settings, sessions)
     arrivals = Arrivals()
+    committer = committer_for(settings, sessions, broker, clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -252,7 +253,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         horizon = HorizonReporter(sessions, arrivals, clock)
         horizon.start()
         # station batches over MQTT beside HTTP, when a broker is configured
-        mqtt_ingest = ingest_from_settings(settings, sessions, clock, broker)
+        mqtt_ingest = ingest_from_settings(settings, sessions, clock, broker, committer)
         gateways = gateways_from_settings(settings, sessions, clock)
         for subscriber in (mqtt_ingest, gateways):
             if subscriber is not None:
@@ -265,6 +266,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
             for subscriber in (mqtt_ingest, gateways):
                 if subscriber is not None:
                     subscriber.stop()
+            committer.stop()  # the uploads queued are committed and answered
             if jobs is not None:
                 jobs.stop()
             horizon.stop()
@@ -288,6 +290,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         sessions=sessions,
         clock=clock,
         broker=broker,
+        committer=committer,
         limiter=limiter_for(settings.resolved_database_url, settings.db_timeouts),
     )
     errors.install(app)

@@ -17,6 +17,7 @@ from coalwatch.auth.principal import Principal
 from coalwatch.auth.service import authenticate
 from coalwatch.config import Settings
 from coalwatch.events.broker import Broker, attach
+from coalwatch.ingest.committer import Committer
 from coalwatch.storage.session import transaction
 
 Clock = Callable[[], datetime]
@@ -34,6 +35,28 @@ class AppState:
     broker: Broker
     #: the rate-limited tokens' buckets (in this process)
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    #: the group commit of station uploads (in this process); None: ``committer_for``
+    committer: Committer | None = None
+
+    def uploads(self) -> Committer:
+        """The process's committer of station batches (made on first use)."""
+        if self.committer is None:
+            self.committer = committer_for(self.settings, self.sessions, self.broker, self.clock)
+        return self.committer
+
+
+def committer_for(
+    settings: Settings, sessions: sessionmaker[Session], broker: Broker, clock: Clock
+) -> Committer:
+    return Committer(
+        sessions,
+        broker,
+        clock,
+        lanes=settings.ingest_committers,
+        max_batches=settings.ingest_group_batches,
+        wait_s=settings.ingest_group_wait_ms / 1000,
+        queue_size=settings.ingest_queue,
+    )
 
 
 _bearer = HTTPBearer(auto_error=False, description="an API token from `coalwatch token create`")
