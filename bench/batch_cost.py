@@ -65,7 +65,6 @@ from coalwatch.config import Settings
 from coalwatch.events.broker import attach
 from coalwatch.ingest import repository as ingest_repository
 from coalwatch.ingest import service
-from coalwatch.alarms.models import Alarm
 from coalwatch.ingest.committer import Upload, ingest_group
 from coalwatch.storage.models import Record
 from coalwatch.storage.session import transaction
