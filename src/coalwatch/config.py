@@ -40,9 +40,10 @@ class Settings(BaseSettings):
     #: many batches, and waits at most this long for more once it holds one
     ingest_group_batches: int = Field(default=32, ge=1, le=1000)
     ingest_group_wait_ms: float = Field(default=5.0, ge=0, le=1000)
-    #: committer threads per process (a station's batches always take the same one):
-    #: more overlap one group's database round trips with another's
-    ingest_committers: int = Field(default=1, ge=1, le=64)
+    #: committer threads per process on PostgreSQL (a station's batches always take the
+    #: same one): more overlap one group's database round trips with another's. SQLite
+    #: has one writer at a time, so it always uses one
+    ingest_committers: int = Field(default=4, ge=1, le=64)
     #: uploads waiting for their commit at most (per process): more are answered 503
     #: ``busy`` with ``Retry-After``
     ingest_queue: int = Field(default=1000, ge=1)

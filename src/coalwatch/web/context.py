@@ -52,7 +52,9 @@ def committer_for(
         sessions,
         broker,
         clock,
-        lanes=settings.ingest_committers,
+        lanes=1
+        if settings.resolved_database_url.startswith("sqlite")
+        else settings.ingest_committers,
         max_batches=settings.ingest_group_batches,
         wait_s=settings.ingest_group_wait_ms / 1000,
         queue_size=settings.ingest_queue,
