@@ -94,7 +94,7 @@ def mine_known(center: Center) -> bool:
 
 
 def test_three_levels_hold_the_same_figures_through_an_outage(
-    centers: tuple[Center, Center, Center],
+    centers: tuple[Center, Center, Center], sqlite_template: Path
 ) -> None:
     province, county, mine = centers
     mine_key_file, mine_public = center_key(mine.directory)
@@ -110,7 +110,7 @@ def test_three_levels_hold_the_same_figures_through_an_outage(
         COALWATCH_CENTER_KEY_FILE=str(county_key_file),
     )
     for center in (province, county, mine):
-        center.prepare()
+        center.prepare(sqlite_template)
         center.start()
 
     province.api("POST", "/orgs", {"code": "C1", "name": "县", "kind": "county"})
