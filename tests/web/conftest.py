@@ -304,14 +304,16 @@ def seeded_sqlite(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactor
 
 
 #: the worker's schema as it is now, copied into the schema named ``:snapshot``: each table
-#: (its rows only) and the sequences' last values
+#: (its rows only; a partitioned table once, with its partitions' rows) and the sequences'
+#: last values
 _SNAPSHOT = """
 DO $$
 DECLARE item record;
 BEGIN
     EXECUTE format('CREATE SCHEMA %I', :snapshot);
-    FOR item IN SELECT tablename FROM pg_tables
-        WHERE schemaname = current_schema() AND tablename <> 'alembic_version' LOOP
+    FOR item IN SELECT relname AS tablename FROM pg_class
+        WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'p')
+            AND NOT relispartition AND relname <> 'alembic_version' LOOP
         EXECUTE format('CREATE TABLE %I.%I AS TABLE %I', :snapshot, item.tablename, item.tablename);
     END LOOP;
     EXECUTE format(
@@ -342,6 +344,9 @@ END $$
 """
 
 
+_DROP = "DO $$ BEGIN EXECUTE format('DROP SCHEMA %I CASCADE', :snapshot); END $$"
+
+
 def _run_block(url: str, block: str, snapshot: str) -> None:
     # a DO block takes no parameters: the snapshot's name is ours, made of [a-z0-9_]
     assert snapshot.replace("_", "").isalnum(), snapshot
@@ -367,7 +372,7 @@ def seeded_postgres(
     engine.dispose()
     _run_block(postgres_schema, _SNAPSHOT, snapshot)
     yield Seeded(source=snapshot, stations=keys, totals=totals)
-    _run_block(postgres_schema, "DROP SCHEMA IF EXISTS :snapshot CASCADE", snapshot)
+    _run_block(postgres_schema, _DROP, snapshot)
 
 
 def copy_seeded_postgres(url: str, seeded: Seeded) -> str:
