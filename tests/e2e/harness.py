@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -25,7 +26,10 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from coalwatch.sim import SimSet
+from coalwatch.storage import migrate
+from coalwatch.storage.session import make_engine
 from coalwatch.wire.signing import generate_private_key, private_key_pem, public_key_b64
+from tests.ops.certs import write_token
 
 T = TypeVar("T")
 #: the BW500 map's totalizer wraps at 2^32 counts of 0.001 t
@@ -83,16 +87,20 @@ class Center:
         self.log = directory / "center.log"
         self.token = ""
 
-    def prepare(self) -> None:
-        subprocess.run(coalwatch("db", "upgrade"), env=self.env, check=True, capture_output=True)
-        out = subprocess.run(
-            coalwatch("token", "create", "--name", "e2e", "--write"),
-            env=self.env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        self.token = out.strip().splitlines()[-1]
+    def prepare(self, template: Path | None = None) -> None:
+        """The database migrated and a write token in it, made in this process (the
+        commands ``db upgrade`` and ``token create`` have tests of their own): a copy of
+        the migrated SQLite ``template`` when the center has a file of its own, else the
+        migrations run here (nothing to do on a migrated schema)."""
+        url = self.env["COALWATCH_DATABASE_URL"]
+        own_file = self.directory / "center.db"
+        if template is not None and url == f"sqlite:///{own_file}":
+            shutil.copy(template, own_file)
+        else:
+            engine = make_engine(url)
+            migrate.upgrade(engine)
+            engine.dispose()
+        self.token = write_token(url)
 
     def start(self) -> None:
         with self.log.open("ab") as log:

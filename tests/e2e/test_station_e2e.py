@@ -42,14 +42,16 @@ pytestmark = pytest.mark.timeout(90)
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def center(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
 ) -> Iterator[Center]:
     url = None
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_schema")
         _truncate_postgres(url)
     c = Center(tmp_path_factory.mktemp("center"), url)
-    c.prepare()
+    c.prepare(sqlite_template)
     c.start()
     try:
         yield c

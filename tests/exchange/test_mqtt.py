@@ -73,11 +73,11 @@ def test_no_broker_no_answer_is_an_oserror() -> None:
 
 
 @pytest.fixture
-def mqtt_center(tmp_path: Path, prefix: str) -> Iterator[Center]:
+def mqtt_center(tmp_path: Path, prefix: str, sqlite_template: Path) -> Iterator[Center]:
     center = Center(tmp_path / "center")
     center.directory.mkdir()
     center.env.update(COALWATCH_MQTT_BROKER=BROKER, COALWATCH_MQTT_TOPIC_PREFIX=prefix)
-    center.prepare()
+    center.prepare(sqlite_template)
     center.start()
     yield center
     center.stop()

@@ -30,9 +30,6 @@ from tests.support.world import totalizer, trip
 
 # three centers on SQLite, each commit synchronous (durable), on a shared machine
 pytestmark = pytest.mark.timeout(240)
-#: the centers forward every half second (COALWATCH_JOBS_INTERVAL_S): looking more often
-#: only costs queries (a look at the figures is three)
-JOBS_INTERVAL_S = 0.5
 
 
 def center_key(directory: Path) -> tuple[Path, str]:
@@ -49,7 +46,7 @@ def centers(tmp_path: Path) -> Iterator[tuple[Center, Center, Center]]:
     for name in ("province", "county", "mine"):
         (tmp_path / name).mkdir()
         center = Center(tmp_path / name)
-        center.env["COALWATCH_JOBS_INTERVAL_S"] = str(JOBS_INTERVAL_S)
+        center.env["COALWATCH_JOBS_INTERVAL_S"] = "0.5"
         made.append(center)
     province, county, mine = made
     try:
@@ -97,7 +94,7 @@ def mine_known(center: Center) -> bool:
 
 
 def test_three_levels_hold_the_same_figures_through_an_outage(
-    centers: tuple[Center, Center, Center],
+    centers: tuple[Center, Center, Center], sqlite_template: Path
 ) -> None:
     province, county, mine = centers
     mine_key_file, mine_public = center_key(mine.directory)
@@ -113,7 +110,7 @@ def test_three_levels_hold_the_same_figures_through_an_outage(
         COALWATCH_CENTER_KEY_FILE=str(county_key_file),
     )
     for center in (province, county, mine):
-        center.prepare()
+        center.prepare(sqlite_template)
         center.start()
 
     province.api("POST", "/orgs", {"code": "C1", "name": "县", "kind": "county"})
@@ -153,12 +150,7 @@ def test_three_levels_hold_the_same_figures_through_an_outage(
     seq += 1  # a record for a point the mine does not have: invalid_data at the mine center
     bad = upload(mine, "S1", station_key, [totalizer(seq, start + timedelta(hours=2), "NOPE", 1)])
     assert [r["seq"] for r in bad["rejected"]] == [seq]
-    wait_for(
-        lambda: mine_known(province),
-        30,
-        "the configuration to reach the province",
-        every=JOBS_INTERVAL_S,
-    )
+    wait_for(lambda: mine_known(province), 30, "the configuration to reach the province")
     county.stop()  # the county is down: the mine center keeps what it accepted
     feed(range(2, 4))
     county.start()  # same port, same database
@@ -166,19 +158,13 @@ def test_three_levels_hold_the_same_figures_through_an_outage(
 
     expected = figures(mine)
     assert sum(len(v) for v in expected.values()) > 0
-    wait_for(
-        lambda: figures(county) == expected, 45, "the county to catch up", every=JOBS_INTERVAL_S
-    )
-    wait_for(
-        lambda: figures(province) == expected, 45, "the province to catch up", every=JOBS_INTERVAL_S
-    )
+    wait_for(lambda: figures(county) == expected, 45, "the county to catch up")
+    wait_for(lambda: figures(province) == expected, 45, "the province to catch up")
     assert len(province.records("M1")) == seq - 1 == len(mine.records("M1"))
     alarms = alarm_set(mine)
     assert "invalid_data" in {a[0] for a in alarms}
-    wait_for(lambda: alarm_set(county) == alarms, 30, "the county's alarms", every=JOBS_INTERVAL_S)
-    wait_for(
-        lambda: alarm_set(province) == alarms, 30, "the province's alarms", every=JOBS_INTERVAL_S
-    )
+    wait_for(lambda: alarm_set(county) == alarms, 30, "the county's alarms")
+    wait_for(lambda: alarm_set(province) == alarms, 30, "the province's alarms")
     for center in (county, province):
         assert center.api("GET", "/centers")["items"][0]["acked_seq"] > 0
 
@@ -195,7 +181,6 @@ def test_three_levels_hold_the_same_figures_through_an_outage(
         lambda: len(county.records("M1")) == seq - 5 and len(province.records("M1")) == seq - 5,
         45,
         "the batches after the altered one to go through",
-        every=JOBS_INTERVAL_S,
     )
     alarms = county.api("GET", "/alarms")["items"]
     assert [a["type"] for a in alarms if a["detail"] == TAMPERED] == ["invalid_data"]
@@ -241,18 +226,8 @@ def upward_messages(province: Center, county: Center, mine: Center) -> None:
     assert signed["state"] == "submitted"
     faults, expected = fault_set(mine), figures(mine)
     for center in (county, province):
-        wait_for(
-            lambda c=center: fault_set(c) == faults,
-            30,
-            "the faults to arrive",
-            every=JOBS_INTERVAL_S,
-        )
-        wait_for(
-            lambda c=center: figures(c) == expected,
-            30,
-            "the reduced figures",
-            every=JOBS_INTERVAL_S,
-        )
+        wait_for(lambda c=center: fault_set(c) == faults, 30, "the faults to arrive")
+        wait_for(lambda c=center: figures(c) == expected, 30, "the reduced figures")
         assert capacity(center) == capacity(mine)
         there = {f["phenomenon"]: f for f in center.api("GET", "/faults")["items"]}
         assert there["通讯中断"]["reported_at"] is not None  # when the report arrived there
@@ -260,7 +235,6 @@ def upward_messages(province: Center, county: Center, mine: Center) -> None:
             lambda c=center: received(c, day),
             30,
             "the signed report to arrive",
-            every=JOBS_INTERVAL_S,
         )
         assert (status["state"], status["sha256"]) == ("submitted", signed["sha256"])
 

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import text
 
 from coalwatch.auth.principal import OPERATOR
 from coalwatch.auth.service import create_admin
@@ -41,6 +42,7 @@ from coalwatch.users.schemas import UserIn
 from coalwatch.web.app import create_app
 from coalwatch.wire.batches import encode_batch
 from coalwatch.wire.signing import generate_private_key, public_key_b64, sign
+from tests.conftest import _truncate_postgres
 from tests.support.world import Clock
 
 #: the center's time in every browser test: 12:00 local, twelve hours since midnight
@@ -233,9 +235,11 @@ def history(center: Center, now: datetime) -> None:
 
 @dataclass(frozen=True)
 class Seeded:
-    """A database file holding the seeded region and its history, made once per worker."""
+    """The seeded region and its history, made once per worker: a SQLite file, or on
+    PostgreSQL a schema holding plain copies of the tables and the sequences' values."""
 
-    path: Path
+    #: the file (SQLite) or the schema of the copies (PostgreSQL)
+    source: str
     stations: dict[str, StationKey]
     totals: dict[str, Decimal]
 
@@ -275,32 +279,116 @@ def running_center(url: str, var_dir: Path, clock: Clock) -> Iterator[str]:
         sock.close()
 
 
+def _seed_with_history(url: str, var_dir: Path) -> tuple[dict[str, StationKey], dict[str, Decimal]]:
+    """The region seeded and its morning produced (a center and 39 uploads) in ``url``."""
+    keys = seed(url, NOW)
+    clock = Clock(NOW)
+    with running_center(url, var_dir, clock) as base:
+        live = Center(base=base, url=url, clock=clock, stations=keys)
+        history(live, NOW)
+    return keys, dict(live.totals)
+
+
 @pytest.fixture(scope="session")
 def seeded_sqlite(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Seeded:
-    """The region seeded and its morning produced once (a center and 39 uploads); each
-    test's center runs on a copy of the file."""
+    """The seeded region made once; each test's center runs on a copy of the file."""
     folder = tmp_path_factory.mktemp("seeded")
     path = folder / "coalwatch.db"
     shutil.copy(sqlite_template, path)
-    url = f"sqlite:///{path}"
-    keys = seed(url, NOW)
-    clock = Clock(NOW)
-    with running_center(url, folder, clock) as base:
-        live = Center(base=base, url=url, clock=clock, stations=keys)
-        history(live, NOW)
+    keys, totals = _seed_with_history(f"sqlite:///{path}", folder)
     # the copies must hold everything: move the write-ahead log into the file
     with closing(sqlite3.connect(path, isolation_level=None)) as connection:
         busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         assert not busy, "the seeded database is still in use"
-    return Seeded(path=path, stations=keys, totals=dict(live.totals))
+    return Seeded(source=str(path), stations=keys, totals=totals)
+
+
+#: the worker's schema as it is now, copied into the schema named ``:snapshot``: each table
+#: (its rows only; a partitioned table once, with its partitions' rows) and the sequences'
+#: last values
+_SNAPSHOT = """
+DO $$
+DECLARE item record;
+BEGIN
+    EXECUTE format('CREATE SCHEMA %I', :snapshot);
+    FOR item IN SELECT relname AS tablename FROM pg_class
+        WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'p')
+            AND NOT relispartition AND relname <> 'alembic_version' LOOP
+        EXECUTE format('CREATE TABLE %I.%I AS TABLE %I', :snapshot, item.tablename, item.tablename);
+    END LOOP;
+    EXECUTE format(
+        'CREATE TABLE %I._sequences AS SELECT sequencename, last_value FROM pg_sequences '
+        'WHERE schemaname = current_schema()', :snapshot);
+END $$
+"""
+
+#: the rows and sequences of the snapshot ``:snapshot`` put back into an emptied schema, on
+#: the server (foreign keys are checked when the snapshot is taken, not again)
+_RESTORE = """
+DO $$
+DECLARE item record;
+BEGIN
+    SET LOCAL session_replication_role = replica;
+    FOR item IN SELECT tablename FROM pg_tables
+        WHERE schemaname = :snapshot AND tablename <> '_sequences' LOOP
+        EXECUTE format('INSERT INTO %I OVERRIDING SYSTEM VALUE SELECT * FROM %I.%I',
+            item.tablename, :snapshot, item.tablename);
+    END LOOP;
+    FOR item IN EXECUTE format('SELECT sequencename, last_value FROM %I._sequences', :snapshot)
+    LOOP
+        IF item.last_value IS NOT NULL THEN
+            PERFORM setval(quote_ident(item.sequencename), item.last_value, true);
+        END IF;
+    END LOOP;
+END $$
+"""
+
+
+_DROP = "DO $$ BEGIN EXECUTE format('DROP SCHEMA %I CASCADE', :snapshot); END $$"
+
+
+def _run_block(url: str, block: str, snapshot: str) -> None:
+    # a DO block takes no parameters: the snapshot's name is ours, made of [a-z0-9_]
+    assert snapshot.replace("_", "").isalnum(), snapshot
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(block.replace(":snapshot", f"'{snapshot}'")))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def seeded_postgres(
+    postgres_schema: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Seeded]:
+    """The seeded region made once in the worker's schema and kept as a snapshot beside it;
+    each test's schema is emptied and filled from the snapshot (``copy_seeded_postgres``)."""
+    _truncate_postgres(postgres_schema)
+    keys, totals = _seed_with_history(postgres_schema, tmp_path_factory.mktemp("seeded-pg"))
+    engine = make_engine(postgres_schema)
+    with engine.connect() as connection:
+        snapshot = f"{connection.scalar(text('SELECT current_schema()'))}_seeded"
+    engine.dispose()
+    _run_block(postgres_schema, _SNAPSHOT, snapshot)
+    yield Seeded(source=snapshot, stations=keys, totals=totals)
+    _run_block(postgres_schema, _DROP, snapshot)
+
+
+def copy_seeded_postgres(url: str, seeded: Seeded) -> str:
+    """``url``, the worker's schema, emptied and holding the seeded region again."""
+    _truncate_postgres(url)
+    _run_block(url, _RESTORE, seeded.source)
+    _SEEDED[url] = seeded
+    return url
 
 
 @pytest.fixture
 def center_url(seeded_sqlite: Seeded, tmp_path: Path) -> str:
     """The center's database: a copy of the seeded SQLite file (a module overrides this to
-    run on PostgreSQL, seeded for the test)."""
+    run on PostgreSQL, with ``copy_seeded_postgres``)."""
     path = tmp_path / "coalwatch.db"
-    shutil.copy(seeded_sqlite.path, path)
+    shutil.copy(seeded_sqlite.source, path)
     url = f"sqlite:///{path}"
     _SEEDED[url] = seeded_sqlite
     return url
@@ -309,18 +397,11 @@ def center_url(seeded_sqlite: Seeded, tmp_path: Path) -> str:
 @pytest.fixture
 def center(center_url: str, tmp_path: Path) -> Iterator[Center]:
     clock = Clock(NOW)
-    seeded = _SEEDED.pop(center_url, None)
-    keys = (
-        {code: replace(key) for code, key in seeded.stations.items()}
-        if seeded
-        else seed(center_url, NOW)
-    )
+    seeded = _SEEDED.pop(center_url)
+    keys = {code: replace(key) for code, key in seeded.stations.items()}
     with running_center(center_url, tmp_path, clock) as base:
         live = Center(base=base, url=center_url, clock=clock, stations=keys)
-        if seeded:
-            live.totals = dict(seeded.totals)
-        else:
-            history(live, NOW)
+        live.totals = dict(seeded.totals)
         yield live
 
 

@@ -15,14 +15,23 @@ from sqlalchemy import select
 from coalwatch.alarms.models import Alarm
 from coalwatch.audit.models import AuditEntry
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
-from tests.web.conftest import ADMIN_PASSWORD, SH, Center, Console, screenshot, sign_in
+from tests.web.conftest import (
+    ADMIN_PASSWORD,
+    SH,
+    Center,
+    Console,
+    Seeded,
+    copy_seeded_postgres,
+    screenshot,
+    sign_in,
+)
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
 @pytest.fixture
-def center_url(database_url: str) -> str:
-    return database_url
+def center_url(database_url: str, seeded_postgres: Seeded) -> str:
+    return copy_seeded_postgres(database_url, seeded_postgres)
 
 
 def _db(center: Center) -> Any:
