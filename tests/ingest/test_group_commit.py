@@ -268,3 +268,17 @@ def test_several_lanes_keep_each_stations_order(w: World) -> None:
     assert not any(a.gaps or a.duplicates for a in answers)
     committer.stop()
     assert stored(w, "S2") == [1, 2, 3, 4, 5, 6]
+
+
+def test_an_application_started_again_takes_uploads_again(w: World) -> None:
+    """The application's lifespan may run more than once (a test client per call, as
+    schemathesis does): its committer stops with it and takes uploads when it starts."""
+    from fastapi.testclient import TestClient
+
+    app = w.client.app
+    with TestClient(app):  # starts, then stops the lifespan a second time
+        pass
+    with TestClient(app):
+        response = w.upload("S1", [totalizer(1, w.clock(), "B1", 5)])
+        assert w.ok(response)["acked_seq"] == 1
+    assert stored(w, "S1") == [1]

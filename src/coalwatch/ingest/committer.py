@@ -239,6 +239,11 @@ class Committer:
         """``ingest`` for a thread that is not an event loop (MQTT)."""
         return self.submit(upload).result()
 
+    def start(self) -> None:
+        """Take uploads again after ``stop`` (an application started once more)."""
+        for lane in self._lanes:
+            lane.start()
+
     def stop(self, timeout_s: float = 30.0) -> None:
         """Refuse new uploads, commit those queued, end the threads."""
         for lane in self._lanes:
@@ -279,6 +284,10 @@ class _Lane:
                 )
                 self._thread.start()
         return waiting.future
+
+    def start(self) -> None:
+        with self._lock:
+            self._stopping = False
 
     def stop(self) -> None:
         with self._lock:

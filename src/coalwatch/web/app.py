@@ -248,6 +248,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _ensure_roles(sessions, clock)
+        committer.start()
         relay = start_relay(settings, broker)
         jobs = None
         horizon = HorizonReporter(sessions, arrivals, clock)
