@@ -89,6 +89,7 @@ bench: install
 	$(BIN)/python bench/batch_cost.py
 	$(BIN)/python bench/verify_year.py
 	$(BIN)/python bench/storage.py
+	$(BIN)/python bench/province_load.py --minutes 5
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis node_modules $(VENDOR) $(COMPILED)

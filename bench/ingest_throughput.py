@@ -155,6 +155,9 @@ class Server:
             "COALWATCH_LOG_LEVEL": "WARNING",
             "COALWATCH_JOBS": "true" if jobs else "false",
             "COALWATCH_TIMEZONE": "Asia/Shanghai",
+            # files of its own (audit checkpoints, backups): a checkpoint of another run's
+            # database would read as a rewritten audit chain
+            "COALWATCH_VAR_DIR": str(log.parent / "var"),
         }
         self.process: subprocess.Popen[bytes] | None = None
 
