@@ -50,6 +50,7 @@ import multiprocessing
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -718,11 +719,17 @@ def run(mines: int, minutes: float, senders: int, workers: int, jobs_process: bo
             probe.stop()
             for process in processes:
                 process.join(timeout=30)
-            return report(
+            code = report(
                 db.url, server, read_token, results, mines, minutes, wall, cpu, load_samples, probe
             )
         finally:
             server.stop()
+            # the center's log outlives a run that failed or met errors: its cause is in it
+            if server.log.exists():
+                kept = Path(f"province-load-{os.getpid()}.log")
+                shutil.copyfile(server.log, kept)
+                print(f"  the center's log: {kept.resolve()}")
+        return code
 
 
 def report(
