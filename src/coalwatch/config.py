@@ -37,11 +37,9 @@ class Settings(BaseSettings):
     #: a signed upload (a station's or a downstream center's batch) at most (bytes)
     max_upload_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     #: group commit of station uploads (ingest/committer.py): a group holds at most this
-    #: many batches, and waits at most this long for more once it holds one
-    #: 1 (a batch a transaction) until a known defect is fixed: under load a lock time-out
-    #: inside a larger group left its transaction aborted, and the group's commit then
-    #: rolled back batches already answered (bench/README.md, the load run of 18:21)
-    ingest_group_batches: int = Field(default=1, ge=1, le=1000)
+    #: many batches, and waits at most this long for more once it holds one (1: a batch a
+    #: transaction)
+    ingest_group_batches: int = Field(default=32, ge=1, le=1000)
     ingest_group_wait_ms: float = Field(default=5.0, ge=0, le=1000)
     #: committer threads per process on PostgreSQL (a station's batches always take the
     #: same one): more overlap one group's database round trips with another's. SQLite

@@ -7,8 +7,10 @@ arrival order, and nothing is answered before the commit.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +23,7 @@ from coalwatch.errors import BadRequest, Invalid, Unauthorized
 from coalwatch.events.broker import Broker, Event
 from coalwatch.ingest.committer import Busy, Committer, Upload, ingest_group
 from coalwatch.ingest.service import IngestLimits
-from coalwatch.storage.models import Record
+from coalwatch.storage.models import Record, Station
 from coalwatch.web.context import AppState
 from coalwatch.wire.batches import BatchAnswer, encode_batch
 from coalwatch.wire.signing import generate_private_key, sign
@@ -281,4 +283,110 @@ def test_an_application_started_again_takes_uploads_again(w: World) -> None:
     with TestClient(app):
         response = w.upload("S1", [totalizer(1, w.clock(), "B1", 5)])
         assert w.ok(response)["acked_seq"] == 1
+    assert stored(w, "S1") == [1]
+
+
+@contextmanager
+def station_row_held(w: World, station: str) -> Iterator[None]:
+    """Another transaction holds ``station``'s row (as a job updating it would), and the
+    group's statements give up on a lock after 200 ms."""
+    engine = state(w).sessions.kw["bind"]
+
+    @event.listens_for(engine, "begin")
+    def _short_lock_wait(connection: Any) -> None:
+        connection.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+
+    with engine.connect() as other, other.begin():
+        other.execute(select(Station.id).where(Station.code == station).with_for_update()).all()
+        try:
+            yield
+        finally:
+            event.remove(engine, "begin", _short_lock_wait)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_lock_time_out_in_a_group_loses_no_batch_answered(w: World) -> None:
+    """A batch of the group meets a lock held elsewhere: it alone is refused (503, the
+    station sends it again); every batch answered was committed."""
+    committer = Committer(state(w).sessions, None, w.clock, wait_s=5.0, max_batches=3)
+    with station_row_held(w, "S2"):
+        futures = [
+            committer.submit(upload(w, station, range(1, 3))) for station in ("S1", "S2", "S3")
+        ]
+        outcomes: list[Any] = []
+        for future in futures:
+            try:
+                outcomes.append(future.result(timeout=60))
+            except Exception as error:
+                outcomes.append(error)
+    committer.stop()
+    assert isinstance(outcomes[0], BatchAnswer) and outcomes[0].acked_seq == 2, outcomes
+    assert isinstance(outcomes[2], BatchAnswer) and outcomes[2].acked_seq == 2, outcomes
+    assert isinstance(outcomes[1], OperationalError), outcomes
+    assert (stored(w, "S1"), stored(w, "S2"), stored(w, "S3")) == ([1, 2], [], [1, 2])
+    # the refused batch, sent again once the lock is gone, is taken as new
+    again = Committer(state(w).sessions, None, w.clock, wait_s=0.0, max_batches=1)
+    assert again.submit(upload(w, "S2", range(1, 3))).result(timeout=60).acked_seq == 2
+    again.stop()
+    assert stored(w, "S2") == [1, 2]
+
+
+def test_a_statement_beside_the_orm_is_undone_with_its_savepoint(w: World) -> None:
+    """``connection_of`` keeps the connection of the transaction; a statement run on it in
+    a savepoint begun after it was kept belongs to that savepoint."""
+    from sqlalchemy import update
+
+    from coalwatch.storage.connections import connection_of
+
+    with state(w).sessions() as session, session.begin():
+        connection_of(session).execute(update(Station).values(max_seq=1))
+        savepoint = session.begin_nested()
+        connection_of(session).execute(update(Station).values(max_seq=2))
+        savepoint.rollback()
+        assert connection_of(session).scalar(select(func.max(Station.max_seq))) == 1
+
+
+def swallowing_a_failure(monkeypatch: pytest.MonkeyPatch, station: str, times: int) -> None:
+    """``station``'s next ``times`` batches run a statement that fails beside the ORM, and
+    the failure is swallowed: their transaction is left failed (as a defect would)."""
+    from coalwatch.ingest import service
+    from coalwatch.storage.connections import connection_of
+
+    real, left = service.ingest_batch, [times]
+
+    def ingest_batch(session: Session, code: str, *args: Any) -> BatchAnswer:
+        answer = real(session, code, *args)
+        if code == station and left[0] > 0:
+            left[0] -= 1
+            with contextlib.suppress(Exception):  # the defect this test stands for
+                connection_of(session).exec_driver_sql("SELECT 1 / 0")
+        return answer
+
+    monkeypatch.setattr(service, "ingest_batch", ingest_batch)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_group_left_failed_is_never_answered_and_each_batch_runs_alone(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    swallowing_a_failure(monkeypatch, "S2", times=1)
+    committer = Committer(state(w).sessions, None, w.clock, wait_s=5.0, max_batches=3)
+    futures = [committer.submit(upload(w, s, range(1, 3))) for s in ("S1", "S2", "S3")]
+    assert [f.result(timeout=60).acked_seq for f in futures] == [2, 2, 2]
+    committer.stop()
+    assert (committer.groups, committer.batches) == (3, 3)  # each alone, once
+    assert (stored(w, "S1"), stored(w, "S2"), stored(w, "S3")) == ([1, 2], [1, 2], [1, 2])
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_batch_whose_transaction_failed_is_refused_503_not_answered_kept(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    swallowing_a_failure(monkeypatch, "S1", times=1)
+    response = w.upload("S1", [totalizer(1, w.clock(), "B1", 5)])
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "not_kept"
+    assert response.headers["Retry-After"] == "5"
+    assert stored(w, "S1") == []
+    assert w.ok(w.upload("S1", [totalizer(1, w.clock(), "B1", 5)]))["acked_seq"] == 1
     assert stored(w, "S1") == [1]

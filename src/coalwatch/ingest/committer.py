@@ -14,7 +14,10 @@ only after that commit, with exactly what it would have been answered alone.
   arrival order), so two processes committing groups take the rows they share (a
   station's state, a mine's points and rollups) in the same order.
 - A deadlock or serialization failure rolls the group back and ingests each of its
-  batches alone, in its own transaction, as a batch was before group commit.
+  batches alone, in its own transaction, as a batch was before group commit. So does a
+  transaction the database holds as failed at the commit (a statement failed that its
+  savepoint did not undo): a ``COMMIT`` then would roll back, silently on PostgreSQL,
+  batches about to be answered as kept.
 - The database unavailable (cannot connect, lost connection, pool time-out): every
   batch of the group, and every one queued behind it, gets that error (the API answers
   503 ``database_unavailable``), at once rather than one group's time-out after another.
@@ -46,6 +49,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from coalwatch.errors import CoalwatchError
 from coalwatch.events.broker import PENDING, Broker, attach
 from coalwatch.ingest import service
+from coalwatch.storage.connections import transaction_failed
 from coalwatch.wire.batches import BatchAnswer
 
 log = logging.getLogger("coalwatch.ingest")
@@ -59,6 +63,18 @@ BUSY_RETRY_AFTER_S = 5
 
 #: SQLSTATEs after which a group is ingested again batch by batch
 _RETRY_ALONE = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+
+
+class NotKept(CoalwatchError):
+    """The transaction failed in a way no savepoint undid: nothing of it was committed,
+    and the station sends its batch again."""
+
+    status = 503
+    code = "not_kept"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(BUSY_RETRY_AFTER_S)}
 
 
 class Busy(CoalwatchError):
@@ -136,6 +152,7 @@ def ingest_group(
             # a fresh identity map for the next batch, as a transaction of its own had:
             # rows a rolled-back batch changed in memory are not seen by the next one
             session.expunge_all()
+        _refuse_failed(session)
         # published by the commit (after it, and only if it succeeds)
         session.info[PENDING] = kept
     return [o for o in outcomes if o is not None]
@@ -157,11 +174,25 @@ def ingest_alone(
     with sessions() as session, session.begin():
         if broker is not None:
             attach(session, broker)
-        return _ingest(session, upload, clock)
+        answer = _ingest(session, upload, clock)
+        _refuse_failed(session)
+        return answer
+
+
+def _refuse_failed(session: Session) -> None:
+    """Never commit a failed transaction: its ``COMMIT`` is a rollback (silent on
+    PostgreSQL), and the batches would be answered as kept."""
+    if transaction_failed(session):
+        raise NotKept(
+            "the batch was not kept (the database refused the transaction); send it again"
+        )
 
 
 def retry_alone(error: BaseException) -> bool:
-    """A deadlock or serialization failure: the work is fine, its interleaving was not."""
+    """A deadlock or serialization failure: the work is fine, its interleaving was not;
+    or the group failed as a whole, and each batch alone is answered for what it is."""
+    if isinstance(error, NotKept):
+        return True
     if not isinstance(error, DBAPIError):
         return False
     code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)

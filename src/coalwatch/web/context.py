@@ -52,9 +52,8 @@ def committer_for(
         sessions,
         broker,
         clock,
-        lanes=1
-        if settings.resolved_database_url.startswith("sqlite")
-        else settings.ingest_committers,
+        # SQLite has one writer at a time: more lanes would only wait on each other
+        lanes=1 if sessions.kw["bind"].dialect.name == "sqlite" else settings.ingest_committers,
         max_batches=settings.ingest_group_batches,
         wait_s=settings.ingest_group_wait_ms / 1000,
         queue_size=settings.ingest_queue,
