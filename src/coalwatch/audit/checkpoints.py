@@ -95,7 +95,11 @@ def make_checkpoint(
     ).first()
     if newest is not None and newest.head_id == head.id:
         return None
-    count = int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+    # the entries up to the head read above: others may have committed since
+    count = int(
+        session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.id <= head.id))
+        or 0
+    )
     at = now.astimezone(UTC)
     checkpoint = Checkpoint(
         at=at,
