@@ -140,6 +140,14 @@ def revision() -> str:
     return described
 
 
+def targets(rows: Sequence[tuple[str, str, bool]]) -> None:
+    """The province targets this script measures, each beside this run's figure (the
+    targets are figures to reach on this 2-core machine, never asserted by tests)."""
+    print(f"  targets ({load()}):")
+    for name, measured, met in rows:
+        print(f"    {'met    ' if met else 'NOT met'}  {name}: {measured}")
+
+
 def load() -> str:
     """The load average: figures taken on a busy machine are slower, and say so."""
     one, five, fifteen = os.getloadavg()

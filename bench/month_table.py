@@ -57,7 +57,7 @@ from coalwatch.storage.models import (
 )
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 
-from _common import backends, fresh_database, load, machine, median, percentile
+from _common import backends, fresh_database, load, machine, median, percentile, targets
 
 TZ = ZoneInfo("Asia/Shanghai")
 YEAR = 2025
@@ -588,6 +588,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"  {backend:<11} {args.mines} mines: {f['before']:6.1f} ms; "
             f"with {args.extra_records:,} more raw records: {f['after']:6.1f} ms"
+        )
+    if "postgresql" in results and args.mines >= 1000:
+        before = results["postgresql"]["before"]
+        targets(
+            [
+                (
+                    f"month table for {args.mines} mines < 50 ms on PostgreSQL",
+                    f"{before:.1f} ms",
+                    before < 50,
+                )
+            ]
         )
     return 0
 

@@ -88,7 +88,7 @@ from coalwatch.wire.signing import (
     sign,
 )
 
-from _common import fresh_database, load, machine, percentile
+from _common import fresh_database, load, machine, percentile, targets
 from ingest_throughput import BenchError, Server
 
 #: the probe station's enclosure opens (an alarm) and closes every this many seconds
@@ -550,7 +550,9 @@ def ms(values: Sequence[float]) -> str:
     )
 
 
-def check(url: str, server: Server, read_token: str, results: list[SenderResult]) -> list[str]:
+def check(
+    url: str, server: Server, read_token: str, results: list[SenderResult]
+) -> tuple[list[str], int]:
     """Zero loss: every record once, every seq, every kilogram. Returns the failures."""
     problems: list[str] = []
     last_seq = {k: v for r in results for k, v in r.last_seq.items()}
@@ -613,7 +615,7 @@ def check(url: str, server: Server, read_token: str, results: list[SenderResult]
         problems.append(f"{gaps} open gaps, {quarantined} quarantined records")
     if left:
         print(f"  {left:,} records still in the outboxes: the day figures are not comparable")
-        return problems
+        return problems, -1
     wrong_days = [
         m
         for m, days in day_kg.items()
@@ -636,7 +638,7 @@ def check(url: str, server: Server, read_token: str, results: list[SenderResult]
     print(f"  alarms raised: {raised}")
     false_silence = dict(alarms).get("comm_interruption", 0)
     print(f"  false comm_interruption (every station was alive): {false_silence}")
-    return problems
+    return problems, false_silence
 
 
 def api_days(server: Server, token: str, day_kg: dict[str, dict[date, int]]) -> list[str]:
@@ -797,20 +799,46 @@ def report(
         f"  duplicates the center counted (re-sends after a lost answer): "
         f"{sum(r.duplicates for r in results)}"
     )
-    problems = check(url, server, read_token, results)
-    if problems:
-        for problem in problems:
-            print(f"  LOSS: {problem}")
-        return 1
+    problems, false_silence = check(url, server, read_token, results)
+    for problem in problems:
+        print(f"  LOSS: {problem}")
     left = sum(r.left for r in results)
-    if left:
+    if left and not problems:
         print(
             f"  NOT KEPT UP: {left:,} records still waiting in the stations' outboxes "
             f"{DRAIN_S:g} s after the load; every acknowledged record stored exactly once"
         )
-        return 2
-    print("  zero loss: every record stored exactly once, every seq, every kilogram")
-    return 0
+    if not problems and not left:
+        print("  zero loss: every record stored exactly once, every seq, every kilogram")
+    achieved = batches / offered
+    record_p99 = percentile(ages, 0.99) if ages else float("inf")
+    alarm_p99 = percentile(probe.latencies_ms, 0.99) if probe.latencies_ms else float("inf")
+    cpu_ms = cpu * 1000 / max(batches, 1)
+    targets(
+        [
+            ("batches achieved ≥ 95 % of those offered", f"{achieved:.0%}", achieved >= 0.95),
+            ("record → acknowledged p99 < 2 s", f"{record_p99 / 1000:,.1f} s", record_p99 < 2000),
+            (
+                "batch → alarm on the event stream p99 < 1 s",
+                f"{alarm_p99 / 1000:,.1f} s ({probe.missed} not seen)",
+                alarm_p99 < 1000 and not probe.missed,
+            ),
+            (
+                "no false comm_interruption",
+                "not judged (records left)" if false_silence < 0 else str(false_silence),
+                false_silence == 0,
+            ),
+            ("zero loss, to the kilogram", "yes" if not problems else "NO", not problems),
+            (
+                "center CPU ≤ 3 ms per 4-record batch (all its work, jobs included)",
+                f"{cpu_ms:.1f} ms per batch of {accepted / max(batches, 1):.1f} records",
+                cpu_ms <= 3,
+            ),
+        ]
+    )
+    if problems:
+        return 1
+    return 2 if left else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
