@@ -4,6 +4,7 @@ unit, and only shorter (``limits.service``)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import fields, replace
 from datetime import datetime
@@ -47,23 +48,32 @@ def for_point(
     """Defaults ← the point's own settings ← the mine's overrides ← the point's overrides;
     a legal limit is then cut to the shortest its orgs allow (an override may only shorten
     it, ``limits.service``)."""
-    base = defaults or Thresholds()
-    if point is not None:
-        base = replace(
-            base,
-            min_trip_kg=point.min_trip_kg,
-            window_min=point.window_min,
-            window_min_kg=point.window_min_kg,
-        )
     rows, ceilings = _read(session, mine_id)
+    own = (
+        None
+        if point is None
+        else (point.id, point.min_trip_kg, point.window_min, point.window_min_kg)
+    )
+    return _combine(defaults or Thresholds(), own, tuple(rows), tuple(ceilings.items()))
+
+
+@functools.lru_cache(maxsize=8192)
+def _combine(
+    base: Thresholds,
+    point: tuple[int, int | None, int | None, int | None] | None,
+    rows: tuple[tuple[int | None, str, int], ...],
+    ceilings: tuple[tuple[str, int], ...],
+) -> Thresholds:
+    """``for_point``'s answer from what it read: the same for every batch of a point until
+    a setting changes, so kept (every argument is a value, and the answer immutable)."""
+    if point is not None:
+        base = replace(base, min_trip_kg=point[1], window_min=point[2], window_min_kg=point[3])
     mine_level = {name: value for point_id, name, value in rows if point_id is None}
     point_level = {
-        name: value for point_id, name, value in rows if point is not None and point_id == point.id
+        name: value for point_id, name, value in rows if point is not None and point_id == point[0]
     }
     found = replace(base, **{**mine_level, **point_level})
-    return replace(
-        found, **{name: min(getattr(found, name), most) for name, most in ceilings.items()}
-    )
+    return replace(found, **{name: min(getattr(found, name), most) for name, most in ceilings})
 
 
 _CACHE = "coalwatch.thresholds"
