@@ -111,7 +111,12 @@ class BackupOut(BaseModel):
 
     file_name: str
     kind: Kind
+    #: what the backup takes on disk: its main file and the month files it names (a
+    #: month file that several backups name counts in each)
     size_bytes: int
+    #: of which in month files (PostgreSQL; 0 for SQLite)
+    month_files_bytes: int
+    #: the SHA-256 of the main file
     sha256: str
     created_at: Instant
     trigger: Trigger
