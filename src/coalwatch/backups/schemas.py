@@ -91,8 +91,8 @@ class Manifest(BaseModel):
     created_by: str
     schema_revision: str | None
     audit_head_id: int | None
-    #: the newest signed audit checkpoint in the backup (JSON, as in
-    #: audit-checkpoints.jsonl): the backup's audit log can be checked against it
+    #: the newest signed audit checkpoint in the backup (JSON, as in the checkpoint
+    #: file, coalwatch.audit.checkpoints): the backup's audit log can be checked against it
     audit_checkpoint: str | None = None
     figures: Figures
     figures_sha256: str
