@@ -17,25 +17,35 @@ A late reading of 2026-03-20 10:00, total 1310.25 t, adds 10 t to March: year gr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import text
 
 from coalwatch.adapters import dumps
-from coalwatch.backups import service
-from coalwatch.backups.schemas import Figures, Manifest
+from coalwatch.auth.principal import OPERATOR
+from coalwatch.backups import months, service
+from coalwatch.backups.schemas import Figures, Manifest, PruneResult
 from coalwatch.config import Settings
 from coalwatch.partitions import service as partitions
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from tests.backups.conftest import Pair
 from tests.backups.test_backups import D, Env, _env, local, totals
 from tests.support.world import totalizer
+
+T = TypeVar("T")
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -300,3 +310,157 @@ def test_a_month_archived_after_a_backup_is_named_by_its_archive_file(
     assert result.verified
     year = result.figures.mines["M1"].year
     assert (Decimal(year.gross_t), Decimal(year.raw_t)) == (Decimal("300.25"), Decimal("286.739"))
+
+
+def _prune(case: Case, at: datetime) -> PruneResult:
+    engine = make_engine(case.env.url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            return service.prune(session, case.env.policy, "op", at)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def main_dump_held(case: Case) -> Iterator[None]:
+    """A table of the schema that only the main dump reads (no model has it, it is no
+    month partition), locked: a backup counts its figures and dumps its month files,
+    then its main dump waits for that table until the block ends."""
+    case.execute("CREATE TABLE IF NOT EXISTS held (id integer) PARTITION BY RANGE (id)")
+    holder = make_engine(case.env.url)
+    try:
+        with holder.begin() as connection:
+            connection.execute(text("LOCK TABLE held IN ACCESS EXCLUSIVE MODE"))
+            yield
+    finally:
+        holder.dispose()
+
+
+def main_dump_waiting(case: Case) -> bool:
+    schema = dumps.pg_database(case.env.url).schema
+    return bool(
+        case.scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump' "
+            "AND wait_event_type = 'Lock' AND query LIKE :pattern",
+            pattern=f"%{schema}%held%",
+        )
+    )
+
+
+def until(done: Callable[[], bool], what: str) -> None:
+    for _ in range(12_000):
+        if done():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"still not {what}")
+
+
+def test_month_files_of_a_killed_backup_are_removed_by_the_next_prune(case: Case) -> None:
+    """`coalwatch backup create` killed (SIGKILL) after it dumped its month files, while
+    its main dump waits: the files no manifest names are removed by the next prune, the
+    ones a backup names stay."""
+    made = case.backup()
+    case.late_reading()  # March changed: the killed backup dumps it anew
+    env = {
+        **os.environ,
+        "COALWATCH_DATABASE_URL": case.env.url,
+        "COALWATCH_BACKUP_DIR": str(case.directory),
+    }
+    with main_dump_held(case):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "coalwatch.cli", "backup", "create"],
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            until(lambda: main_dump_waiting(case) or process.poll() is not None, "dumping")
+            assert process.poll() is None, process.communicate()[1]
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    named = {made.file_name, f"{made.file_name}.json", *(m.file_name for m in made.raw_months)}
+    left = {p.name for p in case.directory.glob("coalwatch-*")} - named
+    assert any(name.endswith(f".{RECORDS_MARCH}.pgdump") for name in left), left
+
+    assert _prune(case, APRIL_3 + timedelta(hours=2)).pruned == []
+    assert {p.name for p in case.directory.glob("coalwatch-*")} == named
+    service.verify(case.directory / made.file_name)
+
+
+def test_a_backup_removes_what_a_killed_one_left_before_it_starts(case: Case) -> None:
+    made = case.backup()
+    killed = "coalwatch-20260403T043000Z-manual.pgdump"
+    left = [
+        case.directory / months.file_name(killed, RECORDS_MARCH),
+        case.directory / f"{months.file_name(killed, 'quarantined_records_y2026m03')}.partial",
+        case.directory / f"{killed}.partial",
+    ]
+    for path in left:
+        path.write_bytes((case.directory / month_file(made)).read_bytes())
+    second = case.backup(APRIL_3 + timedelta(hours=1))
+    assert not [path.name for path in left if path.exists()]
+    assert second.raw_months == made.raw_months
+    service.verify(case.directory / second.file_name)
+
+
+def test_a_prune_beside_a_running_backup_waits_for_it(case: Case) -> None:
+    """A backup that has dumped its month files but not yet written its manifest: a
+    prune started then waits for it, and removes none of its files."""
+    case.env.policy = replace(case.env.policy, lock_wait=timedelta(minutes=10))
+    made: list[Manifest | Exception] = []
+    pruned: list[PruneResult | Exception] = []
+    backup = threading.Thread(target=lambda: made.append(outcome(case.backup)))
+    prune = threading.Thread(target=lambda: pruned.append(outcome(lambda: _prune(case, APRIL_3))))
+    lock = case.directory / service.LOCK_FILE
+    with main_dump_held(case):
+        backup.start()
+        until(lambda: main_dump_waiting(case) or not backup.is_alive(), "dumping")
+        assert backup.is_alive()
+        prune.start()
+        until(lambda: not prune.is_alive() or waits_for(lock), "pruning or waiting")
+    backup.join()
+    prune.join()
+    (manifest,) = made
+    assert isinstance(manifest, Manifest), manifest
+    assert [p.pruned for p in pruned if isinstance(p, PruneResult)] == [[]], pruned
+    service.verify(case.directory / manifest.file_name)
+
+
+def outcome(call: Callable[[], T]) -> T | Exception:
+    """What a call in a thread of the test returned, or raised."""
+    try:
+        return call()
+    except Exception as exc:
+        return exc
+
+
+def waits_for(lock: Path) -> bool:
+    """Whether a process waits for a lock on the file (Linux: /proc/locks)."""
+    if not lock.exists():
+        return False
+    inode = lock.stat().st_ino
+    lines = Path("/proc/locks").read_text().splitlines()
+    return any("->" in line and f":{inode} " in line for line in lines)
+
+
+def test_the_ledger_counts_the_month_files_in_a_backups_size(case: Case) -> None:
+    """A backup's size is its main file and the month files it names (a month file two
+    backups name counts in both); `month_files_bytes` says how much of it they are."""
+    first = case.backup()
+    second = case.backup(APRIL_3 + timedelta(hours=1))
+    main = {m.file_name: (case.directory / m.file_name).stat().st_size for m in (first, second)}
+    month_bytes = sum((case.directory / m.file_name).stat().st_size for m in first.raw_months)
+    assert month_bytes > 0 and len(first.raw_months) == 2
+    engine = make_engine(case.env.url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            listed = service.list_backups(session, OPERATOR, case.directory)
+    finally:
+        engine.dispose()
+    assert {b.file_name: (b.size_bytes, b.month_files_bytes) for b in listed} == {
+        name: (size + month_bytes, month_bytes) for name, size in main.items()
+    }
+    on_disk = {b.file_name: b.size_bytes for b in service.list_directory(case.directory)}
+    assert on_disk == {name: size + month_bytes for name, size in main.items()}

@@ -446,10 +446,12 @@ def test_checkpoints_kept_upstream_name_a_log_cut_with_its_checkpoints(
     monkeypatch.setenv("COALWATCH_VAR_DIR", str(tmp_path))
     _checkpoint(w, tmp_path)
     kept = tmp_path / "upstream.jsonl"
-    shutil.copy(tmp_path / checkpoints.LOG_FILE, kept)
+    with transaction(w.client.app.state.coalwatch.sessions) as session:  # type: ignore[attr-defined]
+        own = checkpoints.log_file(tmp_path, session)
+    shutil.copy(own, kept)
     _delete_audit_tail(w)
     _sql(w, text("DELETE FROM audit_checkpoints"))
-    (tmp_path / checkpoints.LOG_FILE).unlink()
+    own.unlink()
     assert main(["audit", "verify"]) == 0
     capsys.readouterr()
     assert main(["audit", "verify", "--checkpoints", str(kept)]) == 1

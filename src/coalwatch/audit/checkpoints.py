@@ -7,10 +7,17 @@ not hold), keeps the checkpoint in the database and appends it to a file beside 
 database; backups carry the table. Verification checks the chain against every
 checkpoint it can find: a checkpoint whose head is gone names removed entries, one
 whose head hash differs names a rewritten chain.
+
+The file is the database's own: its name carries the database's identity (the SQLite
+file's path; the PostgreSQL server, database and schema), taken from where the center
+connects, not from anything stored in the database. Centers on two databases that
+share a var directory (and so a key) each keep and check their own file, and one who
+can write to the database only cannot make the center read another file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -27,8 +34,9 @@ from coalwatch.federation import queue
 from coalwatch.wire.signing import parse_public_key, public_key_b64, sign
 from coalwatch.wire.signing import verify as verify_signature
 
-#: beside the database: the checkpoints as JSON lines, appended
-LOG_FILE = "audit-checkpoints.jsonl"
+#: beside the database: the checkpoints as JSON lines, appended, in a file named after
+#: the database (:func:`log_file`)
+LOG_FILE_PREFIX = "audit-checkpoints-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +122,29 @@ def make_checkpoint(
     # sent up with the other messages: the upstream keeps it (a cut log is seen there too)
     queue.enqueue(session, queue.AUDIT_CHECKPOINT, json.loads(checkpoint.as_json()), now)
     if log_dir is not None:
-        _append(log_dir / LOG_FILE, checkpoint.as_json())
+        _append(log_file(log_dir, session), checkpoint.as_json())
     return checkpoint
+
+
+def database_identity(session: Session) -> str:
+    """Where the session's database is, in one line: the SQLite file's absolute path; the
+    PostgreSQL server's host and port, the database and the schema the center works in
+    (as the server names them, however the URL spells the search path)."""
+    url = session.get_bind().engine.url
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            database = str(Path(database).resolve())
+        return f"sqlite:{database}"
+    row = session.execute(select(func.current_database(), func.current_schema())).one()
+    host = url.host or str(url.query.get("host", ""))
+    return f"{url.get_backend_name()}://{host.lower()}:{url.port or 5432}/{row[0]}/{row[1]}"
+
+
+def log_file(log_dir: Path, session: Session) -> Path:
+    """The checkpoint file of the session's database in ``log_dir``."""
+    digest = hashlib.sha256(database_identity(session).encode()).hexdigest()[:16]
+    return log_dir / f"{LOG_FILE_PREFIX}{digest}.jsonl"
 
 
 def _append(path: Path, line: str) -> None:
@@ -132,10 +161,10 @@ def stored(session: Session) -> list[Checkpoint]:
     ]
 
 
-def from_file(log_dir: Path) -> list[Checkpoint]:
-    """The checkpoints of the file beside the database (lines that do not parse are
-    skipped: the signature check decides what counts)."""
-    path = log_dir / LOG_FILE
+def from_file(log_dir: Path, session: Session) -> list[Checkpoint]:
+    """The checkpoints of the session's database's file in ``log_dir`` (lines that do
+    not parse are skipped: the signature check decides what counts)."""
+    path = log_file(log_dir, session)
     if not path.exists():
         return []
     return from_lines(path.read_text(encoding="utf-8"))

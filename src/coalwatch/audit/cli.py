@@ -48,13 +48,15 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> None:
             "the database is not at the current schema: run `coalwatch db upgrade`"
         )
     key = center_key(settings, create=False)
-    found = checkpoints.from_file(Path(settings.var_dir))
+    found = []
     for name in args.checkpoints:
         path = Path(name)
         if not path.is_file():
             raise CoalwatchError(f"--checkpoints {name}: no such file")
         found += checkpoints.from_lines(path.read_text(encoding="utf-8"))
     with transaction(make_sessionmaker(engine)) as session:
+        own = checkpoints.log_file(Path(settings.var_dir), session)
+        found += checkpoints.from_file(Path(settings.var_dir), session)
         broken = checkpoints.verify_anchored(
             session, None if key is None else public_key_b64(key), found
         )
@@ -65,3 +67,4 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> None:
     print(
         f"audit log intact: {entries} entries, every link verified, {kept} signed checkpoints hold"
     )
+    print(f"this database's checkpoint file: {own}")

@@ -89,7 +89,10 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> None:
         _now(),
     )
     directory = service.Policy.from_settings(settings).directory
+    months = sum(m.size_bytes for m in manifest.raw_months)
     print(f"backup {directory / manifest.file_name} ({_mb(manifest.size_bytes)})")
+    if manifest.raw_months:
+        print(f"  and {len(manifest.raw_months)} month files it names ({_mb(months)})")
     print(f"sha256 {manifest.sha256}")
     _print_figures(manifest.figures)
 

@@ -11,10 +11,15 @@ updated or deleted after the month had ended (``raw_month_changes``, kept by tri
 in the transaction that changes them, migration 0038), ``epoch`` is a random value a
 restore renews (the restored counts would otherwise count up again to marks of files
 holding other rows). Both are read in the backup's snapshot, like the rows.
+
+A backup that was killed leaves month files no manifest names (and ``.partial`` files);
+they are removed (:func:`leftovers`) only while no backup is being made in the
+directory (coalwatch.backups.service holds a lock on the directory for that).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +37,14 @@ from coalwatch.storage.partitioning import next_month
 #: database's clock at the start of its transaction, so a transaction begun before the
 #: month ended, or a center clock ahead of the database's, is not missed
 GRACE = timedelta(days=1)
+
+#: the files a backup writes: ``coalwatch-<instant>-<trigger>[-n]``, then
+#: ``.<partition>`` for a month file, the extension, ``.json`` for the manifest, and
+#: ``.partial`` while it is written
+_BACKUP_FILE = re.compile(
+    r"^(?P<backup>coalwatch-\d{8}T\d{6}Z-[a-z_]+(?:-\d+)?)(?:\.(?P<partition>[a-z0-9_]+))?"
+    r"\.(?P<extension>pgdump|sqlite3)(?P<manifest>\.json)?(?P<partial>\.partial)?$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +108,28 @@ def file_name(backup: str, partition: str) -> str:
 def named(kept: Iterable[Manifest]) -> set[str]:
     """The month files the manifests name."""
     return {month.file_name for manifest in kept for month in manifest.raw_months}
+
+
+def leftovers(directory: Path, found: Iterable[Manifest]) -> list[Path]:
+    """What killed backups left in ``directory``: their ``.partial`` files, and the month
+    files that no kept backup names and whose own backup has no manifest or was pruned
+    (a manifest that cannot be read keeps its month files). Only valid while no backup
+    is being made there."""
+    readable = {m.file_name: m for m in found}
+    needed = named(m for m in readable.values() if m.pruned_at is None)
+    stale: list[Path] = []
+    for path in sorted(directory.iterdir()) if directory.is_dir() else []:
+        match = _BACKUP_FILE.match(path.name)
+        if match is None or not path.is_file():
+            continue
+        if match["partial"]:
+            stale.append(path)
+            continue
+        if match["partition"] is None or match["manifest"] or path.name in needed:
+            continue
+        writer = f"{match['backup']}.{match['extension']}"
+        own = readable.get(writer)
+        if (directory / f"{writer}.json").exists() and (own is None or own.pruned_at is None):
+            continue
+        stale.append(path)
+    return stale

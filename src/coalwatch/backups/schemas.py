@@ -91,8 +91,8 @@ class Manifest(BaseModel):
     created_by: str
     schema_revision: str | None
     audit_head_id: int | None
-    #: the newest signed audit checkpoint in the backup (JSON, as in
-    #: audit-checkpoints.jsonl): the backup's audit log can be checked against it
+    #: the newest signed audit checkpoint in the backup (JSON, as in the checkpoint
+    #: file, coalwatch.audit.checkpoints): the backup's audit log can be checked against it
     audit_checkpoint: str | None = None
     figures: Figures
     figures_sha256: str
@@ -111,7 +111,12 @@ class BackupOut(BaseModel):
 
     file_name: str
     kind: Kind
+    #: what the backup takes on disk: its main file and the month files it names (a
+    #: month file that several backups name counts in each)
     size_bytes: int
+    #: of which in month files (PostgreSQL; 0 for SQLite)
+    month_files_bytes: int
+    #: the SHA-256 of the main file
     sha256: str
     created_at: Instant
     trigger: Trigger

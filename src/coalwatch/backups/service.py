@@ -14,6 +14,13 @@ The rows of each closed raw month are dumped once to a month file of their own b
 the backups and named by every later backup while the month is unchanged
 (coalwatch.backups.months); the main file holds the rest.
 
+Backups and prunes of one directory exclude each other through a lock file in it
+(:data:`LOCK_FILE`, ``flock``: every process on the machine, whatever the database): a
+backup holds it shared (backups run side by side), a prune exclusively, so a prune
+never removes a month file a running backup is reusing or has just written. What a
+killed backup left is removed while nothing else holds the lock: by a prune, and by a
+backup that finds the directory idle.
+
 Backups are made by the command line, by the schedule (every ``backup_interval_days``)
 and after a password or parameter change (the audit log says which changed; the job
 waits for :data:`AFTER_CHANGE_QUIET` without further changes, so that a session of
@@ -22,6 +29,8 @@ edits gives one backup, not one per edit).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import sqlite3
@@ -64,6 +73,8 @@ log = logging.getLogger("coalwatch.backups")
 
 SYSTEM = "system"
 MANIFEST_SUFFIX = ".json"
+#: in the backup directory: held shared while a backup is made, exclusively by a prune
+LOCK_FILE = "backups.lock"
 EXTENSIONS: dict[Kind, str] = {"sqlite": "sqlite3", "postgresql": "pgdump"}
 #: an after-change backup waits this long after the newest change
 AFTER_CHANGE_QUIET = timedelta(minutes=5)
@@ -125,6 +136,49 @@ class Policy:
             interval=timedelta(days=days) if days else None,
             retention=timedelta(days=settings.backup_retention_days),
         )
+
+
+# -- the directory's lock --------------------------------------------------------------
+
+
+@contextmanager
+def _lock_file(directory: Path) -> Iterator[int]:
+    private_dir(directory)
+    descriptor = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        yield descriptor
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+@contextmanager
+def _backing_up(directory: Path) -> Iterator[None]:
+    """Held while a backup is made (shared). When nothing else holds the directory,
+    what killed backups left there is removed first."""
+    with _lock_file(directory) as descriptor:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass
+        else:
+            _remove_leftovers(directory)
+        fcntl.flock(descriptor, fcntl.LOCK_SH)
+        yield
+
+
+@contextmanager
+def _pruning(directory: Path) -> Iterator[None]:
+    """Held while backups are pruned (exclusive): waits for the backups being made."""
+    with _lock_file(directory) as descriptor:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+
+
+def _remove_leftovers(directory: Path) -> None:
+    """With the directory held exclusively: no backup is writing there."""
+    for path in months.leftovers(directory, manifests(directory)):
+        log.info("removing %s, left by a backup that did not finish", path.name)
+        path.unlink(missing_ok=True)
 
 
 # -- making a backup ------------------------------------------------------------------
@@ -300,49 +354,55 @@ def create(url: str, policy: Policy, trigger: Trigger, by: str, now: datetime) -
     engine = make_engine(url)
     try:
         kind = _kind(engine)
-        directory = policy.directory
-        private_dir(directory)
-        name = _file_name(directory, kind, trigger, now)
-        final = directory / name
-        partial = directory / f"{name}.partial"
-        schema: str | None = None
-        raw_months: list[MonthFile] = []
-        try:
-            if kind == "sqlite":
-                facts = _dump_sqlite(url, partial, now)
-            else:
-                facts, schema, raw_months = _dump_postgres(
-                    engine, directory, name, partial, now, policy.lock_wait
-                )
-            size, sha256 = partial.stat().st_size, dumps.sha256_of(partial)
-            os.replace(partial, final)
-        finally:
-            partial.unlink(missing_ok=True)
-        manifest = Manifest(
-            file_name=name,
-            kind=kind,
-            schema_name=schema,
-            size_bytes=size,
-            sha256=sha256,
-            created_at=now.astimezone(UTC),
-            trigger=trigger,
-            created_by=by,
-            schema_revision=facts.revision,
-            audit_head_id=facts.audit_head_id,
-            audit_checkpoint=facts.audit_checkpoint,
-            figures=facts.figures,
-            figures_sha256=fingerprint.digest(facts.figures),
-            raw_archives=list(facts.raw_archives),
-            raw_months=raw_months,
-        )
-        write_manifest(directory, manifest)
-        with transaction(make_sessionmaker(engine)) as session:
-            if BackupEntry.__tablename__ in repository.existing_tables(session):
-                _record(session, directory, manifest)
-        log.info("backup %s made (%s, %d bytes)", name, trigger, size)
-        return manifest
+        with _backing_up(policy.directory):
+            return _create(engine, url, policy, kind, trigger, by, now)
     finally:
         engine.dispose()
+
+
+def _create(
+    engine: Engine, url: str, policy: Policy, kind: Kind, trigger: Trigger, by: str, now: datetime
+) -> Manifest:
+    directory = policy.directory
+    name = _file_name(directory, kind, trigger, now)
+    final = directory / name
+    partial = directory / f"{name}.partial"
+    schema: str | None = None
+    raw_months: list[MonthFile] = []
+    try:
+        if kind == "sqlite":
+            facts = _dump_sqlite(url, partial, now)
+        else:
+            facts, schema, raw_months = _dump_postgres(
+                engine, directory, name, partial, now, policy.lock_wait
+            )
+        size, sha256 = partial.stat().st_size, dumps.sha256_of(partial)
+        os.replace(partial, final)
+    finally:
+        partial.unlink(missing_ok=True)
+    manifest = Manifest(
+        file_name=name,
+        kind=kind,
+        schema_name=schema,
+        size_bytes=size,
+        sha256=sha256,
+        created_at=now.astimezone(UTC),
+        trigger=trigger,
+        created_by=by,
+        schema_revision=facts.revision,
+        audit_head_id=facts.audit_head_id,
+        audit_checkpoint=facts.audit_checkpoint,
+        figures=facts.figures,
+        figures_sha256=fingerprint.digest(facts.figures),
+        raw_archives=list(facts.raw_archives),
+        raw_months=raw_months,
+    )
+    write_manifest(directory, manifest)
+    with transaction(make_sessionmaker(engine)) as session:
+        if BackupEntry.__tablename__ in repository.existing_tables(session):
+            _record(session, directory, manifest)
+    log.info("backup %s made (%s, %d bytes)", name, trigger, size)
+    return manifest
 
 
 # -- manifests and the ledger ---------------------------------------------------------
@@ -460,13 +520,13 @@ def _require_whole_tree(principal: Principal) -> None:
 
 
 def _out(manifest: Manifest, status: str) -> BackupOut:
+    month_bytes = sum(m.size_bytes for m in manifest.raw_months)
     return BackupOut.model_validate(
         {
             **manifest.model_dump(
                 include={
                     "file_name",
                     "kind",
-                    "size_bytes",
                     "sha256",
                     "created_at",
                     "trigger",
@@ -477,6 +537,8 @@ def _out(manifest: Manifest, status: str) -> BackupOut:
                     "pruned_by",
                 }
             ),
+            "size_bytes": manifest.size_bytes + month_bytes,
+            "month_files_bytes": month_bytes,
             "mines": len(manifest.figures.mines),
             "rows": sum(manifest.figures.rows.values()),
             "audit_entries": manifest.figures.audit_entries,
@@ -485,7 +547,13 @@ def _out(manifest: Manifest, status: str) -> BackupOut:
     )
 
 
-def _entry_manifest(entry: BackupEntry) -> Manifest:
+def _entry_manifest(entry: BackupEntry, on_disk: Manifest | None) -> Manifest:
+    """The ledger row as a manifest, with the month files of the manifest beside the
+    backup (the ledger does not hold them): in the directory, or where it was made."""
+    if on_disk is None:
+        path = Path(entry.directory) / f"{entry.file_name}{MANIFEST_SUFFIX}"
+        with contextlib.suppress(CoalwatchError):
+            on_disk = read_manifest(path) if path.is_file() else None
     return Manifest(
         file_name=entry.file_name,
         kind="postgresql" if entry.kind == "postgresql" else "sqlite",
@@ -500,6 +568,7 @@ def _entry_manifest(entry: BackupEntry) -> Manifest:
         figures_sha256=entry.figures_sha256,
         pruned_at=entry.pruned_at,
         pruned_by=entry.pruned_by,
+        raw_months=[] if on_disk is None else on_disk.raw_months,
     )
 
 
@@ -509,14 +578,15 @@ def list_backups(session: Session, principal: Principal, directory: Path) -> lis
     _require_whole_tree(principal)
     items: list[BackupOut] = []
     recorded = set()
+    on_disk = {m.file_name: m for m in manifests(directory)}
     for entry in repository.ledger(session):
         recorded.add(entry.file_name)
         present = (directory / entry.file_name).exists() or (
             Path(entry.directory) / entry.file_name
         ).exists()
         status = "pruned" if entry.pruned_at else "ok" if present else "missing"
-        items.append(_out(_entry_manifest(entry), status))
-    for manifest in manifests(directory):
+        items.append(_out(_entry_manifest(entry, on_disk.get(entry.file_name)), status))
+    for manifest in on_disk.values():
         if manifest.file_name not in recorded:
             status = "pruned" if manifest.pruned_at else "unrecorded"
             items.append(_out(manifest, status))
@@ -676,7 +746,18 @@ def verify(file: Path) -> tuple[Manifest, list[str]]:
 
 def prune(session: Session, policy: Policy, by: str, now: datetime) -> PruneResult:
     """Delete the backups older than the retention, never the newest one; each is
-    marked pruned in the ledger and in its manifest (which stays)."""
+    marked pruned in the ledger and in its manifest (which stays). Then what killed
+    backups left in the directory is removed.
+
+    Waits for the backups being made in the directory first; call it before the session
+    is used, so that no transaction is held open while it waits."""
+    with _pruning(policy.directory):
+        result = _prune(session, policy, by, now)
+        _remove_leftovers(policy.directory)
+    return result
+
+
+def _prune(session: Session, policy: Policy, by: str, now: datetime) -> PruneResult:
     sync_ledger(session, policy.directory)
     live = [e for e in repository.ledger(session) if e.pruned_at is None]
     if not live:

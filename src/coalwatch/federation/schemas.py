@@ -76,7 +76,7 @@ class RejectList(BaseModel):
 
 
 class CheckpointOut(BaseModel):
-    """A signed audit checkpoint (the lines of ``audit-checkpoints.jsonl``)."""
+    """A signed audit checkpoint (the lines of the center's checkpoint file)."""
 
     at: datetime
     entry_count: int

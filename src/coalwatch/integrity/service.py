@@ -531,7 +531,7 @@ def verify_all(
         _one_snapshot(session)
         figures = verify_figures(session, now, full=full, archive_dir=settings.resolved_archive_dir)
         broken = checkpoints.verify_anchored(
-            session, public_key, checkpoints.from_file(Path(settings.var_dir))
+            session, public_key, checkpoints.from_file(Path(settings.var_dir), session)
         )
         if broken is None:
             _tamper(session, None, "audit", now, None)

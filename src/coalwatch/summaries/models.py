@@ -9,40 +9,25 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from coalwatch.reports.models import SignatureColumns, SignedRevisionColumns
 from coalwatch.storage.base import Base, UTCDateTime
 
 
-class SummaryRevision(Base):
+class SummaryRevision(SignedRevisionColumns, Base):
     """A revision of a mine's summary: its content (JSON text) and that text's SHA-256."""
 
     __tablename__ = "summary_revisions"
     __table_args__ = (UniqueConstraint("mine_id", "kind", "period", "revision"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"))
     #: month | year | abnormal
     kind: Mapped[str] = mapped_column(String(16))
     #: 2026-03 (month), 2026 (year), 2026-03-15 (the abnormal-situation report's day)
     period: Mapped[str] = mapped_column(String(10))
-    revision: Mapped[int] = mapped_column(Integer)
-    content: Mapped[str] = mapped_column(Text)
-    sha256: Mapped[str] = mapped_column(String(64))
-    generated_by: Mapped[str] = mapped_column(String(200))
-    generated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    #: 上报: signed in full and queued for the level above
-    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class SummarySignature(Base):
+class SummarySignature(SignatureColumns, Base):
     __tablename__ = "summary_signatures"
-    __table_args__ = (UniqueConstraint("revision_id", "role"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    revision_id: Mapped[int] = mapped_column(ForeignKey("summary_revisions.id"), index=True)
-    role: Mapped[str] = mapped_column(String(32))
-    signer: Mapped[str] = mapped_column(String(200))
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    #: the revision's SHA-256 the signature is over
-    sha256: Mapped[str] = mapped_column(String(64))
-    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __revision_table__ = "summary_revisions"
+    __revision_index__ = True
 
 
 class ReceivedSummary(Base):
