@@ -131,3 +131,27 @@ def _file_of(w: World, var_dir: Path) -> Path:
         path = checkpoints.log_file(var_dir, session)
     engine.dispose()
     return path
+
+
+def test_the_single_file_of_an_earlier_version_is_taken_over_by_its_database(
+    database_url: str, other_url: str, tmp_path: Path
+) -> None:
+    """After an upgrade, the one file the earlier version wrote is taken over by the
+    database whose chain it signed (at its first verification), and names a log cut
+    since; another database leaves it alone."""
+    var_dir = tmp_path / "var"
+    with world(database_url) as one, world(other_url) as two:
+        one.ok(one.post("/orgs", {"code": "C1", "name": "县一", "kind": "county"}))
+        two.ok(two.post("/orgs", {"code": "C2", "name": "县二", "kind": "county"}))
+        _checkpoint(one, var_dir)
+        legacy = var_dir / checkpoints.LEGACY_LOG_FILE
+        _file_of(one, var_dir).rename(legacy)  # as the earlier version left it
+
+        assert _verify(two, var_dir).audit is None and _tampers(two) == []
+        assert legacy.exists()  # not two's: left where it was
+        assert _verify(one, var_dir).audit is None
+        assert not legacy.exists() and _file_of(one, var_dir).exists()
+
+        _cut_log_and_checkpoints(one)
+        broken = _verify(one, var_dir).audit
+        assert broken is not None and "entries were removed" in broken.reason

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,8 @@ from coalwatch.audit.service import Broken, verify
 from coalwatch.federation import queue
 from coalwatch.wire.signing import parse_public_key, public_key_b64, sign
 from coalwatch.wire.signing import verify as verify_signature
+
+log = logging.getLogger("coalwatch.audit")
 
 #: beside the database: the checkpoints as JSON lines, appended, in a file named after
 #: the database (:func:`log_file`)
@@ -122,7 +125,7 @@ def make_checkpoint(
     # sent up with the other messages: the upstream keeps it (a cut log is seen there too)
     queue.enqueue(session, queue.AUDIT_CHECKPOINT, json.loads(checkpoint.as_json()), now)
     if log_dir is not None:
-        _append(log_file(log_dir, session), checkpoint.as_json())
+        _append(_own_file(log_dir, session), checkpoint.as_json())
     return checkpoint
 
 
@@ -164,10 +167,47 @@ def stored(session: Session) -> list[Checkpoint]:
 def from_file(log_dir: Path, session: Session) -> list[Checkpoint]:
     """The checkpoints of the session's database's file in ``log_dir`` (lines that do
     not parse are skipped: the signature check decides what counts)."""
-    path = log_file(log_dir, session)
+    path = _own_file(log_dir, session)
     if not path.exists():
         return []
     return from_lines(path.read_text(encoding="utf-8"))
+
+
+#: the file of every database sharing a var directory, before each had its own
+LEGACY_LOG_FILE = "audit-checkpoints.jsonl"
+
+
+def _own_file(log_dir: Path, session: Session) -> Path:
+    """``log_file``, taking over the single file of earlier versions when every checkpoint
+    in it is of this database (its head entry here, with the hash it signed); a file that
+    is not (another database's, or this one's cut since) is left for an operator to check
+    with ``coalwatch audit verify --checkpoints``, and said so in the log."""
+    own = log_file(log_dir, session)
+    legacy = log_dir / LEGACY_LOG_FILE
+    if own.exists() or not legacy.exists():
+        return own
+    found = from_lines(legacy.read_text(encoding="utf-8"))
+    heads = {c.head_id: c.head_hash for c in found}
+    held = dict(
+        session.execute(select(AuditEntry.id, AuditEntry.hash).where(AuditEntry.id.in_(heads)))
+        .tuples()
+        .all()
+    )
+    if found and held == heads:
+        os.replace(legacy, own)
+        log.info("the audit checkpoint file %s is now %s", legacy, own)
+    elif legacy not in _warned:
+        _warned.add(legacy)
+        log.warning(
+            "%s (from an earlier version) is not of this database, or its log was cut: check "
+            "it with `coalwatch audit verify --checkpoints %s`",
+            legacy,
+            legacy,
+        )
+    return own
+
+
+_warned: set[Path] = set()
 
 
 def from_lines(text: str) -> list[Checkpoint]:
