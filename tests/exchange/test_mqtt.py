@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import signal
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal as D
@@ -153,3 +154,55 @@ def test_a_station_killed_mid_stream_over_mqtt_counts_every_record_once(
         station.stop()
         sims.stop()
         print(station.log_tail(6000))
+
+
+def test_batches_over_mqtt_wait_for_their_commit_together(mine: World, prefix: str) -> None:
+    """The center's MQTT client hands each batch to the group commit and goes on taking
+    messages: batches that arrive while a commit is under way are committed together,
+    each answered after its commit; meanwhile they count as uploads waiting (a backlog
+    is not the stations' silence)."""
+    from coalwatch.horizon.service import Arrivals
+    from coalwatch.ingest.committer import Committer
+    from tests.ingest.test_group_commit import held_commits
+
+    factory, committing, release = held_commits(sessions_of(mine), "before_commit")
+    committer = Committer(factory, None, mine.clock, wait_s=0.0, max_batches=32)
+    arrivals = Arrivals()
+    limits = IngestLimits(clock_skew=timedelta(seconds=60), max_records=5000)
+    ingest = MqttIngest(
+        BROKER, prefix, factory, mine.clock, limits, committer=committer, arrivals=arrivals
+    )
+    ingest.start()
+    wait_for(lambda: ingest.client.is_connected() or None, 10, "the center at the broker")
+    station = mine.stations["S1"]
+    answers: dict[int, tuple[int, bytes]] = {}
+
+    def post(seq: int) -> None:
+        transport = MqttTransport(BROKER, "S1", prefix, timeout_s=30)
+        try:
+            body = encode_batch(
+                "S1", mine.clock(), [totalizer(seq, at(11, 31, seq), "B1", f"101.{seq}00")]
+            )
+            answers[seq] = transport.post("", body, {SIGNATURE_HEADER: sign(station.key, body)})
+        finally:
+            transport.close()
+
+    try:
+        first = threading.Thread(target=post, args=(7,))
+        first.start()
+        assert committing.wait(30)  # seq 7's commit is under way
+        later = [threading.Thread(target=post, args=(seq,)) for seq in (8, 9)]
+        for waiting, thread in enumerate(later, start=2):
+            thread.start()  # in order: seq 8 is taken before seq 9 is sent
+            wait_for(lambda n=waiting: len(arrivals) >= n or None, 10, "the batch taken")
+        release.set()
+        for thread in (first, *later):
+            thread.join(30)
+    finally:
+        release.set()
+        ingest.stop()
+        committer.stop()
+    assert {seq: status for seq, (status, _) in answers.items()} == {7: 200, 8: 200, 9: 200}
+    assert b'"acked_seq":9' in answers[9][1] and b'"rejected":[]' in answers[9][1]
+    assert (committer.groups, committer.batches) == (2, 3)  # 7 alone, then 8 and 9
+    assert arrivals.oldest() is None

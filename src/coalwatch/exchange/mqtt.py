@@ -18,6 +18,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,9 +31,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coalwatch.errors import CoalwatchError, Invalid
 from coalwatch.events.broker import Broker, attach
+from coalwatch.horizon.service import Arrivals
 from coalwatch.ingest.committer import Committer, Upload
 from coalwatch.ingest.service import IngestLimits, ingest_batch
 from coalwatch.storage.session import transaction
+from coalwatch.wire.batches import BatchAnswer
 from coalwatch.wire.mqtt import (
     SIGNATURE_PROPERTY,
     STATUS_PROPERTY,
@@ -78,6 +81,7 @@ class MqttIngest:
         limits: IngestLimits,
         events: Broker | None = None,
         committer: Committer | None = None,
+        arrivals: Arrivals | None = None,
     ) -> None:
         self.address = BrokerAddress.from_url(url)
         self.prefix = prefix
@@ -93,6 +97,9 @@ class MqttIngest:
         #: the process's group commit, shared with the HTTP uploads (None: a transaction
         #: per batch, in the MQTT client's thread)
         self.committer = committer
+        #: the process's uploads waiting for their answer (the ingest horizon), which the
+        #: batches taken over MQTT join as HTTP uploads do
+        self.arrivals = arrivals
 
     def start(self) -> None:
         """Connects in the background; reconnects by itself while the broker is away."""
@@ -112,45 +119,83 @@ class MqttIngest:
         log.info("taking station batches over MQTT from %s", topic)
 
     def _on_message(self, client: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        """Hands the batch over and returns at once (the client goes on taking messages);
+        the answer is published when the batch is committed or refused."""
         parts = message.topic.split("/")
         station = parts[-2] if len(parts) >= 3 else ""
         properties = message.properties
         reply = getattr(properties, "ResponseTopic", None)
-        status, body = self.answer(
-            station, bytes(message.payload), user_property(properties, SIGNATURE_PROPERTY)
-        )
-        self.handled += 1
-        if not reply:
-            log.warning("a batch of %s came without a response topic", station)
-            return
-        out = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        out.UserProperty = [(STATUS_PROPERTY, str(status))]
         correlation = getattr(properties, "CorrelationData", None)
-        if correlation is not None:
-            out.CorrelationData = correlation
-        out.ContentType = "application/json"
-        client.publish(reply, body, qos=1, properties=out)
+        arrivals = self.arrivals
+        ticket = None if arrivals is None else arrivals.arrive(self.clock())
+
+        def send(status: int, body: bytes) -> None:
+            if arrivals is not None and ticket is not None:
+                arrivals.leave(ticket)
+            self.handled += 1
+            if not reply:
+                log.warning("a batch of %s came without a response topic", station)
+                return
+            out = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            out.UserProperty = [(STATUS_PROPERTY, str(status))]
+            if correlation is not None:
+                out.CorrelationData = correlation
+            out.ContentType = "application/json"
+            client.publish(reply, body, qos=1, properties=out)
+
+        signature = user_property(properties, SIGNATURE_PROPERTY)
+        self.answer_later(station, bytes(message.payload), signature, send)
+
+    def answer_later(
+        self,
+        station: str,
+        body: bytes,
+        signature: str | None,
+        send: Callable[[int, bytes], None],
+    ) -> None:
+        """``send(status, body)`` with what ``POST /api/v1/stations/{station}/batches``
+        would answer, once the batch is committed (from the committer's thread)."""
+        if self.committer is None:
+            send(*self.answer(station, body, signature))
+            return
+        try:
+            future = self.committer.submit(Upload(station, body, signature, self.limits))
+        except CoalwatchError as exc:  # busy: the station sends again later
+            send(*_refusal(exc))
+            return
+        future.add_done_callback(lambda done: send(*_outcome(done, station)))
 
     def answer(self, station: str, body: bytes, signature: str | None) -> tuple[int, bytes]:
-        """What ``POST /api/v1/stations/{station}/batches`` would answer: status and body."""
+        """What ``POST /api/v1/stations/{station}/batches`` would answer: status and body,
+        the batch ingested in a transaction of its own."""
         try:
-            if self.committer is not None:
-                answer = self.committer.ingest_blocking(
-                    Upload(station, body, signature, self.limits)
-                )
-            else:
-                with transaction(self.sessions) as session:
-                    if self.events is not None:
-                        attach(session, self.events)
-                    answer = ingest_batch(
-                        session, station, body, signature, self.clock(), self.limits
-                    )
+            with transaction(self.sessions) as session:
+                if self.events is not None:
+                    attach(session, self.events)
+                answer = ingest_batch(session, station, body, signature, self.clock(), self.limits)
             return 200, answer.model_dump_json().encode()
         except CoalwatchError as exc:
-            return exc.status, json.dumps(exc.body(), ensure_ascii=False).encode()
+            return _refusal(exc)
         except Exception:  # a database that is away: the station sends again later
             log.exception("a batch of %s over MQTT failed", station)
-            return 503, b'{"error": {"code": "unavailable", "message": "try again"}}'
+            return _UNAVAILABLE
+
+
+_UNAVAILABLE = 503, b'{"error": {"code": "unavailable", "message": "try again"}}'
+
+
+def _refusal(exc: CoalwatchError) -> tuple[int, bytes]:
+    return exc.status, json.dumps(exc.body(), ensure_ascii=False).encode()
+
+
+def _outcome(done: Future[BatchAnswer], station: str) -> tuple[int, bytes]:
+    error = done.exception()
+    if error is None:
+        return 200, done.result().model_dump_json().encode()
+    if isinstance(error, CoalwatchError):
+        return _refusal(error)
+    log.error("a batch of %s over MQTT failed", station, exc_info=error)
+    return _UNAVAILABLE
 
 
 def ingest_from_settings(
@@ -159,6 +204,7 @@ def ingest_from_settings(
     clock: Callable[[], datetime],
     events: Broker,
     committer: Committer | None = None,
+    arrivals: Arrivals | None = None,
 ) -> MqttIngest | None:
     if not settings.mqtt_broker:
         return None
@@ -174,4 +220,5 @@ def ingest_from_settings(
         limits,
         events,
         committer,
+        arrivals,
     )

@@ -70,6 +70,10 @@ class Arrivals:
         with self._lock:
             self._waiting.pop(ticket, None)
 
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._waiting)
+
     def oldest(self) -> datetime | None:
         with self._lock:
             return min(self._waiting.values(), default=None)

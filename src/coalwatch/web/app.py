@@ -254,7 +254,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         horizon = HorizonReporter(sessions, arrivals, clock)
         horizon.start()
         # station batches over MQTT beside HTTP, when a broker is configured
-        mqtt_ingest = ingest_from_settings(settings, sessions, clock, broker, committer)
+        mqtt_ingest = ingest_from_settings(settings, sessions, clock, broker, committer, arrivals)
         gateways = gateways_from_settings(settings, sessions, clock)
         for subscriber in (mqtt_ingest, gateways):
             if subscriber is not None:
