@@ -94,8 +94,10 @@ def _upsert_statement(dialect: str, table: Any, keys: tuple[str, ...]) -> Any:
     )
 
 
-#: PostgreSQL: both rollups in one statement (arrays of the rows, one round trip, no
-#: executemany pipeline); the hourly rows in the data-modifying CTE, run to completion
+#: PostgreSQL: both rollups and the running totals in one statement (arrays of the rows,
+#: one round trip, no executemany pipeline), in data-modifying CTEs run to completion;
+#: it returns the totals as they now stand (their rows locked by the update: a concurrent
+#: addition waits, and adds to what this one committed)
 _ADD_TO_ROLLUPS_PG = text(
     """
 WITH hourly AS (
@@ -261,22 +263,23 @@ def _period_totals(rows: Iterable[Any]) -> PeriodTotals:
     }
 
 
-def hold_mine(session: Session, mine_id: int) -> None:
-    """Hold a mine's production until the transaction ends: its points' rows, locked in
-    id order as ingest locks them. Whoever adds to the rollups or changes the
-    coefficients in force holds it, so that the running totals count every day at the
-    coefficient the committed data say. SQLite has one writer at a time already."""
+def hold_mine(session: Session, mine_id: int | None) -> None:
+    """Hold a mine's production (every mine's: None) until the transaction ends: its
+    points' rows, locked in id order as ingest locks them. Whoever adds to the rollups or
+    changes the coefficients in force holds it, so that the running totals count every
+    day at the coefficient the committed data say. SQLite has one writer at a time
+    already."""
     connection = core(session)
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name != "postgresql":
+        return
+    if mine_id is None:
+        connection.execute(_HOLD_ALL).all()
+    else:
         connection.execute(_HOLD_MINE, {"mine_id": mine_id}).all()
 
 
-_HOLD_MINE = (
-    select(Point.id)
-    .where(Point.mine_id == bindparam("mine_id"))
-    .order_by(Point.id)
-    .with_for_update()
-)
+_HOLD_ALL = select(Point.id).order_by(Point.id).with_for_update()
+_HOLD_MINE = _HOLD_ALL.where(Point.mine_id == bindparam("mine_id"))
 
 
 def stored_totals(
@@ -353,13 +356,16 @@ def all_stored_totals(session: Session) -> dict[int, PeriodTotals]:
 
 
 def recompute_totals(
-    session: Session, mine_id: int, first: date | None = None, last: date | None = None
+    session: Session, mine_id: int | None, first: date | None = None, last: date | None = None
 ) -> None:
-    """Recompute a mine's running totals from its daily rollups: of the whole years the
-    local days [first, last] fall in (all of them when not given). What a change of the
-    coefficients in force does, and the way to repair totals found wrong."""
+    """Recompute a mine's running totals (every mine's: None) from the daily rollups: of
+    the whole years the local days [first, last] fall in (all of them when not given).
+    What a change of the coefficients in force does, and the way to repair totals found
+    wrong or to fill them after rollups were loaded beside ``add_to_rollups``."""
     hold_mine(session, mine_id)
-    stale = delete(MinePeriodTotal).where(MinePeriodTotal.mine_id == mine_id)
+    stale = delete(MinePeriodTotal)
+    if mine_id is not None:
+        stale = stale.where(MinePeriodTotal.mine_id == mine_id)
     if first is not None:
         first = date(first.year, 1, 1)
         stale = stale.where(MinePeriodTotal.start_day >= first)
@@ -367,22 +373,20 @@ def recompute_totals(
         last = date(last.year, 12, 31)
         stale = stale.where(MinePeriodTotal.start_day <= last)
     session.execute(stale)
-    totals = totals_from_days(session, mine_id, first, last).get(mine_id, {})
-    if totals:
-        session.execute(
-            insert(MinePeriodTotal),
-            [
-                {
-                    "mine_id": mine_id,
-                    "period": period,
-                    "start_day": start,
-                    "measured_kg": measured,
-                    "manual_kg": manual,
-                    "raw_units": raw,
-                }
-                for (period, start), (measured, manual, raw) in sorted(totals.items())
-            ],
-        )
+    rows = [
+        {
+            "mine_id": mine,
+            "period": period,
+            "start_day": start,
+            "measured_kg": measured,
+            "manual_kg": manual,
+            "raw_units": raw,
+        }
+        for mine, totals in sorted(totals_from_days(session, mine_id, first, last).items())
+        for (period, start), (measured, manual, raw) in sorted(totals.items())
+    ]
+    if rows:
+        session.execute(insert(MinePeriodTotal), rows)
 
 
 def mine_hour_kg(
