@@ -24,6 +24,8 @@ import pytest
 from sqlalchemy import select, text
 
 from coalwatch.auth.principal import OPERATOR
+from coalwatch.mines import service as mines
+from coalwatch.mines.schemas import CoefficientIn
 from coalwatch.production import repository
 from coalwatch.storage.models import Mine, Point
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
@@ -272,3 +274,87 @@ def test_recomputing_gives_the_totals_kept(w: World) -> None:
     assert stored(w) == kept
     assert kept[("year", Y2026)][2] == 955_000_000
     assert Decimal(kept[("year", Y2027)][2]) / 10_000_000 == Decimal(150)
+
+
+def _wait_until_blocked_by(engine: Any, pid: int) -> None:
+    with engine.connect() as watcher:
+        for _ in range(600):
+            waiting = watcher.execute(
+                text("SELECT pg_blocking_pids(pid) FROM pg_stat_activity WHERE pid <> :me"),
+                {"me": pid},
+            ).scalars()
+            if any(pid in (pids or []) for pids in waiting):
+                return
+            threading.Event().wait(0.05)
+    raise AssertionError("no transaction waited for the first")
+
+
+def _held_suspect(w: World) -> int:
+    """B2 (1,000 t/h at most): +500 kg at 23:59:53 on 31 December, then a "reset" to
+    1,234 t in 3 s, held as suspect."""
+    w.ok(
+        w.post(
+            "/mines/M1/points",
+            {"code": "B2", "name": "B2", "kind": "belt", "max_flow_tph": "1000"},
+        )
+    )
+    w.ok(
+        w.upload(
+            "S1",
+            [
+                totalizer(1, local(2026, 12, 31, 23, 59, 50), "B2", "5000"),
+                totalizer(2, local(2026, 12, 31, 23, 59, 53), "B2", "5000.500"),
+                totalizer(3, local(2026, 12, 31, 23, 59, 56), "B2", "1234"),
+            ],
+        )
+    )
+    engine = make_engine(w.url)
+    with transaction(make_sessionmaker(engine)) as session:
+        (held,) = suspects.list_suspects(session, OPERATOR, "M1", "held")
+    engine.dispose()
+    return held.id
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_suspect_confirmed_during_a_coefficient_change_counts_at_the_new_coefficient(
+    w: World,
+) -> None:
+    """A coefficient approved for 2026-12-31 (6 %) while a suspect increment of that day
+    is confirmed: the confirmation waits for the approval, and the day counts at 6 %:
+    (500 + 1,234,000) kg × 9,400 = 11,604,300,000 units."""
+    held = _held_suspect(w)
+    engine = make_engine(w.url)
+    sessions = make_sessionmaker(engine)
+    errors: list[BaseException] = []
+    first = sessions()
+    try:
+        mines.approve_coefficient(
+            first,
+            OPERATOR,
+            "M1",
+            CoefficientIn(
+                percent=Decimal(6),
+                effective_from=date(2026, 12, 31),
+                effective_to=date(2026, 12, 31),
+            ),
+            w.clock(),
+        )
+        first_pid = first.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+        def confirm() -> None:
+            try:
+                with transaction(sessions) as session:
+                    suspects.confirm(session, OPERATOR, held, ConfirmIn(reason="核实"), w.clock())
+            except BaseException as exc:  # reported by the main thread
+                errors.append(exc)
+
+        thread = threading.Thread(target=confirm, daemon=True)
+        thread.start()
+        _wait_until_blocked_by(engine, first_pid)
+        first.commit()
+        thread.join(60)
+        assert not errors, errors
+    finally:
+        first.close()
+        engine.dispose()
+    assert stored(w)[("month", DEC)] == (1_234_500, 0, 11_604_300_000)
