@@ -338,6 +338,28 @@ def totals_from_days(
     return found
 
 
+def period_sums(
+    session: Session, mine_ids: Sequence[int], period: str, starts: Sequence[date]
+) -> dict[tuple[int, date], Sums]:
+    """Per mine and whole month or year (MONTH or YEAR, by its first local day), from the
+    running totals: what ``range_sums`` of the period's days gives, without summing them."""
+    query = select(
+        MinePeriodTotal.mine_id,
+        MinePeriodTotal.start_day,
+        MinePeriodTotal.measured_kg,
+        MinePeriodTotal.manual_kg,
+        MinePeriodTotal.raw_units,
+    ).where(
+        _in(MinePeriodTotal.mine_id, mine_ids),
+        MinePeriodTotal.period == period,
+        MinePeriodTotal.start_day.in_(sorted(set(starts))),
+    )
+    return {
+        (mine_id, start): (int(measured), int(manual), int(raw))
+        for mine_id, start, measured, manual, raw in session.execute(query)
+    }
+
+
 def all_stored_totals(session: Session) -> dict[int, PeriodTotals]:
     """Every mine's running totals."""
     found: dict[int, PeriodTotals] = {}
