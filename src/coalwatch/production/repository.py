@@ -27,10 +27,13 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Date,
+    DateTime,
     Select,
+    String,
     and_,
     bindparam,
     cast,
+    column,
     delete,
     func,
     insert,
@@ -94,6 +97,16 @@ def _upsert_statement(dialect: str, table: Any, keys: tuple[str, ...]) -> Any:
     )
 
 
+#: what the additions to the running totals return (typed: the result's description is
+#: built once, not for every batch)
+_TOTAL_COLUMNS = (
+    column("period", String),
+    column("start_day", Date),
+    column("measured_kg", BigInteger),
+    column("manual_kg", BigInteger),
+    column("raw_units", BigInteger),
+)
+
 #: PostgreSQL: both rollups and the running totals in one statement (arrays of the rows,
 #: one round trip, no executemany pipeline), in data-modifying CTEs run to completion;
 #: it returns the totals as they now stand (their rows locked by the update: a concurrent
@@ -127,15 +140,16 @@ WITH hourly AS (
 ), totals AS (
     INSERT INTO mine_period_totals
         (mine_id, period, start_day, measured_kg, manual_kg, raw_units)
-    SELECT :mine_id, u.period, u.start_day, sum(u.measured_kg), sum(u.manual_kg),
+    SELECT :mine_id, p.period, CAST(date_trunc(p.period, CAST(u.local_day AS timestamp)) AS date),
+        sum(u.measured_kg), sum(u.manual_kg),
         sum((u.measured_kg + u.manual_kg) * (10000 - coalesce(s.hundredths, 0)))
     FROM unnest(
-        CAST(:t_period AS text[]), CAST(:t_start AS date[]), CAST(:t_day AS date[]),
-        CAST(:t_measured AS bigint[]), CAST(:t_manual AS bigint[])
-    ) AS u(period, start_day, local_day, measured_kg, manual_kg)
+        CAST(:d_day AS date[]), CAST(:d_measured AS bigint[]), CAST(:d_manual AS bigint[])
+    ) AS u(local_day, measured_kg, manual_kg)
+    CROSS JOIN (VALUES ('month'), ('year')) AS p(period)
     LEFT JOIN coefficient_spans s ON s.mine_id = :mine_id
         AND s.day_from <= u.local_day AND s.day_to >= u.local_day
-    GROUP BY u.period, u.start_day
+    GROUP BY 2, 3
     ON CONFLICT (mine_id, period, start_day) DO UPDATE SET
         measured_kg = mine_period_totals.measured_kg + excluded.measured_kg,
         manual_kg = mine_period_totals.manual_kg + excluded.manual_kg,
@@ -144,7 +158,7 @@ WITH hourly AS (
 )
 SELECT period, start_day, measured_kg, manual_kg, raw_units FROM totals
 """
-)
+).columns(*_TOTAL_COLUMNS)
 
 #: SQLite: the running totals of the days' months and years (the rows as JSON, one
 #: statement text whatever their number); the coefficient of each day joined as the
@@ -170,7 +184,7 @@ ON CONFLICT (mine_id, period, start_day) DO UPDATE SET
     raw_units = mine_period_totals.raw_units + excluded.raw_units
 RETURNING period, start_day, measured_kg, manual_kg, raw_units
 """
-)
+).columns(*_TOTAL_COLUMNS)
 
 
 def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> PeriodTotals:
@@ -201,16 +215,6 @@ def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> Period
         sums[1] += manual
     if not hourly:
         return {}
-    by_day: dict[date, list[int]] = {}
-    for (_, day), (measured, manual) in daily.items():
-        sums = by_day.setdefault(day, [0, 0])
-        sums[0] += measured
-        sums[1] += manual
-    totals = [
-        (period, start, day, measured, manual)
-        for day, (measured, manual) in sorted(by_day.items())
-        for period, start in periods_of(day)
-    ]
     connection = core(session)
     if connection.dialect.name == "postgresql":
         days = sorted(daily.items())
@@ -227,11 +231,6 @@ def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> Period
                 "d_day": [d for (_, d), _ in days],
                 "d_measured": [m for _, (m, _) in days],
                 "d_manual": [n for _, (_, n) in days],
-                "t_period": [row[0] for row in totals],
-                "t_start": [row[1] for row in totals],
-                "t_day": [row[2] for row in totals],
-                "t_measured": [row[3] for row in totals],
-                "t_manual": [row[4] for row in totals],
             },
         )
         return _period_totals(rows)
@@ -245,7 +244,18 @@ def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> Period
         ],
         ("mine_id", "point_id", "local_day"),
     )
-    encoded = json.dumps([[p, s.isoformat(), d.isoformat(), m, n] for p, s, d, m, n in totals])
+    by_day: dict[date, list[int]] = {}
+    for (_, day), (measured, manual) in daily.items():
+        sums = by_day.setdefault(day, [0, 0])
+        sums[0] += measured
+        sums[1] += manual
+    encoded = json.dumps(
+        [
+            [period, start.isoformat(), day.isoformat(), measured, manual]
+            for day, (measured, manual) in sorted(by_day.items())
+            for period, start in periods_of(day)
+        ]
+    )
     return _period_totals(
         connection.execute(_ADD_TO_TOTALS_SQLITE, {"mine_id": mine_id, "rows": encoded})
     )
@@ -305,7 +315,7 @@ def _period_start(dialect: str, period: str, day: Any) -> ColumnElement[Any]:
     # the period written into the SQL: bound, it would be a parameter in the select and
     # another in the GROUP BY, which PostgreSQL does not take for the same expression
     if dialect == "postgresql":
-        return cast(func.date_trunc(literal_column(f"'{period}'"), day), Date)
+        return cast(func.date_trunc(literal_column(f"'{period}'"), cast(day, DateTime)), Date)
     return type_coerce(func.date(day, literal_column(f"'start of {period}'")), Date)
 
 

@@ -26,8 +26,8 @@ depends_on: str | Sequence[str] | None = None
 #: dialect -> period -> the SQL of a local day's period start
 _STARTS = {
     "postgresql": {
-        "month": "CAST(date_trunc('month', d.local_day) AS date)",
-        "year": "CAST(date_trunc('year', d.local_day) AS date)",
+        "month": "CAST(date_trunc('month', CAST(d.local_day AS timestamp)) AS date)",
+        "year": "CAST(date_trunc('year', CAST(d.local_day AS timestamp)) AS date)",
     },
     "sqlite": {
         "month": "date(d.local_day, 'start of month')",
