@@ -30,8 +30,12 @@ commit; and, for comparison, the CPU of one round of the timed rules
 mines. ``--profile`` runs the timed rounds under cProfile (CPU time) instead and prints
 the functions with the most time (``--profile-out FILE`` keeps the stats).
 
+``--history-days N`` loads N days of daily rollups (1 t a point and day) for every point
+before the run, and the running totals from them: what a month's and a year's figures
+stand on after months of production (without it every total is a few batches old).
+
 Run: ``.venv/bin/python bench/batch_cost.py [--backend sqlite|postgresql|both]
-[--mines 200] [--rounds 5] [--profile] [--group N [--no-savepoints]]``: with
+[--mines 200] [--rounds 5] [--profile] [--group N [--no-savepoints]] [--history-days N]``: with
 ``--group N`` the timed batches go N at a time through the committer's one-transaction
 function (``ingest.committer.ingest_group``: a savepoint per batch, one commit), and
 only the per-batch line is printed.
@@ -56,7 +60,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, insert, select
 
 from coalwatch.alarms import engine as alarm_engine
 from coalwatch.alarms.models import Alarm
@@ -66,7 +70,8 @@ from coalwatch.events.broker import attach
 from coalwatch.ingest import repository as ingest_repository
 from coalwatch.ingest import service
 from coalwatch.ingest.committer import Upload, ingest_group
-from coalwatch.storage.models import Record
+from coalwatch.production import repository as production_repository
+from coalwatch.storage.models import DailyProduction, Point, Record
 from coalwatch.storage.session import transaction
 from coalwatch.web.app import create_app
 from coalwatch.wire.batches import BatchAnswer, encode_batch
@@ -229,6 +234,30 @@ def configure(client: TestClient, token: str, mines: int) -> list[SimStation]:
     return stations
 
 
+def load_history(sessions: Any, days: int) -> int:
+    """``days`` days before START's (local) of daily rollups for every point, 1 t a point
+    and day (far below any capacity: no alarm), loaded beside ``add_to_rollups``, and the
+    running totals summed from them: the year a batch's checks add to."""
+    today = START.astimezone(LOCAL).date()
+    with transaction(sessions) as session:
+        points = session.execute(select(Point.mine_id, Point.id)).all()
+        rows = [
+            {
+                "mine_id": mine_id,
+                "point_id": point_id,
+                "local_day": today - timedelta(days=back),
+                "measured_kg": 1_000,
+                "manual_kg": 0,
+            }
+            for mine_id, point_id in points
+            for back in range(1, days + 1)
+        ]
+        for first in range(0, len(rows), 10_000):
+            session.execute(insert(DailyProduction), rows[first : first + 10_000])
+        production_repository.recompute_totals(session, None)
+    return len(rows)
+
+
 def check(answer: BatchAnswer, last_seq: int, code: str) -> None:
     if (
         answer.acked_seq != last_seq
@@ -247,6 +276,7 @@ def run_backend(
     profile: cProfile.Profile | None,
     group: int = 0,
     savepoints: bool = True,
+    history: int = 0,
 ) -> None:
     with fresh_database(backend, "batch_cost") as db:
         settings = Settings(
@@ -260,6 +290,7 @@ def run_backend(
                 token = create_token(session, "bench", None, True, START)
             began = time.perf_counter()
             stations = configure(client, token, mines)
+            history_rows = load_history(state.sessions, history) if history else 0
             setup_s = time.perf_counter() - began
             limits = service.IngestLimits(
                 clock_skew=timedelta(seconds=settings.clock_skew_s),
@@ -376,6 +407,7 @@ def run_backend(
         f"\n{backend}: {mines} mines × {len(BELTS) + len(SKIPS)} points, "
         f"setup {setup_s:.0f} s, {batches} timed batches of {len(BELTS) + len(SKIPS)} records "
         f"({rounds} rounds); {stored} records stored, no alarm"
+        + (f"; {history_rows:,} daily rollups of history" if history_rows else "")
     )
     print(
         f"  one round of the timed rules (engine.tick) over the {mines} mines: "
@@ -451,13 +483,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-savepoints", action="store_true", help="with --group: no savepoint per batch"
     )
+    parser.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        help="days of daily rollups before the run for every point (what a year's sum reads)",
+    )
     args = parser.parse_args(argv)
     print(machine())
     for backend in backends(args.backend):
         profile = cProfile.Profile(time.process_time) if args.profile or args.profile_out else None
         try:
             run_backend(
-                backend, args.mines, args.rounds, profile, args.group, not args.no_savepoints
+                backend,
+                args.mines,
+                args.rounds,
+                profile,
+                args.group,
+                not args.no_savepoints,
+                args.history_days,
             )
         except BenchError as exc:
             print(f"{backend}: FAILED: {exc}", file=sys.stderr)

@@ -8,7 +8,8 @@ For each backend, on a fresh migrated database:
    for every month; direct Core inserts through the models;
 2. loads a year (2025, Asia/Shanghai) of hourly rollups for every mine into
    ``hourly_production`` and the matching ``daily_production`` (each day the sum
-   of its 24 hours): COPY on PostgreSQL, executemany on SQLite; ANALYZE;
+   of its 24 hours): COPY on PostgreSQL, executemany on SQLite; the running totals
+   of the months and years summed from them (``recompute_totals``); ANALYZE;
 3. checks the service's totals against the loaded figures, then times
    ``production.service.org_production`` for the province, period MONTH, one
    month (June 2025), 20 times, each in its own session and transaction (what
@@ -42,6 +43,7 @@ from coalwatch.auth.principal import OPERATOR
 from coalwatch.domain.coefficients import FULL_HUNDREDTHS
 from coalwatch.domain.periods import Period
 from coalwatch.domain.units import RAW_UNITS_PER_T, round_tonnes
+from coalwatch.production import repository as production_repository
 from coalwatch.production import service
 from coalwatch.storage.models import (
     Capacity,
@@ -259,9 +261,12 @@ class Loader:
             yield mine, hours, days
 
     def load_rollups(self) -> int:
-        if self.backend == "postgresql":
-            return self._copy_rollups()
-        return self._executemany_rollups()
+        rows = self._copy_rollups() if self.backend == "postgresql" else self._executemany_rollups()
+        # loaded beside ``add_to_rollups``: the running totals of the months and years
+        # are summed from the daily rollups, as the migration that made them did
+        with transaction(make_sessionmaker(self.engine)) as session:
+            production_repository.recompute_totals(session, None)
+        return rows
 
     def _copy_rollups(self) -> int:
         hour_text = [h.strftime("%Y-%m-%d %H:%M:%S+00") for h in self.hours]

@@ -179,6 +179,23 @@ def test_an_updated_daily_rollup_is_named(w: World, tmp_path: Path) -> None:
     ), found
 
 
+def test_an_updated_running_total_is_named(w: World, tmp_path: Path) -> None:
+    # March 2026 of M1: 1,250 + 16,000 kg measured, 2,000 kg manual, k = 0: 19.250 t raw;
+    # one tonne of raw coal (10,000,000 units) written over it
+    _sql(
+        w,
+        text(
+            "UPDATE mine_period_totals SET raw_units = raw_units + 10000000 WHERE period = 'month'"
+        ),
+    )
+    found = _findings(w, tmp_path)
+    assert found == [
+        "month 2026-03 of mine M1: the running total holds 19.250 t gross, "
+        "20.2500000 t raw; its daily rollups add up to 19.250 t gross, 19.2500000 t raw"
+    ], found
+    assert [a["mine"] for a in w.alarms() if a["type"] == "data_tamper"] == ["M1"]
+
+
 def test_a_deleted_record_is_named(w: World, tmp_path: Path) -> None:
     _sql(w, delete(Record).where(Record.seq == 4))
     found = _findings(w, tmp_path)

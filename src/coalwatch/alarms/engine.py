@@ -145,6 +145,9 @@ class BatchFacts:
     previous_ts: dict[int, datetime] = field(default_factory=dict)
     #: readings whose out-of-range flow was left out: seq → the flow as sent
     dropped_flows: dict[int, str] = field(default_factory=dict)
+    #: the running totals of the months and years the batch added to, as the addition
+    #: left them (``production.repository.add_to_rollups``)
+    totals: production.PeriodTotals = field(default_factory=dict)
 
 
 def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
@@ -220,7 +223,7 @@ def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
         _end(session, mine, AlarmType.UNDECLARED_SHUTDOWN, min(r["ts"] for r in produced))
         _shutdown_production(session, mine, produced)
     if batch.deltas:
-        _overproduction(session, mine, batch.deltas)
+        _overproduction(session, mine, batch.deltas, batch.totals)
     if batch.deltas or any(r["type"] == "conveyor" for r in batch.rows):
         # the dashboards redraw: production or a conveyor's state changed
         emit(session, "figures", batch.org_path, {"mine": mine.code, "at": now.isoformat()})
@@ -368,11 +371,13 @@ def after_correction(
     org_path: str,
     deltas: dict[tuple[int, datetime], tuple[date, int, int]],
     now: datetime,
+    totals: production.PeriodTotals,
 ) -> None:
     """Production added after the fact (a confirmed suspect increment): the
-    overproduction rules of the hours it went into, and the dashboards redraw."""
+    overproduction rules of the hours it went into, and the dashboards redraw.
+    ``totals``: the running totals the addition returned."""
     if mine.managed_by_center_id is None and deltas:
-        _overproduction(session, mine, deltas)
+        _overproduction(session, mine, deltas, totals)
     emit(session, "figures", org_path, {"mine": mine.code, "at": now.isoformat()})
 
 
@@ -539,48 +544,39 @@ def _raw(units: int) -> Fraction:
 
 
 class _Totals:
-    """Raw production of a mine's periods: what a batch's checks read, in one query
-    (``load``); a period they did not foresee is read when asked for."""
+    """Raw production of a mine's periods: the hours and days a batch's checks read, in
+    one query (``load``); months and years from the running totals, those the batch added
+    to as the addition returned them; a period they did not foresee is read when asked
+    for."""
 
-    def __init__(self, session: Session, mine: Mine, tz: ZoneInfo) -> None:
+    def __init__(
+        self, session: Session, mine: Mine, tz: ZoneInfo, known: production.PeriodTotals
+    ) -> None:
         self.session, self.mine, self.tz = session, mine, tz
         self._hours: dict[datetime, Fraction] = {}
         self._days: dict[date, Fraction] = {}
-        self._months: dict[date, Fraction] = {}
-        self._years: dict[int, Fraction] = {}
+        self._periods: dict[tuple[str, date], Fraction] = {
+            key: _raw(sums[2]) for key, sums in known.items()
+        }
 
-    def load(
-        self,
-        hours: Sequence[datetime],
-        first_day: date,
-        last_day: date,
-        months: Sequence[date],
-        years: Sequence[int],
-    ) -> None:
-        """The hours (UTC starts), the days first_day..last_day, the months and the years."""
-        ranges = [(m, self.month_end(m)) for m in months]
-        ranges += [(date(y, 1, 1), date(y, 12, 31)) for y in years]
+    def load(self, hours: Sequence[datetime], first_day: date, last_day: date) -> None:
+        """The hours (UTC starts) and the days first_day..last_day."""
         span = (hours[0], hours[-1] + timedelta(hours=1)) if hours else None
-        found = production.mine_totals(
-            self.session, self.mine.id, span, (first_day, last_day), ranges
-        )
+        found = production.mine_totals(self.session, self.mine.id, span, (first_day, last_day))
         for hour in hours:
             self._hours[hour] = _raw(found.hours.get(hour, 0))
         day = first_day
         while day <= last_day:
             self._days[day] = _raw(found.days.get(day, 0))
             day += timedelta(days=1)
-        for month, units in zip(months, found.ranges[: len(months)], strict=True):
-            self._months[month] = _raw(units)
-        for year, units in zip(years, found.ranges[len(months) :], strict=True):
-            self._years[year] = _raw(units)
 
     def hours(self, hours: Sequence[datetime]) -> dict[datetime, Fraction]:
         return {hour: self._hours[hour] for hour in hours}
 
     def day(self, day: date) -> Fraction:
         if day not in self._days:
-            self._days[day] = self._range(day, day)
+            found = production.mine_totals(self.session, self.mine.id, None, (day, day))
+            self._days[day] = _raw(found.days.get(day, 0))
         return self._days[day]
 
     def month_end(self, first: date) -> date:
@@ -589,24 +585,32 @@ class _Totals:
         ).date() - timedelta(days=1)
 
     def month(self, first: date) -> Fraction:
-        if first not in self._months:
-            self._months[first] = self._range(first, self.month_end(first))
-        return self._months[first]
+        return self._period((production.MONTH, first))
 
     def year(self, year: int) -> Fraction:
-        if year not in self._years:
-            self._years[year] = self._range(date(year, 1, 1), date(year, 12, 31))
-        return self._years[year]
+        return self._period((production.YEAR, date(year, 1, 1)))
 
-    def _range(self, first: date, last: date) -> Fraction:
-        found = production.mine_totals(self.session, self.mine.id, None, None, [(first, last)])
-        return _raw(found.ranges[0])
+    def preload(self, keys: Sequence[tuple[str, date]]) -> None:
+        """Read the running totals of these periods not known yet, in one query."""
+        missing = [key for key in keys if key not in self._periods]
+        if missing:
+            found = production.stored_totals(self.session, self.mine.id, missing)
+            for key in missing:
+                self._periods[key] = _raw(found[key][2]) if key in found else Fraction(0)
+
+    def _period(self, key: tuple[str, date]) -> Fraction:
+        self.preload([key])
+        return self._periods[key]
 
 
 def _overproduction(
-    session: Session, mine: Mine, deltas: dict[tuple[int, datetime], tuple[date, int, int]]
+    session: Session,
+    mine: Mine,
+    deltas: dict[tuple[int, datetime], tuple[date, int, int]],
+    known: production.PeriodTotals,
 ) -> None:
-    """Check every period the batch added production to against its capacity."""
+    """Check every period the batch added production to against its capacity; ``known``:
+    the running totals the addition returned."""
     tz = ZoneInfo(mine.timezone)
     hours = sorted({hour for _, hour in deltas})
     days = sorted({day for day, _, _ in deltas.values()})
@@ -619,8 +623,11 @@ def _overproduction(
         _YARDSTICK_TABLES,
         lambda: yardsticks(session, [mine.id], first, last)[mine.id],
     )
-    totals = _Totals(session, mine, tz)
-    totals.load(hours, days[0] - timedelta(days=1), days[-1] + timedelta(days=1), months, years)
+    totals = _Totals(session, mine, tz, known)
+    totals.load(hours, days[0] - timedelta(days=1), days[-1] + timedelta(days=1))
+    totals.preload(
+        [(production.MONTH, m) for m in months] + [(production.YEAR, date(y, 1, 1)) for y in years]
+    )
     for hour, raw in totals.hours(hours).items():
         _check(session, mine, Period.HOUR, hour.astimezone(tz), raw, stick, tz)
     for day in days:

@@ -259,7 +259,8 @@ def ingest_batch(
     if accounting.suspects:
         session.add_all(accounting.suspects)
         session.flush()
-    production_repository.add_to_rollups(session, mine.id, accounting.deltas)
+    # the mine's production is held: points_for_batch locked its points
+    totals = production_repository.add_to_rollups(session, mine.id, accounting.deltas)
 
     state = advance(station.max_seq, gaps, received)
     if state.gaps != tuple(gaps):
@@ -292,6 +293,7 @@ def ingest_batch(
             suspects=accounting.suspects,
             previous_ts=accounting.previous_ts,
             dropped_flows=accounting.dropped_flows,
+            totals=totals,
             rejected=rejected,
             opened_gaps=state.opened,
             gaps_left=bool(state.gaps),

@@ -25,7 +25,8 @@ def add_parser(commands: Any) -> None:
         "chain from its signed checkpoints; exit 1 naming the first disagreement",
         description="Re-verifies the signature of every kept upload, compares every stored "
         "record with what its station signed, recomputes every hourly and daily rollup from "
-        "the records and approved manual entries, and checks the audit chain against the "
+        "the records and approved manual entries, the running totals of every mine's months "
+        "and years from the daily rollups, and checks the audit chain against the "
         "center's signed checkpoints. A disagreement raises the data_tamper alarm.",
     )
     verify.add_argument(
@@ -59,7 +60,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> None:
         print(f"... and {len(figures.findings) - SHOWN} more")
     print(
         f"figures: {figures.batches} uploads and {figures.records} records re-proved, "
-        f"{figures.hours} hourly rollups recomputed, every daily rollup checked "
+        f"{figures.hours} hourly rollups recomputed, every daily rollup and running total "
+        "checked "
         f"({'full' if figures.full else 'incremental'}, {elapsed:.1f} s)"
     )
     if audit is None:

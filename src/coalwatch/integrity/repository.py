@@ -313,6 +313,12 @@ def points(session: Session) -> dict[int, PointInfo]:
     return {pid: PointInfo(mid, mcode, tz, pcode) for pid, mid, mcode, tz, pcode in rows}
 
 
+def mine_codes(session: Session) -> dict[int, str]:
+    return {
+        int(mine_id): str(code) for mine_id, code in session.execute(select(Mine.id, Mine.code))
+    }
+
+
 def mine_points(session: Session, mine_id: int) -> dict[str, Point]:
     return {p.code: p for p in session.scalars(select(Point).where(Point.mine_id == mine_id))}
 

@@ -10,7 +10,9 @@ and every record points to the upload that brought it. Verification
 2. adds up the records' production per point and hour (plus the approved manual
    entries, spread over their hours as when they were entered) and compares it with
    the hourly rollups;
-3. compares each daily rollup with the sum of its hours.
+3. compares each daily rollup with the sum of its hours;
+4. compares each running total of a mine's month and year with the sum of its daily
+   rollups (raw coal with the coefficient in force each day).
 
 Raw months archived to files after the retention (coalwatch.partitions) are re-proved
 from their files: each file's SHA-256 against the one recorded when it was written, its
@@ -18,9 +20,10 @@ uploads' signatures against their stations' keys, its records against what was s
 its records' production counts in the hours as the stored records' does.
 
 Month, year and every report are read from the daily rollups (raw coal is computed
-from them at read time), so they stand once the days do. A disagreement is a
-``data_tamper`` alarm of the mine; the alarm ends only after a full verification
-finds the mine's data agree again.
+from them at read time), so they stand once the days do; the overproduction rules read
+months and years from the running totals, which stand once they equal their days. A
+disagreement is a ``data_tamper`` alarm of the mine; the alarm ends only after a full
+verification finds the mine's data agree again.
 
 Incremental runs (the hourly job) re-prove the uploads kept since the last run, and
 the hours they touched; the daily check always covers every day. A full run
@@ -34,6 +37,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,13 +54,14 @@ from coalwatch.config import Settings
 from coalwatch.domain.accounting import spread_over_hours
 from coalwatch.domain.alarms import AlarmType, detail_params
 from coalwatch.domain.periods import Period, period_start
-from coalwatch.domain.units import kg_to_tonnes
+from coalwatch.domain.units import RAW_UNITS_PER_T, kg_to_tonnes
 from coalwatch.ingest.service import signed_columns
 from coalwatch.integrity import repository
 from coalwatch.integrity.keys import center_key
 from coalwatch.integrity.models import VerificationProgress
 from coalwatch.partitions import archive
 from coalwatch.partitions.models import RawArchive
+from coalwatch.production import repository as production
 from coalwatch.storage.models import Point
 from coalwatch.storage.partitioning import month_of
 from coalwatch.storage.session import transaction
@@ -136,6 +141,7 @@ def verify_figures(
     )
     _verify_hours(session, result, info, None if full else touched, archived_kg)
     _verify_days(session, result, info)
+    _verify_totals(session, result)
     progress.last_batch_id = max(progress.last_batch_id, newest_batch)
     progress.last_record_id = max(progress.last_record_id, newest_record)
     progress.verified_at = now
@@ -450,6 +456,36 @@ def _verify_days(
                 f"the daily rollup holds {stored}, its hours add up to {hours}",
             )
         )
+
+
+def _verify_totals(session: Session, result: Verification) -> None:
+    """Running totals of months and years = the sums of their daily rollups (a missing
+    total counts as zero)."""
+    stored = production.all_stored_totals(session)
+    expected = production.totals_from_days(session)
+    codes = repository.mine_codes(session)
+    zero = (0, 0, 0)
+    for mine_id in sorted(set(stored) | set(expected)):
+        have, want = stored.get(mine_id, {}), expected.get(mine_id, {})
+        for period, start in sorted(set(have) | set(want)):
+            kept = have.get((period, start), zero)
+            summed = want.get((period, start), zero)
+            if kept == summed:
+                continue
+            label = f"{start:%Y-%m}" if period == production.MONTH else f"{start:%Y}"
+            result.add(
+                Finding(
+                    mine_id,
+                    f"{period} {label} of mine {codes.get(mine_id, mine_id)}",
+                    f"the running total holds {_gross(kept)}; its daily rollups add up to "
+                    f"{_gross(summed)}",
+                )
+            )
+
+
+def _gross(sums: tuple[int, int, int]) -> str:
+    measured, manual, raw = sums
+    return f"{_t(measured + manual)} t gross, {Decimal(raw) / RAW_UNITS_PER_T:,.7f} t raw"
 
 
 def _t(kg: int) -> str:

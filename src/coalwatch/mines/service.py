@@ -276,6 +276,9 @@ def approve_coefficient(
         ]
     )
     repository.replace_spans(session, mine.id, approvals, spans)
+    # raw coal of the approval's days changes: the running totals of their months and
+    # years are summed again
+    production_repository.recompute_totals(session, mine.id, data.effective_from, data.effective_to)
     audit.record_change(
         session, actor=principal.name, action="mine.coefficient", key=mine.code, data=data, at=now
     )
@@ -381,6 +384,7 @@ def record_manual_production(
     gross_kg = _kg(data.gross_t)
     tz = ZoneInfo(mine.timezone)
     shares = spread_over_hours(start, end, gross_kg, tz)
+    production_repository.hold_mine(session, mine.id)
     stored = production_repository.mine_hour_kg(
         session, mine.id, [hour.astimezone(UTC) for hour, _ in shares]
     )

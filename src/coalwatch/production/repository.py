@@ -4,11 +4,19 @@ Raw coal is computed at read time: each day's gross is multiplied by
 (10000 − k) for the coefficient span in force on that day, in integer raw
 units (1/10,000 kg). So a coefficient approved for past dates changes the
 figures of those dates at once, with nothing to recompute.
+
+The one exception is the running totals of each mine's months and years
+(``mine_period_totals``), which the overproduction rules read after every batch
+instead of summing a year of days: ``add_to_rollups`` adds to them in the same
+statement as to the rollups, with the coefficient in force each day, and returns
+them; a change of the coefficients recomputes them (``recompute_totals``), and
+``coalwatch verify`` proves them against the daily rollups (``totals_from_days``).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -18,15 +26,23 @@ from sqlalchemy import (
     BigInteger,
     BindParameter,
     ColumnElement,
+    Date,
+    DateTime,
     Select,
+    String,
     and_,
     bindparam,
     cast,
+    column,
+    delete,
     func,
+    insert,
     literal_column,
     null,
     select,
     text,
+    tuple_,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,13 +55,24 @@ from coalwatch.storage.models import (
     CoefficientSpan,
     DailyProduction,
     HourlyProduction,
+    MinePeriodTotal,
     Plan,
+    Point,
     Record,
 )
 from coalwatch.storage.session import core
 
 #: (point_id, hour_start UTC) → (local_day, measured_kg, manual_kg)
 HourDeltas = Mapping[tuple[int, datetime], tuple[date, int, int]]
+Sums = tuple[int, int, int]  # measured kg, manual kg, raw units
+MONTH, YEAR = "month", "year"
+#: a mine's running totals: (MONTH or YEAR, the period's first local day) → its sums
+PeriodTotals = dict[tuple[str, date], Sums]
+
+
+def periods_of(day: date) -> tuple[tuple[str, date], tuple[str, date]]:
+    """The month and the year a local day is counted in, as keys of ``PeriodTotals``."""
+    return (MONTH, day.replace(day=1)), (YEAR, date(day.year, 1, 1))
 
 
 def _upsert(session: Session, model: Any, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
@@ -70,8 +97,20 @@ def _upsert_statement(dialect: str, table: Any, keys: tuple[str, ...]) -> Any:
     )
 
 
-#: PostgreSQL: both rollups in one statement (arrays of the rows, one round trip, no
-#: executemany pipeline); the hourly rows in the data-modifying CTE, run to completion
+#: what the additions to the running totals return (typed: the result's description is
+#: built once, not for every batch)
+_TOTAL_COLUMNS = (
+    column("period", String),
+    column("start_day", Date),
+    column("measured_kg", BigInteger),
+    column("manual_kg", BigInteger),
+    column("raw_units", BigInteger),
+)
+
+#: PostgreSQL: both rollups and the running totals in one statement (arrays of the rows,
+#: one round trip, no executemany pipeline), in data-modifying CTEs run to completion;
+#: it returns the totals as they now stand (their rows locked by the update: a concurrent
+#: addition waits, and adds to what this one committed)
 _ADD_TO_ROLLUPS_PG = text(
     """
 WITH hourly AS (
@@ -87,21 +126,75 @@ WITH hourly AS (
         manual_kg = hourly_production.manual_kg + excluded.manual_kg
     RETURNING 1
 )
-INSERT INTO daily_production (mine_id, point_id, local_day, measured_kg, manual_kg)
-SELECT :mine_id, u.point_id, u.local_day, u.measured_kg, u.manual_kg
-FROM unnest(
-    CAST(:d_point AS integer[]), CAST(:d_day AS date[]),
-    CAST(:d_measured AS bigint[]), CAST(:d_manual AS bigint[])
-) AS u(point_id, local_day, measured_kg, manual_kg)
-ON CONFLICT (mine_id, point_id, local_day) DO UPDATE SET
-    measured_kg = daily_production.measured_kg + excluded.measured_kg,
-    manual_kg = daily_production.manual_kg + excluded.manual_kg
-"""
+, daily AS (
+    INSERT INTO daily_production (mine_id, point_id, local_day, measured_kg, manual_kg)
+    SELECT :mine_id, u.point_id, u.local_day, u.measured_kg, u.manual_kg
+    FROM unnest(
+        CAST(:d_point AS integer[]), CAST(:d_day AS date[]),
+        CAST(:d_measured AS bigint[]), CAST(:d_manual AS bigint[])
+    ) AS u(point_id, local_day, measured_kg, manual_kg)
+    ON CONFLICT (mine_id, point_id, local_day) DO UPDATE SET
+        measured_kg = daily_production.measured_kg + excluded.measured_kg,
+        manual_kg = daily_production.manual_kg + excluded.manual_kg
+    RETURNING 1
+), totals AS (
+    INSERT INTO mine_period_totals
+        (mine_id, period, start_day, measured_kg, manual_kg, raw_units)
+    SELECT :mine_id, p.period, CAST(date_trunc(p.period, CAST(u.local_day AS timestamp)) AS date),
+        sum(u.measured_kg), sum(u.manual_kg),
+        sum((u.measured_kg + u.manual_kg) * (10000 - coalesce(s.hundredths, 0)))
+    FROM unnest(
+        CAST(:d_day AS date[]), CAST(:d_measured AS bigint[]), CAST(:d_manual AS bigint[])
+    ) AS u(local_day, measured_kg, manual_kg)
+    CROSS JOIN (VALUES ('month'), ('year')) AS p(period)
+    LEFT JOIN coefficient_spans s ON s.mine_id = :mine_id
+        AND s.day_from <= u.local_day AND s.day_to >= u.local_day
+    GROUP BY 2, 3
+    ON CONFLICT (mine_id, period, start_day) DO UPDATE SET
+        measured_kg = mine_period_totals.measured_kg + excluded.measured_kg,
+        manual_kg = mine_period_totals.manual_kg + excluded.manual_kg,
+        raw_units = mine_period_totals.raw_units + excluded.raw_units
+    RETURNING period, start_day, measured_kg, manual_kg, raw_units
 )
+SELECT period, start_day, measured_kg, manual_kg, raw_units FROM totals
+"""
+).columns(*_TOTAL_COLUMNS)
+
+#: SQLite: the running totals of the days' months and years (the rows as JSON, one
+#: statement text whatever their number); the coefficient of each day joined as the
+#: read-time sums join it
+_ADD_TO_TOTALS_SQLITE = text(
+    """
+INSERT INTO mine_period_totals (mine_id, period, start_day, measured_kg, manual_kg, raw_units)
+SELECT :mine_id, u.period, u.start_day, sum(u.measured_kg), sum(u.manual_kg),
+    sum((u.measured_kg + u.manual_kg) * (10000 - coalesce(s.hundredths, 0)))
+FROM (
+    SELECT json_extract(value, '$[0]') AS period, json_extract(value, '$[1]') AS start_day,
+        json_extract(value, '$[2]') AS local_day, json_extract(value, '$[3]') AS measured_kg,
+        json_extract(value, '$[4]') AS manual_kg
+    FROM json_each(:rows)
+) AS u
+LEFT JOIN coefficient_spans s ON s.mine_id = :mine_id
+    AND s.day_from <= u.local_day AND s.day_to >= u.local_day
+WHERE true
+GROUP BY u.period, u.start_day
+ON CONFLICT (mine_id, period, start_day) DO UPDATE SET
+    measured_kg = mine_period_totals.measured_kg + excluded.measured_kg,
+    manual_kg = mine_period_totals.manual_kg + excluded.manual_kg,
+    raw_units = mine_period_totals.raw_units + excluded.raw_units
+RETURNING period, start_day, measured_kg, manual_kg, raw_units
+"""
+).columns(*_TOTAL_COLUMNS)
 
 
-def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> None:
-    """Add production to the hourly and daily rollups (in the caller's transaction)."""
+def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> PeriodTotals:
+    """Add production to the hourly and daily rollups and to the running totals of their
+    months and years (in the caller's transaction); return those totals as they now stand.
+
+    The caller holds the mine's production (``hold_mine``; ingest holds it through the
+    mine's points it locks): a change of the coefficients then waits for the addition,
+    or the addition for the change, and each day is counted at the coefficient in force.
+    """
     hourly: list[dict[str, Any]] = []
     daily: dict[tuple[int, date], list[int]] = {}
     for (point_id, hour_start), (local_day, measured, manual) in sorted(deltas.items()):
@@ -121,11 +214,11 @@ def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> None:
         sums[0] += measured
         sums[1] += manual
     if not hourly:
-        return
+        return {}
     connection = core(session)
     if connection.dialect.name == "postgresql":
         days = sorted(daily.items())
-        connection.execute(
+        rows = connection.execute(
             _ADD_TO_ROLLUPS_PG,
             {
                 "mine_id": mine_id,
@@ -140,7 +233,7 @@ def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> None:
                 "d_manual": [n for _, (_, n) in days],
             },
         )
-        return
+        return _period_totals(rows)
     _upsert(session, HourlyProduction, hourly, ("mine_id", "point_id", "hour_start"))
     _upsert(
         session,
@@ -151,6 +244,181 @@ def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> None:
         ],
         ("mine_id", "point_id", "local_day"),
     )
+    by_day: dict[date, list[int]] = {}
+    for (_, day), (measured, manual) in daily.items():
+        sums = by_day.setdefault(day, [0, 0])
+        sums[0] += measured
+        sums[1] += manual
+    encoded = json.dumps(
+        [
+            [period, start.isoformat(), day.isoformat(), measured, manual]
+            for day, (measured, manual) in sorted(by_day.items())
+            for period, start in periods_of(day)
+        ]
+    )
+    return _period_totals(
+        connection.execute(_ADD_TO_TOTALS_SQLITE, {"mine_id": mine_id, "rows": encoded})
+    )
+
+
+def _day(value: date | str) -> date:
+    """A date column read through text SQL (SQLite gives its ISO text)."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _period_totals(rows: Iterable[Any]) -> PeriodTotals:
+    return {
+        (str(period), _day(start)): (int(measured), int(manual), int(raw))
+        for period, start, measured, manual, raw in rows
+    }
+
+
+def hold_mine(session: Session, mine_id: int | None) -> None:
+    """Hold a mine's production (every mine's: None) until the transaction ends: its
+    points' rows, locked in id order as ingest locks them. Whoever adds to the rollups or
+    changes the coefficients in force holds it, so that the running totals count every
+    day at the coefficient the committed data say. SQLite has one writer at a time
+    already."""
+    connection = core(session)
+    if connection.dialect.name != "postgresql":
+        return
+    if mine_id is None:
+        connection.execute(_HOLD_ALL).all()
+    else:
+        connection.execute(_HOLD_MINE, {"mine_id": mine_id}).all()
+
+
+_HOLD_ALL = select(Point.id).order_by(Point.id).with_for_update()
+_HOLD_MINE = _HOLD_ALL.where(Point.mine_id == bindparam("mine_id"))
+
+
+def stored_totals(
+    session: Session, mine_id: int, keys: Iterable[tuple[str, date]] | None = None
+) -> PeriodTotals:
+    """A mine's running totals (all of them, or those of ``keys`` that exist)."""
+    query = select(
+        MinePeriodTotal.period,
+        MinePeriodTotal.start_day,
+        MinePeriodTotal.measured_kg,
+        MinePeriodTotal.manual_kg,
+        MinePeriodTotal.raw_units,
+    ).where(MinePeriodTotal.mine_id == mine_id)
+    if keys is not None:
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        query = query.where(tuple_(MinePeriodTotal.period, MinePeriodTotal.start_day).in_(wanted))
+    return _period_totals(session.execute(query))
+
+
+def _period_start(dialect: str, period: str, day: Any) -> ColumnElement[Any]:
+    # the period written into the SQL: bound, it would be a parameter in the select and
+    # another in the GROUP BY, which PostgreSQL does not take for the same expression
+    if dialect == "postgresql":
+        return cast(func.date_trunc(literal_column(f"'{period}'"), cast(day, DateTime)), Date)
+    return type_coerce(func.date(day, literal_column(f"'start of {period}'")), Date)
+
+
+def totals_from_days(
+    session: Session,
+    mine_id: int | None = None,
+    first: date | None = None,
+    last: date | None = None,
+) -> dict[int, PeriodTotals]:
+    """What the running totals must hold, summed from the daily rollups with the
+    coefficient in force each day: per mine (one, or all), the months and years of the
+    local days [first, last] (every day when not given)."""
+    dialect = session.get_bind().dialect.name
+    found: dict[int, PeriodTotals] = {}
+    for period in (MONTH, YEAR):
+        start = _period_start(dialect, period, DailyProduction.local_day)
+        query = _sums(DailyProduction, DailyProduction.mine_id, start)
+        if mine_id is not None:
+            query = query.where(DailyProduction.mine_id == mine_id)
+        if first is not None:
+            query = query.where(DailyProduction.local_day >= first)
+        if last is not None:
+            query = query.where(DailyProduction.local_day <= last)
+        for mine, day, measured, manual, raw in session.execute(query):
+            found.setdefault(mine, {})[(period, _day(day))] = (
+                int(measured),
+                int(manual),
+                int(raw),
+            )
+    return found
+
+
+def period_sums(
+    session: Session, mine_ids: Sequence[int], period: str, starts: Sequence[date]
+) -> dict[tuple[int, date], Sums]:
+    """Per mine and whole month or year (MONTH or YEAR, by its first local day), from the
+    running totals: what ``range_sums`` of the period's days gives, without summing them."""
+    query = select(
+        MinePeriodTotal.mine_id,
+        MinePeriodTotal.start_day,
+        MinePeriodTotal.measured_kg,
+        MinePeriodTotal.manual_kg,
+        MinePeriodTotal.raw_units,
+    ).where(
+        _in(MinePeriodTotal.mine_id, mine_ids),
+        MinePeriodTotal.period == period,
+        MinePeriodTotal.start_day.in_(sorted(set(starts))),
+    )
+    return {
+        (mine_id, start): (int(measured), int(manual), int(raw))
+        for mine_id, start, measured, manual, raw in session.execute(query)
+    }
+
+
+def all_stored_totals(session: Session) -> dict[int, PeriodTotals]:
+    """Every mine's running totals."""
+    found: dict[int, PeriodTotals] = {}
+    for mine, period, start, measured, manual, raw in session.execute(
+        select(
+            MinePeriodTotal.mine_id,
+            MinePeriodTotal.period,
+            MinePeriodTotal.start_day,
+            MinePeriodTotal.measured_kg,
+            MinePeriodTotal.manual_kg,
+            MinePeriodTotal.raw_units,
+        )
+    ):
+        found.setdefault(mine, {})[(period, start)] = (int(measured), int(manual), int(raw))
+    return found
+
+
+def recompute_totals(
+    session: Session, mine_id: int | None, first: date | None = None, last: date | None = None
+) -> None:
+    """Recompute a mine's running totals (every mine's: None) from the daily rollups: of
+    the whole years the local days [first, last] fall in (all of them when not given).
+    What a change of the coefficients in force does, and the way to repair totals found
+    wrong or to fill them after rollups were loaded beside ``add_to_rollups``."""
+    hold_mine(session, mine_id)
+    stale = delete(MinePeriodTotal)
+    if mine_id is not None:
+        stale = stale.where(MinePeriodTotal.mine_id == mine_id)
+    if first is not None:
+        first = date(first.year, 1, 1)
+        stale = stale.where(MinePeriodTotal.start_day >= first)
+    if last is not None:
+        last = date(last.year, 12, 31)
+        stale = stale.where(MinePeriodTotal.start_day <= last)
+    session.execute(stale)
+    rows = [
+        {
+            "mine_id": mine,
+            "period": period,
+            "start_day": start,
+            "measured_kg": measured,
+            "manual_kg": manual,
+            "raw_units": raw,
+        }
+        for mine, totals in sorted(totals_from_days(session, mine_id, first, last).items())
+        for (period, start), (measured, manual, raw) in sorted(totals.items())
+    ]
+    if rows:
+        session.execute(insert(MinePeriodTotal), rows)
 
 
 def mine_hour_kg(
@@ -206,8 +474,6 @@ def _sums(model: Any, *group: Any) -> Select[Any]:
         .group_by(*group)
     )
 
-
-Sums = tuple[int, int, int]  # measured kg, manual kg, raw units
 
 #: from this many mines on, their ids are written into the SQL rather than bound
 LITERAL_IDS = 20
@@ -276,7 +542,6 @@ class MineTotals:
 
     hours: dict[datetime, int] = field(default_factory=dict)
     days: dict[date, int] = field(default_factory=dict)
-    ranges: list[int] = field(default_factory=list)
 
 
 def mine_totals(
@@ -284,34 +549,29 @@ def mine_totals(
     mine_id: int,
     hours: tuple[datetime, datetime] | None,
     days: tuple[date, date] | None,
-    ranges: Sequence[tuple[date, date]],
 ) -> MineTotals:
-    """One mine's raw units per hour in [start, end), per local day in [first, last], and
-    over each range of local days [first, last] (0 where nothing), in one query: a UNION
-    ALL of the statements ``hourly_sums``, ``daily_sums`` and ``range_sums`` run apart."""
-    totals = MineTotals(ranges=[0] * len(ranges))
-    if hours is None and days is None and not ranges:
+    """One mine's raw units per hour in [start, end) and per local day in [first, last]
+    (those with any), in one query: a UNION ALL of what ``hourly_sums`` and ``daily_sums``
+    would read. Months and years are read from the running totals (``stored_totals``)."""
+    totals = MineTotals()
+    if hours is None and days is None:
         return totals
     params: dict[str, Any] = {"mine_id": mine_id}
     if hours is not None:
         params.update(hour_from=hours[0], hour_to=hours[1])
     if days is not None:
         params.update(day_first=days[0], day_last=days[1])
-    for index, (first, last) in enumerate(ranges):
-        params.update({f"first_{index}": first, f"last_{index}": last})
-    statement = _mine_totals_statement(hours is not None, days is not None, len(ranges))
+    statement = _mine_totals_statement(hours is not None, days is not None)
     for branch, hour, day, raw in core(session).execute(statement, params):
         if branch == -2:
             totals.hours[hour] = int(raw)
-        elif branch == -1:
-            totals.days[day] = int(raw)
         else:
-            totals.ranges[branch] = int(raw or 0)
+            totals.days[day] = int(raw)
     return totals
 
 
 @functools.cache
-def _mine_totals_statement(hours: bool, days: bool, ranges: int) -> Any:
+def _mine_totals_statement(hours: bool, days: bool) -> Any:
     """``mine_totals``' statement for its shape, built once (building it is most of the
     cost of a small query); the values are bound at execution."""
     mine_id: BindParameter[int] = bindparam("mine_id")
@@ -333,32 +593,23 @@ def _mine_totals_statement(hours: bool, days: bool, ranges: int) -> Any:
             )
             .group_by(HourlyProduction.hour_start)
         )
-    day_groups: list[tuple[int, str, str]] = []  # (branch, first, last): -1 is per day
     if days:
-        day_groups.append((-1, "day_first", "day_last"))
-    day_groups.extend((index, f"first_{index}", f"last_{index}") for index in range(ranges))
-    for branch, first, last in day_groups:
-        per_day = branch == -1
-        query = (
+        branches.append(
             select(
-                literal_column(str(branch)).label("branch"),
+                literal_column("-1").label("branch"),
                 cast(null(), HourlyProduction.hour_start.type).label("hour"),
-                (
-                    DailyProduction.local_day
-                    if per_day
-                    else cast(null(), DailyProduction.local_day.type)
-                ).label("day"),
+                DailyProduction.local_day.label("day"),
                 _raw_units(DailyProduction.measured_kg, DailyProduction.manual_kg).label("raw"),
             )
             .select_from(DailyProduction)
             .outerjoin(CoefficientSpan, _span_join(DailyProduction))
             .where(
                 DailyProduction.mine_id == mine_id,
-                DailyProduction.local_day >= bindparam(first),
-                DailyProduction.local_day <= bindparam(last),
+                DailyProduction.local_day >= bindparam("day_first"),
+                DailyProduction.local_day <= bindparam("day_last"),
             )
+            .group_by(DailyProduction.local_day)
         )
-        branches.append(query.group_by(DailyProduction.local_day) if per_day else query)
     return branches[0] if len(branches) == 1 else union_all(*branches)
 
 

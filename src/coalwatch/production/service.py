@@ -277,13 +277,27 @@ def _table(
                     _measure(days.get((m, bucket.date()), ZERO), sticks[m], period, bucket.date())
                 )
         return table
+    # a mine's whole months and years are its running totals; a point's are summed
+    kept = (
+        repository.period_sums(
+            session, ids, _TOTAL_PERIODS[period], [bucket.date() for bucket in buckets]
+        )
+        if point_id is None
+        else None
+    )
     for bucket in buckets:
         first, last_of = period_days(bucket, period, tz)
-        sums_by_mine = repository.range_sums(session, ids, first, last_of, point_id)
+        if kept is None:
+            sums_by_mine = repository.range_sums(session, ids, first, last_of, point_id)
+        else:
+            sums_by_mine = {m: kept[(m, first)] for m in ids if (m, first) in kept}
         capacity_day = min(last_of, max(today, first))
         for m in ids:
             table[m].append(_measure(sums_by_mine.get(m, ZERO), sticks[m], period, capacity_day))
     return table
+
+
+_TOTAL_PERIODS = {Period.MONTH: repository.MONTH, Period.YEAR: repository.YEAR}
 
 
 def _sum_measures(measures: Sequence[_Measure]) -> _Measure:

@@ -258,6 +258,25 @@ class DailyProduction(Base):
     manual_kg: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class MinePeriodTotal(Base):
+    """A mine's production of one month or year (mine-local days), kept running: every
+    addition to the rollups adds to it in the same statement, and a change of the
+    coefficients in force recomputes it from the daily rollups. The overproduction rules
+    read a month or a year here instead of summing its days; ``coalwatch verify`` proves
+    it against the daily rollups."""
+
+    __tablename__ = "mine_period_totals"
+    mine_id: Mapped[int] = mapped_column(ForeignKey("mines.id"), primary_key=True)
+    #: "month" or "year"
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    #: the period's first local day
+    start_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    measured_kg: Mapped[int] = mapped_column(BigInteger)
+    manual_kg: Mapped[int] = mapped_column(BigInteger)
+    #: raw coal in 1/10,000 kg: each day's gross × (10,000 − the hundredths in force)
+    raw_units: Mapped[int] = mapped_column(BigInteger)
+
+
 class ManualProduction(Base):
     """Production recorded by hand 人工录入 during a metering fault."""
 

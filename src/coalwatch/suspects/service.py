@@ -51,6 +51,7 @@ def confirm(
 ) -> SuspectOut:
     """Count the increment, in the hour of its reading (rollups, figures, alarms)."""
     suspect, mine, org = _decidable(session, principal, suspect_id)
+    production_repository.hold_mine(session, mine.id)
     tz = ZoneInfo(mine.timezone)
     hour = period_start(suspect.ts, Period.HOUR, tz)
     hour_utc = hour.astimezone(UTC)
@@ -71,9 +72,9 @@ def confirm(
     record.increment_kg = suspect.increment_kg
     record.increment_kind = IncrementKind.CONFIRMED.value
     deltas = {(suspect.point_id, hour_utc): (hour.date(), suspect.increment_kg, 0)}
-    production_repository.add_to_rollups(session, mine.id, deltas)
+    totals = production_repository.add_to_rollups(session, mine.id, deltas)
     _decide(session, principal, suspect, mine, "confirmed", data.reason, now)
-    engine.after_correction(session, mine, org.path, deltas, now)
+    engine.after_correction(session, mine, org.path, deltas, now, totals)
     return _described(session, suspect, mine)
 
 
