@@ -188,11 +188,8 @@ def _own_file(log_dir: Path, session: Session) -> Path:
         return own
     found = from_lines(legacy.read_text(encoding="utf-8"))
     heads = {c.head_id: c.head_hash for c in found}
-    held = dict(
-        session.execute(select(AuditEntry.id, AuditEntry.hash).where(AuditEntry.id.in_(heads)))
-        .tuples()
-        .all()
-    )
+    rows = session.execute(select(AuditEntry.id, AuditEntry.hash).where(AuditEntry.id.in_(heads)))
+    held = {entry_id: digest for entry_id, digest in rows}
     if found and held == heads:
         os.replace(legacy, own)
         log.info("the audit checkpoint file %s is now %s", legacy, own)
