@@ -79,8 +79,7 @@ typecheck: install
 	$(BIN)/mypy
 
 # four workers on two cores: the tests wait on browsers, servers, brokers and simulated
-# instruments more than they compute (tests/conftest.py starts the longest cases first, and
-# pyproject.toml's --maxschedchunk=1 hands them out one at a time)
+# instruments more than they compute (tests/conftest.py starts the longest cases first)
 pytest: install assets browser
 	$(BIN)/pytest -n 4
 

@@ -96,9 +96,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if needs_postgres(item):
             item.add_marker(pytest.mark.postgres)
-    # the long cases first: the workers share them out at the start (one case at a time,
-    # --maxschedchunk=1 in pyproject.toml), and the short ones fill the gaps, instead of one
-    # worker finishing a browser walk alone at the end
+    # the long cases first: the workers share them out at the start, and the short ones
+    # fill the gaps, instead of one worker finishing a browser walk alone at the end
     items.sort(key=_weight)
 
 
