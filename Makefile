@@ -12,6 +12,11 @@ LOCALE := src/coalwatch/locale
 CATALOGS := $(wildcard $(LOCALE)/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 
+# Python writes the bytecode of what it compiles: every process the tests start (centers,
+# stations, commands) would otherwise compile the whole package again, and each pytest
+# worker rewrite the asserts of every test module again
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: install assets i18n i18n-extract browser demo test lint typecheck pytest bench clean
 
 install: $(STAMP)
@@ -78,7 +83,11 @@ typecheck: install
 pytest: install assets browser
 	$(BIN)/pytest -n 4
 
-test: lint typecheck pytest
+# the checks run beside the tests: mypy without its cache costs half a minute of one core,
+# which the tests leave idle while they wait on browsers and servers; when one of the three
+# fails, make waits for the other two and fails, each one's output in full
+test: install assets browser
+	@$(MAKE) --no-print-directory -j3 lint typecheck pytest
 
 bench: install
 	$(BIN)/python bench/ingest_throughput.py

@@ -52,8 +52,8 @@ def center(
         _truncate_postgres(url)
     c = Center(tmp_path_factory.mktemp("center"), url)
     c.prepare(sqlite_template)
-    c.start()
     try:
+        c.start()  # a center that does not listen in time is stopped too
         yield c
     finally:
         c.stop()

@@ -104,8 +104,8 @@ def center(
     c = TlsCenter(tmp_path_factory.mktemp("center"), pki["cert"], pki["key"], pki["ca"])
     shutil.copy(sqlite_template, c.directory / "center.db")  # migrated (the harness's path)
     c.token = write_token(c.env["COALWATCH_DATABASE_URL"])
-    c.start()
     try:
+        c.start()  # a center that does not listen in time is stopped too
         yield c
     finally:
         c.stop()
