@@ -320,7 +320,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/notification-channels"): Rule(perms("system:write")),
     ("POST", "/api/v1/notification-channels"): Rule(
         perms("system:write"),
-        json={"name": "sec-chan", "kind": "webhook", "settings": {"url": "http://127.0.0.1:9/h"}},
+        # a name of its own: the channel the subscriptions' cells use is made beside
+        json={
+            "name": "sec-chan-{unique}",
+            "kind": "webhook",
+            "settings": {"url": "http://127.0.0.1:9/h"},
+        },
     ),
     ("POST", "/api/v1/notification-channels/{name}/subscriptions"): Rule(
         perms("system:write"), json={"role": "dispatcher"}
@@ -430,7 +435,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/reports/daily/sign"): Rule(
         perms("report:view", "report:sign", signer=True),
-        form={"mine": "M1", "day": "2026-03-14", "role": "{signer}"},
+        form={"mine": "M1", "day": "{signed_day}", "role": "{signer}"},
     ),
     ("POST", "/reports/daily/regenerate"): Rule(
         perms("report:view", any_of=("report:write", "report:sign")),
@@ -966,7 +971,7 @@ ROUTES.update(
         # a month of its own: the API's cells sign 2026-02, and signatures go in order
         ("POST", "/reports/summaries/{mine}/{kind}/{period}/sign"): Rule(
             perms("report:view", "report:sign", signer=True),
-            path="/reports/summaries/M1/month/2026-01/sign",
+            path="/reports/summaries/M1/month/{signed_month}/sign",
             form={"role": "{signer}"},
         ),
         ("POST", "/reports/summaries/{mine}/{kind}/{period}/regenerate"): Rule(
@@ -1139,6 +1144,21 @@ for _route, _status in UNUSUAL.items():
 _UNIQUE = itertools.count(1)
 
 
+#: the day and the month each signer's page cell signs: signatures go in order, so each
+#: finds its own document waiting for it (``test_matrix`` signs the roles before it
+#: first), whatever cells of the matrix ran before on the same worker
+SIGNED_DAY = {
+    "duty_operator": "2026-03-11",
+    "duty_mine_manager": "2026-03-12",
+    "chief_engineer": "2026-03-13",
+}
+SIGNED_MONTH = {
+    "duty_operator": "2025-10",
+    "duty_mine_manager": "2025-11",
+    "chief_engineer": "2025-12",
+}
+
+
 def fill(text: str, s: Site, signer: str = "duty_operator", **values: str) -> str:
     """A path, form or body value with its ``{placeholders}`` filled in (twice: a
     parameter's value may name another, as ``{user_id}`` names ``{victim}``)."""
@@ -1146,6 +1166,8 @@ def fill(text: str, s: Site, signer: str = "duty_operator", **values: str) -> st
         **PARAMS,
         "victim": str(s.user_ids["victim"]),
         "signer": signer,
+        "signed_day": SIGNED_DAY.get(signer, "2026-03-14"),
+        "signed_month": SIGNED_MONTH.get(signer, "2026-01"),
         # a new code each time: several callers of one worker create the same kind of object
         "unique": str(next(_UNIQUE)),
         **values,
@@ -1172,7 +1194,11 @@ def send(
     token (in the form, and in the header as htmx sends it)."""
     path = fill(rule.path or template, s, signer, **values)
     headers = dict(rule.headers)
-    form = None if rule.form is None else {k: fill(v, s, signer) for k, v in rule.form.items()}
+    form = (
+        None
+        if rule.form is None
+        else {k: fill(v, s, signer, **values) for k, v in rule.form.items()}
+    )
     body = rule.json
     if isinstance(body, dict):
         body = {k: fill(v, s, signer) if isinstance(v, str) else v for k, v in body.items()}

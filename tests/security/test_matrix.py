@@ -17,7 +17,7 @@ Cells where the program differs from the rules (``permissions.AUTHORITY``, a rul
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -34,7 +34,16 @@ from tests.security.permissions import (
     holds,
     role_cells,
 )
-from tests.security.routes import API, PARAMS, ROUTES, Need, Rule, send
+from tests.security.routes import (
+    API,
+    PARAMS,
+    ROUTES,
+    SIGNED_DAY,
+    SIGNED_MONTH,
+    Need,
+    Rule,
+    send,
+)
 from tests.security.site import Site, site
 
 # ---- the table against the program's roles -----------------------------------------------
@@ -210,6 +219,10 @@ def cells(routes: list[tuple[str, str]]) -> list[Any]:
 
 def call(s: Site, method: str, template: str, rule: Rule, who: Who) -> Response:
     signer = who.role if who.role in SIGNERS else "duty_operator"
+    if rule.need.signer and not template.startswith(API) and who.role in SIGNERS:
+        _signed_before(s, (method, template), rule, signer)
+    if template == "/api/v1/notification-channels/{name}/subscriptions":
+        _channel_made(s)
     if who.kind == "user":
         assert who.role is not None
         client, csrf = s.session_of(who.role, fresh=rule.fresh)
@@ -228,6 +241,31 @@ def check_cell(s: Site, route: tuple[str, str], who: Who) -> None:
 
 
 # ---- the app's routes ---------------------------------------------------------------------
+
+
+def _signed_before(s: Site, route: tuple[str, str], rule: Rule, signer: str) -> None:
+    """The document of ``signer``'s cell (its own day or month) signed by the roles before
+    it, as they would sign it: then it waits for ``signer``."""
+    mine = {"signed_day": SIGNED_DAY[signer], "signed_month": SIGNED_MONTH[signer]}
+    for role in SIGNERS[: SIGNERS.index(signer)]:
+        client, csrf = s.session_of(role)
+        answer = send(s, client, *route, rule, csrf=csrf, signer=role, **mine)
+        assert answer.status_code == 303, (role, answer.status_code, answer.text[:300])
+
+
+def _channel_made(s: Site) -> None:
+    """The channel a subscription names, made once on this worker's center."""
+    made = ROUTES[("POST", "/api/v1/notification-channels")]
+    json = {**made.json, "name": PARAMS["name"]} if isinstance(made.json, dict) else None
+    answer = send(
+        s,
+        s.new_client(),
+        "POST",
+        "/api/v1/notification-channels",
+        replace(made, json=json),
+        token=s.tokens["write"],
+    )
+    assert answer.status_code in (200, 201, 409), (answer.status_code, answer.text[:300])
 
 
 def app_routes(s: Site) -> set[tuple[str, str]]:
