@@ -79,7 +79,7 @@ typecheck: install
 	$(BIN)/mypy
 
 # four workers on two cores: the tests wait on browsers, servers, brokers and simulated
-# instruments more than they compute (tests/conftest.py starts the longest cases first)
+# instruments more than they compute (tests/conftest.py deals the long cases to two of them)
 pytest: install assets browser
 	$(BIN)/pytest -n 4
 

@@ -14,6 +14,7 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,6 +77,7 @@ LONG = (
     "tests/reliability/",
     "tests/demo/",
     "tests/ops/",
+    "tests/backups/test_month_files.py",
     "tests/exchange/test_mqtt.py",
     "tests/cli/test_demo_console.py",
     "tests/station/test_rtu.py",
@@ -83,11 +85,12 @@ LONG = (
 )
 
 
-def _weight(item: pytest.Item) -> int:
-    path = item.nodeid.replace("\\", "/")
+def weight(nodeid: str) -> int:
+    """0 for the longest cases, 1 for the long ones, 2 for the rest (by the case's file)."""
+    path = nodeid.replace("\\", "/")
     if path.startswith(LONGEST):
         return 0
-    if path.startswith(LONG) or "browser" in getattr(item, "fixturenames", ()):
+    if path.startswith(LONG):
         return 1
     return 2
 
@@ -96,9 +99,53 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if needs_postgres(item):
             item.add_marker(pytest.mark.postgres)
-    # the long cases first: the workers share them out at the start, and the short ones
-    # fill the gaps, instead of one worker finishing a browser walk alone at the end
-    items.sort(key=_weight)
+    # the long cases first, the longest first of all (``LongCasesDealt`` deals them out)
+    items.sort(key=lambda item: weight(item.nodeid))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScheduling
+
+    class LongCasesDealt(LoadScheduling):
+        """xdist's load scheduling, except at the start: its first chunks are runs of
+        consecutive cases, so one worker gets every long case (they come first) and
+        finishes alone long after the others. Here the long cases are dealt one by one
+        round half the workers (more of them at once, each with its servers, browsers and
+        processes, slow each other down beyond their time-outs on two cores), the other
+        half start with a run of the short ones each, and the rest go to whichever worker
+        is free, as xdist does."""
+
+        def schedule(self) -> None:
+            if self.collection is not None or not self._check_nodes_have_same_collection():
+                super().schedule()
+                return
+            collection = next(iter(self.node2collection.values()))
+            nodes = list(self.nodes)
+            long = [i for i, nodeid in enumerate(collection) if weight(nodeid) < 2]
+            short = [i for i, nodeid in enumerate(collection) if weight(nodeid) == 2]
+            dealers = nodes[: max(1, len(nodes) // 2)]
+            dealt = {node: long[k :: len(dealers)] for k, node in enumerate(dealers)}
+            # every worker has work from the start (one with none would never be asked)
+            others = [node for node in nodes if not dealt.get(node)]
+            run = max(2, len(short) // max(1, len(others)) // 4)
+            for k, node in enumerate(others):
+                dealt[node] = short[k * run : (k + 1) * run]
+            if not all(dealt.get(node) for node in nodes):
+                super().schedule()  # too few cases to deal
+                return
+            self.collection = collection
+            if self.maxschedchunk is None:
+                self.maxschedchunk = len(collection)
+            self.pending[:] = short[len(others) * run :]
+            for node, indexes in dealt.items():
+                self.node2pending[node].extend(indexes)
+                node.send_runtest_some(indexes)
+            if not self.pending:
+                for node in nodes:
+                    node.shutdown()
+
+    return LongCasesDealt(config, log)
 
 
 @pytest.fixture(scope="session")
