@@ -19,6 +19,10 @@ with k = 4.5 % approved for 2026-01-01..06-30, so
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -368,3 +372,53 @@ def test_a_backup_behind_a_held_table_lock_fails_in_time_and_leaves_nothing(
         assert (env.policy.directory / made.file_name).exists()
     finally:
         holder.dispose()
+
+
+def test_a_restore_waits_for_a_prune_of_its_directory(sqlite_env: Env, tmp_path: Path) -> None:
+    """A prune holds the backups' directory: a restore started meanwhile waits for it
+    (the prune could remove the file it reads), and then restores."""
+    env, target = sqlite_env, f"sqlite:///{tmp_path / 'restored.db'}"
+    made = service.create(env.url, env.policy, "manual", "op", env.now())
+    lock = env.policy.directory / service.LOCK_FILE
+    restored: list[object] = []
+
+    def restore() -> None:
+        try:
+            restored.append(
+                service.restore(
+                    target, env.policy.directory / made.file_name, env.policy, "op", env.now()
+                )
+            )
+        except Exception as exc:
+            restored.append(exc)
+
+    thread = threading.Thread(target=restore)
+    with _held_exclusively(lock):  # as a prune holds it
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not waits_for(lock) and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert thread.is_alive() and not restored, restored
+    thread.join(60)
+    (result,) = restored
+    assert isinstance(result, service.RestoreResult), result
+    assert result.verified
+
+
+@contextmanager
+def _held_exclusively(path: Path) -> Iterator[None]:
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def waits_for(lock: Path) -> bool:
+    """Whether a process waits for a lock on the file (Linux: /proc/locks)."""
+    if not lock.exists():
+        return False
+    inode = lock.stat().st_ino
+    lines = Path("/proc/locks").read_text().splitlines()
+    return any("->" in line and f":{inode} " in line for line in lines)

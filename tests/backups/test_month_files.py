@@ -17,6 +17,7 @@ A late reading of 2026-03-20 10:00, total 1310.25 t, adds 10 t to March: year gr
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -42,7 +43,7 @@ from coalwatch.config import Settings
 from coalwatch.partitions import service as partitions
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
 from tests.backups.conftest import Pair
-from tests.backups.test_backups import D, Env, _env, local, totals
+from tests.backups.test_backups import D, Env, _env, local, totals, waits_for
 from tests.support.world import totalizer
 
 T = TypeVar("T")
@@ -405,9 +406,13 @@ def test_a_backup_removes_what_a_killed_one_left_before_it_starts(case: Case) ->
     service.verify(case.directory / second.file_name)
 
 
-def test_a_prune_beside_a_running_backup_waits_for_it(case: Case) -> None:
+def test_a_prune_beside_a_running_backup_waits_for_it(
+    case: Case, caplog: pytest.LogCaptureFixture
+) -> None:
     """A backup that has dumped its month files but not yet written its manifest: a
-    prune started then waits for it, and removes none of its files."""
+    prune started then waits for it (and says so in the log), and removes none of its
+    files."""
+    caplog.set_level(logging.INFO, logger="coalwatch")
     case.env.policy = replace(case.env.policy, lock_wait=timedelta(minutes=10))
     made: list[Manifest | Exception] = []
     pruned: list[PruneResult | Exception] = []
@@ -426,6 +431,7 @@ def test_a_prune_beside_a_running_backup_waits_for_it(case: Case) -> None:
     assert isinstance(manifest, Manifest), manifest
     assert [p.pruned for p in pruned if isinstance(p, PruneResult)] == [[]], pruned
     service.verify(case.directory / manifest.file_name)
+    assert f"waiting for the backups being made or read in {case.directory}" in caplog.text
 
 
 def outcome(call: Callable[[], T]) -> T | Exception:
@@ -434,15 +440,6 @@ def outcome(call: Callable[[], T]) -> T | Exception:
         return call()
     except Exception as exc:
         return exc
-
-
-def waits_for(lock: Path) -> bool:
-    """Whether a process waits for a lock on the file (Linux: /proc/locks)."""
-    if not lock.exists():
-        return False
-    inode = lock.stat().st_ino
-    lines = Path("/proc/locks").read_text().splitlines()
-    return any("->" in line and f":{inode} " in line for line in lines)
 
 
 def test_the_ledger_counts_the_month_files_in_a_backups_size(case: Case) -> None:

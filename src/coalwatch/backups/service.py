@@ -16,8 +16,9 @@ the backups and named by every later backup while the month is unchanged
 
 Backups and prunes of one directory exclude each other through a lock file in it
 (:data:`LOCK_FILE`, ``flock``: every process on the machine, whatever the database): a
-backup holds it shared (backups run side by side), a prune exclusively, so a prune
-never removes a month file a running backup is reusing or has just written. What a
+backup, a restore and a verification hold it shared (they run side by side), a prune
+exclusively, so a prune never removes a file a running backup is reusing or has just
+written, nor one being restored or checked; a prune that has to wait says so in the log. What a
 killed backup left is removed while nothing else holds the lock: by a prune, and by a
 backup that finds the directory idle.
 
@@ -167,11 +168,38 @@ def _backing_up(directory: Path) -> Iterator[None]:
 
 
 @contextmanager
-def _pruning(directory: Path) -> Iterator[None]:
-    """Held while backups are pruned (exclusive): waits for the backups being made."""
-    with _lock_file(directory) as descriptor:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+def _reading(directory: Path) -> Iterator[None]:
+    """Held while a backup of the directory is read to be restored or verified (shared):
+    a prune waits, and removes none of the files being read. A directory this process
+    cannot write to (read-only media) is not pruned by it either, and is read as it is."""
+    try:
+        descriptor = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
         yield
+        return
+    try:
+        _wait_for(descriptor, fcntl.LOCK_SH, directory, "a prune")
+        yield
+    finally:
+        os.close(descriptor)
+
+
+@contextmanager
+def _pruning(directory: Path) -> Iterator[None]:
+    """Held while backups are pruned (exclusive): waits for the backups being made, and
+    for those being restored or verified."""
+    with _lock_file(directory) as descriptor:
+        _wait_for(descriptor, fcntl.LOCK_EX, directory, "the backups being made or read")
+        yield
+
+
+def _wait_for(descriptor: int, mode: int, directory: Path, holder: str) -> None:
+    """Take the lock, saying so in the log when it has to wait."""
+    try:
+        fcntl.flock(descriptor, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log.info("waiting for %s in %s", holder, directory)
+        fcntl.flock(descriptor, mode)
 
 
 def _remove_leftovers(directory: Path) -> None:
@@ -653,30 +681,10 @@ def restore(
     The checksum is checked first: a damaged file is refused. A target that holds data
     is refused unless ``force``, and then backed up first (trigger pre_restore).
     """
-    manifest, backup = locate(file)
-    check(manifest, backup)
-    engine = make_engine(url)
-    try:
-        kind = _kind(engine)
-        if kind != manifest.kind:
-            raise Invalid(f"{manifest.file_name} is a {manifest.kind} backup; the target is {kind}")
-        target = _describe(engine, url)
-        pre_restore = None
-        if _holds_data(engine, url):
-            if not force:
-                raise TargetHoldsData(
-                    f"the target database {target} already holds data: give --force to "
-                    "replace it (a pre_restore backup of it is made first)"
-                )
-            pre_restore = create(url, policy, "pre_restore", by, now)
-        engine.dispose()
-        if kind == "sqlite":
-            dumps.sqlite_restore(backup, dumps.sqlite_path(url))
-        else:
-            _restore_postgres(engine, manifest, backup, now)
-    finally:
-        engine.dispose()
-        facts.invalidate()  # the database was replaced beside SQLAlchemy
+    with _reading(file.parent):
+        manifest, backup = locate(file)
+        check(manifest, backup)
+        pre_restore, target = _replace(url, manifest, backup, policy, by, now, force=force)
     # a fresh engine: the schema it works in was just created or renamed
     engine = make_engine(url)
     try:
@@ -709,10 +717,52 @@ def restore(
         engine.dispose()
 
 
+def _replace(
+    url: str,
+    manifest: Manifest,
+    backup: Path,
+    policy: Policy,
+    by: str,
+    now: datetime,
+    *,
+    force: bool,
+) -> tuple[Manifest | None, str]:
+    """Load the backup into the database at ``url``: (the pre_restore backup made of
+    what it held, if any; the target described)."""
+    engine = make_engine(url)
+    try:
+        kind = _kind(engine)
+        if kind != manifest.kind:
+            raise Invalid(f"{manifest.file_name} is a {manifest.kind} backup; the target is {kind}")
+        target = _describe(engine, url)
+        pre_restore = None
+        if _holds_data(engine, url):
+            if not force:
+                raise TargetHoldsData(
+                    f"the target database {target} already holds data: give --force to "
+                    "replace it (a pre_restore backup of it is made first)"
+                )
+            pre_restore = create(url, policy, "pre_restore", by, now)
+        engine.dispose()
+        if kind == "sqlite":
+            dumps.sqlite_restore(backup, dumps.sqlite_path(url))
+        else:
+            _restore_postgres(engine, manifest, backup, now)
+    finally:
+        engine.dispose()
+        facts.invalidate()  # the database was replaced beside SQLAlchemy
+    return pre_restore, target
+
+
 def verify(file: Path) -> tuple[Manifest, list[str]]:
     """Check a backup without restoring it: its checksum, and that its content can be
     read (SQLite: its figures are recomputed from the file and compared; PostgreSQL:
     pg_restore lists its contents). Returns what was checked."""
+    with _reading(file.parent):
+        return _verify(file)
+
+
+def _verify(file: Path) -> tuple[Manifest, list[str]]:
     manifest, backup = locate(file)
     check(manifest, backup)
     checked = [f"SHA-256 {manifest.sha256} matches"]
