@@ -7,19 +7,24 @@ Clock: 2026-03-15 12:00 Asia/Shanghai. The mine starts with A = 330,000 t
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from coalwatch.alarms.models import Threshold
+from coalwatch.alarms import service as alarms
+from coalwatch.alarms.models import Alarm, Threshold
+from coalwatch.domain.alarms import AlarmType
 from coalwatch.storage import facts
+from coalwatch.storage.models import Mine
 from coalwatch.storage.session import make_engine
 from tests.support.world import World, totalizer, trip, world
 
 SH = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
+ALARMS = frozenset({"alarms"})
 
 
 def local(*args: int) -> datetime:
@@ -111,3 +116,104 @@ def test_a_commit_forgets_what_it_changed_and_an_open_writer_reads_its_own(
                 assert read(session) == 20
     finally:
         engine.dispose()
+
+
+def test_an_alarm_of_one_mine_leaves_the_alarm_facts_of_the_others_cached(
+    database_url: str,
+) -> None:
+    """A mine's alarms raised and ended forget what was read of that mine's alarms (and
+    what was read of no one mine), not what was read of another mine's; a change of the
+    alarms whose mines are not known forgets them all."""
+    with world(database_url) as w:
+        w.mine("M1")
+        w.mine("M2", station="S2")
+    engine = make_engine(database_url)
+    loads: list[str] = []
+
+    def read(session: Session, name: str, scope: int | None) -> int:
+        def load() -> int:
+            loads.append(name)
+            return int(session.scalar(select(func.count()).select_from(Alarm)) or 0)
+
+        return facts.cached(session, ("test alarms", database_url, name), ALARMS, load, scope=scope)
+
+    def read_all() -> list[str]:
+        loads.clear()
+        with Session(engine) as session, session.begin():
+            read(session, "m1", m1)
+            read(session, "m2", m2)
+            read(session, "any", None)
+        return sorted(loads)
+
+    try:
+        with Session(engine) as session:
+            m1, m2 = (
+                session.scalars(select(Mine.id).where(Mine.code == code)).one()
+                for code in ("M1", "M2")
+            )
+        assert read_all() == ["any", "m1", "m2"]
+        assert read_all() == []  # kept
+
+        with Session(engine) as session, session.begin():
+            alarms.raise_alarm(session, mine_id=m1, type_=AlarmType.ENCLOSURE_OPEN, at=NOW)
+        assert read_all() == ["any", "m1"]  # M2's alarms did not change
+
+        with Session(engine) as session, session.begin():
+            alarms.end_condition(session, mine_id=m1, type_=AlarmType.ENCLOSURE_OPEN, at=NOW)
+        assert read_all() == ["any", "m1"]
+
+        with Session(engine) as session, session.begin():
+            alarms.raise_alarm(session, mine_id=m2, type_=AlarmType.ENCLOSURE_OPEN, at=NOW)
+        assert read_all() == ["any", "m2"]
+
+        with Session(engine) as session, session.begin():
+            session.execute(update(Alarm).values(acknowledged_by="test"))  # every mine's
+        assert read_all() == ["any", "m1", "m2"]
+    finally:
+        engine.dispose()
+
+
+def test_a_read_during_another_mines_alarm_commit_is_kept_and_during_its_own_is_not(
+    sqlite_url: str,
+) -> None:
+    """A value read while a commit of a mine's alarms is under way may be what that commit
+    replaces: it is not kept if it was read of that mine or of no one mine."""
+    with world(sqlite_url) as w:
+        w.mine("M1")
+        w.mine("M2", station="S2")
+    engine = make_engine(sqlite_url)
+    try:
+        with Session(engine) as session:
+            m1, m2 = (
+                session.scalars(select(Mine.id).where(Mine.code == code)).one()
+                for code in ("M1", "M2")
+            )
+        facts.invalidate()
+        began = facts._generation
+        with facts._lock:
+            facts._committing[("alarms", m1)] = 1
+        try:
+            with facts._lock:
+                assert not facts._may_keep(ALARMS, m1, began)
+                assert not facts._may_keep(ALARMS, None, began)
+                assert facts._may_keep(ALARMS, m2, began)
+                assert facts._may_keep(frozenset({"thresholds"}), None, began)
+        finally:
+            with facts._lock:
+                facts._committing.pop(("alarms", m1), None)
+        facts.forget(f"alarms:{m1}")  # another process's commit of M1's alarms, heard
+        with facts._lock:
+            assert not facts._may_keep(ALARMS, m1, began)
+            assert facts._may_keep(ALARMS, m2, began)
+    finally:
+        engine.dispose()
+
+
+def test_a_transaction_that_changed_the_alarms_of_many_mines_announces_the_whole_table() -> None:
+    few = frozenset({("alarms", 1), ("alarms", 2), ("thresholds", None)})
+    assert facts._collapsed(few) == few
+    many = frozenset({("alarms", m) for m in range(1, facts.MAX_MINES_ANNOUNCED + 2)})
+    assert facts._collapsed(many | {("thresholds", None)}) == {
+        ("alarms", None),
+        ("thresholds", None),
+    }

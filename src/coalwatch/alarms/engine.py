@@ -67,6 +67,7 @@ def _open_keys(session: Session, mine: Mine) -> set[AlarmKey]:
                 ("open alarms", mine.id),
                 _ALARM_TABLES,
                 lambda: frozenset(alarm_repository.ongoing_keys_of_mine(session, mine.id)),
+                scope=mine.id,
             )
         )
     return cache[mine.id]

@@ -67,6 +67,7 @@ def for_answer(
             ("unacknowledged", mine.id, tuple(types), station.id),
             _ALARM_TABLES,
             lambda: tuple(repository.unacknowledged(session, mine.id, types, station.id)),
+            scope=mine.id,
         )
         if types
         else ()

@@ -6,7 +6,10 @@ a mine, and change a few times a day at most. ``cached`` keeps them per process,
 what the caller reads (a mine, a station) and the tables the value comes from.
 
 Invalidation has ONE entry point, ``invalidate(table)``: it drops every value read from
-that table (``invalidate()`` drops all). It is called by the engine events ``install``
+that table (``invalidate()`` drops all). The rows of a ``SCOPED`` table belong to a mine:
+a change of one mine's rows (``invalidate(table, mine_id)``) drops only the values read of
+that mine (cached with ``scope`` = its id) and those read of no one mine; a change whose
+mine is not known is a change of the whole table. It is called by the engine events ``install``
 puts on every engine ``storage.session.make_engine`` makes, when a transaction that wrote
 to one of the ``TABLES`` commits (whatever wrote: the ORM, Core, text SQL), so no code
 path that changes a fact has to remember it; code that changes the database beside
@@ -17,9 +20,10 @@ Correctness rules:
 
 - a transaction that wrote to a table reads that table from the database until it ends
   (its own uncommitted rows are not for the others);
-- a value is kept only if no fact changed since the reading transaction began, and no
-  commit of a fact is under way (a transaction that began before another's commit may
-  read what that commit replaced): ``_generation`` counts the changes;
+- a value is kept only if none of its facts changed since the reading transaction began,
+  and no commit of one is under way (a transaction that began before another's commit may
+  read what that commit replaced): ``_generation`` counts the changes, ``_changed`` says
+  when each (table, mine) last changed;
 - values are shared between threads and sessions: they must be immutable (tuples,
   frozen dataclasses, frozensets), and callers copy before changing them;
 - a value is kept at most ``MAX_AGE_S`` seconds: a safety net for a change made where no
@@ -32,6 +36,7 @@ import re
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
@@ -58,34 +63,77 @@ TABLES = frozenset(
         "alarms",
     }
 )
+#: the fact tables whose rows belong to a mine (their ``mine_id``)
+SCOPED = frozenset({"alarms"})
 #: the longest a value is kept (seconds), whatever happens
 MAX_AGE_S = 300.0
 
 _WROTE = "coalwatch.facts.wrote"  # connection info: fact tables written in its transaction
+_CHANGES = "coalwatch.facts.changes"  # connection info: what it changed of them (``Change``)
 _BEGAN = "coalwatch.facts.began"  # connection info: the generation when it began
 _COMMITTING = "coalwatch.facts.committing"  # connection info: its commit is under way
+_FLUSHING = "coalwatch.facts.flushing"  # connection info: table → mines a flush writes
+
+#: a change of a fact table: (table, the mine whose rows changed, or None: any rows)
+Change = tuple[str, int | None]
 
 _lock = threading.Lock()
 _generation = 0
-_committing = 0
-#: per engine: key → (tables, kept at (monotonic), value)
-_stores: weakref.WeakKeyDictionary[Engine, dict[Hashable, tuple[frozenset[str], float, Any]]]
+#: the changes being committed (how many commits of each are under way)
+_committing: dict[Change, int] = {}
+#: the generation at which each change last happened; (table, None) for whole tables,
+#: ("*", None) for every table
+_changed: dict[Change, int] = {}
+#: per table, the generation of its last change of whatever rows
+_table_changed: dict[str, int] = {}
+#: per engine: key → (tables, scope, kept at (monotonic), value)
+_Entry = tuple[frozenset[str], int | None, float, Any]
+_stores: weakref.WeakKeyDictionary[Engine, dict[Hashable, _Entry]]
 _stores = weakref.WeakKeyDictionary()
 _DML = re.compile(r'\s*(?:insert\s+into|update|delete\s+from)\s+"?(\w+)', re.I)
 
 
-def invalidate(table: str | None = None) -> None:
+def invalidate(table: str | None = None, mine_id: int | None = None) -> None:
     """Forget what was read from ``table`` (every table: None), in every engine of the
-    process. The next read goes to the database."""
+    process; of a ``SCOPED`` table, only what was read of mine ``mine_id`` when it is
+    given (and what was read of no one mine). The next read goes to the database."""
     global _generation
     with _lock:
         _generation += 1
+        _changed[(table or _ALL, mine_id if table else None)] = _generation
+        if table is not None:
+            _table_changed[table] = _generation
         for store in list(_stores.values()):
             if table is None:
                 store.clear()
-            else:
-                for key in [k for k, (tables, _, _) in store.items() if table in tables]:
-                    del store[key]
+                continue
+            for key in [
+                key
+                for key, (tables, scope, _, _) in store.items()
+                if table in tables and (mine_id is None or scope is None or scope == mine_id)
+            ]:
+                del store[key]
+
+
+def _may_keep(tables: frozenset[str], scope: int | None, began: int | None) -> bool:
+    """Whether a value read of ``tables`` (of mine ``scope``) by a transaction that began at
+    generation ``began`` may be kept: none of its facts changed since, and no commit of
+    one is under way. Called with ``_lock`` held."""
+    if began is None:
+        return False
+    if _changed.get((_ALL, None), -1) > began or (_ALL, None) in _committing:
+        return False
+    for table in tables:
+        if scope is None:
+            last = _table_changed.get(table, -1)
+        else:
+            last = max(_changed.get((table, None), -1), _changed.get((table, scope), -1))
+        if last > began:
+            return False
+    return not any(
+        table in tables and (scope is None or mine is None or mine == scope)
+        for table, mine in _committing
+    )
 
 
 #: what a commit of a fact table calls: ``invalidate`` in this process, or (set by the
@@ -101,19 +149,32 @@ def announce_with(announce: Callable[[str], None]) -> None:
 
 
 def forget(kind: str) -> None:
-    """An announcement heard: a table's name, or ``*`` for everything."""
-    invalidate(None if kind == "*" else kind)
+    """An announcement heard: a table's name, ``table:mine id`` for one mine's rows of a
+    ``SCOPED`` table, or ``*`` for everything."""
+    if kind == _ALL:
+        invalidate()
+        return
+    table, _, mine = kind.partition(":")
+    invalidate(table, int(mine) if mine.isdigit() else None)
 
 
-def committed(tables: Iterable[str]) -> None:
-    """A transaction that wrote to these fact tables committed (in this process)."""
-    for table in tables:
-        _announce(table)
+def committed(changes: Iterable[Change]) -> None:
+    """A transaction that made these changes of fact tables committed (in this process)."""
+    for table, mine_id in changes:
+        _announce(table if mine_id is None else f"{table}:{mine_id}")
 
 
-def cached(session: Session, key: Hashable, tables: frozenset[str], load: Callable[[], T]) -> T:
+def cached(
+    session: Session,
+    key: Hashable,
+    tables: frozenset[str],
+    load: Callable[[], T],
+    *,
+    scope: int | None = None,
+) -> T:
     """The value ``load()`` reads from ``tables``, from this process's cache when it holds
-    it (see the module's rules)."""
+    it (see the module's rules); ``scope``: the mine whose rows of the ``SCOPED`` tables
+    the value is read from (None: of any mine)."""
     connection = connection_of(session)
     info = connection.info
     store = _stores.get(connection.engine)
@@ -121,14 +182,14 @@ def cached(session: Session, key: Hashable, tables: frozenset[str], load: Callab
         return load()
     hit = store.get(key)
     now = time.monotonic()
-    if hit is not None and now - hit[1] < MAX_AGE_S:
-        value: T = hit[2]
+    if hit is not None and now - hit[2] < MAX_AGE_S:
+        value: T = hit[3]
         return value
     began = info.get(_BEGAN)
     value = load()
     with _lock:
-        if began == _generation and not _committing:
-            store[key] = (tables, now, value)
+        if _may_keep(tables, scope, began):
+            store[key] = (tables, scope, now, value)
     return value
 
 
@@ -145,29 +206,38 @@ def install(engine: Engine) -> None:
         info = conn.info
         _settle(info)
         info[_WROTE] = _EMPTY
+        info[_CHANGES] = frozenset()
+        info.pop(_FLUSHING, None)
         info[_BEGAN] = _generation
 
     def executing(
-        conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
+        conn: Any, _cursor: Any, statement: str, params: Any, context: Any, _many: bool
     ) -> None:
         table = _written_table(statement, context)
         if table is not None and (table in TABLES or table == _ALL):
             info = conn.info
             info[_WROTE] = TABLES if table == _ALL else info.get(_WROTE, _EMPTY) | {table}
+            info[_CHANGES] = info.get(_CHANGES, frozenset()) | _changes(info, table, params)
 
     def committing(conn: Any) -> None:
-        global _committing
         info = conn.info
-        wrote = info.get(_WROTE, _EMPTY)
-        if wrote:
+        changes = _collapsed(info.get(_CHANGES, frozenset()))
+        info[_WROTE] = _EMPTY
+        info[_CHANGES] = frozenset()
+        if changes:
             with _lock:
-                _committing += 1
-            info[_COMMITTING] = wrote
-            info[_WROTE] = _EMPTY
-            committed(wrote)  # before the commit: nothing read now is kept until it ends
+                for change in changes:
+                    _committing[change] = _committing.get(change, 0) + 1
+            info[_COMMITTING] = changes
+            committed(changes)  # before the commit: nothing read now is kept until it ends
 
     def rolled_back(conn: Any) -> None:
         conn.info[_WROTE] = _EMPTY
+        conn.info[_CHANGES] = frozenset()
+        conn.info.pop(_FLUSHING, None)
+
+    def savepoint_rolled_back(conn: Any, _name: Any, _context: Any) -> None:
+        conn.info.pop(_FLUSHING, None)  # a flush that failed in it
 
     def returned(_dbapi_connection: Any, record: Any) -> None:
         _settle(record.info)
@@ -176,18 +246,80 @@ def install(engine: Engine) -> None:
     event.listen(engine, "before_cursor_execute", executing)
     event.listen(engine, "commit", committing)
     event.listen(engine, "rollback", rolled_back)
+    event.listen(engine, "rollback_savepoint", savepoint_rolled_back)
     event.listen(engine, "checkin", returned)
 
 
 def _settle(info: dict[str, Any]) -> None:
     """A commit of facts on this connection ended (its connection begins again or goes back
     to the pool): values read from now on may be kept."""
-    global _committing
-    wrote = info.pop(_COMMITTING, None)
-    if wrote:
+    changes = info.pop(_COMMITTING, None)
+    if changes:
         with _lock:
-            _committing -= 1
-        committed(wrote)  # after the commit: what was read during it is forgotten too
+            for change in changes:
+                left = _committing.get(change, 0) - 1
+                if left > 0:
+                    _committing[change] = left
+                else:
+                    _committing.pop(change, None)
+        committed(changes)  # after the commit: what was read during it is forgotten too
+
+
+#: a transaction that changed the rows of more mines of a table than this changed it whole
+#: (one announcement instead of one a mine, each of which looks through every cache)
+MAX_MINES_ANNOUNCED = 32
+
+
+def _collapsed(changes: frozenset[Change]) -> frozenset[Change]:
+    counts = Counter(table for table, mine in changes if mine is not None)
+    many = {table for table, count in counts.items() if count > MAX_MINES_ANNOUNCED}
+    if not many:
+        return changes
+    return frozenset((table, None) if table in many else (table, mine) for table, mine in changes)
+
+
+def _changes(info: dict[str, Any], table: str, params: Any) -> frozenset[Change]:
+    """What a statement writing ``table`` changes: of a ``SCOPED`` table, the rows of the
+    mines a flush of the ORM writes (``_flushing``) or the statement's ``mine_id``
+    parameters name; otherwise, or when they are not known, the whole table."""
+    if table not in SCOPED:
+        return frozenset({(table, None)})
+    mines = info.get(_FLUSHING, {}).get(table)
+    if mines is None:
+        rows = params if isinstance(params, list | tuple) else [params]
+        found = [row.get("mine_id") if isinstance(row, dict) else None for row in rows]
+        mines = None if not found or None in found else set(found)
+    if not mines:
+        return frozenset({(table, None)})
+    return frozenset((table, mine) for mine in mines)
+
+
+@event.listens_for(Session, "before_flush")
+def _flushing(session: Session, _context: Any, _instances: Any) -> None:
+    """The mines whose rows of the ``SCOPED`` tables this flush writes: the ``mine_id`` of
+    the objects it inserts, updates and deletes (one without: the whole table)."""
+    mines: dict[str, set[int]] = {}
+    whole: set[str] = set()
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(getattr(instance, "__table__", None), "name", None)
+        if table not in SCOPED:
+            continue
+        mine_id = getattr(instance, "mine_id", None)
+        if isinstance(mine_id, int):
+            mines.setdefault(table, set()).add(mine_id)
+        else:
+            whole.add(table)
+    for table in whole:
+        mines.pop(table, None)
+    if mines:
+        connection_of(session).info[_FLUSHING] = mines
+        session.info[_FLUSHING] = True
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _context: Any) -> None:
+    if session.info.pop(_FLUSHING, None):
+        connection_of(session).info.pop(_FLUSHING, None)
 
 
 def _written_table(statement: str, context: Any) -> str | None:
