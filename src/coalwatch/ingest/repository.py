@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, exists, insert, or_, select, text, update
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import instance_state, set_committed_value
+from sqlalchemy.orm.attributes import set_committed_value
 
 from coalwatch.integrity.models import SignedBatch
 from coalwatch.storage.connections import connection_of
@@ -22,9 +21,8 @@ from coalwatch.storage.models import (
     Station,
     StationGap,
 )
+from coalwatch.storage.rows import DetachedRows
 from coalwatch.storage.session import core
-
-T = TypeVar("T")
 
 
 def station_for_update(session: Session, code: str) -> Station | None:
@@ -36,7 +34,7 @@ def station_for_batch(session: Session, code: str) -> tuple[Station, Mine, Org, 
     """The station row, locked as ``station_for_update`` does (its row only), read with
     its mine, the mine's org and whether it has gaps (``gaps_of``) in one query.
 
-    Read as plain rows (Core) and returned as detached objects (``_Rows``), not through
+    Read as plain rows (Core) and returned as detached objects (``storage.rows``), not through
     the ORM's loading: values to read, written back by the batch with Core statements
     (``save_station_state``). Each batch reads them afresh, so several batches of a
     station in one transaction each see what the one before wrote."""
@@ -49,34 +47,12 @@ def station_for_batch(session: Session, code: str) -> tuple[Station, Mine, Org, 
     return station, mine, org, bool(row[rest])
 
 
-class _Rows(Generic[T]):
-    """A model's columns in a Core select, and the detached object made of them: as the
-    ORM loads one (values straight into the instance, no history), without its layers.
-    Every column is read, so no attribute is left to load (a detached object would
-    refuse to)."""
-
-    def __init__(self, model: type[T]) -> None:
-        self.model = model
-        self.mapper = sa_inspect(model)
-        attrs = self.mapper.column_attrs
-        self.keys = tuple(attr.key for attr in attrs)
-        self.columns = tuple(attr.columns[0] for attr in attrs)
-        self.primary_key = tuple(self.columns.index(c) for c in self.mapper.primary_key)
-
-    def make(self, row: Sequence[Any], start: int) -> tuple[T, int]:
-        """The object of the columns from ``start`` in ``row``, and where they end: what
-        ``make_transient_to_detached`` makes of an object with every column set."""
-        end = start + len(self.keys)
-        values = row[start:end]
-        instance = self.mapper.class_manager.new_instance()
-        instance.__dict__.update(zip(self.keys, values, strict=True))
-        instance_state(instance).key = self.mapper.identity_key_from_primary_key(
-            [values[i] for i in self.primary_key]
-        )
-        return instance, end
-
-
-_STATION, _MINE, _ORG, _POINT = _Rows(Station), _Rows(Mine), _Rows(Org), _Rows(Point)
+_STATION, _MINE, _ORG, _POINT = (
+    DetachedRows(Station),
+    DetachedRows(Mine),
+    DetachedRows(Org),
+    DetachedRows(Point),
+)
 
 # The statements run for every batch are built once, here: building a statement costs
 # more than running a small one (SQLAlchemy caches the SQL, not the statement objects).
