@@ -217,3 +217,41 @@ def test_a_transaction_that_changed_the_alarms_of_many_mines_announces_the_whole
         ("alarms", None),
         ("thresholds", None),
     }
+
+
+def test_a_transaction_reads_its_own_mines_alarms_from_the_database_and_the_others_cached(
+    sqlite_url: str,
+) -> None:
+    with world(sqlite_url) as w:
+        w.mine("M1")
+        w.mine("M2", station="S2")
+    engine = make_engine(sqlite_url)
+    loads: list[str] = []
+
+    def read(session: Session, name: str, scope: int | None) -> int:
+        def load() -> int:
+            loads.append(name)
+            of_mine = select(func.count()).select_from(Alarm)
+            if scope is not None:
+                of_mine = of_mine.where(Alarm.mine_id == scope)
+            return int(session.scalar(of_mine) or 0)
+
+        return facts.cached(session, ("own alarms", sqlite_url, name), ALARMS, load, scope=scope)
+
+    try:
+        with Session(engine) as session:
+            m1, m2 = (
+                session.scalars(select(Mine.id).where(Mine.code == code)).one()
+                for code in ("M1", "M2")
+            )
+        with Session(engine) as session, session.begin():
+            assert (read(session, "m1", m1), read(session, "m2", m2)) == (0, 0)
+        loads.clear()
+        with Session(engine) as session, session.begin():
+            alarms.raise_alarm(session, mine_id=m1, type_=AlarmType.ENCLOSURE_OPEN, at=NOW)
+            assert read(session, "m1", m1) == 1  # its own alarm, from the database
+            assert read(session, "m2", m2) == 0  # M2's, from the cache (not loaded)
+            assert read(session, "any", None) == 1
+        assert loads == ["m1", "any"]
+    finally:
+        engine.dispose()

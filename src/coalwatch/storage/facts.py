@@ -19,7 +19,8 @@ calling ``invalidate`` too (``committed`` is where a notification to the others 
 Correctness rules:
 
 - a transaction that wrote to a table reads that table from the database until it ends
-  (its own uncommitted rows are not for the others);
+  (its own uncommitted rows are not for the others); of a ``SCOPED`` table, only the rows
+  of the mines it wrote;
 - a value is kept only if none of its facts changed since the reading transaction began,
   and no commit of one is under way (a transaction that began before another's commit may
   read what that commit replaced): ``_generation`` counts the changes, ``_changed`` says
@@ -178,7 +179,7 @@ def cached(
     connection = connection_of(session)
     info = connection.info
     store = _stores.get(connection.engine)
-    if store is None or info.get(_WROTE, _EMPTY) & tables:
+    if store is None or _wrote(info, tables, scope):
         return load()
     hit = store.get(key)
     now = time.monotonic()
@@ -263,6 +264,21 @@ def _settle(info: dict[str, Any]) -> None:
                 else:
                     _committing.pop(change, None)
         committed(changes)  # after the commit: what was read during it is forgotten too
+
+
+def _wrote(info: dict[str, Any], tables: frozenset[str], scope: int | None) -> bool:
+    """Whether the connection's transaction changed what a value of ``tables`` (of mine
+    ``scope``) is read from: it reads its own changes from the database, not the cache.
+    Its changes of other mines' rows of a ``SCOPED`` table are not read by the value."""
+    wrote = info.get(_WROTE, _EMPTY) & tables
+    if not wrote:
+        return False
+    if scope is None:
+        return True
+    return any(
+        table == _ALL or (table in wrote and mine in (None, scope))
+        for table, mine in info.get(_CHANGES, frozenset())
+    )
 
 
 #: a transaction that changed the rows of more mines of a table than this changed it whole
