@@ -391,12 +391,16 @@ def test_month_files_of_a_killed_backup_are_removed_by_the_next_prune(case: Case
 
 
 def test_a_backup_removes_what_a_killed_one_left_before_it_starts(case: Case) -> None:
+    """Its month files, its partial files, and its main file when it was killed after
+    putting it in place but before writing its manifest (a backup without a manifest is
+    never restored: its checksum cannot be checked)."""
     made = case.backup()
     killed = "coalwatch-20260403T043000Z-manual.pgdump"
     left = [
         case.directory / months.file_name(killed, RECORDS_MARCH),
         case.directory / f"{months.file_name(killed, 'quarantined_records_y2026m03')}.partial",
         case.directory / f"{killed}.partial",
+        case.directory / killed,
     ]
     for path in left:
         path.write_bytes((case.directory / month_file(made)).read_bytes())

@@ -111,10 +111,11 @@ def named(kept: Iterable[Manifest]) -> set[str]:
 
 
 def leftovers(directory: Path, found: Iterable[Manifest]) -> list[Path]:
-    """What killed backups left in ``directory``: their ``.partial`` files, and the month
-    files that no kept backup names and whose own backup has no manifest or was pruned
-    (a manifest that cannot be read keeps its month files). Only valid while no backup
-    is being made there."""
+    """What killed backups left in ``directory``: their ``.partial`` files, their main
+    files put in place without a manifest (never restored: their checksum cannot be
+    checked), and the month files that no kept backup names and whose own backup has no
+    manifest or was pruned (a manifest that cannot be read keeps its month files). Only
+    valid while no backup is being made there."""
     readable = {m.file_name: m for m in found}
     needed = named(m for m in readable.values() if m.pruned_at is None)
     stale: list[Path] = []
@@ -125,7 +126,13 @@ def leftovers(directory: Path, found: Iterable[Manifest]) -> list[Path]:
         if match["partial"]:
             stale.append(path)
             continue
-        if match["partition"] is None or match["manifest"] or path.name in needed:
+        if match["manifest"]:
+            continue
+        if match["partition"] is None:
+            if not (directory / f"{path.name}.json").exists():
+                stale.append(path)
+            continue
+        if path.name in needed:
             continue
         writer = f"{match['backup']}.{match['extension']}"
         own = readable.get(writer)
