@@ -29,7 +29,7 @@ from coalwatch.station.config import ConfigError
 from coalwatch.station.uploader import tls_context
 from coalwatch.web.app import create_app
 from coalwatch.web.security import CSP
-from tests.e2e.harness import Center, Station, coalwatch, register, wait_for
+from tests.e2e.harness import Center, Station, coalwatch, free_port, register, wait_for
 from tests.ops.certs import make_ca, make_server_cert, write_token
 
 pytestmark = pytest.mark.timeout(90)
@@ -45,17 +45,28 @@ class TlsCenter(Center):
         self.context = ssl.create_default_context(cafile=str(ca_file))
 
     def start(self) -> None:
-        args = ["--host", "127.0.0.1", "--port", str(self.port)]
-        args += ["--certfile", str(self.certfile), "--keyfile", str(self.keyfile)]
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                coalwatch("serve", *args),
-                env=self.env,
-                cwd=self.directory,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_for(self._up, 30, "the center to listen over TLS")
+        """Start it; on another free port when the one chosen was taken meanwhile (it is
+        free when chosen, and another process on the machine may bind it before the
+        center does)."""
+        for attempt in range(3):
+            args = ["--host", "127.0.0.1", "--port", str(self.port)]
+            args += ["--certfile", str(self.certfile), "--keyfile", str(self.keyfile)]
+            with self.log.open("ab") as log:
+                self.process = subprocess.Popen(
+                    coalwatch("serve", *args),
+                    env=self.env,
+                    cwd=self.directory,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            try:
+                wait_for(self._up, 30, "the center to listen over TLS")
+                return
+            except AssertionError as exc:
+                if "address already in use" not in str(exc) or attempt == 2:
+                    raise
+            self.port = free_port()
+            self.url = f"https://127.0.0.1:{self.port}"
 
     def _up(self) -> bool:
         assert self.process is not None
