@@ -36,6 +36,39 @@ def send(w: World, *records: dict[str, Any]) -> None:
     w.ok(w.upload("S1", [dict(r, seq=s) for r, s in zip(records, seqs, strict=True)]))
 
 
+def two_mines(url: str) -> tuple[int, int]:
+    """Mines M1 and M2 (a station each) in the database at ``url``: their ids."""
+    with world(url) as w:
+        w.mine("M1")
+        w.mine("M2", station="S2")
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            m1, m2 = (
+                session.scalars(select(Mine.id).where(Mine.code == code)).one()
+                for code in ("M1", "M2")
+            )
+    finally:
+        engine.dispose()
+    return m1, m2
+
+
+def read_alarms(session: Session, key: str, scope: int | None, loads: list[str]) -> int:
+    """The count of mine ``scope``'s alarms (every mine's: None), cached as ``key`` of that
+    scope; ``key`` is appended to ``loads`` when it is read from the database."""
+
+    def load() -> int:
+        loads.append(key)
+        of_mine = select(func.count()).select_from(Alarm)
+        if scope is not None:
+            of_mine = of_mine.where(Alarm.mine_id == scope)
+        return int(session.scalar(of_mine) or 0)
+
+    return facts.cached(
+        session, ("test alarms", key, str(session.bind.url)), ALARMS, load, scope=scope
+    )
+
+
 def test_changed_facts_take_effect_on_the_next_batch(sqlite_url: str) -> None:
     with world(sqlite_url, now=local(2026, 3, 15, 12, 0)) as w:
         w.mine("M1", capacity_t=330000, trips=("K1",))
@@ -124,33 +157,18 @@ def test_an_alarm_of_one_mine_leaves_the_alarm_facts_of_the_others_cached(
     """A mine's alarms raised and ended forget what was read of that mine's alarms (and
     what was read of no one mine), not what was read of another mine's; a change of the
     alarms whose mines are not known forgets them all."""
-    with world(database_url) as w:
-        w.mine("M1")
-        w.mine("M2", station="S2")
+    m1, m2 = two_mines(database_url)
     engine = make_engine(database_url)
     loads: list[str] = []
-
-    def read(session: Session, name: str, scope: int | None) -> int:
-        def load() -> int:
-            loads.append(name)
-            return int(session.scalar(select(func.count()).select_from(Alarm)) or 0)
-
-        return facts.cached(session, ("test alarms", database_url, name), ALARMS, load, scope=scope)
 
     def read_all() -> list[str]:
         loads.clear()
         with Session(engine) as session, session.begin():
-            read(session, "m1", m1)
-            read(session, "m2", m2)
-            read(session, "any", None)
+            for key, scope in (("m1", m1), ("m2", m2), ("any", None)):
+                read_alarms(session, key, scope, loads)
         return sorted(loads)
 
     try:
-        with Session(engine) as session:
-            m1, m2 = (
-                session.scalars(select(Mine.id).where(Mine.code == code)).one()
-                for code in ("M1", "M2")
-            )
         assert read_all() == ["any", "m1", "m2"]
         assert read_all() == []  # kept
 
@@ -178,35 +196,24 @@ def test_a_read_during_another_mines_alarm_commit_is_kept_and_during_its_own_is_
 ) -> None:
     """A value read while a commit of a mine's alarms is under way may be what that commit
     replaces: it is not kept if it was read of that mine or of no one mine."""
-    with world(sqlite_url) as w:
-        w.mine("M1")
-        w.mine("M2", station="S2")
-    engine = make_engine(sqlite_url)
+    m1, m2 = two_mines(sqlite_url)
+    facts.invalidate()
+    began = facts._generation
+    with facts._lock:
+        facts._committing[("alarms", m1)] = 1
     try:
-        with Session(engine) as session:
-            m1, m2 = (
-                session.scalars(select(Mine.id).where(Mine.code == code)).one()
-                for code in ("M1", "M2")
-            )
-        facts.invalidate()
-        began = facts._generation
-        with facts._lock:
-            facts._committing[("alarms", m1)] = 1
-        try:
-            with facts._lock:
-                assert not facts._may_keep(ALARMS, m1, began)
-                assert not facts._may_keep(ALARMS, None, began)
-                assert facts._may_keep(ALARMS, m2, began)
-                assert facts._may_keep(frozenset({"thresholds"}), None, began)
-        finally:
-            with facts._lock:
-                facts._committing.pop(("alarms", m1), None)
-        facts.forget(f"alarms:{m1}")  # another process's commit of M1's alarms, heard
         with facts._lock:
             assert not facts._may_keep(ALARMS, m1, began)
+            assert not facts._may_keep(ALARMS, None, began)
             assert facts._may_keep(ALARMS, m2, began)
+            assert facts._may_keep(frozenset({"thresholds"}), None, began)
     finally:
-        engine.dispose()
+        with facts._lock:
+            facts._committing.pop(("alarms", m1), None)
+    facts.forget(f"alarms:{m1}")  # another process's commit of M1's alarms, heard
+    with facts._lock:
+        assert not facts._may_keep(ALARMS, m1, began)
+        assert facts._may_keep(ALARMS, m2, began)
 
 
 def test_a_transaction_that_changed_the_alarms_of_many_mines_announces_the_whole_table() -> None:
@@ -222,36 +229,22 @@ def test_a_transaction_that_changed_the_alarms_of_many_mines_announces_the_whole
 def test_a_transaction_reads_its_own_mines_alarms_from_the_database_and_the_others_cached(
     sqlite_url: str,
 ) -> None:
-    with world(sqlite_url) as w:
-        w.mine("M1")
-        w.mine("M2", station="S2")
+    m1, m2 = two_mines(sqlite_url)
     engine = make_engine(sqlite_url)
     loads: list[str] = []
-
-    def read(session: Session, name: str, scope: int | None) -> int:
-        def load() -> int:
-            loads.append(name)
-            of_mine = select(func.count()).select_from(Alarm)
-            if scope is not None:
-                of_mine = of_mine.where(Alarm.mine_id == scope)
-            return int(session.scalar(of_mine) or 0)
-
-        return facts.cached(session, ("own alarms", sqlite_url, name), ALARMS, load, scope=scope)
-
     try:
-        with Session(engine) as session:
-            m1, m2 = (
-                session.scalars(select(Mine.id).where(Mine.code == code)).one()
-                for code in ("M1", "M2")
-            )
         with Session(engine) as session, session.begin():
-            assert (read(session, "m1", m1), read(session, "m2", m2)) == (0, 0)
+            assert (
+                read_alarms(session, "m1", m1, loads),
+                read_alarms(session, "m2", m2, loads),
+            ) == (0, 0)
         loads.clear()
         with Session(engine) as session, session.begin():
             alarms.raise_alarm(session, mine_id=m1, type_=AlarmType.ENCLOSURE_OPEN, at=NOW)
-            assert read(session, "m1", m1) == 1  # its own alarm, from the database
-            assert read(session, "m2", m2) == 0  # M2's, from the cache (not loaded)
-            assert read(session, "any", None) == 1
+            # its own alarm, from the database; M2's, from the cache (not loaded)
+            assert read_alarms(session, "m1", m1, loads) == 1
+            assert read_alarms(session, "m2", m2, loads) == 0
+            assert read_alarms(session, "any", None, loads) == 1
         assert loads == ["m1", "any"]
     finally:
         engine.dispose()
