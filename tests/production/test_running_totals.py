@@ -207,7 +207,6 @@ def test_two_transactions_adding_to_one_month_lose_nothing(database_url: str) ->
     sessions = make_sessionmaker(engine)
     hour = local(2027, 1, 1, 0, 0)
     day = hour.date()
-    blocked = threading.Event()
     errors: list[BaseException] = []
     first = sessions()
     try:
@@ -219,7 +218,6 @@ def test_two_transactions_adding_to_one_month_lose_nothing(database_url: str) ->
             try:
                 with transaction(sessions) as session:
                     pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
-                    blocked.set()
                     totals = repository.add_to_rollups(
                         session, mine_id, {(b2, hour): (day, 2_000, 0)}
                     )
@@ -229,19 +227,8 @@ def test_two_transactions_adding_to_one_month_lose_nothing(database_url: str) ->
 
         thread = threading.Thread(target=second, daemon=True)
         thread.start()
-        blocked.wait(30)
         # the second transaction waits for a lock the first holds
-        with engine.connect() as watcher:
-            for _ in range(600):
-                waiting = watcher.execute(
-                    text("SELECT pg_blocking_pids(pid) FROM pg_stat_activity WHERE pid <> :me"),
-                    {"me": first_pid},
-                ).scalars()
-                if any(first_pid in (pids or []) for pids in waiting):
-                    break
-                threading.Event().wait(0.05)
-            else:
-                raise AssertionError("the second transaction never waited for the first")
+        _wait_until_blocked_by(engine, first_pid, thread, errors)
         first.commit()
         first.close()
         thread.join(60)
@@ -276,17 +263,30 @@ def test_recomputing_gives_the_totals_kept(w: World) -> None:
     assert Decimal(kept[("year", Y2027)][2]) / 10_000_000 == Decimal(150)
 
 
-def _wait_until_blocked_by(engine: Any, pid: int) -> None:
+def _wait_until_blocked_by(
+    engine: Any, pid: int, waiter: threading.Thread, errors: list[BaseException]
+) -> None:
+    """Return once another transaction waits for ``pid``'s; fail, saying what the waiter
+    did instead, when it ends without waiting or nothing waits within a minute."""
     with engine.connect() as watcher:
-        for _ in range(600):
+        for _ in range(1200):
             waiting = watcher.execute(
                 text("SELECT pg_blocking_pids(pid) FROM pg_stat_activity WHERE pid <> :me"),
                 {"me": pid},
             ).scalars()
             if any(pid in (pids or []) for pids in waiting):
                 return
+            watcher.rollback()  # a transaction sees one snapshot of pg_stat_activity
+            if not waiter.is_alive():
+                raise AssertionError(f"the second transaction ended without waiting: {errors}")
             threading.Event().wait(0.05)
-    raise AssertionError("no transaction waited for the first")
+        others = watcher.execute(
+            text(
+                "SELECT pid, state, wait_event_type, wait_event, left(query, 120)"
+                " FROM pg_stat_activity WHERE datname = current_database()"
+            )
+        ).all()
+    raise AssertionError(f"no transaction waited for the first ({pid}): {others}")
 
 
 def _held_suspect(w: World) -> int:
@@ -350,7 +350,7 @@ def test_a_suspect_confirmed_during_a_coefficient_change_counts_at_the_new_coeff
 
         thread = threading.Thread(target=confirm, daemon=True)
         thread.start()
-        _wait_until_blocked_by(engine, first_pid)
+        _wait_until_blocked_by(engine, first_pid, thread, errors)
         first.commit()
         thread.join(60)
         assert not errors, errors
