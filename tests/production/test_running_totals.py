@@ -358,3 +358,39 @@ def test_a_suspect_confirmed_during_a_coefficient_change_counts_at_the_new_coeff
         first.close()
         engine.dispose()
     assert stored(w)[("month", DEC)] == (1_234_500, 0, 11_604_300_000)
+
+
+def test_a_mines_stored_hours_are_read_however_far_apart(database_url: str) -> None:
+    """What the hourly limit is checked against: 1,000 kg on B1 and 2,000 kg on B2 in the
+    hour from 00:00 on 2027-01-01, 500 kg on B1 at 01:00, 700 kg at 00:00 on 2027-01-05.
+    Read for hours close together (one span) and for hours 4 days apart; an hour asked for
+    with nothing stored is left out."""
+    with world(database_url, now=local(2027, 1, 5, 2, 0)) as w:
+        w.mine("M1", belts=("B1", "B2"))
+    engine = make_engine(database_url)
+    h0, h1, later = local(2027, 1, 1, 0, 0), local(2027, 1, 1, 1, 0), local(2027, 1, 5, 0, 0)
+    empty = local(2027, 1, 1, 2, 0)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            mine_id, b1, b2 = _ids(session)
+            repository.add_to_rollups(
+                session,
+                mine_id,
+                {
+                    (b1, h0): (h0.date(), 1_000, 0),
+                    (b2, h0): (h0.date(), 2_000, 0),
+                    (b1, h1): (h1.date(), 500, 0),
+                    (b1, later): (later.date(), 700, 0),
+                },
+            )
+            assert repository.mine_hour_kg(session, mine_id, [h1, h0, empty]) == {
+                h0: (3_000, 0),
+                h1: (500, 0),
+            }
+            assert repository.mine_hour_kg(session, mine_id, [h0, later]) == {
+                h0: (3_000, 0),
+                later: (700, 0),
+            }
+            assert repository.mine_hour_kg(session, mine_id, []) == {}
+    finally:
+        engine.dispose()

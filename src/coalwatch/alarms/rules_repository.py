@@ -16,7 +16,8 @@ from coalwatch.faults.models import Fault
 from coalwatch.jobs.models import CenterOutage
 from coalwatch.permits.models import Permit, Shutdown
 from coalwatch.records.models import Calibration
-from coalwatch.storage import facts
+from coalwatch.storage import driver, facts
+from coalwatch.storage.driver import Hot
 from coalwatch.storage.models import HourlyProduction, Mine, Point, Record, Station
 from coalwatch.storage.rows import DetachedRows
 from coalwatch.storage.session import core
@@ -95,7 +96,7 @@ def conveyor_states_of(
         params.update({f"point_{index}": point_id, f"last_{index}": last})
     query = _latest_conveyor(len(windows))
     latest: dict[int, list[tuple[datetime, int, bool]]] = {p: [] for p in windows}
-    for point_id, ts, seq, running in core(session).execute(query, params):
+    for point_id, ts, seq, running in driver.rows(core(session), query, params):
         latest[point_id].append((ts, seq, bool(running)))
     found: dict[int, ConveyorStates] = {}
     for point_id, (first, last) in windows.items():
@@ -135,7 +136,7 @@ def _latest_conveyor(points: int) -> Any:
         for index in range(points)
     ]
     selects = [select(b.c.point_id, b.c.ts, b.c.seq, b.c.running) for b in branches]
-    return selects[0] if len(selects) == 1 else union_all(*selects)
+    return Hot(selects[0] if len(selects) == 1 else union_all(*selects))
 
 
 def _conveyor(point_id: int) -> Select[int | None, datetime, int, bool | None]:

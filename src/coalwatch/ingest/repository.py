@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from coalwatch.integrity.models import SignedBatch
+from coalwatch.storage import driver
 from coalwatch.storage.connections import connection_of
+from coalwatch.storage.driver import Hot
 from coalwatch.storage.models import (
     Mine,
     Org,
@@ -38,9 +40,10 @@ def station_for_batch(session: Session, code: str) -> tuple[Station, Mine, Org, 
     the ORM's loading: values to read, written back by the batch with Core statements
     (``save_station_state``). Each batch reads them afresh, so several batches of a
     station in one transaction each see what the one before wrote."""
-    row = core(session).execute(_STATION_FOR_BATCH, {"code": code}).first()
-    if row is None:
+    found = driver.rows(core(session), _STATION_FOR_BATCH, {"code": code})
+    if not found:
         return None
+    row = found[0]
     station, rest = _STATION.make(row, 0)
     mine, rest = _MINE.make(row, rest)
     org, rest = _ORG.make(row, rest)
@@ -56,7 +59,7 @@ _STATION, _MINE, _ORG, _POINT = (
 
 # The statements run for every batch are built once, here: building a statement costs
 # more than running a small one (SQLAlchemy caches the SQL, not the statement objects).
-_STATION_FOR_BATCH = (
+_STATION_FOR_BATCH = Hot(
     select(
         *_STATION.columns,
         *_MINE.columns,
@@ -72,7 +75,8 @@ _POINTS_OF_MINE = select(Point).where(Point.mine_id == bindparam("mine_id")).ord
 _POINT_ROWS = (
     select(*_POINT.columns).where(Point.mine_id == bindparam("mine_id")).order_by(Point.id)
 )
-_POINT_ROWS_LOCKED = _POINT_ROWS.with_for_update()
+_POINT_ROWS_HOT = Hot(_POINT_ROWS)
+_POINT_ROWS_LOCKED = Hot(_POINT_ROWS.with_for_update())
 _GAPS_OF = (
     select(StationGap.seq_from, StationGap.seq_to)
     .where(StationGap.station_id == bindparam("station_id"))
@@ -89,8 +93,10 @@ def points_for_batch(session: Session, mine_id: int) -> dict[str, Point]:
     batch reads them: its totalizer readings change their state. SQLite has one writer at
     a time already (``BEGIN IMMEDIATE``)."""
     connection = core(session)
-    statement = _POINT_ROWS_LOCKED if connection.dialect.name == "postgresql" else _POINT_ROWS
-    points = (_POINT.make(row, 0)[0] for row in connection.execute(statement, {"mine_id": mine_id}))
+    statement = _POINT_ROWS_LOCKED if connection.dialect.name == "postgresql" else _POINT_ROWS_HOT
+    points = (
+        _POINT.make(row, 0)[0] for row in driver.rows(connection, statement, {"mine_id": mine_id})
+    )
     return {p.code: p for p in points}
 
 
@@ -106,10 +112,11 @@ def _state_update(table: Any, columns: tuple[str, ...]) -> Any:
     )
 
 
-_UPDATE_POINTS = _state_update(Point.__table__, (*_POINT_STATE, "last_sample_received_at"))
-_UPDATE_STATION = _state_update(Station.__table__, _STATION_STATE)
-_UPDATE_POINTS_PG = text(
-    """
+_UPDATE_POINTS = Hot(_state_update(Point.__table__, (*_POINT_STATE, "last_sample_received_at")))
+_UPDATE_STATION = Hot(_state_update(Station.__table__, _STATION_STATE))
+_UPDATE_POINTS_PG = Hot(
+    text(
+        """
 UPDATE points SET
     last_total_ts = u.last_total_ts, last_total_seq = u.last_total_seq,
     last_total_kg = u.last_total_kg, last_flow_kgph = u.last_flow_kgph,
@@ -121,6 +128,7 @@ FROM unnest(
 ) AS u(id, last_total_ts, last_total_seq, last_total_kg, last_flow_kgph)
 WHERE points.id = u.id
 """
+    )
 )
 
 
@@ -134,7 +142,8 @@ def save_point_states(session: Session, points: Sequence[Point], received_at: da
     connection = connection_of(session)
     if connection.dialect.name == "postgresql":
         # one statement with the points as arrays (an executemany runs a pipeline)
-        connection.execute(
+        driver.run(
+            connection,
             _UPDATE_POINTS_PG,
             {
                 "ids": [point.id for point in points],
@@ -153,7 +162,7 @@ def save_point_states(session: Session, points: Sequence[Point], received_at: da
         }
         for point in points
     ]
-    connection.execute(_UPDATE_POINTS, rows)
+    driver.run_many(connection, _UPDATE_POINTS, rows)
     for point in points:
         set_committed_value(point, "last_sample_received_at", received_at)
 
@@ -163,8 +172,10 @@ def save_station_state(
 ) -> None:
     """Write the station's sequence state and times (as ``save_point_states`` does)."""
     values = {"max_seq": max_seq, "last_seen_at": seen_at, "last_sent_at": sent_at}
-    core(session).execute(
-        _UPDATE_STATION, {"id_": station.id, **{f"{n}_": v for n, v in values.items()}}
+    driver.run(
+        core(session),
+        _UPDATE_STATION,
+        {"id_": station.id, **{f"{n}_": v for n, v in values.items()}},
     )
     for name, value in values.items():
         set_committed_value(station, name, value)
@@ -201,18 +212,19 @@ def insert_records(session: Session, rows: list[dict[str, Any]]) -> None:
         connection = connection_of(session)
         if connection.dialect.name == "postgresql":
             # COPY, in the session's transaction: ~1.5-2x the rows/s of executemany
-            driver: Any = connection.connection.driver_connection
-            with driver.cursor() as cursor, cursor.copy(_COPY_RECORDS) as copy:
+            psycopg: Any = connection.connection.driver_connection
+            with psycopg.cursor() as cursor, cursor.copy(_COPY_RECORDS) as copy:
                 for row in rows:
                     copy.write_row([row[name] for name in _RECORD_COLUMNS])
         else:
-            core(session).execute(_INSERT_RECORDS, rows)
+            driver.run_many(core(session), _INSERT_RECORDS, rows)
 
 
 def keep_signed_batch(
     session: Session, station: Station, body: bytes, signature: str, now: datetime
 ) -> int:
-    batch_id = core(session).scalar(
+    ((batch_id,),) = driver.rows(
+        core(session),
         _KEEP_SIGNED_BATCH,
         {
             "mine_id": station.mine_id,
@@ -226,8 +238,16 @@ def keep_signed_batch(
     return int(batch_id)
 
 
-_KEEP_SIGNED_BATCH = insert(cast(Table, SignedBatch.__table__)).returning(SignedBatch.id)
-_INSERT_RECORDS = insert(cast(Table, Record.__table__))
+_KEEP_SIGNED_BATCH = Hot(
+    insert(cast(Table, SignedBatch.__table__))
+    .values(
+        {c: bindparam(c) for c in ("mine_id", "station_id", "body", "signature", "received_at")}
+    )
+    .returning(SignedBatch.id)
+)
+_INSERT_RECORDS = Hot(
+    insert(cast(Table, Record.__table__)).values({c: bindparam(c) for c in _RECORD_COLUMNS})
+)
 
 
 def insert_quarantined(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -19,7 +19,7 @@ import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -49,6 +49,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from coalwatch.domain.coefficients import FULL_HUNDREDTHS
+from coalwatch.storage import driver
+from coalwatch.storage.driver import Hot
 from coalwatch.storage.models import (
     Capacity,
     CapacityReduction,
@@ -111,8 +113,9 @@ _TOTAL_COLUMNS = (
 #: one round trip, no executemany pipeline), in data-modifying CTEs run to completion;
 #: it returns the totals as they now stand (their rows locked by the update: a concurrent
 #: addition waits, and adds to what this one committed)
-_ADD_TO_ROLLUPS_PG = text(
-    """
+_ADD_TO_ROLLUPS_PG = Hot(
+    text(
+        """
 WITH hourly AS (
     INSERT INTO hourly_production
         (mine_id, point_id, hour_start, local_day, measured_kg, manual_kg)
@@ -158,7 +161,8 @@ WITH hourly AS (
 )
 SELECT period, start_day, measured_kg, manual_kg, raw_units FROM totals
 """
-).columns(*_TOTAL_COLUMNS)
+    ).columns(*_TOTAL_COLUMNS)
+)
 
 #: SQLite: the running totals of the days' months and years (the rows as JSON, one
 #: statement text whatever their number); the coefficient of each day joined as the
@@ -218,7 +222,8 @@ def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> Period
     connection = core(session)
     if connection.dialect.name == "postgresql":
         days = sorted(daily.items())
-        rows = connection.execute(
+        rows = driver.rows(
+            connection,
             _ADD_TO_ROLLUPS_PG,
             {
                 "mine_id": mine_id,
@@ -426,26 +431,47 @@ def mine_hour_kg(
 ) -> dict[datetime, tuple[int, int]]:
     """A mine's stored (measured kg, manual kg) of each of these hours (UTC starts) that
     has any: what the hourly limit (domain/limits.py) is checked against."""
-    wanted = sorted(set(hours))
+    wanted = set(hours)
     if not wanted:
         return {}
-    rows = core(session).execute(_MINE_HOUR_KG, {"mine_id": mine_id, "hours": wanted})
-    return {hour: (int(measured), int(manual)) for hour, measured, manual in rows}
+    first, last = min(wanted), max(wanted)
+    if last - first <= MAX_HOURS_SPANNED:
+        # a batch's hours are a few consecutive ones: the span, read by a statement of
+        # one shape (run on the driver), and the hours not asked for left out
+        rows = driver.rows(
+            core(session), _MINE_HOURS_KG, {"mine_id": mine_id, "first": first, "last": last}
+        )
+    else:
+        rows = list(
+            core(session).execute(_MINE_HOUR_KG, {"mine_id": mine_id, "hours": sorted(wanted)})
+        )
+    return {hour: (int(measured), int(manual)) for hour, measured, manual in rows if hour in wanted}
+
+
+#: the widest span of hours ``mine_hour_kg`` reads whole
+MAX_HOURS_SPANNED = timedelta(hours=48)
+
+
+def _mine_hour_kg(*where: ColumnElement[bool]) -> Select[datetime, int, int]:
+    return (
+        select(
+            HourlyProduction.hour_start,
+            func.sum(HourlyProduction.measured_kg),
+            func.sum(HourlyProduction.manual_kg),
+        )
+        .where(HourlyProduction.mine_id == bindparam("mine_id"), *where)
+        .group_by(HourlyProduction.hour_start)
+    )
 
 
 #: read for every batch: built once
-_MINE_HOUR_KG = (
-    select(
-        HourlyProduction.hour_start,
-        func.sum(HourlyProduction.measured_kg),
-        func.sum(HourlyProduction.manual_kg),
+_MINE_HOURS_KG = Hot(
+    _mine_hour_kg(
+        HourlyProduction.hour_start >= bindparam("first"),
+        HourlyProduction.hour_start <= bindparam("last"),
     )
-    .where(
-        HourlyProduction.mine_id == bindparam("mine_id"),
-        HourlyProduction.hour_start.in_(bindparam("hours", expanding=True)),
-    )
-    .group_by(HourlyProduction.hour_start)
 )
+_MINE_HOUR_KG = _mine_hour_kg(HourlyProduction.hour_start.in_(bindparam("hours", expanding=True)))
 
 
 def _raw_units(measured: Any, manual: Any) -> ColumnElement[Any]:
@@ -562,7 +588,7 @@ def mine_totals(
     if days is not None:
         params.update(day_first=days[0], day_last=days[1])
     statement = _mine_totals_statement(hours is not None, days is not None)
-    for branch, hour, day, raw in core(session).execute(statement, params):
+    for branch, hour, day, raw in driver.rows(core(session), statement, params):
         if branch == -2:
             totals.hours[hour] = int(raw)
         else:
@@ -610,7 +636,7 @@ def _mine_totals_statement(hours: bool, days: bool) -> Any:
             )
             .group_by(DailyProduction.local_day)
         )
-    return branches[0] if len(branches) == 1 else union_all(*branches)
+    return Hot(branches[0] if len(branches) == 1 else union_all(*branches))
 
 
 def partial_hour_sums(session: Session, mine_id: int, hour_start: datetime, until: datetime) -> int:
