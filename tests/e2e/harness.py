@@ -111,7 +111,7 @@ class Center:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_for(self._up, 30, "the center to listen")
+        wait_for(self._up, 60, "the center to listen")
 
     def _up(self) -> bool:
         assert self.process is not None
