@@ -695,6 +695,11 @@ def check(
             alarms = db.execute(
                 select(Alarm.type, func.count()).group_by(Alarm.type).order_by(Alarm.type)
             ).all()
+            silences = db.execute(
+                select(Alarm.start, Alarm.end, Alarm.threshold)
+                .where(Alarm.type == "comm_interruption")
+                .order_by(Alarm.start)
+            ).all()
     finally:
         engine.dispose()
     print(f"  records table: {stored:,} rows; acknowledged {accepted:,}")
@@ -738,7 +743,27 @@ def check(
     print(f"  alarms raised: {raised}")
     false_silence = dict(alarms).get("comm_interruption", 0)
     print(f"  false comm_interruption (every station was alive): {false_silence}")
+    if silences:
+        describe_silences(silences)
     return problems, false_silence
+
+
+def describe_silences(silences: Sequence[Any]) -> None:
+    """When the comm_interruption alarms were raised, and how long each station really
+    went unheard (from the last batch committed before the alarm to the one that ended
+    it): what tells a lag the ingest horizon missed from a sender that did not send."""
+    first = silences[0].start
+    threshold = silences[0].threshold
+    gaps = sorted((s.end - s.start).total_seconds() for s in silences if s.end is not None)
+    print(
+        f"  comm_interruption: threshold {threshold}; starts from {first:%H:%M:%S} to "
+        f"{silences[-1].start:%H:%M:%S} UTC; {len(gaps)} ended, heard again "
+        + (
+            f"p50 {percentile(gaps, 0.5):.1f} s / max {gaps[-1]:.1f} s after the threshold"
+            if gaps
+            else "(none)"
+        )
+    )
 
 
 def api_days(server: Server, token: str, day_kg: dict[str, dict[date, int]]) -> list[str]:
