@@ -215,9 +215,7 @@ def refused(case: Case) -> Iterator[None]:
     before = sorted(p.name for p in case.directory.iterdir())
     yield
     assert case.scalar("SELECT count(*) FROM records") == 4
-    assert (
-        case.scalar("SELECT count(*) FROM pg_namespace WHERE nspname LIKE '%before_restore%'") == 0
-    )
+    assert set_aside(case) == 0
     assert sorted(p.name for p in case.directory.iterdir()) == before  # no pre_restore backup
 
 
@@ -255,9 +253,7 @@ def test_a_missing_or_damaged_month_file_refuses_the_restore(case: Case) -> None
     with pytest.raises(dumps.DumpFailed):
         service.restore(case.env.url, backup, policy, "op", APRIL_3, force=True)
     assert case.scalar("SELECT count(*) FROM records") == 4
-    assert (
-        case.scalar("SELECT count(*) FROM pg_namespace WHERE nspname LIKE '%before_restore%'") == 0
-    )
+    assert set_aside(case) == 0
 
 
 def test_prune_keeps_a_month_file_a_kept_backup_names(case: Case) -> None:
@@ -335,6 +331,18 @@ def main_dump_held(case: Case) -> Iterator[None]:
             yield
     finally:
         holder.dispose()
+
+
+def set_aside(case: Case) -> int:
+    """The schemas a restore of this case's database set aside and kept (other tests'
+    restores beside it set their own aside)."""
+    schema = dumps.pg_database(case.env.url).schema
+    found = case.scalar(
+        "SELECT count(*) FROM pg_namespace WHERE starts_with(nspname, :prefix)",
+        prefix=f"{schema}_before_restore_",
+    )
+    assert isinstance(found, int)
+    return found
 
 
 def main_dump_waiting(case: Case) -> bool:
