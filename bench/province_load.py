@@ -61,7 +61,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -651,9 +651,12 @@ def ms(values: Sequence[float]) -> str:
 
 
 def check(
-    url: str, server: Server, read_token: str, results: list[SenderResult]
+    url: str, server: Server, read_token: str, results: list[SenderResult], began: datetime
 ) -> tuple[list[str], int]:
-    """Zero loss: every record once, every seq, every kilogram. Returns the failures."""
+    """Zero loss: every record once, every seq, every kilogram. Returns the failures, and
+    the false comm_interruption alarms: those of a silence that began once the stations
+    were sending (``began``); a station configured longer than the threshold before the
+    load began was silent indeed."""
     problems: list[str] = []
     last_seq = {k: v for r in results for k, v in r.last_seq.items()}
     day_kg = {k: v for r in results for k, v in r.day_kg.items()}
@@ -741,11 +744,26 @@ def check(
         problems.append(f"{len(api_wrong)} mines' summary day differs, e.g. {api_wrong[:5]}")
     raised = ", ".join(f"{kind} × {count}" for kind, count in alarms) or "none"
     print(f"  alarms raised: {raised}")
-    false_silence = dict(alarms).get("comm_interruption", 0)
-    print(f"  false comm_interruption (every station was alive): {false_silence}")
+    before = [s for s in silences if silent_since(s) < began]
+    false_silence = len(silences) - len(before)
+    print(
+        f"  false comm_interruption (silent only while every station was sending): {false_silence}"
+    )
+    if before:
+        print(
+            f"  comm_interruption of a silence that began before the load (stations configured "
+            f"more than the threshold before they first sent; not false): {len(before)}"
+        )
     if silences:
         describe_silences(silences)
     return problems, false_silence
+
+
+def silent_since(alarm: Any) -> datetime:
+    """When the silence of a comm_interruption began: its start less the threshold."""
+    minutes = int(str(alarm.threshold).split()[0])
+    start: datetime = alarm.start
+    return start - timedelta(minutes=minutes)
 
 
 def describe_silences(silences: Sequence[Any]) -> None:
@@ -849,7 +867,15 @@ def run(mines: int, minutes: float, senders: int, workers: int, jobs_process: bo
             for process in processes:
                 process.join(timeout=30)
             code = report(
-                db.url, server, read_token, results, mines, minutes, wall, cpu, load_samples, probe
+                db.url,
+                server,
+                read_token,
+                results,
+                (mines, minutes, datetime.fromtimestamp(start_at, UTC)),
+                wall,
+                cpu,
+                load_samples,
+                probe,
             )
         finally:
             server.stop()
@@ -866,13 +892,14 @@ def report(
     server: Server,
     read_token: str,
     results: list[SenderResult],
-    mines: int,
-    minutes: float,
+    run: tuple[int, float, datetime],
     wall: float,
     cpu: float,
     load_samples: list[float],
     probe: AlarmProbe,
 ) -> int:
+    """``run``: the mines, the minutes of load and when the senders began."""
+    mines, minutes, began = run
     made = sum(r.made for r in results)
     accepted = sum(r.accepted for r in results)
     batches = sum(r.batches for r in results)
@@ -926,7 +953,7 @@ def report(
         f"  duplicates the center counted (re-sends after a lost answer): "
         f"{sum(r.duplicates for r in results)}"
     )
-    problems, false_silence = check(url, server, read_token, results)
+    problems, false_silence = check(url, server, read_token, results, began)
     for problem in problems:
         print(f"  LOSS: {problem}")
     left = sum(r.left for r in results)
