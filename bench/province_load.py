@@ -871,11 +871,13 @@ def run(mines: int, minutes: float, senders: int, workers: int, jobs_process: bo
                 server,
                 read_token,
                 results,
-                (mines, minutes, datetime.fromtimestamp(start_at, UTC)),
+                mines,
+                minutes,
                 wall,
                 cpu,
                 load_samples,
                 probe,
+                began=datetime.fromtimestamp(start_at, UTC),
             )
         finally:
             server.stop()
@@ -892,14 +894,16 @@ def report(
     server: Server,
     read_token: str,
     results: list[SenderResult],
-    run: tuple[int, float, datetime],
+    mines: int,
+    minutes: float,
     wall: float,
     cpu: float,
     load_samples: list[float],
     probe: AlarmProbe,
+    *,
+    began: datetime,
 ) -> int:
-    """``run``: the mines, the minutes of load and when the senders began."""
-    mines, minutes, began = run
+    """``began``: when the senders began sending."""
     made = sum(r.made for r in results)
     accepted = sum(r.accepted for r in results)
     batches = sum(r.batches for r in results)
