@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -246,5 +247,36 @@ def test_a_transaction_reads_its_own_mines_alarms_from_the_database_and_the_othe
             assert read_alarms(session, "m2", m2, loads) == 0
             assert read_alarms(session, "any", None, loads) == 1
         assert loads == ["m1", "any"]
+    finally:
+        engine.dispose()
+
+
+def test_a_full_store_drops_the_values_past_their_age_then_everything(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys may name days and date ranges no one asks for again: the store stays bounded."""
+    engine = make_engine(sqlite_url)
+    clock = [1000.0]
+    monkeypatch.setattr(facts, "MAX_ENTRIES", 3)
+    monkeypatch.setattr(facts.time, "monotonic", lambda: clock[0])
+    loads: list[str] = []
+
+    def read(key: str) -> None:
+        with Session(engine) as session, session.begin():
+            read_alarms(session, key, None, loads)
+
+    try:
+        read("old")
+        clock[0] += facts.MAX_AGE_S
+        read("a")
+        read("b")
+        read("c")  # full: "old" is past its age and goes, "a" and "b" stay
+        read("a")
+        read("b")
+        assert loads == ["old", "a", "b", "c"]
+        read("d")  # full, none past its age: everything goes, "d" is kept
+        read("d")
+        read("a")
+        assert loads == ["old", "a", "b", "c", "d", "a"]
     finally:
         engine.dispose()

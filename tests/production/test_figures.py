@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event
 
 from coalwatch.mines import repository as mine_repository
 from coalwatch.mines.service import apply_reduction
@@ -46,6 +47,17 @@ def produce(w: World, readings: list[tuple[datetime, str]]) -> None:
             "S1", [totalizer(s, ts, "B1", t) for s, (ts, t) in zip(seqs, readings, strict=True)]
         )
     )
+
+
+def reduce(w: World, code: str, tonnes: Fraction, day: date) -> None:
+    """A capacity reduction of the mine for an unreported fault, from ``day``, written
+    through an engine of its own (as the timed rules' process writes it)."""
+    engine = make_engine(w.url)
+    with transaction(make_sessionmaker(engine)) as session:
+        mine, _ = mine_repository.mine_by_code(session, code) or (None, None)
+        assert mine is not None
+        apply_reduction(session, mine, tonnes, day, "fault", w.clock())
+    engine.dispose()
 
 
 def summary(w: World, **params: Any) -> dict[str, Any]:
@@ -152,12 +164,7 @@ def test_plan_overrides_capacity_in_the_ratio(w: World) -> None:
 
 def test_capacity_reduction_lowers_the_year_from_its_date(w: World) -> None:
     # fault 30 Jan – 2 Feb unreported: 1,000 × 3 × 4 = 12,000 t, applied from 10 March
-    engine = make_engine(w.url)
-    with transaction(make_sessionmaker(engine)) as session:
-        mine, _ = mine_repository.mine_by_code(session, "M1") or (None, None)
-        assert mine is not None
-        apply_reduction(session, mine, Fraction(12000), date(2026, 3, 10), "fault", w.clock())
-    engine.dispose()
+    reduce(w, "M1", Fraction(12000), date(2026, 3, 10))
     s = summary(w)
     # A = 330,000 − 12,000 = 318,000; D = 318,000 / 330 = 963.6363… → 963.636
     assert D(s["year"]["capacity_t"]) == D(318000)
@@ -309,3 +316,52 @@ def test_a_coefficient_change_at_midnight_splits_the_two_days_exactly(w: World) 
     # and the summary of 14 March just before midnight: 95.5 t raw that day
     before = summary(w, at=local(2026, 3, 14, 23, 59, 59).isoformat())
     assert (D(before["day"]["gross_t"]), D(before["day"]["raw_t"])) == (D(100), D("95.5"))
+
+
+def test_the_org_table_reads_the_yardsticks_once_until_one_changes(database_url: str) -> None:
+    """A province's table is asked for again and again; its yardsticks are read once and
+    read again as soon as a capacity, a plan or a reduction changes."""
+    with world(database_url) as w:
+        w.ok(w.post("/orgs", {"code": "P", "name": "山西省", "kind": "province"}))
+        w.ok(w.post("/orgs", {"code": "C1", "name": "阳城县", "kind": "county", "parent": "P"}))
+        w.mine("M1", org="C1", capacity_t=330000, station="S1")
+        w.mine("M2", org="C1", capacity_t=660000, station="S2")
+        reads: list[str] = []
+
+        def read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if statement.lstrip().upper().startswith("SELECT") and "capacities" in statement:
+                reads.append(statement)
+
+        engine = w.client.app.state.coalwatch.sessions.kw["bind"]  # type: ignore[attr-defined]
+        event.listen(engine, "before_cursor_execute", read)
+        march = {"from": "2026-03-01T00:00:00+08:00", "to": "2026-04-01T00:00:00+08:00"}
+
+        def table() -> tuple[list[tuple[Decimal, Any]], Decimal, int]:
+            reads.clear()
+            org = w.ok(w.get("/orgs/P/production", period="month", **march))
+            rows = [(D(m["items"][0]["capacity_t"]), m["items"][0]["plan_t"]) for m in org["mines"]]
+            return rows, D(org["items"][0]["capacity_t"]), len(reads)
+
+        # M = A / 330 × 30: 330,000 → 30,000 t; 660,000 → 60,000 t
+        assert table() == ([(D(30000), None), (D(60000), None)], D(90000), 1)
+        assert table() == ([(D(30000), None), (D(60000), None)], D(90000), 0)
+        # M2 approved at 990,000 t from 10 March: its month (capacity on the 15th) 90,000 t
+        w.ok(
+            w.put(
+                "/mines/M2/capacity", {"annual_capacity_t": 990000, "effective_from": "2026-03-10"}
+            )
+        )
+        assert table() == ([(D(30000), None), (D(90000), None)], D(120000), 1)
+        # a month plan of 20,000 t for M1 is its plan at once
+        w.ok(w.put("/mines/M1/plans/2026-03", {"month_t": 20000}))
+        rows, _, count = table()
+        assert (D(rows[0][1]), count) == (D(20000), 1)
+        # M1 reduced by 33,000 t from 10 March (written by another engine of the process):
+        # A = 297,000 t, M = 297,000 / 330 × 30 = 27,000 t
+        reduce(w, "M1", Fraction(33000), date(2026, 3, 10))
+        rows, total, count = table()
+        assert (rows[0][0], total, count) == (D(27000), D(117000), 1)
+        # a new mine of the province is in the next table: M3, 330,000 t → 30,000 t
+        w.mine("M3", org="C1", capacity_t=330000, station="S3")
+        rows, total, _ = table()
+        assert (len(rows), rows[2][0], total) == (3, D(30000), D(147000))

@@ -618,12 +618,7 @@ def _overproduction(
     months = sorted({d.replace(day=1) for d in days})
     years = sorted({d.year for d in days})
     first, last = date(years[0] - 1, 12, 1), date(years[-1] + 1, 1, 31)
-    stick = cached_facts(
-        session,
-        ("yardstick", mine.id, first, last),
-        _YARDSTICK_TABLES,
-        lambda: yardsticks(session, [mine.id], first, last)[mine.id],
-    )
+    stick = yardsticks(session, [mine.id], first, last)[mine.id]
     totals = _Totals(session, mine, tz, known)
     totals.load(hours, days[0] - timedelta(days=1), days[-1] + timedelta(days=1))
     totals.preload(
@@ -671,10 +666,6 @@ def _overproduction(
                 params=detail_params("year_capacity"),
                 expires_at=next_period_start(start, Period.YEAR, tz).astimezone(UTC),
             )
-
-
-#: what a mine's yardstick is read from (kept per process until one of them changes)
-_YARDSTICK_TABLES = frozenset({"capacities", "capacity_reductions", "plans"})
 
 
 def _started(start: datetime) -> datetime:

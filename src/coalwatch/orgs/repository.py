@@ -5,6 +5,7 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
+from coalwatch.storage import facts
 from coalwatch.storage.models import Mine, Org
 
 
@@ -31,9 +32,17 @@ def mines_under(session: Session, path: str | None) -> list[tuple[Mine, Org]]:
     return [(mine, org) for mine, org in session.execute(query)]
 
 
-def mine_rows_under(session: Session, path: str | None) -> list[Row[Any]]:
-    """(id, code, name) of the mines of a subtree, by code: rows, not entities."""
-    query = select(Mine.id, Mine.code, Mine.name).join(Org, Org.id == Mine.org_id)
-    if path is not None:
-        query = query.where(Org.path.startswith(path, autoescape=True))
-    return list(session.execute(query.order_by(Mine.code)))
+def mine_rows_under(session: Session, path: str | None) -> tuple[Row[Any], ...]:
+    """(id, code, name) of the mines of a subtree, by code: rows, not entities, kept per
+    process until a mine or an org changes (``storage.facts``)."""
+
+    def load() -> tuple[Row[Any], ...]:
+        query = select(Mine.id, Mine.code, Mine.name).join(Org, Org.id == Mine.org_id)
+        if path is not None:
+            query = query.where(Org.path.startswith(path, autoescape=True))
+        return tuple(session.execute(query.order_by(Mine.code)))
+
+    return facts.cached(session, ("mines under", path), _MINE_TABLES, load)
+
+
+_MINE_TABLES = frozenset({"mines", "orgs"})

@@ -7,7 +7,7 @@ rounded only when shown: a total is the rounding of the exact sum.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -50,6 +50,7 @@ from coalwatch.production.schemas import (
     Production,
     Summary,
 )
+from coalwatch.storage import facts
 from coalwatch.storage.models import Mine
 
 #: periods one request may ask for (about 6 weeks of hours)
@@ -63,18 +64,51 @@ def _add(a: Sums, b: Sums) -> Sums:
 
 
 @dataclass(frozen=True)
+class _Against:
+    """What a period's production is compared with: the period's capacity (after
+    reductions), the approved one (before them) and the plan."""
+
+    capacity: Fraction | None
+    approved: Fraction | None
+    plan: Decimal | None
+
+    @functools.cached_property
+    def shown(self) -> dict[str, Any]:
+        """The three as a figure shows them (a province's table shows thousands)."""
+        capacity, approved, plan = self.capacity, self.approved, self.plan
+        return dict(
+            capacity_t=None if capacity is None else round_tonnes(capacity),
+            approved_capacity_t=None if approved is None else round_tonnes(approved),
+            plan_t=None if plan is None else round_tonnes(plan),
+        )
+
+    @functools.cached_property
+    def ratio_of(self) -> tuple[int, int]:
+        """产能比's denominator as (numerator, denominator): the plan, else the capacity;
+        (0, 1) for neither."""
+        if self.plan:
+            return self.plan.as_integer_ratio()
+        if self.capacity:
+            return self.capacity.numerator, self.capacity.denominator
+        return 0, 1
+
+
+@dataclass(frozen=True)
 class Yardstick:
     """What a mine's production is compared with: capacity, reductions, plans."""
 
     changes: tuple[rules.CapacityChange, ...]
     reductions: tuple[rules.Reduction, ...]
     plans: dict[date, rules.Plan]
-    #: ``annual`` and ``approved`` of each day asked for (a mine's yardstick serves many
-    #: batches)
+    #: ``annual``, ``approved`` and ``against`` of each day asked for (a mine's yardstick
+    #: serves many batches and tables)
     _annual: dict[date, Fraction | None] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
     _approved: dict[date, Fraction | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _against: dict[tuple[Period, date], _Against] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -92,8 +126,42 @@ class Yardstick:
         plan = self.plans.get(day.replace(day=1))
         return plan.for_period(period) if plan else None
 
+    def against(self, period: Period, day: date) -> _Against:
+        """What the mine's production of ``period`` is compared with, on ``day``."""
+        found = self._against.get((period, day))
+        if found is None:
+            annual, approved = self.annual(day), self.approved(day)
+            capacity = None if annual is None else rules.period_capacity(annual, period)
+            if approved is not annual:  # a reduction: the approved figure apart
+                approved = None if approved is None else rules.period_capacity(approved, period)
+            else:
+                approved = capacity
+            found = _Against(capacity, approved, self.plan(period, day))
+            self._against[(period, day)] = found
+        return found
+
+
+#: what the yardsticks are read from
+YARDSTICK_TABLES = frozenset({"capacities", "capacity_reductions", "plans"})
+
 
 def yardsticks(
+    session: Session, mine_ids: Sequence[int], first: date, last: date
+) -> Mapping[int, Yardstick]:
+    """The mines' yardsticks with their plans for the months of first..last, kept per
+    process until a capacity, reduction or plan changes (``storage.facts``): a batch
+    reads its mine's, a dashboard or a province's table those of every mine, again and
+    again. Shared between requests and threads: read, never changed."""
+    ids = tuple(mine_ids)
+    return facts.cached(
+        session,
+        ("yardsticks", ids, first, last),
+        YARDSTICK_TABLES,
+        lambda: _read_yardsticks(session, ids, first, last),
+    )
+
+
+def _read_yardsticks(
     session: Session, mine_ids: Sequence[int], first: date, last: date
 ) -> dict[int, Yardstick]:
     capacities, reductions, plan_rows = repository.yardstick_rows(
@@ -119,9 +187,19 @@ def yardsticks(
 @dataclass(frozen=True)
 class _Measure:
     sums: Sums
-    capacity: Fraction | None
-    approved: Fraction | None
-    plan: Decimal | None
+    against: _Against
+
+    @property
+    def capacity(self) -> Fraction | None:
+        return self.against.capacity
+
+    @property
+    def approved(self) -> Fraction | None:
+        return self.against.approved
+
+    @property
+    def plan(self) -> Decimal | None:
+        return self.against.plan
 
     def figure(self) -> Figure:
         return Figure(**self.figure_fields())
@@ -135,14 +213,9 @@ class _Measure:
         raw / RAW_UNITS_PER_T tonnes, computed on integer numerators and denominators
         (a province's table rounds thousands of them; the same exact values)."""
         measured, manual, raw = self.sums
-        capacity, approved, plan = self.capacity, self.approved, self.plan
+        capacity = self.against.capacity
         ratio = excess = None
-        if plan:
-            by_n, by_d = plan.as_integer_ratio()
-        elif capacity:
-            by_n, by_d = capacity.numerator, capacity.denominator
-        else:
-            by_n = 0
+        by_n, by_d = self.against.ratio_of
         if by_n:
             ratio = quotient_to_decimal(raw * by_d, RAW_UNITS_PER_T * by_n, RATIO_PLACES)
         if capacity is not None:
@@ -150,12 +223,10 @@ class _Measure:
             if over_n > 0:
                 excess = quotient_to_decimal(over_n, RAW_UNITS_PER_T * capacity.denominator, 3)
         return dict(
+            self.against.shown,
             gross_t=kg_to_tonnes(measured + manual),
             raw_t=quotient_to_decimal(raw, RAW_UNITS_PER_T, 3),
             manual_t=kg_to_tonnes(manual),
-            capacity_t=None if capacity is None else round_tonnes(capacity),
-            approved_capacity_t=None if approved is None else round_tonnes(approved),
-            plan_t=None if plan is None else round_tonnes(plan),
             ratio=ratio,
             over=excess is not None,
             excess_t=excess,
@@ -163,17 +234,7 @@ class _Measure:
 
 
 def _measure(sums: Sums, yardstick: Yardstick, period: Period, day: date) -> _Measure:
-    annual = yardstick.annual(day)
-    approved = yardstick.approved(day)
-    capacity = None if annual is None else rules.period_capacity(annual, period)
-    if approved is annual:  # no reduction: the same figure
-        return _Measure(sums, capacity, capacity, yardstick.plan(period, day))
-    return _Measure(
-        sums,
-        capacity,
-        None if approved is None else rules.period_capacity(approved, period),
-        yardstick.plan(period, day),
-    )
+    return _Measure(sums, yardstick.against(period, day))
 
 
 def summary(
@@ -326,9 +387,11 @@ def _sum_measures(measures: Sequence[_Measure]) -> _Measure:
     plan = fraction_to_decimal(_exact_sum(planned), 7) if any_plan else None
     return _Measure(
         (measured, manual, raw),
-        _exact_sum(capacities) if capacities else None,
-        _exact_sum(approvals) if approvals else None,
-        plan,
+        _Against(
+            _exact_sum(capacities) if capacities else None,
+            _exact_sum(approvals) if approvals else None,
+            plan,
+        ),
     )
 
 

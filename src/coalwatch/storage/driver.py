@@ -39,7 +39,8 @@ class _Compiled:
     positional: bool
     #: the values the statement holds itself (a literal compared with: ``x == "conveyor"``)
     values: dict[str, Any]
-    #: per result column, its processor (None: the row as the driver returns it)
+    #: per result column, its processor (None: none has one, the rows as the driver
+    #: returns them)
     results: tuple[Processor | None, ...] | None
 
     def parameters(self, params: Params) -> Any:
@@ -56,8 +57,7 @@ class _Compiled:
         }
 
     def row(self, row: Sequence[Any]) -> tuple[Any, ...]:
-        if self.results is None:
-            return tuple(row)
+        assert self.results is not None
         return tuple(
             value if process is None or value is None else process(value)
             for process, value in zip(self.results, row, strict=True)
@@ -94,11 +94,10 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
 
     # the columns a select or a RETURNING gives (none: a text statement's rows as they are)
     columns = getattr(statement, "exported_columns", ())
-    results = (
-        tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
-        if columns
-        else None
+    processors = tuple(
+        c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
     )
+    results = processors if any(p is not None for p in processors) else None
     return _Compiled(
         sql=compiled.string,
         binds=tuple((name, bind_processor(name)) for name in names),
@@ -113,7 +112,10 @@ def rows(connection: Connection, hot: Hot, params: Params | None = None) -> list
     compiled = hot.compiled(connection.dialect)
     cursor = _execute(connection, compiled, compiled.parameters(params or {}), many=False)
     try:
-        return [compiled.row(row) for row in cursor.fetchall()]
+        found: list[tuple[Any, ...]] = cursor.fetchall()  # the drivers' rows are tuples
+        if compiled.results is None:
+            return found
+        return [compiled.row(row) for row in found]
     finally:
         cursor.close()
 

@@ -28,7 +28,8 @@ Correctness rules:
 - values are shared between threads and sessions: they must be immutable (tuples,
   frozen dataclasses, frozensets), and callers copy before changing them;
 - a value is kept at most ``MAX_AGE_S`` seconds: a safety net for a change made where no
-  event reaches (another process before notifications are wired), not the mechanism.
+  event reaches (another process before notifications are wired), not the mechanism;
+- an engine keeps at most ``MAX_ENTRIES`` values (keys may name days and date ranges).
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ TABLES = frozenset(
 SCOPED = frozenset({"alarms"})
 #: the longest a value is kept (seconds), whatever happens
 MAX_AGE_S = 300.0
+#: the most values an engine keeps: a full store drops those past ``MAX_AGE_S``, and
+#: everything when none is (values read of days and ranges no one asks for again)
+MAX_ENTRIES = 100_000
 
 _WROTE = "coalwatch.facts.wrote"  # connection info: fact tables written in its transaction
 _CHANGES = "coalwatch.facts.changes"  # connection info: what it changed of them (``Change``)
@@ -190,8 +194,18 @@ def cached(
     value = load()
     with _lock:
         if _may_keep(tables, scope, began):
+            if len(store) >= MAX_ENTRIES:
+                _make_room(store, now)
             store[key] = (tables, scope, now, value)
     return value
+
+
+def _make_room(store: dict[Hashable, _Entry], now: float) -> None:
+    """Drop the values past their age; all of them when none is. Called with ``_lock``."""
+    for key in [key for key, entry in store.items() if now - entry[2] >= MAX_AGE_S]:
+        del store[key]
+    if len(store) >= MAX_ENTRIES:
+        store.clear()
 
 
 _EMPTY: frozenset[str] = frozenset()
