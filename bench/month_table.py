@@ -13,7 +13,9 @@ For each backend, on a fresh migrated database:
 3. checks the service's totals against the loaded figures, then times
    ``production.service.org_production`` for the province, period MONTH, one
    month (June 2025), 20 times, each in its own session and transaction (what
-   one API request does), and prints median and p95 in ms;
+   one API request does), and prints median and p95 in ms; then again with the
+   process's cached facts (yardsticks, the province's mines) forgotten before each
+   call: what the first call after a change of one of them costs;
 4. adds a few million raw ``records`` rows in that month (COPY / executemany),
    ANALYZE again, times the same call again, and prints the statements the call
    issues with their plans (PostgreSQL: EXPLAIN ANALYZE), none of which reads
@@ -45,6 +47,7 @@ from coalwatch.domain.periods import Period
 from coalwatch.domain.units import RAW_UNITS_PER_T, round_tonnes
 from coalwatch.production import repository as production_repository
 from coalwatch.production import service
+from coalwatch.storage import facts
 from coalwatch.storage.models import (
     Capacity,
     Coefficient,
@@ -419,13 +422,17 @@ def table_once(engine: Engine) -> Any:
         )
 
 
-def time_table(engine: Engine) -> tuple[list[float], list[float]]:
+def time_table(engine: Engine, *, cold: bool = False) -> tuple[list[float], list[float]]:
     """Milliseconds per call, each in its own session and transaction: wall time, and
-    the CPU time of this process (the Python side; a busy machine inflates it less)."""
+    the CPU time of this process (the Python side; a busy machine inflates it less).
+    ``cold``: every call after the process's cached facts are forgotten, as the first
+    call after a change of a yardstick, a mine or an org is."""
     sessions = make_sessionmaker(engine)
     start, end = month_bounds()
     timings, cpu = [], []
     for attempt in range(WARM_UP + REPEAT):
+        if cold:
+            facts.invalidate()
         began, began_cpu = time.perf_counter(), time.process_time()
         with transaction(sessions) as session:
             service.org_production(session, OPERATOR, PROVINCE, Period.MONTH, start, end, NOW, TZ)
@@ -435,9 +442,12 @@ def time_table(engine: Engine) -> tuple[list[float], list[float]]:
     return timings, cpu
 
 
-def statements_alone(engine: Engine) -> float:
+def statements_alone(engine: Engine, *, cold: bool = False) -> float:
     """Median ms of the call's statements run bare on the driver, all rows fetched:
-    the database's share of the call (the rest is Python)."""
+    the database's share of the call (the rest is Python); ``cold``: those of a call
+    after the facts kept are forgotten."""
+    if cold:
+        facts.invalidate()
     with captured(engine) as statements:
         table_once(engine)
     selects = [(s, p) for s, p in statements if s.lstrip().upper().startswith("SELECT")]
@@ -551,6 +561,11 @@ def run_backend(backend: str, mines: int, extra: int) -> dict[str, float]:
             figures = {
                 "before": report("month table", time_table(engine), statements_alone(engine))
             }
+            report(
+                "month table, each call after the facts kept are forgotten",
+                time_table(engine, cold=True),
+                statements_alone(engine, cold=True),
+            )
             began = time.perf_counter()
             added = loader.load_records(extra)
             loader.analyze()

@@ -99,10 +99,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         return
     import uvicorn
 
-    from coalwatch.web.app import create_app
+    from coalwatch.web.app import create_app, settle_heap
 
+    app = create_app(settings)
+    settle_heap()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),
@@ -168,9 +170,10 @@ def cmd_jobs(args: argparse.Namespace, settings: Settings) -> None:
     import threading
 
     from coalwatch.storage.migrate import current_engine
-    from coalwatch.web.app import run_jobs
+    from coalwatch.web.app import run_jobs, settle_heap
 
     current_engine(settings.resolved_database_url).dispose()
+    settle_heap()
     stop = threading.Event()
 
     def stopping(_signal: int, _frame: Any) -> None:
