@@ -74,3 +74,35 @@ def test_a_blackholed_database_answers_503_then_recovers(
     assert (len(down), len(back)) == (1, 1), [r.getMessage() for r in caplog.records]
     assert "3 requests were answered 503" in back[0].getMessage()
     assert _records(database_url) == 4  # 2 before, 2 after: none lost, none twice
+
+
+def test_an_upload_kept_waiting_past_the_lock_time_out_is_logged_as_a_wait_not_an_outage(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another transaction holds what an upload needs longer than the lock time-out: the
+    upload is answered 503 (the station sends it again), and the log says the database
+    kept it waiting, not that the database is away."""
+    with world(database_url, now=T0, lock_timeout_s=0.5) as w:
+        w.mine("M1")
+        s1 = w.stations["S1"]
+        caplog.set_level(logging.INFO, logger="coalwatch.web")
+        holder = make_engine(database_url)
+        try:
+            with holder.connect() as connection:
+                if database_url.startswith("sqlite"):  # SQLite's one writer
+                    connection.exec_driver_sql("UPDATE stations SET max_seq = max_seq")
+                else:
+                    connection.exec_driver_sql("SELECT id FROM stations FOR UPDATE")
+                answer = w.upload("S1", [totalizer(s, T0, "B1", 1) for s in s1.seqs(1)])
+                connection.rollback()
+        finally:
+            holder.dispose()
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Retry-After"] == "5"
+        s1.next_seq -= 1
+        assert w.upload("S1", [totalizer(s, T0, "B1", 1) for s in s1.seqs(1)]).status_code == 200
+    said = [r.getMessage() for r in caplog.records if r.name.startswith("coalwatch.web")]
+    assert not any("unavailable" in m for m in said), said
+    waited = [m for m in said if "lock time-out" in m and "/stations/S1/batches" in m]
+    assert len(waited) == 1, said
+    assert any("answered in time again" in m for m in said), said

@@ -223,7 +223,12 @@ def trip(seq: int, ts: datetime, point: str, net_t: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def world(url: str, now: datetime | None = None, var_dir: Path | None = None) -> Iterator[World]:
+def world(
+    url: str,
+    now: datetime | None = None,
+    var_dir: Path | None = None,
+    lock_timeout_s: float = 60,
+) -> Iterator[World]:
     clock = Clock(now or datetime(2026, 3, 15, 4, 0, tzinfo=UTC))
     # test runs share one PostgreSQL database (a schema each), and the audit log's
     # advisory lock is database-wide: a busy neighbour is no database failure
@@ -232,7 +237,7 @@ def world(url: str, now: datetime | None = None, var_dir: Path | None = None) ->
         timezone="Asia/Shanghai",
         jobs=False,
         secret_key="test-session-key",
-        db_lock_timeout_s=60,
+        db_lock_timeout_s=lock_timeout_s,
         db_statement_timeout_s=120,
         **({"var_dir": var_dir} if var_dir is not None else {}),
     )

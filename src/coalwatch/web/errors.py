@@ -4,6 +4,7 @@ a message on a page for the browser (never a stack trace)."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from psycopg import errors as psycopg_errors
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
@@ -134,21 +136,33 @@ async def _bug(request: Request, exc: Exception) -> Response:
 
 
 class DatabaseEpisode:
-    """An episode of the database being unavailable, told once in the log as it begins
-    (the first refused request) and once as it ends (the first answered one after it),
+    """An episode of the database being unavailable, or keeping requests waiting past
+    their limits, told once in the log as it begins (the first refused request, with
+    which of the two it is) and once as it ends (the first answered one after it),
     however many requests it refuses meanwhile."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._since: float | None = None
         self._refused = 0
+        self._waits = False
 
     def refused(self, request: Request, exc: Exception) -> None:
+        wait = _wait_past_limit(exc)
         with self._lock:
             self._refused += 1
             if self._since is not None:
                 return
-            self._since = time.monotonic()
+            self._since, self._waits = time.monotonic(), wait is not None
+        if wait is not None:
+            log.warning(
+                "database kept %s %s waiting past its %s; answering 503 while requests "
+                "wait that long",
+                request.method,
+                request.url.path,
+                wait,
+            )
+            return
         log.warning(
             "database unavailable (from %s %s: %s); answering 503 until it is back",
             request.method,
@@ -162,13 +176,28 @@ class DatabaseEpisode:
         with self._lock:
             if self._since is None:
                 return
-            lasted, refused = time.monotonic() - self._since, self._refused
+            lasted, refused, waits = time.monotonic() - self._since, self._refused, self._waits
             self._since, self._refused = None, 0
         log.info(
-            "database available again after %.1f s; %d requests were answered 503",
+            "database %s again after %.1f s; %d requests were answered 503",
+            "answered in time" if waits else "available",
             lasted,
             refused,
         )
+
+
+def _wait_past_limit(exc: Exception) -> str | None:
+    """The limit a request waited past with the database there, and why; None when the
+    database itself is away or broke the link."""
+    cause = getattr(exc, "orig", None)
+    held = "lock time-out (another transaction held what it needed)"
+    if isinstance(cause, psycopg_errors.LockNotAvailable):
+        return held
+    if isinstance(cause, psycopg_errors.QueryCanceled):
+        return "statement time-out (a statement ran longer than allowed)"
+    if isinstance(cause, sqlite3.OperationalError) and "database is locked" in str(cause):
+        return held  # SQLite's busy time-out: another writer held the file
+    return None
 
 
 #: seconds a client is asked to wait before it retries while the database is unavailable
