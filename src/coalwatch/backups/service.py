@@ -68,7 +68,13 @@ from coalwatch.config import Settings
 from coalwatch.errors import N_, CoalwatchError, Conflict, Forbidden, Invalid, NotFound
 from coalwatch.storage import facts
 from coalwatch.storage.files import private_dir, write_private
-from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+from coalwatch.storage.session import (
+    LOCK_NOT_AVAILABLE,
+    make_engine,
+    make_sessionmaker,
+    server_code,
+    transaction,
+)
 
 log = logging.getLogger("coalwatch.backups")
 
@@ -81,8 +87,6 @@ EXTENSIONS: dict[Kind, str] = {"sqlite": "sqlite3", "postgresql": "pgdump"}
 AFTER_CHANGE_QUIET = timedelta(minutes=5)
 #: after a failed scheduled backup, the job tries again this much later
 RETRY_AFTER = timedelta(hours=1)
-#: PostgreSQL's code for a lock not granted within ``lock_timeout``
-LOCK_NOT_AVAILABLE = "55P03"
 #: audit actions that are password changes (修改密码, a reset by an administrator)
 PASSWORD_ACTIONS = ("password.",)
 PASSWORD_RESET = ("user.update",)
@@ -324,7 +328,7 @@ def _dump_postgres(
                         known.setdefault(c.table, {})[c.partition] = rows[c.partition]
                     facts = _facts(session, now, known)
             except OperationalError as exc:
-                if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                if server_code(exc) != LOCK_NOT_AVAILABLE:
                     raise
                 raise dumps.DumpFailed(
                     f"a table is locked by another transaction (a migration?) for longer "

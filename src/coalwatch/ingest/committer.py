@@ -50,6 +50,7 @@ from coalwatch.errors import CoalwatchError
 from coalwatch.events.broker import PENDING, Broker, attach
 from coalwatch.ingest import service
 from coalwatch.storage.connections import transaction_failed
+from coalwatch.storage.session import server_code
 from coalwatch.wire.batches import BatchAnswer
 
 log = logging.getLogger("coalwatch.ingest")
@@ -195,8 +196,7 @@ def retry_alone(error: BaseException) -> bool:
         return True
     if not isinstance(error, DBAPIError):
         return False
-    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    return code in _RETRY_ALONE
+    return server_code(error) in _RETRY_ALONE
 
 
 def connection_lost(error: BaseException) -> bool:
@@ -209,8 +209,7 @@ def connection_lost(error: BaseException) -> bool:
         return False
     if error.connection_invalidated:
         return True
-    server_said = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    return isinstance(error, OperationalError) and not server_said
+    return isinstance(error, OperationalError) and not server_code(error)
 
 
 def _group_wide(error: BaseException) -> bool:

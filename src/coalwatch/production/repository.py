@@ -363,18 +363,19 @@ def period_sums(
     the driver (a province's table: 1,000 ids written into the SQL cost more than the
     query)."""
     connection = core(session)
+    days = sorted(set(starts))
     if connection.dialect.name == "postgresql":
         rows: Iterable[Sequence[Any]] = driver.rows(
             connection,
             _PERIOD_SUMS_PG,
-            {"mine_ids": list(mine_ids), "period": period, "starts": sorted(set(starts))},
+            {"mine_ids": list(mine_ids), "period": period, "starts": days},
         )
     else:
         rows = connection.execute(
             _period_sums(
                 _in(MinePeriodTotal.mine_id, mine_ids),
                 MinePeriodTotal.period == period,
-                MinePeriodTotal.start_day.in_(sorted(set(starts))),
+                MinePeriodTotal.start_day.in_(days),
             )
         )
     return {

@@ -189,18 +189,6 @@ class _Measure:
     sums: Sums
     against: _Against
 
-    @property
-    def capacity(self) -> Fraction | None:
-        return self.against.capacity
-
-    @property
-    def approved(self) -> Fraction | None:
-        return self.against.approved
-
-    @property
-    def plan(self) -> Decimal | None:
-        return self.against.plan
-
     def figure(self) -> Figure:
         return Figure(**self.figure_fields())
 
@@ -371,17 +359,17 @@ def _sum_measures(measures: Sequence[_Measure]) -> _Measure:
     capacities: list[Fraction] = []
     approvals: list[Fraction] = []
     planned: list[Fraction | Decimal] = []
-    any_plan = any(m.plan is not None for m in measures)
+    any_plan = any(m.against.plan is not None for m in measures)
     for m in measures:
         measured += m.sums[0]
         manual += m.sums[1]
         raw += m.sums[2]
-        if m.capacity is not None:
-            capacities.append(m.capacity)
-        if m.approved is not None:
-            approvals.append(m.approved)
+        if m.against.capacity is not None:
+            capacities.append(m.against.capacity)
+        if m.against.approved is not None:
+            approvals.append(m.against.approved)
         if any_plan:
-            part = m.plan if m.plan is not None else m.capacity
+            part = m.against.plan if m.against.plan is not None else m.against.capacity
             if part is not None:
                 planned.append(part)
     plan = fraction_to_decimal(_exact_sum(planned), 7) if any_plan else None

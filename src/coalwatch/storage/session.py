@@ -38,6 +38,18 @@ from coalwatch.storage.files import private_dir, private_sqlite
 
 log = logging.getLogger("coalwatch.storage")
 
+#: PostgreSQL's codes for a wait past ``lock_timeout`` and past ``statement_timeout``
+LOCK_NOT_AVAILABLE = "55P03"
+QUERY_CANCELED = "57014"
+
+
+def server_code(error: BaseException) -> str | None:
+    """The SQLSTATE the database server reported for a driver error; None when no server
+    said anything (a lost connection, SQLite)."""
+    cause = getattr(error, "orig", None)
+    code: str | None = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    return code
+
 
 #: seconds to connect, for every engine (libpq counts whole seconds, at least 2)
 CONNECT_TIMEOUT_S = 3

@@ -13,13 +13,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from psycopg import errors as psycopg_errors
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coalwatch.errors import CoalwatchError
+from coalwatch.storage.session import LOCK_NOT_AVAILABLE, QUERY_CANCELED, server_code
 
 log = logging.getLogger("coalwatch.web")
 
@@ -189,12 +189,13 @@ class DatabaseEpisode:
 def _wait_past_limit(exc: Exception) -> str | None:
     """The limit a request waited past with the database there, and why; None when the
     database itself is away or broke the link."""
-    cause = getattr(exc, "orig", None)
     held = "lock time-out (another transaction held what it needed)"
-    if isinstance(cause, psycopg_errors.LockNotAvailable):
+    code = server_code(exc)
+    if code == LOCK_NOT_AVAILABLE:
         return held
-    if isinstance(cause, psycopg_errors.QueryCanceled):
+    if code == QUERY_CANCELED:
         return "statement time-out (a statement ran longer than allowed)"
+    cause = getattr(exc, "orig", None)
     if isinstance(cause, sqlite3.OperationalError) and "database is locked" in str(cause):
         return held  # SQLite's busy time-out: another writer held the file
     return None
