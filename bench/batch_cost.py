@@ -3,10 +3,12 @@
 For each backend, on a fresh migrated database (a schema of its own in the
 PostgreSQL test database, or a SQLite file; removed at the end):
 
-1. builds the center in process (``web.app.create_app``, background jobs off)
-   and configures **through the API** (``TestClient``) one county and
+1. builds the center in process (``web.app.create_app``, background jobs off),
+   configures **through the API** (``TestClient``) one county and
    ``--mines`` mines of 30 Mt/a, each with three belt scales (B1-B3), one skip
-   (K1) and one station (Ed25519 key), as ``province_load.py`` does;
+   (K1) and one station (Ed25519 key), as ``province_load.py`` does, then settles
+   the heap as ``serve`` does once it is built (``web.app.settle_heap``: one
+   collection, then ``gc.freeze``);
 2. every round (10 s of station time), every station sends one signed batch of
    4 records, as a station of the load run that keeps up: a totalizer reading
    per belt (increasing totals) and a trip of the skip; the first round is a
@@ -73,7 +75,7 @@ from coalwatch.ingest.committer import Upload, ingest_group
 from coalwatch.production import repository as production_repository
 from coalwatch.storage.models import DailyProduction, Point, Record
 from coalwatch.storage.session import transaction
-from coalwatch.web.app import create_app
+from coalwatch.web.app import create_app, settle_heap
 from coalwatch.wire.batches import BatchAnswer, encode_batch
 from coalwatch.wire.signing import generate_private_key, public_key_b64, sign
 
@@ -292,6 +294,7 @@ def run_backend(
             stations = configure(client, token, mines)
             history_rows = load_history(state.sessions, history) if history else 0
             setup_s = time.perf_counter() - began
+            settle_heap()  # as serve does once it is built
             limits = service.IngestLimits(
                 clock_skew=timedelta(seconds=settings.clock_skew_s),
                 max_records=settings.max_batch_records,

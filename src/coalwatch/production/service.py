@@ -6,7 +6,6 @@ rounded only when shown: a total is the rounding of the exact sum.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -66,31 +65,33 @@ def _add(a: Sums, b: Sums) -> Sums:
 @dataclass(frozen=True)
 class _Against:
     """What a period's production is compared with: the period's capacity (after
-    reductions), the approved one (before them) and the plan."""
+    reductions), the approved one (before them) and the plan; with how a figure shows
+    them (``shown``) and 产能比's denominator (``ratio_of``), worked out once."""
 
     capacity: Fraction | None
     approved: Fraction | None
     plan: Decimal | None
+    #: the three as a figure shows them (a province's table shows thousands)
+    shown: dict[str, Any] = field(init=False, repr=False, compare=False)
+    #: 产能比's denominator as (numerator, denominator): the plan, else the capacity;
+    #: (0, 1) for neither
+    ratio_of: tuple[int, int] = field(init=False, repr=False, compare=False)
 
-    @functools.cached_property
-    def shown(self) -> dict[str, Any]:
-        """The three as a figure shows them (a province's table shows thousands)."""
+    def __post_init__(self) -> None:
         capacity, approved, plan = self.capacity, self.approved, self.plan
-        return dict(
+        shown = dict(
             capacity_t=None if capacity is None else round_tonnes(capacity),
             approved_capacity_t=None if approved is None else round_tonnes(approved),
             plan_t=None if plan is None else round_tonnes(plan),
         )
-
-    @functools.cached_property
-    def ratio_of(self) -> tuple[int, int]:
-        """产能比's denominator as (numerator, denominator): the plan, else the capacity;
-        (0, 1) for neither."""
-        if self.plan:
-            return self.plan.as_integer_ratio()
-        if self.capacity:
-            return self.capacity.numerator, self.capacity.denominator
-        return 0, 1
+        if plan:
+            ratio_of = plan.as_integer_ratio()
+        elif capacity:
+            ratio_of = capacity.numerator, capacity.denominator
+        else:
+            ratio_of = 0, 1
+        object.__setattr__(self, "shown", shown)
+        object.__setattr__(self, "ratio_of", ratio_of)
 
 
 @dataclass(frozen=True)
@@ -186,20 +187,16 @@ def _read_yardsticks(
 
 @dataclass(frozen=True)
 class _Measure:
+    """A period's sums and what they are compared with, and the figure's fields."""
+
     sums: Sums
     against: _Against
+    #: the figure's fields: ``rules.capacity_ratio`` and ``rules.overproduction`` of
+    #: raw / RAW_UNITS_PER_T tonnes, computed on integer numerators and denominators (a
+    #: province's table rounds thousands of them; the same exact values)
+    fields: dict[str, Any] = field(init=False, repr=False, compare=False)
 
-    def figure(self) -> Figure:
-        return Figure(**self.figure_fields())
-
-    def figure_fields(self) -> dict[str, Any]:
-        return self._fields
-
-    @functools.cached_property
-    def _fields(self) -> dict[str, Any]:
-        """The figure's fields: ``rules.capacity_ratio`` and ``rules.overproduction`` of
-        raw / RAW_UNITS_PER_T tonnes, computed on integer numerators and denominators
-        (a province's table rounds thousands of them; the same exact values)."""
+    def __post_init__(self) -> None:
         measured, manual, raw = self.sums
         capacity = self.against.capacity
         ratio = excess = None
@@ -210,7 +207,7 @@ class _Measure:
             over_n = raw * capacity.denominator - capacity.numerator * RAW_UNITS_PER_T
             if over_n > 0:
                 excess = quotient_to_decimal(over_n, RAW_UNITS_PER_T * capacity.denominator, 3)
-        return dict(
+        fields = dict(
             self.against.shown,
             gross_t=kg_to_tonnes(measured + manual),
             raw_t=quotient_to_decimal(raw, RAW_UNITS_PER_T, 3),
@@ -219,6 +216,10 @@ class _Measure:
             over=excess is not None,
             excess_t=excess,
         )
+        object.__setattr__(self, "fields", fields)
+
+    def figure(self) -> Figure:
+        return Figure(**self.fields)
 
 
 def _measure(sums: Sums, yardstick: Yardstick, period: Period, day: date) -> _Measure:
@@ -398,7 +399,7 @@ def _exact_sum(values: Sequence[Fraction | Decimal]) -> Fraction:
 
 def _items(buckets: Sequence[datetime], measures: Sequence[_Measure]) -> list[PeriodFigure]:
     return [
-        PeriodFigure(start=bucket, **measure.figure_fields())
+        PeriodFigure(start=bucket, **measure.fields)
         for bucket, measure in zip(buckets, measures, strict=True)
     ]
 

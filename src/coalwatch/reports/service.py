@@ -215,7 +215,7 @@ def compute(session: Session, mine: Mine, org: Org, day: date) -> DailyContent:
         shift = shift_of(local.hour, shifts)
         by_shift[shift.name].append(measure)
         hours.append(
-            HourRow(hour=local.hour, start=local, shift=shift.name, **measure.figure_fields())
+            HourRow(hour=local.hour, start=local, shift=shift.name, **measure.fields)
         )
     stick = yardsticks(session, [mine.id], day, day)[mine.id]
     day_sums = _sum_measures(measures).sums if measures else ZERO
@@ -234,7 +234,7 @@ def compute(session: Session, mine: Mine, org: Org, day: date) -> DailyContent:
                 name=s.name,
                 start_hour=s.start_hour,
                 hours=s.hours,
-                **_sum_measures(by_shift[s.name]).figure_fields(),
+                **_sum_measures(by_shift[s.name]).fields,
             )
             for s in shifts
             if by_shift[s.name]
