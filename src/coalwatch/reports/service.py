@@ -214,9 +214,7 @@ def compute(session: Session, mine: Mine, org: Org, day: date) -> DailyContent:
         local = bucket.astimezone(tz)
         shift = shift_of(local.hour, shifts)
         by_shift[shift.name].append(measure)
-        hours.append(
-            HourRow(hour=local.hour, start=local, shift=shift.name, **measure.fields)
-        )
+        hours.append(HourRow(hour=local.hour, start=local, shift=shift.name, **measure.fields))
     stick = yardsticks(session, [mine.id], day, day)[mine.id]
     day_sums = _sum_measures(measures).sums if measures else ZERO
     month_sums = production_repository.range_sums(session, [mine.id], day.replace(day=1), day)
