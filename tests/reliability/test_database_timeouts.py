@@ -106,3 +106,35 @@ def test_an_upload_kept_waiting_past_the_lock_time_out_is_logged_as_a_wait_not_a
     waited = [m for m in said if "lock time-out" in m and "/stations/S1/batches" in m]
     assert len(waited) == 1, said
     assert any("answered in time again" in m for m in said), said
+
+
+def test_an_upload_does_not_wait_for_a_transaction_that_only_refers_to_its_station(
+    database_url: str,
+) -> None:
+    """The timed rules raise an alarm of a station and its point (no data, no contact) in
+    a transaction that goes on through the other mines: rows that refer to the station and
+    the point, which share their keys. The station's next upload changes neither key, so
+    it does not wait for that transaction (it did, past the lock time-out, for a station
+    that came back just as the rules found it silent)."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("row locks: PostgreSQL only (SQLite has one writer at a time)")
+    with world(database_url, now=T0, lock_timeout_s=0.5) as w:
+        w.mine("M1")
+        s1 = w.stations["S1"]
+        holder = make_engine(database_url)
+        try:
+            with holder.connect() as connection:
+                connection.exec_driver_sql(
+                    "INSERT INTO alarms (mine_id, point_id, station_id, type, severity, start, "
+                    "state) SELECT s.mine_id, p.id, s.id, 'comm_interruption', 'major', "
+                    "%(start)s, 'active' FROM stations s JOIN points p ON p.mine_id = s.mine_id "
+                    "WHERE s.code = 'S1' AND p.code = 'B1'",
+                    {"start": T0 - timedelta(minutes=5)},
+                )
+                answer = w.upload("S1", [totalizer(s, T0, "B1", 1) for s in s1.seqs(1)])
+                connection.rollback()
+        finally:
+            holder.dispose()
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["acked_seq"] == s1.next_seq - 1
+    assert _records(database_url) == 1

@@ -28,8 +28,15 @@ from coalwatch.storage.session import core
 
 
 def station_for_update(session: Session, code: str) -> Station | None:
-    """The station row, locked for this transaction: one batch of a station at a time."""
-    return session.scalars(select(Station).where(Station.code == code).with_for_update()).first()
+    """The station row, locked for this transaction: one batch of a station at a time.
+
+    Locked as a change of its other columns (``FOR NO KEY UPDATE``), not of its key: a
+    transaction that only refers to the station (an alarm or fault of it raised by the
+    timed rules, which go on through every mine before they commit) holds a key share,
+    which this lock does not wait for; another batch of the station does."""
+    return session.scalars(
+        select(Station).where(Station.code == code).with_for_update(key_share=True)
+    ).first()
 
 
 def station_for_batch(session: Session, code: str) -> tuple[Station, Mine, Org, bool] | None:
@@ -69,14 +76,14 @@ _STATION_FOR_BATCH = Hot(
     .join(Mine, Mine.id == Station.mine_id)
     .join(Org, Org.id == Mine.org_id)
     .where(Station.code == bindparam("code"))
-    .with_for_update(of=Station.__table__)
+    .with_for_update(of=Station.__table__, key_share=True)
 )
 _POINTS_OF_MINE = select(Point).where(Point.mine_id == bindparam("mine_id")).order_by(Point.id)
 _POINT_ROWS = (
     select(*_POINT.columns).where(Point.mine_id == bindparam("mine_id")).order_by(Point.id)
 )
 _POINT_ROWS_HOT = Hot(_POINT_ROWS)
-_POINT_ROWS_LOCKED = Hot(_POINT_ROWS.with_for_update())
+_POINT_ROWS_LOCKED = Hot(_POINT_ROWS.with_for_update(key_share=True))
 _GAPS_OF = (
     select(StationGap.seq_from, StationGap.seq_to)
     .where(StationGap.station_id == bindparam("station_id"))
@@ -90,8 +97,9 @@ def points_of_mine(session: Session, mine_id: int) -> dict[str, Point]:
 
 def points_for_batch(session: Session, mine_id: int) -> dict[str, Point]:
     """The mine's points, locked for this transaction (in id order: no deadlock), as a
-    batch reads them: its totalizer readings change their state. SQLite has one writer at
-    a time already (``BEGIN IMMEDIATE``)."""
+    batch reads them: its totalizer readings change their state. Locked as the station is
+    (``station_for_update``: not against rows that only refer to them). SQLite has one
+    writer at a time already (``BEGIN IMMEDIATE``)."""
     connection = core(session)
     statement = _POINT_ROWS_LOCKED if connection.dialect.name == "postgresql" else _POINT_ROWS_HOT
     points = (

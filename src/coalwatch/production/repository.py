@@ -294,7 +294,7 @@ def hold_mine(session: Session, mine_id: int | None) -> None:
         connection.execute(_HOLD_MINE, {"mine_id": mine_id}).all()
 
 
-_HOLD_ALL = select(Point.id).order_by(Point.id).with_for_update()
+_HOLD_ALL = select(Point.id).order_by(Point.id).with_for_update(key_share=True)
 _HOLD_MINE = _HOLD_ALL.where(Point.mine_id == bindparam("mine_id"))
 
 
