@@ -45,7 +45,7 @@ def station_for_batch(session: Session, code: str) -> tuple[Station, Mine, Org, 
 
     Read as plain rows (Core) and returned as detached objects (``storage.rows``), not through
     the ORM's loading: values to read, written back by the batch with Core statements
-    (``save_station_state``). Each batch reads them afresh, so several batches of a
+    (``save_states``). Each batch reads them afresh, so several batches of a
     station in one transaction each see what the one before wrote."""
     found = driver.rows(core(session), _STATION_FOR_BATCH, {"code": code})
     if not found:
@@ -122,69 +122,73 @@ def _state_update(table: Any, columns: tuple[str, ...]) -> Any:
 
 _UPDATE_POINTS = Hot(_state_update(Point.__table__, (*_POINT_STATE, "last_sample_received_at")))
 _UPDATE_STATION = Hot(_state_update(Station.__table__, _STATION_STATE))
-_UPDATE_POINTS_PG = Hot(
+#: PostgreSQL: the points' totalizer states (arrays of them) and the station's state in
+#: one statement, both rows locked by the batch already
+_UPDATE_STATES_PG = Hot(
     text(
         """
-UPDATE points SET
-    last_total_ts = u.last_total_ts, last_total_seq = u.last_total_seq,
-    last_total_kg = u.last_total_kg, last_flow_kgph = u.last_flow_kgph,
-    last_sample_received_at = :received_at
-FROM unnest(
-    CAST(:ids AS integer[]), CAST(:last_total_ts AS timestamptz[]),
-    CAST(:last_total_seq AS bigint[]), CAST(:last_total_kg AS bigint[]),
-    CAST(:last_flow_kgph AS bigint[])
-) AS u(id, last_total_ts, last_total_seq, last_total_kg, last_flow_kgph)
-WHERE points.id = u.id
+WITH moved AS (
+    UPDATE points SET
+        last_total_ts = u.last_total_ts, last_total_seq = u.last_total_seq,
+        last_total_kg = u.last_total_kg, last_flow_kgph = u.last_flow_kgph,
+        last_sample_received_at = :last_seen_at_
+    FROM unnest(
+        CAST(:ids AS integer[]), CAST(:last_total_ts AS timestamptz[]),
+        CAST(:last_total_seq AS bigint[]), CAST(:last_total_kg AS bigint[]),
+        CAST(:last_flow_kgph AS bigint[])
+    ) AS u(id, last_total_ts, last_total_seq, last_total_kg, last_flow_kgph)
+    WHERE points.id = u.id
+    RETURNING 1
+)
+UPDATE stations SET max_seq = :max_seq_, last_seen_at = :last_seen_at_,
+    last_sent_at = :last_sent_at_
+WHERE id = :id_
 """
     )
 )
 
 
-def save_point_states(session: Session, points: Sequence[Point], received_at: datetime) -> None:
-    """Write the totalizer state of these points (their attributes as the batch left them,
-    ``ingest.service._move_last``) and when they last sent a sample, in one statement,
-    beside the ORM: the objects stay as the database now holds them, nothing to flush."""
-    if not points:
-        return
-    # not ``core``: what it would flush is what this writes
-    connection = connection_of(session)
-    if connection.dialect.name == "postgresql":
-        # one statement with the points as arrays (an executemany runs a pipeline)
+def save_states(
+    session: Session,
+    station: Station,
+    points: Sequence[Point],
+    max_seq: int,
+    seen_at: datetime,
+    sent_at: datetime,
+) -> None:
+    """Write the station's sequence state and times, and the totalizer state of these
+    points (their attributes as the batch left them, ``ingest.service._move_last``) with
+    when they last sent a sample (``seen_at``); on PostgreSQL in one statement. Beside the
+    ORM: the objects stay as the database now holds them, nothing to flush."""
+    values = {"max_seq": max_seq, "last_seen_at": seen_at, "last_sent_at": sent_at}
+    station_params = {"id_": station.id, **{f"{n}_": v for n, v in values.items()}}
+    connection = core(session)
+    if connection.dialect.name == "postgresql" and points:
         driver.run(
             connection,
-            _UPDATE_POINTS_PG,
+            _UPDATE_STATES_PG,
             {
+                **station_params,
                 "ids": [point.id for point in points],
-                "received_at": received_at,
                 **{name: [getattr(point, name) for point in points] for name in _POINT_STATE},
             },
         )
-        for point in points:
-            set_committed_value(point, "last_sample_received_at", received_at)
-        return
-    rows = [
-        {
-            "id_": point.id,
-            "last_sample_received_at_": received_at,
-            **{f"{name}_": getattr(point, name) for name in _POINT_STATE},
-        }
-        for point in points
-    ]
-    driver.run_many(connection, _UPDATE_POINTS, rows)
+    else:
+        driver.run_many(
+            connection,
+            _UPDATE_POINTS,
+            [
+                {
+                    "id_": point.id,
+                    "last_sample_received_at_": seen_at,
+                    **{f"{name}_": getattr(point, name) for name in _POINT_STATE},
+                }
+                for point in points
+            ],
+        )
+        driver.run(connection, _UPDATE_STATION, station_params)
     for point in points:
-        set_committed_value(point, "last_sample_received_at", received_at)
-
-
-def save_station_state(
-    session: Session, station: Station, max_seq: int, seen_at: datetime, sent_at: datetime
-) -> None:
-    """Write the station's sequence state and times (as ``save_point_states`` does)."""
-    values = {"max_seq": max_seq, "last_seen_at": seen_at, "last_sent_at": sent_at}
-    driver.run(
-        core(session),
-        _UPDATE_STATION,
-        {"id_": station.id, **{f"{n}_": v for n, v in values.items()}},
-    )
+        set_committed_value(point, "last_sample_received_at", seen_at)
     for name, value in values.items():
         set_committed_value(station, name, value)
 

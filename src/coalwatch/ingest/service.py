@@ -112,6 +112,9 @@ class _Accounting:
     suspects: list[SuspectIncrement] = field(default_factory=list)
     #: readings whose flow was out of range and left out: seq → the flow as sent
     dropped_flows: dict[int, str] = field(default_factory=dict)
+    #: the points whose totalizer state the batch read and moved (written with the
+    #: station's, ``repository.save_states``)
+    moved: list[Point] = field(default_factory=list)
 
     #: each instant's hour: (local start, UTC start), computed once per batch
     hours: dict[datetime, tuple[datetime, datetime]] = field(default_factory=dict)
@@ -265,7 +268,7 @@ def ingest_batch(
     state = advance(station.max_seq, gaps, received)
     if state.gaps != tuple(gaps):
         repository.replace_gaps(session, mine.id, station.id, state.gaps)
-    repository.save_station_state(session, station, state.max_seq, now, batch.sent_at)
+    repository.save_states(session, station, accounting.moved, state.max_seq, now, batch.sent_at)
     if received:
         # the upstream re-ingests the exact bytes and verifies the station's signature itself
         forward_queue.enqueue(
@@ -468,7 +471,7 @@ def _account(
         _account_totalizer(
             session, by_id[point_id], sorted(samples, key=lambda s: s.key), accounting, now
         )
-    repository.save_point_states(session, [by_id[p] for p in totalizers], now)
+    accounting.moved = [by_id[p] for p in totalizers]
     return [row for row in rows if row["seq"] not in accounting.refused]
 
 
@@ -671,7 +674,7 @@ def _set_increment(
 
 def _move_last(point: Point, newest: _Sample) -> None:
     """The point's last reading is now ``newest``: kept in the object as if read (nothing
-    for the ORM to flush), written by ``repository.save_point_states``."""
+    for the ORM to flush), written by ``repository.save_states``."""
     set_committed_value(point, "last_total_ts", newest.ts)
     set_committed_value(point, "last_total_seq", newest.seq)
     set_committed_value(point, "last_total_kg", newest.value_kg)
