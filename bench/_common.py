@@ -9,6 +9,7 @@ import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -152,3 +153,60 @@ def load() -> str:
     """The load average: figures taken on a busy machine are slower, and say so."""
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+#: set in the process ``instructions`` starts under callgrind: it counts only between
+#: ``Instructions.enable`` and ``disable``
+_UNDER_CALLGRIND = "COALWATCH_BENCH_CALLGRIND_OUT"
+
+
+class Instructions:
+    """Callgrind's count of the instructions this process runs between ``enable`` and
+    ``disable`` (an object of cProfile's shape where a bench takes a profile). The count is
+    the same from one run to the next whatever else the machine does, where CPU seconds
+    on this machine swing by a third: what a change to the hot path saves shows in it."""
+
+    def enable(self) -> None:
+        self._switch("on")
+
+    def disable(self) -> None:
+        self._switch("off")
+
+    def _switch(self, state: str) -> None:
+        subprocess.run(
+            ["callgrind_control", "--instr", state, str(os.getpid())],
+            check=True,
+            capture_output=True,
+        )
+
+
+def under_callgrind() -> bool:
+    return _UNDER_CALLGRIND in os.environ
+
+
+def instructions(script: str, argv: Sequence[str]) -> int:
+    """Run ``script`` with ``argv`` again under valgrind's callgrind, counting nothing until
+    it calls ``Instructions.enable``; the instructions it counted (its output goes on to
+    this one's)."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (Debian's package valgrind)")
+    with tempfile.TemporaryDirectory(prefix="cw-callgrind-") as folder:
+        out = Path(folder) / "callgrind.out"
+        subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                script,
+                *argv,
+            ],
+            check=True,
+            env={**os.environ, _UNDER_CALLGRIND: str(out)},
+            stderr=subprocess.DEVNULL,
+        )
+        for line in out.read_text().splitlines():
+            if line.startswith("totals:"):
+                return int(line.split()[1])
+    raise SystemExit(f"callgrind wrote no totals in {out}")

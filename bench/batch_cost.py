@@ -37,9 +37,10 @@ before the run, and the running totals from them: what a month's and a year's fi
 stand on after months of production (without it every total is a few batches old).
 
 Run: ``.venv/bin/python bench/batch_cost.py [--backend sqlite|postgresql|both]
-[--mines 200] [--rounds 5] [--profile] [--group N [--no-savepoints]] [--history-days N]``: with
+[--mines 200] [--rounds 5] [--profile] [--group N] [--history-days N]``: with
 ``--group N`` the timed batches go N at a time through the committer's one-transaction
-function (``ingest.committer.ingest_group``: a savepoint per batch, one commit), and
+function (``ingest.committer.ingest_group``: one commit, a savepoint a batch only when one
+fails once admitted), and
 only the per-batch line is printed.
 """
 
@@ -79,7 +80,15 @@ from coalwatch.web.app import create_app, settle_heap
 from coalwatch.wire.batches import BatchAnswer, encode_batch
 from coalwatch.wire.signing import generate_private_key, public_key_b64, sign
 
-from _common import backends, fresh_database, machine, targets
+from _common import (
+    Instructions,
+    backends,
+    fresh_database,
+    instructions,
+    machine,
+    targets,
+    under_callgrind,
+)
 
 CAPACITY_T = 30_000_000
 BELTS = ("B1", "B2", "B3")
@@ -275,9 +284,8 @@ def run_backend(
     backend: str,
     mines: int,
     rounds: int,
-    profile: cProfile.Profile | None,
+    profile: cProfile.Profile | Instructions | None,
     group: int = 0,
-    savepoints: bool = True,
     history: int = 0,
 ) -> None:
     with fresh_database(backend, "batch_cost") as db:
@@ -329,9 +337,7 @@ def run_backend(
                 ]
                 now = at + timedelta(milliseconds=300)
                 with split.part("batch"):
-                    outcomes = ingest_group(
-                        state.sessions, state.broker, uploads, lambda: now, savepoints=savepoints
-                    )
+                    outcomes = ingest_group(state.sessions, state.broker, uploads, lambda: now)
                 for st, (_, _, last_seq), outcome in zip(members, made, outcomes, strict=True):
                     if not isinstance(outcome, BatchAnswer):
                         raise BenchError(f"station {st.code}: {outcome!r}")
@@ -421,9 +427,8 @@ def run_backend(
         return
     cpu, wall = split.cpu["batch"], split.wall["batch"]
     if group:
-        kind = "one savepoint a batch" if savepoints else "no savepoints"
         print(
-            f"  group commit, {group} batches a transaction ({kind}): "
+            f"  group commit, {group} batches a transaction: "
             f"per batch {1000 * cpu / batches:.2f} ms CPU (this process), "
             f"{1000 * wall / batches:.2f} ms wall; {batches / wall:.0f} batches/s (one thread), "
             f"{batches / cpu:.0f} batches/s of CPU; "
@@ -484,18 +489,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="N batches a transaction through the committer's ingest_group (0: one each)",
     )
     parser.add_argument(
-        "--no-savepoints", action="store_true", help="with --group: no savepoint per batch"
-    )
-    parser.add_argument(
         "--history-days",
         type=int,
         default=0,
         help="days of daily rollups before the run for every point (what a year's sum reads)",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count the instructions of the timed rounds under valgrind's callgrind",
+    )
     args = parser.parse_args(argv)
+    if args.instructions and not under_callgrind():
+        return _count_instructions(args, list(sys.argv[1:] if argv is None else argv))
     print(machine())
     for backend in backends(args.backend):
-        profile = cProfile.Profile(time.process_time) if args.profile or args.profile_out else None
+        profile: Any = None
+        if args.instructions:
+            profile = Instructions()
+        elif args.profile or args.profile_out:
+            profile = cProfile.Profile(time.process_time)
         try:
             run_backend(
                 backend,
@@ -503,13 +516,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.rounds,
                 profile,
                 args.group,
-                not args.no_savepoints,
                 args.history_days,
             )
         except BenchError as exc:
             print(f"{backend}: FAILED: {exc}", file=sys.stderr)
             return 1
-        if profile is not None:
+        if isinstance(profile, cProfile.Profile):
             if args.profile_out:
                 out = args.profile_out.replace(".prof", f".{backend}.prof")
                 profile.dump_stats(out)
@@ -519,6 +531,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 pstats.Stats(profile, stream=text).sort_stats(order).print_stats(args.top)
                 print(f"  --- top {args.top} by {order} ---")
                 print(_short(text.getvalue()))
+    return 0
+
+
+def _count_instructions(args: argparse.Namespace, argv: list[str]) -> int:
+    """Each backend's run again under callgrind, and its instructions a batch."""
+    print(machine())
+    for backend in backends(args.backend):
+        count = instructions(__file__, [*argv, "--backend", backend])
+        batches = args.mines * args.rounds
+        print(
+            f"  {backend}: {count / batches / 1e6:.2f} million instructions a batch in this "
+            f"process (callgrind, {batches} timed batches"
+            + (f", {args.group} a transaction)" if args.group else ")")
+        )
     return 0
 
 

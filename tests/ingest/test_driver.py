@@ -3,11 +3,11 @@ the column types' processing both ways, the engine's cursor events, SQLAlchemy's
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, event, insert, select
+from sqlalchemy import bindparam, event, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from coalwatch.storage import driver
@@ -109,3 +109,36 @@ def test_a_statement_with_an_expanding_list_is_refused() -> None:
             driver.rows(connection, hot, {"codes": ["P1"]})
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_array_literals_are_read_as_the_lists_they_stand_for(database_url: str) -> None:
+    """Instants keep their zone (08:30 in Beijing is 00:30 UTC), dates, numbers beyond 32
+    bits and missing values come back as they went."""
+    engine = make_engine(database_url)
+    instants = [datetime(2026, 12, 7, 8, 30, 15, 250000, tzinfo=BEIJING), None]
+    try:
+        with engine.begin() as connection:
+            row = connection.execute(
+                text(
+                    "SELECT CAST(:t AS timestamptz[]), CAST(:d AS date[]), CAST(:n AS bigint[]),"
+                    " CAST(:e AS integer[])"
+                ),
+                {
+                    "t": driver.pg_array(instants),
+                    "d": driver.pg_array([date(2026, 12, 31), date(2027, 1, 1)]),
+                    "n": driver.pg_array([2**40, -7, None]),
+                    "e": driver.pg_array([]),
+                },
+            ).one()
+    finally:
+        engine.dispose()
+    assert row[0] == [datetime(2026, 12, 7, 0, 30, 15, 250000, tzinfo=UTC), None]
+    assert row[1] == [date(2026, 12, 31), date(2027, 1, 1)]
+    assert row[2] == [2**40, -7, None]
+    assert row[3] == []
+
+
+def test_a_naive_instant_is_refused_in_an_array() -> None:
+    with pytest.raises(ValueError, match="naive datetime"):
+        driver.pg_array([datetime(2026, 12, 7, 8, 30)])  # noqa: DTZ001

@@ -113,6 +113,74 @@ def test_a_stations_batches_keep_their_arrival_order(w: World) -> None:
     assert stored(w, "S1") == [1, 2, 3, 4]
 
 
+def savepoints_taken(w: World) -> list[str]:
+    """The SAVEPOINT statements run from now on (the list fills as they run)."""
+    taken: list[str] = []
+    engine = state(w).sessions.kw["bind"]
+
+    def executing(*args: Any) -> None:
+        if str(args[2]).startswith("SAVEPOINT"):
+            taken.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", executing)
+    return taken
+
+
+def test_a_group_whose_batches_are_kept_or_refused_at_admission_takes_no_savepoint(
+    w: World,
+) -> None:
+    taken = savepoints_taken(w)
+    outcomes = group(
+        w,
+        [
+            upload(w, "S1", range(1, 3)),
+            upload(w, "S2", range(1, 3), key=generate_private_key()),
+            upload(w, "S3", range(1, 3)),
+        ],
+    )
+    assert [type(o) for o in outcomes] == [BatchAnswer, Unauthorized, BatchAnswer]
+    assert taken == []
+    assert (stored(w, "S1"), stored(w, "S2"), stored(w, "S3")) == ([1, 2], [], [1, 2])
+
+
+def test_a_batch_failing_once_admitted_is_refused_alone_and_the_others_kept(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its failure rolls back the group, which is ingested again with a savepoint a
+    batch: it alone is answered with its error, with nothing of it kept, nor its events."""
+    from coalwatch.ingest import service
+
+    real = service.ingest_admitted
+
+    def ingest_admitted(session: Session, admitted: service.Admitted, *args: Any) -> BatchAnswer:
+        answer = real(session, admitted, *args)
+        if admitted.station.code == "S2":
+            raise RuntimeError("a defect after S2's records were written")
+        return answer
+
+    monkeypatch.setattr(service, "ingest_admitted", ingest_admitted)
+    heard: list[Event] = []
+    broker = Broker()
+    broker.listen(heard.append)
+    late = w.clock() - timedelta(minutes=10)  # the station's clock: an alarm each
+    outcomes = group(
+        w,
+        [
+            upload(w, "S1", range(1, 3), sent_at=late),
+            upload(w, "S2", range(1, 3), sent_at=late),
+            upload(w, "S3", range(1, 3), sent_at=late),
+        ],
+        broker,
+    )
+    first, failed, third = outcomes
+    assert isinstance(first, BatchAnswer) and first.acked_seq == 2
+    assert isinstance(failed, RuntimeError)
+    assert isinstance(third, BatchAnswer) and third.acked_seq == 2
+    assert (stored(w, "S1"), stored(w, "S2"), stored(w, "S3")) == ([1, 2], [], [1, 2])
+    skews = [e.data["mine"] for e in heard if e.data.get("type") == "clock_skew"]
+    assert sorted(skews) == ["M1", "M3"], heard
+
+
 def test_events_of_the_others_survive_a_refused_batch(w: World) -> None:
     heard: list[Event] = []
     broker = Broker()
@@ -352,17 +420,17 @@ def swallowing_a_failure(monkeypatch: pytest.MonkeyPatch, station: str, times: i
     from coalwatch.ingest import service
     from coalwatch.storage.connections import connection_of
 
-    real, left = service.ingest_batch, [times]
+    real, left = service.ingest_admitted, [times]
 
-    def ingest_batch(session: Session, code: str, *args: Any) -> BatchAnswer:
-        answer = real(session, code, *args)
-        if code == station and left[0] > 0:
+    def ingest_admitted(session: Session, admitted: service.Admitted, *args: Any) -> BatchAnswer:
+        answer = real(session, admitted, *args)
+        if admitted.station.code == station and left[0] > 0:
             left[0] -= 1
             with contextlib.suppress(Exception):  # the defect this test stands for
                 connection_of(session).exec_driver_sql("SELECT 1 / 0")
         return answer
 
-    monkeypatch.setattr(service, "ingest_batch", ingest_batch)
+    monkeypatch.setattr(service, "ingest_admitted", ingest_admitted)
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

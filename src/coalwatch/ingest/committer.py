@@ -3,20 +3,24 @@
 Every upload of the process (HTTP and MQTT) is put on a bounded queue; a committer
 thread (one per lane; a station's batches always take the same lane) takes what is
 queued (up to ``max_batches`` batches and ``max_bytes`` of bodies, waiting at most
-``wait_s`` for more once it holds one), ingests each batch with
-``service.ingest_batch`` in ONE transaction and commits once. Each upload is answered
-only after that commit, with exactly what it would have been answered alone.
+``wait_s`` for more once it holds one), ingests each batch in ONE transaction and
+commits once. Each upload is answered only after that commit, with exactly what it
+would have been answered alone.
 
-- Isolation: each batch runs in a SAVEPOINT of its own; a batch that is refused (a bad
-  signature, an invalid envelope, any error ``ingest_batch`` raises) is rolled back to
-  its savepoint, its events dropped, and answered with its error; the others go on.
+- Isolation: a batch refused at its admission (an unknown station, a bad signature, an
+  invalid envelope: ``service.admit``, before it writes anything) is answered with its
+  error and the others go on. A batch that fails once admitted (any error
+  ``service.ingest_admitted`` raises) rolls the group back, and the group is ingested
+  again with a SAVEPOINT a batch: the failing one is rolled back to its savepoint, its
+  events dropped, and answered with its error; the others go on. Savepoints cost two
+  round trips a batch, so they are taken only when a batch needs one.
 - Order: a group is ingested sorted by station (stable: a station's batches keep their
   arrival order), so two processes committing groups take the rows they share (a
   station's state, a mine's points and rollups) in the same order.
 - A deadlock or serialization failure rolls the group back and ingests each of its
   batches alone, in its own transaction, as a batch was before group commit. So does a
-  transaction the database holds as failed at the commit (a statement failed that its
-  savepoint did not undo): a ``COMMIT`` then would roll back, silently on PostgreSQL,
+  transaction the database holds as failed at the commit (a statement failed that
+  nothing undid): a ``COMMIT`` then would roll back, silently on PostgreSQL,
   batches about to be answered as kept.
 - The database unavailable (cannot connect, lost connection, pool time-out): every
   batch of the group, and every one queued behind it, gets that error (the API answers
@@ -107,56 +111,113 @@ def ingest_group(
     broker: Broker | None,
     uploads: Sequence[Upload],
     clock: Callable[[], datetime],
-    *,
-    savepoints: bool = True,
 ) -> list[Outcome]:
     """Ingest ``uploads`` in one transaction, committed once; for each, in the order
     given, its answer or the error it alone was refused with. Raises (nothing stored)
     when the group as a whole fails: the database unavailable, its commit failed, or a
     deadlock / serialization failure (``retry_alone`` tells which); a batch alone raises
-    its own refusal. ``savepoints`` False is for measuring their cost only: then a
-    refused batch fails the whole group."""
+    its own refusal.
+
+    A group is first ingested without savepoints (two round trips a batch fewer): a
+    refusal before the batch writes anything (``service.admit``) leaves nothing to undo.
+    A batch that fails once it writes (or a statement of its admission that failed) rolls
+    the group back, and the group is ingested again with a savepoint a batch."""
+    if len(uploads) == 1:  # its refusal rolls back a transaction of its own
+        return _ingest_together(sessions, broker, uploads, clock, _alone_in_group)
+    try:
+        return _ingest_together(sessions, broker, uploads, clock, _without_savepoint)
+    except _Undo as undo:
+        log.info(
+            "a batch of a group of %d failed (%s): the group again with savepoints",
+            len(uploads),
+            undo.__cause__,
+        )
+    return _ingest_together(sessions, broker, uploads, clock, _in_savepoint)
+
+
+class _Undo(Exception):
+    """A batch of a group without savepoints failed where only a rollback undoes it."""
+
+
+def _ingest_together(
+    sessions: sessionmaker[Session],
+    broker: Broker | None,
+    uploads: Sequence[Upload],
+    clock: Callable[[], datetime],
+    one: Callable[[Session, Upload, Callable[[], datetime]], Outcome],
+) -> list[Outcome]:
+    """``uploads`` in one transaction, each by ``one``, in the order of their stations."""
     outcomes: list[Outcome | None] = [None] * len(uploads)
-    # a batch alone needs no savepoint: its refusal rolls back a transaction of its own,
-    # as before group commit (two round trips fewer when the center is not busy)
-    savepoints = savepoints and len(uploads) > 1
-    order = sorted(range(len(uploads)), key=lambda i: uploads[i].station)
-    #: the events of the batches kept: a savepoint's release runs the session's
-    #: ``after_commit`` (which publishes) and its rollback ``after_rollback`` (which
-    #: drops every pending event), so each batch's events are held here meanwhile
+    #: the events of the batches kept, published by the commit (after it, and only if it
+    #: succeeds)
     kept: list[Any] = []
     with sessions() as session, session.begin():
         if broker is not None:
             attach(session, broker)
-        for i in order:
-            upload = uploads[i]
-            if not savepoints:
-                outcomes[i] = _ingest(session, upload, clock)
-                session.flush()
-                kept.extend(session.info.pop(PENDING, ()))
-                session.expunge_all()
-                continue
-            savepoint = session.begin_nested()
-            try:
-                outcomes[i] = _ingest(session, upload, clock)
-                session.flush()
-                events = session.info.pop(PENDING, [])
-                savepoint.commit()
-            except Exception as error:
-                if _group_wide(error):
-                    raise
-                savepoint.rollback()
-                session.info.pop(PENDING, None)
-                outcomes[i] = error
-            else:
+        for i in sorted(range(len(uploads)), key=lambda i: uploads[i].station):
+            outcome = outcomes[i] = one(session, uploads[i], clock)
+            events = session.info.pop(PENDING, ())
+            if not isinstance(outcome, Exception):
                 kept.extend(events)
             # a fresh identity map for the next batch, as a transaction of its own had:
             # rows a rolled-back batch changed in memory are not seen by the next one
             session.expunge_all()
         _refuse_failed(session)
-        # published by the commit (after it, and only if it succeeds)
         session.info[PENDING] = kept
     return [o for o in outcomes if o is not None]
+
+
+def _alone_in_group(session: Session, upload: Upload, clock: Callable[[], datetime]) -> Outcome:
+    answer = _ingest(session, upload, clock)
+    session.flush()
+    return answer
+
+
+def _in_savepoint(session: Session, upload: Upload, clock: Callable[[], datetime]) -> Outcome:
+    """One batch in a savepoint of its own: its answer, or its error with all it did
+    rolled back. A savepoint's release runs the session's ``after_commit`` (which
+    publishes) and its rollback ``after_rollback`` (which drops every pending event), so
+    the batch's events are taken out of the session before either."""
+    savepoint = session.begin_nested()
+    try:
+        answer = _ingest(session, upload, clock)
+        session.flush()
+        events = session.info.pop(PENDING, [])
+        savepoint.commit()
+    except Exception as error:
+        if _group_wide(error):
+            raise
+        savepoint.rollback()
+        session.info.pop(PENDING, None)
+        return error
+    session.info[PENDING] = events
+    return answer
+
+
+def _without_savepoint(session: Session, upload: Upload, clock: Callable[[], datetime]) -> Outcome:
+    """One batch of a group without savepoints: its answer, or its refusal when nothing
+    of it was written; ``_Undo`` when only a rollback would undo what it did."""
+    try:
+        admitted = service.admit(
+            session, upload.station, upload.body, upload.signature, upload.limits
+        )
+    except Exception as error:
+        if _group_wide(error):
+            raise
+        if transaction_failed(session):  # a statement of it failed (a lock time-out)
+            raise _Undo from error
+        return error
+    try:
+        answer = service.ingest_admitted(session, admitted, clock(), upload.limits)
+        session.flush()
+    except Exception as error:
+        if _group_wide(error):
+            raise
+        raise _Undo from error
+    # the batch returned, with a statement of it failed and the failure swallowed (a
+    # defect): the group is never committed, each batch runs alone
+    _refuse_failed(session)
+    return answer
 
 
 def _ingest(session: Session, upload: Upload, clock: Callable[[], datetime]) -> BatchAnswer:

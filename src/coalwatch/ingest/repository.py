@@ -6,14 +6,26 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, exists, insert, or_, select, text, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from coalwatch.integrity.models import SignedBatch
 from coalwatch.storage import driver
 from coalwatch.storage.connections import connection_of
-from coalwatch.storage.driver import Hot
+from coalwatch.storage.driver import Hot, pg_array
 from coalwatch.storage.models import (
     Mine,
     Org,
@@ -39,9 +51,14 @@ def station_for_update(session: Session, code: str) -> Station | None:
     ).first()
 
 
-def station_for_batch(session: Session, code: str) -> tuple[Station, Mine, Org, bool] | None:
-    """The station row, locked as ``station_for_update`` does (its row only), read with
-    its mine, the mine's org and whether it has gaps (``gaps_of``) in one query.
+def station_for_batch(
+    session: Session, code: str
+) -> tuple[Station, Mine, Org, bool, dict[str, Point]] | None:
+    """The station row, read with its mine, the mine's org, whether it has gaps
+    (``gaps_of``) and the mine's points by code, in one query; the station's row and the
+    points' locked for this transaction as ``station_for_update`` locks the station (in
+    that order, the points by id: no deadlock). A batch's totalizer readings change the
+    points' state. SQLite has one writer at a time already (``BEGIN IMMEDIATE``).
 
     Read as plain rows (Core) and returned as detached objects (``storage.rows``), not through
     the ORM's loading: values to read, written back by the batch with Core statements
@@ -50,11 +67,17 @@ def station_for_batch(session: Session, code: str) -> tuple[Station, Mine, Org, 
     found = driver.rows(core(session), _STATION_FOR_BATCH, {"code": code})
     if not found:
         return None
-    row = found[0]
-    station, rest = _STATION.make(row, 0)
-    mine, rest = _MINE.make(row, rest)
-    org, rest = _ORG.make(row, rest)
-    return station, mine, org, bool(row[rest])
+    first = found[0]
+    station, rest = _STATION.make(first, 0)
+    mine, rest = _MINE.make(first, rest)
+    org, rest = _ORG.make(first, rest)
+    has_gaps = bool(first[rest])
+    points: dict[str, Point] = {}
+    if first[rest + 1] is not None:  # the mine has points
+        for row in found:
+            point = _POINT.make(row, rest + 1)[0]
+            points[point.code] = point
+    return station, mine, org, has_gaps, points
 
 
 _STATION, _MINE, _ORG, _POINT = (
@@ -64,26 +87,39 @@ _STATION, _MINE, _ORG, _POINT = (
     DetachedRows(Point),
 )
 
+
+def _labelled(prefix: str, columns: Sequence[Any]) -> list[Any]:
+    return [column.label(f"{prefix}_{column.key}") for column in columns]
+
+
 # The statements run for every batch are built once, here: building a statement costs
 # more than running a small one (SQLAlchemy caches the SQL, not the statement objects).
-_STATION_FOR_BATCH = Hot(
+_LOCATED = (
     select(
-        *_STATION.columns,
-        *_MINE.columns,
-        *_ORG.columns,
+        *_labelled("s", _STATION.columns),
+        *_labelled("m", _MINE.columns),
+        *_labelled("o", _ORG.columns),
         exists().where(StationGap.station_id == Station.id).label("has_gaps"),
     )
     .join(Mine, Mine.id == Station.mine_id)
     .join(Org, Org.id == Mine.org_id)
     .where(Station.code == bindparam("code"))
     .with_for_update(of=Station.__table__, key_share=True)
+    .cte("located")
+)
+_HELD = (
+    select(*_labelled("p", _POINT.columns))
+    .where(Point.mine_id == select(_LOCATED.c.s_mine_id).scalar_subquery())
+    .order_by(Point.id)
+    .with_for_update(key_share=True)
+    .cte("held")
+)
+_STATION_FOR_BATCH = Hot(
+    select(*_LOCATED.c, *_HELD.c)
+    .select_from(_LOCATED.outerjoin(_HELD, true()))
+    .order_by(_HELD.c.p_id)
 )
 _POINTS_OF_MINE = select(Point).where(Point.mine_id == bindparam("mine_id")).order_by(Point.id)
-_POINT_ROWS = (
-    select(*_POINT.columns).where(Point.mine_id == bindparam("mine_id")).order_by(Point.id)
-)
-_POINT_ROWS_HOT = Hot(_POINT_ROWS)
-_POINT_ROWS_LOCKED = Hot(_POINT_ROWS.with_for_update(key_share=True))
 _GAPS_OF = (
     select(StationGap.seq_from, StationGap.seq_to)
     .where(StationGap.station_id == bindparam("station_id"))
@@ -93,19 +129,6 @@ _GAPS_OF = (
 
 def points_of_mine(session: Session, mine_id: int) -> dict[str, Point]:
     return {p.code: p for p in session.scalars(_POINTS_OF_MINE, {"mine_id": mine_id})}
-
-
-def points_for_batch(session: Session, mine_id: int) -> dict[str, Point]:
-    """The mine's points, locked for this transaction (in id order: no deadlock), as a
-    batch reads them: its totalizer readings change their state. Locked as the station is
-    (``station_for_update``: not against rows that only refer to them). SQLite has one
-    writer at a time already (``BEGIN IMMEDIATE``)."""
-    connection = core(session)
-    statement = _POINT_ROWS_LOCKED if connection.dialect.name == "postgresql" else _POINT_ROWS_HOT
-    points = (
-        _POINT.make(row, 0)[0] for row in driver.rows(connection, statement, {"mine_id": mine_id})
-    )
-    return {p.code: p for p in points}
 
 
 _POINT_STATE = ("last_total_ts", "last_total_seq", "last_total_kg", "last_flow_kgph")
@@ -169,8 +192,11 @@ def save_states(
             _UPDATE_STATES_PG,
             {
                 **station_params,
-                "ids": [point.id for point in points],
-                **{name: [getattr(point, name) for point in points] for name in _POINT_STATE},
+                "ids": pg_array(point.id for point in points),
+                **{
+                    name: pg_array(getattr(point, name) for point in points)
+                    for name in _POINT_STATE
+                },
             },
         )
     else:

@@ -195,6 +195,22 @@ class _Accounting:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """A batch whose station is known and whose signature and envelope hold: what
+    ``ingest_admitted`` keeps."""
+
+    station: Station
+    mine: Mine
+    org: Org
+    has_gaps: bool
+    #: the mine's points by code, locked with the station
+    points: dict[str, Point]
+    batch: Batch
+    body: bytes
+    signature: str
+
+
 def ingest_batch(
     session: Session,
     station_code: str,
@@ -203,16 +219,35 @@ def ingest_batch(
     now: datetime,
     limits: IngestLimits,
 ) -> BatchAnswer:
+    return ingest_admitted(
+        session, admit(session, station_code, body, signature, limits), now, limits
+    )
+
+
+def admit(
+    session: Session, station_code: str, body: bytes, signature: str | None, limits: IngestLimits
+) -> Admitted:
+    """The batch's station (its row locked), signature and envelope checked; refused
+    (raised) before anything is written, so a refusal leaves nothing to undo."""
     found = repository.station_for_batch(session, station_code)
     if found is None:
         raise Unauthorized(f"unknown station {station_code!r}")
-    station, mine, org, has_gaps = found
+    station, mine, org, has_gaps, points = found
     if not signature:
         raise Unauthorized("missing X-Signature header")
     if not verify(parse_public_key(station.public_key), body, signature):
         raise Unauthorized("the signature does not match the body and the station's key")
     batch = _envelope(body, station, limits)
-    points = repository.points_for_batch(session, mine.id)
+    return Admitted(station, mine, org, has_gaps, points, batch, body, signature)
+
+
+def ingest_admitted(
+    session: Session, admitted: Admitted, now: datetime, limits: IngestLimits
+) -> BatchAnswer:
+    """Keep an admitted batch: its records, production, state, alarms, and the answer."""
+    station, mine, org, batch = admitted.station, admitted.mine, admitted.org, admitted.batch
+    body, signature, has_gaps = admitted.body, admitted.signature, admitted.has_gaps
+    points = admitted.points
     gaps = repository.gaps_of(session, station.id) if has_gaps else []
 
     accepted: list[StationRecord] = []
@@ -262,7 +297,7 @@ def ingest_batch(
     if accounting.suspects:
         session.add_all(accounting.suspects)
         session.flush()
-    # the mine's production is held: points_for_batch locked its points
+    # the mine's production is held: station_for_batch locked its points
     totals = production_repository.add_to_rollups(session, mine.id, accounting.deltas)
 
     state = advance(station.max_seq, gaps, received)

@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session
 
 from coalwatch.domain.coefficients import FULL_HUNDREDTHS
 from coalwatch.storage import driver
-from coalwatch.storage.driver import Hot
+from coalwatch.storage.driver import Hot, pg_array
 from coalwatch.storage.models import (
     Capacity,
     CapacityReduction,
@@ -228,15 +228,15 @@ def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> Period
             _ADD_TO_ROLLUPS_PG,
             {
                 "mine_id": mine_id,
-                "h_point": [row["point_id"] for row in hourly],
-                "h_hour": [row["hour_start"] for row in hourly],
-                "h_day": [row["local_day"] for row in hourly],
-                "h_measured": [row["measured_kg"] for row in hourly],
-                "h_manual": [row["manual_kg"] for row in hourly],
-                "d_point": [p for (p, _), _ in days],
-                "d_day": [d for (_, d), _ in days],
-                "d_measured": [m for _, (m, _) in days],
-                "d_manual": [n for _, (_, n) in days],
+                "h_point": pg_array(row["point_id"] for row in hourly),
+                "h_hour": pg_array(row["hour_start"] for row in hourly),
+                "h_day": pg_array(row["local_day"] for row in hourly),
+                "h_measured": pg_array(row["measured_kg"] for row in hourly),
+                "h_manual": pg_array(row["manual_kg"] for row in hourly),
+                "d_point": pg_array(p for (p, _), _ in days),
+                "d_day": pg_array(d for (_, d), _ in days),
+                "d_measured": pg_array(m for _, (m, _) in days),
+                "d_manual": pg_array(n for _, (_, n) in days),
             },
         )
         return _period_totals(rows)
