@@ -468,6 +468,40 @@ def test_one_points_hours(w: World) -> None:
     assert (both["gross_t"], belt_only["gross_t"]) == (14, 5)
 
 
+def conveyor_reads(w: World) -> list[str]:
+    """The statements reading conveyor records back, from now on (the list fills)."""
+    from sqlalchemy import event
+
+    read: list[str] = []
+    engine = w.client.app.state.coalwatch.sessions.kw["bind"]  # type: ignore[attr-defined]
+
+    def executing(*args: Any) -> None:
+        if "records.running" in str(args[2]):
+            read.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", executing)
+    return read
+
+
+def test_a_conveyor_stopped_before_the_interval_is_known_from_its_point(w: World) -> None:
+    # stopped at 10:00; the reading at 10:02 counts 0.25 t over (10:01, 10:02]: the anomaly,
+    # with no conveyor record read back (the point holds its conveyor's last record); a
+    # start at 10:03 ends it, and the reading at 10:04, 0.5 t over (10:02, 10:04] with
+    # the start inside, reads the records again: no new anomaly
+    send(w, conveyor(local(2026, 3, 15, 10, 0), False), belt(local(2026, 3, 15, 10, 0), "50"))
+    send(w, belt(local(2026, 3, 15, 10, 1), "50"))
+    read = conveyor_reads(w)
+    send(w, belt(local(2026, 3, 15, 10, 2), "50.25"))
+    [alarm] = of_type(w, "metering_anomaly")
+    assert (alarm["value"], alarm["start"]) == ("0.250", "2026-03-15T02:02:00Z")
+    assert read == []
+    send(w, conveyor(local(2026, 3, 15, 10, 3), True))
+    send(w, belt(local(2026, 3, 15, 10, 4), "50.75"))
+    [alarm] = of_type(w, "metering_anomaly")
+    assert alarm["end"] == "2026-03-15T02:03:00Z"
+    assert len(read) == 1
+
+
 def test_metering_anomaly_found_behind_many_conveyor_records(w: World) -> None:
     # stopped at 09:00; then 70 conveyor records from 10:00 (more than one read returns):
     # the scale counting at 09:30 is still seen against the 09:00 stop

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from alembic import command
-from sqlalchemy import text
-
 from coalwatch.production import repository
-from coalwatch.storage import migrate
 from coalwatch.storage.session import make_engine, make_sessionmaker, transaction
+from tests.support.migrations import upgrade_from
 
 _ROWS = (
     "INSERT INTO orgs (id, code, name, kind, parent_id, path, created_at) "
@@ -41,11 +38,7 @@ _ROWS = (
 def test_the_upgrade_fills_the_totals_from_the_daily_rollups(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
-        command.downgrade(migrate.alembic_config(engine), "0038")
-        with engine.begin() as connection:
-            for statement in _ROWS:
-                connection.execute(text(statement))
-        migrate.upgrade(engine)
+        upgrade_from(engine, "0038", _ROWS)
         with transaction(make_sessionmaker(engine)) as session:
             assert repository.stored_totals(session, 1) == {
                 ("month", date(2026, 6, 1)): (1_000, 0, 10_000_000),

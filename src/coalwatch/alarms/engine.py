@@ -196,10 +196,11 @@ def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
         if row["point_id"] is not None:
             by_point[row["point_id"]].append(row)
     in_order = {p: sorted(rows, key=lambda r: (r["ts"], r["seq"])) for p, rows in by_point.items()}
-    # the conveyor states the metering rule needs, of every point at once (one query)
+    # the conveyor states the metering rule needs, of every point at once
     counting = {p: _counting(rows) for p, rows in in_order.items()}
-    states = facts.conveyor_states_of(
+    states = _conveyor_states(
         session,
+        batch.points,
         {
             p: (min(_interval(r, batch.previous_ts)[0] for r in c), c[-1]["ts"])
             for p, c in counting.items()
@@ -229,6 +230,26 @@ def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
         # the dashboards redraw: production or a conveyor's state changed
         emit(session, "figures", batch.org_path, {"mine": mine.code, "at": now.isoformat()})
     return batch.commands
+
+
+def _conveyor_states(
+    session: Session, points: dict[int, Point], windows: dict[int, tuple[datetime, datetime]]
+) -> dict[int, facts.ConveyorStates]:
+    """``facts.conveyor_states_of`` of these windows: from the point's row where its
+    conveyor's last record is at or before the window's start (the state held throughout,
+    or no record at all), from the records (one query) where it changed since."""
+    states: dict[int, facts.ConveyorStates] = {}
+    changed: dict[int, tuple[datetime, datetime]] = {}
+    for point_id, (first, last) in windows.items():
+        point = points[point_id]
+        if point.last_conveyor_ts is None:
+            states[point_id] = []
+        elif point.last_conveyor_ts <= first:
+            states[point_id] = [(point.last_conveyor_ts, bool(point.last_conveyor_running))]
+        else:
+            changed[point_id] = (first, last)
+    states.update(facts.conveyor_states_of(session, changed))
+    return states
 
 
 def _station_checks(session: Session, batch: BatchFacts, skew_limit: timedelta) -> None:

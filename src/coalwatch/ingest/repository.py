@@ -131,8 +131,29 @@ def points_of_mine(session: Session, mine_id: int) -> dict[str, Point]:
     return {p.code: p for p in session.scalars(_POINTS_OF_MINE, {"mine_id": mine_id})}
 
 
-_POINT_STATE = ("last_total_ts", "last_total_seq", "last_total_kg", "last_flow_kgph")
+#: a point's state as its batches leave it: the totalizer's last reading, when the center
+#: last received a sample of it, and its conveyor's last record
+_POINT_STATE = (
+    "last_total_ts",
+    "last_total_seq",
+    "last_total_kg",
+    "last_flow_kgph",
+    "last_sample_received_at",
+    "last_conveyor_ts",
+    "last_conveyor_seq",
+    "last_conveyor_running",
+)
 _STATION_STATE = ("max_seq", "last_seen_at", "last_sent_at")
+_ARRAY_TYPES = {
+    "last_total_ts": "timestamptz",
+    "last_total_seq": "bigint",
+    "last_total_kg": "bigint",
+    "last_flow_kgph": "bigint",
+    "last_sample_received_at": "timestamptz",
+    "last_conveyor_ts": "timestamptz",
+    "last_conveyor_seq": "bigint",
+    "last_conveyor_running": "boolean",
+}
 
 
 def _state_update(table: Any, columns: tuple[str, ...]) -> Any:
@@ -143,23 +164,19 @@ def _state_update(table: Any, columns: tuple[str, ...]) -> Any:
     )
 
 
-_UPDATE_POINTS = Hot(_state_update(Point.__table__, (*_POINT_STATE, "last_sample_received_at")))
+_UPDATE_POINTS = Hot(_state_update(Point.__table__, _POINT_STATE))
 _UPDATE_STATION = Hot(_state_update(Station.__table__, _STATION_STATE))
-#: PostgreSQL: the points' totalizer states (arrays of them) and the station's state in
-#: one statement, both rows locked by the batch already
+#: PostgreSQL: the points' states (arrays of them) and the station's state in one
+#: statement, both rows locked by the batch already
 _UPDATE_STATES_PG = Hot(
     text(
-        """
+        f"""
 WITH moved AS (
-    UPDATE points SET
-        last_total_ts = u.last_total_ts, last_total_seq = u.last_total_seq,
-        last_total_kg = u.last_total_kg, last_flow_kgph = u.last_flow_kgph,
-        last_sample_received_at = :last_seen_at_
+    UPDATE points SET {", ".join(f"{name} = u.{name}" for name in _POINT_STATE)}
     FROM unnest(
-        CAST(:ids AS integer[]), CAST(:last_total_ts AS timestamptz[]),
-        CAST(:last_total_seq AS bigint[]), CAST(:last_total_kg AS bigint[]),
-        CAST(:last_flow_kgph AS bigint[])
-    ) AS u(id, last_total_ts, last_total_seq, last_total_kg, last_flow_kgph)
+        CAST(:ids AS integer[]),
+        {", ".join(f"CAST(:{name} AS {_ARRAY_TYPES[name]}[])" for name in _POINT_STATE)}
+    ) AS u(id, {", ".join(_POINT_STATE)})
     WHERE points.id = u.id
     RETURNING 1
 )
@@ -179,10 +196,11 @@ def save_states(
     seen_at: datetime,
     sent_at: datetime,
 ) -> None:
-    """Write the station's sequence state and times, and the totalizer state of these
-    points (their attributes as the batch left them, ``ingest.service._move_last``) with
-    when they last sent a sample (``seen_at``); on PostgreSQL in one statement. Beside the
-    ORM: the objects stay as the database now holds them, nothing to flush."""
+    """Write the station's sequence state and times, and the state of these points (their
+    attributes as the batch left them: ``ingest.service._move_last`` and
+    ``_conveyor_moved``, with when a sample of each was last received); on PostgreSQL in
+    one statement. Beside the ORM: the objects stay as the database now holds them,
+    nothing to flush."""
     values = {"max_seq": max_seq, "last_seen_at": seen_at, "last_sent_at": sent_at}
     station_params = {"id_": station.id, **{f"{n}_": v for n, v in values.items()}}
     connection = core(session)
@@ -204,17 +222,11 @@ def save_states(
             connection,
             _UPDATE_POINTS,
             [
-                {
-                    "id_": point.id,
-                    "last_sample_received_at_": seen_at,
-                    **{f"{name}_": getattr(point, name) for name in _POINT_STATE},
-                }
+                {"id_": point.id, **{f"{name}_": getattr(point, name) for name in _POINT_STATE}}
                 for point in points
             ],
         )
         driver.run(connection, _UPDATE_STATION, station_params)
-    for point in points:
-        set_committed_value(point, "last_sample_received_at", seen_at)
     for name, value in values.items():
         set_committed_value(station, name, value)
 

@@ -449,6 +449,8 @@ def _account(
     production, and the station cannot send it again); its own time is kept beside."""
     rows: list[dict[str, Any]] = []
     totalizers: dict[int, list[_Sample]] = defaultdict(list)
+    #: the points whose conveyor state the batch moved
+    conveyors: dict[int, Point] = {}
     # the hours the batch adds to, read in one query
     accounting.read_stored(
         session,
@@ -491,6 +493,9 @@ def _account(
                     flow_kgph=row["flow_kgph"],
                 )
             )
+        elif isinstance(record, ConveyorRecord) and point is not None:
+            _conveyor_moved(point, row)
+            conveyors[point.id] = point
         elif isinstance(record, TripRecord):
             assert point is not None
             refusal = accounting.take(session, row["ts"], row["value_kg"])
@@ -506,7 +511,9 @@ def _account(
         _account_totalizer(
             session, by_id[point_id], sorted(samples, key=lambda s: s.key), accounting, now
         )
-    accounting.moved = [by_id[p] for p in totalizers]
+    for point_id in totalizers:  # a sample of each was received now
+        set_committed_value(by_id[point_id], "last_sample_received_at", now)
+    accounting.moved = [by_id[p] for p in sorted({*totalizers, *conveyors})]
     return [row for row in rows if row["seq"] not in accounting.refused]
 
 
@@ -705,6 +712,20 @@ def _set_increment(
     sample.row["increment_kg"] = increment.kg
     sample.row["increment_kind"] = increment.kind.value
     accounting.add(point_id, sample.ts, increment.kg)
+
+
+def _conveyor_moved(point: Point, row: dict[str, Any]) -> None:
+    """The point's conveyor state is this record's if it is the latest by (ts, seq), as
+    the records are read back (``alarms.rules_repository.conveyor_states_of``); written by
+    ``repository.save_states``."""
+    ts, seq = row["ts"], row["seq"]
+    if point.last_conveyor_ts is None or (ts, seq) > (
+        point.last_conveyor_ts,
+        point.last_conveyor_seq or 0,
+    ):
+        set_committed_value(point, "last_conveyor_ts", ts)
+        set_committed_value(point, "last_conveyor_seq", seq)
+        set_committed_value(point, "last_conveyor_running", row["running"])
 
 
 def _move_last(point: Point, newest: _Sample) -> None:

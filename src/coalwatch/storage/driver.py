@@ -109,8 +109,8 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
 
 
 def pg_array(values: Iterable[int | date | None]) -> str:
-    """A PostgreSQL array literal of whole numbers, dates and zone-aware instants (ISO
-    8601), for a parameter the statement casts to its array type (``CAST(:x AS
+    """A PostgreSQL array literal of whole numbers, booleans, dates and zone-aware instants
+    (ISO 8601), for a parameter the statement casts to its array type (``CAST(:x AS
     bigint[])``). psycopg adapts a Python list by looking through it for the type of its
     elements, for every list of every statement (its adapters are per cursor): for a few
     small arrays that costs more than the rest of the statement's parameters, where text
@@ -121,6 +121,8 @@ def pg_array(values: Iterable[int | date | None]) -> str:
 def _array_element(value: int | date | None) -> str:
     if value is None:
         return "NULL"
+    if isinstance(value, bool):
+        return "t" if value else "f"
     if isinstance(value, datetime) and value.utcoffset() is None:
         raise ValueError(f"naive datetime {value!r}: an instant needs its zone")
     if isinstance(value, date):

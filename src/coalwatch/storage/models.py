@@ -153,6 +153,10 @@ class Point(Base):
     #: when the center last received a totalizer sample of the point, on its own clock
     #: (silence is measured on it, whatever the station's clock says)
     last_sample_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the point's conveyor record latest by (ts, seq): the conveyor's state since then
+    last_conveyor_ts: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_conveyor_seq: Mapped[int | None] = mapped_column(BigInteger)
+    last_conveyor_running: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
