@@ -31,13 +31,16 @@ commit; and, for comparison, the CPU of one round of the timed rules
 (``alarms.engine.tick``, run every 10 s by the background jobs) over the same
 mines. ``--profile`` runs the timed rounds under cProfile (CPU time) instead and prints
 the functions with the most time (``--profile-out FILE`` keeps the stats).
+``--instructions`` runs it again under valgrind's callgrind and prints the instructions a
+batch of the timed rounds (this process, all its threads): the same count from one run to
+the next whatever the machine's load, where its CPU seconds swing by a third.
 
 ``--history-days N`` loads N days of daily rollups (1 t a point and day) for every point
 before the run, and the running totals from them: what a month's and a year's figures
 stand on after months of production (without it every total is a few batches old).
 
 Run: ``.venv/bin/python bench/batch_cost.py [--backend sqlite|postgresql|both]
-[--mines 200] [--rounds 5] [--profile] [--group N] [--history-days N]``: with
+[--mines 200] [--rounds 5] [--profile] [--group N] [--history-days N] [--instructions]``: with
 ``--group N`` the timed batches go N at a time through the committer's one-transaction
 function (``ingest.committer.ingest_group``: one commit, a savepoint a batch only when one
 fails once admitted), and
