@@ -112,8 +112,8 @@ class _Accounting:
     suspects: list[SuspectIncrement] = field(default_factory=list)
     #: readings whose flow was out of range and left out: seq → the flow as sent
     dropped_flows: dict[int, str] = field(default_factory=dict)
-    #: the points whose totalizer state the batch read and moved (written with the
-    #: station's, ``repository.save_states``)
+    #: the points whose state the batch moved, their totalizer's or their conveyor's
+    #: (written with the station's, ``repository.save_states``)
     moved: list[Point] = field(default_factory=list)
 
     #: each instant's hour: (local start, UTC start), computed once per batch
