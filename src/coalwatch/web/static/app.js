@@ -217,17 +217,62 @@
   document.addEventListener("pointerdown", ensureAudio);
   document.addEventListener("keydown", ensureAudio);
 
+  /* ---- the alarm console: a redraw of its table never undoes an operator ---- */
+  // An alarm event redraws the table. A redraw asked before an acknowledgement or a
+  // handling and answered after it would put the row back as it was (and leave the
+  // action's answer nowhere to land): such a redraw is dropped, and one is asked afresh
+  // once the operator's requests are answered.
+  var actions = { running: 0, started: 0, missed: false };
+  function isRedraw(detail) {
+    return detail.elt && detail.elt.id === "alarm-rows";
+  }
+  function isRowAction(detail) {
+    return detail.elt && detail.elt.closest && detail.elt.closest("#alarm-rows") !== null &&
+      detail.requestConfig && detail.requestConfig.verb === "post";
+  }
+  function redrawAlarms() {
+    var table = document.getElementById("alarm-rows");
+    if (table && window.htmx) {
+      window.htmx.ajax("GET", table.getAttribute("hx-get"), { source: table, target: table });
+    }
+  }
+
   document.addEventListener("htmx:beforeRequest", function (event) {
+    var detail = event.detail || {};
+    if (isRowAction(detail)) {
+      detail.xhr.coalwatchAction = true;  // its form may have left the page when it ends
+      actions.running += 1;
+      actions.started += 1;
+      return;
+    }
+    if (!isRedraw(detail) || !detail.requestConfig || detail.requestConfig.verb !== "get") return;
     // never redraw the alarm table under an operator who is typing a result or
     // has ticked alarms to acknowledge
-    var target = event.detail && event.detail.target;
-    if (target && target.id === "alarm-rows" && event.detail.requestConfig &&
-        event.detail.requestConfig.verb === "get") {
-      var busy = Array.prototype.some.call(
-        target.querySelectorAll(".handle-form input[name=result]"),
-        function (input) { return input.value !== "" || input === document.activeElement; }
-      ) || target.querySelector("input[type=checkbox]:checked") !== null;
-      if (busy) event.preventDefault();
+    var busy = Array.prototype.some.call(
+      detail.elt.querySelectorAll(".handle-form input[name=result]"),
+      function (input) { return input.value !== "" || input === document.activeElement; }
+    ) || detail.elt.querySelector("input[type=checkbox]:checked") !== null;
+    if (busy) {
+      event.preventDefault();
+      return;
+    }
+    detail.xhr.coalwatchActions = actions.started;
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail || {};
+    if (isRedraw(detail) && (actions.running > 0 ||
+        detail.xhr.coalwatchActions !== actions.started)) {
+      detail.shouldSwap = false;
+      actions.missed = true;
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var detail = event.detail || {};
+    if (!detail.xhr || !detail.xhr.coalwatchAction) return;
+    actions.running = Math.max(0, actions.running - 1);
+    if (actions.running === 0 && actions.missed) {
+      actions.missed = false;
+      redrawAlarms();
     }
   });
   document.addEventListener("htmx:afterSwap", function (event) {
