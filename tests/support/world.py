@@ -230,8 +230,8 @@ def world(
     lock_timeout_s: float = 60,
 ) -> Iterator[World]:
     clock = Clock(now or datetime(2026, 3, 15, 4, 0, tzinfo=UTC))
-    # test runs share one PostgreSQL database (a schema each), and the audit log's
-    # advisory lock is database-wide: a busy neighbour is no database failure
+    # test runs share one PostgreSQL database (a schema each) on a busy machine: a wait
+    # is no database failure unless a case asks for a short lock time-out
     settings = Settings(
         database_url=url,
         timezone="Asia/Shanghai",

@@ -21,8 +21,10 @@ from coalwatch.auth.principal import Principal
 from coalwatch.errors import N_, Forbidden
 
 GENESIS = "0" * 64
-#: any constant: serialises writers of the chain on PostgreSQL
+#: any constant: with the schema's name, the lock that serialises the writers of a chain
+#: on PostgreSQL (the chain of another schema on the database is another lock)
 _LOCK_KEY = 0x636F616C
+_LOCK = text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))")
 
 
 def _digest(
@@ -48,7 +50,7 @@ def record(
 ) -> AuditEntry:
     """Append an entry (in the caller's transaction, so it lands with the change)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        session.execute(_LOCK, {"key": _LOCK_KEY})
     last = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).first()
     prev_hash = last.hash if last else GENESIS
     body = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
