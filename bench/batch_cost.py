@@ -35,12 +35,18 @@ the functions with the most time (``--profile-out FILE`` keeps the stats).
 batch of the timed rounds (this process, all its threads): the same count from one run to
 the next whatever the machine's load, where its CPU seconds swing by a third.
 
+``--cold`` forgets the process's cached facts (``storage.facts``) before each timed round:
+each mine's batch of the round finds them as a process's first batch of the mine does (in a
+province's first minute, or after a change of a fact), and the difference with a run
+without it is what reading them costs.
+
 ``--history-days N`` loads N days of daily rollups (1 t a point and day) for every point
 before the run, and the running totals from them: what a month's and a year's figures
 stand on after months of production (without it every total is a few batches old).
 
 Run: ``.venv/bin/python bench/batch_cost.py [--backend sqlite|postgresql|both]
-[--mines 200] [--rounds 5] [--profile] [--group N] [--history-days N] [--instructions]``: with
+[--mines 200] [--rounds 5] [--profile] [--group N] [--history-days N] [--cold]
+[--instructions]``: with
 ``--group N`` the timed batches go N at a time through the committer's one-transaction
 function (``ingest.committer.ingest_group``: one commit, a savepoint a batch only when one
 fails once admitted), and
@@ -77,6 +83,7 @@ from coalwatch.ingest import repository as ingest_repository
 from coalwatch.ingest import service
 from coalwatch.ingest.committer import Upload, ingest_group
 from coalwatch.production import repository as production_repository
+from coalwatch.storage import facts
 from coalwatch.storage.models import DailyProduction, Point, Record
 from coalwatch.storage.session import transaction
 from coalwatch.web.app import create_app, settle_heap
@@ -290,6 +297,7 @@ def run_backend(
     profile: cProfile.Profile | Instructions | None,
     group: int = 0,
     history: int = 0,
+    cold: bool = False,
 ) -> None:
     with fresh_database(backend, "batch_cost") as db:
         settings = Settings(
@@ -385,6 +393,8 @@ def run_backend(
                     profile.enable()
                 for round_ in range(1, rounds + 1):
                     at = START + round_ * TICK
+                    if cold:
+                        facts.invalidate()
                     if group:
                         for first in range(0, len(stations), group):
                             send_group(stations[first : first + group], at)
@@ -498,6 +508,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="days of daily rollups before the run for every point (what a year's sum reads)",
     )
     parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="forget the cached facts before each timed round (each mine's first batch reads them)",
+    )
+    parser.add_argument(
         "--instructions",
         action="store_true",
         help="count the instructions of the timed rounds under valgrind's callgrind",
@@ -520,6 +535,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 profile,
                 args.group,
                 args.history_days,
+                args.cold,
             )
         except BenchError as exc:
             print(f"{backend}: FAILED: {exc}", file=sys.stderr)
