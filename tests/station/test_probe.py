@@ -53,6 +53,11 @@ def probe(path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[
     return code, out.out, out.err
 
 
+def _tonnes(kg: int) -> str:
+    """Kilograms in tonnes as the probe prints a value: no trailing zeros (125432.75)."""
+    return f"{Decimal(kg).scaleb(-3).normalize():f}"
+
+
 def test_probe_prints_raw_words_and_every_order_and_writes_only_the_handshake(
     tmp_path: Path, sims: SimSet, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -72,9 +77,9 @@ def test_probe_prints_raw_words_and_every_order_and_writes_only_the_handshake(
     total_kg = state["total_kg"]
     high, low = divmod(total_kg, 65536)
     assert f"words {high:04X} {low:04X}  ({high} {low})" in out
-    assert f"as configured (ABCD, 3 decimals): {Decimal(total_kg).scaleb(-3)} t" in out
+    assert f"as configured (ABCD, 3 decimals): {_tonnes(total_kg)} t" in out
     # the same words read low word first: (low × 65536 + high) / 1000
-    assert f"CDAB {Decimal(low * 65536 + high).scaleb(-3)}" in out
+    assert f"CDAB {_tonnes(low * 65536 + high)}" in out
     assert "word-order format word: holding 40062 (protocol 61) = 0 (ABCD)" in out
     assert "P016.1 belt_length: request [16, 1, 0, 768]" in out and "→ 84.500" in out
     assert "trip_counter: holding 100 (protocol 100), uint32, words 0000 019C  (0 412)" in out
