@@ -280,3 +280,46 @@ def test_a_full_store_drops_the_values_past_their_age_then_everything(
         assert loads == ["old", "a", "b", "c", "d", "a"]
     finally:
         engine.dispose()
+
+
+def test_the_first_batches_of_many_mines_read_each_kind_of_fact_once(database_url: str) -> None:
+    """Three mines, each sending its first batch: their thresholds, shutdowns, capacities
+    and stations' issued configurations are read at most once for all of them, each mine's value its
+    own (M2's trips under 5 t are light, M1's and M3's are not; M3's production falls in
+    its declared shutdown)."""
+    from sqlalchemy import event
+
+    with world(database_url, now=local(2026, 3, 15, 12, 0)) as w:
+        for n in (1, 2, 3):
+            w.mine(f"M{n}", trips=("K1",), station=f"S{n}")
+        w.ok(w.put("/mines/M2/thresholds", {"point": "K1", "name": "min_trip_kg", "value": 5000}))
+        shutdown = {
+            "start": local(2026, 3, 15, 9, 0).isoformat(),
+            "end": local(2026, 3, 15, 11, 0).isoformat(),
+            "reason": "停产检修",
+        }
+        w.ok(w.post("/mines/M3/shutdowns", shutdown))
+        reads: list[str] = []
+        engine = w.client.app.state.coalwatch.sessions.kw["bind"]  # type: ignore[attr-defined]
+
+        def executing(*args: Any) -> None:
+            sql = " ".join(str(args[2]).split())
+            for table in ("thresholds", "shutdowns", "station_configs", "capacities"):
+                if f"FROM {table}" in sql:
+                    reads.append(table)
+
+        event.listen(engine, "before_cursor_execute", executing)
+        for n in (1, 2, 3):
+            records = [
+                totalizer(1, local(2026, 3, 15, 9, 0), "B1", "100"),
+                totalizer(2, local(2026, 3, 15, 9, 30), "B1", "100.5"),
+                trip(3, local(2026, 3, 15, 9, 31), "K1", "4.2"),
+            ]
+            w.ok(w.upload(f"S{n}", records))
+        event.remove(engine, "before_cursor_execute", executing)
+        # none read twice (the thresholds may have been read for all by their setting)
+        assert sorted(reads) == sorted(set(reads)), reads
+        assert {"shutdowns", "station_configs", "capacities"} <= set(reads)
+        assert [a["mine"] for a in w.alarms(type="transport_anomaly")] == ["M2"]
+        during = w.alarms(type="production_during_shutdown")
+        assert [(a["mine"], a["value"]) for a in during] == [("M3", "4.700")]

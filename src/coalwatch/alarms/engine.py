@@ -43,7 +43,7 @@ from coalwatch.events.broker import emit
 from coalwatch.faults import service as faults
 from coalwatch.horizon import service as horizon
 from coalwatch.production import repository as production
-from coalwatch.production.service import Yardstick, yardsticks
+from coalwatch.production.service import Yardstick, batch_yardstick
 from coalwatch.storage.facts import cached as cached_facts
 from coalwatch.storage.models import Mine, Org, Point, Station
 from coalwatch.suspects.models import SuspectIncrement
@@ -639,7 +639,7 @@ def _overproduction(
     months = sorted({d.replace(day=1) for d in days})
     years = sorted({d.year for d in days})
     first, last = date(years[0] - 1, 12, 1), date(years[-1] + 1, 1, 31)
-    stick = yardsticks(session, [mine.id], first, last)[mine.id]
+    stick = batch_yardstick(session, mine.id, first, last)
     totals = _Totals(session, mine, tz, known)
     totals.load(hours, days[0] - timedelta(days=1), days[-1] + timedelta(days=1))
     totals.preload(

@@ -47,23 +47,24 @@ def shutdowns(
     session: Session, mine_id: int, start: datetime, end: datetime
 ) -> list[DeclaredShutdown]:
     """The mine's declared shutdowns overlapping [start, end], in the order declared."""
-    every = facts.cached(
-        session,
-        ("shutdowns", mine_id),
-        _SHUTDOWN_TABLES,
-        lambda: tuple(
-            DeclaredShutdown(*row) for row in session.execute(_SHUTDOWNS, {"mine_id": mine_id})
-        ),
+    every: tuple[DeclaredShutdown, ...] = facts.cached_among(
+        session, "shutdowns", mine_id, _SHUTDOWN_TABLES, lambda: _every_shutdown(session), ()
     )
     return [s for s in every if s.start <= end and s.end > start]
 
 
-#: read for every batch that produced (every shutdown of the mine, kept per process)
-_SHUTDOWNS = (
-    select(Shutdown.id, Shutdown.start, Shutdown.end, Shutdown.reason)
-    .where(Shutdown.mine_id == bindparam("mine_id"))
-    .order_by(Shutdown.id)
-)
+def _every_shutdown(session: Session) -> dict[int, tuple[DeclaredShutdown, ...]]:
+    """Every mine's declared shutdowns, in the order declared (kept per process: read for
+    every batch that produced)."""
+    found: dict[int, list[DeclaredShutdown]] = {m: [] for m in session.scalars(select(Mine.id))}
+    for mine_id, shutdown_id, start, end, reason in session.execute(_SHUTDOWNS):
+        found.setdefault(mine_id, []).append(DeclaredShutdown(shutdown_id, start, end, reason))
+    return {mine_id: tuple(every) for mine_id, every in found.items()}
+
+
+_SHUTDOWNS = select(
+    Shutdown.mine_id, Shutdown.id, Shutdown.start, Shutdown.end, Shutdown.reason
+).order_by(Shutdown.id)
 _SHUTDOWN_TABLES = frozenset({"shutdowns"})
 
 

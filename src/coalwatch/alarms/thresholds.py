@@ -24,7 +24,7 @@ from coalwatch.limits import service as legal
 from coalwatch.mines.service import mine_point, visible_mine
 from coalwatch.orgs.authority import require_decision
 from coalwatch.storage import facts
-from coalwatch.storage.models import Point
+from coalwatch.storage.models import Mine, Point
 
 
 class ThresholdIn(BaseModel):
@@ -85,17 +85,23 @@ def _read(session: Session, mine_id: int) -> tuple[Rows, dict[str, int]]:
     every point)."""
     cache: dict[int, tuple[Rows, dict[str, int]]] = session.info.setdefault(_CACHE, {})
     if mine_id not in cache:
-
-        def load() -> tuple[Rows, dict[str, int]]:
-            rows = [
-                (r.point_id, r.name, r.value)
-                for r in session.execute(_OF_MINE, {"mine_id": mine_id})
-            ]
-            return rows, legal.mine_ceilings(session, [mine_id])[mine_id]
-
-        # the same for every batch of the mine until one of these tables changes
-        cache[mine_id] = facts.cached(session, ("thresholds", mine_id), _TABLES, load)
+        # the same for every batch of the mine until one of these tables changes; read
+        # for every mine at once
+        nothing: tuple[Rows, dict[str, int]] = ([], {})
+        cache[mine_id] = facts.cached_among(
+            session, "thresholds", mine_id, _TABLES, lambda: _read_every(session), nothing
+        )
     return cache[mine_id]
+
+
+def _read_every(session: Session) -> dict[int, tuple[Rows, dict[str, int]]]:
+    """Every mine's overrides and legal limits."""
+    mine_ids = list(session.scalars(select(Mine.id)))
+    found: dict[int, Rows] = {mine_id: [] for mine_id in mine_ids}
+    for mine_id, point_id, name, value in session.execute(_EVERY):
+        found.setdefault(mine_id, []).append((point_id, name, value))
+    ceilings = legal.mine_ceilings(session, mine_ids)
+    return {mine_id: (rows, ceilings.get(mine_id, {})) for mine_id, rows in found.items()}
 
 
 _TABLES = frozenset({"thresholds", "legal_limits", "orgs", "mines"})
@@ -116,9 +122,8 @@ def preload(session: Session, mine_ids: Iterable[int]) -> None:
     cache.update({mine_id: (rows, ceilings[mine_id]) for mine_id, rows in found.items()})
 
 
-#: read for every batch: built once
-_OF_MINE = select(Threshold.point_id, Threshold.name, Threshold.value).where(
-    Threshold.mine_id == bindparam("mine_id")
+_EVERY = select(Threshold.mine_id, Threshold.point_id, Threshold.name, Threshold.value).order_by(
+    Threshold.id
 )
 _OF_MINES = select(Threshold.mine_id, Threshold.point_id, Threshold.name, Threshold.value).where(
     Threshold.mine_id.in_(bindparam("mine_ids", expanding=True))

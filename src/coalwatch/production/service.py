@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coalwatch.acceptance import flags
@@ -160,6 +161,24 @@ def yardsticks(
         YARDSTICK_TABLES,
         lambda: _read_yardsticks(session, ids, first, last),
     )
+
+
+def batch_yardstick(session: Session, mine_id: int, first: date, last: date) -> Yardstick:
+    """The mine's yardstick with its plans for the months of first..last, as ``yardsticks``
+    reads it, for the batches of every mine (the years around a batch's days): every
+    mine's is read at once, on the first batch of any, and kept as ``yardsticks`` keeps
+    them."""
+    stick: Yardstick | None = facts.cached_among(
+        session,
+        ("batch yardsticks", first, last),
+        mine_id,
+        YARDSTICK_TABLES | {"mines"},
+        lambda: _read_yardsticks(session, list(session.scalars(select(Mine.id))), first, last),
+        None,
+    )
+    if stick is None:  # no such mine
+        raise KeyError(mine_id)
+    return stick
 
 
 def _read_yardsticks(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from coalwatch.stationconfig.models import StationConfigRunning, StationConfigVersion
@@ -27,6 +27,28 @@ def latest(session: Session, station_id: int, count: int = 1) -> list[StationCon
             .limit(count)
         )
     )
+
+
+def last_issues(session: Session) -> list[tuple[int, int, str]]:
+    """Every station's last issue: (station id, version, fingerprint)."""
+    newest = (
+        select(
+            StationConfigVersion.station_id,
+            func.max(StationConfigVersion.version).label("version"),
+        )
+        .group_by(StationConfigVersion.station_id)
+        .subquery()
+    )
+    query = select(
+        StationConfigVersion.station_id,
+        StationConfigVersion.version,
+        StationConfigVersion.fingerprint,
+    ).join(
+        newest,
+        (newest.c.station_id == StationConfigVersion.station_id)
+        & (newest.c.version == StationConfigVersion.version),
+    )
+    return [(int(s), int(v), str(f)) for s, v, f in session.execute(query)]
 
 
 def running(session: Session, station_id: int) -> StationConfigRunning | None:

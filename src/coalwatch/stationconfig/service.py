@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coalwatch.alarms.service import end_condition, raise_alarm
@@ -223,17 +224,27 @@ def report_running(
 def notice(session: Session, station: Station) -> ConfigNotice | None:
     """The configuration last issued to the station (kept per process until an issue)."""
 
-    def load() -> tuple[int, str] | None:
-        issued = _last(session, station.id)
-        return None if issued is None else (issued.version, issued.fingerprint)
-
-    found = facts.cached(session, ("station config", station.id), _TABLES, load)
+    found = facts.cached_among(
+        session, "station config", station.id, _TABLES, lambda: _every_last(session), None
+    )
     if found is None:
         return None
     return ConfigNotice(version=found[0], fingerprint=found[1])
 
 
 _TABLES = frozenset({"station_configs"})
+
+
+def _every_last(session: Session) -> dict[int, tuple[int, str] | None]:
+    """Every station's last issue (version, fingerprint), None for one never issued any."""
+    found: dict[int, tuple[int, str] | None] = dict.fromkeys(
+        session.scalars(select(Station.id)), None
+    )
+    found.update(
+        (station_id, (version, fingerprint))
+        for station_id, version, fingerprint in repository.last_issues(session)
+    )
+    return found
 
 
 def _last(session: Session, station_id: int) -> StationConfigVersion | None:

@@ -39,7 +39,7 @@ import threading
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 from coalwatch.storage.connections import connection_of
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 #: the tables whose rows are cached facts
 TABLES = frozenset(
@@ -198,6 +199,44 @@ def cached(
                 _make_room(store, now)
             store[key] = (tables, scope, now, value)
     return value
+
+
+def cached_among(
+    session: Session,
+    kind: Hashable,
+    owner: K,
+    tables: frozenset[str],
+    load_every: Callable[[], Mapping[K, T]],
+    default: T,
+) -> T:
+    """``cached`` of the value of ``owner`` (a mine, a station) in a kind of fact read for
+    every owner at once: a miss reads ``load_every()`` (every owner → its value; an owner
+    it does not know, made since, has ``default``) and keeps each owner's value, under
+    the key ``(kind, owner)``. For facts of tables that are not ``SCOPED`` (a change
+    drops every owner's values): the first batch of each of a province's mines, or of
+    each after a change, would otherwise read its own in a query of its own. A
+    transaction that changed ``tables`` reads every owner's values again at each call (a
+    batch's transaction changes none of them)."""
+    connection = connection_of(session)
+    info = connection.info
+    store = _stores.get(connection.engine)
+    if store is None or _wrote(info, tables, None):
+        return load_every().get(owner, default)
+    now = time.monotonic()
+    hit = store.get((kind, owner))
+    if hit is not None and now - hit[2] < MAX_AGE_S:
+        value: T = hit[3]
+        return value
+    began = info.get(_BEGAN)
+    every = load_every()
+    with _lock:
+        if _may_keep(tables, None, began):
+            if len(store) + len(every) >= MAX_ENTRIES:
+                _make_room(store, now)
+            for one, found in every.items():
+                store[(kind, one)] = (tables, None, now, found)
+            store[(kind, owner)] = (tables, None, now, every.get(owner, default))
+    return every.get(owner, default)
 
 
 def _make_room(store: dict[Hashable, _Entry], now: float) -> None:
