@@ -181,23 +181,13 @@ def cached(
     """The value ``load()`` reads from ``tables``, from this process's cache when it holds
     it (see the module's rules); ``scope``: the mine whose rows of the ``SCOPED`` tables
     the value is read from (None: of any mine)."""
-    connection = connection_of(session)
-    info = connection.info
-    store = _stores.get(connection.engine)
-    if store is None or _wrote(info, tables, scope):
-        return load()
-    hit = store.get(key)
-    now = time.monotonic()
-    if hit is not None and now - hit[2] < MAX_AGE_S:
-        value: T = hit[3]
-        return value
-    began = info.get(_BEGAN)
+    store, began, now, hit = _look_up(session, key, tables, scope)
+    if hit is not _MISS:
+        kept: T = hit
+        return kept
     value = load()
-    with _lock:
-        if _may_keep(tables, scope, began):
-            if len(store) >= MAX_ENTRIES:
-                _make_room(store, now)
-            store[key] = (tables, scope, now, value)
+    if store is not None:
+        _keep(store, tables, scope, began, now, {key: value})
     return value
 
 
@@ -217,26 +207,56 @@ def cached_among(
     each after a change, would otherwise read its own in a query of its own. A
     transaction that changed ``tables`` reads every owner's values again at each call (a
     batch's transaction changes none of them)."""
+    store, began, now, hit = _look_up(session, (kind, owner), tables, None)
+    if hit is not _MISS:
+        kept: T = hit
+        return kept
+    every = load_every()
+    value = every.get(owner, default)
+    if store is not None:
+        values: dict[Hashable, Any] = {(kind, one): found for one, found in every.items()}
+        values[(kind, owner)] = value
+        _keep(store, tables, None, began, now, values)
+    return value
+
+
+#: what ``_look_up`` finds when the cache holds no value to use
+_MISS = object()
+
+
+def _look_up(
+    session: Session, key: Hashable, tables: frozenset[str], scope: int | None
+) -> tuple[dict[Hashable, _Entry] | None, int | None, float, Any]:
+    """The store a value read now may be kept in (None: read it, do not keep it), the
+    generation the transaction began at, now, and the value kept under ``key`` (``_MISS``:
+    none to use)."""
     connection = connection_of(session)
     info = connection.info
     store = _stores.get(connection.engine)
-    if store is None or _wrote(info, tables, None):
-        return load_every().get(owner, default)
     now = time.monotonic()
-    hit = store.get((kind, owner))
+    if store is None or _wrote(info, tables, scope):
+        return None, None, now, _MISS
+    hit = store.get(key)
     if hit is not None and now - hit[2] < MAX_AGE_S:
-        value: T = hit[3]
-        return value
-    began = info.get(_BEGAN)
-    every = load_every()
+        return store, None, now, hit[3]
+    return store, info.get(_BEGAN), now, _MISS
+
+
+def _keep(
+    store: dict[Hashable, _Entry],
+    tables: frozenset[str],
+    scope: int | None,
+    began: int | None,
+    now: float,
+    values: dict[Hashable, Any],
+) -> None:
+    """Keep these values read of ``tables`` (of mine ``scope``), if they may be kept."""
     with _lock:
-        if _may_keep(tables, None, began):
-            if len(store) + len(every) >= MAX_ENTRIES:
+        if _may_keep(tables, scope, began):
+            if len(store) + len(values) > MAX_ENTRIES:
                 _make_room(store, now)
-            for one, found in every.items():
-                store[(kind, one)] = (tables, None, now, found)
-            store[(kind, owner)] = (tables, None, now, every.get(owner, default))
-    return every.get(owner, default)
+            for key, value in values.items():
+                store[key] = (tables, scope, now, value)
 
 
 def _make_room(store: dict[Hashable, _Entry], now: float) -> None:
