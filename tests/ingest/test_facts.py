@@ -7,7 +7,7 @@ Clock: 2026-03-15 12:00 Asia/Shanghai. The mine starts with A = 330,000 t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -192,6 +192,102 @@ def test_an_alarm_of_one_mine_leaves_the_alarm_facts_of_the_others_cached(
         engine.dispose()
 
 
+def test_alarm_facts_read_for_every_mine_at_once_are_read_again_for_the_mine_that_changed(
+    database_url: str,
+) -> None:
+    """Each mine's alarm count read for every mine at once: a mine's alarm raised drops
+    that mine's count only, read again alone (the other's stays kept); a transaction that
+    raised one reads its own mine's alone, from the database; a change of every mine's
+    alarms makes the next miss read every mine's again."""
+    m1, m2 = two_mines(database_url)
+    engine = make_engine(database_url)
+    loads: list[str] = []
+
+    def read(session: Session, mine: int) -> int:
+        def count(of: int) -> int:
+            where = select(func.count()).select_from(Alarm).where(Alarm.mine_id == of)
+            return int(session.scalar(where) or 0)
+
+        def every() -> dict[int, int]:
+            loads.append("every")
+            return {m1: count(m1), m2: count(m2)}
+
+        def one() -> int:
+            loads.append(f"m{(m1, m2).index(mine) + 1}")
+            return count(mine)
+
+        kind = ("test every mine's alarms", str(engine.url))
+        return facts.cached_among(session, kind, mine, ALARMS, every, 0, load_one=one, scoped=True)
+
+    def read_both() -> tuple[list[str], tuple[int, int]]:
+        loads.clear()
+        with Session(engine) as session, session.begin():
+            counts = (read(session, m1), read(session, m2))
+        return list(loads), counts
+
+    try:
+        assert read_both() == (["every"], (0, 0))
+        assert read_both() == ([], (0, 0))  # kept
+
+        with Session(engine) as session, session.begin():
+            alarms.raise_alarm(session, mine_id=m1, type_=AlarmType.ENCLOSURE_OPEN, at=NOW)
+            loads.clear()
+            assert read(session, m1) == 1  # its own change: from the database, alone
+            assert read(session, m2) == 0
+            assert loads == ["m1"]
+        assert read_both() == (["m1"], (1, 0))  # M1 alone; M2's reading stands
+        assert read_both() == ([], (1, 0))
+
+        with Session(engine) as session, session.begin():
+            alarms.raise_alarm(session, mine_id=m2, type_=AlarmType.ENCLOSURE_OPEN, at=NOW)
+        assert read_both() == (["m2"], (1, 1))
+
+        with Session(engine) as session, session.begin():
+            session.execute(update(Alarm).values(acknowledged_by="test"))  # every mine's
+        assert read_both() == (["every"], (1, 1))
+    finally:
+        engine.dispose()
+
+
+def test_every_mines_alarm_facts_read_by_a_transaction_are_kept_but_for_the_mines_it_changed(
+    database_url: str,
+) -> None:
+    """A transaction that raised an alarm of M1, then read every mine's alarm facts for
+    M2, saw its own uncommitted alarm: M2's value is kept, M1's is not (the transaction
+    rolls back: M1 has no alarm)."""
+    m1, m2 = two_mines(database_url)
+    engine = make_engine(database_url)
+    loads: list[str] = []
+
+    def read(session: Session, mine: int) -> int:
+        def count(of: int) -> int:
+            where = select(func.count()).select_from(Alarm).where(Alarm.mine_id == of)
+            return int(session.scalar(where) or 0)
+
+        def every() -> dict[int, int]:
+            loads.append("every")
+            return {m1: count(m1), m2: count(m2)}
+
+        def one() -> int:
+            loads.append(f"m{(m1, m2).index(mine) + 1}")
+            return count(mine)
+
+        kind = ("test alarms of a rolled back raise", str(engine.url))
+        return facts.cached_among(session, kind, mine, ALARMS, every, 0, load_one=one, scoped=True)
+
+    try:
+        with Session(engine) as session, session.begin():
+            alarms.raise_alarm(session, mine_id=m1, type_=AlarmType.ENCLOSURE_OPEN, at=NOW)
+            assert read(session, m2) == 0
+            session.rollback()
+        with Session(engine) as session, session.begin():
+            loads.clear()
+            assert (read(session, m1), read(session, m2)) == (0, 0)
+            assert loads == ["m1"]  # M2's was kept from the first reading
+    finally:
+        engine.dispose()
+
+
 def test_a_read_during_another_mines_alarm_commit_is_kept_and_during_its_own_is_not(
     sqlite_url: str,
 ) -> None:
@@ -323,3 +419,60 @@ def test_the_first_batches_of_many_mines_read_each_kind_of_fact_once(database_ur
         assert [a["mine"] for a in w.alarms(type="transport_anomaly")] == ["M2"]
         during = w.alarms(type="production_during_shutdown")
         assert [(a["mine"], a["value"]) for a in during] == [("M3", "4.700")]
+
+
+def test_the_alarm_facts_of_many_mines_are_read_at_once_then_only_of_the_mine_that_changed(
+    database_url: str,
+) -> None:
+    """The first batches of three mines read the alarm facts (the conditions alarmed, the
+    alarms not acknowledged) and the alarm types that sound once for all of them. M1's
+    power failure changes M1's alarms: M1's next batches read M1's again, by themselves;
+    M2's and M3's read none. M1's power coming back ends its alarm (its open conditions
+    were read again), and the alarm sounds at its point meanwhile."""
+    from sqlalchemy import event
+
+    at = local(2026, 3, 15, 11, 0)
+    with world(database_url, now=local(2026, 3, 15, 12, 0)) as w:
+        for n in (1, 2, 3):
+            w.mine(f"M{n}", station=f"S{n}")
+        engine = w.client.app.state.coalwatch.sessions.kw["bind"]  # type: ignore[attr-defined]
+        reads: list[str] = []
+
+        def executing(*args: Any) -> None:
+            sql = " ".join(str(args[2]).split())
+            for table in ("alarms", "signal_choices"):
+                if f"FROM {table}" in sql:
+                    reads.append(f"{table} of one mine" if "mine_id =" in sql else table)
+
+        def upload(station: str, *records: dict[str, Any]) -> tuple[list[str], Any]:
+            seqs = w.stations[station].seqs(len(records))
+            reads.clear()
+            answer = w.ok(
+                w.upload(station, [dict(r, seq=s) for r, s in zip(records, seqs, strict=True)])
+            )
+            return sorted(reads), answer
+
+        def power(event_: str, minute: int) -> dict[str, Any]:
+            ts = at + timedelta(minutes=minute)
+            return {"ts": ts.isoformat(), "type": "event", "point": "B1", "event": event_}
+
+        event.listen(engine, "before_cursor_execute", executing)
+        try:
+            firsts = [
+                r for n in (1, 2, 3) for r in upload(f"S{n}", totalizer(0, at, "B1", "100"))[0]
+            ]
+            assert sorted(firsts) == ["alarms", "alarms", "signal_choices"]
+
+            _, answer = upload("S1", power("power_off", 1))
+            assert [(p["point"], p["on"]) for p in answer["signals"]["points"]] == [("B1", True)]
+            for station in ("S2", "S3"):
+                assert (
+                    upload(station, totalizer(0, at + timedelta(minutes=1), "B1", "100"))[0] == []
+                )
+            read, answer = upload("S1", power("power_on", 2))
+            assert read and set(read) == {"alarms of one mine"}, read
+            assert [(p["point"], p["on"]) for p in answer["signals"]["points"]] == [("B1", True)]
+        finally:
+            event.remove(engine, "before_cursor_execute", executing)
+        [alarm] = w.alarms(type="power_off")
+        assert (alarm["mine"], alarm["end"] is not None) == ("M1", True)

@@ -44,7 +44,7 @@ from coalwatch.faults import service as faults
 from coalwatch.horizon import service as horizon
 from coalwatch.production import repository as production
 from coalwatch.production.service import Yardstick, batch_yardstick
-from coalwatch.storage.facts import cached as cached_facts
+from coalwatch.storage.facts import cached_among
 from coalwatch.storage.models import Mine, Org, Point, Station
 from coalwatch.suspects.models import SuspectIncrement
 
@@ -60,14 +60,19 @@ def _open_keys(session: Session, mine: Mine) -> set[AlarmKey]:
     most records end nothing, and this spares a query for each of them."""
     cache: dict[int, set[AlarmKey]] = session.info.setdefault(OPEN, {})
     if mine.id not in cache:
-        # kept per process until an alarm changes; this transaction's set is its own copy
+        none: frozenset[AlarmKey] = frozenset()
+        # kept per process until the mine's alarms change, read for every mine at once;
+        # this transaction's set is its own copy
         cache[mine.id] = set(
-            cached_facts(
+            cached_among(
                 session,
-                ("open alarms", mine.id),
+                "open alarms",
+                mine.id,
                 _ALARM_TABLES,
-                lambda: frozenset(alarm_repository.ongoing_keys_of_mine(session, mine.id)),
-                scope=mine.id,
+                lambda: alarm_repository.ongoing_keys_by_mine(session),
+                none,
+                load_one=lambda: frozenset(alarm_repository.ongoing_keys_of_mine(session, mine.id)),
+                scoped=True,
             )
         )
     return cache[mine.id]

@@ -67,6 +67,20 @@ def ongoing_keys_of_mine(
     ]
 
 
+def ongoing_keys_by_mine(
+    session: Session,
+) -> dict[int, frozenset[tuple[str, int | None, int | None, str | None]]]:
+    """Every mine's (type, point, station, subject) of its alarms whose condition has not
+    ended; a mine with none, an empty set."""
+    found: dict[int, set[tuple[str, int | None, int | None, str | None]]] = {
+        mine_id: set() for mine_id in session.scalars(select(Mine.id))
+    }
+    for mine_id, type_, point_id, station_id, subject in ongoing_keys(session):
+        if mine_id is not None:
+            found.setdefault(mine_id, set()).add((type_, point_id, station_id, subject))
+    return {mine_id: frozenset(keys) for mine_id, keys in found.items()}
+
+
 def ongoing_keys(
     session: Session,
 ) -> list[tuple[int | None, str, int | None, int | None, str | None]]:

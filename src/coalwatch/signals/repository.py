@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from coalwatch.alarms.models import Alarm
 from coalwatch.signals.models import SignalChoice
-from coalwatch.storage.models import Org
+from coalwatch.storage.models import Mine, Org
 
 
 def choices_for(session: Session, mine_id: int, org_ids: Sequence[int]) -> list[SignalChoice]:
@@ -29,23 +29,38 @@ def choice_of(
     return session.scalar(select(SignalChoice).where(SignalChoice.mine_id == mine_id))
 
 
-def unacknowledged(
-    session: Session, mine_id: int, types: Sequence[str], station_id: int
-) -> list[tuple[int, int | None]]:
-    """(id, point id) of the mine's alarms of these types nobody has acknowledged yet
-    (of its points, of this station, or of the mine as a whole)."""
-    rows = session.execute(
-        select(Alarm.id, Alarm.point_id)
-        .where(
-            Alarm.mine_id == mine_id,
-            Alarm.state == "active",
-            Alarm.type.in_(types),
-            Alarm.origin.is_(None),
-            or_(Alarm.station_id.is_(None), Alarm.station_id == station_id),
-        )
-        .order_by(Alarm.id)
-    )
-    return [(int(i), p) for i, p in rows]
+def every_choice(session: Session) -> list[SignalChoice]:
+    return list(session.scalars(select(SignalChoice).order_by(SignalChoice.id)))
+
+
+def mine_org_paths(session: Session) -> list[tuple[int, str]]:
+    """(mine id, its org's path) of every mine."""
+    rows = session.execute(select(Mine.id, Org.path).join(Org, Mine.org_id == Org.id))
+    return [(int(mine_id), str(path)) for mine_id, path in rows]
+
+
+#: (mine, id, point, type, station) of the alarms nobody has acknowledged yet, raised here
+_UNACKNOWLEDGED = (
+    select(Alarm.mine_id, Alarm.id, Alarm.point_id, Alarm.type, Alarm.station_id)
+    .where(Alarm.state == "active", Alarm.origin.is_(None))
+    .order_by(Alarm.id)
+)
+Unacknowledged = tuple[int, int | None, str, int | None]
+
+
+def unacknowledged(session: Session, mine_id: int | None = None) -> dict[int, list[Unacknowledged]]:
+    """Per mine (every mine, or mine ``mine_id``), (id, point id, type, station id) of its
+    alarms raised here that nobody has acknowledged yet, oldest first."""
+    if mine_id is None:
+        query = _UNACKNOWLEDGED
+        found: dict[int, list[Unacknowledged]] = {m: [] for m in session.scalars(select(Mine.id))}
+    else:
+        query = _UNACKNOWLEDGED.where(Alarm.mine_id == mine_id)
+        found = {mine_id: []}
+    for mine, alarm_id, point_id, type_, station_id in session.execute(query):
+        if mine is not None:
+            found.setdefault(mine, []).append((alarm_id, point_id, type_, station_id))
+    return found
 
 
 def org_by_code(session: Session, code: str) -> Org | None:

@@ -11,6 +11,7 @@ staff never choose what warns about them. Every choice is in the audit log.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -38,50 +39,81 @@ def _org_ids(path: str) -> list[int]:
 def in_force(session: Session, mine: Mine, org_path: str) -> tuple[list[str], SignalChoice | None]:
     """The types that sound at a mine and the choice that says so (None: the default)."""
     ids = _org_ids(org_path)
-    choices = repository.choices_for(session, mine.id, ids)
-    own = [c for c in choices if c.mine_id == mine.id]
-    by_org = {c.org_id: c for c in choices if c.org_id is not None}
-    nearest = own[0] if own else next((by_org[i] for i in reversed(ids) if i in by_org), None)
+    own, by_org = _by_owner(repository.choices_for(session, mine.id, ids))
+    return _nearest(ids, own.get(mine.id), by_org)
+
+
+def _by_owner(
+    choices: Sequence[SignalChoice],
+) -> tuple[dict[int, SignalChoice], dict[int, SignalChoice]]:
+    """The choices of mines (by mine) and of orgs (by org)."""
+    of_mines = {c.mine_id: c for c in choices if c.mine_id is not None}
+    return of_mines, {c.org_id: c for c in choices if c.org_id is not None}
+
+
+def _nearest(
+    org_ids: list[int], own: SignalChoice | None, by_org: dict[int, SignalChoice]
+) -> tuple[list[str], SignalChoice | None]:
+    """The types that sound at a mine under the orgs ``org_ids`` (the root first), by its
+    own choice or else the nearest org's, and that choice (None: the default)."""
+    nearest = own or next((by_org[i] for i in reversed(org_ids) if i in by_org), None)
     if nearest is None:
         return [t.value for t in rules.DEFAULT_TYPES], None
     return list(json.loads(nearest.types)), nearest
+
+
+def _types_of_every_mine(session: Session) -> dict[int, tuple[str, ...]]:
+    of_mines, by_org = _by_owner(repository.every_choice(session))
+    return {
+        mine_id: tuple(_nearest(_org_ids(path), of_mines.get(mine_id), by_org)[0])
+        for mine_id, path in repository.mine_org_paths(session)
+    }
 
 
 def for_answer(
     session: Session, mine: Mine, org_path: str, station: Station, points: dict[str, Point]
 ) -> Signals:
     """What the station's warning outputs should do now, for its upload answer."""
-    # both kept per process until a choice or an alarm changes (every upload asks)
-    types = list(
-        facts.cached(
-            session,
-            ("signal types", mine.id, org_path),
-            _CHOICE_TABLES,
-            lambda: tuple(in_force(session, mine, org_path)[0]),
-        )
+    # both kept per process until a choice or the mine's alarms change (every upload
+    # asks), read for every mine at once
+    nothing: tuple[str, ...] = ()
+    types = facts.cached_among(
+        session,
+        "signal types",
+        mine.id,
+        _CHOICE_TABLES,
+        lambda: _types_of_every_mine(session),
+        nothing,
+        load_one=lambda: tuple(in_force(session, mine, org_path)[0]),
     )
+    none_waiting: tuple[repository.Unacknowledged, ...] = ()
+    waiting = facts.cached_among(
+        session,
+        "unacknowledged",
+        mine.id,
+        _ALARM_TABLES,
+        lambda: {m: tuple(a) for m, a in repository.unacknowledged(session).items()},
+        none_waiting,
+        load_one=lambda: tuple(repository.unacknowledged(session, mine.id)[mine.id]),
+        scoped=True,
+    )
+    sounds = set(types)
+    alarms = [
+        (alarm_id, point_id)
+        for alarm_id, point_id, type_, station_id in waiting
+        if type_ in sounds and station_id in (None, station.id)
+    ]
     code_of = {p.id: p.code for p in points.values()}
-    alarms = (
-        facts.cached(
-            session,
-            ("unacknowledged", mine.id, tuple(types), station.id),
-            _ALARM_TABLES,
-            lambda: tuple(repository.unacknowledged(session, mine.id, types, station.id)),
-            scope=mine.id,
-        )
-        if types
-        else ()
-    )
     sounding = rules.sounding(
         sorted(points), [(i, None if p is None else code_of.get(p, "")) for i, p in alarms]
     )
     return Signals(
-        types=types,
+        types=list(types),
         points=[PointSignal(point=c, on=bool(ids), alarms=ids) for c, ids in sounding.items()],
     )
 
 
-_CHOICE_TABLES = frozenset({"signal_choices"})
+_CHOICE_TABLES = frozenset({"signal_choices", "mines", "orgs"})
 _ALARM_TABLES = frozenset({"alarms"})
 
 

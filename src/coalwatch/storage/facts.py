@@ -4,6 +4,10 @@ Thresholds, legal limits, shutdowns, capacities / reductions / plans, a station'
 configuration, the signal choices and a mine's alarms not ended are read by every batch of
 a mine, and change a few times a day at most. ``cached`` keeps them per process, keyed by
 what the caller reads (a mine, a station) and the tables the value comes from.
+``cached_among`` keeps a kind of them read for every mine (station) at once, on the first
+batch of any: a province's first minute would otherwise read each kind once a mine, and
+each process's first batch of a mine would cost twice a batch's work. A mine whose
+alarms changed has its own read again by itself.
 
 Invalidation has ONE entry point, ``invalidate(table)``: it drops every value read from
 that table (``invalidate()`` drops all). The rows of a ``SCOPED`` table belong to a mine:
@@ -198,26 +202,94 @@ def cached_among(
     tables: frozenset[str],
     load_every: Callable[[], Mapping[K, T]],
     default: T,
+    *,
+    load_one: Callable[[], T] | None = None,
+    scoped: bool = False,
 ) -> T:
     """``cached`` of the value of ``owner`` (a mine, a station) in a kind of fact read for
     every owner at once: a miss reads ``load_every()`` (every owner → its value; an owner
     it does not know, made since, has ``default``) and keeps each owner's value, under
-    the key ``(kind, owner)``. For facts of tables that are not ``SCOPED`` (a change
-    drops every owner's values): the first batch of each of a province's mines, or of
-    each after a change, would otherwise read its own in a query of its own. A
-    transaction that changed ``tables`` reads every owner's values again at each call (a
-    batch's transaction changes none of them)."""
-    store, began, now, hit = _look_up(session, (kind, owner), tables, None)
+    the key ``(kind, owner)``. The first batch of each of a province's mines would
+    otherwise read its own in a query of its own.
+
+    ``scoped``: the values are read from the rows of ``SCOPED`` tables that belong to
+    their owner, a mine. A change of one mine's rows drops that mine's value only, and
+    its next miss reads it alone with ``load_one()`` while every owner's reading stands;
+    a change of the whole table drops them all, and the next miss reads every owner's
+    again. A transaction that changed what an owner's value is read from reads it from
+    the database at each call: ``load_one()`` when there is one (a batch that raised an
+    alarm of its mine)."""
+    scope = _scope(owner) if scoped else None
+    store, began, now, hit = _look_up(session, (kind, owner), tables, scope)
     if hit is not _MISS:
         kept: T = hit
         return kept
+    if load_one is not None and (store is None or _fresh(store, (kind, _EVERY), now)):
+        value = load_one()
+        if store is not None:
+            _keep(store, tables, scope, began, now, {(kind, owner): value})
+        return value
     every = load_every()
     value = every.get(owner, default)
     if store is not None:
-        values: dict[Hashable, Any] = {(kind, one): found for one, found in every.items()}
-        values[(kind, owner)] = value
-        _keep(store, tables, None, began, now, values)
+        own = _own_changes(session, tables) if scoped else frozenset()
+        _keep_every(store, kind, tables, scoped, began, now, {**every, owner: value}, own)
     return value
+
+
+#: the key, beside a kind's owners, that says every owner's values were read (``_EVERY``),
+#: and the scope it is kept under when they are mines' (none is a mine's id: a change of
+#: one mine's rows leaves it, a change of the whole table drops it)
+_EVERY = "every owner"
+_NO_MINE = -1
+
+
+def _scope(owner: Hashable) -> int:
+    if not isinstance(owner, int):
+        raise TypeError(f"a scoped fact belongs to a mine: {owner!r} is not a mine's id")
+    return owner
+
+
+def _own_changes(session: Session, tables: frozenset[str]) -> frozenset[int | None]:
+    """The mines whose rows of ``tables`` the session's transaction changed (None: rows of
+    any mine): what it read of them is its own, not yet the others'."""
+    changes = connection_of(session).info.get(_CHANGES, frozenset())
+    return frozenset(mine for table, mine in changes if table in tables or table == _ALL)
+
+
+def _fresh(store: dict[Hashable, _Entry], key: Hashable, now: float) -> bool:
+    hit = store.get(key)
+    return hit is not None and now - hit[2] < MAX_AGE_S
+
+
+def _keep_every(
+    store: dict[Hashable, _Entry],
+    kind: Hashable,
+    tables: frozenset[str],
+    scoped: bool,
+    began: int | None,
+    now: float,
+    values: Mapping[Any, Any],
+    own: frozenset[int | None],
+) -> None:
+    """Keep every owner's value of a kind read at once (owner → value), and the mark that
+    they were: of a scoped kind, each mine's value if its rows did not change since the
+    reading transaction began (the others' are still good) nor in it (``own``: the
+    mines whose rows it changed, None for rows of any mine)."""
+    if not scoped:
+        kept: dict[Hashable, Any] = {(kind, owner): value for owner, value in values.items()}
+        kept[(kind, _EVERY)] = True
+        _keep(store, tables, None, began, now, kept)
+        return
+    with _lock:
+        if None in own or not _may_keep(tables, _NO_MINE, began):  # the whole table changed
+            return
+        if len(store) + len(values) > MAX_ENTRIES:
+            _make_room(store, now)
+        for mine, value in values.items():
+            if mine not in own and _may_keep(tables, mine, began):
+                store[(kind, mine)] = (tables, mine, now, value)
+        store[(kind, _EVERY)] = (tables, _NO_MINE, now, True)
 
 
 #: what ``_look_up`` finds when the cache holds no value to use
