@@ -124,17 +124,22 @@ class Center(Server):
     def cpu_seconds(self) -> float | None:
         """CPU time of the whole center: the serve process, its workers (and the jobs
         process serve --workers starts), and a separate jobs process."""
-        roots = [p.pid for p in (self.process, self.jobs) if p is not None]
-        pids = _descendants(roots)
-        total = 0.0
-        for pid in pids:
+        return sum(self.cpu_parts().values())
+
+    def cpu_parts(self) -> dict[str, float]:
+        """``cpu_seconds`` in two parts: ``serve`` (the serve process and its children)
+        and ``jobs`` (a separate jobs process, with ``--jobs-process``)."""
+        parts = {"serve": 0.0, "jobs": 0.0}
+        jobs = _descendants([self.jobs.pid]) if self.jobs is not None else set()
+        for pid in _descendants([p.pid for p in (self.process, self.jobs) if p is not None]):
             try:
                 with open(f"/proc/{pid}/stat") as stat:
                     fields = stat.read().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total
+            seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            parts["jobs" if pid in jobs else "serve"] += seconds
+        return parts
 
     def stop(self) -> None:
         if self.jobs is not None and self.jobs.poll() is None:
@@ -850,7 +855,7 @@ def run(mines: int, minutes: float, senders: int, workers: int, jobs_process: bo
             for process in processes:
                 process.start()
             probe.start()
-            cpu_before = server.cpu_seconds() or 0.0
+            parts_before = server.cpu_parts()
             wall_before = time.monotonic()
             load_samples: list[float] = []
             results: list[SenderResult] = []
@@ -862,7 +867,8 @@ def run(mines: int, minutes: float, senders: int, workers: int, jobs_process: bo
                     if not any(p.is_alive() for p in processes) and out.empty():
                         raise BenchError("a sender process died") from None
             wall = time.monotonic() - wall_before
-            cpu = (server.cpu_seconds() or 0.0) - cpu_before
+            parts = {k: v - parts_before[k] for k, v in server.cpu_parts().items()}
+            cpu = sum(parts.values())
             probe.stop()
             for process in processes:
                 process.join(timeout=30)
@@ -878,6 +884,7 @@ def run(mines: int, minutes: float, senders: int, workers: int, jobs_process: bo
                 load_samples,
                 probe,
                 began=datetime.fromtimestamp(start_at, UTC),
+                cpu_parts=parts,
             )
         finally:
             server.stop()
@@ -902,8 +909,10 @@ def report(
     probe: AlarmProbe,
     *,
     began: datetime,
+    cpu_parts: dict[str, float] | None = None,
 ) -> int:
-    """``began``: when the senders began sending."""
+    """``began``: when the senders began sending; ``cpu_parts``: the center's CPU seconds
+    by process (``Center.cpu_parts``)."""
     made = sum(r.made for r in results)
     accepted = sum(r.accepted for r in results)
     batches = sum(r.batches for r in results)
@@ -945,6 +954,13 @@ def report(
         f"one core, {cpu * 1000 / max(batches, 1):.1f} ms per batch; "
         f"senders {sum(r.cpu_s for r in results):,.0f} s"
     )
+    if cpu_parts and cpu_parts.get("jobs"):
+        per_batch = {k: v * 1000 / max(batches, 1) for k, v in cpu_parts.items()}
+        print(
+            f"    of which the web processes {cpu_parts['serve']:,.0f} s "
+            f"({per_batch['serve']:.1f} ms per batch), the jobs process "
+            f"{cpu_parts['jobs']:,.0f} s ({per_batch['jobs']:.1f} ms per batch)"
+        )
     if load_samples:
         print(
             f"  machine load average (1 min) during the run: min {min(load_samples):.2f}, "
