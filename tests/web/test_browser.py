@@ -265,6 +265,22 @@ def test_a_refresh_of_the_console_asked_before_an_alarm_is_handled_does_not_undo
     assert "已复电" in page.inner_text(f"#alarm-{alarm_id}")
 
 
+def test_an_alarm_raised_within_a_second_of_another_is_drawn_too(
+    new_page: Any, center: Center
+) -> None:
+    """The console redraws on each alarm event at most once a second: an event inside
+    that second is not dropped but redrawn at its end (the row does not wait for the
+    minute's poll)."""
+    page = new_page()
+    sign_in(page, "zhangsan")
+    page.goto("/alarms")
+    page.wait_for_selector("body[data-stream=open]")
+    first = _power_off(center)
+    page.wait_for_selector(f"#alarm-{first}")
+    second = _power_off(center, "S-DP")  # its event comes within the second
+    page.wait_for_selector(f"#alarm-{second}", timeout=5_000)
+
+
 def test_production_query_draws_a_chart_and_a_table_and_exports(
     new_page: Any, center: Center
 ) -> None:

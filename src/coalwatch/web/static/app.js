@@ -28,8 +28,27 @@
 
   /* ---- live events: the server's event stream becomes htmx triggers on <body> ---- */
   var source = null;
+  // The parts of a page that redraw on these events do so at most once a window: the
+  // first event at once, and the last of those that came during the window at its end.
+  // (htmx's own throttle drops those: a second alarm raised within the second would wait
+  // for the minute's poll.)
+  var WINDOW_MS = { "cw:figures": 2000, "cw:alarm": 1000 };
+  var windows = {};
   function dispatch(name, detail) {
+    var ms = WINDOW_MS[name];
+    var open = windows[name];
+    if (ms && open) {
+      open.waiting = true;
+      open.detail = detail;
+      return;
+    }
     body.dispatchEvent(new CustomEvent(name, { detail: detail }));
+    if (!ms) return;
+    open = windows[name] = { waiting: false, detail: null };
+    window.setTimeout(function () {
+      delete windows[name];
+      if (open.waiting) dispatch(name, open.detail);
+    }, ms);
   }
   function liveState(ok) {
     body.dataset.stream = ok ? "open" : "down";
