@@ -520,6 +520,16 @@ def _dropped_flows(
 ) -> None:
     """数据无效 while a point's readings come with a flow out of range (left out; the
     readings count): raised once when it begins, ended by a reading whose flow is fine."""
+    if not dropped and samples:  # every flow fine: the first reading ends it, if raised
+        _end(
+            session,
+            mine,
+            AlarmType.INVALID_DATA,
+            samples[0]["ts"],
+            point_id=point.id,
+            subject="flow_tph",
+        )
+        return
     for row in samples:
         if row["seq"] in dropped:
             _raise(
