@@ -142,3 +142,44 @@ def test_array_literals_are_read_as_the_lists_they_stand_for(database_url: str) 
 def test_a_naive_instant_is_refused_in_an_array() -> None:
     with pytest.raises(ValueError, match="naive datetime"):
         driver.pg_array([datetime(2026, 12, 7, 8, 30)])  # noqa: DTZ001
+
+
+def test_statements_of_one_parameter_and_of_none_run_too(database_url: str) -> None:
+    engine = make_engine(database_url)
+    one = Hot(select(Org.code).where(Org.code == bindparam("code")))
+    none = Hot(select(Org.code).order_by(Org.code))
+    try:
+        with engine.begin() as connection:
+            at = datetime(2026, 12, 7, tzinfo=UTC)
+            driver.run_many(connection, Hot(_INSERT_ORG), [_org("P1", at), _org("P2", at)])
+            assert driver.rows(connection, one, {"code": "P2"}) == [("P2",)]
+            assert driver.rows(connection, none) == [("P1",), ("P2",)]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        datetime(2026, 12, 7, 8, 30, tzinfo=BEIJING),
+        datetime(2026, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2027, 1, 1, 0, 0, 0, 1, tzinfo=timezone(timedelta(hours=-3, minutes=-30))),
+        datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC),
+    ],
+)
+def test_an_instant_is_bound_on_sqlite_as_sqlalchemys_datetime_binds_it(instant: datetime) -> None:
+    """``UTCDateTime`` binds an instant on SQLite in one step: the text SQLAlchemy's own
+    SQLite DATETIME makes of it in UTC (what the rows already stored hold and compare as)."""
+    from sqlalchemy import DateTime
+    from sqlalchemy.dialects import sqlite
+
+    from coalwatch.storage.base import UTCDateTime
+
+    dialect = sqlite.dialect()
+    ours = UTCDateTime().bind_processor(dialect)
+    theirs = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert ours is not None and theirs is not None
+    assert ours(instant) == theirs(instant.astimezone(UTC).replace(tzinfo=None))
+    assert ours(None) is None
+    with pytest.raises(ValueError, match="naive datetime"):
+        ours(instant.replace(tzinfo=None))

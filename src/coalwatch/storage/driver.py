@@ -19,8 +19,9 @@ is the same for every execution.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Dialect
@@ -43,19 +44,30 @@ class _Compiled:
     #: per result column, its processor (None: none has one, the rows as the driver
     #: returns them)
     results: tuple[Processor | None, ...] | None
+    #: the bind parameters' values in their order, taken from a mapping at once
+    take: Callable[[Params], tuple[Any, ...]] = field(init=False)
+    #: (position, processor) of the bind parameters that have a processor
+    processed: tuple[tuple[int, Processor], ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        names = [name for name, _ in self.binds]
+        getter = itemgetter(*names) if names else (lambda _: ())
+        take = getter if len(names) != 1 else (lambda params: (getter(params),))
+        object.__setattr__(self, "take", take)
+        processed = tuple((i, p) for i, (_, p) in enumerate(self.binds) if p is not None)
+        object.__setattr__(self, "processed", processed)
 
     def parameters(self, params: Params) -> Any:
         if self.values:
             params = {**self.values, **params}
+        values = self.take(params)
+        if self.processed:
+            values = list(values)  # type: ignore[assignment]
+            for i, process in self.processed:
+                values[i] = process(values[i])  # type: ignore[index]
         if self.positional:
-            return tuple(
-                params[name] if process is None else process(params[name])
-                for name, process in self.binds
-            )
-        return {
-            name: params[name] if process is None else process(params[name])
-            for name, process in self.binds
-        }
+            return tuple(values)
+        return dict(zip((name for name, _ in self.binds), values, strict=True))
 
     def row(self, row: Sequence[Any]) -> tuple[Any, ...]:
         assert self.results is not None
