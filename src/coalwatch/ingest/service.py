@@ -460,6 +460,7 @@ def _account(
             if isinstance(r, TotalizerRecord | TripRecord)
         ),
     )
+    mine_id, station_id = mine.id, station.id
     for record in records:
         point = (
             points[record.point]
@@ -468,8 +469,8 @@ def _account(
         )
         ahead = record.ts > now + skew_limit
         row: dict[str, Any] = {
-            "mine_id": mine.id,
-            "station_id": station.id,
+            "mine_id": mine_id,
+            "station_id": station_id,
             **signed_columns(record, point),
             "increment_kg": None,
             "increment_kind": None,
@@ -489,7 +490,7 @@ def _account(
                     record.seq,
                     row["value_kg"],
                     row=row,
-                    station_id=station.id,
+                    station_id=station_id,
                     flow_kgph=row["flow_kgph"],
                 )
             )
@@ -605,7 +606,12 @@ def _account_totalizer(
             None if previous is None else previous.value_kg, sample.value_kg, point.rollover_kg
         )
         planned.append(
-            (sample, increment, previous, _suspicion(point, previous, sample, increment))
+            (
+                sample,
+                increment,
+                previous,
+                _suspicion(point.max_flow_kgph, previous, sample, increment),
+            )
         )
         # late readings that would overfill an hour through the recount are kept out
         # before anything is held
@@ -664,11 +670,12 @@ def _account_in_order(
             flow_kgph=point.last_flow_kgph,
         )
     newest: _Sample | None = None
+    point_id, rollover_kg, max_flow_kgph = point.id, point.rollover_kg, point.max_flow_kgph
     for sample in samples:
         increment = totalizer_increment(
-            None if previous is None else previous.value_kg, sample.value_kg, point.rollover_kg
+            None if previous is None else previous.value_kg, sample.value_kg, rollover_kg
         )
-        suspicion = _suspicion(point, previous, sample, increment)
+        suspicion = _suspicion(max_flow_kgph, previous, sample, increment)
         counted = _HELD if suspicion else increment
         refusal = accounting.take(session, sample.ts, counted.kg)
         if refusal:
@@ -680,7 +687,7 @@ def _account_in_order(
                 accounting.hold(point, sample, previous, increment, suspicion, now)
             elif increment.kind is IncrementKind.RESET:
                 accounting.resets.append((point, sample.ts, previous.value_kg, sample.value_kg))
-        _set_increment(sample, counted, point.id, accounting)
+        _set_increment(sample, counted, point_id, accounting)
         previous = sample
         newest = sample
     if newest is not None:
@@ -692,15 +699,16 @@ _HELD = Increment(0, IncrementKind.SUSPECT)
 
 
 def _suspicion(
-    point: Point, previous: _Sample | None, sample: _Sample, increment: Increment
+    max_flow_kgph: int | None, previous: _Sample | None, sample: _Sample, increment: Increment
 ) -> Suspicion | None:
-    """Why a reading's increment since ``previous`` cannot be true (None: it can)."""
+    """Why a reading's increment since ``previous`` cannot be true (None: it can), on a
+    point whose flow is at most ``max_flow_kgph``."""
     if previous is None:
         return None
     return implausible(
         increment,
         sample.ts - previous.ts,
-        point.max_flow_kgph,
+        max_flow_kgph,
         (previous.flow_kgph, sample.flow_kgph),
     )
 
