@@ -22,7 +22,6 @@ from coalwatch.alarms import rules_repository as facts
 from coalwatch.alarms import service as alarms
 from coalwatch.alarms.models import Alarm
 from coalwatch.alarms.thresholds import for_point
-from coalwatch.alarms.thresholds import preload as preload_thresholds
 from coalwatch.domain import alarms as rules
 from coalwatch.domain.alarms import (
     EVENT_ALARMS,
@@ -812,8 +811,8 @@ def tick(session: Session, now: datetime) -> None:
     # a downstream center evaluates the rules of the mines it manages; their alarms
     # arrive mirrored
     own = [mine for mine in facts.mines(session) if mine.managed_by_center_id is None]
-    preload_thresholds(session, [mine.id for mine in own])
-    _preload_open(session, [mine.id for mine in own])
+    # thresholds and alarms not ended: read for every mine at once on the first mine
+    # (storage.facts.cached_among), as a batch reads them
     mine_limits = {mine.id: for_point(session, mine.id, None) for mine in own}
     stations = facts.stations_by_mine(session)
     points = facts.points_by_mine(session)
@@ -850,18 +849,6 @@ def tick(session: Session, now: datetime) -> None:
                 bool(shutdowns[mine.id]),
             )
     _fault_deadlines(session, now)
-
-
-def _preload_open(session: Session, mine_ids: Sequence[int]) -> None:
-    """``_open_keys`` of these mines in one query (a mine read already stays as read)."""
-    cache: dict[int, set[AlarmKey]] = session.info.setdefault(OPEN, {})
-    found: dict[int, set[AlarmKey]] = {m: set() for m in mine_ids if m not in cache}
-    if not found:
-        return
-    for mine_id, type_, point_id, station_id, subject in alarm_repository.ongoing_keys(session):
-        if mine_id in found:
-            found[mine_id].add((type_, point_id, station_id, subject))
-    cache.update(found)
 
 
 def _hold(

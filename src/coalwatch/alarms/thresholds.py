@@ -5,13 +5,12 @@ unit, and only shorter (``limits.service``)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
 from dataclasses import fields, replace
 from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coalwatch.alarms.models import Threshold
@@ -107,26 +106,8 @@ def _read_every(session: Session) -> dict[int, tuple[Rows, dict[str, int]]]:
 _TABLES = frozenset({"thresholds", "legal_limits", "orgs", "mines"})
 
 
-def preload(session: Session, mine_ids: Iterable[int]) -> None:
-    """Read the overrides and limits of these mines in a few queries, for ``for_point``
-    (the timed rules ask for every mine); a mine read already in the transaction stays
-    as read."""
-    cache: dict[int, tuple[Rows, dict[str, int]]] = session.info.setdefault(_CACHE, {})
-    wanted = [mine_id for mine_id in mine_ids if mine_id not in cache]
-    if not wanted:
-        return
-    found: dict[int, Rows] = {mine_id: [] for mine_id in wanted}
-    for mine_id, point_id, name, value in session.execute(_OF_MINES, {"mine_ids": wanted}):
-        found[mine_id].append((point_id, name, value))
-    ceilings = legal.mine_ceilings(session, wanted)
-    cache.update({mine_id: (rows, ceilings[mine_id]) for mine_id, rows in found.items()})
-
-
 _EVERY = select(Threshold.mine_id, Threshold.point_id, Threshold.name, Threshold.value).order_by(
     Threshold.id
-)
-_OF_MINES = select(Threshold.mine_id, Threshold.point_id, Threshold.name, Threshold.value).where(
-    Threshold.mine_id.in_(bindparam("mine_ids", expanding=True))
 )
 
 
