@@ -70,6 +70,29 @@ def read_alarms(session: Session, key: str, scope: int | None, loads: list[str])
     )
 
 
+def read_each_mines_alarms(
+    session: Session, key: str, mine: int, mines: tuple[int, int], loads: list[str]
+) -> int:
+    """The count of mine ``mine``'s alarms, cached as ``key`` with those of ``mines`` read
+    at once (``cached_among``, scoped); "every" (both read) or "m1" / "m2" (one read
+    alone) is appended to ``loads`` when it is read from the database."""
+
+    def count(of: int) -> int:
+        where = select(func.count()).select_from(Alarm).where(Alarm.mine_id == of)
+        return int(session.scalar(where) or 0)
+
+    def every() -> dict[int, int]:
+        loads.append("every")
+        return {of: count(of) for of in mines}
+
+    def one() -> int:
+        loads.append(f"m{mines.index(mine) + 1}")
+        return count(mine)
+
+    kind = ("test alarms of each mine", key, str(session.bind.url))
+    return facts.cached_among(session, kind, mine, ALARMS, every, 0, load_one=one, scoped=True)
+
+
 def test_changed_facts_take_effect_on_the_next_batch(sqlite_url: str) -> None:
     with world(sqlite_url, now=local(2026, 3, 15, 12, 0)) as w:
         w.mine("M1", capacity_t=330000, trips=("K1",))
@@ -204,20 +227,7 @@ def test_alarm_facts_read_for_every_mine_at_once_are_read_again_for_the_mine_tha
     loads: list[str] = []
 
     def read(session: Session, mine: int) -> int:
-        def count(of: int) -> int:
-            where = select(func.count()).select_from(Alarm).where(Alarm.mine_id == of)
-            return int(session.scalar(where) or 0)
-
-        def every() -> dict[int, int]:
-            loads.append("every")
-            return {m1: count(m1), m2: count(m2)}
-
-        def one() -> int:
-            loads.append(f"m{(m1, m2).index(mine) + 1}")
-            return count(mine)
-
-        kind = ("test every mine's alarms", str(engine.url))
-        return facts.cached_among(session, kind, mine, ALARMS, every, 0, load_one=one, scoped=True)
+        return read_each_mines_alarms(session, "every mine's", mine, (m1, m2), loads)
 
     def read_both() -> tuple[list[str], tuple[int, int]]:
         loads.clear()
@@ -260,20 +270,7 @@ def test_every_mines_alarm_facts_read_by_a_transaction_are_kept_but_for_the_mine
     loads: list[str] = []
 
     def read(session: Session, mine: int) -> int:
-        def count(of: int) -> int:
-            where = select(func.count()).select_from(Alarm).where(Alarm.mine_id == of)
-            return int(session.scalar(where) or 0)
-
-        def every() -> dict[int, int]:
-            loads.append("every")
-            return {m1: count(m1), m2: count(m2)}
-
-        def one() -> int:
-            loads.append(f"m{(m1, m2).index(mine) + 1}")
-            return count(mine)
-
-        kind = ("test alarms of a rolled back raise", str(engine.url))
-        return facts.cached_among(session, kind, mine, ALARMS, every, 0, load_one=one, scoped=True)
+        return read_each_mines_alarms(session, "rolled back", mine, (m1, m2), loads)
 
     try:
         with Session(engine) as session, session.begin():

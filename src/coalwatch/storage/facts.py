@@ -209,8 +209,9 @@ def cached_among(
     """``cached`` of the value of ``owner`` (a mine, a station) in a kind of fact read for
     every owner at once: a miss reads ``load_every()`` (every owner → its value; an owner
     it does not know, made since, has ``default``) and keeps each owner's value, under
-    the key ``(kind, owner)``. The first batch of each of a province's mines would
-    otherwise read its own in a query of its own.
+    the key ``(kind, owner)``. ``load_every`` names every owner, those with nothing
+    too: one it leaves out misses again at each call. The first batch of each of a
+    province's mines would otherwise read its own in a query of its own.
 
     ``scoped``: the values are read from the rows of ``SCOPED`` tables that belong to
     their owner, a mine. A change of one mine's rows drops that mine's value only, and
