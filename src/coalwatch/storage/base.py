@@ -45,13 +45,11 @@ class UTCDateTime(TypeDecorator[datetime]):
             return super().bind_processor(dialect)
 
         def to_text(value: datetime | None) -> str | None:
-            # process_bind_param, then SQLite's DATETIME in its default storage format
-            # ("2026-03-15 04:00:00.000000"), in one step: every instant stored takes it
-            if value is None:
-                return None
-            if value.tzinfo is None or value.utcoffset() is None:
-                raise ValueError(f"naive datetime {value!r} cannot be stored")
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            # process_bind_param, then the text of SQLite's DATETIME in its default storage
+            # format ("2026-03-15 04:00:00.000000") without its generic formatting: every
+            # instant stored takes it
+            utc = self.process_bind_param(value, dialect)
+            return None if utc is None else utc.isoformat(" ", "microseconds")
 
         return to_text
 

@@ -19,7 +19,7 @@ is the same for every execution.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
@@ -45,17 +45,9 @@ class _Compiled:
     #: returns them)
     results: tuple[Processor | None, ...] | None
     #: the bind parameters' values in their order, taken from a mapping at once
-    take: Callable[[Params], tuple[Any, ...]] = field(init=False)
+    take: Callable[[Params], tuple[Any, ...]]
     #: (position, processor) of the bind parameters that have a processor
-    processed: tuple[tuple[int, Processor], ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        names = [name for name, _ in self.binds]
-        getter = itemgetter(*names) if names else (lambda _: ())
-        take = getter if len(names) != 1 else (lambda params: (getter(params),))
-        object.__setattr__(self, "take", take)
-        processed = tuple((i, p) for i, (_, p) in enumerate(self.binds) if p is not None)
-        object.__setattr__(self, "processed", processed)
+    processed: tuple[tuple[int, Processor], ...]
 
     def parameters(self, params: Params) -> Any:
         if self.values:
@@ -111,13 +103,26 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
         c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
     )
     results = processors if any(p is not None for p in processors) else None
+    binding = [bind_processor(name) for name in names]
     return _Compiled(
         sql=compiled.string,
-        binds=tuple((name, bind_processor(name)) for name in names),
+        binds=tuple(zip(names, binding, strict=True)),
         positional=positional,
         values={n: b.effective_value for n, b in binds.items() if not b.required},
         results=results,
+        take=_taker(names),
+        processed=tuple((i, p) for i, p in enumerate(binding) if p is not None),
     )
+
+
+def _taker(names: Sequence[str]) -> Callable[[Params], tuple[Any, ...]]:
+    """What takes the values of ``names`` from a mapping, as a tuple, in one call."""
+    if not names:
+        return lambda _: ()
+    getter = itemgetter(*names)
+    if len(names) == 1:
+        return lambda params: (getter(params),)
+    return getter
 
 
 def pg_array(values: Iterable[int | date | None]) -> str:
