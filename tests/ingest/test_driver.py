@@ -114,7 +114,7 @@ def test_a_statement_with_an_expanding_list_is_refused() -> None:
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_array_literals_are_read_as_the_lists_they_stand_for(database_url: str) -> None:
     """Instants keep their zone (08:30 in Beijing is 00:30 UTC), dates, numbers beyond 32
-    bits and missing values come back as they went."""
+    bits, booleans and missing values come back as they went."""
     engine = make_engine(database_url)
     instants = [datetime(2026, 12, 7, 8, 30, 15, 250000, tzinfo=BEIJING), None]
     try:
@@ -122,13 +122,14 @@ def test_array_literals_are_read_as_the_lists_they_stand_for(database_url: str) 
             row = connection.execute(
                 text(
                     "SELECT CAST(:t AS timestamptz[]), CAST(:d AS date[]), CAST(:n AS bigint[]),"
-                    " CAST(:e AS integer[])"
+                    " CAST(:e AS integer[]), CAST(:b AS boolean[])"
                 ),
                 {
                     "t": driver.pg_array(instants),
                     "d": driver.pg_array([date(2026, 12, 31), date(2027, 1, 1)]),
                     "n": driver.pg_array([2**40, -7, None]),
                     "e": driver.pg_array([]),
+                    "b": driver.pg_array([True, False, None]),
                 },
             ).one()
     finally:
@@ -137,6 +138,7 @@ def test_array_literals_are_read_as_the_lists_they_stand_for(database_url: str) 
     assert row[1] == [date(2026, 12, 31), date(2027, 1, 1)]
     assert row[2] == [2**40, -7, None]
     assert row[3] == []
+    assert row[4] == [True, False, None]
 
 
 def test_a_naive_instant_is_refused_in_an_array() -> None:

@@ -47,7 +47,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         def to_text(value: datetime | None) -> str | None:
             # process_bind_param, then the text of SQLite's DATETIME in its default storage
             # format ("2026-03-15 04:00:00.000000") without its generic formatting: every
-            # instant stored takes it
+            # instant stored takes it. An instant in UTC already (what the center makes)
+            # is its text less the "+00:00".
+            if value is not None and value.tzinfo is UTC:
+                return value.isoformat(" ", "microseconds")[:-6]
             utc = self.process_bind_param(value, dialect)
             return None if utc is None else utc.isoformat(" ", "microseconds")
 

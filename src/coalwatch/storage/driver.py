@@ -132,7 +132,7 @@ def pg_array(values: Iterable[int | date | None]) -> str:
     elements, for every list of every statement (its adapters are per cursor): for a few
     small arrays that costs more than the rest of the statement's parameters, where text
     costs nothing to adapt and PostgreSQL parses it as it would the list."""
-    return "{" + ",".join(_array_element(v) for v in values) + "}"
+    return "{" + ",".join([str(v) if type(v) is int else _array_element(v) for v in values]) + "}"
 
 
 def _array_element(value: int | date | None) -> str:
