@@ -84,6 +84,8 @@ def test_a_system_through_construction_acceptance_inspection_suspension_and_resu
         Decimal(10),
         None,
     )
+    # under construction since the mine was registered: 10:00 on the 14th, its clock
+    assert alarm["detail"] == "监控系统在建（自 2026-03-14 10:00 起），记录到产量 10.000 t"
     summary = w.ok(w.get("/mines/M1/summary"))
     assert (summary["acceptance"], summary["accepted"]) == ("under_construction", False)
 

@@ -232,6 +232,8 @@ def test_comm_interruption_after_three_silent_minutes(w: World) -> None:
     w.tick()
     [alarm] = of_type(w, "comm_interruption")
     assert alarm["threshold"] == "3 min" and alarm["start"] == "2026-03-15T04:03:00Z"
+    # the instant as the duty operator reads the clock: the mine's minute
+    assert alarm["detail"] == "主站 S1 自 2026-03-15 12:00 起无数据"
     w.tick()
     assert len(of_type(w, "comm_interruption")) == 1
     send(w, {"seq": 0, "ts": w.clock(), "type": "heartbeat"})
@@ -318,6 +320,7 @@ def test_production_during_a_declared_shutdown(w: World) -> None:
     send(w, belt(local(2026, 3, 15, 9, 0), "12.75"))
     [alarm] = of_type(w, "production_during_shutdown")
     assert alarm["value"] == "0.750"
+    assert alarm["detail"] == "停产报备 2026-03-15 08:00 – 2026-03-17 08:00：停产检修"
 
 
 def test_undeclared_shutdown_after_two_days_without_production(w: World) -> None:
@@ -330,6 +333,7 @@ def test_undeclared_shutdown_after_two_days_without_production(w: World) -> None
     w.tick()
     [alarm] = of_type(w, "undeclared_shutdown")
     assert alarm["threshold"] == "2 d"
+    assert alarm["detail"] == "自 2026-03-15 10:00 起无产量，未报备停产"
     send(w, belt(local(2026, 3, 17, 10, 0), "6"))
     assert of_type(w, "undeclared_shutdown")[0]["end"] is not None
 

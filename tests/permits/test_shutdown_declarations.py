@@ -90,6 +90,11 @@ def test_a_late_declaration_is_accepted_marked_late_and_alarmed_until_its_report
     [alarm] = late_alarms(w)
     assert alarm["end"] is None and alarm["params"]["what"] == "declaration"
     assert alarm["severity"] == "major"
+    # declared at 12:00 on the 15th for a stop from the 14th, on the mine's clock
+    assert (alarm["value"], alarm["threshold"]) == ("2026-03-15 12:00", "2026-03-14 00:00")
+    assert (
+        alarm["detail"] == "2026-03-14 00:00 起的停产 报备晚于停产开始（报备于 2026-03-15 12:00）"
+    )
     w.clock.advance(hours=2)
     filed = w.ok(w.post(f"/mines/M1/shutdowns/{declared['id']}/report", {"document": report(w)}))
     assert filed["late"] and filed["report_filed_at"] == "2026-03-15T06:00:00Z"
@@ -163,6 +168,7 @@ def test_production_after_a_stop_needs_an_acknowledged_resumption(w: World) -> N
     w.tick()
     [alarm] = w.alarms(type="resumption_unacknowledged")
     assert alarm["end"] is None
+    assert alarm["detail"] == "2026-03-18 00:00 停产结束后已有产量，复产未经监管单位确认"
     w.ok(
         w.post(
             f"/mines/M1/shutdowns/{sid}/resume",

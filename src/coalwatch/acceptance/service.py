@@ -27,7 +27,7 @@ from coalwatch.alarms import service as alarms
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.domain import acceptance as rules
-from coalwatch.domain.alarms import AlarmType, detail_params
+from coalwatch.domain.alarms import AlarmType, detail_params, local_minute
 from coalwatch.domain.units import kg_to_tonnes
 from coalwatch.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from coalwatch.federation import downward
@@ -348,7 +348,10 @@ def tick(session: Session, now: datetime) -> None:
                     params=detail_params(
                         "unaccepted",
                         acceptance=history[-1].state if history else rules.UNDER_CONSTRUCTION,
-                        since=(history[-1].at if history else mine.created_at).isoformat(),
+                        since=local_minute(
+                            history[-1].at if history else mine.created_at,
+                            ZoneInfo(mine.timezone),
+                        ),
                         produced=kg_to_tonnes(kg),
                     ),
                 )

@@ -34,6 +34,7 @@ from coalwatch.domain.alarms import (
     Severity,
     Thresholds,
     detail_params,
+    local_minute,
 )
 from coalwatch.domain.capacity import daily_capacity, monthly_capacity, period_capacity
 from coalwatch.domain.periods import Period, day_start, next_period_start
@@ -553,6 +554,7 @@ def _dropped_flows(
 
 
 def _shutdown_production(session: Session, mine: Mine, produced: Sequence[dict[str, Any]]) -> None:
+    tz = ZoneInfo(mine.timezone)
     first, last = min(r["ts"] for r in produced), max(r["ts"] for r in produced)
     for shutdown in facts.shutdowns(session, mine.id, first, last):
         inside = [r for r in produced if shutdown.start <= r["ts"] < shutdown.end]
@@ -567,8 +569,8 @@ def _shutdown_production(session: Session, mine: Mine, produced: Sequence[dict[s
                 value=str(kg_to_tonnes(kg)),
                 params=detail_params(
                     "during_shutdown",
-                    start=shutdown.start.isoformat(),
-                    end=shutdown.end.isoformat(),
+                    start=local_minute(shutdown.start, tz),
+                    end=local_minute(shutdown.end, tz),
                     reason=shutdown.reason,
                 ),
                 expires_at=shutdown.end,
@@ -894,7 +896,11 @@ def _comm_loss(
                 station_id=station.id,
                 value=f"{int((now - since).total_seconds() // 60)} min",
                 threshold=f"{limits.comm_loss_minutes} min",
-                params=detail_params("silent", station=station.code, since=last.isoformat()),
+                params=detail_params(
+                    "silent",
+                    station=station.code,
+                    since=local_minute(last, ZoneInfo(mine.timezone)),
+                ),
             )
 
 
@@ -979,7 +985,9 @@ def _undeclared_shutdown(
             since + timedelta(days=limits.undeclared_shutdown_days),
             value=f"{(now - since).days} d",
             threshold=f"{limits.undeclared_shutdown_days} d",
-            params=detail_params("no_production", since=since.isoformat()),
+            params=detail_params(
+                "no_production", since=local_minute(since, ZoneInfo(mine.timezone))
+            ),
         )
 
 

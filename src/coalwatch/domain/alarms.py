@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
@@ -387,6 +387,12 @@ Gettext = Callable[[str], str]
 
 def _same(message: str) -> str:
     return message
+
+
+def local_minute(at: datetime, tz: tzinfo) -> str:
+    """An instant as an alarm's detail, value or threshold says it: the minute on the
+    mine's clock ("2026-03-15 12:00"), as the duty operator reads it."""
+    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
 def detail_params(code: str, **values: object) -> str:

@@ -40,7 +40,7 @@ from coalwatch.alarms.models import Alarm
 from coalwatch.audit import service as audit
 from coalwatch.auth.principal import Principal
 from coalwatch.domain import notices as rules
-from coalwatch.domain.alarms import LABELS, AlarmType, detail_params
+from coalwatch.domain.alarms import LABELS, AlarmType, detail_params, local_minute
 from coalwatch.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from coalwatch.faults.models import Fault
 from coalwatch.federation.downward import publish_decision
@@ -907,7 +907,7 @@ def _judge(
                     "document_overdue",
                     number=notice.number,
                     stage=stage.value,
-                    due=at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                    due=local_minute(at, tz),
                 ),
             )
         else:
@@ -947,7 +947,7 @@ def pdf(session: Session, principal: Principal, number: str, now: datetime, tz: 
             kind_label=rules.KIND_LABELS[document.kind],
             states=rules.STATE_LABELS,
             links=rules.LINK_LABELS,
-            local=lambda t: "—" if t is None else t.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-            printed=now.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            local=lambda t: "—" if t is None else local_minute(t, tz),
+            printed=local_minute(now, tz),
         )
     )

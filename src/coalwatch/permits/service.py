@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -29,6 +30,7 @@ from coalwatch.auth.principal import Principal
 from coalwatch.domain.alarms import (
     AlarmType,
     detail_params,
+    local_minute,
     needs_written_report,
     shutdown_declared_late,
 )
@@ -112,19 +114,20 @@ def _alarm_late(session: Session, mine: Mine, shutdown: Shutdown, what: str, now
     """停产报备迟报: raised once per declaration; it lasts while a required report is
     missing and waits to be handled."""
     shutdown.late = True
+    tz = ZoneInfo(mine.timezone)
     alarms.raise_alarm(
         session,
         mine_id=mine.id,
         type_=AlarmType.SHUTDOWN_DECLARED_LATE,
         at=now,
         subject=_late_subject(shutdown),
-        value=shutdown.created_at.isoformat(),
-        threshold=shutdown.start.isoformat(),
+        value=local_minute(shutdown.created_at, tz),
+        threshold=local_minute(shutdown.start, tz),
         params=detail_params(
             "shutdown_late",
             what=what,
-            start=shutdown.start.isoformat(),
-            declared=shutdown.created_at.isoformat(),
+            start=local_minute(shutdown.start, tz),
+            declared=local_minute(shutdown.created_at, tz),
         ),
     )
 
@@ -379,7 +382,10 @@ def tick(session: Session, now: datetime) -> None:
                 type_=AlarmType.RESUMPTION_UNACKNOWLEDGED,
                 at=now,
                 subject=_late_subject(shutdown),
-                params=detail_params("resumption_unacknowledged", end=shutdown.end.isoformat()),
+                params=detail_params(
+                    "resumption_unacknowledged",
+                    end=local_minute(shutdown.end, ZoneInfo(mine.timezone)),
+                ),
             )
 
 
