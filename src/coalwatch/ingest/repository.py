@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -252,6 +253,8 @@ def replace_gaps(
 
 _RECORD_COLUMNS = [c.name for c in Record.__table__.columns if c.name != "id"]
 _COPY_RECORDS = f"COPY records ({', '.join(_RECORD_COLUMNS)}) FROM STDIN"
+#: a row's values in the COPY's column order
+_RECORD_VALUES = itemgetter(*_RECORD_COLUMNS)
 
 
 def insert_records(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -265,7 +268,7 @@ def insert_records(session: Session, rows: list[dict[str, Any]]) -> None:
             psycopg: Any = connection.connection.driver_connection
             with psycopg.cursor() as cursor, cursor.copy(_COPY_RECORDS) as copy:
                 for row in rows:
-                    copy.write_row([row[name] for name in _RECORD_COLUMNS])
+                    copy.write_row(_RECORD_VALUES(row))
         else:
             driver.run_many(core(session), _INSERT_RECORDS, rows)
 

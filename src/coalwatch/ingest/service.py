@@ -151,19 +151,31 @@ class _Accounting:
         (domain/limits.py), or "" when it would not."""
         self.read_stored(session, kg_by_hour)
         for hour, kg in sorted(kg_by_hour.items()):
-            total = self.stored[hour] + self.added.get(hour, 0) + kg
-            if kg > 0 and total > MAX_MINE_HOUR_KG:
-                local = hour.astimezone(self.tz).strftime("%Y-%m-%d %H:00")
-                return (
-                    f"the mine's production in the hour from {local} would reach "
-                    f"{kg_to_tonnes(total)} t, above the {MAX_MINE_HOUR_T} t an hour a mine "
-                    "can produce; kept out of the figures"
-                )
+            beyond = self._beyond(hour, kg)
+            if beyond:
+                return beyond
         return ""
 
     def take(self, session: Session, ts: datetime, kg: int) -> str:
         """``overflow`` of one record's kg at ``ts``."""
-        return self.overflow(session, {self.hour_of(ts): kg})
+        hour = self.hour_of(ts)
+        if hour not in self.stored:
+            self.read_stored(session, (hour,))
+        return self._beyond(hour, kg)
+
+    def _beyond(self, hour: datetime, kg: int) -> str:
+        """Why adding kg to an hour already read would take it beyond the limit."""
+        if kg <= 0:
+            return ""
+        total = self.stored[hour] + self.added.get(hour, 0) + kg
+        if total <= MAX_MINE_HOUR_KG:
+            return ""
+        local = hour.astimezone(self.tz).strftime("%Y-%m-%d %H:00")
+        return (
+            f"the mine's production in the hour from {local} would reach "
+            f"{kg_to_tonnes(total)} t, above the {MAX_MINE_HOUR_T} t an hour a mine "
+            "can produce; kept out of the figures"
+        )
 
     def hold(
         self,
