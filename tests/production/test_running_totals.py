@@ -221,7 +221,7 @@ def test_two_transactions_adding_to_one_month_lose_nothing(database_url: str) ->
                     totals = repository.add_to_rollups(
                         session, mine_id, {(b2, hour): (day, 2_000, 0)}
                     )
-                    assert totals[("month", JAN)] == (3_000, 0, 30_000_000), pid
+                    assert totals.periods[("month", JAN)] == (3_000, 0, 30_000_000), pid
             except BaseException as exc:  # reported by the main thread
                 errors.append(exc)
 
@@ -392,5 +392,72 @@ def test_a_mines_stored_hours_are_read_however_far_apart(database_url: str) -> N
                 later: (700, 0),
             }
             assert repository.mine_hour_kg(session, mine_id, []) == {}
+    finally:
+        engine.dispose()
+
+
+def test_an_addition_returns_the_mines_hours_and_days_as_they_now_stand(
+    database_url: str,
+) -> None:
+    """What the overproduction rules compare after an addition, returned by it: the mine's
+    raw units of every hour from the first it added to to the last, and of every day from
+    the one before to the one after, what was stored before included (at the coefficient of
+    each day), the same as read afterwards.
+
+    Stored first: 1,000 kg on B1 in the hour from 23:00 on 2026-12-31 (k = 4.5 %); 2,000 kg
+    measured and 100 kg by hand on B2 at 00:00 on 2027-01-01, 10 kg on B1 at 01:00, 300 kg
+    on B1 at 10:00 on 2027-01-02 (k = 0). Then added: 400 kg on B1 and 50 kg on B2 at 00:00,
+    20 kg on B1 at 02:00 on 2027-01-01.
+
+    Hours: 00:00 (2,000 + 100 + 400 + 50) × 10,000 = 25,500,000; 01:00, with nothing
+    added, 10 × 10,000 = 100,000; 02:00 20 × 10,000 = 200,000. Days: 2026-12-31
+    1,000 × (10,000 − 450) = 9,550,000; 2027-01-01 2,580 × 10,000 = 25,800,000;
+    2027-01-02 300 × 10,000 = 3,000,000."""
+    with world(database_url, now=local(2027, 1, 2, 12, 0)) as w:
+        w.mine("M1", belts=("B1", "B2"))
+        w.ok(
+            w.post(
+                "/mines/M1/coefficients",
+                {"percent": "4.5", "effective_from": "2026-07-01", "effective_to": "2026-12-31"},
+            )
+        )
+    engine = make_engine(database_url)
+    h23, h0, h1, h2 = (local(2026, 12, 31, 23), *(local(2027, 1, 1, h) for h in (0, 1, 2)))
+    later = local(2027, 1, 2, 10)
+    new_year, second = date(2027, 1, 1), date(2027, 1, 2)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            mine_id, b1, b2 = _ids(session)
+            repository.hold_mine(session, mine_id)
+            repository.add_to_rollups(
+                session,
+                mine_id,
+                {
+                    (b1, h23): (date(2026, 12, 31), 1_000, 0),
+                    (b2, h0): (new_year, 2_000, 100),
+                    (b1, h1): (new_year, 10, 0),
+                    (b1, later): (second, 300, 0),
+                },
+            )
+            added = repository.add_to_rollups(
+                session,
+                mine_id,
+                {
+                    (b1, h0): (new_year, 400, 0),
+                    (b2, h0): (new_year, 50, 0),
+                    (b1, h2): (new_year, 20, 0),
+                },
+            )
+            assert added.mine is not None
+            assert added.mine.hours == {h0: 25_500_000, h1: 100_000, h2: 200_000}
+            assert added.mine.days == {
+                date(2026, 12, 31): 9_550_000,
+                new_year: 25_800_000,
+                second: 3_000_000,
+            }
+            hours, days = repository.added_spans(
+                {(b1, h0): (new_year, 0, 0), (b1, h2): (new_year, 0, 0)}
+            )
+            assert repository.mine_totals(session, mine_id, hours, days) == added.mine
     finally:
         engine.dispose()

@@ -151,9 +151,9 @@ class BatchFacts:
     previous_ts: dict[int, datetime] = field(default_factory=dict)
     #: readings whose out-of-range flow was left out: seq → the flow as sent
     dropped_flows: dict[int, str] = field(default_factory=dict)
-    #: the running totals of the months and years the batch added to, as the addition
-    #: left them (``production.repository.add_to_rollups``)
-    totals: production.PeriodTotals = field(default_factory=dict)
+    #: the totals the batch added to, as the addition left them
+    #: (``production.repository.add_to_rollups``)
+    totals: production.Added = field(default_factory=production.Added)
 
 
 def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
@@ -398,11 +398,11 @@ def after_correction(
     org_path: str,
     deltas: dict[tuple[int, datetime], tuple[date, int, int]],
     now: datetime,
-    totals: production.PeriodTotals,
+    totals: production.Added,
 ) -> None:
     """Production added after the fact (a confirmed suspect increment): the
     overproduction rules of the hours it went into, and the dashboards redraw.
-    ``totals``: the running totals the addition returned."""
+    ``totals``: what the addition returned."""
     if mine.managed_by_center_id is None and deltas:
         _overproduction(session, mine, deltas, totals)
     emit(session, "figures", org_path, {"mine": mine.code, "at": now.isoformat()})
@@ -582,26 +582,29 @@ def _raw(units: int) -> Fraction:
 
 
 class _Totals:
-    """Raw production of a mine's periods: the hours and days a batch's checks read, in
-    one query (``load``); months and years from the running totals, those the batch added
-    to as the addition returned them; a period they did not foresee is read when asked
-    for."""
+    """Raw production of a mine's periods, as the addition of a batch's deltas left them
+    (``production.add_to_rollups``): the hours and days it is checked over, and the
+    months and years it added to; a period it did not return is read when asked for."""
 
     def __init__(
-        self, session: Session, mine: Mine, tz: ZoneInfo, known: production.PeriodTotals
+        self,
+        session: Session,
+        mine: Mine,
+        tz: ZoneInfo,
+        deltas: dict[tuple[int, datetime], tuple[date, int, int]],
+        added: production.Added,
     ) -> None:
         self.session, self.mine, self.tz = session, mine, tz
         self._hours: dict[datetime, Fraction] = {}
         self._days: dict[date, Fraction] = {}
         self._periods: dict[tuple[str, date], Fraction] = {
-            key: _raw(sums[2]) for key, sums in known.items()
+            key: _raw(sums[2]) for key, sums in added.periods.items()
         }
-
-    def load(self, hours: Sequence[datetime], first_day: date, last_day: date) -> None:
-        """The hours (UTC starts) and the days first_day..last_day."""
-        span = (hours[0], hours[-1] + timedelta(hours=1)) if hours else None
-        found = production.mine_totals(self.session, self.mine.id, span, (first_day, last_day))
-        for hour in hours:
+        hours, (first_day, last_day) = production.added_spans(deltas)
+        found = added.mine
+        if found is None:  # nothing was added: the periods as stored
+            found = production.mine_totals(session, mine.id, hours, (first_day, last_day))
+        for hour in {hour for _, hour in deltas}:
             self._hours[hour] = _raw(found.hours.get(hour, 0))
         day = first_day
         while day <= last_day:
@@ -645,10 +648,10 @@ def _overproduction(
     session: Session,
     mine: Mine,
     deltas: dict[tuple[int, datetime], tuple[date, int, int]],
-    known: production.PeriodTotals,
+    added: production.Added,
 ) -> None:
-    """Check every period the batch added production to against its capacity; ``known``:
-    the running totals the addition returned."""
+    """Check every period the batch added production to against its capacity; ``added``:
+    what the addition returned."""
     tz = ZoneInfo(mine.timezone)
     hours = sorted({hour for _, hour in deltas})
     days = sorted({day for day, _, _ in deltas.values()})
@@ -656,8 +659,7 @@ def _overproduction(
     years = sorted({d.year for d in days})
     first, last = date(years[0] - 1, 12, 1), date(years[-1] + 1, 1, 31)
     stick = batch_yardstick(session, mine.id, first, last)
-    totals = _Totals(session, mine, tz, known)
-    totals.load(hours, days[0] - timedelta(days=1), days[-1] + timedelta(days=1))
+    totals = _Totals(session, mine, tz, deltas, added)
     totals.preload(
         [(production.MONTH, m) for m in months] + [(production.YEAR, date(y, 1, 1)) for y in years]
     )

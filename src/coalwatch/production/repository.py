@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session
 
 from coalwatch.domain.coefficients import FULL_HUNDREDTHS
 from coalwatch.storage import driver
+from coalwatch.storage.base import UTCDateTime
 from coalwatch.storage.driver import Hot, pg_array
 from coalwatch.storage.models import (
     Capacity,
@@ -71,6 +72,36 @@ Sums = tuple[int, int, int]  # measured kg, manual kg, raw units
 MONTH, YEAR = "month", "year"
 #: a mine's running totals: (MONTH or YEAR, the period's first local day) → its sums
 PeriodTotals = dict[tuple[str, date], Sums]
+
+
+@dataclass
+class MineTotals:
+    """Raw units (1/10,000 kg of raw coal) of one mine, as ``mine_totals`` read them."""
+
+    hours: dict[datetime, int] = field(default_factory=dict)
+    days: dict[date, int] = field(default_factory=dict)
+
+
+@dataclass
+class Added:
+    """What an addition to the rollups changed, as it now stands (``add_to_rollups``)."""
+
+    #: the running totals of the months and years added to
+    periods: PeriodTotals = field(default_factory=dict)
+    #: the mine's raw units of every hour from the first added to to the last, and of
+    #: every day from the one before the first added to to the one after the last
+    #: (``mine_totals`` of ``added_spans``): what the overproduction rules compare; None
+    #: where nothing was added
+    mine: MineTotals | None = None
+
+
+def added_spans(deltas: HourDeltas) -> tuple[tuple[datetime, datetime], tuple[date, date]]:
+    """The hours [first, last + 1 h) and the days [first − 1, last + 1] an addition of
+    these deltas is checked over."""
+    hours = [hour for _, hour in deltas]
+    days = [day for day, _, _ in deltas.values()]
+    one = timedelta(days=1)
+    return (min(hours), max(hours) + timedelta(hours=1)), (min(days) - one, max(days) + one)
 
 
 def periods_of(day: date) -> tuple[tuple[str, date], tuple[str, date]]:
@@ -113,7 +144,10 @@ _TOTAL_COLUMNS = (
 #: PostgreSQL: both rollups and the running totals in one statement (arrays of the rows,
 #: one round trip, no executemany pipeline), in data-modifying CTEs run to completion;
 #: it returns the totals as they now stand (their rows locked by the update: a concurrent
-#: addition waits, and adds to what this one committed)
+#: addition waits, and adds to what this one committed), and the mine's raw units of the
+#: hours and days of ``added_spans`` as ``mine_totals`` would read them after it: what the
+#: rollups held when the statement began (its snapshot; the caller holds the mine's
+#: production, so no other addition to the mine commits in between) plus what it adds
 _ADD_TO_ROLLUPS_PG = Hot(
     text(
         """
@@ -159,10 +193,51 @@ WITH hourly AS (
         manual_kg = mine_period_totals.manual_kg + excluded.manual_kg,
         raw_units = mine_period_totals.raw_units + excluded.raw_units
     RETURNING period, start_day, measured_kg, manual_kg, raw_units
+), hours AS (
+    SELECT h.hour_start, sum((h.measured_kg + h.manual_kg) * (10000 - coalesce(s.hundredths, 0)))
+        AS raw_units
+    FROM (
+        SELECT hour_start, local_day, measured_kg, manual_kg FROM hourly_production
+        WHERE mine_id = :mine_id AND hour_start >= :hour_from AND hour_start < :hour_to
+        UNION ALL
+        SELECT * FROM unnest(
+            CAST(:h_hour AS timestamptz[]), CAST(:h_day AS date[]),
+            CAST(:h_measured AS bigint[]), CAST(:h_manual AS bigint[])
+        )
+    ) AS h(hour_start, local_day, measured_kg, manual_kg)
+    LEFT JOIN coefficient_spans s ON s.mine_id = :mine_id
+        AND s.day_from <= h.local_day AND s.day_to >= h.local_day
+    GROUP BY h.hour_start
+), days AS (
+    SELECT d.local_day, sum((d.measured_kg + d.manual_kg) * (10000 - coalesce(s.hundredths, 0)))
+        AS raw_units
+    FROM (
+        SELECT local_day, measured_kg, manual_kg FROM daily_production
+        WHERE mine_id = :mine_id AND local_day >= :day_first AND local_day <= :day_last
+        UNION ALL
+        SELECT * FROM unnest(
+            CAST(:d_day AS date[]), CAST(:d_measured AS bigint[]), CAST(:d_manual AS bigint[])
+        )
+    ) AS d(local_day, measured_kg, manual_kg)
+    LEFT JOIN coefficient_spans s ON s.mine_id = :mine_id
+        AND s.day_from <= d.local_day AND s.day_to >= d.local_day
+    GROUP BY d.local_day
 )
-SELECT period, start_day, measured_kg, manual_kg, raw_units FROM totals
+SELECT period, start_day, CAST(NULL AS timestamptz), measured_kg, manual_kg, raw_units
+FROM totals
+UNION ALL
+SELECT 'hour', NULL, hour_start, 0, 0, raw_units FROM hours
+UNION ALL
+SELECT 'day', local_day, NULL, 0, 0, raw_units FROM days
 """
-    ).columns(*_TOTAL_COLUMNS)
+    ).columns(
+        column("period", String),
+        column("start_day", Date),
+        column("hour", UTCDateTime),
+        column("measured_kg", BigInteger),
+        column("manual_kg", BigInteger),
+        column("raw_units", BigInteger),
+    )
 )
 
 #: SQLite: the running totals of the days' months and years (the rows as JSON, one
@@ -192,9 +267,10 @@ RETURNING period, start_day, measured_kg, manual_kg, raw_units
 ).columns(*_TOTAL_COLUMNS)
 
 
-def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> PeriodTotals:
+def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> Added:
     """Add production to the hourly and daily rollups and to the running totals of their
-    months and years (in the caller's transaction); return those totals as they now stand.
+    months and years (in the caller's transaction); return those totals, and the mine's
+    hours and days the addition is checked over, as they now stand.
 
     The caller holds the mine's production (``hold_mine``; ingest holds it through the
     mine's points it locks): a change of the coefficients then waits for the addition,
@@ -219,15 +295,22 @@ def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> Period
         sums[0] += measured
         sums[1] += manual
     if not hourly:
-        return {}
+        return Added()
+    (hour_from, hour_to), (day_first, day_last) = added_spans(deltas)
     connection = core(session)
     if connection.dialect.name == "postgresql":
         days = sorted(daily.items())
-        rows = driver.rows(
+        periods: PeriodTotals = {}
+        mine = MineTotals()
+        for period, start, hour, measured, manual, raw in driver.rows(
             connection,
             _ADD_TO_ROLLUPS_PG,
             {
                 "mine_id": mine_id,
+                "hour_from": hour_from,
+                "hour_to": hour_to,
+                "day_first": day_first,
+                "day_last": day_last,
                 "h_point": pg_array(row["point_id"] for row in hourly),
                 "h_hour": pg_array(row["hour_start"] for row in hourly),
                 "h_day": pg_array(row["local_day"] for row in hourly),
@@ -238,8 +321,14 @@ def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> Period
                 "d_measured": pg_array(m for _, (m, _) in days),
                 "d_manual": pg_array(n for _, (_, n) in days),
             },
-        )
-        return _period_totals(rows)
+        ):
+            if period == "hour":
+                mine.hours[hour] = int(raw)
+            elif period == "day":
+                mine.days[_day(start)] = int(raw)
+            else:
+                periods[(str(period), _day(start))] = (int(measured), int(manual), int(raw))
+        return Added(periods, mine)
     _upsert(session, HourlyProduction, hourly, ("mine_id", "point_id", "hour_start"))
     _upsert(
         session,
@@ -262,9 +351,10 @@ def add_to_rollups(session: Session, mine_id: int, deltas: HourDeltas) -> Period
             for period, start in periods_of(day)
         ]
     )
-    return _period_totals(
+    totals = _period_totals(
         connection.execute(_ADD_TO_TOTALS_SQLITE, {"mine_id": mine_id, "rows": encoded})
     )
+    return Added(totals, mine_totals(session, mine_id, (hour_from, hour_to), (day_first, day_last)))
 
 
 def _day(value: date | str) -> date:
@@ -588,14 +678,6 @@ def range_sums(
         mine_id: (int(measured), int(manual), int(raw))
         for mine_id, measured, manual, raw in _rows(session, query)
     }
-
-
-@dataclass
-class MineTotals:
-    """Raw units (1/10,000 kg of raw coal) of one mine, as ``mine_totals`` read them."""
-
-    hours: dict[datetime, int] = field(default_factory=dict)
-    days: dict[date, int] = field(default_factory=dict)
 
 
 def mine_totals(
