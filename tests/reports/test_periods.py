@@ -88,6 +88,24 @@ def test_mine_month_total_is_the_exact_sum_rounded_once(w: Any) -> None:
     shown = sum(D(row["raw_t"]) for row in r["rows"])
     assert shown == D("9.550")  # 0.318 × 3 + 8.596 = 9.550: here both agree
     assert (D(r["total"]["gross_t"]), D(r["total"]["raw_t"])) == (D(10), D("9.55"))
+    # a month's capacity is M = D × 30 = 30,000 t whatever its days (31 here), as the
+    # overproduction rules and the dashboard judge it
+    assert D(r["total"]["capacity_t"]) == D(30000)
+
+
+def test_a_years_and_a_quarters_capacity_is_the_periods_own(w: Any) -> None:
+    """A year's capacity is A = 330,000 t (not 12 months × M = 360,000 t); a quarter's
+    is its three months' M, 90,000 t; a mine's row in its org's month report is M too."""
+    y = w.ok(w.get("/mines/M1/reports/year/2026"))
+    assert D(y["total"]["capacity_t"]) == D(330000)
+    assert [D(row["capacity_t"]) for row in y["rows"]] == [D(30000)] * 12
+    q = w.ok(w.get("/mines/M1/reports/quarter/2026-Q1"))
+    assert D(q["total"]["capacity_t"]) == D(90000)
+    month = w.ok(w.get("/orgs/C1/reports/month/2026-03"))
+    assert [D(row["capacity_t"]) for row in month["rows"]] == [D(30000), D(30000)]
+    assert D(month["total"]["capacity_t"]) == D(60000)
+    year = w.ok(w.get("/orgs/C1/reports/year/2026"))
+    assert D(year["total"]["capacity_t"]) == D(660000)
 
 
 def test_org_reports_have_a_row_per_mine_and_totals(w: Any) -> None:

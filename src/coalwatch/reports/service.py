@@ -531,6 +531,10 @@ ROW_PERIOD = {
     "quarter": Period.MONTH,
     "year": Period.MONTH,
 }
+#: what a report's total, and a mine's row of an org's report, is counted in: the
+#: report's own period where the capacity has one (a month's M = D × 30 whatever its days,
+#: a year's A, as the overproduction rules and the dashboard judge them), else its rows
+TOTAL_PERIOD = {**ROW_PERIOD, "month": Period.MONTH, "year": Period.YEAR}
 
 
 def _span(
@@ -590,6 +594,10 @@ def mine_period(
                 **item.model_dump(exclude={"start"}),
             )
         )
+    if TOTAL_PERIOD[kind] is not ROW_PERIOD[kind]:
+        result = production.mine_production(
+            session, principal, code, TOTAL_PERIOD[kind], start, end, now
+        )
     assert result.total is not None
     return PeriodReport(
         kind=kind,
@@ -625,7 +633,7 @@ def org_period(
     org = visible_org(session, principal, code)
     first, last, start, end, suffix = _span(kind, key, shift, DEFAULT_SHIFTS, tz)
     result = production.org_production(
-        session, principal, code, ROW_PERIOD[kind], start, end, now, tz
+        session, principal, code, TOTAL_PERIOD[kind], start, end, now, tz
     )
     assert result.total is not None
     ids = {row.code: row.id for row in org_repository.mine_rows_under(session, org.path)}
