@@ -71,6 +71,16 @@ def test_a_line_check_not_done_for_3_days_is_overdue() -> None:
     assert routines.due_state(due, date(2026, 3, 13)) is routines.DueState.OVERDUE
 
 
+def test_a_check_never_done_and_not_due_yet_is_to_do_not_done() -> None:
+    due = date(2026, 4, 1)
+    assert routines.due_state(due, date(2026, 3, 1)) is routines.DueState.DONE
+    assert routines.due_state(due, date(2026, 3, 1), done=False) is routines.DueState.TO_DO
+    assert routines.DUE_LABELS[routines.DueState.TO_DO] == "待开展"
+    # once due, the same as a check done before
+    assert routines.due_state(due, date(2026, 3, 30), done=False) is routines.DueState.DUE
+    assert routines.due_state(due, date(2026, 4, 2), done=False) is routines.DueState.OVERDUE
+
+
 def test_monthly_checks_fall_due_a_calendar_month_later() -> None:
     monthly = routines.BY_CODE["attenuation_test"]
     assert routines.due_on(monthly, date(2026, 1, 31)) == date(2026, 2, 28)

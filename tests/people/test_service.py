@@ -206,6 +206,10 @@ def test_a_ups_test_of_50_minutes_asks_for_new_batteries(w: World) -> None:
 
 
 def test_a_line_check_not_done_for_3_days_is_overdue(w: World, db: Db) -> None:
+    # never done: to do, not done (due 03-17 counted from the mine's joining on 03-15)
+    items = w.ok(w.get("/routines/board", mine="M1"))["items"]
+    never = next(i for i in items if i["kind"] == "attenuation_test")
+    assert (never["last"], never["state"]) == (None, "to_do")
     # done 2026-03-15 12:00 local; due by 03-17; overdue on 03-18
     w.ok(
         w.post(

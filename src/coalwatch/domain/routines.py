@@ -116,12 +116,15 @@ def due_on(routine: Routine, last: date, interval_days: int | None = None) -> da
 
 class DueState(StrEnum):
     DONE = "done"
+    #: never done, and not due yet (counted from the mine's joining)
+    TO_DO = "to_do"
     DUE = "due"
     OVERDUE = "overdue"
 
 
 DUE_LABELS: dict[str, str] = {
     DueState.DONE: _("已完成"),
+    DueState.TO_DO: _("待开展"),
     DueState.DUE: _("即将到期"),
     DueState.OVERDUE: _("已超期"),
 }
@@ -129,13 +132,14 @@ DUE_LABELS: dict[str, str] = {
 DUE_SOON_DAYS = 3
 
 
-def due_state(due: date, today: date) -> DueState:
-    """Overdue after its last day; due within the last days before; done otherwise."""
+def due_state(due: date, today: date, done: bool = True) -> DueState:
+    """Overdue after its last day; due within the last days before; otherwise done, or
+    to do where the check was never ``done``."""
     if today > due:
         return DueState.OVERDUE
     if today >= due - timedelta(days=DUE_SOON_DAYS):
         return DueState.DUE
-    return DueState.DONE
+    return DueState.DONE if done else DueState.TO_DO
 
 
 # ---- calibration error and drift ------------------------------------------------------

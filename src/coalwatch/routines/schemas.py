@@ -68,7 +68,7 @@ class BoardItem(BaseModel):
     kind: str
     last: Day | None
     due: Day
-    state: Literal["done", "due", "overdue"]
+    state: Literal["done", "to_do", "due", "overdue"]
     interval_days: int | None
 
 

@@ -155,7 +155,7 @@ def _items(session: Session, mine: Mine, today: date, joined: date | None) -> li
                     kind=routine.code,
                     last=day,
                     due=due,
-                    state=rules.due_state(due, today).value,
+                    state=rules.due_state(due, today, done=day is not None).value,
                     interval_days=routine.days or None,
                 )
             )
@@ -175,7 +175,7 @@ def _items(session: Session, mine: Mine, today: date, joined: date | None) -> li
                 kind="calibration",
                 last=day,
                 due=due,
-                state=rules.due_state(due, today).value,
+                state=rules.due_state(due, today, done=day is not None).value,
                 interval_days=days,
             )
         )
