@@ -185,3 +185,17 @@ def test_the_lock_out_message_names_no_minutes_and_no_account(admin: Admin) -> N
     assert answer.status_code == 401
     assert "用户名或密码错误，或账户已被暂时锁定" in answer.text
     assert "分钟" not in answer.text
+
+
+def test_a_production_download_is_named_by_the_local_time_it_was_made(admin: Admin) -> None:
+    """Stamped with the minute on the deployment's clock, as every other download: 12:00
+    in Shanghai (04:00 UTC)."""
+    w, client, _ = admin
+    w.mine("M1")
+    table = client.get(
+        "/query/production",
+        params={"mine": "M1", "period": "day", "from": "2026-03-15", "to": "2026-03-15",
+                "format": "csv"},
+    )  # fmt: skip
+    assert table.status_code == 200
+    assert "-202603151200.csv" in table.headers["content-disposition"], table.headers

@@ -33,6 +33,7 @@ from coalwatch.limits import service as legal
 from coalwatch.mines import repository as mine_repository
 from coalwatch.orgs import repository as org_repository
 from coalwatch.web.exports import Cell, csv_response, xlsx_response
+from coalwatch.web.listing import local, stamped
 from coalwatch.web.pages import Page, error_text, need
 
 router = APIRouter(include_in_schema=False)
@@ -249,10 +250,6 @@ def _export(page: Page, items: list[AlarmView], format: str) -> Response:
         _("数值"), _("阈值"), _("单位"), _("状态"), _("确认人"), _("确认时间"), _("处理人"),
         _("处理时间"), _("处理结果"), _("说明"),
     ]  # fmt: skip
-    tz = page.state.settings.tz
-
-    def local(value: datetime | None) -> datetime | None:
-        return None if value is None else value.astimezone(tz)
 
     def figure(text: str | None) -> Decimal | str | None:
         found = split_figure(text)
@@ -268,22 +265,22 @@ def _export(page: Page, items: list[AlarmView], format: str) -> Response:
             page.label(a.label),
             a.mine_name,
             a.point,
-            local(a.start),
-            local(a.end),
+            local(page, a.start),
+            local(page, a.end),
             figure(a.value),
             figure(a.threshold),
             figure_unit(a.type, a.value, _),
             label(STATE_LABELS, a.state),
             a.acknowledged_by,
-            local(a.acknowledged_at),
+            local(page, a.acknowledged_at),
             a.handled_by,
-            local(a.handled_at),
+            local(page, a.handled_at),
             a.result,
             compose_detail(a.params, _) or a.detail,
         ]
         for a in items
     ]
-    name = _("报警查询") + "-" + page.now().astimezone(tz).strftime("%Y%m%d%H%M")
+    name = stamped(page, _("报警查询"))
     if format == "csv":
         return csv_response(name, header, rows)
     return xlsx_response(name, _("报警"), header, rows)

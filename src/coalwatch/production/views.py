@@ -23,7 +23,7 @@ from coalwatch.orgs import service as orgs
 from coalwatch.production import service
 from coalwatch.production.schemas import Figure, PeriodFigure
 from coalwatch.web.exports import Cell, csv_response, xlsx_response
-from coalwatch.web.listing import Format, PageNo, export, local, paging, window
+from coalwatch.web.listing import Format, PageNo, export, local, paging, stamped, window
 from coalwatch.web.pages import Page, need
 
 router = APIRouter(include_in_schema=False)
@@ -173,7 +173,7 @@ def _export(
     if total is not None:
         table.append(line(_("合计"), total))
     period_label = page.label(PERIOD_LABELS[period.value])
-    name = f"{title}-{period_label}{_('产量')}-{page.now().strftime('%Y%m%d')}"
+    name = stamped(page, f"{title}-{period_label}{_('产量')}")
     if format == "csv":
         return csv_response(name, header, table)
     return xlsx_response(

@@ -42,11 +42,17 @@ def local(page: Page, value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(page.state.settings.tz)
 
 
+def stamped(page: Page, name: str) -> str:
+    """A download's file name: ``name`` and when it was made, on the deployment's clock
+    (``<name>-<yyyymmddHHMM>``)."""
+    return name + "-" + page.now().astimezone(page.state.settings.tz).strftime("%Y%m%d%H%M")
+
+
 def export(
     page: Page, name: str, header: Sequence[str], rows: Sequence[Sequence[Cell]], format: str
 ) -> Response:
     """``rows`` as ``<name>-<local yyyymmddHHMM>.csv`` or ``.xlsx`` (one sheet ``name``)."""
-    filename = name + "-" + page.now().astimezone(page.state.settings.tz).strftime("%Y%m%d%H%M")
+    filename = stamped(page, name)
     if format == "csv":
         return csv_response(filename, header, rows)
     return xlsx_response(filename, name, header, rows)
