@@ -161,3 +161,29 @@ def test_exports_have_the_exact_totals(admin: tuple[World, TestClient, str]) -> 
     alarms = client.get("/query/alarms?format=xlsx")
     assert alarms.status_code == 200
     assert alarms.headers["content-type"].startswith("application/vnd.openxmlformats")
+
+
+def test_a_refused_field_is_named_by_its_label_in_the_readers_language(
+    admin: tuple[World, TestClient, str],
+) -> None:
+    """Not pydantic's English with the schema's names ("annual_capacity_t: Input should
+    be a valid decimal"), but the form's label and what is wrong, in Chinese."""
+    _, client, csrf = admin
+    post(client, "/system/orgs", csrf, code="YC", name="阳城县", kind="county")
+    post(
+        client, "/system/mines", csrf, code="FHS", name="凤凰山煤矿", org="YC",
+        annual_capacity_t="1200000",
+    )  # fmt: skip
+    post(client, "/system/mines/FHS/points", csrf, code="B1", name="主井皮带秤", kind="belt")
+    page = post(client, "/production/FHS/capacity", csrf, annual_capacity_t="abc")
+    assert "年生产能力 (t)：请输入数字" in page, page
+    page = post(client, "/production/FHS/capacity", csrf, annual_capacity_t="-5")
+    assert "年生产能力 (t)：不能为负数" in page
+    page = post(
+        client, "/production/FHS/manual", csrf, point="B1", start="2026-03-15T10:00",
+        end="2026-03-15T08:00", gross_t="1", reason="x",
+    )  # fmt: skip
+    assert "结束须晚于开始" in page and "Value error" not in page
+    # a page's address: a period there is none of
+    answer = client.get("/query/production", params={"mine": "FHS", "period": "week"})
+    assert answer.status_code == 422 and "周期：请从列表中选择" in answer.text

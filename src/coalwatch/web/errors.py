@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coalwatch.errors import CoalwatchError
 from coalwatch.storage.session import LOCK_NOT_AVAILABLE, QUERY_CANCELED, server_code
+from coalwatch.web.refusals import describe
 
 log = logging.getLogger("coalwatch.web")
 
@@ -104,10 +105,10 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         {"loc": _location(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
         for e in exc.errors()
     ]
-    message = "; ".join(f"{d['loc']}: {d['msg']}" for d in details) or "invalid request"
     if _is_api(request):
+        message = "; ".join(f"{d['loc']}: {d['msg']}" for d in details) or "invalid request"
         return JSONResponse(_body("invalid", message, details), status_code=422)
-    return _page(request, 422, "invalid", message)
+    return _page(request, 422, "invalid", describe(exc.errors(), _gettext(request)))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

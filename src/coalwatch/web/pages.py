@@ -34,7 +34,7 @@ from coalwatch.events.broker import attach
 from coalwatch.storage.session import transaction
 from coalwatch.users import service as users
 from coalwatch.users.schemas import Account
-from coalwatch.web import i18n
+from coalwatch.web import i18n, refusals
 from coalwatch.web.context import AppState, app_state
 from coalwatch.web.navigation import Navigation, navigation
 
@@ -303,9 +303,7 @@ def error_text(exc: ValidationError | CoalwatchError, gettext: Callable[[str], s
     """A refusal as a form shows it: a service's message in the reader's language."""
     if isinstance(exc, CoalwatchError):
         return exc.translated(gettext)
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in exc.errors()
-    )
+    return refusals.describe(exc.errors(), gettext)
 
 
 async def act(page: Page, work: Callable[[Session], object], *, back: str, done: str) -> Response:
