@@ -142,6 +142,20 @@ def test_period_reports_have_pickers_and_still_take_a_key(admin: Admin) -> None:
     assert 'type="number" id="f-year" name="year"' in page
     page = client.get("/reports/period?kind=shift&mine=M1&day=2026-03-14").text
     assert 'type="date" id="f-day" name="day" value="2026-03-14"' in page
+    # the mine's shifts to pick from (the default three), not a box to type a name in
+    picker = re.search(r'<select id="f-shift" name="shift">(.*?)</select>', page, re.S)
+    assert picker, page
+    options = re.findall(r'<option value="([^"]+)"[^>]*>([^<]+)</option>', picker.group(1))
+    assert [(v, text.split()[-1]) for v, text in options] == [
+        ("夜班", "00:00–08:00"),
+        ("早班", "08:00–16:00"),
+        ("中班", "16:00–00:00"),
+    ]
+    chosen = client.get("/reports/period?kind=shift&mine=M1&day=2026-03-14&shift=早班").text
+    assert '<option value="早班" selected>' in chosen
+    # a shift the mine has not: said in the page's language
+    unknown = client.get("/reports/period?kind=shift&mine=M1&day=2026-03-14&shift=abc")
+    assert unknown.status_code == 422 and "没有班次 abc：可选 夜班、早班、中班" in unknown.text
     page = client.get("/reports/period?kind=year&mine=M1").text
     assert 'value="2026"' in page  # this year by default
     # a month that is no month: refused with a message

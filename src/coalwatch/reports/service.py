@@ -36,7 +36,7 @@ from coalwatch.domain.reports import (
     shift_of,
 )
 from coalwatch.domain.units import kg_to_tonnes
-from coalwatch.errors import Conflict, Invalid
+from coalwatch.errors import N_, Conflict, Invalid
 from coalwatch.federation.outbound import forward_report
 from coalwatch.mines.service import visible_mine
 from coalwatch.orgs import repository as org_repository
@@ -547,7 +547,10 @@ def _span(
         if shift:
             found = [s for i, s in enumerate(shifts, 1) if shift in (s.name, str(i))]
             if not found:
-                raise Invalid(f"no shift {shift!r}: {', '.join(s.name for s in shifts)}")
+                raise Invalid(
+                    N_("没有班次 %(shift)s：可选 %(shifts)s"),
+                    params={"shift": shift, "shifts": "、".join(s.name for s in shifts)},
+                )
             chosen = found[0]
         start = datetime.combine(first, time(chosen.start_hour), tz)
         end = start + timedelta(hours=chosen.hours)

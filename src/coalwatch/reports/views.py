@@ -3,6 +3,7 @@ period reports (班报表, 旬/月/季/年报表) and the reports waiting for a 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Annotated, Literal
 from urllib.parse import urlencode
@@ -10,12 +11,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Path, Query
 from fastapi.responses import Response
 
-from coalwatch.domain.reports import SIGNER_LABELS, SIGNING_ORDER, Signer
+from coalwatch.domain.reports import DEFAULT_SHIFTS, SIGNER_LABELS, SIGNING_ORDER, Shift, Signer
 from coalwatch.errors import N_
 from coalwatch.orgs import repository as org_repository
 from coalwatch.reports import service, signing
 from coalwatch.reports.api import daily_answer, period_answer
-from coalwatch.reports.schemas import PeriodKind
+from coalwatch.reports.schemas import PeriodKind, ShiftIn
 from coalwatch.web.pages import Page, need
 from coalwatch.wire.types import FIRST_YEAR, LAST_YEAR
 
@@ -161,8 +162,11 @@ def period(
         key = _key_for(kind, picked, dekad if kind == "dekad" else quarter)
     picked = service.period_days(kind, key)[0]
     report = None
+    shifts: Sequence[Shift | ShiftIn] = DEFAULT_SHIFTS
     with page.session() as session:
         if mine:
+            if kind == "shift":
+                shifts = service.get_shifts(session, page.principal, mine).shifts
             report = service.mine_period(
                 session, page.principal, mine, kind, key, page.now(), shift or None
             )
@@ -180,6 +184,7 @@ def period(
         mine=mine or "",
         org=org or "",
         shift=shift or "",
+        shifts=shifts,
         mines=mines,
         units=units,
         kinds=KIND_LABELS,
