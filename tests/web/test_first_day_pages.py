@@ -213,3 +213,19 @@ def test_a_production_download_is_named_by_the_local_time_it_was_made(admin: Adm
     )  # fmt: skip
     assert table.status_code == 200
     assert "-202603151200.csv" in table.headers["content-disposition"], table.headers
+
+
+def test_hours_and_days_not_begun_show_no_figures_not_zeros(admin: Admin) -> None:
+    """At 12:00 on 15 March the hours from 13:00 and the days from the 16th have produced
+    nothing because they have not begun: "—", not 0.000 (their capacity still shown)."""
+    w, client, _ = admin
+    w.mine("M1")
+    page = client.get("/query/production?mine=M1&period=hour&from=2026-03-15&to=2026-03-15").text
+    pending = re.findall(r'<tr class="is-pending"[^>]*>\s*<td>([^<]+)</td>', page)
+    assert len(pending) == 11 and pending[0].endswith("13:00"), pending
+    assert "12:00" in page and not any(p.endswith("12:00") for p in pending)
+    month = client.get("/reports/period?kind=month&mine=M1&month=2026-03").text
+    days = re.findall(r'<tr class="is-pending"[^>]*><td>([^<]+)</td>', month)
+    assert days == [f"03-{d}" for d in range(16, 32)], days
+    report = w.ok(w.get("/mines/M1/reports/month/2026-03"))
+    assert [r["begun"] for r in report["rows"]] == [True] * 15 + [False] * 16

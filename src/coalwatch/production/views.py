@@ -105,12 +105,23 @@ def production(
         }.items()
         if v
     }
+    now = page.now()
+    # a period not begun yet has no production to show: a gap, not a zero
+    begun = [r.start <= now for r in rows]
+
+    def shown(values: list[float | None]) -> list[float | None]:
+        return [v if b else None for v, b in zip(values, begun, strict=True)]
+
     chart = {
         "x": labels,
         "axes": [{"name": "t"}, {"name": "%", "secondary": True}],
         "series": [
-            {"name": page._("毛煤"), "type": "bar", "data": [float(r.gross_t) for r in rows]},
-            {"name": page._("原煤"), "type": "bar", "data": [float(r.raw_t) for r in rows]},
+            {
+                "name": page._("毛煤"),
+                "type": "bar",
+                "data": shown([float(r.gross_t) for r in rows]),
+            },
+            {"name": page._("原煤"), "type": "bar", "data": shown([float(r.raw_t) for r in rows])},
             {
                 "name": page._("能力/计划"),
                 "type": "line",
@@ -120,13 +131,14 @@ def production(
                 "name": page._("产能比"),
                 "type": "line",
                 "axis": 1,
-                "data": [None if r.ratio is None else float(r.ratio * 100) for r in rows],
+                "data": shown([None if r.ratio is None else float(r.ratio * 100) for r in rows]),
             },
         ],
     }
     return page.render(
         "production/query.html",
         rows=rows,
+        begun=begun,
         labels=labels,
         total=total,
         per_mine=per_mine,

@@ -183,6 +183,9 @@ class PeriodRow(Figure):
     label: str
     #: production of this row recorded while the mine's system was not accepted (未验收)
     unaccepted: bool = False
+    #: false for an hour, a day or a month not begun when the report was made (its
+    #: figures are zero: nothing could be produced yet)
+    begun: bool = True
 
 
 class PeriodReport(BaseModel):

@@ -594,6 +594,7 @@ def mine_period(
                 key=row_key,
                 label=label,
                 unaccepted=flagged,
+                begun=item.start <= now,
                 **item.model_dump(exclude={"start"}),
             )
         )
