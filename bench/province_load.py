@@ -72,6 +72,8 @@ from sqlalchemy import func, insert, select
 
 from coalwatch.acceptance.models import AcceptanceDecision
 from coalwatch.alarms.models import Alarm
+from coalwatch.reports.models import ReportRevision
+from coalwatch.reports.service import GENERATE_AFTER
 from coalwatch.storage.models import (
     DailyProduction,
     Mine,
@@ -142,10 +144,17 @@ class Center(Server):
         return parts
 
     def stop(self) -> None:
-        if self.jobs is not None and self.jobs.poll() is None:
-            self.jobs.terminate()
-            self.jobs.wait(timeout=30)
-        super().stop()
+        try:
+            if self.jobs is not None and self.jobs.poll() is None:
+                self.jobs.terminate()
+                try:
+                    self.jobs.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    print("  the jobs process did not stop within 30 s of SIGTERM: killed")
+                    self.jobs.kill()
+                    self.jobs.wait()
+        finally:
+            super().stop()
 
 
 def _descendants(roots: list[int]) -> set[int]:
@@ -597,6 +606,37 @@ def configure(server: Server, token: str, mines: int) -> list[StationSpec]:
     return [spec for group in groups for spec in group]
 
 
+#: how long the nightly reports of a province may take before the load starts
+NIGHTLY_S = 900
+
+
+def await_nightly_reports(url: str) -> float | None:
+    """Once past 00:10 local time the jobs make every mine's daily report of the day before
+    (``reports.generate_due``): in a province in service that is done once a night, not
+    during every run. The seconds waited for them before the load, None when not due."""
+    local = datetime.now(LOCAL)
+    if local.time() < GENERATE_AFTER:
+        return None
+    day = local.date() - timedelta(days=1)
+    began = time.monotonic()
+    engine = make_engine(url)
+    try:
+        while time.monotonic() - began < NIGHTLY_S:
+            with engine.connect() as connection:
+                mines = connection.scalar(select(func.count()).select_from(Mine))
+                made = connection.scalar(
+                    select(func.count(func.distinct(ReportRevision.mine_id))).where(
+                        ReportRevision.day == day
+                    )
+                )
+            if made is not None and made >= (mines or 0):
+                return time.monotonic() - began
+            time.sleep(5)
+    finally:
+        engine.dispose()
+    raise BenchError(f"the daily reports of {day} were not made within {NIGHTLY_S} s")
+
+
 def accept_all(url: str) -> int:
     """Every mine's system accepted long before the load, as in a province in service (what
     migration 0030 records for the mines a center holds when it is installed): otherwise
@@ -837,6 +877,12 @@ def run(mines: int, minutes: float, senders: int, workers: int, jobs_process: bo
                 f"station each, through the API in {time.perf_counter() - started:.0f} s; "
                 f"{accepted:,} mines' systems accepted (acceptance decisions of 2000-01-01)"
             )
+            nightly = await_nightly_reports(db.url)
+            if nightly is not None:
+                print(
+                    f"  the jobs made every mine's daily report of the day before (due from "
+                    f"00:10 local time) in {nightly:.0f} s, waited for before the load"
+                )
             rate = mines * (len(BELTS) + len(SKIPS)) / PERIOD_S
             print(
                 f"  offered load: {rate:,.0f} records/s ({mines:,} stations × one batch per "
@@ -887,12 +933,16 @@ def run(mines: int, minutes: float, senders: int, workers: int, jobs_process: bo
                 cpu_parts=parts,
             )
         finally:
-            server.stop()
-            # the center's log outlives a run that failed or met errors: its cause is in it
-            if server.log.exists():
-                kept = Path(f"province-load-{os.getpid()}.log")
-                shutil.copyfile(server.log, kept)
-                print(f"  the center's log: {kept.resolve()}")
+            try:
+                server.stop()
+            finally:
+                # the center's logs outlive a run that failed or met errors: its cause is in
+                # them (the web processes' and a separate jobs process's)
+                for log in (server.log, server.log.with_suffix(".jobs.log")):
+                    if log.exists():
+                        kept = Path(f"province-load-{os.getpid()}{log.name.removeprefix('server')}")
+                        shutil.copyfile(log, kept)
+                        print(f"  the center's log: {kept.resolve()}")
         return code
 
 
