@@ -476,15 +476,19 @@ def split_figure(text: str | None) -> tuple[Decimal, str | None] | None:
 
 
 def shown_figure(text: str | None, gettext: Gettext = _same) -> str | None:
-    """An alarm's value or threshold in one language: its unit or its code translated."""
+    """An alarm's value or threshold in one language: its unit or its code translated, a
+    number in groups of thousands as every figure of the pages ("60,853.838")."""
     if text is None:
         return None
     if text in _CODED["health"]:
         return gettext(_CODED["health"][text])
     found = _FIGURE.match(text)
-    if found is None or found[2] is None:
+    if found is None:
         return text
-    return f"{found[1]} {gettext(VALUE_UNITS[found[2]])}"
+    number = f"{Decimal(found[1]):,}"
+    if found[2] is None:
+        return number
+    return f"{number} {gettext(VALUE_UNITS[found[2]])}"
 
 
 def figure_unit(type_: str, text: str | None, gettext: Gettext = _same) -> str | None:
