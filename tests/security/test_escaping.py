@@ -39,6 +39,10 @@ ALLOWED = {
     ("domain/alarms.py", "gettext in figure_unit"): "unit labels",
     ("errors.py", "gettext in CoalwatchError.translated"): "the error's own message id",
     ("alarms/views.py", "gettext in _export.label"): "severity and state labels by code",
+    # a refused form's message: the module's own labels and message ids; what was posted
+    # (a field name, a validator's text) is never translated, and the result is plain str
+    ("web/refusals.py", "gettext in describe"): "the separator, a message id",
+    ("web/refusals.py", "gettext in _one"): "field labels and refusals, message ids",
 }
 
 #: also ``fmt.gettext(x)`` and ``page._(x)``: data is never translated by gettext
