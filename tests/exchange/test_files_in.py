@@ -3,11 +3,13 @@ refused once with the reason; a file of a mine or point not known yet waits."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from coalwatch.exchange import repository
 from coalwatch.exchange.layout import load_layout
-from coalwatch.exchange.reader import Reader, limits_of
+from coalwatch.exchange.reader import Reader
+from coalwatch.ingest.service import IngestLimits
 from tests.exchange.conftest import at
 from tests.exchange.test_files_out import sessions_of
 from tests.support.world import world
@@ -17,7 +19,7 @@ REALTIME = "M1;M1 矿;2026-03-15 11:10:00;1;1~\nB1;1;2026-03-15 11:10:00;100.000
 
 
 def reader() -> Reader:
-    return Reader(load_layout(), "utf-8", limits_of(60, 5000))
+    return Reader(load_layout(), "utf-8", IngestLimits(timedelta(seconds=60), 5000))
 
 
 def drop(inbox: Path, name: str, text: str) -> None:

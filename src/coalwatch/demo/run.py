@@ -176,10 +176,7 @@ def prepare_demo(
         stations = [
             stand_in_station(spec, keys[spec.code], tz, start, sampling.coarse) for spec in specs
         ]
-        limits = IngestLimits(
-            clock_skew=timedelta(seconds=settings.clock_skew_s),
-            max_records=settings.max_batch_records,
-        )
+        limits = IngestLimits.of(settings)
         records = backfill(sessions, stations, clock, limits, stop or threading.Event(), sampling)
         with transaction(sessions) as session:
             settle_old_alarms(session, now)

@@ -31,7 +31,7 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -231,9 +231,6 @@ def gateways_from_settings(
 ) -> GatewayIngest | None:
     if not settings.mqtt_broker or settings.mqtt_gateways_file is None:
         return None
-    limits = IngestLimits(
-        clock_skew=timedelta(seconds=settings.clock_skew_s),
-        max_records=settings.max_batch_records,
-    )
+    limits = IngestLimits.of(settings)
     mappings = load_mappings(settings.mqtt_gateways_file)
     return GatewayIngest(settings.mqtt_broker, mappings, sessions, clock, limits)

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -208,10 +208,7 @@ def ingest_from_settings(
 ) -> MqttIngest | None:
     if not settings.mqtt_broker:
         return None
-    limits = IngestLimits(
-        clock_skew=timedelta(seconds=settings.clock_skew_s),
-        max_records=settings.max_batch_records,
-    )
+    limits = IngestLimits.of(settings)
     return MqttIngest(
         settings.mqtt_broker,
         settings.mqtt_topic_prefix,

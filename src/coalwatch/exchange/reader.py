@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -222,7 +222,3 @@ def _files_in_time_order(paths: Iterable[Path], parameters: str) -> list[Path]:
         order = 0 if match["kind"] == parameters else 1
         found.append(((match["time"], order), path))
     return [p for _, p in sorted(found, key=lambda item: (item[0], item[1].name))]
-
-
-def limits_of(clock_skew_s: int, max_records: int) -> IngestLimits:
-    return IngestLimits(clock_skew=timedelta(seconds=clock_skew_s), max_records=max_records)

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from coalwatch.exchange import repository
 from coalwatch.exchange.delivery import FTP_ERRORS, FtpTarget, Pushed, fetch_new, push_pending
 from coalwatch.exchange.layout import Layout, load_layout
-from coalwatch.exchange.reader import Imported, Reader, limits_of
+from coalwatch.exchange.reader import Imported, Reader
 from coalwatch.exchange.writer import Schedule, Writer, Written
+from coalwatch.ingest.service import IngestLimits
 from coalwatch.storage.session import transaction
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def reader_of(settings: Settings) -> Reader:
     return Reader(
         layout_of(settings),
         settings.exchange_encoding,
-        limits_of(settings.clock_skew_s, settings.max_batch_records),
+        IngestLimits.of(settings),
     )
 
 

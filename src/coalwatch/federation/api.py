@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -80,10 +79,7 @@ async def receive_batch(
     body = await request.body()
     state = app_state(request)
     context = service.ReceiveContext(
-        limits=IngestLimits(
-            clock_skew=timedelta(seconds=state.settings.clock_skew_s),
-            max_records=state.settings.max_batch_records,
-        ),
+        limits=IngestLimits.of(state.settings),
         default_tz=state.settings.timezone,
     )
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -46,10 +45,7 @@ async def upload_batch(
 ) -> BatchAnswer:
     body = await request.body()
     state = app_state(request)
-    limits = service.IngestLimits(
-        clock_skew=timedelta(seconds=state.settings.clock_skew_s),
-        max_records=state.settings.max_batch_records,
-    )
+    limits = service.IngestLimits.of(state.settings)
     # answered after the durable commit of the group it joins (ingest/committer.py)
     return await state.uploads().ingest(Upload(station, body, x_signature, limits))
 

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -62,6 +62,9 @@ from coalwatch.wire.batches import (
 )
 from coalwatch.wire.signing import parse_public_key, verify
 
+if TYPE_CHECKING:
+    from coalwatch.config import Settings
+
 TRIP_KINDS = frozenset(TRIP_LIMIT_T)
 
 
@@ -69,6 +72,11 @@ TRIP_KINDS = frozenset(TRIP_LIMIT_T)
 class IngestLimits:
     clock_skew: timedelta
     max_records: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> IngestLimits:
+        """The deployment's limits (``COALWATCH_CLOCK_SKEW_S``, ``…_MAX_BATCH_RECORDS``)."""
+        return cls(timedelta(seconds=settings.clock_skew_s), settings.max_batch_records)
 
 
 @dataclass
