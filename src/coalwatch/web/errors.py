@@ -101,14 +101,14 @@ def _gettext(request: Request) -> Callable[[str], str]:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if not _is_api(request):
+        return _page(request, 422, "invalid", describe(exc.errors(), _gettext(request)))
     details = [
         {"loc": _location(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
         for e in exc.errors()
     ]
-    if _is_api(request):
-        message = "; ".join(f"{d['loc']}: {d['msg']}" for d in details) or "invalid request"
-        return JSONResponse(_body("invalid", message, details), status_code=422)
-    return _page(request, 422, "invalid", describe(exc.errors(), _gettext(request)))
+    message = "; ".join(f"{d['loc']}: {d['msg']}" for d in details) or "invalid request"
+    return JSONResponse(_body("invalid", message, details), status_code=422)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
