@@ -396,6 +396,15 @@ def _config_problem(exc: Exception) -> str:
     return f"COALWATCH_CONFIG={os.environ.get('COALWATCH_CONFIG')}: {exc}"
 
 
+def _both_languages(exc: CoalwatchError) -> str:
+    """A refusal as the services word it (Chinese), and in English where it has a
+    translation: an operator at the console reads either."""
+    from coalwatch.web.i18n import translations
+
+    english = exc.translated(translations("en").gettext)
+    return exc.message if english == exc.message else f"{exc.message} ({english})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -411,8 +420,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace, Settings], None] = args.handler
     try:
         handler(args, settings)
-    except (CommandError, CoalwatchError) as exc:
-        print(f"coalwatch: {getattr(exc, 'message', exc)}", file=sys.stderr)
+    except CoalwatchError as exc:
+        print(f"coalwatch: {_both_languages(exc)}", file=sys.stderr)
+        return 1
+    except CommandError as exc:
+        print(f"coalwatch: {exc}", file=sys.stderr)
         return 1
     except (ArgumentError, OperationalError) as exc:
         # a malformed COALWATCH_DATABASE_URL, or a database that cannot be reached

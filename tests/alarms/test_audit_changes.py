@@ -31,6 +31,7 @@ def test_configuration_changes_are_audited(database_url: str) -> None:
     with transaction(make_sessionmaker(engine)) as session:
         entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
         assert [(e.action, e.entity_key) for e in entries] == [
+            ("token.create", "test"),  # the world's own write token
             ("org.create", "C1"),
             ("mine.create", "M1"),
             ("point.create", "M1/B1"),
@@ -39,7 +40,8 @@ def test_configuration_changes_are_audited(database_url: str) -> None:
             ("mine.plan", "M1/2026-03"),
             ("mine.coefficient", "M1"),
         ]
-        assert json.loads(entries[4].detail)["annual_capacity_t"] == "660000"
-        assert all(e.actor == "token:test" for e in entries)
+        assert json.loads(entries[5].detail)["annual_capacity_t"] == "660000"
+        assert entries[0].actor.startswith("operator")
+        assert all(e.actor == "token:test" for e in entries[1:])
         assert verify(session) is None
     engine.dispose()

@@ -33,8 +33,8 @@ def test_audit_verify_names_the_edited_row(database_url: str, tmp_path: Path) ->
             w.ok(w.put("/mines/M1/thresholds", {"name": "no_data_minutes", "value": minutes}))
     done = _verify(database_url)
     assert done.returncode == 0, done.stderr
-    # org, mine, point, station (4) and three threshold changes
-    assert "intact: 7 entries" in done.stdout
+    # the world's token, org, mine, point, station (5) and three threshold changes
+    assert "intact: 8 entries" in done.stdout
     engine = make_engine(database_url)
     with transaction(make_sessionmaker(engine)) as session:
         second = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()[1]

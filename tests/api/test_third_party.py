@@ -104,7 +104,7 @@ def test_a_third_party_token_cannot_change_anything(w: World) -> None:
 
 @SQLITE_ONLY
 def test_a_third_party_token_is_never_a_write_token(w: World) -> None:
-    with pytest.raises(Invalid, match="always read-only"):
+    with pytest.raises(Invalid, match="第三方令牌总是只读的"):
         third_party_token(w, write=True)
 
 
@@ -192,6 +192,6 @@ def test_the_command_line_creates_a_third_party_token(
     assert w.get("/fee-items", token=token).status_code == 429
 
     assert cli.main([*args, "--write"]) == 1
-    assert "always read-only" in capsys.readouterr().err
+    assert "a third-party token is always read-only" in capsys.readouterr().err
     assert cli.main(["token", "create", "--name", "n", "--rate-limit", "0"]) == 1
     assert "requests per minute" in capsys.readouterr().err

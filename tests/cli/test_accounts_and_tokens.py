@@ -140,14 +140,14 @@ def test_token_revoke_rejects_unknown_ambiguous_and_revoked_tokens(
         create_token(session, "twin", None, True, NOW)
         create_token(session, "once", None, False, NOW)
     code, _, err = _run(capsys, "token", "revoke", "nobody")
-    assert code == 1 and "no token" in err and "nobody" in err, err
+    assert code == 1 and "没有名称或编号为 nobody 的令牌" in err, err
     code, _, err = _run(capsys, "token", "revoke", "999999")
-    assert code == 1 and "no token" in err, err
+    assert code == 1 and "没有名称或编号为 999999 的令牌" in err, err
     code, _, err = _run(capsys, "token", "revoke", "twin")
-    assert code == 1 and "2 tokens" in err and "id" in err, err
+    assert code == 1 and "有 2 个令牌名为 twin" in err and "编号" in err, err
     assert _run(capsys, "token", "revoke", "once")[0] == 0
     code, _, err = _run(capsys, "token", "revoke", "once")
-    assert code == 1 and "already revoked" in err, err
+    assert code == 1 and "早已吊销" in err, err
     assert "Traceback" not in err
     with db.session() as session:
         assert len(_audit(session, "token.revoke")) == 1

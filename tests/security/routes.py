@@ -549,6 +549,14 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/system/roles/{code}/delete"): Rule(
         perms("system:view", "system:write"), path="/system/roles/no_such_role/delete", form={}
     ),
+    ("GET", "/system/tokens"): Rule(perms("system:view")),
+    ("POST", "/system/tokens"): Rule(
+        perms("system:view", "system:write"),
+        form={"name": "sec-token", "scope": "C1", "access": "third_party", "rate_limit": ""},
+    ),
+    ("POST", "/system/tokens/{token_id}/revoke"): Rule(
+        perms("system:view", "system:write"), path="/system/tokens/999999/revoke", form={}
+    ),
     ("GET", "/system/users"): Rule(perms("system:view")),
     ("GET", "/system/users/new"): Rule(perms("system:view", "system:write")),
     ("POST", "/system/users/new"): Rule(
@@ -1136,6 +1144,8 @@ UNUSUAL = {
     ("POST", "/alarms/{alarm_id}/handle"): 404,
     ("POST", "/system/roles/{code}/delete"): 404,
     ("POST", "/system/users-delete"): 404,
+    # the new token's secret is the answer itself (never a redirect: it is shown once)
+    ("POST", "/system/tokens"): 200,
 }
 for _route, _status in UNUSUAL.items():
     ROUTES[_route] = replace(ROUTES[_route], ok=_status)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -60,6 +61,19 @@ class Principal:
             {"permission": permission},
             params={"permission": permission},
         )
+
+    def require_within(self, permissions: Iterable[str], what: str) -> None:
+        """403 unless the principal holds every one of ``permissions``: nobody grants more
+        than they hold themselves (a role, a user's roles, a token's access)."""
+        if self.has(ALL):
+            return
+        beyond = sorted(p for p in permissions if not self.has(p))
+        if beyond:
+            raise Forbidden(
+                N_("%(what)s：不能授予自己没有的权限（%(permissions)s）"),
+                params={"what": what, "permissions": " ".join(beyond)},
+                labels=("what",),
+            )
 
     @property
     def unscoped(self) -> bool:

@@ -37,17 +37,19 @@ def revoke(token: ApiToken, now: datetime) -> None:
     token.revoked_at = now
 
 
-def tokens(session: Session, *, token_id: int | None = None) -> list[tuple[ApiToken, str | None]]:
-    """Every token (or the one with ``token_id``), revoked ones too, with the code of the
-    org it is scoped to."""
+def tokens(
+    session: Session, *, token_id: int | None = None
+) -> list[tuple[ApiToken, str | None, str | None]]:
+    """Every token (or the one with ``token_id``), revoked ones too, with the code and the
+    path of the org it is scoped to."""
     query = (
-        select(ApiToken, Org.code)
+        select(ApiToken, Org.code, Org.path)
         .outerjoin(Org, Org.id == ApiToken.scope_org_id)
         .order_by(ApiToken.id)
     )
     if token_id is not None:
         query = query.where(ApiToken.id == token_id)
-    return [(token, code) for token, code in session.execute(query)]
+    return [(token, code, path) for token, code, path in session.execute(query)]
 
 
 def tokens_named(session: Session, name: str) -> list[ApiToken]:

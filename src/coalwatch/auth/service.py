@@ -13,11 +13,20 @@ from coalwatch.auth import repository
 from coalwatch.auth.limits import DEFAULT_THIRD_PARTY_PER_MIN, MAX_PER_MIN, RateLimiter
 from coalwatch.auth.models import ApiToken
 from coalwatch.auth.passwords import hash_password
-from coalwatch.auth.permissions import BUILTIN_ROLES
-from coalwatch.auth.principal import Principal
+from coalwatch.auth.permissions import ALL, BUILTIN_ROLES, VIEW_ALL
+from coalwatch.auth.principal import Principal, operator
 from coalwatch.auth.schemas import TokenOut
-from coalwatch.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
+from coalwatch.errors import (
+    N_,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
 from coalwatch.orgs import repository as org_repository
+from coalwatch.storage.models import Org
 from coalwatch.users.models import User, UserRole
 
 TOKEN_PREFIX = "cw_"
@@ -28,10 +37,38 @@ MIN_PASSWORD_LENGTH = 10
 SCRIPT, THIRD_PARTY = "script", "third_party"
 #: a third-party token reads what the third-party role reads, and settlement statements
 THIRD_PARTY_PERMISSIONS = BUILTIN_ROLES["third_party"][1] | {"settlement:view"}
+#: the longest name a token may have (its column)
+NAME_LENGTH = 200
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+#: the access a token is given, as the page and the list name it
+WRITE, READ, THIRD_PARTY_READ = "write", "read", "third-party read"
+
+
+def token_permissions(write: bool, third_party: bool) -> frozenset[str]:
+    """What a token of this access may do (``Principal.for_token``, ``authenticate``)."""
+    if third_party:
+        return THIRD_PARTY_PERMISSIONS
+    return frozenset({ALL}) if write else VIEW_ALL
+
+
+def _token_scope(session: Session, by: Principal, scope_code: str | None) -> Org | None:
+    """The org a new token sees, inside what its creator sees (None: the whole tree, only
+    for a creator who sees the whole tree)."""
+    if scope_code is None:
+        if not by.unscoped:
+            raise Forbidden(N_("限定单位的用户只能创建本单位及下级单位的令牌：请选择单位"))
+        return None
+    org = org_repository.org_by_code(session, scope_code)
+    if org is None or not by.sees(org.path):
+        raise Invalid(
+            N_("没有编码为 %(code)s 的单位"), {"code": scope_code}, params={"code": scope_code}
+        )
+    return org
 
 
 def create_token(
@@ -43,46 +80,68 @@ def create_token(
     *,
     third_party: bool = False,
     rate_limit_per_min: int | None = None,
+    by: Principal | None = None,
 ) -> str:
-    """A new token; only its digest is stored, so it is shown this once.
+    """A new token; only its digest is stored, so it is shown this once. Audited.
+
+    ``by`` (the command-line operator unless given) needs ``system:write``, may give a
+    token no more than it holds itself (a write token holds every permission, a read
+    token every menu's view) and only inside the part of the tree it sees.
 
     A third-party token 第三方令牌 (finance, tax, safety departments) is always
     read-only and always rate-limited (60 requests per minute unless given).
     """
+    by = by or operator()
+    by.require("system:write")
     if not name.strip():
-        raise Invalid("a token needs a name")
+        raise Invalid(N_("令牌须有名称"))
+    if len(name.strip()) > NAME_LENGTH:
+        raise Invalid(N_("令牌名称最多 %(n)s 个字符"), params={"n": NAME_LENGTH})
     if third_party and write:
-        raise Invalid("a third-party token is always read-only: leave out --write")
+        raise Invalid(N_("第三方令牌总是只读的：不能给写权限"))
     if third_party and rate_limit_per_min is None:
         rate_limit_per_min = DEFAULT_THIRD_PARTY_PER_MIN
     if rate_limit_per_min is not None and not 1 <= rate_limit_per_min <= MAX_PER_MIN:
-        raise Invalid(f"a rate limit is 1 to {MAX_PER_MIN} requests per minute")
-    scope_id = None
-    if scope_code is not None:
-        org = org_repository.org_by_code(session, scope_code)
-        if org is None:
-            raise Invalid(f"no org with code {scope_code!r}")
-        scope_id = org.id
+        raise Invalid(
+            N_("限流为每分钟 1 至 %(max)s 次请求"),
+            {"max": MAX_PER_MIN},
+            params={"max": MAX_PER_MIN},
+        )
+    by.require_within(token_permissions(write, third_party), name.strip())
+    scope = _token_scope(session, by, scope_code)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    repository.add_token(
+    row = ApiToken(
+        name=name.strip(),
+        token_sha256=_digest(token),
+        scope_org_id=scope.id if scope else None,
+        write=write,
+        created_at=now,
+        kind=THIRD_PARTY if third_party else SCRIPT,
+        rate_limit_per_min=rate_limit_per_min,
+    )
+    repository.add_token(session, row)
+    audit.record(
         session,
-        ApiToken(
-            name=name.strip(),
-            token_sha256=_digest(token),
-            scope_org_id=scope_id,
-            write=write,
-            created_at=now,
-            kind=THIRD_PARTY if third_party else SCRIPT,
-            rate_limit_per_min=rate_limit_per_min,
-        ),
+        actor=by.name,
+        action="token.create",
+        entity="token",
+        key=row.name,
+        detail={
+            "id": row.id,
+            "scope": scope.code if scope else None,
+            "write": write,
+            "kind": row.kind,
+            "rate_limit_per_min": rate_limit_per_min,
+        },
+        at=now,
     )
     return token
 
 
 def _token_out(token: ApiToken, scope: str | None) -> TokenOut:
-    access = "write" if token.write else "read"
+    access = WRITE if token.write else READ
     if token.kind == THIRD_PARTY:
-        access = "third-party read"
+        access = THIRD_PARTY_READ
     return TokenOut(
         id=token.id,
         name=token.name,
@@ -94,30 +153,39 @@ def _token_out(token: ApiToken, scope: str | None) -> TokenOut:
     )
 
 
+def _visible_tokens(session: Session, principal: Principal) -> list[tuple[ApiToken, str | None]]:
+    """The tokens scoped inside what ``principal`` sees (a whole-tree token: only to a
+    principal who sees the whole tree), with their scope's code."""
+    return [
+        (token, code)
+        for token, code, path in repository.tokens(session)
+        if principal.unscoped or (path is not None and principal.sees(path))
+    ]
+
+
 def list_tokens(session: Session, principal: Principal) -> list[TokenOut]:
-    """Every API token, revoked ones too; a token's secret is never stored, so never shown."""
+    """The API tokens ``principal`` sees, revoked ones too; a token's secret is never
+    stored, so never shown."""
     principal.require("system:view")
-    return [_token_out(token, scope) for token, scope in repository.tokens(session)]
+    return [_token_out(token, scope) for token, scope in _visible_tokens(session, principal)]
 
 
-#: the largest id an INTEGER column holds (a larger number is a name, or no token)
-_MAX_ID = 2**31 - 1
-
-
-def _token_to_revoke(session: Session, key: str) -> ApiToken:
+def _token_to_revoke(session: Session, principal: Principal, key: str) -> ApiToken:
     key = key.strip()
-    if key.isdigit() and int(key) <= _MAX_ID:
-        found = repository.token_by_id(session, int(key))
-        if found is not None:
-            return found
-    named = repository.tokens_named(session, key)
+    visible = [token for token, _ in _visible_tokens(session, principal)]
+    by_id = [token for token in visible if key.isdigit() and str(token.id) == key.lstrip("0")]
+    if by_id:
+        return by_id[0]
+    named = [token for token in visible if token.name == key]
     if not named:
-        raise NotFound(f"no token with the name or id {key!r} (see `coalwatch token list`)")
+        raise NotFound(N_("没有名称或编号为 %(key)s 的令牌"), {"key": key}, params={"key": key})
     active = [token for token in named if token.revoked_at is None]
     if len(active) > 1:
         ids = ", ".join(str(token.id) for token in active)
         raise Conflict(
-            f"{len(active)} tokens are named {key!r} (ids {ids}): give the id of the one to revoke"
+            N_("有 %(n)s 个令牌名为 %(key)s（编号 %(ids)s）：请给出要吊销的那个的编号"),
+            {"key": key, "ids": ids},
+            params={"n": len(active), "key": key, "ids": ids},
         )
     return active[0] if active else named[0]
 
@@ -125,11 +193,12 @@ def _token_to_revoke(session: Session, key: str) -> ApiToken:
 def revoke_token(session: Session, principal: Principal, key: str, now: datetime) -> TokenOut:
     """Revoke a token by its id or its name; it is refused from then on. Audited."""
     principal.require("system:write")
-    token = _token_to_revoke(session, key)
+    token = _token_to_revoke(session, principal, key)
     if token.revoked_at is not None:
         raise Conflict(
-            f"token {token.name!r} (id {token.id}) is already revoked "
-            f"(since {token.revoked_at.isoformat(timespec='seconds')})"
+            N_("令牌 %(name)s（编号 %(id)s）早已吊销"),
+            {"id": token.id},
+            params={"name": token.name, "id": token.id},
         )
     repository.revoke(token, now)
     audit.record(
@@ -142,7 +211,7 @@ def revoke_token(session: Session, principal: Principal, key: str, now: datetime
         at=now,
     )
     session.flush()
-    [(revoked, scope)] = repository.tokens(session, token_id=token.id)
+    [(revoked, scope, _)] = repository.tokens(session, token_id=token.id)
     return _token_out(revoked, scope)
 
 
@@ -191,14 +260,12 @@ def authenticate_digest(
                 f"retry after {wait} s",
                 wait,
             )
-    if api_token.kind == THIRD_PARTY:
-        return Principal(
-            name=f"token:{api_token.name}",
-            scope_path=scope_path,
-            permissions=THIRD_PARTY_PERMISSIONS,
-            kind="token",
-        )
-    return Principal.for_token(f"token:{api_token.name}", scope_path, api_token.write)
+    return Principal(
+        name=f"token:{api_token.name}",
+        scope_path=scope_path,
+        permissions=token_permissions(api_token.write, api_token.kind == THIRD_PARTY),
+        kind="token",
+    )
 
 
 def create_admin(session: Session, username: str, password: str, now: datetime) -> User:

@@ -403,21 +403,9 @@ def _grantable(session: Session, principal: Principal, codes: Sequence[str]) -> 
         role = repository.role_by_code(session, code)
         if role is None:
             raise Invalid(f"no role {code!r}")
-        _require_within(principal, role.permissions.split(), role.name)
+        principal.require_within(role.permissions.split(), role.name)
         roles.append(role)
     return roles
-
-
-def _require_within(principal: Principal, permissions: Iterable[str], what: str) -> None:
-    if principal.has(ALL):
-        return
-    beyond = sorted(p for p in permissions if not principal.has(p))
-    if beyond:
-        raise Forbidden(
-            N_("%(what)s：不能授予自己没有的权限（%(permissions)s）"),
-            params={"what": what, "permissions": " ".join(beyond)},
-            labels=("what",),
-        )
 
 
 def _require_supervising(user: str, org: Org | None, roles: Sequence[Role]) -> None:
@@ -483,7 +471,7 @@ def update_user(
     principal.require("system:write")
     user, before_org = _visible_user(session, principal, user_id)
     before_roles = repository.roles_of(session, [user.id])[user.id]
-    _require_within(principal, _permissions(before_roles), user.username)
+    principal.require_within(_permissions(before_roles), user.username)
     org = _unit(session, principal, data.org)
     roles = _grantable(session, principal, data.roles)
     _require_supervising(user.username, org, roles)
@@ -539,8 +527,8 @@ def _user_named(session: Session, principal: Principal, username: str) -> User:
     if user is None:
         raise NotFound(f"no user {username.strip()!r}")
     user, _ = _visible_user(session, principal, user.id)
-    _require_within(
-        principal, _permissions(repository.roles_of(session, [user.id])[user.id]), user.username
+    principal.require_within(
+        _permissions(repository.roles_of(session, [user.id])[user.id]), user.username
     )
     return user
 
@@ -602,7 +590,7 @@ def delete_users(
         if user.id == principal.user_id:
             raise Invalid(N_("不能删除自己的账户"))
         roles = repository.roles_of(session, [user.id])[user.id]
-        _require_within(principal, _permissions(roles), user.username)
+        principal.require_within(_permissions(roles), user.username)
         username = user.username
         repository.delete_user(session, user)
         audit.record(
@@ -662,7 +650,7 @@ def create_role(session: Session, principal: Principal, data: RoleIn, now: datet
     if repository.role_by_code(session, data.code) is not None:
         raise Conflict(N_("角色 %(code)s 已存在"), params={"code": repr(data.code)})
     permissions = _clean(data.permissions)
-    _require_within(principal, permissions, data.name)
+    principal.require_within(permissions, data.name)
     role = Role(
         code=data.code,
         name=data.name,
@@ -692,7 +680,7 @@ def update_role(
     role = _role(session, code)
     before = role.permissions.split()
     permissions = _clean(data.permissions)
-    _require_within(principal, [*before, *permissions], role.name)
+    principal.require_within([*before, *permissions], role.name)
     decisions = beyond_the_unit(permissions)
     if decisions:
         for holder, org in repository.holders_of(session, role.id):
@@ -732,7 +720,7 @@ def delete_role(session: Session, principal: Principal, code: str, now: datetime
     role = _role(session, code)
     if role.builtin:
         raise Conflict(N_("内置角色不能删除"))
-    _require_within(principal, role.permissions.split(), role.name)
+    principal.require_within(role.permissions.split(), role.name)
     repository.delete_role(session, role)
     audit.record(
         session,

@@ -200,13 +200,7 @@ def change_password(
 def _orgs(page: Page) -> list[tuple[str, str, int]]:
     """(code, name, depth) of the units the administrator may assign."""
     with page.session() as session:
-        items = orgs.list_orgs(session, page.principal)
-    depth: dict[str, int] = {}
-    out = []
-    for org in items:
-        depth[org.code] = depth.get(org.parent, -1) + 1 if org.parent else 0
-        out.append((org.code, org.name, depth[org.code]))
-    return out
+        return orgs.unit_tree(session, page.principal)
 
 
 @router.get("/system/users")

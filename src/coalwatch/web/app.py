@@ -27,6 +27,7 @@ from coalwatch.archive.api import router as archive_router
 from coalwatch.archive.views import router as archive_pages
 from coalwatch.audit.views import router as audit_pages
 from coalwatch.auth.limits import DatabaseRateLimiter, limiter_for
+from coalwatch.auth.views import router as auth_pages
 from coalwatch.backups.api import router as backups_router
 from coalwatch.backups.service import BackupJob
 from coalwatch.backups.views import router as backups_pages
@@ -365,6 +366,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         workflows_pages,
         orgs_pages,
         audit_pages,
+        auth_pages,
         backups_pages,
         reports_pages,
         video_pages,

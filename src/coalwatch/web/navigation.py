@@ -107,6 +107,7 @@ PAGES: dict[str, tuple[Item, ...]] = {
         Item("主站管理", "/system/stations"),
         Item("权限设置", "/system/roles"),
         Item("用户管理", "/system/users"),
+        Item("接口令牌", "/system/tokens"),
         Item("审计日志", "/system/audit"),
     ),
 }

@@ -187,12 +187,19 @@ class Page:
     def can(self, permission: str) -> bool:
         return self.principal.has(permission)
 
-    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    def render(
+        self,
+        template: str,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
         return render(
             self.request,
             self.state,
             template,
             status=status,
+            headers=headers,
             page=self,
             principal=self.principal,
             account=self.account,

@@ -13,6 +13,7 @@ from coalwatch.errors import N_
 #: use with different labels has the one that fits them all); a field not here is named
 #: as posted
 FIELD_LABELS: dict[str, str] = {
+    "access": N_("权限"),
     "ack_hours": N_("签收时限（小时）"),
     "action": N_("操作"),
     "actor": N_("操作人"),
@@ -106,6 +107,7 @@ FIELD_LABELS: dict[str, str] = {
     "public_key": N_("公钥"),
     "q": N_("查询"),
     "quarter": N_("季度"),
+    "rate_limit": N_("限流（次/分钟）"),
     "reason": N_("原因"),
     "record_no": N_("验收记录编号"),
     "repair_cost": N_("一次修理费用 (元)"),
@@ -116,6 +118,7 @@ FIELD_LABELS: dict[str, str] = {
     "result": N_("处理结果"),
     "rollover_t": N_("累计量回零值 (t)"),
     "rtsp_url": N_("RTSP 地址（需 ffmpeg）"),
+    "scope": N_("数据范围"),
     "scrapped_on": N_("报废日期"),
     "second_actual_t": N_("复核实物重量 (t)"),
     "second_indicated_t": N_("复核显示重量 (t)"),
