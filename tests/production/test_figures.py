@@ -162,6 +162,28 @@ def test_plan_overrides_capacity_in_the_ratio(w: World) -> None:
     assert D(month["ratio"]) == D("0.02")  # 400 / 20,000
 
 
+def test_a_total_plans_only_what_was_planned_and_divides_by_plan_or_capacity(w: World) -> None:
+    """The total of days some of which have a plan: its 产量计划 is the sum of the plans;
+    its 产能比 divides by each day's plan, else its capacity."""
+    produce(w, [(local(2026, 3, 1, 8, 0), "0"), (local(2026, 3, 1, 10, 0), "400")])
+    w.ok(w.put("/mines/M1/plans/2026-03", {"month_t": 20000, "day_t": 800, "hour_t": 50}))
+    found = w.ok(
+        w.get(
+            "/mines/M1/production",
+            period="day",
+            **{"from": "2026-02-27T00:00:00+08:00", "to": "2026-03-03T00:00:00+08:00"},
+        )
+    )
+    days = found["items"]
+    assert [d["plan_t"] and D(d["plan_t"]) for d in days] == [None, None, D(800), D(800)]
+    total = found["total"]
+    # planned: 800 + 800 = 1,600 t (27 and 28 February have no plan)
+    assert D(total["plan_t"]) == D(1600)
+    # 400 / (1,000 + 1,000 + 800 + 800) = 400 / 3,600 = 0.1111 (4 places)
+    assert D(total["ratio"]) == D("0.1111")
+    assert D(total["capacity_t"]) == D(4000)
+
+
 def test_capacity_reduction_lowers_the_year_from_its_date(w: World) -> None:
     # fault 30 Jan – 2 Feb unreported: 1,000 × 3 × 4 = 12,000 t, applied from 10 March
     reduce(w, "M1", Fraction(12000), date(2026, 3, 10))

@@ -72,6 +72,9 @@ class _Against:
     capacity: Fraction | None
     approved: Fraction | None
     plan: Decimal | None
+    #: 产能比's denominator where it is not the plan else the capacity: a sum of periods
+    #: or mines divides by the sum of each one's plan, else its capacity
+    base: Fraction | None = None
     #: the three as a figure shows them (a province's table shows thousands)
     shown: dict[str, Any] = field(init=False, repr=False, compare=False)
     #: 产能比's denominator as (numerator, denominator): the plan, else the capacity;
@@ -85,7 +88,9 @@ class _Against:
             approved_capacity_t=None if approved is None else round_tonnes(approved),
             plan_t=None if plan is None else round_tonnes(plan),
         )
-        if plan:
+        if self.base is not None:
+            ratio_of = self.base.numerator, self.base.denominator
+        elif plan:
             ratio_of = plan.as_integer_ratio()
         elif capacity:
             ratio_of = capacity.numerator, capacity.denominator
@@ -371,34 +376,37 @@ _TOTAL_PERIODS = {Period.MONTH: repository.MONTH, Period.YEAR: repository.YEAR}
 
 def _sum_measures(measures: Sequence[_Measure]) -> _Measure:
     """The sum of many measures: exact sums, the plan rounded once at the end
-    (folding ``+`` over 1,000 mines rounds the plan 1,000 times)."""
+    (folding ``+`` over 1,000 mines rounds the plan 1,000 times). Its plan is the sum of
+    the plans there are; 产能比 divides by the sum of each one's plan, else its capacity."""
     if len(measures) == 1:
         return measures[0]  # and its figure, computed once
     # none: zero production, and neither capacity nor plan to compare it with
     measured = manual = raw = 0
     capacities: list[Fraction] = []
     approvals: list[Fraction] = []
-    planned: list[Fraction | Decimal] = []
-    any_plan = any(m.against.plan is not None for m in measures)
+    plans: list[Decimal] = []
+    bases: list[Fraction | Decimal] = []
     for m in measures:
         measured += m.sums[0]
         manual += m.sums[1]
         raw += m.sums[2]
-        if m.against.capacity is not None:
-            capacities.append(m.against.capacity)
-        if m.against.approved is not None:
-            approvals.append(m.against.approved)
-        if any_plan:
-            part = m.against.plan if m.against.plan is not None else m.against.capacity
-            if part is not None:
-                planned.append(part)
-    plan = fraction_to_decimal(_exact_sum(planned), 7) if any_plan else None
+        against = m.against
+        if against.capacity is not None:
+            capacities.append(against.capacity)
+        if against.approved is not None:
+            approvals.append(against.approved)
+        if against.plan is not None:
+            plans.append(against.plan)
+        part = against.plan if against.plan else against.capacity
+        if part is not None:
+            bases.append(part)
     return _Measure(
         (measured, manual, raw),
         _Against(
             _exact_sum(capacities) if capacities else None,
             _exact_sum(approvals) if approvals else None,
-            plan,
+            fraction_to_decimal(_exact_sum(plans), 7) if plans else None,
+            _exact_sum(bases) if plans else None,
         ),
     )
 
