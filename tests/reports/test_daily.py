@@ -341,3 +341,33 @@ def test_nightly_generation_after_ten_past_midnight_is_idempotent(w: World) -> N
     w.clock.advance(hours=1)
     w.tick()
     assert len(w.ok(w.get("/mines/M1/reports/daily/2026-03-15/revisions"))["items"]) == 1
+
+
+def test_no_nightly_report_of_a_day_before_the_mine_was_there(w: World) -> None:
+    """A mine set up after midnight gets no report of the day before (it was not there),
+    unless records of that day were loaded for it; the mine created during the 15th
+    (M1, at 12:00) gets the 15th's."""
+    w.clock.now = local(2026, 3, 16, 0, 2)
+    w.mine("M2", station="S2")
+    w.mine("M3", station="S3")
+    # M3's records of the 15th, loaded from the system it replaces
+    w.ok(
+        w.upload(
+            "S3",
+            [
+                totalizer(1, local(2026, 3, 15, 9, 0), "B1", "100"),
+                totalizer(2, local(2026, 3, 15, 10, 0), "B1", "112.5"),
+            ],
+        )
+    )
+    w.clock.now = local(2026, 3, 16, 0, 15)
+    w.tick()
+
+    def made(mine: str) -> list[Any]:
+        items: list[Any] = w.ok(w.get(f"/mines/{mine}/reports/daily/2026-03-15/revisions"))["items"]
+        return items
+
+    assert len(made("M1")) == 1 and made("M2") == [] and len(made("M3")) == 1
+    # 112.5 − 100 = 12.5 t (M3 has no coefficient: raw = gross)
+    r = w.ok(w.get("/mines/M3/reports/daily/2026-03-15"))
+    assert D(r["day"]["gross_t"]) == D("12.5")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -494,21 +494,33 @@ def pending(session: Session, principal: Principal) -> list[PendingReport]:
     return out
 
 
+def _produced(session: Session, mine: Mine, day: date, tz: ZoneInfo) -> bool:
+    """The mine has production stored in its local ``day``."""
+    start = datetime.combine(day, time(), tz).astimezone(UTC)
+    return bool(
+        production_repository.hourly_sums(session, [mine.id], start, start + timedelta(days=1))
+    )
+
+
 def generate_due(session: Session, now: datetime) -> int:
     """The nightly job: yesterday's report of every mine this center monitors itself,
     from 00:10 local time on, if it has none yet (idempotent: a second run makes
-    nothing)."""
+    nothing). A mine set up after yesterday gets none, unless it has production of
+    yesterday (records loaded from the system it replaces)."""
     made = 0
     due = []
     for mine, org in org_repository.mines_under(session, None):
         if mine.managed_by_center_id is not None:
             continue  # its downstream center makes and signs it; the signed one arrives
-        local = now.astimezone(ZoneInfo(mine.timezone))
+        tz = ZoneInfo(mine.timezone)
+        local = now.astimezone(tz)
         if local.time() >= GENERATE_AFTER:
-            due.append((mine, org, local.date() - timedelta(days=1)))
-    done = repository.reported(session, [day for _, _, day in due])
-    for mine, org, day in due:
+            due.append((mine, org, local.date() - timedelta(days=1), tz))
+    done = repository.reported(session, [day for _, _, day, _ in due])
+    for mine, org, day, tz in due:
         if (mine.id, day) in done:
+            continue
+        if mine.created_at.astimezone(tz).date() > day and not _produced(session, mine, day, tz):
             continue
         _store(session, mine, org, day, SYSTEM, now, new_revision=False)
         made += 1
