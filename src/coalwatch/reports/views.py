@@ -14,9 +14,10 @@ from fastapi.responses import Response
 from coalwatch.domain.reports import DEFAULT_SHIFTS, SIGNER_LABELS, SIGNING_ORDER, Shift, Signer
 from coalwatch.errors import N_
 from coalwatch.orgs import repository as org_repository
-from coalwatch.reports import service, signing
+from coalwatch.reports import documents, service, signing
 from coalwatch.reports.api import daily_answer, period_answer
-from coalwatch.reports.schemas import PeriodKind, ShiftIn
+from coalwatch.reports.schemas import PeriodKind, PeriodReport, ShiftIn
+from coalwatch.web.exports import csv_response
 from coalwatch.web.pages import Page, need
 from coalwatch.wire.types import FIRST_YEAR, LAST_YEAR
 
@@ -250,6 +251,25 @@ def period_file(
                 session, page.principal, code, kind, key, page.now(), page.state.settings.tz,
                 shift,
             )  # fmt: skip
+    if fmt == "csv":
+        return _period_csv(page, report)
     answer = period_answer(report, fmt)
     assert isinstance(answer, Response)
     return answer
+
+
+def _period_csv(page: Page, report: PeriodReport) -> Response:
+    """The report's CSV as its reader opens it in a spreadsheet: the columns named in the
+    reader's language (the API's CSV names them by key, for programs)."""
+    _ = page._
+    header = [
+        _("编号"), _("时间") if report.scope == "mine" else _("矿井"), _("毛煤 (t)"),
+        _("原煤 (t)"), _("其中人工 (t)"), _("生产能力 (t)"), _("产量计划 (t)"), _("产能比"),
+        _("超产"),
+    ]  # fmt: skip
+    yes_no = {"true": _("是"), "false": _("否")}
+    rows = documents.period_csv(report)
+    rows[-1][1] = _("合计")
+    for row in rows:
+        row[-1] = yes_no[str(row[-1])]
+    return csv_response(documents.period_filename(report), header, rows)
