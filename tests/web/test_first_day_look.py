@@ -70,3 +70,29 @@ def test_english_menu_labels_fit_on_one_line(
     assert "Period reports" in [text for text, _ in lines]
     page.set_viewport_size({"width": 1600, "height": 1800})
     screenshot(page, "sidebar-en")
+
+
+def test_a_refused_form_comes_back_with_what_was_typed(
+    new_page: Any, center: Center, console: Console
+) -> None:
+    """A form the center refuses comes back as its page with the reason on top, and what
+    was typed still in the form (the reason says what to mend, nothing to type again)."""
+    page = new_page()
+    sign_in(page, "admin", ADMIN_PASSWORD)
+    page.goto("/production/manual?mine=FHS")
+    typed = {
+        "#mp-t": "12.5",
+        "#mp-start": "2026-03-15T10:00",
+        "#mp-end": "2026-03-15T08:00",  # before the start: refused by the center
+        "#mp-reason": "积算仪故障期间按装车记录补录",
+    }
+    for field, value in typed.items():
+        page.fill(field, value)
+    page.click("#manual-form button[type=submit]")
+    page.wait_for_selector("#flash .notification.is-danger")
+    assert "结束须晚于开始" in page.inner_text("#flash")
+    assert {field: page.input_value(field) for field in typed} == typed
+    screenshot(page, "refused-form-kept")
+    # once shown, the typed values are not put back again (a reload starts afresh)
+    page.reload()
+    assert page.input_value("#mp-reason") == ""

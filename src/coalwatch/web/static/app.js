@@ -236,6 +236,69 @@
   document.addEventListener("pointerdown", ensureAudio);
   document.addEventListener("keydown", ensureAudio);
 
+  /* ---- a refused form keeps what was typed ---- */
+  // A form the center refuses comes back as its page with the reason on top (post,
+  // redirect, get): what was typed is put back in the form it was typed in. Kept for
+  // one page load in this tab only, never a password nor a file.
+  var SENT = "coalwatch.sent-form";
+  function typed(field) {
+    var skip = ["password", "file", "hidden", "submit", "button", "reset"];
+    return field.name && !field.disabled && skip.indexOf(field.type) < 0;
+  }
+  function valueOf(field) {
+    if (field.type === "checkbox" || field.type === "radio") return field.checked;
+    if (field.multiple) {
+      return Array.prototype.map.call(field.selectedOptions, function (o) { return o.value; });
+    }
+    return field.value;
+  }
+  function putBack(field, value) {
+    if (field.type === "checkbox" || field.type === "radio") field.checked = value === true;
+    else if (field.multiple) {
+      Array.prototype.forEach.call(field.options, function (o) {
+        o.selected = value.indexOf(o.value) >= 0;
+      });
+    } else field.value = value;
+  }
+  function keepSent(form) {
+    var fields = [];
+    Array.prototype.forEach.call(form.elements, function (field) {
+      if (typed(field)) fields.push([field.name, field.value, valueOf(field)]);
+    });
+    try {
+      sessionStorage.setItem(SENT, JSON.stringify({
+        action: form.getAttribute("action"), at: Date.now(), fields: fields
+      }));
+    } catch (e) { /* storage off: nothing is put back */ }
+  }
+  function restoreRefused() {
+    var sent = null;
+    try {
+      sent = JSON.parse(sessionStorage.getItem(SENT) || "null");
+      sessionStorage.removeItem(SENT);
+    } catch (e) { return; }
+    if (!sent || Date.now() - sent.at > 60000) return;
+    if (!document.querySelector("#flash .notification.is-danger")) return;
+    var form = Array.prototype.find.call(document.forms, function (f) {
+      return f.getAttribute("action") === sent.action && f.method === "post";
+    });
+    if (!form) return;
+    sent.fields.forEach(function (item) {
+      Array.prototype.forEach.call(form.elements, function (field) {
+        if (!typed(field) || field.name !== item[0]) return;
+        // a checkbox or radio is found by its value; another field by its name alone
+        if ((field.type === "checkbox" || field.type === "radio") && field.value !== item[1]) return;
+        putBack(field, item[2]);
+      });
+    });
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form instanceof HTMLFormElement && form.method === "post" && !form.hasAttribute("hx-post")) {
+      keepSent(form);
+    }
+  });
+
   /* ---- the alarm console: a redraw of its table never undoes an operator ---- */
   // An alarm event redraws the table. A redraw asked before an acknowledgement or a
   // handling and answered after it would put the row back as it was (and leave the
@@ -305,6 +368,7 @@
     muted: function () { return bellState().muted; }
   };
 
+  restoreRefused();
   startClock();
   startEvents();
   renderCharts(document);
