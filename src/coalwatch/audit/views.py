@@ -9,7 +9,9 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from coalwatch.audit import service
+from coalwatch.audit.labels import action_name, detail_fields
 from coalwatch.web.pages import Page, need
+from coalwatch.web.refusals import FIELD_LABELS
 
 router = APIRouter(include_in_schema=False)
 SystemPage = Annotated[Page, Depends(need("system:view"))]
@@ -41,4 +43,11 @@ def audit_page(
         verified=verify,
         broken=broken,
         base_url="/system/audit?" + urlencode(filters) + "&",
+        action_name=lambda code: action_name(code, page._),
+        detail_fields=lambda detail: detail_fields(detail, lambda key: _field(page, key)),
     )
+
+
+def _field(page: Page, key: str) -> str:
+    """A detail's field by the label its form gives it, else by its key."""
+    return page._(FIELD_LABELS[key]) if key in FIELD_LABELS else key
