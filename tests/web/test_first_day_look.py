@@ -96,3 +96,29 @@ def test_a_refused_form_comes_back_with_what_was_typed(
     # once shown, the typed values are not put back again (a reload starts afresh)
     page.reload()
     assert page.input_value("#mp-reason") == ""
+
+
+#: pages that were wider than a 1366 px screen in English (their headers do not wrap)
+WIDE_IN_ENGLISH = (
+    "/reports/daily",
+    "/system/params",
+    "/system/mines",
+    "/ledger/calibrations",
+    "/system/tokens",
+    "/system/audit",
+)
+
+
+def test_english_pages_fit_a_1366_screen(new_page: Any, center: Center, console: Console) -> None:
+    page = new_page(1366, 768)
+    sign_in(page, "admin", ADMIN_PASSWORD)
+    page.click(".lang-form button[value=en]")
+    page.wait_for_selector("html[lang=en]")
+    wide = {}
+    for path in WIDE_IN_ENGLISH:
+        page.goto(path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        screenshot(page, "en-1366-" + path.strip("/").replace("/", "-"), full_page=True)
+        if width > 1366:
+            wide[path] = width
+    assert wide == {}
