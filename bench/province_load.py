@@ -65,6 +65,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -613,27 +614,32 @@ def configure(server: Server, token: str, mines: int) -> list[StationSpec]:
 NIGHTLY_S = 900
 
 
-def await_nightly_reports(url: str) -> float | None:
+def await_nightly_reports(url: str) -> tuple[int, float] | None:
     """Once past 00:10 local time the jobs make every mine's daily report of the day before
     (``reports.generate_due``): in a province in service that is done once a night, not
-    during every run. The seconds waited for them before the load, None when not due."""
+    during every run. The reports due and the seconds waited for them before the load,
+    None when not due. A mine set up today gets none of the day before (it was not there,
+    it has no production of that day): the mines of this run, unless it crosses midnight."""
     local = datetime.now(LOCAL)
     if local.time() < GENERATE_AFTER:
         return None
     day = local.date() - timedelta(days=1)
+    today = datetime.combine(local.date(), dt_time(), LOCAL)
     began = time.monotonic()
     engine = make_engine(url)
     try:
         while time.monotonic() - began < NIGHTLY_S:
             with engine.connect() as connection:
-                mines = connection.scalar(select(func.count()).select_from(Mine))
+                due = connection.scalar(
+                    select(func.count()).select_from(Mine).where(Mine.created_at < today)
+                )
                 made = connection.scalar(
                     select(func.count(func.distinct(ReportRevision.mine_id))).where(
                         ReportRevision.day == day
                     )
                 )
-            if made is not None and made >= (mines or 0):
-                return time.monotonic() - began
+            if made is not None and made >= (due or 0):
+                return due or 0, time.monotonic() - began
             time.sleep(5)
     finally:
         engine.dispose()
@@ -882,9 +888,11 @@ def run(mines: int, minutes: float, senders: int, workers: int, jobs_process: bo
             )
             nightly = await_nightly_reports(db.url)
             if nightly is not None:
+                due, waited = nightly
                 print(
-                    f"  the jobs made every mine's daily report of the day before (due from "
-                    f"00:10 local time) in {nightly:.0f} s, waited for before the load"
+                    f"  the jobs made the {due:,} daily reports of the day before due (from "
+                    f"00:10 local time; none for a mine set up today) in {waited:.0f} s, "
+                    f"waited for before the load"
                 )
             # the backup a change of the configuration calls for (backups/service.py: due
             # once it has been quiet for 5 min), made now as a province in service has it:
