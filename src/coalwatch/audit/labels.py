@@ -119,10 +119,11 @@ ACTIONS: dict[str, str] = {
 }
 
 
-def action_name(code: str, gettext: Callable[[str], str]) -> str:
-    """The action's name in the reader's language; an unknown code as it is."""
+def action_name(code: str, label: Callable[[str], str]) -> str:
+    """The action's name in the reader's language (``label``: the page's); an unknown
+    code as it is."""
     name = ACTIONS.get(code)
-    return gettext(name) if name else code
+    return label(name) if name else code
 
 
 def detail_fields(detail: str | None, labels: Callable[[str], str]) -> list[tuple[str, str]]:

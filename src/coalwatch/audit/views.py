@@ -43,11 +43,11 @@ def audit_page(
         verified=verify,
         broken=broken,
         base_url="/system/audit?" + urlencode(filters) + "&",
-        action_name=lambda code: action_name(code, page._),
+        action_name=lambda code: action_name(code, page.label),
         detail_fields=lambda detail: detail_fields(detail, lambda key: _field(page, key)),
     )
 
 
 def _field(page: Page, key: str) -> str:
     """A detail's field by the label its form gives it, else by its key."""
-    return page._(FIELD_LABELS[key]) if key in FIELD_LABELS else key
+    return page.label(FIELD_LABELS[key]) if key in FIELD_LABELS else key
