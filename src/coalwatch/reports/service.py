@@ -494,12 +494,32 @@ def pending(session: Session, principal: Principal) -> list[PendingReport]:
     return out
 
 
-def _produced(session: Session, mine: Mine, day: date, tz: ZoneInfo) -> bool:
-    """The mine has production stored in its local ``day``."""
-    start = datetime.combine(day, time(), tz).astimezone(UTC)
-    return bool(
-        production_repository.hourly_sums(session, [mine.id], start, start + timedelta(days=1))
+def _producing(
+    session: Session, waiting: Sequence[tuple[Mine, Org, date, ZoneInfo]]
+) -> set[tuple[int, date]]:
+    """Which of the mines set up after their ``day`` have production stored in it (records
+    loaded from the system they replace): one query for all of them."""
+    if not waiting:
+        return set()
+    spans = {
+        mine.id: (day, _local_midnight(day, tz), _local_midnight(day + timedelta(days=1), tz))
+        for mine, _, day, tz in waiting
+    }
+    stored = production_repository.hourly_sums(
+        session,
+        list(spans),
+        min(start for _, start, _ in spans.values()),
+        max(end for _, _, end in spans.values()),
     )
+    return {
+        (mine_id, spans[mine_id][0])
+        for mine_id, hour in stored
+        if spans[mine_id][1] <= hour < spans[mine_id][2]
+    }
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), tz).astimezone(UTC)
 
 
 def generate_due(session: Session, now: datetime) -> int:
@@ -517,10 +537,12 @@ def generate_due(session: Session, now: datetime) -> int:
         if local.time() >= GENERATE_AFTER:
             due.append((mine, org, local.date() - timedelta(days=1), tz))
     done = repository.reported(session, [day for _, _, day, _ in due])
-    for mine, org, day, tz in due:
-        if (mine.id, day) in done:
-            continue
-        if mine.created_at.astimezone(tz).date() > day and not _produced(session, mine, day, tz):
+    due = [d for d in due if (d[0].id, d[2]) not in done]
+    newer = [d for d in due if d[0].created_at.astimezone(d[3]).date() > d[2]]
+    producing = _producing(session, newer)
+    skipped = {(mine.id, day) for mine, _, day, _ in newer} - producing
+    for mine, org, day, _ in due:
+        if (mine.id, day) in skipped:
             continue
         _store(session, mine, org, day, SYSTEM, now, new_revision=False)
         made += 1
