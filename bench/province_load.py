@@ -72,9 +72,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
-from coalwatch.acceptance.models import AcceptanceDecision
 from coalwatch.alarms.models import Alarm
 from coalwatch.reports.models import ReportRevision
 from coalwatch.reports.service import GENERATE_AFTER
@@ -96,7 +95,7 @@ from coalwatch.wire.signing import (
     sign,
 )
 
-from _common import fresh_database, load, machine, percentile, targets
+from _common import accept_all, fresh_database, load, machine, percentile, targets
 from ingest_throughput import BenchError, Server
 
 #: the probe station's enclosure opens (an alarm) and closes every this many seconds
@@ -644,35 +643,6 @@ def await_nightly_reports(url: str) -> tuple[int, float] | None:
     finally:
         engine.dispose()
     raise BenchError(f"the daily reports of {day} were not made within {NIGHTLY_S} s")
-
-
-def accept_all(url: str) -> int:
-    """Every mine's system accepted long before the load, as in a province in service (what
-    migration 0030 records for the mines a center holds when it is installed): otherwise
-    the first production of each mine raises ``unaccepted_production``, 2,500 alarms in
-    the first minutes that no real province raises at once."""
-    engine = make_engine(url)
-    try:
-        with engine.begin() as connection:
-            mine_ids = list(connection.scalars(select(Mine.id)))
-            connection.execute(
-                insert(AcceptanceDecision),
-                [
-                    {
-                        "mine_id": mine_id,
-                        "kind": "acceptance",
-                        "passed": True,
-                        "state": "accepted",
-                        "decided_on": date(2000, 1, 1),
-                        "decided_at": datetime.now(UTC),
-                        "decided_by": "系统升级",
-                    }
-                    for mine_id in mine_ids
-                ],
-            )
-    finally:
-        engine.dispose()
-    return len(mine_ids)
 
 
 def configure_probe(server: Server, token: str) -> StationSpec:
