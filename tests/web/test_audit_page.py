@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import get_args
 
 from coalwatch.acceptance.schemas import Kind as AcceptanceKind
-from coalwatch.audit.labels import ACTIONS
+from coalwatch.audit.labels import ACTIONS, FIELDS
 from coalwatch.domain.notices import Kind as NoticeKind
 from coalwatch.faults.schemas import ReductionDecisionIn
+from coalwatch.web.refusals import FIELD_LABELS
 from coalwatch.workflows.schemas import RequestKind
 from tests.conftest import SQLITE_ONLY
 from tests.web.test_configuration import admin, post
@@ -62,3 +63,14 @@ def test_the_log_shows_names_and_labelled_fields(admin: Admin) -> None:
     assert "{" not in row and '"' not in re.sub(r"<[^>]+>", "", row)
     assert "阳城县" in row and "—" in row
     assert "login" in page and "登录" in page
+
+
+def test_the_fields_the_services_write_are_named() -> None:
+    """Every key of an audit detail written as a literal has a name: a form's label
+    (``FIELD_LABELS``) or the audit log's own (``FIELDS``)."""
+    keys: set[str] = set()
+    for path in SRC.rglob("*.py"):
+        for detail in re.findall(r"detail=\{([^}]*)\}", path.read_text()):
+            keys |= set(re.findall(r'"([a-z_]+)":', detail))
+    missing = sorted(keys - set(FIELDS) - set(FIELD_LABELS))
+    assert not missing, missing

@@ -119,6 +119,57 @@ ACTIONS: dict[str, str] = {
 }
 
 
+#: the detail's fields that no form has (the forms' labels: ``web.refusals.FIELD_LABELS``)
+FIELDS: dict[str, str] = {
+    "amount_t": N_("数量 (t)"),
+    "applied_by": N_("申请人"),
+    "bytes": N_("字节数"),
+    "cites": N_("依据"),
+    "decision": N_("决定"),
+    "declared_by": N_("申报人"),
+    "declared_end": N_("申报结束时间"),
+    "document": N_("文件"),
+    "evidence": N_("证据"),
+    "fault": N_("故障"),
+    "file_name": N_("文件名"),
+    "fingerprint": N_("指纹"),
+    "gaps": N_("缺号"),
+    "id": N_("编号"),
+    "ids": N_("编号"),
+    "level": N_("级别"),
+    "media_type": N_("文件类型"),
+    "mines": N_("矿井"),
+    "must_change_password": N_("须改密码"),
+    "owner": N_("所属"),
+    "password_reset": N_("重置密码"),
+    "permissions": N_("权限"),
+    "pre_restore": N_("恢复前备份"),
+    "previous": N_("原值"),
+    "pruned": N_("已清理"),
+    "rate_limit_per_min": N_("限流（次/分钟）"),
+    "recovered_at": N_("恢复时间"),
+    "reduction_t": N_("核减量 (t)"),
+    "ref": N_("编号"),
+    "reported_at": N_("上报时间"),
+    "resume_at": N_("复产时间"),
+    "retention_days": N_("保留天数"),
+    "revision": N_("修订版本"),
+    "role": N_("角色"),
+    "roles": N_("角色"),
+    "size_bytes": N_("字节数"),
+    "source": N_("来源"),
+    "table": N_("数据表"),
+    "types": N_("类型"),
+    "unlocked": N_("解除锁定"),
+    "until": N_("截至"),
+    "verified": N_("已校验"),
+    "version": N_("版本"),
+    "via": N_("途径"),
+    "was_locked": N_("原已锁定"),
+    "write": N_("读写"),
+}
+
+
 def action_name(code: str, label: Callable[[str], str]) -> str:
     """The action's name in the reader's language (``label``: the page's); an unknown
     code as it is."""

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from coalwatch.audit import service
-from coalwatch.audit.labels import action_name, detail_fields
+from coalwatch.audit.labels import FIELDS, action_name, detail_fields
 from coalwatch.web.pages import Page, need
 from coalwatch.web.refusals import FIELD_LABELS
 
@@ -49,5 +49,6 @@ def audit_page(
 
 
 def _field(page: Page, key: str) -> str:
-    """A detail's field by the label its form gives it, else by its key."""
-    return page.label(FIELD_LABELS[key]) if key in FIELD_LABELS else key
+    """A detail's field by its name, else the label its form gives it, else its key."""
+    name = FIELDS.get(key) or FIELD_LABELS.get(key)
+    return page.label(name) if name else key
