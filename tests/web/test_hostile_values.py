@@ -73,6 +73,7 @@ def _store(center: Center) -> None:
     try:
         with transaction(make_sessionmaker(engine)) as session:
             token = create_token(session, "hostile", None, True, now)
+            create_token(session, HOSTILE, "YC", False, now)  # 接口令牌 lists its name
             users.create_role(
                 session, OPERATOR, RoleIn(code="hostile", name=HOSTILE, permissions=[]), now
             )
