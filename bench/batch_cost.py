@@ -328,10 +328,7 @@ def run_backend(
             history_rows = load_history(state.sessions, history) if history else 0
             setup_s = time.perf_counter() - began
             settle_heap()  # as serve does once it is built
-            limits = service.IngestLimits(
-                clock_skew=timedelta(seconds=settings.clock_skew_s),
-                max_records=settings.max_batch_records,
-            )
+            limits = service.IngestLimits.of(settings)
             rng = random.Random(11)
             trips = RoundTrips(state.sessions.kw["bind"])
             split = Split(trips)
