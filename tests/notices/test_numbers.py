@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from coalwatch.auth.principal import Principal
+from coalwatch.auth.service import token_permissions
 from coalwatch.notices import service
 from coalwatch.notices.schemas import IssueIn
 from coalwatch.storage.models import Org
@@ -50,7 +51,7 @@ def instruction(w: World, title: str) -> IssueIn:
 
 def county(session: Session) -> Principal:
     path = session.scalars(select(Org.path).where(Org.code == "C1")).one()
-    return Principal.for_token("c1", path, write=True)
+    return Principal(name="c1", scope_path=path, permissions=token_permissions(True, False))
 
 
 def wait_for_lock_wait(session: Session) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from coalwatch.auth.permissions import ALL, VIEW_ALL
+from coalwatch.auth.permissions import ALL
 from coalwatch.errors import N_, Forbidden, NotFound
 
 PrincipalKind = Literal["token", "user", "operator"]
@@ -28,16 +28,6 @@ class Principal:
     kind: PrincipalKind = "token"
     #: the signed-in user's id (kind "user")
     user_id: int | None = None
-
-    @classmethod
-    def for_token(cls, name: str, scope_path: str | None, write: bool) -> Principal:
-        """A read token may view every menu; a write token may do everything."""
-        return cls(
-            name=name,
-            scope_path=scope_path,
-            permissions=frozenset({ALL}) if write else VIEW_ALL,
-            kind="token",
-        )
 
     @property
     def write(self) -> bool:

@@ -52,13 +52,5 @@ def tokens(
     return [(token, code, path) for token, code, path in session.execute(query)]
 
 
-def tokens_named(session: Session, name: str) -> list[ApiToken]:
-    return list(session.scalars(select(ApiToken).where(ApiToken.name == name)))
-
-
-def token_by_id(session: Session, token_id: int) -> ApiToken | None:
-    return session.get(ApiToken, token_id)
-
-
 def role_by_code(session: Session, code: str) -> Role | None:
     return session.scalars(select(Role).where(Role.code == code)).first()

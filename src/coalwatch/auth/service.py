@@ -37,8 +37,8 @@ MIN_PASSWORD_LENGTH = 10
 SCRIPT, THIRD_PARTY = "script", "third_party"
 #: a third-party token reads what the third-party role reads, and settlement statements
 THIRD_PARTY_PERMISSIONS = BUILTIN_ROLES["third_party"][1] | {"settlement:view"}
-#: the longest name a token may have (its column)
-NAME_LENGTH = 200
+#: the longest name a token may have (its column's)
+NAME_LENGTH: int = ApiToken.name.type.length
 
 
 def _digest(token: str) -> str:
@@ -50,7 +50,8 @@ WRITE, READ, THIRD_PARTY_READ = "write", "read", "third-party read"
 
 
 def token_permissions(write: bool, third_party: bool) -> frozenset[str]:
-    """What a token of this access may do (``Principal.for_token``, ``authenticate``)."""
+    """What a token of this access may do: a read token views every menu, a write token
+    does everything, a third party's reads what third parties read."""
     if third_party:
         return THIRD_PARTY_PERMISSIONS
     return frozenset({ALL}) if write else VIEW_ALL

@@ -77,6 +77,7 @@ def _page(
         tokens = service.list_tokens(session, page.principal)
         units = orgs.unit_tree(session, page.principal)
     names = {code: name for code, name, _ in units}
+    writes = page.can("system:write")
     return page.render(
         "auth/tokens.html",
         status=status,
@@ -84,11 +85,12 @@ def _page(
         tokens=tokens,
         units=units,
         names=names,
-        grantable=_grantable(page) if page.can("system:write") else [],
+        grantable=_grantable(page) if writes else [],
         created=created,
         draft=draft or {"name": "", "scope": "", "access": "read", "rate_limit": ""},
         error=error,
-        form_number=_hand_out(page) if page.can("system:write") else "",
+        form_number=_hand_out(page) if writes else "",
+        name_length=service.NAME_LENGTH,
     )
 
 
