@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coalwatch.errors import BadRequest, Invalid, Unauthorized
 from coalwatch.events.broker import Broker, Event
-from coalwatch.ingest.committer import Busy, Committer, Upload, ingest_group
+from coalwatch.ingest.committer import Busy, Committer, Overlap, Upload, ingest_group
 from coalwatch.ingest.service import IngestLimits
 from coalwatch.storage.models import Record, Station
 from coalwatch.web.context import AppState
@@ -314,6 +314,40 @@ def test_stopping_commits_what_is_queued(w: World) -> None:
     with pytest.raises(Busy):
         committer.submit(upload(w, "S1", range(3, 4)))
     assert len(stored(w)) == 6
+
+
+def test_a_client_that_waits_for_each_answer_is_not_kept_waiting_for_others() -> None:
+    """The committer waits for more uploads only while they come as others wait for their
+    answer: a client that sends its next batch once the last is answered (or a station
+    alone) overlaps nothing, and after a few uploads its batches are committed at once."""
+    overlap = Overlap()
+    assert overlap.crowded  # a burst at the start is grouped
+    alone = 0
+    while overlap.crowded:
+        overlap.note(pending=0)
+        alone += 1
+    assert alone <= 5
+    # uploads that come while others wait make it crowded again within a few
+    crowded_after = 0
+    while not overlap.crowded:
+        overlap.note(pending=2)
+        crowded_after += 1
+    assert crowded_after <= 2
+    # a province's uploads: most come while another waits, some alone
+    for n in range(100):
+        overlap.note(pending=0 if n % 3 == 0 else 1)
+        assert overlap.crowded
+
+
+def test_every_upload_answered_or_refused_is_no_longer_pending(w: World) -> None:
+    committer = Committer(state(w).sessions, None, w.clock, wait_s=0.0, max_batches=2)
+    futures = [committer.submit(upload(w, f"S{n}", range(1, 3))) for n in (1, 2, 3)]
+    refused = committer.submit(upload(w, "S1", range(3, 4), key=generate_private_key()))
+    assert [f.result(timeout=60).acked_seq for f in futures] == [2, 2, 2]
+    with pytest.raises(Unauthorized):
+        refused.result(timeout=60)
+    assert committer.pending == 0
+    committer.stop()
 
 
 def test_uploads_over_http_share_groups(w: World) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -200,7 +201,7 @@ def after_batch(session: Session, batch: BatchFacts) -> list[dict[str, Any]]:
     for row in batch.rows:
         if row["point_id"] is not None:
             by_point[row["point_id"]].append(row)
-    in_order = {p: sorted(rows, key=lambda r: (r["ts"], r["seq"])) for p, rows in by_point.items()}
+    in_order = {p: sorted(rows, key=_when) for p, rows in by_point.items()}
     # the conveyor states the metering rule needs, of every point at once
     counting = {p: _counting(rows) for p, rows in in_order.items()}
     states = _conveyor_states(
@@ -332,6 +333,10 @@ def _events(session: Session, batch: BatchFacts) -> None:
             if point_id is None:
                 kwargs["station_id"] = batch.station.id
             _end(session, mine, rules.ENDING_EVENTS[name], ts, **kwargs)
+
+
+#: the order of a batch's rows in time (the station's seq on the same instant)
+_when = itemgetter("ts", "seq")
 
 
 def _interval(row: dict[str, Any], previous_ts: dict[int, datetime]) -> tuple[datetime, datetime]:
@@ -490,7 +495,9 @@ def _metering(
     """计量异常 of counting against the conveyor, in time order: a reading counted
     over an interval the conveyor was stopped throughout raises it, a start ends it
     (whatever order the station's devices were read and sent in)."""
-    timeline = [(r["ts"], 0, r) for r in counting]
+    # a reading counts while stopped only where the conveyor is known to have stopped
+    stops = any(not running for _, running in states)
+    timeline = [(r["ts"], 0, r) for r in counting] if stops else []
     timeline += [(r["ts"], 1, r) for r in conveyor if r["running"]]
     for ts, _, row in sorted(timeline, key=lambda t: (t[0], t[1], t[2]["seq"])):
         if row["type"] == "conveyor":

@@ -95,14 +95,16 @@ def carried_at_most(flow_kgph: int, elapsed: timedelta) -> int:
     """The most a belt flowing at ``flow_kgph`` carries in ``elapsed`` (kg, rounded up):
     flow × (seconds + ``TIME_TOLERANCE``) / 3600 × ``PLAUSIBLE_MARGIN`` +
     ``PLAUSIBLE_SLACK_KG``."""
-    microseconds = max(_microseconds(elapsed), 0) + _TOLERANCE_US
+    microseconds = max(elapsed // _ONE_US, 0) + _TOLERANCE_US
     # the exact product as one integer quotient, rounded up (every reading of a batch
     # is judged: no fraction built)
-    numerator = flow_kgph * microseconds * PLAUSIBLE_MARGIN.numerator
+    numerator = flow_kgph * microseconds * _MARGIN_NUMERATOR
     return -(-numerator // _CARRIED_DENOMINATOR) + PLAUSIBLE_SLACK_KG
 
 
-_TOLERANCE_US = TIME_TOLERANCE // timedelta(microseconds=1)
+_ONE_US = timedelta(microseconds=1)
+_TOLERANCE_US = TIME_TOLERANCE // _ONE_US
+_MARGIN_NUMERATOR = PLAUSIBLE_MARGIN.numerator
 #: microseconds in an hour × the margin's denominator
 _CARRIED_DENOMINATOR = 3600 * 1_000_000 * PLAUSIBLE_MARGIN.denominator
 
@@ -119,19 +121,21 @@ def implausible(
     at them carries. A baseline or a zero increment is always possible; flow rates of
     0 at both readings say nothing of the interval (an integrator that reports no rate
     sends 0), and the maximum flow alone judges it."""
-    if increment.kind is IncrementKind.BASELINE or increment.kg <= 0:
+    kg = increment.kg
+    if kg <= 0 or increment.kind is IncrementKind.BASELINE:
         return None
     if max_flow_kgph is None:
         limit = carried_at_most(DEFAULT_MAX_FLOW_KGPH, max(elapsed, _HOUR))
     else:
         limit = carried_at_most(max_flow_kgph, elapsed)
-    if increment.kg > limit:
-        return Suspicion(SuspectReason.MAX_FLOW, increment.kg, limit)
-    flows = [f for f in flows_kgph if f]
-    if flows and elapsed <= FLOW_CHECK_MAX:
-        limit = carried_at_most(max(flows), elapsed)
-        if increment.kg > limit:
-            return Suspicion(SuspectReason.FLOW_RATE, increment.kg, limit)
+    if kg > limit:
+        return Suspicion(SuspectReason.MAX_FLOW, kg, limit)
+    before, after = flows_kgph
+    flow = max(before or 0, after or 0)  # the larger rate reported (rates are not negative)
+    if flow and elapsed <= FLOW_CHECK_MAX:
+        limit = carried_at_most(flow, elapsed)
+        if kg > limit:
+            return Suspicion(SuspectReason.FLOW_RATE, kg, limit)
     return None
 
 

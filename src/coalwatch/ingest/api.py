@@ -19,7 +19,7 @@ router = APIRouter(tags=["stations"])
 class BatchDocument(Batch):
     """The upload as documented; records are validated one by one on arrival."""
 
-    records: list[StationRecord]  # type: ignore[assignment]
+    records: list[StationRecord]
 
 
 class _Upload(APIRoute):

@@ -5,7 +5,9 @@ thread (one per lane; a station's batches always take the same lane) takes what 
 queued (up to ``max_batches`` batches and ``max_bytes`` of bodies, waiting at most
 ``wait_s`` for more once it holds one), ingests each batch in ONE transaction and
 commits once. Each upload is answered only after that commit, with exactly what it
-would have been answered alone.
+would have been answered alone. It waits only while uploads come as others wait for
+their answer (``Overlap``): a station that uploads alone, or a client that sends its
+next batch once the last is answered, is not kept waiting for others that will not come.
 
 - Isolation: a batch refused at its admission (an unknown station, a bad signature, an
   invalid envelope: ``service.admit``, before it writes anything) is answered with its
@@ -282,6 +284,30 @@ def _after_commit() -> None:
         os._exit(70)
 
 
+class Overlap:
+    """How often a lane's uploads come while another of its uploads waits for its answer,
+    smoothed: whether waiting for more is likely to gather some (``crowded``). A station
+    that uploads alone, or a client that sends its next batch once the last is answered,
+    never overlaps: it is not kept waiting for uploads that will not come. A new lane
+    counts as crowded, so that a burst at the start is grouped."""
+
+    #: the weight of the latest upload
+    SMOOTHING = 0.25
+    #: crowded above this share of overlapping uploads
+    CROWDED = 0.25
+
+    def __init__(self) -> None:
+        self.share = 1.0
+
+    def note(self, pending: int) -> None:
+        """An upload came while ``pending`` others waited for their answer."""
+        self.share += ((1.0 if pending else 0.0) - self.share) * self.SMOOTHING
+
+    @property
+    def crowded(self) -> bool:
+        return self.share > self.CROWDED
+
+
 @dataclass(slots=True)
 class _Waiting:
     upload: Upload
@@ -343,6 +369,11 @@ class Committer:
         for lane in self._lanes:
             lane.join(max(0.0, deadline - time.monotonic()))
 
+    @property
+    def pending(self) -> int:
+        """Uploads submitted and not answered yet (queued or being ingested)."""
+        return sum(lane.pending for lane in self._lanes)
+
     def _committed(self, batches: int) -> None:
         with self._count_lock:
             self.groups += 1
@@ -356,6 +387,9 @@ class _Lane:
         self.owner = owner
         self._queue: queue.Queue[_Waiting | None] = queue.Queue(maxsize=queue_size)
         self._lock = threading.Lock()
+        self._overlap = Overlap()
+        #: uploads submitted and not answered yet
+        self._pending = 0
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._joining: threading.Thread | None = None
@@ -365,16 +399,29 @@ class _Lane:
         with self._lock:
             if self._stopping:
                 raise Busy("the center is shutting down; retry later")
+            # counted before it is queued: its answer (which uncounts it) cannot come first
+            self._pending += 1
+            waiting.future.add_done_callback(self._answered)
             try:
                 self._queue.put_nowait(waiting)
             except queue.Full:
+                self._pending -= 1
                 raise Busy("the center is busy; retry later") from None
+            self._overlap.note(self._pending - 1)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="coalwatch-committer", daemon=True
                 )
                 self._thread.start()
         return waiting.future
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def _answered(self, _: Future[BatchAnswer]) -> None:
+        with self._lock:
+            self._pending -= 1
 
     def start(self) -> None:
         with self._lock:
@@ -418,8 +465,8 @@ class _Lane:
     def _gather(self, first: _Waiting) -> tuple[list[_Waiting], bool]:
         """The group to commit, and whether the queue ended (``stop``) behind it."""
         group, size = [first], len(first.upload.body)
-        deadline = time.monotonic() + self.owner.wait_s
         owner = self.owner
+        deadline = time.monotonic() + (owner.wait_s if self._overlap.crowded else 0.0)
         while len(group) < owner.max_batches and size < owner.max_bytes:
             try:
                 waiting = self._queue.get_nowait()

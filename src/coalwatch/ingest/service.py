@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -66,6 +67,8 @@ if TYPE_CHECKING:
     from coalwatch.config import Settings
 
 TRIP_KINDS = frozenset(TRIP_LIMIT_T)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +82,7 @@ class IngestLimits:
         return cls(timedelta(seconds=settings.clock_skew_s), settings.max_batch_records)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Sample:
     """A totalizer reading on its way to the records table, or one already there."""
 
@@ -100,6 +103,10 @@ class _Sample:
         """The order readings were taken in: the station's seq, not its clock (which may
         jump back and forth); a station that replaced another (a newer id) comes after it."""
         return (self.station_id, self.seq)
+
+
+#: ``_Sample.key`` as one call, for sorting a batch's readings
+_in_order = attrgetter("station_id", "seq")
 
 
 @dataclass
@@ -124,14 +131,23 @@ class _Accounting:
     #: (written with the station's, ``repository.save_states``)
     moved: list[Point] = field(default_factory=list)
 
-    #: each instant's hour: (local start, UTC start), computed once per batch
-    hours: dict[datetime, tuple[datetime, datetime]] = field(default_factory=dict)
+    #: the hour found last, (local start, UTC start), and the UTC instants it spans
+    #: [``_from``, ``_until``): a batch's readings mostly fall in the hour of the one before
+    _found: tuple[datetime, datetime] | None = None
+    _from: datetime = _EPOCH
+    _until: datetime = _EPOCH
 
     def _hour(self, ts: datetime) -> tuple[datetime, datetime]:
-        found = self.hours.get(ts)
-        if found is None:
-            local = period_start(ts, Period.HOUR, self.tz)
-            found = self.hours[ts] = (local, local.astimezone(UTC))
+        """The hour of ``ts`` (in UTC): its (local start, UTC start)."""
+        if self._from <= ts < self._until:
+            assert self._found is not None
+            return self._found
+        local = period_start(ts, Period.HOUR, self.tz)
+        found = self._found = (local, local.astimezone(UTC))
+        until = found[1] + _ONE_HOUR
+        # kept for the next instants only when the zone's offset holds through the hour
+        same = until.astimezone(self.tz).utcoffset() == local.utcoffset()
+        self._from, self._until = found[1], until if same else found[1]
         return found
 
     def hour_of(self, ts: datetime) -> datetime:
@@ -170,6 +186,26 @@ class _Accounting:
         if hour not in self.stored:
             self.read_stored(session, (hour,))
         return self._beyond(hour, kg)
+
+    def count(self, session: Session, point_id: int, ts: datetime, kg: int) -> str:
+        """``take`` one record's kg (not negative) at ``ts`` and, when it fits, ``add`` it
+        to the point's hour."""
+        if kg == 0:
+            return ""
+        local, hour = self._hour(ts)
+        if hour not in self.stored:
+            self.read_stored(session, (hour,))
+        beyond = self._beyond(hour, kg)
+        if beyond:
+            return beyond
+        key = (point_id, hour)
+        found = self.deltas.get(key)
+        if found is None:
+            self.deltas[key] = (local.date(), kg, 0)
+        else:
+            self.deltas[key] = (found[0], found[1] + kg, found[2])
+        self.added[hour] = self.added.get(hour, 0) + kg
+        return ""
 
     def _beyond(self, hour: datetime, kg: int) -> str:
         """Why adding kg to an hour already read would take it beyond the limit."""
@@ -290,12 +326,14 @@ def ingest_admitted(
             }
         )
 
+    max_seq = station.max_seq
+    kinds = {code: point.kind for code, point in points.items()}
     for raw in batch.records:
         seq = record_seq(raw)
-        if seq is not None and (seq in received or is_held(seq, station.max_seq, gaps)):
+        if seq is not None and (seq in received or is_held(seq, max_seq, gaps)):
             duplicates += 1
             continue
-        reason, record = _validate(raw, points, now, limits)
+        reason, record = _validate(raw, kinds)
         if seq is not None:
             received.add(seq)
         if record is not None:
@@ -407,31 +445,35 @@ def _envelope(body: bytes, station: Station, limits: IngestLimits) -> Batch:
     return batch
 
 
-def _validate(
-    raw: Any, points: dict[str, Point], now: datetime, limits: IngestLimits
-) -> tuple[str, StationRecord | None]:
+def _validate(raw: Any, kinds: dict[str, str]) -> tuple[str, StationRecord | None]:
+    """A record checked against its mine's points (``kinds``: each point's kind by its
+    code): the record, or why it is refused."""
     try:
         record = parse_record(raw)
     except ValidationError as exc:
         return describe_error(exc), None
-    detail = record.detail if isinstance(record, EventRecord) else None
-    if detail is not None and ("\x00" in detail or not _is_utf8(detail)):
-        return "detail: must be text without NUL characters or lone surrogates", None
-    point_code = getattr(record, "point", None)
+    if isinstance(record, HeartbeatRecord):
+        return "", record
+    if isinstance(record, EventRecord):
+        detail = record.detail
+        if detail is not None and ("\x00" in detail or not _is_utf8(detail)):
+            return "detail: must be text without NUL characters or lone surrogates", None
+    point_code = record.point
     if point_code is None:
         return "", record
-    point = points.get(point_code)
-    if point is None:
+    kind = kinds.get(point_code)
+    if kind is None:
         return f"no point {point_code!r} in this station's mine", None
-    if isinstance(record, TotalizerRecord) and point.kind != "belt":
-        return f"point {point_code!r} is a {point.kind}: it reports trips, not a totalizer", None
-    if isinstance(record, TripRecord):
-        if point.kind not in TRIP_KINDS:
+    if isinstance(record, TotalizerRecord):
+        if kind != "belt":
+            return f"point {point_code!r} is a {kind}: it reports trips, not a totalizer", None
+    elif isinstance(record, TripRecord):
+        if kind not in TRIP_KINDS:
             return f"point {point_code!r} is a belt scale: it reports a totalizer, not trips", None
-        if tonnes_to_kg(record.net_t) > trip_limit_kg(point.kind):
+        if tonnes_to_kg(record.net_t) > trip_limit_kg(kind):
             return (
-                f"net_t {record.net_t} t is more than the {TRIP_LIMIT_T[point.kind]} t "
-                f"one trip of a {point.kind} can carry",
+                f"net_t {record.net_t} t is more than the {TRIP_LIMIT_T[kind]} t "
+                f"one trip of a {kind} can carry",
                 None,
             )
     return "", record
@@ -469,42 +511,37 @@ def _account(
     production, and the station cannot send it again); its own time is kept beside."""
     rows: list[dict[str, Any]] = []
     totalizers: dict[int, list[_Sample]] = defaultdict(list)
-    #: the points whose conveyor state the batch moved
-    conveyors: dict[int, Point] = {}
-    # the hours the batch adds to, read in one query
-    accounting.read_stored(
-        session,
-        (
-            accounting.hour_of(now if r.ts > now + skew_limit else r.ts.astimezone(UTC))
-            for r in records
-            if isinstance(r, TotalizerRecord | TripRecord)
-        ),
-    )
-    mine_id, station_id = mine.id, station.id
+    trips: list[tuple[int, int, dict[str, Any]]] = []
+    #: each point's latest conveyor record of the batch, by (ts, seq)
+    conveyors: dict[int, tuple[Point, dict[str, Any]]] = {}
+    by_code = {code: (point.id, point) for code, point in points.items()}
+    latest = now + skew_limit
+    station_id = station.id
+    #: what every row of the batch holds beside its signed columns
+    received = {
+        "mine_id": mine.id,
+        "station_id": station_id,
+        "increment_kg": None,
+        "increment_kind": None,
+        "received_at": now,
+        "batch_id": None,
+        "station_ts": None,
+    }
     for record in records:
-        point = (
-            points[record.point]
-            if not isinstance(record, HeartbeatRecord) and record.point
-            else None
+        point_id, point = (
+            (None, None)
+            if isinstance(record, HeartbeatRecord) or not record.point
+            else by_code[record.point]
         )
-        ahead = record.ts > now + skew_limit
-        row: dict[str, Any] = {
-            "mine_id": mine_id,
-            "station_id": station_id,
-            **signed_columns(record, point),
-            "increment_kg": None,
-            "increment_kind": None,
-            "received_at": now,
-            "batch_id": None,
-            "station_ts": None,
-        }
-        if ahead:  # counted when received; the station's own time kept beside
+        row = {**received, **signed_columns(record, point_id)}
+        rows.append(row)
+        if row["ts"] > latest:  # counted when received; the station's own time kept beside
             row["station_ts"], row["ts"] = row["ts"], now
         if isinstance(record, TotalizerRecord):
-            assert point is not None
+            assert point_id is not None
             if record.dropped_flow is not None:
                 accounting.dropped_flows[record.seq] = record.dropped_flow
-            totalizers[point.id].append(
+            totalizers[point_id].append(
                 _Sample(
                     row["ts"],
                     record.seq,
@@ -514,59 +551,78 @@ def _account(
                     flow_kgph=row["flow_kgph"],
                 )
             )
-        elif isinstance(record, ConveyorRecord) and point is not None:
-            _conveyor_moved(point, row)
-            conveyors[point.id] = point
+        elif isinstance(record, ConveyorRecord):
+            assert point_id is not None and point is not None
+            latest_row = conveyors.get(point_id)
+            if latest_row is None or (row["ts"], row["seq"]) > _when(latest_row[1]):
+                conveyors[point_id] = (point, row)
         elif isinstance(record, TripRecord):
-            assert point is not None
-            refusal = accounting.take(session, row["ts"], row["value_kg"])
-            if refusal:
-                accounting.refused[record.seq] = refusal
-                continue
+            assert point_id is not None
+            trips.append((record.seq, point_id, row))
+    # the hours the batch adds to, read in one query
+    accounting.read_stored(
+        session,
+        {accounting.hour_of(row["ts"]) for row in rows if row["type"] in _COUNTED_TYPES},
+    )
+    for seq, point_id, row in trips:
+        refusal = accounting.count(session, point_id, row["ts"], row["value_kg"])
+        if refusal:
+            accounting.refused[seq] = refusal
+        else:
             row["increment_kg"] = row["value_kg"]
-            accounting.add(point.id, row["ts"], row["value_kg"])
-        rows.append(row)
+
+    for point, row in conveyors.values():
+        _conveyor_moved(point, row)
 
     by_id = {p.id: p for p in points.values()}
     for point_id, samples in totalizers.items():
         _account_totalizer(
-            session, by_id[point_id], sorted(samples, key=lambda s: s.key), accounting, now
+            session, by_id[point_id], sorted(samples, key=_in_order), accounting, now
         )
     for point_id in totalizers:  # a sample of each was received now
         set_committed_value(by_id[point_id], "last_sample_received_at", now)
     accounting.moved = [by_id[p] for p in sorted({*totalizers, *conveyors})]
-    return [row for row in rows if row["seq"] not in accounting.refused]
+    if accounting.refused:
+        return [row for row in rows if row["seq"] not in accounting.refused]
+    return rows
 
 
-def signed_columns(record: StationRecord, point: Point | None) -> dict[str, Any]:
+#: the types of record that carry production
+_COUNTED_TYPES = frozenset({"totalizer", "trip"})
+#: a row's place in time: the station's seq orders the rows of an instant
+_when = itemgetter("ts", "seq")
+
+
+def signed_columns(record: StationRecord, point_id: int | None) -> dict[str, Any]:
     """The columns of a stored record that come from what the station signed (and so
-    what ``coalwatch verify`` re-derives from the kept batch)."""
-    columns: dict[str, Any] = {
+    what ``coalwatch verify`` re-derives from the kept batch), of a record of the point
+    ``point_id``."""
+    value_kg = flow_kgph = running = event = detail = None
+    if isinstance(record, TotalizerRecord):
+        value_kg = tonnes_to_kg(record.total_t)
+        if record.flow_tph is not None:
+            flow_kgph = round(record.flow_tph * 1000)
+    elif isinstance(record, TripRecord):
+        value_kg = trip_production(tonnes_to_kg(record.net_t))
+        if record.missed:
+            detail = f"{record.missed} more trips counted but not weighed"
+    elif isinstance(record, ConveyorRecord):
+        running = record.running
+    elif isinstance(record, EventRecord):
+        event, detail = record.event, record.detail
+    elif isinstance(record, HeartbeatRecord) and record.config is not None:
+        detail = f"config {record.config}"
+    return {
         "seq": record.seq,
         "ts": record.ts.astimezone(UTC),
         "type": record.type,
-        "point_id": point.id if point else None,
-        "value_kg": None,
-        "flow_kgph": None,
-        "running": None,
-        "event": None,
-        "detail": None,
+        "point_id": point_id,
+        "value_kg": value_kg,
+        "flow_kgph": flow_kgph,
+        "running": running,
+        "event": event,
+        "detail": detail,
     }
-    if isinstance(record, TotalizerRecord):
-        columns["value_kg"] = tonnes_to_kg(record.total_t)
-        if record.flow_tph is not None:
-            columns["flow_kgph"] = round(record.flow_tph * 1000)
-    elif isinstance(record, TripRecord):
-        columns["value_kg"] = trip_production(tonnes_to_kg(record.net_t))
-        if record.missed:
-            columns["detail"] = f"{record.missed} more trips counted but not weighed"
-    elif isinstance(record, ConveyorRecord):
-        columns["running"] = record.running
-    elif isinstance(record, EventRecord):
-        columns.update(event=record.event, detail=record.detail)
-    elif isinstance(record, HeartbeatRecord) and record.config is not None:
-        columns["detail"] = f"config {record.config}"
-    return columns
 
 
 def _account_totalizer(
@@ -611,7 +667,7 @@ def _account_totalizer(
             session, point.mine_id, point.id, samples[0].key, samples[-1].key
         )
     ]
-    sequence = sorted(stored + samples, key=lambda s: s.key)
+    sequence = sorted(stored + samples, key=_in_order)
     previous: _Sample | None = None
     if sequence[0].record_id is not None:  # keeps its increment: its predecessor is outside
         previous = sequence[0]
@@ -691,23 +747,26 @@ def _account_in_order(
         )
     newest: _Sample | None = None
     point_id, rollover_kg, max_flow_kgph = point.id, point.rollover_kg, point.max_flow_kgph
+    previous_ts = accounting.previous_ts
     for sample in samples:
         increment = totalizer_increment(
             None if previous is None else previous.value_kg, sample.value_kg, rollover_kg
         )
         suspicion = _suspicion(max_flow_kgph, previous, sample, increment)
         counted = _HELD if suspicion else increment
-        refusal = accounting.take(session, sample.ts, counted.kg)
+        refusal = accounting.count(session, point_id, sample.ts, counted.kg)
         if refusal:
             accounting.refused[sample.seq] = refusal
             continue
         if previous is not None:
-            accounting.previous_ts[sample.seq] = previous.ts
+            previous_ts[sample.seq] = previous.ts
             if suspicion is not None:
                 accounting.hold(point, sample, previous, increment, suspicion, now)
             elif increment.kind is IncrementKind.RESET:
                 accounting.resets.append((point, sample.ts, previous.value_kg, sample.value_kg))
-        _set_increment(sample, counted, point_id, accounting)
+        row = sample.row
+        assert row is not None
+        row["increment_kg"], row["increment_kind"] = counted.kg, _KIND_TEXT[counted.kind]
         previous = sample
         newest = sample
     if newest is not None:
@@ -716,6 +775,8 @@ def _account_in_order(
 
 #: what a suspect reading counts until it is decided
 _HELD = Increment(0, IncrementKind.SUSPECT)
+#: each kind as the text stored (an enum's ``value`` is a property, read per reading)
+_KIND_TEXT = {kind: kind.value for kind in IncrementKind}
 
 
 def _suspicion(
@@ -738,7 +799,7 @@ def _set_increment(
 ) -> None:
     assert sample.row is not None
     sample.row["increment_kg"] = increment.kg
-    sample.row["increment_kind"] = increment.kind.value
+    sample.row["increment_kind"] = _KIND_TEXT[increment.kind]
     accounting.add(point_id, sample.ts, increment.kg)
 
 

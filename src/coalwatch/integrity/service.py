@@ -237,7 +237,8 @@ def _compare(record: repository.Stored, raw: Any, points: dict[str, Point]) -> s
     except ValidationError:
         return "its upload holds an invalid record under this seq"
     code = getattr(parsed, "point", None)
-    expected = signed_columns(parsed, points.get(code) if code else None)
+    point = points.get(code) if code else None
+    expected = signed_columns(parsed, None if point is None else point.id)
     stored = record._asdict()
     if record.station_ts is not None:  # counted when received: the station signed its own
         stored["ts"] = record.station_ts

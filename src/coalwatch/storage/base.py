@@ -44,15 +44,29 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
+        #: the instant converted last and its text: a batch's rows share their
+        #: ``received_at`` (one tuple, replaced whole, so threads never see half of one)
+        last: tuple[datetime | None, str | None] = (None, None)
+
         def to_text(value: datetime | None) -> str | None:
             # process_bind_param, then the text of SQLite's DATETIME in its default storage
             # format ("2026-03-15 04:00:00.000000") without its generic formatting: every
             # instant stored takes it. An instant in UTC already (what the center makes)
             # is its text less the "+00:00".
-            if value is not None and value.tzinfo is UTC:
-                return value.isoformat(" ", "microseconds")[:-6]
-            utc = self.process_bind_param(value, dialect)
-            return None if utc is None else utc.isoformat(" ", "microseconds")
+            nonlocal last
+            if value is None:
+                return None
+            known, text = last
+            if value is known:
+                return text
+            if value.tzinfo is UTC:
+                text = value.isoformat(" ", "microseconds")[:-6]
+            else:
+                utc = self.process_bind_param(value, dialect)
+                assert utc is not None
+                text = utc.isoformat(" ", "microseconds")
+            last = (value, text)
+            return text
 
         return to_text
 

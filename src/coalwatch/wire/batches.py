@@ -155,6 +155,17 @@ StationRecord = Annotated[
     Field(discriminator="type"),
 ]
 _record_adapter: TypeAdapter[StationRecord] = TypeAdapter(StationRecord)
+#: the adapter's validator, called directly: its wrapper costs a third of a record's
+#: validation, for every record of every batch
+_validate_record = _record_adapter.validator.validate_python
+
+
+def _objects(records: list[Any]) -> list[Any]:
+    """Records that are JSON objects, taken as they are (each is validated alone)."""
+    for record in records:
+        if type(record) is not dict:
+            raise ValueError("every record must be a JSON object")
+    return records
 
 
 class Batch(BaseModel):
@@ -163,7 +174,8 @@ class Batch(BaseModel):
     model_config = ConfigDict(extra="ignore")
     station: Code
     sent_at: Moment
-    records: list[dict[str, Any]]
+    #: not copied record by record as ``list[dict[str, Any]]`` would be
+    records: Annotated[list[Any], AfterValidator(_objects)]
 
 
 class PointSignal(BaseModel):
@@ -247,7 +259,7 @@ def parse_body(body: bytes) -> Any:
 
 def parse_record(data: Any) -> StationRecord:
     """One record, or ValidationError saying what is wrong with it."""
-    return _record_adapter.validate_python(data)
+    return _validate_record(data)  # type: ignore[no-any-return]
 
 
 def record_seq(data: Any) -> int | None:
