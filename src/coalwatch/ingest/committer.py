@@ -388,8 +388,10 @@ class _Lane:
         self._queue: queue.Queue[_Waiting | None] = queue.Queue(maxsize=queue_size)
         self._lock = threading.Lock()
         self._overlap = Overlap()
-        #: uploads submitted and not answered yet
+        #: uploads submitted and not answered yet, under their own lock (an answer may
+        #: come while ``stop`` holds the lane's)
         self._pending = 0
+        self._pending_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._joining: threading.Thread | None = None
@@ -399,15 +401,15 @@ class _Lane:
         with self._lock:
             if self._stopping:
                 raise Busy("the center is shutting down; retry later")
-            # counted before it is queued: its answer (which uncounts it) cannot come first
-            self._pending += 1
-            waiting.future.add_done_callback(self._answered)
             try:
                 self._queue.put_nowait(waiting)
             except queue.Full:
-                self._pending -= 1
                 raise Busy("the center is busy; retry later") from None
-            self._overlap.note(self._pending - 1)
+            with self._pending_lock:
+                self._overlap.note(self._pending)
+                self._pending += 1
+            # uncounted once answered (at once, should the answer have come already)
+            waiting.future.add_done_callback(self._answered)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="coalwatch-committer", daemon=True
@@ -420,7 +422,7 @@ class _Lane:
         return self._pending
 
     def _answered(self, _: Future[BatchAnswer]) -> None:
-        with self._lock:
+        with self._pending_lock:
             self._pending -= 1
 
     def start(self) -> None:
