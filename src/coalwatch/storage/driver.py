@@ -41,9 +41,9 @@ class _Compiled:
     positional: bool
     #: the values the statement holds itself (a literal compared with: ``x == "conveyor"``)
     values: dict[str, Any]
-    #: per result column, its processor (None: none has one, the rows as the driver
-    #: returns them)
-    results: tuple[Processor | None, ...] | None
+    #: (position, processor) of the result columns that have a processor (None: none
+    #: has one, the rows as the driver returns them)
+    results: tuple[tuple[int, Processor], ...] | None
     #: the bind parameters' values in their order, taken from a mapping at once
     take: Callable[[Params], tuple[Any, ...]]
     #: (position, processor) of the bind parameters that have a processor
@@ -63,10 +63,12 @@ class _Compiled:
 
     def row(self, row: Sequence[Any]) -> tuple[Any, ...]:
         assert self.results is not None
-        return tuple(
-            value if process is None or value is None else process(value)
-            for process, value in zip(self.results, row, strict=True)
-        )
+        values = list(row)
+        for i, process in self.results:
+            value = values[i]
+            if value is not None:
+                values[i] = process(value)
+        return tuple(values)
 
 
 class Hot:
@@ -102,7 +104,7 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
     processors = tuple(
         c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
     )
-    results = processors if any(p is not None for p in processors) else None
+    results = tuple((i, p) for i, p in enumerate(processors) if p is not None) or None
     binding = [bind_processor(name) for name in names]
     return _Compiled(
         sql=compiled.string,
