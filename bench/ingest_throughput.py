@@ -8,7 +8,8 @@ For each backend, on a fresh migrated database:
 3. builds each station's record stream beforehand (a totalizer sample per point
    every 5 s with increasing totals and a flow, a conveyor state per point every
    30 s, a heartbeat every 60 s) and encodes it as batches of 500;
-4. posts the batches over keep-alive HTTP connections, signed, with 1 and then 2
+4. posts the batches over keep-alive HTTP connections, signed, through the HTTP
+   transport a station uploads with (``station.uploader.HttpTransport``), with 1 and then 2
    client threads (each thread owns whole stations, so per-station order holds),
    and checks every answer: 200, ``acked_seq`` = the batch's last seq, nothing
    rejected, no duplicates, no gaps, no commands;
@@ -27,6 +28,7 @@ Run: ``.venv/bin/python bench/ingest_throughput.py [--backend sqlite|postgresql|
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import subprocess
@@ -48,6 +50,7 @@ from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from coalwatch.alarms.models import Alarm
+from coalwatch.station.uploader import HttpTransport
 from coalwatch.storage.models import HourlyProduction, Record
 from coalwatch.storage.session import make_engine
 from coalwatch.wire.batches import encode_batch
@@ -265,30 +268,29 @@ def configure(server: Server, token: str, streams_wanted: int) -> list[tuple[str
 
 
 def post_batches(base: str, streams: Sequence[Stream], indexes: range) -> int:
-    """Post batches ``indexes`` of each stream in turn on one keep-alive connection."""
+    """Post batches ``indexes`` of each stream in turn on one keep-alive connection, through
+    the HTTP transport a station uploads with (``station.uploader.HttpTransport``)."""
     sent = 0
-    with httpx.Client(base_url=base, timeout=120) as client:
+    transport = HttpTransport(timeout_s=120)
+    try:
         for index in indexes:
             for stream in streams:
                 body, last_seq = stream.body(index, datetime.now(LOCAL))
-                answer = client.post(
-                    f"/api/v1/stations/{stream.station}/batches",
-                    content=body,
-                    headers={
-                        "X-Signature": sign(stream.key, body),
-                        "Content-Type": "application/json",
-                    },
+                status, text = transport.post(
+                    f"{base}/api/v1/stations/{stream.station}/batches",
+                    body,
+                    {"X-Signature": sign(stream.key, body), "Content-Type": "application/json"},
                 )
-                if answer.status_code != 200:
-                    raise BenchError(
-                        f"{stream.station} batch {index}: {answer.status_code} {answer.text[:500]}"
-                    )
-                got = answer.json()
+                if status != 200:
+                    raise BenchError(f"{stream.station} batch {index}: {status} {text[:500]!r}")
+                got = json.loads(text)
                 if got["acked_seq"] != last_seq or got["rejected"] or got["duplicates"]:
                     raise BenchError(f"{stream.station} batch {index}: unexpected answer {got}")
                 if got["gaps"] or got["commands"]:
                     raise BenchError(f"{stream.station} batch {index}: unexpected answer {got}")
                 sent += BATCH
+    finally:
+        transport.close()
     return sent
 
 

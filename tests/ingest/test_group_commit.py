@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coalwatch.errors import BadRequest, Invalid, Unauthorized
 from coalwatch.events.broker import Broker, Event
-from coalwatch.ingest.committer import Busy, Committer, Overlap, Upload, ingest_group
+from coalwatch.ingest.committer import Busy, Committer, Upload, ingest_group
 from coalwatch.ingest.service import IngestLimits
 from coalwatch.storage.models import Record, Station
 from coalwatch.web.context import AppState
@@ -52,6 +53,16 @@ def upload(
     records = [totalizer(s, start + timedelta(minutes=s), "B1", 100 + s) for s in seqs]
     body = encode_batch(station, sent_at or w.clock(), records)
     return Upload(station, body, sign(key or w.stations[station].key, body), LIMITS)
+
+
+def together(committer: Committer, uploads: list[Upload]) -> list[Future[BatchAnswer]]:
+    """Submit uploads that arrive together: the first while the others are being
+    received, so that the committer gathers them all in one group."""
+    with contextlib.ExitStack() as stack:
+        submits = [stack.enter_context(committer.receiving(u.station)) for u in uploads[1:]]
+        futures = [committer.submit(uploads[0])]
+        futures += [submit(u) for submit, u in zip(submits, uploads[1:], strict=True)]
+    return futures
 
 
 def stored(w: World, station: str | None = None) -> list[int]:
@@ -221,11 +232,14 @@ def test_a_failed_commit_fails_every_batch_of_the_group_and_keeps_nothing(w: Wor
     broker.listen(heard.append)
     committer = Committer(sessions, broker, w.clock, wait_s=5.0, max_batches=3)
     late = w.clock() - timedelta(minutes=10)  # an alarm, never told: it was not kept
-    futures = [
-        committer.submit(upload(w, "S1", range(1, 3), sent_at=late)),
-        committer.submit(upload(w, "S2", range(1, 3))),
-        committer.submit(upload(w, "S1", range(3, 4))),
-    ]
+    futures = together(
+        committer,
+        [
+            upload(w, "S1", range(1, 3), sent_at=late),
+            upload(w, "S2", range(1, 3)),
+            upload(w, "S1", range(3, 4)),
+        ],
+    )
     for future in futures:
         with pytest.raises(RuntimeError, match="disk is full"):
             future.result(timeout=60)
@@ -316,37 +330,35 @@ def test_stopping_commits_what_is_queued(w: World) -> None:
     assert len(stored(w)) == 6
 
 
-def test_a_client_that_waits_for_each_answer_is_not_kept_waiting_for_others() -> None:
-    """The committer waits for more uploads only while they come as others wait for their
-    answer: a client that sends its next batch once the last is answered (or a station
-    alone) overlaps nothing, and after a few uploads its batches are committed at once."""
-    overlap = Overlap()
-    assert overlap.crowded  # a burst at the start is grouped
-    alone = 0
-    while overlap.crowded:
-        overlap.note(pending=0)
-        alone += 1
-    assert alone <= 5
-    # uploads that come while others wait make it crowded again within a few
-    crowded_after = 0
-    while not overlap.crowded:
-        overlap.note(pending=2)
-        crowded_after += 1
-    assert crowded_after <= 2
-    # a province's uploads: most come while another waits, some alone
-    for n in range(100):
-        overlap.note(pending=0 if n % 3 == 0 else 1)
-        assert overlap.crowded
+def test_an_upload_alone_is_not_kept_waiting_for_others(w: World) -> None:
+    """Nothing else being received: the committer commits what it holds at once, however
+    long it may wait for more (a wait of a minute would fail the ``result`` below)."""
+    committer = Committer(state(w).sessions, None, w.clock, wait_s=60.0, max_batches=32)
+    for first in (1, 3, 5):  # a client that sends its next batch once the last is answered
+        answer = committer.submit(upload(w, "S1", range(first, first + 2))).result(timeout=30)
+        assert answer.acked_seq == first + 1
+    committer.stop()
+    assert (committer.groups, committer.batches) == (3, 3)
 
 
-def test_every_upload_answered_or_refused_is_no_longer_pending(w: World) -> None:
-    committer = Committer(state(w).sessions, None, w.clock, wait_s=0.0, max_batches=2)
-    futures = [committer.submit(upload(w, f"S{n}", range(1, 3))) for n in (1, 2, 3)]
-    refused = committer.submit(upload(w, "S1", range(3, 4), key=generate_private_key()))
-    assert [f.result(timeout=60).acked_seq for f in futures] == [2, 2, 2]
-    with pytest.raises(Unauthorized):
-        refused.result(timeout=60)
-    assert committer.pending == 0
+def test_an_upload_being_received_joins_the_group_gathered_meanwhile(w: World) -> None:
+    committer = Committer(state(w).sessions, None, w.clock, wait_s=60.0, max_batches=32)
+    with committer.receiving("S2") as submit_s2:
+        first = committer.submit(upload(w, "S1", range(1, 3)))
+        # the committer holds S1's batch and waits for the one being received
+        second = submit_s2(upload(w, "S2", range(1, 3)))
+    # once it came, nothing more is being received: committed without waiting further
+    assert first.result(timeout=30).acked_seq == 2 and second.result(timeout=30).acked_seq == 2
+    committer.stop()
+    assert (committer.groups, committer.batches) == (1, 2)
+
+
+def test_an_upload_that_never_came_is_not_waited_for_again(w: World) -> None:
+    committer = Committer(state(w).sessions, None, w.clock, wait_s=0.5, max_batches=32)
+    with committer.receiving("S2"):
+        pass  # the request failed before its body was read: nothing queued
+    answer = committer.submit(upload(w, "S1", range(1, 3))).result(timeout=30)
+    assert answer.acked_seq == 2
     committer.stop()
 
 
@@ -412,9 +424,9 @@ def test_a_lock_time_out_in_a_group_loses_no_batch_answered(w: World) -> None:
     station sends it again); every batch answered was committed."""
     committer = Committer(state(w).sessions, None, w.clock, wait_s=5.0, max_batches=3)
     with station_row_held(w, "S2"):
-        futures = [
-            committer.submit(upload(w, station, range(1, 3))) for station in ("S1", "S2", "S3")
-        ]
+        futures = together(
+            committer, [upload(w, station, range(1, 3)) for station in ("S1", "S2", "S3")]
+        )
         outcomes: list[Any] = []
         for future in futures:
             try:
@@ -473,7 +485,7 @@ def test_a_group_left_failed_is_never_answered_and_each_batch_runs_alone(
 ) -> None:
     swallowing_a_failure(monkeypatch, "S2", times=1)
     committer = Committer(state(w).sessions, None, w.clock, wait_s=5.0, max_batches=3)
-    futures = [committer.submit(upload(w, s, range(1, 3))) for s in ("S1", "S2", "S3")]
+    futures = together(committer, [upload(w, s, range(1, 3)) for s in ("S1", "S2", "S3")])
     assert [f.result(timeout=60).acked_seq for f in futures] == [2, 2, 2]
     committer.stop()
     assert (committer.groups, committer.batches) == (3, 3)  # each alone, once

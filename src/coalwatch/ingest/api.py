@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -43,11 +44,14 @@ async def upload_batch(
     request: Request,
     x_signature: Annotated[str | None, Header(alias="X-Signature")] = None,
 ) -> BatchAnswer:
-    body = await request.body()
     state = app_state(request)
     limits = service.IngestLimits.of(state.settings)
-    # answered after the durable commit of the group it joins (ingest/committer.py)
-    return await state.uploads().ingest(Upload(station, body, x_signature, limits))
+    # a group being gathered meanwhile waits for it; answered after the durable commit
+    # of the group it joins (ingest/committer.py)
+    with state.uploads().receiving(station) as submit:
+        body = await request.body()
+        answer = submit(Upload(station, body, x_signature, limits))
+    return await asyncio.wrap_future(answer)
 
 
 router.add_api_route(

@@ -5,9 +5,10 @@ thread (one per lane; a station's batches always take the same lane) takes what 
 queued (up to ``max_batches`` batches and ``max_bytes`` of bodies, waiting at most
 ``wait_s`` for more once it holds one), ingests each batch in ONE transaction and
 commits once. Each upload is answered only after that commit, with exactly what it
-would have been answered alone. It waits only while uploads come as others wait for
-their answer (``Overlap``): a station that uploads alone, or a client that sends its
-next batch once the last is answered, is not kept waiting for others that will not come.
+would have been answered alone. It waits only while an upload of its lane is being
+received (``Committer.receiving``): a station that uploads alone, or clients that each
+send their next batch once the last is answered, are not kept waiting for uploads that
+are not coming.
 
 - Isolation: a batch refused at its admission (an unknown station, a bad signature, an
   invalid envelope: ``service.admit``, before it writes anything) is answered with its
@@ -35,15 +36,15 @@ next batch once the last is answered, is not kept waiting for others that will n
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import queue
 import threading
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -284,30 +285,6 @@ def _after_commit() -> None:
         os._exit(70)
 
 
-class Overlap:
-    """How often a lane's uploads come while another of its uploads waits for its answer,
-    smoothed: whether waiting for more is likely to gather some (``crowded``). A station
-    that uploads alone, or a client that sends its next batch once the last is answered,
-    never overlaps: it is not kept waiting for uploads that will not come. A new lane
-    counts as crowded, so that a burst at the start is grouped."""
-
-    #: the weight of the latest upload
-    SMOOTHING = 0.25
-    #: crowded above this share of overlapping uploads
-    CROWDED = 0.25
-
-    def __init__(self) -> None:
-        self.share = 1.0
-
-    def note(self, pending: int) -> None:
-        """An upload came while ``pending`` others waited for their answer."""
-        self.share += ((1.0 if pending else 0.0) - self.share) * self.SMOOTHING
-
-    @property
-    def crowded(self) -> bool:
-        return self.share > self.CROWDED
-
-
 @dataclass(slots=True)
 class _Waiting:
     upload: Upload
@@ -345,12 +322,7 @@ class Committer:
 
     def submit(self, upload: Upload) -> Future[BatchAnswer]:
         """Queue ``upload``; the future holds its answer (or error) once committed."""
-        lane = self._lanes[zlib.crc32(upload.station.encode()) % len(self._lanes)]
-        return lane.submit(upload)
-
-    async def ingest(self, upload: Upload) -> BatchAnswer:
-        """The answer to ``upload`` after its durable commit (its error raised)."""
-        return await asyncio.wrap_future(self.submit(upload))
+        return self._lane(upload.station).submit(upload)
 
     def ingest_blocking(self, upload: Upload) -> BatchAnswer:
         """``ingest`` for a thread that is not an event loop (MQTT)."""
@@ -369,10 +341,28 @@ class Committer:
         for lane in self._lanes:
             lane.join(max(0.0, deadline - time.monotonic()))
 
-    @property
-    def pending(self) -> int:
-        """Uploads submitted and not answered yet (queued or being ingested)."""
-        return sum(lane.pending for lane in self._lanes)
+    @contextmanager
+    def receiving(self, station: str) -> Iterator[Callable[[Upload], Future[BatchAnswer]]]:
+        """An upload of ``station`` is being received (its body read) in this block, and
+        queued by the ``submit`` it yields: meanwhile a group its lane gathers waits for it,
+        up to ``wait_s``."""
+        lane = self._lane(station)
+        lane.receiving(1)
+        submitted = False
+
+        def submit(upload: Upload) -> Future[BatchAnswer]:
+            nonlocal submitted
+            submitted = True
+            return lane.submit(upload, received=True)
+
+        try:
+            yield submit
+        finally:
+            if not submitted:
+                lane.receiving(-1)
+
+    def _lane(self, station: str) -> _Lane:
+        return self._lanes[zlib.crc32(station.encode()) % len(self._lanes)]
 
     def _committed(self, batches: int) -> None:
         with self._count_lock:
@@ -387,29 +377,27 @@ class _Lane:
         self.owner = owner
         self._queue: queue.Queue[_Waiting | None] = queue.Queue(maxsize=queue_size)
         self._lock = threading.Lock()
-        self._overlap = Overlap()
-        #: uploads submitted and not answered yet, under their own lock (an answer may
-        #: come while ``stop`` holds the lane's)
-        self._pending = 0
-        self._pending_lock = threading.Lock()
+        #: uploads of the lane being received (``Committer.receiving``)
+        self._receiving = 0
+        self._receiving_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._joining: threading.Thread | None = None
 
-    def submit(self, upload: Upload) -> Future[BatchAnswer]:
+    def submit(self, upload: Upload, *, received: bool = False) -> Future[BatchAnswer]:
+        """Queue ``upload``; ``received``: it was counted as being received, and is no
+        longer (before it is queued: a group gathered meanwhile never waits for it once
+        it is there)."""
         waiting = _Waiting(upload)
         with self._lock:
+            if received:
+                self.receiving(-1)
             if self._stopping:
                 raise Busy("the center is shutting down; retry later")
             try:
                 self._queue.put_nowait(waiting)
             except queue.Full:
                 raise Busy("the center is busy; retry later") from None
-            with self._pending_lock:
-                self._overlap.note(self._pending)
-                self._pending += 1
-            # uncounted once answered (at once, should the answer have come already)
-            waiting.future.add_done_callback(self._answered)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="coalwatch-committer", daemon=True
@@ -417,13 +405,9 @@ class _Lane:
                 self._thread.start()
         return waiting.future
 
-    @property
-    def pending(self) -> int:
-        return self._pending
-
-    def _answered(self, _: Future[BatchAnswer]) -> None:
-        with self._pending_lock:
-            self._pending -= 1
+    def receiving(self, change: int) -> None:
+        with self._receiving_lock:
+            self._receiving += change
 
     def start(self) -> None:
         with self._lock:
@@ -468,13 +452,13 @@ class _Lane:
         """The group to commit, and whether the queue ended (``stop``) behind it."""
         group, size = [first], len(first.upload.body)
         owner = self.owner
-        deadline = time.monotonic() + (owner.wait_s if self._overlap.crowded else 0.0)
+        deadline = time.monotonic() + owner.wait_s
         while len(group) < owner.max_batches and size < owner.max_bytes:
             try:
                 waiting = self._queue.get_nowait()
             except queue.Empty:
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or not self._receiving:  # nothing on its way: no wait
                     break
                 try:
                     waiting = self._queue.get(timeout=left)
