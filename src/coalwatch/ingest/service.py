@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -186,26 +186,6 @@ class _Accounting:
         if hour not in self.stored:
             self.read_stored(session, (hour,))
         return self._beyond(hour, kg)
-
-    def count(self, session: Session, point_id: int, ts: datetime, kg: int) -> str:
-        """``take`` one record's kg (not negative) at ``ts`` and, when it fits, ``add`` it
-        to the point's hour."""
-        if kg == 0:
-            return ""
-        local, hour = self._hour(ts)
-        if hour not in self.stored:
-            self.read_stored(session, (hour,))
-        beyond = self._beyond(hour, kg)
-        if beyond:
-            return beyond
-        key = (point_id, hour)
-        found = self.deltas.get(key)
-        if found is None:
-            self.deltas[key] = (local.date(), kg, 0)
-        else:
-            self.deltas[key] = (found[0], found[1] + kg, found[2])
-        self.added[hour] = self.added.get(hour, 0) + kg
-        return ""
 
     def _beyond(self, hour: datetime, kg: int) -> str:
         """Why adding kg to an hour already read would take it beyond the limit."""
@@ -518,7 +498,7 @@ def _account(
     latest = now + skew_limit
     station_id = station.id
     #: what every row of the batch holds beside its signed columns
-    received = {
+    common = {
         "mine_id": mine.id,
         "station_id": station_id,
         "increment_kg": None,
@@ -533,7 +513,7 @@ def _account(
             if isinstance(record, HeartbeatRecord) or not record.point
             else by_code[record.point]
         )
-        row = {**received, **signed_columns(record, point_id)}
+        row = {**common, **signed_columns(record, point_id)}
         rows.append(row)
         if row["ts"] > latest:  # counted when received; the station's own time kept beside
             row["station_ts"], row["ts"] = row["ts"], now
@@ -553,8 +533,8 @@ def _account(
             )
         elif isinstance(record, ConveyorRecord):
             assert point_id is not None and point is not None
-            latest_row = conveyors.get(point_id)
-            if latest_row is None or (row["ts"], row["seq"]) > _when(latest_row[1]):
+            before = conveyors.get(point_id)
+            if before is None or (row["ts"], row["seq"]) > (before[1]["ts"], before[1]["seq"]):
                 conveyors[point_id] = (point, row)
         elif isinstance(record, TripRecord):
             assert point_id is not None
@@ -565,11 +545,12 @@ def _account(
         {accounting.hour_of(row["ts"]) for row in rows if row["type"] in _COUNTED_TYPES},
     )
     for seq, point_id, row in trips:
-        refusal = accounting.count(session, point_id, row["ts"], row["value_kg"])
+        refusal = accounting.take(session, row["ts"], row["value_kg"])
         if refusal:
             accounting.refused[seq] = refusal
         else:
             row["increment_kg"] = row["value_kg"]
+            accounting.add(point_id, row["ts"], row["value_kg"])
 
     for point, row in conveyors.values():
         _conveyor_moved(point, row)
@@ -589,8 +570,6 @@ def _account(
 
 #: the types of record that carry production
 _COUNTED_TYPES = frozenset({"totalizer", "trip"})
-#: a row's place in time: the station's seq orders the rows of an instant
-_when = itemgetter("ts", "seq")
 
 
 def signed_columns(record: StationRecord, point_id: int | None) -> dict[str, Any]:
@@ -754,7 +733,7 @@ def _account_in_order(
         )
         suspicion = _suspicion(max_flow_kgph, previous, sample, increment)
         counted = _HELD if suspicion else increment
-        refusal = accounting.count(session, point_id, sample.ts, counted.kg)
+        refusal = accounting.take(session, sample.ts, counted.kg)
         if refusal:
             accounting.refused[sample.seq] = refusal
             continue
@@ -764,9 +743,7 @@ def _account_in_order(
                 accounting.hold(point, sample, previous, increment, suspicion, now)
             elif increment.kind is IncrementKind.RESET:
                 accounting.resets.append((point, sample.ts, previous.value_kg, sample.value_kg))
-        row = sample.row
-        assert row is not None
-        row["increment_kg"], row["increment_kind"] = counted.kg, _KIND_TEXT[counted.kind]
+        _set_increment(sample, counted, point_id, accounting)
         previous = sample
         newest = sample
     if newest is not None:
